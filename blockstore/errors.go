@@ -1,0 +1,23 @@
+package blockstore
+
+import "errors"
+
+// Errors callers branch on. Returned errors wrap one of these with context.
+var (
+	// ErrNotFound: the key has no live blob.
+	ErrNotFound = errors.New("blockstore: not found")
+	// ErrCorrupt: a record failed its checksum; its bytes are never returned.
+	ErrCorrupt = errors.New("blockstore: corrupt record")
+	// ErrNoSpace: no data directory has room for the write.
+	ErrNoSpace = errors.New("blockstore: no space")
+	// ErrReadOnly: the volume or disk failed a write or sync and takes no more writes.
+	ErrReadOnly = errors.New("blockstore: read-only")
+	// ErrClosed: the store is closed.
+	ErrClosed = errors.New("blockstore: closed")
+	// ErrInvalidKey: the key is empty, longer than 1024 bytes, not UTF-8, or holds control characters.
+	ErrInvalidKey = errors.New("blockstore: invalid key")
+	// ErrTooLarge: the blob exceeds Options.MaxBlobSize.
+	ErrTooLarge = errors.New("blockstore: too large")
+	// ErrSizeMismatch: the body was shorter or longer than the declared size.
+	ErrSizeMismatch = errors.New("blockstore: body size does not match declared size")
+)
