@@ -1,0 +1,28 @@
+// Command strata is the one Strata binary: the storage node (`strata serve`)
+// and a small client and operator's toolbox that talks to a running node over
+// its HTTP blob API.
+//
+// # Basics
+//
+//	strata serve [flags]                 run a node (defaults: 127.0.0.1:7070, ./strata-data)
+//	strata put KEY [FILE|-]              upload a blob, streaming
+//	strata get KEY [-o FILE]             download a blob, streaming
+//	strata rm KEY...                     delete blobs
+//	strata ls [--prefix P]               list keys, following continuation
+//	strata stat KEY                      show size, ETag, content type, tier
+//	strata bench [flags]                 drive a node with a workload, print fio-style figures
+//	strata version                       print the build version
+//
+// Client subcommands find the node through --addr (env STRATA_ADDR, default
+// http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).
+// Flags may come before or after positional arguments; "--" ends flags.
+//
+// Exit codes: 0 success, 1 failure (including "not found"), 2 usage error.
+//
+// # Caveats
+//
+// Keys are escaped with url.PathEscape, so a "/" in a key travels as %2F; the
+// node decides what is a valid key. `strata bench` measures the node plus the
+// loopback HTTP stack plus itself: run it on the same machine only when the
+// baseline it is compared against is measured the same way.
+package main

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// blobStat is what HEAD tells about a blob.
+type blobStat struct {
+	Key          string `json:"key"`
+	Size         int64  `json:"size"`
+	ETag         string `json:"etag"`
+	ContentType  string `json:"content_type"`
+	LastModified string `json:"last_modified"`
+	Tier         string `json:"tier"`
+}
+
+func runStat(ctx context.Context, s stdio, args []string) int {
+	fs := newFlagSet("stat", "KEY...",
+		"Show each KEY's size, ETag, content type, last-modified time and the tier the\n"+
+			"node would serve it from (X-Strata-Tier), using HEAD. Exits 1 if any KEY is\n"+
+			"missing.")
+	mk := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object per key")
+	pos, code, ok := fs.parse(args, s)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 {
+		return fs.usageError(s.err, "want at least one KEY")
+	}
+	c, err := mk()
+	if err != nil {
+		return fs.usageError(s.err, "%v", err)
+	}
+	defer c.close()
+	code = exitOK
+	for i, key := range pos {
+		st, err := statBlob(ctx, c, key)
+		if err != nil {
+			code = fail(s, "stat", errorForKey(key, err))
+			continue
+		}
+		if *asJSON {
+			_ = json.NewEncoder(s.out).Encode(st)
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(s.out)
+		}
+		fmt.Fprintf(s.out, "key:           %s\n", st.Key)
+		fmt.Fprintf(s.out, "size:          %d\n", st.Size)
+		fmt.Fprintf(s.out, "etag:          %s\n", st.ETag)
+		fmt.Fprintf(s.out, "content-type:  %s\n", st.ContentType)
+		fmt.Fprintf(s.out, "last-modified: %s\n", st.LastModified)
+		fmt.Fprintf(s.out, "tier:          %s\n", st.Tier)
+	}
+	return code
+}
+
+// statBlob sends HEAD for key.
+func statBlob(ctx context.Context, c *client, key string) (blobStat, error) {
+	req, err := c.newRequest(ctx, http.MethodHead, c.blobURL(key), nil)
+	if err != nil {
+		return blobStat{}, err
+	}
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return blobStat{}, err
+	}
+	resp.Body.Close()
+	size, err := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	if err != nil {
+		size = resp.ContentLength
+	}
+	return blobStat{
+		Key:          key,
+		Size:         size,
+		ETag:         resp.Header.Get("ETag"),
+		ContentType:  resp.Header.Get("Content-Type"),
+		LastModified: resp.Header.Get("Last-Modified"),
+		Tier:         resp.Header.Get("X-Strata-Tier"),
+	}, nil
+}
