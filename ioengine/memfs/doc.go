@@ -1,0 +1,43 @@
+// Package memfs is an in-memory ioengine.FS that can simulate a crash.
+//
+// # Crash model
+//
+// Every file (inode) keeps two copies of its bytes: the current ones and the
+// ones as of its last File.Sync (fdatasync). Every directory keeps two
+// listings: the current entries and the entries as of its last FS.SyncDir.
+// CrashClone returns a new FS holding what a crash could leave: only the
+// durable directory entries, each naming its inode's synced bytes. So
+//
+//   - bytes written but never synced are lost;
+//   - a file created (or renamed, or removed) whose directory was never
+//     synced afterwards is back to its old directory state: a new file
+//     vanishes, a renamed file reappears under its old name, a removed file
+//     comes back (with its synced bytes);
+//   - a file synced, then written again, keeps only the synced version;
+//   - Truncate and Allocate change the size, which becomes durable with the
+//     next Sync like any data.
+//
+// CrashClone picks the most pessimistic legal state; real filesystems may
+// keep more (e.g. unsynced data that happened to be written back).
+//
+// # Alignment and space
+//
+// Files opened with ioengine.FlagDirect report Direct() == true and reject,
+// with an error wrapping syscall.EINVAL, any read or write whose offset,
+// length or buffer address is not a multiple of Options.Alignment. This
+// makes alignment bugs fail in tests the way they fail on a real disk.
+//
+// Options.FreeBytes (or SetFreeBytes) caps how many more bytes the files may
+// grow by. A write or Allocate that would exceed the cap writes nothing and
+// fails with an error wrapping syscall.ENOSPC (ioengine.IsNoSpace is true).
+// Overwrites inside a file's current size always succeed.
+//
+// # Caveats
+//
+// Directories are durable as soon as MkdirAll returns, and renaming or
+// removing directories is not supported. There are no hard links, modes or
+// timestamps. Each directory listing is independent: rename across
+// directories becomes durable per directory as each is synced. An inode
+// removed while open stays readable and writable through its open File, and
+// its bytes no longer count against FreeBytes.
+package memfs
