@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// benchResult is a run's figures; --json writes it as is.
+type benchResult struct {
+	Config       benchConfig        `json:"config"`
+	Started      time.Time          `json:"started"`
+	ElapsedSec   float64            `json:"elapsed_sec"`
+	Prefill      *prefillResult     `json:"prefill,omitempty"`
+	Read         opSummary          `json:"read"`
+	Write        opSummary          `json:"write"`
+	Total        opSummary          `json:"total"`
+	TierReads    map[string]int64   `json:"tier_reads"`
+	TierHitRatio map[string]float64 `json:"tier_hit_ratio"`
+	ErrorSamples []string           `json:"error_samples,omitempty"`
+}
+
+// prefillResult describes the unmeasured initial writes.
+type prefillResult struct {
+	Keys       int     `json:"keys"`
+	Bytes      int64   `json:"bytes"`
+	ElapsedSec float64 `json:"elapsed_sec"`
+}
+
+// opSummary is the figures of one kind of operation.
+type opSummary struct {
+	Ops       int64          `json:"ops"` // successful
+	Errors    int64          `json:"errors"`
+	NotFound  int64          `json:"not_found,omitempty"`
+	Bytes     int64          `json:"bytes"`
+	OpsPerSec float64        `json:"ops_per_sec"`
+	MBPerSec  float64        `json:"mb_per_sec"` // 10^6 bytes
+	MiBPerSec float64        `json:"mib_per_sec"`
+	Latency   latencySummary `json:"latency_us"`
+}
+
+// latencySummary is in microseconds.
+type latencySummary struct {
+	Min         int64             `json:"min"`
+	Mean        float64           `json:"mean"`
+	P50         int64             `json:"p50"`
+	P90         int64             `json:"p90"`
+	P99         int64             `json:"p99"`
+	P999        int64             `json:"p99_9"`
+	Max         int64             `json:"max"`
+	Percentiles []percentilePoint `json:"percentiles"` // for plotting
+}
+
+type percentilePoint struct {
+	Percentile float64 `json:"percentile"`
+	Us         int64   `json:"us"`
+}
+
+var plotPercentiles = []float64{1, 5, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100}
+
+func summarizeLatency(h *hdrhistogram.Histogram) latencySummary {
+	if h.TotalCount() == 0 {
+		return latencySummary{}
+	}
+	l := latencySummary{
+		Min: h.Min(), Mean: h.Mean(), Max: h.Max(),
+		P50: h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90),
+		P99: h.ValueAtQuantile(99), P999: h.ValueAtQuantile(99.9),
+	}
+	for _, p := range plotPercentiles {
+		l.Percentiles = append(l.Percentiles, percentilePoint{Percentile: p, Us: h.ValueAtQuantile(p)})
+	}
+	return l
+}
+
+func newOpSummary(ops, errs, notFound, bytes int64, h *hdrhistogram.Histogram, elapsed time.Duration) opSummary {
+	o := opSummary{Ops: ops, Errors: errs, NotFound: notFound, Bytes: bytes, Latency: summarizeLatency(h)}
+	if sec := elapsed.Seconds(); sec > 0 {
+		o.OpsPerSec = float64(ops+notFound) / sec
+		o.MBPerSec = float64(bytes) / sec / 1e6
+		o.MiBPerSec = float64(bytes) / sec / (1 << 20)
+	}
+	return o
+}
+
+// summarize merges the workers' figures over a measured span of elapsed.
+func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration) {
+	read, write, total := newLatencyHistogram(), newLatencyHistogram(), newLatencyHistogram()
+	var ro, wo, rb, wb, re, we, nf int64
+	r.TierReads = map[string]int64{}
+	for _, st := range stats {
+		read.Merge(st.read)
+		write.Merge(st.write)
+		ro, wo, rb, wb = ro+st.readOps, wo+st.writeOps, rb+st.readBytes, wb+st.writeBytes
+		re, we, nf = re+st.readErrs, we+st.writeErrs, nf+st.notFound
+		for t, n := range st.tiers {
+			if t == "" {
+				t = "none"
+			}
+			r.TierReads[t] += n
+		}
+		for _, e := range st.errSamples {
+			if len(r.ErrorSamples) < maxErrorSamples {
+				r.ErrorSamples = append(r.ErrorSamples, e)
+			}
+		}
+	}
+	total.Merge(read)
+	total.Merge(write)
+	r.ElapsedSec = elapsed.Seconds()
+	r.Read = newOpSummary(ro, re, nf, rb, read, elapsed)
+	r.Write = newOpSummary(wo, we, 0, wb, write, elapsed)
+	r.Total = newOpSummary(ro+wo, re+we, nf, rb+wb, total, elapsed)
+	r.TierHitRatio = map[string]float64{}
+	for t, n := range r.TierReads {
+		if ro > 0 {
+			r.TierHitRatio[t] = float64(n) / float64(ro)
+		}
+	}
+}
+
+// print writes the figures in fio's layout.
+func (r *benchResult) print(w io.Writer) {
+	for _, k := range []struct {
+		name string
+		o    opSummary
+	}{{"read", r.Read}, {"write", r.Write}} {
+		o := k.o
+		if o.Ops+o.Errors+o.NotFound == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s)(%s/%.1fs)\n",
+			k.name, o.OpsPerSec, o.MiBPerSec, o.MBPerSec, formatBytes(o.Bytes), r.ElapsedSec)
+		l := o.Latency
+		fmt.Fprintf(w, "    lat (usec): min=%d, max=%d, avg=%.1f\n", l.Min, l.Max, l.Mean)
+		fmt.Fprintf(w, "    lat percentiles (usec): p50=%d, p90=%d, p99=%d, p99.9=%d, max=%d\n", l.P50, l.P90, l.P99, l.P999, l.Max)
+		fmt.Fprintf(w, "    ops=%d errors=%d", o.Ops, o.Errors)
+		if k.name == "read" {
+			fmt.Fprintf(w, " not_found=%d", o.NotFound)
+		}
+		fmt.Fprintln(w)
+	}
+	t := r.Total
+	fmt.Fprintf(w, "  total: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s), ops=%d, errors=%d, elapsed=%.2fs\n",
+		t.OpsPerSec, t.MiBPerSec, t.MBPerSec, t.Ops, t.Errors, r.ElapsedSec)
+	if r.Read.Ops > 0 {
+		tiers := []string{"ram", "ssd", "hdd", "peer"}
+		for name := range r.TierReads {
+			switch name {
+			case "ram", "ssd", "hdd", "peer":
+			default:
+				tiers = append(tiers, name)
+			}
+		}
+		sort.Strings(tiers[4:])
+		parts := make([]string, 0, len(tiers))
+		for _, name := range tiers {
+			parts = append(parts, fmt.Sprintf("%s=%.2f%%", name, 100*r.TierHitRatio[name]))
+		}
+		fmt.Fprintf(w, "  tiers (share of reads): %s\n", strings.Join(parts, " "))
+	}
+	for _, e := range r.ErrorSamples {
+		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+}
+
+// formatBytes prints n with a binary unit and one decimal.
+func formatBytes(n int64) string {
+	f := float64(n)
+	for _, u := range []string{"B", "KiB", "MiB", "GiB"} {
+		if f < 1024 {
+			return fmt.Sprintf("%.1f%s", f, u)
+		}
+		f /= 1024
+	}
+	return fmt.Sprintf("%.1fTiB", f)
+}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"strata/cmd/strata/internal/workload"
+)
+
+// maxErrorSamples is how many distinct error messages a run keeps.
+const maxErrorSamples = 5
+
+// benchWorkerStats is what one worker measured; merged at the end so the
+// hot loop takes no lock.
+type benchWorkerStats struct {
+	read, write           *hdrhistogram.Histogram
+	readOps, writeOps     int64
+	readBytes, writeBytes int64
+	readErrs, writeErrs   int64
+	notFound              int64
+	tiers                 map[string]int64
+	errSamples            []string
+	lastDone              time.Time
+}
+
+func newBenchWorkerStats() *benchWorkerStats {
+	return &benchWorkerStats{read: newLatencyHistogram(), write: newLatencyHistogram(), tiers: map[string]int64{}}
+}
+
+// newLatencyHistogram records microseconds from 1 µs to one hour with three
+// significant digits.
+func newLatencyHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+}
+
+func recordLatency(h *hdrhistogram.Histogram, d time.Duration) {
+	us := max(d.Microseconds(), 1)
+	if err := h.RecordValue(us); err != nil {
+		_ = h.RecordValue(h.HighestTrackableValue())
+	}
+}
+
+func (w *benchWorkerStats) noteError(err error) {
+	if len(w.errSamples) < maxErrorSamples {
+		w.errSamples = append(w.errSamples, err.Error())
+	}
+}
+
+// runBenchmark prefills, then runs the measured workload and summarizes it.
+func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, error) {
+	c, err := benchClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	if err := checkReady(ctx, c); err != nil {
+		return nil, err
+	}
+	zipf, err := workload.NewZipf(uint64(cfg.Keys), cfg.Zipf)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := workload.NewKeySpace(uint64(cfg.Keys), cfg.Churn, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	pool := newPayloadPool(cfg.sizes.Max(), cfg.Seed)
+
+	fmt.Fprintf(s.out, "strata bench: addr=%s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d\n",
+		c.base, cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed)
+
+	res := &benchResult{Config: cfg, Started: time.Now().UTC()}
+	if cfg.Prefill && cfg.ReadRatio > 0 {
+		p, err := prefill(ctx, cfg, c, pool)
+		if err != nil {
+			return nil, fmt.Errorf("prefill: %w", err)
+		}
+		res.Prefill = p
+		fmt.Fprintf(s.out, "prefill: %d keys, %s in %.1fs\n", p.Keys, formatBytes(p.Bytes), p.ElapsedSec)
+	}
+
+	start := time.Now()
+	measureStart := start.Add(cfg.Warmup)
+	runCtx, cancel := context.WithDeadline(ctx, measureStart.Add(cfg.Duration))
+	defer cancel()
+	var claimed atomic.Int64
+	stats := make([]*benchWorkerStats, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for w := range cfg.Concurrency {
+		st := newBenchWorkerStats()
+		stats[w] = st
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1))
+			for runCtx.Err() == nil {
+				opStart := time.Now()
+				measured := !opStart.Before(measureStart)
+				if measured && cfg.MaxOps > 0 && claimed.Add(1) > cfg.MaxOps {
+					return
+				}
+				key := cfg.keyName(keys.Key(zipf.Next(rng), opStart.Sub(start)))
+				isRead := rng.Float64() < cfg.ReadRatio
+				var n int64
+				var tier string
+				var err error
+				if isRead {
+					n, tier, err = benchGet(runCtx, c, key)
+				} else {
+					n, err = benchPut(runCtx, c, key, pool, rng, cfg)
+				}
+				done := time.Now()
+				if err != nil && runCtx.Err() != nil {
+					return // cut off by the deadline: neither a result nor an error
+				}
+				if !measured {
+					continue
+				}
+				st.lastDone = done
+				switch {
+				case isRead && errors.Is(err, errNotFound):
+					st.notFound++
+					recordLatency(st.read, done.Sub(opStart))
+				case isRead && err != nil:
+					st.readErrs++
+					st.noteError(err)
+				case isRead:
+					st.readOps++
+					st.readBytes += n
+					st.tiers[tier]++
+					recordLatency(st.read, done.Sub(opStart))
+				case err != nil:
+					st.writeErrs++
+					st.noteError(err)
+				default:
+					st.writeOps++
+					st.writeBytes += n
+					recordLatency(st.write, done.Sub(opStart))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	end := time.Now()
+	if d := measureStart.Add(cfg.Duration); end.After(d) {
+		end = d
+	}
+	if cfg.MaxOps > 0 && claimed.Load() > cfg.MaxOps {
+		// Ended by the operation count: the run lasted until the last
+		// operation finished.
+		end = measureStart
+		for _, st := range stats {
+			if st.lastDone.After(end) {
+				end = st.lastDone
+			}
+		}
+	}
+	res.summarize(stats, end.Sub(measureStart))
+	return res, nil
+}
+
+// checkReady fails early, with a clear message, when no node answers.
+func checkReady(ctx context.Context, c *client) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := c.newRequest(ctx, http.MethodGet, c.base.String()+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return fmt.Errorf("node at %s is not ready: %w", c.base, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// benchGet reads key to the end and returns the bytes read and the tier
+// that served it.
+func benchGet(ctx context.Context, c *client, key string) (int64, string, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, c.blobURL(key), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := c.do(req, http.StatusOK)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return n, "", fmt.Errorf("GET %s: reading body: %w", key, err)
+	}
+	return n, resp.Header.Get("X-Strata-Tier"), nil
+}
+
+// benchPut writes a random body of a size drawn from the mix.
+func benchPut(ctx context.Context, c *client, key string, pool []byte, rng *rand.Rand, cfg benchConfig) (int64, error) {
+	size := cfg.sizes.Pick(rng)
+	body := &payloadReader{pool: pool, off: rng.IntN(len(pool)), n: size}
+	if _, err := putBlob(ctx, c, key, body, size, putHeaders{contentType: cfg.ContentType}); err != nil {
+		return 0, fmt.Errorf("PUT %s: %w", key, err)
+	}
+	return size, nil
+}
+
+// prefill writes every key once, cfg.Concurrency at a time.
+func prefill(ctx context.Context, cfg benchConfig, c *client, pool []byte) (*prefillResult, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var bytes atomic.Int64
+	var wg sync.WaitGroup
+	for w := range cfg.Concurrency {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(cfg.Seed^0x5eed, uint64(w)+1))
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(cfg.Keys) {
+					return
+				}
+				n, err := benchPut(ctx, c, cfg.keyName(uint64(i)), pool, rng, cfg)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				bytes.Add(n)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return &prefillResult{Keys: cfg.Keys, Bytes: bytes.Load(), ElapsedSec: time.Since(start).Seconds()}, nil
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// cliRun runs the binary's dispatcher in-process.
+func cliRun(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), stdio{in: strings.NewReader(stdin), out: &out, err: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageAndHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		wantCode int
+		wantOut  string // substring of stdout
+		wantErr  string // substring of stderr
+	}{
+		{args: nil, wantCode: exitUsage, wantErr: "Usage: strata <command>"},
+		{args: []string{"help"}, wantCode: exitOK, wantOut: "Commands:"},
+		{args: []string{"--help"}, wantCode: exitOK, wantOut: "Commands:"},
+		{args: []string{"help", "get"}, wantCode: exitOK, wantOut: "Usage: strata get"},
+		{args: []string{"help", "nope"}, wantCode: exitUsage, wantErr: "unknown command"},
+		{args: []string{"nope"}, wantCode: exitUsage, wantErr: "unknown command \"nope\""},
+		{args: []string{"put", "--help"}, wantCode: exitOK, wantOut: "-content-type"},
+		{args: []string{"get", "-h"}, wantCode: exitOK, wantOut: "-range"},
+		{args: []string{"rm", "--help"}, wantCode: exitOK, wantOut: "Usage: strata rm"},
+		{args: []string{"ls", "--help"}, wantCode: exitOK, wantOut: "-start-after"},
+		{args: []string{"stat", "--help"}, wantCode: exitOK, wantOut: "Usage: strata stat"},
+		{args: []string{"bench", "--help"}, wantCode: exitOK, wantOut: "-read-ratio"},
+		{args: []string{"version", "--help"}, wantCode: exitOK, wantOut: "Usage: strata version"},
+		{args: []string{"get"}, wantCode: exitUsage, wantErr: "want exactly one KEY"},
+		{args: []string{"get", "a", "b"}, wantCode: exitUsage, wantErr: "want exactly one KEY"},
+		{args: []string{"put"}, wantCode: exitUsage, wantErr: "want KEY"},
+		{args: []string{"rm"}, wantCode: exitUsage, wantErr: "at least one KEY"},
+		{args: []string{"ls", "x"}, wantCode: exitUsage, wantErr: "unexpected argument"},
+		{args: []string{"ls", "--limit", "-1"}, wantCode: exitUsage, wantErr: "--limit"},
+		{args: []string{"get", "--bogus", "k"}, wantCode: exitUsage, wantErr: "flag provided but not defined"},
+		{args: []string{"get", "--addr", "ftp://x", "k"}, wantCode: exitUsage, wantErr: "scheme"},
+		{args: []string{"bench", "--read-ratio", "2"}, wantCode: exitUsage, wantErr: "--read-ratio"},
+		{args: []string{"bench", "--size", "4XB"}, wantCode: exitUsage, wantErr: "size"},
+		{args: []string{"version"}, wantCode: exitOK, wantOut: "strata "},
+		{args: []string{"--version"}, wantCode: exitOK, wantOut: "strata "},
+	} {
+		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
+			code, out, errOut := cliRun(t, "", tc.args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, out, errOut)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("stdout %q lacks %q", out, tc.wantOut)
+			}
+			if !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr %q lacks %q", errOut, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestClientRoundTripAgainstFake(t *testing.T) {
+	fake, addr := newFakeNode(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "photo.jpg")
+	content := bytes.Repeat([]byte("0123456789"), 1000)
+	if err := os.WriteFile(src, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := "dir/photo 1.jpg"
+
+	// Flags after positional arguments work, and a file's length is sent.
+	code, out, errOut := cliRun(t, "", "put", key, src, "--addr", addr)
+	if code != exitOK || !strings.HasPrefix(out, `"`) {
+		t.Fatalf("put: exit %d out %q err %q", code, out, errOut)
+	}
+	if p := fake.lastPut(); p.key != key || p.contentLength != int64(len(content)) || p.chunked {
+		t.Fatalf("put on the wire: %+v, want key %q, Content-Length %d", p, key, len(content))
+	}
+	if got, _ := fake.get(key); !bytes.Equal(got, content) {
+		t.Fatal("stored bytes differ")
+	}
+
+	// stdin from a pipe goes chunked.
+	if code, _, errOut := cliRun(t, "from stdin", "put", "--addr", addr, "--content-type", "text/plain", "stdin-key"); code != exitOK {
+		t.Fatalf("put stdin: %s", errOut)
+	}
+	if p := fake.lastPut(); p.contentLength != -1 || !p.chunked {
+		t.Fatalf("stdin put on the wire: %+v, want chunked", p)
+	}
+	// Empty body: explicit zero length.
+	if code, _, errOut := cliRun(t, "", "put", "--addr", addr, "empty", "-"); code != exitOK {
+		t.Fatalf("put empty: %s", errOut)
+	}
+
+	code, out, _ = cliRun(t, "", "get", "--addr", addr, key)
+	if code != exitOK || out != string(content) {
+		t.Fatalf("get to stdout: exit %d, %d bytes", code, len(out))
+	}
+	dst := filepath.Join(dir, "out.bin")
+	if code, _, errOut := cliRun(t, "", "get", key, "-o", dst, "--addr", addr); code != exitOK {
+		t.Fatal(errOut)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, content) {
+		t.Fatal("get -o wrote different bytes")
+	}
+	if code, out, _ := cliRun(t, "", "get", "--addr", addr, "--range", "10-19", key); code != exitOK || out != "0123456789" {
+		t.Fatalf("range get: exit %d out %q", code, out)
+	}
+
+	code, out, _ = cliRun(t, "", "stat", "--addr", addr, key)
+	for _, want := range []string{"size:          10000", "content-type:  image/jpeg", "tier:          ram", "etag:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stat output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != exitOK {
+		t.Fatalf("stat exit %d", code)
+	}
+
+	// Listing follows continuation: the fake pages two keys at a time.
+	code, out, _ = cliRun(t, "", "ls", "--addr", addr)
+	if want := "dir/photo 1.jpg\nempty\nstdin-key\n"; code != exitOK || out != want {
+		t.Fatalf("ls: exit %d out %q want %q", code, out, want)
+	}
+	if _, out, _ = cliRun(t, "", "ls", "--addr", addr, "--limit", "2"); out != "dir/photo 1.jpg\nempty\n" {
+		t.Fatalf("ls --limit 2: %q", out)
+	}
+	if _, out, _ = cliRun(t, "", "ls", "--addr", addr, "--start-after", "empty"); out != "stdin-key\n" {
+		t.Fatalf("ls --start-after: %q", out)
+	}
+	if _, out, _ = cliRun(t, "", "ls", "--addr", addr, "--prefix", "dir/"); out != "dir/photo 1.jpg\n" {
+		t.Fatalf("ls --prefix: %q", out)
+	}
+	_, out, _ = cliRun(t, "", "ls", "--addr", addr, "--json")
+	var e listEntry
+	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &e); err != nil || e.Size != 10000 {
+		t.Fatalf("ls --json: %q (%v)", out, err)
+	}
+
+	if code, _, _ := cliRun(t, "", "rm", "--addr", addr, key); code != exitOK {
+		t.Fatal("rm failed")
+	}
+	for _, args := range [][]string{{"get", key}, {"stat", key}, {"rm", key}} {
+		code, _, errOut := cliRun(t, "", append(args, "--addr", addr)...)
+		if code != exitError || !strings.Contains(errOut, "404") {
+			t.Errorf("%v after rm: exit %d stderr %q, want 1 and a 404", args, code, errOut)
+		}
+	}
+	if code, _, _ := cliRun(t, "", "rm", "-f", "--addr", addr, key); code != exitOK {
+		t.Error("rm -f of a missing key failed")
+	}
+	// A failed get -o leaves no file behind.
+	if code, _, _ := cliRun(t, "", "get", "--addr", addr, key, "-o", filepath.Join(dir, "missing")); code != exitError {
+		t.Error("get of missing key succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("temp dir holds %d entries after a failed get, want 2", len(ents))
+	}
+}
+
+func TestClientTokenFromEnv(t *testing.T) {
+	fake, addr := newFakeNode(t)
+	fake.token = "s3cret-token-0123456789"
+	t.Setenv("STRATA_ADDR", addr)
+	if code, _, errOut := cliRun(t, "x", "put", "k"); code != exitError || !strings.Contains(errOut, "401") {
+		t.Fatalf("no token: exit %d %q", code, errOut)
+	}
+	t.Setenv("STRATA_TOKEN", fake.token)
+	if code, _, errOut := cliRun(t, "x", "put", "k"); code != exitOK {
+		t.Fatalf("token from env: exit %d %q", code, errOut)
+	}
+}
+
+func TestBenchAgainstFake(t *testing.T) {
+	_, addr := newFakeNode(t)
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	code, out, errOut := cliRun(t, "", "bench", "--addr", addr, "--size", "1KiB:3,4KiB:1", "--keys", "20",
+		"--ops", "200", "--duration", "30s", "--concurrency", "4", "--zipf", "0.9", "--churn", "0.1", "--seed", "1", "--json", jsonPath)
+	if code != exitOK {
+		t.Fatalf("bench: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"seed=1", "prefill: 20 keys", "read: IOPS=", "lat percentiles (usec): p50=", "tiers (share of reads): ram="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	var res benchResult
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Total.Ops; got != 200 {
+		t.Errorf("total ops %d, want exactly --ops 200", got)
+	}
+	if res.TierHitRatio["ram"] != 1 || res.Read.NotFound != 0 || res.Total.Errors != 0 {
+		t.Errorf("result %+v", res)
+	}
+}

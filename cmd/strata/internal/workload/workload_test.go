@@ -1,0 +1,175 @@
+package workload
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "4096", want: 4096},
+		{in: "4KiB", want: 4096},
+		{in: "4k", want: 4096},
+		{in: "4KB", want: 4000},
+		{in: "1MiB", want: 1 << 20},
+		{in: "1.5MiB", want: 3 << 19},
+		{in: "8m", want: 8 << 20},
+		{in: "1GiB", want: 1 << 30},
+		{in: " 2 g ", want: 2 << 30},
+		{in: "0", want: 0},
+		{in: "", bad: true},
+		{in: "KiB", bad: true},
+		{in: "-1", bad: true},
+		{in: "4XB", bad: true},
+		{in: "1.2.3", bad: true},
+		{in: "99999999999TiB", bad: true},
+	} {
+		got, err := ParseSize(tc.in)
+		if tc.bad {
+			if !errors.Is(err, ErrBadParameter) {
+				t.Errorf("ParseSize(%q) = %d, %v; want ErrBadParameter", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestSizeMix(t *testing.T) {
+	m, err := ParseSizeMix("4KiB:3,1MiB:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.String() != "4KiB:3,1MiB:1" || m.Max() != 1<<20 {
+		t.Fatalf("mix = %s max %d", m, m.Max())
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	counts := map[int64]int{}
+	const draws = 40000
+	for range draws {
+		counts[m.Pick(r)]++
+	}
+	if frac := float64(counts[4096]) / draws; math.Abs(frac-0.75) > 0.02 {
+		t.Fatalf("4KiB drawn %.3f of the time, want 0.75", frac)
+	}
+	for _, bad := range []string{"", "4KiB:x", "4KiB:0", ",", "1MiB:-1"} {
+		if _, err := ParseSizeMix(bad); !errors.Is(err, ErrBadParameter) {
+			t.Errorf("ParseSizeMix(%q) err = %v, want ErrBadParameter", bad, err)
+		}
+	}
+}
+
+// TestZipfShape checks the empirical frequency of the top ranks against the
+// exact Zipf probabilities, for skews on both sides of 1 and uniform.
+func TestZipfShape(t *testing.T) {
+	const n, draws = 1000, 200000
+	for _, theta := range []float64{0, 0.5, 0.99, 1.2} {
+		z, err := NewZipf(n, theta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(7, uint64(theta*100)))
+		counts := make([]int, n)
+		for range draws {
+			v := z.Next(r)
+			if v >= n {
+				t.Fatalf("theta %v: rank %d out of range", theta, v)
+			}
+			counts[v]++
+		}
+		norm := 0.0
+		for i := 1; i <= n; i++ {
+			norm += math.Pow(float64(i), -theta)
+		}
+		// Gray's generator is exact for ranks 0 and 1 and approximate
+		// beyond; compare the head and a rank further out loosely.
+		for _, rank := range []int{0, 1, 9} {
+			want := math.Pow(float64(rank+1), -theta) / norm
+			got := float64(counts[rank]) / draws
+			if math.Abs(got-want) > 0.25*want+0.002 {
+				t.Errorf("theta %v: P(rank %d) = %.4f, want %.4f", theta, rank, got, want)
+			}
+		}
+	}
+	if _, err := NewZipf(0, 1); !errors.Is(err, ErrBadParameter) {
+		t.Error("NewZipf(0) accepted")
+	}
+	if _, err := NewZipf(10, -1); !errors.Is(err, ErrBadParameter) {
+		t.Error("NewZipf(theta -1) accepted")
+	}
+}
+
+func TestKeySpacePermutation(t *testing.T) {
+	for _, n := range []uint64{1, 2, 10, 1000, 1024, 4099} {
+		ks, err := NewKeySpace(n, 0.01, 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, elapsed := range []time.Duration{0, 3 * time.Second, time.Hour} {
+			seen := make([]bool, n)
+			for rank := range n {
+				k := ks.Key(rank, elapsed)
+				if k >= n || seen[k] {
+					t.Fatalf("n=%d elapsed=%v: rank %d maps to %d (dup or out of range)", n, elapsed, rank, k)
+				}
+				seen[k] = true
+			}
+		}
+	}
+}
+
+func TestKeySpaceChurn(t *testing.T) {
+	ks, err := NewKeySpace(1000, 0.01, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After one second 10 ranks moved: the key that was rank 0 is now rank 10,
+	// and the new rank 0 was the coldest.
+	if got, want := ks.Key(10, time.Second), ks.Key(0, 0); got != want {
+		t.Errorf("rank 10 after 1s = key %d, want former hottest key %d", got, want)
+	}
+	if got, want := ks.Key(0, time.Second), ks.Key(990, 0); got != want {
+		t.Errorf("rank 0 after 1s = key %d, want formerly cold key %d", got, want)
+	}
+	still, _ := NewKeySpace(1000, 0, 1)
+	if still.Key(0, time.Hour) != still.Key(0, 0) {
+		t.Error("churn 0 moved the hot set")
+	}
+	if _, err := NewKeySpace(10, 2, 0); !errors.Is(err, ErrBadParameter) {
+		t.Error("churn 2 accepted")
+	}
+}
+
+func FuzzParseSizeMix(f *testing.F) {
+	for _, s := range []string{"4KiB", "4KiB:80,1MiB:20", "1.5m", "0:1", ",,", "1e9", "4KiB:4294967295,1:4294967295"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseSizeMix(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadParameter) {
+				t.Fatalf("error %v does not wrap ErrBadParameter", err)
+			}
+			return
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		for range 10 {
+			if v := m.Pick(r); v < 0 || v > m.Max() {
+				t.Fatalf("Pick = %d outside [0, %d]", v, m.Max())
+			}
+		}
+		again, err := ParseSizeMix(m.String())
+		if err != nil || again.String() != m.String() {
+			t.Fatalf("String %q does not round-trip: %v", m.String(), err)
+		}
+	})
+}
