@@ -1,0 +1,5 @@
+//go:build !race
+
+package ioengine
+
+const raceEnabled = false
