@@ -174,6 +174,9 @@ func TestToggle(t *testing.T) {
 	toggle := errorfs.NewToggle()
 	fsys := errorfs.Wrap(memfs.New(memfs.Options{}), toggle)
 	f := open(t, fsys, "/f")
+	if _, err := f.WriteAt([]byte("xy"), 0); err != nil {
+		t.Fatal(err)
+	}
 	ops := map[errorfs.OpKind]func() error{
 		errorfs.OpWrite:    func() error { _, err := f.WriteAt([]byte("x"), 0); return err },
 		errorfs.OpRead:     func() error { _, err := f.ReadAt(make([]byte, 1), 0); return err },
