@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -57,6 +58,9 @@ func NewDevice(fs FS, dir string, opts DeviceOptions) (*Device, error) {
 	if err := fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("ioengine: device %s: %w", name, err)
 	}
+	if err := removeStaleProbes(fs, dir); err != nil {
+		return nil, fmt.Errorf("ioengine: device %s: %w", name, err)
+	}
 	direct, align, reason, err := probeDirect(fs, dir)
 	if err != nil {
 		return nil, fmt.Errorf("ioengine: device %s: %w", name, err)
@@ -80,13 +84,33 @@ func NewDevice(fs FS, dir string, opts DeviceOptions) (*Device, error) {
 	}, nil
 }
 
+// probePrefix starts the names of probe files; such names are reserved in
+// device directories.
+const probePrefix = ".ioengine-probe-"
+
+// removeStaleProbes deletes probe files left by a crash during NewDevice.
+func removeStaleProbes(fs FS, dir string) error {
+	names, err := fs.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, probePrefix) {
+			if err := fs.Remove(filepath.Join(dir, name)); err != nil {
+				return fmt.Errorf("remove stale probe file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // probeDirect opens a temporary file in dir with FlagDirect, writes one
 // aligned block, reads it back and removes the file. It returns whether
 // direct I/O works, the alignment to use, and a reason when direct I/O was
 // refused or could not be verified. Errors other than EINVAL (and ENOSPC,
 // which only prevents verification) mean the directory is unusable.
 func probeDirect(fs FS, dir string) (direct bool, align int, reason string, err error) {
-	path := filepath.Join(dir, fmt.Sprintf(".ioengine-probe-%016x", rand.Uint64()))
+	path := filepath.Join(dir, fmt.Sprintf("%s%016x", probePrefix, rand.Uint64()))
 	f, err := fs.OpenFile(path, FlagCreate|FlagDirect)
 	if err != nil {
 		return false, 0, "", fmt.Errorf("direct I/O probe: %w", err)

@@ -148,3 +148,23 @@ func TestHandleCancelWhileQueued(t *testing.T) {
 		t.Fatalf("a cancelled read was counted: %+v", s)
 	}
 }
+
+func TestNewDeviceRemovesStaleProbes(t *testing.T) {
+	m := memfs.New(memfs.Options{})
+	if err := m.MkdirAll("/d"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"/d/.ioengine-probe-0123456789abcdef", "/d/keep"} {
+		f, err := m.OpenFile(name, ioengine.FlagCreate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if _, err := ioengine.NewDevice(m, "/d", ioengine.DeviceOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := m.ReadDir("/d"); err != nil || len(names) != 1 || names[0] != "keep" {
+		t.Fatalf("dir after NewDevice: %v %v", names, err)
+	}
+}

@@ -74,4 +74,8 @@
 // ext4 directory.
 //
 // Handle.Size and Handle.Close do not go through the queue.
+//
+// Names starting with ".ioengine-probe-" are reserved in device directories:
+// NewDevice creates one for its probe and removes any it finds (left by a
+// crash during a probe).
 package ioengine
