@@ -26,19 +26,26 @@ const (
 	opOther
 )
 
-// begin checks the handle and class and takes a queue slot.
-func (h *Handle) begin(ctx context.Context, c Class) (time.Time, error) {
+// begin checks the handle and class and takes a queue slot. It returns when
+// the call started and when it got its slot (the same instant when it did
+// not have to wait, saving a clock read on the fast path).
+func (h *Handle) begin(ctx context.Context, c Class) (start, granted time.Time, err error) {
 	if !c.valid() {
-		return time.Time{}, ErrInvalidClass
+		return start, granted, ErrInvalidClass
 	}
 	if h.closed.Load() {
-		return time.Time{}, ErrClosed
+		return start, granted, ErrClosed
 	}
-	start := time.Now()
-	if err := h.dev.queue.acquire(ctx, c); err != nil {
-		return start, err
+	start = time.Now()
+	waited, err := h.dev.queue.acquire(ctx, c)
+	if err != nil {
+		return start, granted, err
 	}
-	return start, nil
+	granted = start
+	if waited {
+		granted = time.Now()
+	}
+	return start, granted, nil
 }
 
 // end releases the slot and records the operation.
@@ -67,11 +74,10 @@ func (h *Handle) end(c Class, kind opKind, start, granted time.Time, n int, err 
 
 // ReadAt reads len(p) bytes at off; io.EOF as for io.ReaderAt.
 func (h *Handle) ReadAt(ctx context.Context, c Class, p []byte, off int64) (int, error) {
-	start, err := h.begin(ctx, c)
+	start, granted, err := h.begin(ctx, c)
 	if err != nil {
 		return 0, err
 	}
-	granted := time.Now()
 	n, err := h.file.ReadAt(p, off)
 	h.end(c, opRead, start, granted, n, err)
 	return n, err
@@ -80,11 +86,10 @@ func (h *Handle) ReadAt(ctx context.Context, c Class, p []byte, off int64) (int,
 // WriteAt writes p at off. A failed write must not be retried blindly by
 // callers: the bytes on disk are unknown.
 func (h *Handle) WriteAt(ctx context.Context, c Class, p []byte, off int64) (int, error) {
-	start, err := h.begin(ctx, c)
+	start, granted, err := h.begin(ctx, c)
 	if err != nil {
 		return 0, err
 	}
-	granted := time.Now()
 	n, err := h.file.WriteAt(p, off)
 	h.end(c, opWrite, start, granted, n, err)
 	return n, err
@@ -92,11 +97,10 @@ func (h *Handle) WriteAt(ctx context.Context, c Class, p []byte, off int64) (int
 
 // Sync is fdatasync through the queue. Never retry a failed Sync.
 func (h *Handle) Sync(ctx context.Context, c Class) error {
-	start, err := h.begin(ctx, c)
+	start, granted, err := h.begin(ctx, c)
 	if err != nil {
 		return err
 	}
-	granted := time.Now()
 	err = h.file.Sync()
 	h.end(c, opSync, start, granted, 0, err)
 	return err
@@ -104,11 +108,10 @@ func (h *Handle) Sync(ctx context.Context, c Class) error {
 
 // Allocate reserves [off, off+length) (fallocate mode 0, extends the size).
 func (h *Handle) Allocate(ctx context.Context, c Class, off, length int64) error {
-	start, err := h.begin(ctx, c)
+	start, granted, err := h.begin(ctx, c)
 	if err != nil {
 		return err
 	}
-	granted := time.Now()
 	err = h.file.Allocate(off, length)
 	h.end(c, opOther, start, granted, 0, err)
 	return err
@@ -116,11 +119,10 @@ func (h *Handle) Allocate(ctx context.Context, c Class, off, length int64) error
 
 // Truncate sets the file size.
 func (h *Handle) Truncate(ctx context.Context, c Class, size int64) error {
-	start, err := h.begin(ctx, c)
+	start, granted, err := h.begin(ctx, c)
 	if err != nil {
 		return err
 	}
-	granted := time.Now()
 	err = h.file.Truncate(size)
 	h.end(c, opOther, start, granted, 0, err)
 	return err

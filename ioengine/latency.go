@@ -18,8 +18,7 @@ const (
 // so recording allocates nothing and takes no lock.
 type latencyHistogram struct {
 	counts [latencyBounds + 1]atomic.Uint64
-	sum    atomic.Int64 // nanoseconds
-	count  atomic.Uint64
+	sum    atomic.Int64 // nanoseconds; the count is the sum of counts
 }
 
 func latencyBucket(d time.Duration) int {
@@ -40,7 +39,6 @@ func (h *latencyHistogram) record(d time.Duration) {
 	}
 	h.counts[latencyBucket(d)].Add(1)
 	h.sum.Add(int64(d))
-	h.count.Add(1)
 }
 
 func (h *latencyHistogram) snapshot() LatencySnapshot {

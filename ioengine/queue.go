@@ -64,17 +64,18 @@ func newQueue(limit int) *queue {
 }
 
 // acquire takes a slot for class c, waiting if none is free. If ctx ends
-// first it returns ctx.Err() and holds no slot.
-func (q *queue) acquire(ctx context.Context, c Class) error {
+// first it returns ctx.Err() and holds no slot. waited reports whether the
+// caller had to queue (callers skip timing the wait when it did not).
+func (q *queue) acquire(ctx context.Context, c Class) (waited bool, err error) {
 	q.mu.Lock()
 	if q.inFlight < q.limit && q.queued == 0 {
 		q.inFlight++
 		q.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	if err := ctx.Err(); err != nil {
 		q.mu.Unlock()
-		return err
+		return true, err
 	}
 	w := q.waiters.Get().(*waiter)
 	q.waiting[c].push(w)
@@ -84,7 +85,7 @@ func (q *queue) acquire(ctx context.Context, c Class) error {
 	select {
 	case <-w.ready:
 		q.putWaiter(w)
-		return nil
+		return true, nil
 	case <-ctx.Done():
 	}
 	q.mu.Lock()
@@ -95,13 +96,13 @@ func (q *queue) acquire(ctx context.Context, c Class) error {
 		<-w.ready
 		q.putWaiter(w)
 		q.release()
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 	q.waiting[c].remove(w)
 	q.queued--
 	q.mu.Unlock()
 	q.putWaiter(w)
-	return ctx.Err()
+	return true, ctx.Err()
 }
 
 func (q *queue) putWaiter(w *waiter) {

@@ -22,7 +22,7 @@ func waitQueued(t *testing.T, q *queue, want int) {
 func TestQueuePriority(t *testing.T) {
 	q := newQueue(1)
 	ctx := context.Background()
-	if err := q.acquire(ctx, ClassBackground); err != nil {
+	if _, err := q.acquire(ctx, ClassBackground); err != nil {
 		t.Fatal(err)
 	}
 	// Enqueue in the worst order for reads: background, write, read, then a
@@ -36,7 +36,7 @@ func TestQueuePriority(t *testing.T) {
 	proceed := make(chan struct{})
 	for i, c := range order {
 		go func() {
-			if err := q.acquire(ctx, c); err != nil {
+			if _, err := q.acquire(ctx, c); err != nil {
 				t.Error(err)
 				return
 			}
@@ -69,12 +69,15 @@ func TestQueuePriority(t *testing.T) {
 
 func TestQueueCancelWhileQueued(t *testing.T) {
 	q := newQueue(1)
-	if err := q.acquire(context.Background(), ClassWrite); err != nil {
+	if _, err := q.acquire(context.Background(), ClassWrite); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- q.acquire(ctx, ClassRead) }()
+	go func() {
+		_, err := q.acquire(ctx, ClassRead)
+		done <- err
+	}()
 	waitQueued(t, q, 1)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -89,10 +92,10 @@ func TestQueueCancelWhileQueued(t *testing.T) {
 		t.Fatalf("in flight %d after release, want 0", inFlight)
 	}
 	// An already cancelled context fails at once when it would have to wait.
-	if err := q.acquire(context.Background(), ClassWrite); err != nil {
+	if _, err := q.acquire(context.Background(), ClassWrite); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.acquire(ctx, ClassRead); !errors.Is(err, context.Canceled) {
+	if _, err := q.acquire(ctx, ClassRead); !errors.Is(err, context.Canceled) {
 		t.Fatalf("acquire with dead ctx: %v", err)
 	}
 	q.release()
@@ -112,7 +115,7 @@ func TestQueueCancelRace(t *testing.T) {
 				if (i+w)%3 == 0 {
 					cancel()
 				}
-				if err := q.acquire(ctx, Class((i+w)%numClasses)); err == nil {
+				if _, err := q.acquire(ctx, Class((i+w)%numClasses)); err == nil {
 					runtime.Gosched()
 					q.release()
 				}
@@ -132,7 +135,7 @@ func TestQueueFastPathAllocatesNothing(t *testing.T) {
 	q := newQueue(4)
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(1000, func() {
-		if err := q.acquire(ctx, ClassRead); err != nil {
+		if _, err := q.acquire(ctx, ClassRead); err != nil {
 			t.Fatal(err)
 		}
 		q.release()
