@@ -39,16 +39,36 @@ const (
 	numOpKinds
 )
 
-var opNames = [numOpKinds]string{
-	"read", "write", "sync", "allocate", "truncate", "open", "remove",
-	"rename", "syncdir", "mkdirall", "readdir", "stat", "freespace",
-}
-
 func (k OpKind) String() string {
-	if k < 0 || k >= numOpKinds {
-		return fmt.Sprintf("OpKind(%d)", int(k))
+	switch k {
+	case OpRead:
+		return "read"
+	case OpWrite:
+		return "write"
+	case OpSync:
+		return "sync"
+	case OpAllocate:
+		return "allocate"
+	case OpTruncate:
+		return "truncate"
+	case OpOpen:
+		return "open"
+	case OpRemove:
+		return "remove"
+	case OpRename:
+		return "rename"
+	case OpSyncDir:
+		return "syncdir"
+	case OpMkdirAll:
+		return "mkdirall"
+	case OpReadDir:
+		return "readdir"
+	case OpStat:
+		return "stat"
+	case OpFreeSpace:
+		return "freespace"
 	}
-	return opNames[k]
+	return fmt.Sprintf("OpKind(%d)", int(k))
 }
 
 // Op describes one operation about to run.
