@@ -44,10 +44,7 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.checkLocked("read", p, off); err != nil {
 		return 0, err
 	}
-	if off >= int64(len(f.ino.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, f.ino.data[off:])
+	n := f.ino.readAt(p, off)
 	if n < len(p) {
 		return n, io.EOF
 	}
@@ -63,10 +60,14 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if f.readOnly {
 		return 0, fmt.Errorf("memfs: write %s: %w", f.name, syscall.EBADF)
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if err := f.fs.growLocked(f.ino, off+int64(len(p)), "write", f.name); err != nil {
 		return 0, err
 	}
-	return copy(f.ino.data[off:], p), nil
+	f.ino.writeAt(p, off)
+	return len(p), nil
 }
 
 func (f *file) Sync() error {
@@ -75,7 +76,7 @@ func (f *file) Sync() error {
 	if f.closed {
 		return fmt.Errorf("memfs: sync %s: %w", f.name, os.ErrClosed)
 	}
-	f.ino.synced = append(f.ino.synced[:0], f.ino.data...)
+	f.ino.sync()
 	return nil
 }
 
@@ -106,7 +107,7 @@ func (f *file) Truncate(size int64) error {
 	if f.readOnly {
 		return fmt.Errorf("memfs: truncate %s: %w", f.name, syscall.EBADF)
 	}
-	if size < int64(len(f.ino.data)) {
+	if size < f.ino.size {
 		f.fs.shrinkLocked(f.ino, size)
 		return nil
 	}
@@ -119,7 +120,7 @@ func (f *file) Size() (int64, error) {
 	if f.closed {
 		return 0, fmt.Errorf("memfs: size %s: %w", f.name, os.ErrClosed)
 	}
-	return int64(len(f.ino.data)), nil
+	return f.ino.size, nil
 }
 
 func (f *file) Close() error {

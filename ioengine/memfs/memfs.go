@@ -38,13 +38,6 @@ type dir struct {
 	durable map[string]*inode // as of the last SyncDir
 }
 
-// inode is one file's bytes. Guarded by FS.mu.
-type inode struct {
-	data   []byte
-	synced []byte
-	linked bool // reachable from some current directory entry; counts against free space
-}
-
 var _ ioengine.FS = (*FS)(nil)
 
 // New returns an empty FS with the root directory "/" and "." existing.
@@ -99,7 +92,7 @@ func (m *FS) CrashClone() *FS {
 		for name, ino := range d.durable {
 			ci, ok := clones[ino]
 			if !ok {
-				ci = &inode{data: clone(ino.synced), synced: clone(ino.synced), linked: true}
+				ci = ino.crashed()
 				clones[ino] = ci
 			}
 			cd.entries[name] = ci
@@ -115,13 +108,6 @@ func (m *FS) CrashClone() *FS {
 	return c
 }
 
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append([]byte(nil), b...)
-}
-
 // usedLocked sums the sizes of linked inodes.
 func (m *FS) usedLocked() int64 {
 	seen := map[*inode]bool{}
@@ -130,7 +116,7 @@ func (m *FS) usedLocked() int64 {
 		for _, ino := range d.entries {
 			if !seen[ino] {
 				seen[ino] = true
-				used += int64(len(ino.data))
+				used += ino.size
 			}
 		}
 	}
@@ -173,7 +159,7 @@ func (m *FS) OpenFile(name string, flags ioengine.OpenFlag) (ioengine.File, erro
 		if flags&ioengine.FlagCreate == 0 || flags&ioengine.FlagReadOnly != 0 {
 			return nil, fmt.Errorf("memfs: %w", notExist("open", name))
 		}
-		ino = &inode{linked: true}
+		ino = newInode()
 		d.entries[base] = ino
 	}
 	return &file{
@@ -197,7 +183,7 @@ func (m *FS) unlinkLocked(ino *inode) {
 	}
 	ino.linked = false
 	if m.limited {
-		m.free += int64(len(ino.data))
+		m.free += ino.size
 	}
 }
 
@@ -318,7 +304,7 @@ func (m *FS) Stat(name string) (int64, error) {
 	if ino == nil {
 		return 0, fmt.Errorf("memfs: %w", notExist("stat", name))
 	}
-	return int64(len(ino.data)), nil
+	return ino.size, nil
 }
 
 // FreeSpace returns the free bytes, or math.MaxInt64 when unlimited.
@@ -334,9 +320,9 @@ func (m *FS) FreeSpace(dirname string) (uint64, error) {
 	return uint64(max(m.free, 0)), nil
 }
 
-// growLocked reserves space for ino to reach newSize bytes.
+// growLocked reserves space for ino to reach newSize bytes and sets its size.
 func (m *FS) growLocked(ino *inode, newSize int64, op, name string) error {
-	grow := newSize - int64(len(ino.data))
+	grow := newSize - ino.size
 	if grow <= 0 {
 		return nil
 	}
@@ -346,24 +332,17 @@ func (m *FS) growLocked(ino *inode, newSize int64, op, name string) error {
 		}
 		m.free -= grow
 	}
-	if int64(cap(ino.data)) >= newSize {
-		ino.data = ino.data[:newSize]
-	} else {
-		grown := make([]byte, newSize, max(newSize, 2*int64(cap(ino.data))))
-		copy(grown, ino.data)
-		ino.data = grown
-	}
+	ino.truncate(newSize)
 	return nil
 }
 
 // shrinkLocked cuts ino to newSize bytes, returning space.
 func (m *FS) shrinkLocked(ino *inode, newSize int64) {
-	if newSize >= int64(len(ino.data)) {
+	if newSize >= ino.size {
 		return
 	}
 	if m.limited && ino.linked {
-		m.free += int64(len(ino.data)) - newSize
+		m.free += ino.size - newSize
 	}
-	clear(ino.data[newSize:])
-	ino.data = ino.data[:newSize]
+	ino.truncate(newSize)
 }

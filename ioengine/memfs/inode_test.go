@@ -1,0 +1,132 @@
+package memfs_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"strata/ioengine"
+	"strata/ioengine/memfs"
+)
+
+func TestSparseAllocate(t *testing.T) {
+	m := memfs.New(memfs.Options{})
+	f, err := m.OpenFile("/vol", ioengine.FlagCreate|ioengine.FlagDirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const size = 4 << 30 // must not cost 4 GiB of RAM
+	if err := f.Allocate(0, size); err != nil {
+		t.Fatal(err)
+	}
+	buf := ioengine.AlignedBytes(8192, 4096)
+	for i := range buf {
+		buf[i] = 0xff
+	}
+	if _, err := f.ReadAt(buf, size-8192); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, make([]byte, 8192)) {
+		t.Fatal("unwritten allocated bytes are not zero")
+	}
+	if n, err := f.ReadAt(buf, size-4096); n != 4096 || !errors.Is(err, io.EOF) {
+		t.Fatalf("read across EOF: %d %v", n, err)
+	}
+}
+
+// model is the obvious dense implementation memfs's sparse copy-on-write
+// inode must agree with.
+type model struct{ cur, synced []byte }
+
+func (m *model) write(p []byte, off int) {
+	if end := off + len(p); end > len(m.cur) {
+		m.cur = append(m.cur, make([]byte, end-len(m.cur))...)
+	}
+	copy(m.cur[off:], p)
+}
+
+func (m *model) truncate(size int) {
+	if size <= len(m.cur) {
+		m.cur = m.cur[:size]
+		return
+	}
+	m.cur = append(m.cur, make([]byte, size-len(m.cur))...)
+}
+
+// TestAgainstModel runs random writes, truncates, syncs and crashes against
+// memfs and the dense model and compares every file state.
+func TestAgainstModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	fsys := memfs.New(memfs.Options{})
+	create("/f")(t, fsys)
+	syncDir("/")(t, fsys)
+	f, err := fsys.OpenFile("/f", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want model
+	check := func(step int, f ioengine.File, expect []byte) {
+		t.Helper()
+		size, err := f.Size()
+		if err != nil || size != int64(len(expect)) {
+			t.Fatalf("step %d: size %d %v, want %d", step, size, err, len(expect))
+		}
+		got := make([]byte, size)
+		if _, err := f.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, expect) {
+			t.Fatalf("step %d: contents differ from the model", step)
+		}
+	}
+	const maxSize = 5 * 4096
+	for step := range 3000 {
+		switch op := r.IntN(10); {
+		case op < 6:
+			off := r.IntN(maxSize)
+			p := make([]byte, 1+r.IntN(2*4096))
+			for i := range p {
+				p[i] = byte(r.Uint32())
+			}
+			if _, err := f.WriteAt(p, int64(off)); err != nil {
+				t.Fatal(err)
+			}
+			want.write(p, off)
+		case op < 7:
+			size := r.IntN(maxSize)
+			if err := f.Truncate(int64(size)); err != nil {
+				t.Fatal(err)
+			}
+			want.truncate(size)
+		case op < 9:
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			want.synced = bytes.Clone(want.cur)
+		default:
+			crashed := fsys.CrashClone()
+			cf, err := crashed.OpenFile("/f", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(step, cf, want.synced)
+			if r.IntN(2) == 0 {
+				// Continue on the crashed state, like a restarted process.
+				f.Close()
+				fsys, f = crashed, cf
+				want.cur = bytes.Clone(want.synced)
+				break
+			}
+			// Writing to the clone must not disturb the original.
+			if _, err := cf.WriteAt([]byte("clone"), int64(r.IntN(maxSize))); err != nil {
+				t.Fatal(err)
+			}
+			cf.Close()
+		}
+		check(step, f, want.cur)
+	}
+	f.Close()
+}
