@@ -20,6 +20,13 @@
 // CrashClone picks the most pessimistic legal state; real filesystems may
 // keep more (e.g. unsynced data that happened to be written back).
 //
+// # Storage
+//
+// Files are sparse 4 KiB pages, copy-on-write between the current and the
+// synced state: Allocate of a multi-GiB volume costs no memory, Sync costs
+// one pointer copy per page changed since the previous Sync, and a crash
+// clone shares unchanged pages with its origin.
+//
 // # Alignment and space
 //
 // Files opened with ioengine.FlagDirect report Direct() == true and reject,
@@ -30,7 +37,9 @@
 // Options.FreeBytes (or SetFreeBytes) caps how many more bytes the files may
 // grow by. A write or Allocate that would exceed the cap writes nothing and
 // fails with an error wrapping syscall.ENOSPC (ioengine.IsNoSpace is true).
-// Overwrites inside a file's current size always succeed.
+// Overwrites inside a file's current size always succeed. Space is counted
+// by file size (Allocate and growing Truncate both count), not by pages
+// actually written.
 //
 // # Caveats
 //
