@@ -20,4 +20,7 @@ var (
 	ErrTooLarge = errors.New("blockstore: too large")
 	// ErrSizeMismatch: the body was shorter or longer than the declared size.
 	ErrSizeMismatch = errors.New("blockstore: body size does not match declared size")
+	// ErrInvalidArgument: an option or argument other than the key is malformed
+	// (content type, negative size, bad Options).
+	ErrInvalidArgument = errors.New("blockstore: invalid argument")
 )

@@ -1,0 +1,400 @@
+package blockstore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"strata/ioengine"
+)
+
+// appendReq is one record waiting for a group commit.
+type appendReq struct {
+	// rec is the encoded record without padding. It starts an aligned
+	// buffer with room up to the next alignment boundary, so a record that
+	// is a group on its own is written without a copy.
+	rec []byte
+	// op, when kind == opKey, is applied to the index once durable (its
+	// location is filled in by the appender). Chunk records carry none.
+	op   indexOp
+	done chan appendResult
+}
+
+type appendResult struct {
+	loc location
+	err error
+	// retry: nothing was written (no volume could be made); another
+	// directory may take the record.
+	retry bool
+}
+
+// dataDir is one data directory (one HDD): a device, its appender and its
+// health as seen by writers.
+type dataDir struct {
+	idx int
+	dev *ioengine.Device
+	app *appender
+
+	mu          sync.Mutex
+	unavailable time.Time // no new volume until then (after ENOSPC or I/O errors)
+	lastErr     error
+	freeAt      time.Time // when free was measured
+	free        int64
+}
+
+// appender owns the active volume of one data directory: one goroutine
+// drains the bounded queue into one aligned write and one fdatasync per
+// group, then acks every waiter. There is no timer: a group is whatever
+// queued while the previous one was on disk.
+type appender struct {
+	s     *Store
+	d     *dataDir
+	queue chan *appendReq
+	stop  chan struct{}
+	done  chan struct{}
+
+	sendMu sync.RWMutex // senders hold R while sending; closing takes W
+	closed bool
+
+	volMu sync.Mutex // guards vol for readers outside the goroutine
+	vol   *volume    // active volume; nil until needed
+	group []byte  // aligned group buffer, MaxBatchBytes + alignment
+	carry *appendReq
+}
+
+func newAppender(s *Store, d *dataDir) *appender {
+	align := d.dev.Alignment()
+	return &appender{
+		s:     s,
+		d:     d,
+		queue: make(chan *appendReq, 1024),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		group: ioengine.AlignedBytes(int(ioengine.AlignUp(int64(s.opts.MaxBatchBytes), align))+align, align),
+	}
+}
+
+// submit queues req; it waits for queue space, not for the write.
+func (a *appender) submit(ctx context.Context, req *appendReq) error {
+	a.sendMu.RLock()
+	defer a.sendMu.RUnlock()
+	if a.closed {
+		return ErrClosed
+	}
+	select {
+	case a.queue <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops taking requests, commits what was queued and stops.
+func (a *appender) close() {
+	close(a.stop)
+	<-a.done
+}
+
+func (a *appender) run() {
+	defer close(a.done)
+	for {
+		var first *appendReq
+		if a.carry != nil {
+			first, a.carry = a.carry, nil
+		} else {
+			select {
+			case first = <-a.queue:
+			case <-a.stop:
+				a.drain()
+				return
+			}
+		}
+		a.commitGroup(a.collect(first))
+	}
+}
+
+// drain shuts the door on senders while still serving the queue (a sender
+// blocked on a full queue holds the read lock), then commits the rest.
+func (a *appender) drain() {
+	locked := make(chan struct{})
+	go func() {
+		a.sendMu.Lock()
+		a.closed = true
+		a.sendMu.Unlock()
+		close(locked)
+	}()
+	for {
+		select {
+		case req := <-a.queue:
+			a.commitGroup(a.collect(req))
+			continue
+		case <-locked:
+		}
+		break
+	}
+	for {
+		if a.carry != nil {
+			req := a.carry
+			a.carry = nil
+			a.commitGroup(a.collect(req))
+			continue
+		}
+		select {
+		case req := <-a.queue:
+			a.commitGroup(a.collect(req))
+		default:
+			if a.vol != nil {
+				a.vol.h.Sync(context.Background(), ioengine.ClassWrite)
+			}
+			return
+		}
+	}
+}
+
+// span is the bytes a record takes inside a group: records start 8-aligned.
+func span(n int) int { return int(alignUp(int64(n), recordAlign)) }
+
+// collect takes first plus whatever is queued, up to MaxBatchBytes. A large
+// record (over half the cap) goes alone so it is written from its own
+// buffer without a copy.
+func (a *appender) collect(first *appendReq) []*appendReq {
+	group := []*appendReq{first}
+	limit := a.s.opts.MaxBatchBytes
+	if len(first.rec) > limit/2 {
+		return group
+	}
+	total := span(len(first.rec))
+	for {
+		select {
+		case req := <-a.queue:
+			if len(req.rec) > limit/2 || total+span(len(req.rec)) > limit {
+				a.carry = req
+				return group
+			}
+			group = append(group, req)
+			total += span(len(req.rec))
+		default:
+			return group
+		}
+	}
+}
+
+// commitGroup writes the group at the volume's end with one write and one
+// fdatasync. On success it applies the index ops and acks; on any failure
+// it fails every waiter and retires the volume, never retrying the write.
+func (a *appender) commitGroup(group []*appendReq) {
+	ctx := context.Background()
+	align := int64(a.d.dev.Alignment())
+	total := 0
+	for _, r := range group {
+		total += span(len(r.rec))
+	}
+	// The last record needs no 8-byte tail; the group pads to alignment.
+	last := len(group[len(group)-1].rec)
+	used := total - span(last) + last
+	size := alignUp(int64(used), align)
+
+	v, err := a.volumeFor(ctx, size)
+	if err != nil {
+		a.fail(group, err, true)
+		return
+	}
+	var buf []byte
+	if len(group) == 1 {
+		r := group[0]
+		buf = r.rec[:size]
+		clear(buf[len(r.rec):])
+	} else {
+		buf = a.group[:size]
+		pos := 0
+		for _, r := range group {
+			copy(buf[pos:], r.rec)
+			next := pos + span(len(r.rec))
+			clear(buf[pos+len(r.rec) : min(next, len(buf))])
+			pos = next
+		}
+		clear(buf[min(pos, len(buf)):])
+	}
+	off := v.end.Load()
+	if _, err := v.h.WriteAt(ctx, ioengine.ClassWrite, buf, off); err != nil {
+		a.retire(v, off, fmt.Errorf("write %d bytes at %d: %w", len(buf), off, err))
+		a.fail(group, a.volumeError(v, err), false)
+		return
+	}
+	if err := v.h.Sync(ctx, ioengine.ClassWrite); err != nil {
+		a.retire(v, off, fmt.Errorf("fdatasync after write at %d: %w", off, err))
+		a.fail(group, a.volumeError(v, err), false)
+		return
+	}
+	end := off + size
+	v.end.Store(end)
+
+	ops := make([]indexOp, 0, len(group)+1)
+	locs := make([]location, len(group))
+	pos := int64(0)
+	for i, r := range group {
+		locs[i] = location{volume: v.id, offset: off + pos, length: int64(len(r.rec))}
+		if r.op.kind == opKey {
+			op := r.op
+			op.e.loc = locs[i]
+			ops = append(ops, op)
+		}
+		pos += int64(span(len(r.rec)))
+	}
+	// Visible only now that the bytes are durable, and before any waiter
+	// returns, so a Put is readable the moment it returns.
+	ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: end})
+	a.s.index.apply(ops)
+	a.s.stats.groups.Add(1)
+	a.s.stats.records.Add(uint64(len(group)))
+	a.s.stats.bytes.Add(uint64(size))
+	for i, r := range group {
+		r.done <- appendResult{loc: locs[i]}
+	}
+}
+
+// volumeFor returns the active volume if a group of size bytes fits, else
+// seals it and makes a new one.
+func (a *appender) volumeFor(ctx context.Context, size int64) (*volume, error) {
+	if v := a.vol; v != nil && v.writable() {
+		if v.end.Load()+size <= v.size {
+			return v, nil
+		}
+		a.seal(v)
+	}
+	a.setVol(nil)
+	if err := a.d.available(a.s); err != nil {
+		return nil, err
+	}
+	v, err := a.s.createVolume(ctx, a.d)
+	if err != nil {
+		a.d.setUnavailable(a.s, err)
+		if ioengine.IsNoSpace(err) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNoSpace, a.d.dev.Dir(), err)
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrReadOnly, a.d.dev.Dir(), err)
+	}
+	if size > v.size {
+		return nil, fmt.Errorf("%w: group of %d bytes exceeds volume size %d", ErrTooLarge, size, v.size)
+	}
+	a.setVol(v)
+	return v, nil
+}
+
+// seal retires a full volume: read-only from now on, valid up to its end.
+// The preallocated rest is given back to the filesystem.
+func (a *appender) seal(v *volume) {
+	end := v.end.Load()
+	v.state.Store(uint32(volSealed))
+	if err := v.h.Truncate(context.Background(), ioengine.ClassBackground, end); err != nil {
+		a.s.log.Warn("blockstore: trimming sealed volume", "volume", v.id, "err", err)
+	}
+	a.s.index.apply([]indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: end}})
+	a.s.log.Info("blockstore: volume sealed", "volume", v.id, "end", end)
+}
+
+// retire marks a volume whose write or sync failed: nothing more is written
+// to it (a failed fdatasync is never retried), and its valid data ends where
+// the failed group began.
+func (a *appender) retire(v *volume, groupStart int64, cause error) {
+	v.state.Store(uint32(volFailed))
+	a.setVol(nil)
+	a.s.stats.writeErrors.Add(1)
+	a.s.log.Error("blockstore: volume failed; now read-only", "volume", v.id, "dir", a.d.dev.Dir(), "err", cause)
+	a.s.index.apply([]indexOp{{kind: opVolState, vol: v.id, state: volFailed, end: groupStart}})
+}
+
+func (a *appender) volumeError(v *volume, err error) error {
+	if ioengine.IsNoSpace(err) {
+		return fmt.Errorf("%w: volume %d: %w", ErrNoSpace, v.id, err)
+	}
+	return fmt.Errorf("%w: volume %d failed: %w", ErrReadOnly, v.id, err)
+}
+
+func (a *appender) fail(group []*appendReq, err error, retry bool) {
+	for _, r := range group {
+		r.done <- appendResult{err: err, retry: retry}
+	}
+}
+
+// Back-off before a directory is tried again after it could not make a
+// volume; a directory out of space is retried as soon as it reports room.
+const (
+	noSpaceBackoff = 5 * time.Second
+	failedBackoff  = 10 * time.Second
+)
+
+// available reports whether the directory may make a new volume now.
+func (d *dataDir) available(s *Store) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lastErr == nil || !s.opts.Now().Before(d.unavailable) {
+		return nil
+	}
+	if ioengine.IsNoSpace(d.lastErr) {
+		if free, err := d.dev.FS().FreeSpace(d.dev.Dir()); err == nil && free >= uint64(s.opts.VolumeSize) {
+			return nil
+		}
+		return fmt.Errorf("%w: %s: %w", ErrNoSpace, d.dev.Dir(), d.lastErr)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrReadOnly, d.dev.Dir(), d.lastErr)
+}
+
+func (d *dataDir) setUnavailable(s *Store, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastErr = err
+	backoff := failedBackoff
+	if ioengine.IsNoSpace(err) {
+		backoff = noSpaceBackoff
+	}
+	d.unavailable = s.opts.Now().Add(backoff)
+	s.log.Warn("blockstore: data directory cannot take new volumes", "dir", d.dev.Dir(), "err", err, "retry_after", backoff)
+}
+
+// accepting reports whether writes to d can succeed without making a
+// volume, or d may make one.
+func (d *dataDir) accepting(s *Store) error {
+	if v := d.app.activeVolume(); v != nil {
+		return nil
+	}
+	return d.available(s)
+}
+
+// freeBytes estimates room for new blobs: free filesystem space plus the
+// unused part of the active volume. The filesystem figure is cached for a
+// second.
+func (d *dataDir) freeBytes(s *Store) int64 {
+	d.mu.Lock()
+	now := s.opts.Now()
+	if d.freeAt.IsZero() || now.Sub(d.freeAt) > time.Second || now.Before(d.freeAt) {
+		if f, err := d.dev.FS().FreeSpace(d.dev.Dir()); err == nil {
+			d.free = int64(min(f, uint64(1<<62)))
+		}
+		d.freeAt = now
+	}
+	free := d.free
+	d.mu.Unlock()
+	if v := d.app.activeVolume(); v != nil {
+		free += v.size - v.end.Load()
+	}
+	return free
+}
+
+// activeVolume is the writable volume, read without the appender's
+// goroutine (for estimates only).
+func (a *appender) activeVolume() *volume {
+	a.volMu.Lock()
+	defer a.volMu.Unlock()
+	if a.vol != nil && a.vol.writable() {
+		return a.vol
+	}
+	return nil
+}
+
+func (a *appender) setVol(v *volume) {
+	a.volMu.Lock()
+	a.vol = v
+	a.volMu.Unlock()
+}

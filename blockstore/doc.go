@@ -1,0 +1,82 @@
+// Package blockstore is the HDD tier and the source of truth: blobs are
+// records appended to preallocated volume files, one active volume per data
+// directory (one directory per disk), found through a bbolt index that can
+// always be rebuilt from the volumes alone.
+//
+// # Basics
+//
+// Open runs recovery and returns a Store. Put streams a blob and returns
+// once it is durable (fdatasync returned) and readable. Get reads a blob of
+// up to one chunk with exactly one device read; NewReader and ReadChunk read
+// only the chunks a range touches. Delete appends a tombstone. List walks
+// keys in order. Writes carry a version stamp (a hybrid logical clock);
+// the highest version of a key wins, whatever order writes arrive in.
+//
+// # Record format
+//
+// A volume is a sequence of groups. Each group is what one appender wrote
+// with one pwrite and one fdatasync: records packed at 8-byte boundaries,
+// then zero fill up to the alignment (4096 bytes or the device's), so the
+// next group starts aligned. All integers are little endian.
+//
+//	+--------+-----+-------+-------+--------+--------+--------+--------+
+//	| magic  | fmt | flags | codec | rsvd=0 | keyLen | ctLen  |        |
+//	|  u32   | u8  |  u8   |  u8   |   u8   |  u16   |  u16   |        |
+//	+--------+-----+-------+-------+--------+--------+--------+--------+
+//	| payloadLen u32 | rawLen u32 | contentCRC u32 | version u64       |
+//	+----------------+------------+----------------+-------------------+
+//	| modtime ns i64 | chunk index u32 | header CRC32C u32 (bytes 0..43) |
+//	+----------------+-----------------+-------------------------------+
+//	| key | content type | payload (payloadLen bytes, maybe S2)        |
+//	+-----+--------------+---------------------------------------------+
+//	| body CRC32C u32 over key, content type and payload               |
+//	+-------------------------------------------------------------------+
+//
+// The header is 48 bytes, so a 4 KiB blob with a short key costs about
+// 4170 bytes. flags: 0 blob, 1 tombstone, 2 chunk (one piece of a large
+// blob, never indexed as a key), 4 manifest (the list of a large blob's
+// chunk locations; see manifest.go). codec: 0 none, 1 S2, used only when
+// it saves at least 12.5%. contentCRC is the CRC32C of the raw payload (of
+// the whole blob, for a manifest).
+//
+// # Torn tails and corruption
+//
+// Where a header is expected, an all-zero header means padding (before the
+// next 4096 boundary) or the end of the written data (on a boundary). Any
+// other bytes that do not decode, or whose checksum fails, are either a
+// torn tail or corruption, and the scan tells them apart by looking ahead
+// one window (two maximal groups): a valid record after the bad bytes means
+// corruption in the middle, which is counted, logged and skipped while the
+// records after it are kept; no valid record means the tail of an
+// unacknowledged write, which ends the volume there. A volume whose tail is
+// torn (non-zero garbage) is sealed rather than appended to, so garbage is
+// never mixed with new groups.
+//
+// # Durability
+//
+// Order on write: record bytes, fdatasync, pending index, ack, then bbolt
+// in the background. A failed write or fdatasync fails every waiter of the
+// group, is never retried, and retires the volume (read-only, valid up to
+// where the failed group began); the next group goes to a new volume. The
+// index stores, in each bbolt transaction, how far every volume is indexed
+// (its watermark); recovery rescans only past it. ENOSPC when making a
+// volume gives ErrNoSpace and the directory is retried once it reports
+// room again.
+//
+// # Caveats
+//
+//   - Deleted keys keep a small tombstone entry in the index (so an older
+//     write arriving late cannot resurrect them); there is no tombstone
+//     garbage collection and no compaction yet, so deleted and overwritten
+//     bytes stay in their volumes.
+//   - A write that failed (or was in flight at a crash) may still appear
+//     after recovery if its bytes reached the disk: its outcome is
+//     unknown, as with any storage system. Acknowledged writes always
+//     survive.
+//   - Corruption wider than a scan window in the not-yet-indexed part of a
+//     volume would be taken for the tail; a rebuild from scratch finds
+//     records up to the first such hole in each volume.
+//   - bbolt can panic on some damaged files after Open; Open itself turns
+//     an unreadable file into a rebuild.
+//   - Get of a chunked blob holds the whole blob in memory; use NewReader.
+package blockstore

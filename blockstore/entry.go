@@ -1,0 +1,141 @@
+package blockstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// location is where a record lies: volume id, byte offset of the record
+// start and its length without padding.
+type location struct {
+	volume uint32
+	offset int64
+	length int64
+}
+
+func (l location) String() string {
+	return fmt.Sprintf("vol %d @%d+%d", l.volume, l.offset, l.length)
+}
+
+// Index entry flags.
+const (
+	entryTombstone uint8 = 1 << iota // deleted: kept so an older write cannot resurrect the key
+	entryChunked                     // loc is a manifest record
+)
+
+// indexEntry is what the index keeps per key: enough to answer Stat without
+// a device read and to read a single-record blob with one read.
+type indexEntry struct {
+	flags       uint8
+	loc         location
+	size        int64
+	version     uint64
+	modTime     int64 // unix nanoseconds
+	checksum    uint32
+	chunkSize   int64
+	contentType string
+}
+
+func (e *indexEntry) tombstone() bool { return e.flags&entryTombstone != 0 }
+
+// newer reports whether e replaces cur under last-writer-wins: a higher
+// version wins; at equal versions a tombstone beats a blob so replays of
+// one history converge on every replica.
+func (e *indexEntry) newer(cur *indexEntry) bool {
+	if e.version != cur.version {
+		return e.version > cur.version
+	}
+	return e.tombstone() && !cur.tombstone()
+}
+
+func (e *indexEntry) info(key string) Info {
+	var mt time.Time
+	if e.modTime != 0 {
+		mt = time.Unix(0, e.modTime).UTC()
+	}
+	var man *manifestCache
+	if e.flags&entryChunked != 0 {
+		man = &manifestCache{}
+	}
+	return Info{
+		man:         man,
+		Key:         key,
+		Size:        e.size,
+		Version:     e.version,
+		ModTime:     mt,
+		ContentType: e.contentType,
+		Checksum:    e.checksum,
+		ChunkSize:   e.chunkSize,
+		loc:         e.loc,
+		chunked:     e.flags&entryChunked != 0,
+	}
+}
+
+// Index value encoding (bbolt value of a key):
+//
+//	byte     format (1)
+//	byte     flags
+//	uvarint  volume, offset, length, size, version
+//	varint   modtime (unix ns)
+//	uint32   checksum (little endian)
+//	uvarint  chunk size
+//	rest     content type
+const entryFormat = 1
+
+func (e *indexEntry) encode(dst []byte) []byte {
+	dst = append(dst, entryFormat, e.flags)
+	dst = binary.AppendUvarint(dst, uint64(e.loc.volume))
+	dst = binary.AppendUvarint(dst, uint64(e.loc.offset))
+	dst = binary.AppendUvarint(dst, uint64(e.loc.length))
+	dst = binary.AppendUvarint(dst, uint64(e.size))
+	dst = binary.AppendUvarint(dst, e.version)
+	dst = binary.AppendVarint(dst, e.modTime)
+	dst = binary.LittleEndian.AppendUint32(dst, e.checksum)
+	dst = binary.AppendUvarint(dst, uint64(e.chunkSize))
+	dst = append(dst, e.contentType...)
+	return dst
+}
+
+func decodeEntry(b []byte) (indexEntry, error) {
+	var e indexEntry
+	if len(b) < 2 || b[0] != entryFormat {
+		return e, fmt.Errorf("%w: index entry format", ErrCorrupt)
+	}
+	e.flags = b[1]
+	p := b[2:]
+	var vals [5]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			return e, fmt.Errorf("%w: index entry field %d", ErrCorrupt, i)
+		}
+		vals[i] = v
+		p = p[n:]
+	}
+	mt, n := binary.Varint(p)
+	if n <= 0 {
+		return e, fmt.Errorf("%w: index entry modtime", ErrCorrupt)
+	}
+	p = p[n:]
+	if len(p) < 4 {
+		return e, fmt.Errorf("%w: index entry checksum", ErrCorrupt)
+	}
+	e.checksum = binary.LittleEndian.Uint32(p)
+	p = p[4:]
+	cs, n := binary.Uvarint(p)
+	if n <= 0 {
+		return e, fmt.Errorf("%w: index entry chunk size", ErrCorrupt)
+	}
+	p = p[n:]
+	if vals[0] > 1<<32-1 || vals[1] > 1<<62 || vals[2] > 1<<40 || vals[3] > 1<<62 || cs > 1<<40 || len(p) > MaxContentTypeLen {
+		return e, fmt.Errorf("%w: index entry out of range", ErrCorrupt)
+	}
+	e.loc = location{volume: uint32(vals[0]), offset: int64(vals[1]), length: int64(vals[2])}
+	e.size = int64(vals[3])
+	e.version = vals[4]
+	e.modTime = mt
+	e.chunkSize = int64(cs)
+	e.contentType = string(p)
+	return e, nil
+}

@@ -1,0 +1,35 @@
+package blockstore
+
+import (
+	"sync"
+	"time"
+)
+
+// hlc is a hybrid logical clock: stamps are wall milliseconds << 16 | a
+// counter, strictly increasing, and above every stamp observed (from
+// recovery or from callers that bring their own version).
+type hlc struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	last uint64
+}
+
+func (c *hlc) next() uint64 {
+	wall := uint64(c.now().UnixMilli()) << 16
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if wall > c.last {
+		c.last = wall
+	} else {
+		c.last++
+	}
+	return c.last
+}
+
+func (c *hlc) observe(v uint64) {
+	c.mu.Lock()
+	if v > c.last {
+		c.last = v
+	}
+	c.mu.Unlock()
+}

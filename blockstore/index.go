@@ -1,0 +1,521 @@
+package blockstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// IndexFileName is the bbolt file inside Options.IndexDir.
+const IndexFileName = "index.db"
+
+var (
+	bucketKeys    = []byte("keys")
+	bucketVolumes = []byte("volumes")
+	bucketMeta    = []byte("meta")
+	metaMaxVer    = []byte("max-version")
+)
+
+// maxTxOps bounds one bbolt transaction so a huge backlog is committed in
+// steps and pending entries are released as it goes.
+const maxTxOps = 64 << 10
+
+// Index op kinds.
+const (
+	opNone      uint8 = iota // nothing to index (chunk records)
+	opKey                    // set a key (blob or tombstone) under last-writer-wins
+	opWatermark              // volume is indexed up to end
+	opVolState               // volume changed state (sealed/failed) with valid end
+)
+
+// indexOp is one change queued for the indexer. Ops are committed in queue
+// order; a watermark op follows the key ops of the group it covers.
+type indexOp struct {
+	kind  uint8
+	state uint8
+	vol   uint32
+	end   int64
+	key   string
+	e     indexEntry
+}
+
+// volumeRecord is the index's knowledge of one volume.
+type volumeRecord struct {
+	state     uint8
+	watermark int64 // records before this offset are in the keys bucket
+	end       int64 // sealed/failed: valid data ends here
+}
+
+func (r volumeRecord) encode() []byte {
+	b := []byte{1, r.state}
+	b = binary.AppendUvarint(b, uint64(r.watermark))
+	return binary.AppendUvarint(b, uint64(r.end))
+}
+
+func decodeVolumeRecord(b []byte) (volumeRecord, error) {
+	var r volumeRecord
+	if len(b) < 2 || b[0] != 1 || b[1] > volFailed {
+		return r, fmt.Errorf("%w: volume record format", ErrCorrupt)
+	}
+	r.state = b[1]
+	w, n := binary.Uvarint(b[2:])
+	if n <= 0 {
+		return r, fmt.Errorf("%w: volume watermark", ErrCorrupt)
+	}
+	e, m := binary.Uvarint(b[2+n:])
+	if m <= 0 || w > 1<<62 || e > 1<<62 {
+		return r, fmt.Errorf("%w: volume end", ErrCorrupt)
+	}
+	r.watermark, r.end = int64(w), int64(e)
+	return r, nil
+}
+
+func volumeKey(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id) }
+
+// index is the key -> location map: a bbolt file plus the pending entries
+// that are durable in a volume but not yet committed to bbolt.
+type index struct {
+	db  *bolt.DB
+	log *slog.Logger
+
+	mu       sync.Mutex
+	work     *sync.Cond // indexer: queue non-empty or closing
+	space    *sync.Cond // producers: queue shrank; flushers: committed
+	pending  map[string]indexEntry
+	queue    []indexOp
+	maxQueue int
+	inflight int // ops taken by the indexer, not yet committed
+	closing  bool
+	failed   error // last commit error, for Healthy/logging
+	done     chan struct{}
+
+	commits   atomic.Uint64
+	committed atomic.Uint64 // key ops committed
+}
+
+// openIndex opens or creates the bbolt file. rebuild is true when the file
+// was missing or unreadable (the unreadable one is kept aside as
+// index.db.corrupt-<unix>), so every volume must be scanned from 0.
+func openIndex(dir string, mmapSize int, log *slog.Logger) (ix *index, rebuild bool, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, false, fmt.Errorf("blockstore: index dir: %w", err)
+	}
+	path := filepath.Join(dir, IndexFileName)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		rebuild = true
+	}
+	opts := &bolt.Options{
+		Timeout:         2 * time.Second,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		InitialMmapSize: mmapSize,
+	}
+	db, err := openBolt(path, opts)
+	if err != nil && !errors.Is(err, errIndexLocked) {
+		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+		log.Error("blockstore: index unreadable; rebuilding from volumes", "path", path, "err", err, "moved_to", aside)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, false, fmt.Errorf("blockstore: move unreadable index aside: %w (open: %v)", rerr, err)
+		}
+		rebuild = true
+		db, err = openBolt(path, opts)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("blockstore: open index %s: %w", path, err)
+	}
+	ix = &index{
+		db:       db,
+		log:      log,
+		pending:  make(map[string]indexEntry),
+		maxQueue: 256 << 10,
+		done:     make(chan struct{}),
+	}
+	ix.work = sync.NewCond(&ix.mu)
+	ix.space = sync.NewCond(&ix.mu)
+	return ix, rebuild, nil
+}
+
+var errIndexLocked = errors.New("blockstore: index file is locked by another process")
+
+// openBolt opens the file and checks it has (or creates) the buckets. bbolt
+// panics on some corrupt files; that is turned into an error here.
+func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
+			if db != nil {
+				db.Close()
+				db = nil
+			}
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "timeout") {
+			return nil, fmt.Errorf("%w: %v", errIndexLocked, err)
+		}
+		return nil, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketKeys, bucketVolumes, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// loadState reads the volume records and the highest version committed.
+func (ix *index) loadState() (map[uint32]volumeRecord, uint64, error) {
+	vols := make(map[uint32]volumeRecord)
+	var maxVer uint64
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaMaxVer); len(v) == 8 {
+			maxVer = binary.BigEndian.Uint64(v)
+		}
+		return tx.Bucket(bucketVolumes).ForEach(func(k, v []byte) error {
+			if len(k) != 4 {
+				return fmt.Errorf("%w: volume key %x", ErrCorrupt, k)
+			}
+			r, err := decodeVolumeRecord(v)
+			if err != nil {
+				return err
+			}
+			vols[binary.BigEndian.Uint32(k)] = r
+			return nil
+		})
+	})
+	return vols, maxVer, err
+}
+
+// lookup returns the current entry of key (which may be a tombstone).
+func (ix *index) lookup(key string) (indexEntry, bool, error) {
+	ix.mu.Lock()
+	e, ok := ix.pending[key]
+	ix.mu.Unlock()
+	if ok {
+		return e, true, nil
+	}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketKeys).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		var derr error
+		e, derr = decodeEntry(v)
+		ok = derr == nil
+		return derr
+	})
+	if err != nil {
+		return indexEntry{}, false, fmt.Errorf("blockstore: index lookup: %w", err)
+	}
+	return e, ok, nil
+}
+
+// apply makes durable records visible: key ops enter the pending index
+// (last writer wins against pending and bbolt), and all ops are queued for
+// the indexer. It blocks while the indexer is too far behind.
+func (ix *index) apply(ops []indexOp) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for len(ix.queue) >= ix.maxQueue && !ix.closing {
+		ix.space.Wait()
+	}
+	var tx *bolt.Tx
+	defer func() {
+		if tx != nil {
+			tx.Rollback()
+		}
+	}()
+	for i := range ops {
+		op := &ops[i]
+		if op.kind != opKey {
+			continue
+		}
+		cur, ok := ix.pending[op.key]
+		if !ok {
+			if tx == nil {
+				var err error
+				if tx, err = ix.db.Begin(false); err != nil {
+					// The indexer re-checks in its transaction; pending
+					// just goes without the comparison.
+					ix.log.Error("blockstore: index read for pending", "err", err)
+				}
+			}
+			if tx != nil {
+				if v := tx.Bucket(bucketKeys).Get([]byte(op.key)); v != nil {
+					cur, ok = decodeEntryOrZero(v)
+				}
+			}
+		}
+		if !ok || op.e.newer(&cur) {
+			ix.pending[op.key] = op.e
+		}
+	}
+	ix.queue = append(ix.queue, ops...)
+	ix.work.Signal()
+}
+
+func decodeEntryOrZero(v []byte) (indexEntry, bool) {
+	e, err := decodeEntry(v)
+	return e, err == nil
+}
+
+// run is the indexer goroutine: it commits whatever is queued in one bbolt
+// transaction, then drops the committed entries from pending.
+func (ix *index) run() {
+	defer close(ix.done)
+	for {
+		ix.mu.Lock()
+		for len(ix.queue) == 0 && !ix.closing {
+			ix.work.Wait()
+		}
+		if len(ix.queue) == 0 && ix.closing {
+			ix.mu.Unlock()
+			return
+		}
+		n := min(len(ix.queue), maxTxOps)
+		batch := slices.Clone(ix.queue[:n])
+		ix.queue = slices.Delete(ix.queue, 0, n)
+		if len(ix.queue) == 0 {
+			ix.queue = ix.queue[:0:0]
+		}
+		ix.inflight = n
+		ix.space.Broadcast()
+		ix.mu.Unlock()
+
+		var err error
+		for attempt := 0; ; attempt++ {
+			err = ix.commit(batch)
+			if err == nil || attempt >= 5 {
+				break
+			}
+			ix.log.Error("blockstore: index commit failed; retrying", "err", err, "attempt", attempt)
+			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+		}
+
+		ix.mu.Lock()
+		ix.inflight = 0
+		if err != nil {
+			// Keep the entries pending (reads stay right) and put the batch
+			// back at the front so a later commit can take it.
+			ix.failed = err
+			ix.queue = append(batch, ix.queue...)
+			ix.log.Error("blockstore: index commit keeps failing; entries stay pending", "err", err)
+			ix.space.Broadcast()
+			closing := ix.closing
+			ix.mu.Unlock()
+			if closing {
+				return
+			}
+			time.Sleep(time.Second)
+			continue
+		}
+		ix.failed = nil
+		for i := range batch {
+			op := &batch[i]
+			if op.kind != opKey {
+				continue
+			}
+			if p, ok := ix.pending[op.key]; ok && p == op.e {
+				delete(ix.pending, op.key)
+			}
+		}
+		ix.space.Broadcast()
+		ix.mu.Unlock()
+	}
+}
+
+// commit writes one batch in one transaction: keys in sorted order under
+// last-writer-wins, then volume watermarks and states, then the highest
+// version.
+func (ix *index) commit(batch []indexOp) error {
+	keys := make([]int, 0, len(batch))
+	for i := range batch {
+		if batch[i].kind == opKey {
+			keys = append(keys, i)
+		}
+	}
+	slices.SortStableFunc(keys, func(a, b int) int { return strings.Compare(batch[a].key, batch[b].key) })
+	err := ix.db.Update(func(tx *bolt.Tx) error {
+		arena := make([]byte, 0, 64<<10)
+		kb := tx.Bucket(bucketKeys)
+		kb.FillPercent = 0.9
+		var maxVer uint64
+		for _, i := range keys {
+			op := &batch[i]
+			// bbolt keeps the slices until commit: one arena, never reused
+			// within the transaction.
+			start := len(arena)
+			arena = append(arena, op.key...)
+			k := arena[start:len(arena):len(arena)]
+			if cur := kb.Get(k); cur != nil {
+				if c, ok := decodeEntryOrZero(cur); ok && !op.e.newer(&c) {
+					continue
+				}
+			}
+			start = len(arena)
+			arena = op.e.encode(arena)
+			if err := kb.Put(k, arena[start:len(arena):len(arena)]); err != nil {
+				return err
+			}
+			maxVer = max(maxVer, op.e.version)
+		}
+		vb := tx.Bucket(bucketVolumes)
+		for i := range batch {
+			op := &batch[i]
+			if op.kind == opKey {
+				continue
+			}
+			k := volumeKey(op.vol)
+			var r volumeRecord
+			if v := vb.Get(k); v != nil {
+				r, _ = decodeVolumeRecord(v)
+			}
+			switch op.kind {
+			case opWatermark:
+				r.watermark = max(r.watermark, op.end)
+			case opVolState:
+				r.state, r.end = op.state, op.end
+				r.watermark = min(r.watermark, op.end)
+				if op.state != volOpen {
+					// Everything before the valid end was indexed by the
+					// ops queued before this one.
+					r.watermark = op.end
+				}
+			}
+			if err := vb.Put(k, r.encode()); err != nil {
+				return err
+			}
+		}
+		mb := tx.Bucket(bucketMeta)
+		if v := mb.Get(metaMaxVer); len(v) == 8 {
+			maxVer = max(maxVer, binary.BigEndian.Uint64(v))
+		}
+		return mb.Put(metaMaxVer, binary.BigEndian.AppendUint64(nil, maxVer))
+	})
+	if err == nil {
+		ix.commits.Add(1)
+		ix.committed.Add(uint64(len(keys)))
+	}
+	return err
+}
+
+// flush waits until everything queued so far is committed (or failed).
+func (ix *index) flush() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for (len(ix.queue) > 0 || ix.inflight > 0) && ix.failed == nil {
+		ix.space.Wait()
+	}
+	return ix.failed
+}
+
+// close commits what is queued, stops the indexer and closes bbolt.
+func (ix *index) close() error {
+	ix.mu.Lock()
+	ix.closing = true
+	ix.work.Broadcast()
+	ix.space.Broadcast()
+	ix.mu.Unlock()
+	<-ix.done
+	ix.mu.Lock()
+	failed, left := ix.failed, len(ix.queue)
+	ix.mu.Unlock()
+	err := ix.db.Close()
+	if failed != nil && left > 0 {
+		return errors.Join(fmt.Errorf("blockstore: %d index updates not committed (recovery rescans them): %w", left, failed), err)
+	}
+	return err
+}
+
+// keyEntry is a key with its entry, as List produces them.
+type keyEntry struct {
+	key string
+	e   indexEntry
+}
+
+// list returns up to limit live entries with the prefix, after startAfter,
+// in key order, merging pending over bbolt.
+func (ix *index) list(prefix, startAfter string, limit int) ([]keyEntry, error) {
+	from := prefix
+	if startAfter >= from {
+		from = startAfter
+	}
+	after := func(k string) bool {
+		return strings.HasPrefix(k, prefix) && k > startAfter
+	}
+	// Snapshot pending before reading bbolt: an entry moving from pending
+	// to bbolt in between is then seen at least once.
+	ix.mu.Lock()
+	var pend []keyEntry
+	for k, e := range ix.pending {
+		if after(k) {
+			pend = append(pend, keyEntry{k, e})
+		}
+	}
+	ix.mu.Unlock()
+	slices.SortFunc(pend, func(a, b keyEntry) int { return strings.Compare(a.key, b.key) })
+
+	out := make([]keyEntry, 0, min(limit, 1024))
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketKeys).Cursor()
+		k, v := c.Seek([]byte(from))
+		pi := 0
+		for len(out) < limit {
+			if k != nil && !bytes.HasPrefix(k, []byte(prefix)) {
+				k = nil
+			}
+			if k != nil && string(k) == startAfter {
+				k, v = c.Next()
+				continue
+			}
+			var next keyEntry
+			switch {
+			case k == nil && pi >= len(pend):
+				return nil
+			case k == nil || (pi < len(pend) && pend[pi].key < string(k)):
+				next = pend[pi]
+				pi++
+			default:
+				e, err := decodeEntry(v)
+				if err != nil {
+					return fmt.Errorf("key %q: %w", k, err)
+				}
+				next = keyEntry{string(k), e}
+				if pi < len(pend) && pend[pi].key == next.key {
+					if pend[pi].e.newer(&next.e) {
+						next.e = pend[pi].e
+					}
+					pi++
+				}
+				k, v = c.Next()
+			}
+			if !next.e.tombstone() {
+				out = append(out, next)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: list: %w", err)
+	}
+	return out, nil
+}

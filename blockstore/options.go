@@ -1,0 +1,119 @@
+package blockstore
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"strata/ioengine"
+)
+
+// Codec selects per-record compression.
+type Codec int
+
+const (
+	// CodecDefault is S2.
+	CodecDefault Codec = iota
+	// CodecNone stores payloads as they are.
+	CodecNone
+	// CodecS2 compresses with S2, kept only when it saves at least 12.5%.
+	CodecS2
+)
+
+// Defaults.
+const (
+	DefaultVolumeSize    = 4 << 30
+	DefaultChunkSize     = 8 << 20
+	DefaultMaxBlobSize   = 5 << 30
+	DefaultMaxBatchBytes = 4 << 20
+	DefaultIndexMmapSize = 1 << 30
+)
+
+// Options configures Open. Zero values take the defaults.
+type Options struct {
+	FS            ioengine.FS // nil: ioengine.OSFS()
+	DataDirs      []string    // one per HDD; each becomes an ioengine.Device
+	IndexDir      string      // where index.db lives (the SSD); default DataDirs[0]
+	VolumeSize    int64       // preallocated volume file size; default 4 GiB
+	ChunkSize     int64       // blobs above this are chunked; default 8 MiB
+	MaxBlobSize   int64       // default 5 GiB
+	MaxBatchBytes int         // group commit cap; default 4 MiB
+	Compression   Codec       // default S2
+	Logger        *slog.Logger
+	Now           func() time.Time
+	MaxInFlight   int // per device queue depth; default ioengine's
+	// IndexMmapSize is bbolt's initial mmap size (address space, not
+	// memory); large avoids remaps that stall readers. Default 1 GiB.
+	IndexMmapSize int
+}
+
+func (o *Options) normalize() error {
+	if o.FS == nil {
+		o.FS = ioengine.OSFS()
+	}
+	if len(o.DataDirs) == 0 {
+		return fmt.Errorf("%w: no data directories", ErrInvalidArgument)
+	}
+	if o.IndexDir == "" {
+		o.IndexDir = o.DataDirs[0]
+	}
+	if o.VolumeSize == 0 {
+		o.VolumeSize = DefaultVolumeSize
+	}
+	if o.ChunkSize == 0 {
+		o.ChunkSize = DefaultChunkSize
+	}
+	if o.MaxBlobSize == 0 {
+		o.MaxBlobSize = DefaultMaxBlobSize
+	}
+	if o.MaxBatchBytes == 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.IndexMmapSize == 0 {
+		o.IndexMmapSize = DefaultIndexMmapSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.ChunkSize < 4096 || o.ChunkSize > maxRecordPayload/2:
+		return fmt.Errorf("%w: chunk size %d outside [4096, %d]", ErrInvalidArgument, o.ChunkSize, maxRecordPayload/2)
+	case o.MaxBlobSize < 0:
+		return fmt.Errorf("%w: max blob size %d", ErrInvalidArgument, o.MaxBlobSize)
+	case o.MaxBatchBytes < 64<<10:
+		return fmt.Errorf("%w: max batch bytes %d below 64 KiB", ErrInvalidArgument, o.MaxBatchBytes)
+	case o.VolumeSize%formatAlign != 0:
+		return fmt.Errorf("%w: volume size %d not a multiple of %d", ErrInvalidArgument, o.VolumeSize, formatAlign)
+	case o.Compression < CodecDefault || o.Compression > CodecS2:
+		return fmt.Errorf("%w: codec %d", ErrInvalidArgument, o.Compression)
+	}
+	if m := o.maxManifestPayload(); m > maxRecordPayload {
+		return fmt.Errorf("%w: a %d-byte blob in %d-byte chunks needs a %d-byte manifest", ErrInvalidArgument, o.MaxBlobSize, o.ChunkSize, m)
+	}
+	if need := 2*o.maxRecordLen() + 2*int64(o.MaxBatchBytes); o.VolumeSize < need {
+		return fmt.Errorf("%w: volume size %d below %d (two largest records and batches)", ErrInvalidArgument, o.VolumeSize, need)
+	}
+	return nil
+}
+
+func (o *Options) compress() bool { return o.Compression != CodecNone }
+
+func (o *Options) maxChunks() int64 { return (o.MaxBlobSize + o.ChunkSize - 1) / o.ChunkSize }
+
+func (o *Options) maxManifestPayload() int64 { return int64(manifestLen(int(min(o.maxChunks(), 1<<30)))) }
+
+// maxRecordLen is the largest record this configuration writes.
+func (o *Options) maxRecordLen() int64 {
+	return recordOverhead + MaxKeyLen + MaxContentTypeLen + max(o.ChunkSize, o.maxManifestPayload())
+}
+
+// bigBufferLen is the buffer size for chunk-sized records, with room for an
+// S2 encoding that did not shrink.
+func (o *Options) bigBufferLen() int {
+	return int(alignUp(int64(recordOverhead+MaxKeyLen+MaxContentTypeLen+s2.MaxEncodedLen(int(o.ChunkSize))), 64<<10))
+}

@@ -1,0 +1,299 @@
+package blockstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/klauspost/compress/s2"
+
+	"strata/ioengine"
+)
+
+// PutOptions are the per-write options of Put.
+type PutOptions struct {
+	ContentType string
+	// Version is the write's version stamp (hybrid logical clock). 0: the
+	// store assigns one greater than any it has seen.
+	Version uint64
+}
+
+// DeleteOptions are the per-delete options of Delete.
+type DeleteOptions struct {
+	// Version stamps the tombstone; 0: the store assigns one.
+	Version uint64
+}
+
+// Put streams size bytes from r (size -1: unknown, read to EOF) and returns
+// once the record(s) are durable (fdatasync returned) and readable. Blobs
+// above the chunk size become chunk records plus a manifest, so memory stays
+// at about two chunks whatever the size.
+//
+// With opts.Version set and a current version at least as high, nothing is
+// written and the current Info is returned (last writer wins); its Version
+// tells the caller. Errors wrap ErrInvalidKey, ErrInvalidArgument,
+// ErrTooLarge, ErrSizeMismatch, ErrNoSpace, ErrReadOnly or ErrClosed; on any
+// error nothing becomes visible.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	if err := validateContentType(opts.ContentType); err != nil {
+		return Info{}, err
+	}
+	if size < -1 {
+		return Info{}, fmt.Errorf("%w: size %d", ErrInvalidArgument, size)
+	}
+	if size > s.opts.MaxBlobSize {
+		return Info{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.opts.MaxBlobSize)
+	}
+	if s.closed.Load() {
+		return Info{}, ErrClosed
+	}
+	version := opts.Version
+	if version != 0 {
+		s.clock.observe(version)
+		cur, ok, err := s.index.lookup(key)
+		if err != nil {
+			return Info{}, err
+		}
+		if ok && cur.version >= version {
+			info := cur.info(key)
+			if cur.tombstone() {
+				info = Info{Key: key, Version: cur.version}
+			}
+			return info, nil
+		}
+	} else {
+		version = s.clock.next()
+	}
+	d := s.pickDir(nil)
+	if d == nil {
+		if err := s.Healthy(); err != nil {
+			return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)
+		}
+		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, ErrReadOnly)
+	}
+	p := &putter{s: s, ctx: ctx, key: key, ct: opts.ContentType, version: version, modTime: s.opts.Now().UnixNano(), dir: d}
+	info, err := p.run(r, size)
+	if err != nil {
+		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)
+	}
+	return info, nil
+}
+
+// putter is one Put in progress.
+type putter struct {
+	s       *Store
+	ctx     context.Context
+	key, ct string
+	version uint64
+	modTime int64
+	dir     *dataDir
+}
+
+func (p *putter) run(r io.Reader, size int64) (Info, error) {
+	s := p.s
+	chunk := s.opts.ChunkSize
+	first := chunk
+	if size >= 0 && size <= chunk {
+		first = size
+	}
+	body := r
+	if size >= 0 {
+		body = io.LimitReader(r, size)
+	}
+	// The first piece decides: one record, or chunks plus a manifest.
+	room := payloadOffset(p.key, p.ct)
+	buf := s.getBuf(room + int(first) + recordTrailerLen)
+	n, err := readFull(body, buf.B[room:room+int(first)])
+	if err != nil {
+		s.putBuf(buf)
+		return Info{}, err
+	}
+	var carry []byte
+	if int64(n) == chunk {
+		var one [1]byte
+		m, err := readFull(body, one[:])
+		if err != nil {
+			s.putBuf(buf)
+			return Info{}, err
+		}
+		carry = one[:m]
+	}
+	if len(carry) == 0 {
+		defer s.putBuf(buf)
+		if err := checkSize(r, size, int64(n)); err != nil {
+			return Info{}, err
+		}
+		return p.single(buf.B, n)
+	}
+	return p.chunked(r, body, size, buf, n, carry)
+}
+
+// checkSize verifies a declared size: exactly size bytes were read and r
+// has nothing more.
+func checkSize(r io.Reader, size, got int64) error {
+	if size < 0 {
+		return nil
+	}
+	if got != size {
+		return fmt.Errorf("%w: read %d of %d bytes", ErrSizeMismatch, got, size)
+	}
+	var one [1]byte
+	m, err := readFull(r, one[:])
+	if err != nil {
+		return err
+	}
+	if m != 0 {
+		return fmt.Errorf("%w: body longer than %d bytes", ErrSizeMismatch, size)
+	}
+	return nil
+}
+
+// readFull reads until p is full or EOF; a short count is not an error.
+func readFull(r io.Reader, p []byte) (int, error) {
+	n, err := io.ReadFull(r, p)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
+	}
+	if err != nil {
+		return n, fmt.Errorf("reading body: %w", err)
+	}
+	return n, nil
+}
+
+// encode finishes a record whose raw payload is in place in b, compressing
+// it into a second buffer when that saves enough. It returns the record and
+// the buffer it lives in (b's or the new one, which the caller releases).
+func (p *putter) encode(b []byte, h recordHeader, ct string) (rec []byte, extra []byte, release func()) {
+	s := p.s
+	room := payloadOffset(p.key, ct)
+	raw := b[room : room+h.rawLen]
+	h.payloadLen = h.rawLen
+	release = func() {}
+	if s.opts.compress() && h.flags&flagManifest == 0 {
+		cb := s.getBuf(room + s2.MaxEncodedLen(len(raw)) + recordTrailerLen)
+		enc, ok := compressPayload(cb.B[room:], raw)
+		if ok && &enc[0] == &cb.B[room] {
+			h.codec, h.payloadLen = codecS2, len(enc)
+			return finishRecord(cb.B, h, p.key, ct), cb.B, func() { s.putBuf(cb) }
+		}
+		s.putBuf(cb)
+	}
+	return finishRecord(b, h, p.key, ct), nil, release
+}
+
+func (p *putter) single(b []byte, n int) (Info, error) {
+	s := p.s
+	room := payloadOffset(p.key, p.ct)
+	raw := b[room : room+n]
+	h := recordHeader{rawLen: n, contentCRC: crc32c(raw), version: p.version, modTime: p.modTime}
+	rec, _, release := p.encode(b, h, p.ct)
+	defer release()
+	e := indexEntry{
+		size:        int64(n),
+		version:     p.version,
+		modTime:     p.modTime,
+		checksum:    h.contentCRC,
+		chunkSize:   max(s.opts.ChunkSize, int64(n)),
+		contentType: p.ct,
+	}
+	loc, err := s.write(p.ctx, p.dir, rec, indexOp{kind: opKey, key: p.key, e: e})
+	if err != nil {
+		return Info{}, err
+	}
+	e.loc = loc
+	return e.info(p.key), nil
+}
+
+// chunked writes chunk records one at a time (each durable before the next
+// is read, so at most a chunk and its compressed copy are in memory), then
+// the manifest, whose durability is the Put's.
+//
+// The first chunk is already in first (n bytes at the payload offset);
+// carry holds the byte read after it. Chunk records carry the content type
+// too, so the first piece needs no moving.
+func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, firstLen int, carry []byte) (Info, error) {
+	s := p.s
+	chunk := int(s.opts.ChunkSize)
+	room := payloadOffset(p.key, p.ct)
+	m := manifest{chunkSize: s.opts.ChunkSize}
+	var total int64
+	var whole uint32
+	for idx := 0; ; idx++ {
+		if err := p.ctx.Err(); err != nil {
+			return Info{}, err
+		}
+		var buf *ioengine.Buffer
+		var n int
+		var err error
+		if idx == 0 {
+			buf, n = first, firstLen
+		} else {
+			buf = s.getBuf(room + chunk + recordTrailerLen)
+			c := copy(buf.B[room:room+chunk], carry)
+			carry = nil
+			n, err = readFull(body, buf.B[room+c:room+chunk])
+			n += c
+		}
+		slot := buf.B[room : room+chunk]
+		if err != nil || n == 0 {
+			s.putBuf(buf)
+			if err != nil {
+				return Info{}, err
+			}
+			break
+		}
+		total += int64(n)
+		if total > s.opts.MaxBlobSize {
+			s.putBuf(buf)
+			return Info{}, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.opts.MaxBlobSize)
+		}
+		raw := slot[:n]
+		whole = crc32.Update(whole, castagnoli, raw)
+		h := recordHeader{flags: flagChunk, rawLen: n, contentCRC: crc32c(raw), version: p.version, modTime: p.modTime, chunkIndex: uint32(idx)}
+		rec, _, release := p.encode(buf.B, h, p.ct)
+		loc, err := s.write(p.ctx, p.dir, rec, indexOp{})
+		release()
+		s.putBuf(buf)
+		if err != nil {
+			return Info{}, fmt.Errorf("chunk %d: %w", idx, err)
+		}
+		m.chunks = append(m.chunks, chunkRef{loc: loc, crc: h.contentCRC})
+		if n < chunk {
+			break
+		}
+	}
+	if err := checkSize(r, size, total); err != nil {
+		return Info{}, err
+	}
+	m.totalSize = total
+	payload := m.encode(make([]byte, 0, manifestLen(len(m.chunks))))
+	room = payloadOffset(p.key, p.ct)
+	buf := s.getBuf(room + len(payload) + recordTrailerLen)
+	defer s.putBuf(buf)
+	copy(buf.B[room:], payload)
+	h := recordHeader{flags: flagManifest, rawLen: len(payload), contentCRC: whole, version: p.version, modTime: p.modTime}
+	rec, _, release := p.encode(buf.B, h, p.ct)
+	defer release()
+	e := indexEntry{
+		flags:       entryChunked,
+		size:        total,
+		version:     p.version,
+		modTime:     p.modTime,
+		checksum:    whole,
+		chunkSize:   s.opts.ChunkSize,
+		contentType: p.ct,
+	}
+	loc, err := s.write(p.ctx, p.dir, rec, indexOp{kind: opKey, key: p.key, e: e})
+	if err != nil {
+		return Info{}, fmt.Errorf("manifest: %w", err)
+	}
+	e.loc = loc
+	info := e.info(p.key)
+	info.man.m = &m
+	return info, nil
+}

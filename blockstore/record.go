@@ -1,0 +1,305 @@
+package blockstore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Record format; doc.go draws it.
+const (
+	recordMagic      uint32 = 0x31425253 // "SRB1" on disk
+	recordFormat     uint8  = 1
+	recordHeaderLen         = 48
+	recordTrailerLen        = 4
+	recordOverhead          = recordHeaderLen + recordTrailerLen
+	// recordAlign is the alignment of record starts inside a group, so a
+	// resynchronising scan after corruption only probes every 8th byte.
+	recordAlign = 8
+	// maxRecordPayload bounds a payload so a corrupt-but-plausible length
+	// cannot make a reader allocate without limit.
+	maxRecordPayload = 256 << 20
+)
+
+// Record flags. A record has at most one kind flag; none means a blob.
+const (
+	flagTombstone uint8 = 1 << iota // delete marker: no payload
+	flagChunk                       // one chunk of a large blob: never indexed as a key
+	flagManifest                    // list of chunk locations of a large blob
+	knownFlags = flagTombstone | flagChunk | flagManifest
+)
+
+// Payload codecs.
+const (
+	codecNone uint8 = 0
+	codecS2   uint8 = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crc32c(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+
+// recordHeader is the fixed part of a record.
+type recordHeader struct {
+	flags      uint8
+	codec      uint8
+	keyLen     int
+	ctLen      int
+	payloadLen int    // stored bytes
+	rawLen     int    // bytes after decompression (== payloadLen for codecNone)
+	contentCRC uint32 // CRC32C of the raw payload; of the whole blob for a manifest
+	version    uint64
+	modTime    int64 // unix nanoseconds
+	chunkIndex uint32
+}
+
+// record is a decoded record; slices alias the buffer it was decoded from.
+type record struct {
+	recordHeader
+	key         []byte
+	contentType []byte
+	payload     []byte // as stored (possibly compressed)
+}
+
+// recordLen is the encoded length of a record, without alignment padding.
+func (h *recordHeader) recordLen() int {
+	return recordOverhead + h.keyLen + h.ctLen + h.payloadLen
+}
+
+func (h *recordHeader) kind() string {
+	switch {
+	case h.flags&flagTombstone != 0:
+		return "tombstone"
+	case h.flags&flagChunk != 0:
+		return "chunk"
+	case h.flags&flagManifest != 0:
+		return "manifest"
+	}
+	return "blob"
+}
+
+func (h *recordHeader) modTimeValue() time.Time {
+	if h.modTime == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, h.modTime).UTC()
+}
+
+// putHeader writes the header of h (with its CRC) into b[:recordHeaderLen].
+func putHeader(b []byte, h *recordHeader) {
+	binary.LittleEndian.PutUint32(b[0:], recordMagic)
+	b[4] = recordFormat
+	b[5] = h.flags
+	b[6] = h.codec
+	b[7] = 0
+	binary.LittleEndian.PutUint16(b[8:], uint16(h.keyLen))
+	binary.LittleEndian.PutUint16(b[10:], uint16(h.ctLen))
+	binary.LittleEndian.PutUint32(b[12:], uint32(h.payloadLen))
+	binary.LittleEndian.PutUint32(b[16:], uint32(h.rawLen))
+	binary.LittleEndian.PutUint32(b[20:], h.contentCRC)
+	binary.LittleEndian.PutUint64(b[24:], h.version)
+	binary.LittleEndian.PutUint64(b[32:], uint64(h.modTime))
+	binary.LittleEndian.PutUint32(b[40:], h.chunkIndex)
+	binary.LittleEndian.PutUint32(b[44:], crc32c(b[:44]))
+}
+
+// finishRecord completes a record whose payload (h.payloadLen bytes) is
+// already in place at payloadOffset(h): it writes header, key, content
+// type and trailer, and returns b[:h.recordLen()].
+func finishRecord(b []byte, h recordHeader, key, ct string) []byte {
+	h.keyLen, h.ctLen = len(key), len(ct)
+	putHeader(b, &h)
+	copy(b[recordHeaderLen:], key)
+	copy(b[recordHeaderLen+len(key):], ct)
+	n := h.recordLen()
+	binary.LittleEndian.PutUint32(b[n-recordTrailerLen:], crc32c(b[recordHeaderLen:n-recordTrailerLen]))
+	return b[:n]
+}
+
+// payloadOffset is where the payload starts in a record with this key and
+// content type.
+func payloadOffset(key, ct string) int { return recordHeaderLen + len(key) + len(ct) }
+
+// encodeRecord appends a whole record to dst (tests and small records).
+func encodeRecord(dst []byte, h recordHeader, key, ct, payload []byte) []byte {
+	h.keyLen, h.ctLen, h.payloadLen = len(key), len(ct), len(payload)
+	start := len(dst)
+	dst = append(dst, make([]byte, h.recordLen())...)
+	b := dst[start:]
+	copy(b[payloadOffset(string(key), string(ct)):], payload)
+	finishRecord(b, h, string(key), string(ct))
+	return dst
+}
+
+// headerState classifies the bytes where a record header is expected.
+type headerState int
+
+const (
+	headerValid headerState = iota
+	headerZero              // all zero: padding or the unwritten tail
+	headerBad               // neither: a torn write or corruption
+)
+
+// parseHeader decodes and checks a record header. b must hold at least
+// recordHeaderLen bytes.
+func parseHeader(b []byte) (recordHeader, headerState, error) {
+	var h recordHeader
+	if len(b) < recordHeaderLen {
+		return h, headerBad, fmt.Errorf("%w: header needs %d bytes, have %d", ErrCorrupt, recordHeaderLen, len(b))
+	}
+	b = b[:recordHeaderLen]
+	if isZero(b) {
+		return h, headerZero, fmt.Errorf("%w: zero header", ErrCorrupt)
+	}
+	if m := binary.LittleEndian.Uint32(b[0:]); m != recordMagic {
+		return h, headerBad, fmt.Errorf("%w: bad magic %#08x", ErrCorrupt, m)
+	}
+	if got, want := crc32c(b[:44]), binary.LittleEndian.Uint32(b[44:]); got != want {
+		return h, headerBad, fmt.Errorf("%w: header checksum %#08x, want %#08x", ErrCorrupt, got, want)
+	}
+	if b[4] != recordFormat {
+		return h, headerBad, fmt.Errorf("%w: unknown record format %d", ErrCorrupt, b[4])
+	}
+	h.flags = b[5]
+	h.codec = b[6]
+	h.keyLen = int(binary.LittleEndian.Uint16(b[8:]))
+	h.ctLen = int(binary.LittleEndian.Uint16(b[10:]))
+	h.payloadLen = int(binary.LittleEndian.Uint32(b[12:]))
+	h.rawLen = int(binary.LittleEndian.Uint32(b[16:]))
+	h.contentCRC = binary.LittleEndian.Uint32(b[20:])
+	h.version = binary.LittleEndian.Uint64(b[24:])
+	h.modTime = int64(binary.LittleEndian.Uint64(b[32:]))
+	h.chunkIndex = binary.LittleEndian.Uint32(b[40:])
+	if err := h.check(b[7]); err != nil {
+		return h, headerBad, err
+	}
+	return h, headerValid, nil
+}
+
+// check rejects headers whose checksum matched but whose fields cannot come
+// from this writer.
+func (h *recordHeader) check(reserved byte) error {
+	switch {
+	case reserved != 0:
+		return fmt.Errorf("%w: reserved byte %#x", ErrCorrupt, reserved)
+	case h.flags&^knownFlags != 0:
+		return fmt.Errorf("%w: unknown flags %#x", ErrCorrupt, h.flags)
+	case h.flags&(h.flags-1) != 0:
+		return fmt.Errorf("%w: several kind flags %#x", ErrCorrupt, h.flags)
+	case h.codec > codecS2:
+		return fmt.Errorf("%w: unknown codec %d", ErrCorrupt, h.codec)
+	case h.keyLen == 0 || h.keyLen > MaxKeyLen:
+		return fmt.Errorf("%w: key length %d", ErrCorrupt, h.keyLen)
+	case h.ctLen > MaxContentTypeLen:
+		return fmt.Errorf("%w: content type length %d", ErrCorrupt, h.ctLen)
+	case h.payloadLen > maxRecordPayload || h.rawLen > maxRecordPayload:
+		return fmt.Errorf("%w: payload length %d/%d", ErrCorrupt, h.payloadLen, h.rawLen)
+	case h.codec == codecNone && h.rawLen != h.payloadLen:
+		return fmt.Errorf("%w: raw length %d != stored %d without codec", ErrCorrupt, h.rawLen, h.payloadLen)
+	case h.flags&flagTombstone != 0 && h.payloadLen != 0:
+		return fmt.Errorf("%w: tombstone with payload", ErrCorrupt)
+	case h.flags&flagManifest != 0 && h.codec != codecNone:
+		return fmt.Errorf("%w: compressed manifest", ErrCorrupt)
+	}
+	return nil
+}
+
+// decodeRecord decodes the record at the start of b, verifying both
+// checksums. It returns headerZero/headerBad states like parseHeader, and
+// headerBad when b is too short for the record the header announces.
+func decodeRecord(b []byte) (record, headerState, error) {
+	h, st, err := parseHeader(b)
+	if err != nil {
+		return record{}, st, err
+	}
+	n := h.recordLen()
+	if len(b) < n {
+		return record{}, headerBad, fmt.Errorf("%w: record of %d bytes truncated to %d", ErrCorrupt, n, len(b))
+	}
+	body := b[recordHeaderLen : n-recordTrailerLen]
+	if got, want := crc32c(body), binary.LittleEndian.Uint32(b[n-recordTrailerLen:]); got != want {
+		return record{}, headerBad, fmt.Errorf("%w: body checksum %#08x, want %#08x", ErrCorrupt, got, want)
+	}
+	r := record{recordHeader: h}
+	r.key = body[:h.keyLen]
+	r.contentType = body[h.keyLen : h.keyLen+h.ctLen]
+	r.payload = body[h.keyLen+h.ctLen:]
+	return r, headerValid, nil
+}
+
+// content returns the raw payload, decompressing into a new slice when the
+// codec says so, and verifies it against contentCRC (except for manifests,
+// whose contentCRC describes the whole blob).
+func (r *record) content() ([]byte, error) {
+	raw := r.payload
+	if r.codec == codecS2 {
+		n, err := s2.DecodedLen(r.payload)
+		if err != nil || n != r.rawLen {
+			return nil, fmt.Errorf("%w: s2 length %d (%v), want %d", ErrCorrupt, n, err, r.rawLen)
+		}
+		raw, err = s2.Decode(make([]byte, n), r.payload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: s2: %v", ErrCorrupt, err)
+		}
+	}
+	if len(raw) != r.rawLen {
+		return nil, fmt.Errorf("%w: raw length %d, want %d", ErrCorrupt, len(raw), r.rawLen)
+	}
+	if r.flags&flagManifest == 0 {
+		if got := crc32c(raw); got != r.contentCRC {
+			return nil, fmt.Errorf("%w: content checksum %#08x, want %#08x", ErrCorrupt, got, r.contentCRC)
+		}
+	}
+	return raw, nil
+}
+
+// compressMinSaving: a compressed payload is kept only when it saves at
+// least 1/8 (12.5%) of the raw size.
+const compressMinSaving = 8
+
+// compressProbe is how much of a large payload is compressed first to
+// decide whether the rest is worth the CPU.
+const compressProbe = 64 << 10
+
+// compressPayload returns the S2 encoding of raw in dst's storage when it
+// saves at least 12.5%, else ok=false. dst needs s2.MaxEncodedLen(len(raw)).
+func compressPayload(dst, raw []byte) (enc []byte, ok bool) {
+	if len(raw) < 64 {
+		return nil, false
+	}
+	limit := len(raw) - len(raw)/compressMinSaving
+	if len(raw) > 4*compressProbe {
+		// Incompressible data (media, encrypted) is the common large case:
+		// a probe of the first 64 KiB avoids paying for the whole payload.
+		probe := s2.Encode(dst, raw[:compressProbe])
+		if len(probe) > compressProbe-compressProbe/compressMinSaving {
+			return nil, false
+		}
+	}
+	enc = s2.Encode(dst, raw)
+	if len(enc) > limit {
+		return nil, false
+	}
+	return enc, true
+}
+
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func alignUp(n int64, a int64) int64   { return (n + a - 1) / a * a }
+func alignDown(n int64, a int64) int64 { return n / a * a }

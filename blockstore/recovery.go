@@ -1,0 +1,323 @@
+package blockstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"strata/ioengine"
+)
+
+// recover opens every volume file, rescans what the index has not
+// committed (everything, when rebuilding), and picks each directory's
+// active volume.
+func (s *Store) recover(ctx context.Context, rebuild bool) error {
+	known, maxVer, err := s.index.loadState()
+	if err != nil {
+		return fmt.Errorf("blockstore: reading index state: %w", err)
+	}
+	if rebuild {
+		known = map[uint32]volumeRecord{}
+	}
+	s.clock.observe(maxVer)
+	var maxID uint32
+	for id := range known {
+		maxID = max(maxID, id)
+	}
+	for _, d := range s.dirs {
+		vols, err := s.openVolumes(d)
+		if err != nil {
+			return err
+		}
+		for _, v := range vols {
+			maxID = max(maxID, v.id)
+		}
+		if err := s.recoverDir(ctx, d, vols, known); err != nil {
+			return err
+		}
+	}
+	for id := range known {
+		if _, ok := s.volume(id); !ok {
+			s.log.Error("blockstore: volume named in the index is missing; its blobs will read as corrupt", "volume", id)
+		}
+	}
+	s.nextVolumeID.Store(maxID)
+	return nil
+}
+
+// openVolumes opens the volume files of d in id order and removes
+// half-made ones (a crash between create and rename).
+func (s *Store) openVolumes(d *dataDir) ([]*volume, error) {
+	fsys := d.dev.FS()
+	names, err := fsys.ReadDir(d.dev.Dir())
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: listing %s: %w", d.dev.Dir(), err)
+	}
+	var vols []*volume
+	for _, name := range names {
+		if strings.HasSuffix(name, volumeTmpSuffix) {
+			p := filepath.Join(d.dev.Dir(), name)
+			if err := fsys.Remove(p); err != nil && !errors.Is(err, errNotExist) {
+				s.log.Warn("blockstore: removing half-made volume", "path", p, "err", err)
+			}
+			continue
+		}
+		id, ok := parseVolumeFileName(name)
+		if !ok {
+			continue
+		}
+		if other, dup := s.volume(id); dup {
+			return nil, fmt.Errorf("blockstore: volume %d is in both %s and %s", id, other.dir.dev.Dir(), d.dev.Dir())
+		}
+		h, err := d.dev.Open(name, ioengine.FlagDirect)
+		if err != nil {
+			return nil, fmt.Errorf("blockstore: open volume %s: %w", filepath.Join(d.dev.Dir(), name), err)
+		}
+		size, err := h.Size()
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("blockstore: size of volume %d: %w", id, err)
+		}
+		v := &volume{id: id, dir: d, h: h, size: size}
+		s.addVolume(v)
+		vols = append(vols, v)
+	}
+	slices.SortFunc(vols, func(a, b *volume) int { return int(a.id) - int(b.id) })
+	return vols, nil
+}
+
+// recoverDir scans each volume of d from its watermark. The newest open
+// volume whose tail is clean stays active; other open volumes are sealed
+// where their valid data ends.
+func (s *Store) recoverDir(ctx context.Context, d *dataDir, vols []*volume, known map[uint32]volumeRecord) error {
+	for i, v := range vols {
+		r, ok := known[v.id]
+		if !ok {
+			r = volumeRecord{state: volOpen}
+		}
+		limit := v.size
+		if r.state != volOpen {
+			limit = min(limit, r.end)
+		}
+		end, clean := r.watermark, true
+		if r.watermark < limit {
+			var err error
+			end, clean, err = s.scanVolume(ctx, v, r.watermark, limit)
+			if err != nil {
+				return err
+			}
+		}
+		v.end.Store(alignUp(end, formatAlign))
+		v.state.Store(uint32(r.state))
+		if r.state != volOpen {
+			continue
+		}
+		last := i == len(vols)-1
+		if last && clean && end%formatAlign == 0 && end%int64(d.dev.Alignment()) == 0 {
+			d.app.setVol(v)
+			continue
+		}
+		v.state.Store(uint32(volSealed))
+		s.index.apply([]indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: end}})
+		if !clean {
+			s.log.Warn("blockstore: volume had a torn tail; sealed at its last valid record", "volume", v.id, "end", end)
+		}
+	}
+	return nil
+}
+
+// scanBatch is how many index ops recovery hands to the index at a time.
+const scanBatch = 4096
+
+// scanVolume reads records from start to limit and indexes them. It stops
+// at the tail: the first place with no valid record after it within one
+// scan window. A bad record followed by valid ones is corruption: counted,
+// logged, skipped, and the records after it are kept. It returns where the
+// valid data ends and whether the tail is clean (all zero) rather than torn.
+func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (end int64, clean bool, err error) {
+	sc := &scanReader{h: v.h, limit: limit, align: int64(v.h.Alignment()), window: 4 << 20}
+	window := 2*alignUp(max(s.opts.maxRecordLen(), int64(s.opts.MaxBatchBytes)), formatAlign) + 2*formatAlign
+	var ops []indexOp
+	flush := func(upTo int64) {
+		ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: upTo})
+		s.index.apply(ops)
+		ops = nil
+	}
+	p := start
+	for p < limit {
+		if err := ctx.Err(); err != nil {
+			return 0, false, err
+		}
+		hb, err := sc.at(ctx, p, recordHeaderLen)
+		if err != nil {
+			return 0, false, err
+		}
+		if len(hb) < recordHeaderLen {
+			flush(p)
+			return p, isZero(hb), nil
+		}
+		h, st, _ := parseHeader(hb)
+		if st == headerValid && p+int64(h.recordLen()) <= limit {
+			rb, err := sc.at(ctx, p, h.recordLen())
+			if err != nil {
+				return 0, false, err
+			}
+			if rec, st2, _ := decodeRecord(rb); st2 == headerValid {
+				loc := location{volume: v.id, offset: p, length: int64(h.recordLen())}
+				if op, ok := s.recoveredOp(rec, loc); ok {
+					ops = append(ops, op)
+				}
+				p = alignUp(p+int64(h.recordLen()), recordAlign)
+				if len(ops) >= scanBatch {
+					flush(min(p, limit))
+				}
+				continue
+			}
+		}
+		if st == headerZero && p%formatAlign != 0 {
+			// Padding after the last record of a group.
+			next := min(alignUp(p, formatAlign), limit)
+			zb, err := sc.at(ctx, p, int(next-p))
+			if err != nil {
+				return 0, false, err
+			}
+			if isZero(zb) {
+				p = next
+				continue
+			}
+		}
+		q, zeroGap, err := s.findRecord(ctx, sc, p, min(limit, alignDown(p, formatAlign)+window))
+		if err != nil {
+			return 0, false, err
+		}
+		if q < 0 {
+			flush(p)
+			return p, zeroGap && st == headerZero && p%formatAlign == 0, nil
+		}
+		if zeroGap && q%formatAlign == 0 && q-p < 64<<10 {
+			// A device with a larger alignment padded further.
+			p = q
+			continue
+		}
+		s.stats.corruptions.Add(1)
+		s.log.Error("blockstore: corrupt bytes inside a volume; skipped, later records kept",
+			"volume", v.id, "from", p, "to", q, "bytes", q-p)
+		p = q
+	}
+	flush(limit)
+	return limit, true, nil
+}
+
+// findRecord looks for the next valid record in (from, to), probing every
+// 8-byte boundary. It returns -1 when there is none, and whether every
+// byte between from and the result (or to) is zero.
+func (s *Store) findRecord(ctx context.Context, sc *scanReader, from, to int64) (int64, bool, error) {
+	zero := true
+	for q := alignDown(from, recordAlign); q+8 <= to; q += recordAlign {
+		w, err := sc.at(ctx, q, 8)
+		if err != nil {
+			return -1, false, err
+		}
+		if len(w) < 8 {
+			break
+		}
+		if q > from && binary.LittleEndian.Uint32(w) == recordMagic {
+			hb, err := sc.at(ctx, q, recordHeaderLen)
+			if err != nil {
+				return -1, false, err
+			}
+			if h, st, _ := parseHeader(hb); st == headerValid && q+int64(h.recordLen()) <= sc.limit {
+				rb, err := sc.at(ctx, q, h.recordLen())
+				if err != nil {
+					return -1, false, err
+				}
+				if _, st2, _ := decodeRecord(rb); st2 == headerValid {
+					return q, zero, nil
+				}
+			}
+		}
+		if !isZero(w) {
+			zero = false
+		}
+	}
+	return -1, zero, nil
+}
+
+// recoveredOp turns a record found by a scan into its index op. Chunk
+// records are not keys; a manifest that does not decode is corruption.
+func (s *Store) recoveredOp(rec record, loc location) (indexOp, bool) {
+	s.clock.observe(rec.version)
+	key := string(rec.key)
+	e := indexEntry{loc: loc, version: rec.version, modTime: rec.modTime}
+	switch {
+	case rec.flags&flagChunk != 0:
+		return indexOp{}, false
+	case rec.flags&flagTombstone != 0:
+		e.flags = entryTombstone
+	case rec.flags&flagManifest != 0:
+		m, err := decodeManifest(rec.payload)
+		if err != nil {
+			s.stats.corruptions.Add(1)
+			s.log.Error("blockstore: manifest with valid checksum does not decode; skipped", "key", key, "at", loc, "err", err)
+			return indexOp{}, false
+		}
+		e.flags = entryChunked
+		e.size = m.totalSize
+		e.chunkSize = m.chunkSize
+		e.checksum = rec.contentCRC
+		e.contentType = string(rec.contentType)
+	default:
+		e.size = int64(rec.rawLen)
+		e.chunkSize = max(s.opts.ChunkSize, e.size)
+		e.checksum = rec.contentCRC
+		e.contentType = string(rec.contentType)
+	}
+	return indexOp{kind: opKey, key: key, e: e}, true
+}
+
+// scanReader serves byte ranges of a volume from aligned windows read
+// through the device queue.
+type scanReader struct {
+	h      *ioengine.Handle
+	limit  int64
+	align  int64
+	window int
+	buf    []byte
+	off    int64
+	n      int
+}
+
+// at returns up to n bytes at p (fewer only at the limit). The slice is
+// valid until the next call.
+func (r *scanReader) at(ctx context.Context, p int64, n int) ([]byte, error) {
+	if p+int64(n) > r.limit {
+		n = int(max(0, r.limit-p))
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if p >= r.off && p+int64(n) <= r.off+int64(r.n) {
+		return r.buf[p-r.off : p-r.off+int64(n)], nil
+	}
+	start := alignDown(p, r.align)
+	size := max(int64(r.window), alignUp(p+int64(n), r.align)-start)
+	size = min(size, alignUp(r.limit, r.align)-start)
+	if int64(cap(r.buf)) < size {
+		r.buf = ioengine.AlignedBytes(int(size), int(r.align))
+	}
+	m, err := r.h.ReadAt(ctx, ioengine.ClassRead, r.buf[:size], start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("blockstore: scan read at %d: %w", start, err)
+	}
+	r.buf = r.buf[:cap(r.buf)]
+	r.off, r.n = start, m
+	if p+int64(n) > start+int64(m) {
+		n = int(max(0, start+int64(m)-p))
+	}
+	return r.buf[p-start : p-start+int64(n)], nil
+}

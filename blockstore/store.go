@@ -1,0 +1,387 @@
+package blockstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"strata/ioengine"
+)
+
+var errNotExist = fs.ErrNotExist
+
+// Store is the HDD tier: append-only volumes on one or more data
+// directories, group commit, and the bbolt index. It is safe for
+// concurrent use.
+type Store struct {
+	opts  Options
+	log   *slog.Logger
+	clock hlc
+	index *index
+	dirs  []*dataDir
+
+	volMu        sync.RWMutex
+	volumes      map[uint32]*volume
+	nextVolumeID atomic.Uint32
+
+	small   *ioengine.BufferPool // records up to 1 MiB
+	big     sync.Pool            // chunk-sized records
+	bigLen  int
+	align   int // largest device alignment: every record buffer uses it
+	useMu   sync.RWMutex
+	closed  atomic.Bool
+	closeMu sync.Mutex
+
+	stats storeCounters
+}
+
+type storeCounters struct {
+	records, bytes, groups          atomic.Uint64
+	corruptions, writeErrors, reads atomic.Uint64
+}
+
+// Stats are the store's own counters; Devices has the per-disk ones.
+type Stats struct {
+	RecordsWritten uint64 // records appended (blobs, chunks, manifests, tombstones)
+	BytesWritten   uint64 // bytes written to volumes, padding included
+	Groups         uint64 // group commits (one write + one fdatasync each)
+	Corruptions    uint64 // records that failed a checksum, on read or in recovery
+	WriteErrors    uint64 // failed writes/syncs (each retires a volume)
+	IndexCommits   uint64 // bbolt transactions
+	IndexedKeys    uint64 // key updates committed to bbolt
+	PendingKeys    int    // durable but not yet in bbolt
+	Volumes        int
+}
+
+// Open opens (or creates) a store and runs recovery: every volume is
+// scanned from the index's watermark, and the whole index is rebuilt from
+// the volumes when index.db is missing or unreadable.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		opts:    opts,
+		log:     opts.Logger,
+		volumes: make(map[uint32]*volume),
+	}
+	s.clock.now = opts.Now
+	for i, dir := range opts.DataDirs {
+		dev, err := ioengine.NewDevice(opts.FS, dir, ioengine.DeviceOptions{
+			Name:        fmt.Sprintf("data%d", i),
+			MaxInFlight: opts.MaxInFlight,
+			Logger:      opts.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("blockstore: data dir %s: %w", dir, err)
+		}
+		d := &dataDir{idx: i, dev: dev}
+		d.app = newAppender(s, d)
+		s.dirs = append(s.dirs, d)
+		s.align = max(s.align, dev.Alignment())
+	}
+	s.small = ioengine.NewBufferPool(s.align)
+	s.bigLen = opts.bigBufferLen()
+	s.big.New = func() any {
+		return &ioengine.Buffer{B: ioengine.AlignedBytes(s.bigLen, s.align)}
+	}
+
+	ix, rebuild, err := openIndex(opts.IndexDir, opts.IndexMmapSize, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.index = ix
+	go ix.run()
+	if err := s.recover(ctx, rebuild); err != nil {
+		s.closeFiles()
+		return nil, errors.Join(err, ix.close())
+	}
+	for _, d := range s.dirs {
+		go d.app.run()
+	}
+	return s, nil
+}
+
+// Close commits what is queued, flushes the index (so the next Open only
+// checks each volume's tail) and closes the files. Operations after Close
+// return ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed.Swap(true) {
+		return ErrClosed
+	}
+	for _, d := range s.dirs {
+		d.app.close()
+	}
+	s.useMu.Lock() // wait for reads in flight
+	err := s.index.close()
+	s.closeFiles()
+	s.useMu.Unlock()
+	return err
+}
+
+func (s *Store) closeFiles() {
+	s.volMu.Lock()
+	defer s.volMu.Unlock()
+	for _, v := range s.volumes {
+		v.h.Close()
+	}
+}
+
+// enter guards an operation that uses files or the index against Close.
+func (s *Store) enter() (func(), error) {
+	s.useMu.RLock()
+	if s.closed.Load() {
+		s.useMu.RUnlock()
+		return nil, ErrClosed
+	}
+	return s.useMu.RUnlock, nil
+}
+
+// lookupLive returns the live entry of key or ErrNotFound.
+func (s *Store) lookupLive(key string) (indexEntry, error) {
+	e, ok, err := s.index.lookup(key)
+	if err != nil {
+		return e, err
+	}
+	if !ok || e.tombstone() {
+		return e, fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	return e, nil
+}
+
+// Stat returns the blob's Info from the index, without a device read.
+func (s *Store) Stat(ctx context.Context, key string) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	release, err := s.enter()
+	if err != nil {
+		return Info{}, err
+	}
+	defer release()
+	e, err := s.lookupLive(key)
+	if err != nil {
+		return Info{}, err
+	}
+	return e.info(key), nil
+}
+
+// Get returns the whole blob. A blob of at most one chunk costs exactly one
+// device read. Bytes that fail a checksum are never returned: the error
+// wraps ErrCorrupt. Large blobs are better read with NewReader.
+func (s *Store) Get(ctx context.Context, key string) (Info, []byte, error) {
+	info, err := s.Stat(ctx, key)
+	if err != nil {
+		return Info{}, nil, err
+	}
+	if !info.chunked {
+		data, err := s.ReadChunk(ctx, info, 0)
+		if err != nil {
+			return Info{}, nil, err
+		}
+		return info, data, nil
+	}
+	if info.Size > int64(maxInt) {
+		return Info{}, nil, fmt.Errorf("%w: %d bytes for Get; use NewReader", ErrTooLarge, info.Size)
+	}
+	data := make([]byte, 0, info.Size)
+	for i := range info.NumChunks() {
+		c, err := s.ReadChunk(ctx, info, i)
+		if err != nil {
+			return Info{}, nil, err
+		}
+		data = append(data, c...)
+	}
+	if got := crc32c(data); got != info.Checksum {
+		s.stats.corruptions.Add(1)
+		return Info{}, nil, fmt.Errorf("%w: %q content checksum %#08x, want %#08x", ErrCorrupt, key, got, info.Checksum)
+	}
+	return info, data, nil
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// List returns up to limit live blobs whose keys start with prefix and sort
+// after startAfter, in key order. limit <= 0 means 1000.
+func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) ([]Info, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	release, err := s.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	ents, err := s.index.list(prefix, startAfter, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, len(ents))
+	for i, ke := range ents {
+		out[i] = ke.e.info(ke.key)
+	}
+	return out, nil
+}
+
+// Delete appends a durable tombstone and removes the key from the index.
+// ErrNotFound when the key has no live blob. A delete whose Version is
+// below the current blob's is ignored (last writer wins) and returns nil.
+func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) error {
+	if err := ValidateKey(key); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	cur, err := s.lookupLive(key)
+	if err != nil {
+		return err
+	}
+	version := opts.Version
+	if version != 0 {
+		s.clock.observe(version)
+		if version < cur.version {
+			return nil
+		}
+	} else {
+		version = s.clock.next()
+	}
+	h := recordHeader{flags: flagTombstone, version: version, modTime: s.opts.Now().UnixNano()}
+	buf := s.getBuf(recordOverhead + len(key))
+	defer s.putBuf(buf)
+	rec := finishRecord(buf.B, h, key, "")
+	op := indexOp{kind: opKey, key: key, e: indexEntry{flags: entryTombstone, version: version, modTime: h.modTime}}
+	if _, err := s.write(ctx, s.pickDir(nil), rec, op); err != nil {
+		return fmt.Errorf("blockstore: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// Devices returns the per-disk counters of the data directories.
+func (s *Store) Devices() []ioengine.DeviceStats {
+	out := make([]ioengine.DeviceStats, len(s.dirs))
+	for i, d := range s.dirs {
+		out[i] = d.dev.Stats()
+	}
+	return out
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	s.index.mu.Lock()
+	pending := len(s.index.pending)
+	s.index.mu.Unlock()
+	s.volMu.RLock()
+	nvol := len(s.volumes)
+	s.volMu.RUnlock()
+	return Stats{
+		RecordsWritten: s.stats.records.Load(),
+		BytesWritten:   s.stats.bytes.Load(),
+		Groups:         s.stats.groups.Load(),
+		Corruptions:    s.stats.corruptions.Load(),
+		WriteErrors:    s.stats.writeErrors.Load(),
+		IndexCommits:   s.index.commits.Load(),
+		IndexedKeys:    s.index.committed.Load(),
+		PendingKeys:    pending,
+		Volumes:        nvol,
+	}
+}
+
+// Healthy is nil when at least one data directory accepts writes; else the
+// error wraps ErrNoSpace or ErrReadOnly.
+func (s *Store) Healthy() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	var errs []error
+	for _, d := range s.dirs {
+		err := d.accepting(s)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// pickDir returns the healthy directory with the most free space, skipping
+// those in tried. nil when none is healthy.
+func (s *Store) pickDir(tried []*dataDir) *dataDir {
+	var best *dataDir
+	var bestFree int64
+	for _, d := range s.dirs {
+		if slices.Contains(tried, d) || d.accepting(s) != nil {
+			continue
+		}
+		if f := d.freeBytes(s); best == nil || f > bestFree {
+			best, bestFree = d, f
+		}
+	}
+	return best
+}
+
+// write appends one record through d's appender and waits until it is
+// durable (and, for key ops, visible). When a directory cannot make a
+// volume, nothing was written and another directory is tried.
+func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (location, error) {
+	var tried []*dataDir
+	var lastErr error
+	for {
+		if d == nil {
+			if lastErr == nil {
+				lastErr = s.Healthy()
+			}
+			if lastErr == nil {
+				lastErr = fmt.Errorf("%w: no data directory accepts writes", ErrReadOnly)
+			}
+			return location{}, lastErr
+		}
+		req := &appendReq{rec: rec, op: op, done: make(chan appendResult, 1)}
+		if err := d.app.submit(ctx, req); err != nil {
+			return location{}, err
+		}
+		// Once queued, the write finishes on its own (bounded by the
+		// device); waiting for it keeps buffer ownership simple.
+		res := <-req.done
+		if res.err == nil {
+			return res.loc, nil
+		}
+		if !res.retry {
+			return location{}, res.err
+		}
+		lastErr = res.err
+		tried = append(tried, d)
+		d = s.pickDir(tried)
+	}
+}
+
+// getBuf returns an aligned buffer of at least n bytes (rounded up to the
+// alignment), from a pool when its size class has one.
+func (s *Store) getBuf(n int) *ioengine.Buffer {
+	switch {
+	case n <= 1<<20:
+		return s.small.Get(n)
+	case n <= s.bigLen:
+		b := s.big.Get().(*ioengine.Buffer)
+		b.B = b.B[:cap(b.B)][:ioengine.AlignUp(int64(n), s.align)]
+		return b
+	}
+	return &ioengine.Buffer{B: ioengine.AlignedBytes(int(ioengine.AlignUp(int64(n), s.align)), s.align)}
+}
+
+func (s *Store) putBuf(b *ioengine.Buffer) {
+	switch {
+	case b == nil:
+	case s.bigLen > 1<<20 && cap(b.B) == s.bigLen:
+		s.big.Put(b)
+	case cap(b.B) <= 1<<20:
+		s.small.Put(b)
+	}
+}
