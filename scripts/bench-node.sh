@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# bench-node.sh: the node benchmarks, each a ratio against a baseline measured
+# in the same run on the same machine.
+#
+#   hot-get    4 KiB blobs read at random from N keys with wrk (64 connections)
+#              vs nginx serving the same bytes as static files from the page
+#              cache. Figure: requests/s ratio.
+#   large-put  1 MiB PUTs from 16 concurrent clients (strata bench) vs fio
+#              sequential O_DIRECT writes, bs=1M, 16 jobs, in the same
+#              directory: once with fdatasync after every write (what an
+#              acknowledged PUT costs without group commit) and once with a
+#              single fsync at the end (the device's streaming ceiling).
+#              Figure: MB/s ratios.
+#   memory     peak RSS (VmHWM) of the node during one 1 GiB streaming PUT,
+#              and during 64 concurrent 64 MiB PUTs (fresh node each).
+#
+# Usage: scripts/bench-node.sh [--dir DIR] [--duration SECONDS] [--keys N]
+#                              [--out DIR] [--keep] [TEST...]
+#   TEST      any of hot-get, large-put, memory (default: all three)
+#   --dir     where node data and fio files go (default: a temp dir in /var/tmp);
+#             with HDD_DIR and SSD_DIR set (see tier-emulate.sh) the node's
+#             tiers go there instead
+#   --duration measured seconds per run (default 15)
+#   --keys    distinct keys for hot-get (default 1000)
+#   --out     directory for raw outputs and summary.txt (default DIR/results)
+#   --keep    keep DIR afterwards
+# Needs wrk, nginx and fio for the baselines (apt-get install wrk nginx-light fio);
+# a test whose tool is missing is skipped with a message.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+
+dir=""
+duration=15
+keys=1000
+out=""
+keep=0
+tests=()
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--dir) dir="$2"; shift 2 ;;
+	--duration) duration="$2"; shift 2 ;;
+	--keys) keys="$2"; shift 2 ;;
+	--out) out="$2"; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	hot-get | large-put | memory) tests+=("$1"); shift ;;
+	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[[ ${#tests[@]} -gt 0 ]] || tests=(hot-get large-put memory)
+if [[ -z "$dir" ]]; then
+	dir="$(mktemp -d /var/tmp/strata-bench.XXXXXX)"
+else
+	mkdir -p "$dir"
+fi
+out="${out:-$dir/results}"
+mkdir -p "$out"
+summary="$out/summary.txt"
+: >"$summary"
+
+node_pid=""
+nginx_pid=""
+cleanup() {
+	stop_node
+	if [[ -n "$nginx_pid" ]]; then
+		kill "$nginx_pid" 2>/dev/null || true
+		wait "$nginx_pid" 2>/dev/null || true
+	fi
+	if [[ $keep -eq 0 ]]; then
+		# Keep the results, drop the bulk data.
+		find "$dir" -mindepth 1 -maxdepth 1 ! -path "$out" -exec rm -rf {} +
+	fi
+}
+trap cleanup EXIT
+
+say() { echo "$*" | tee -a "$summary"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+bin="$dir/strata"
+go build -o "$bin" ./cmd/strata
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
+
+# start_node NAME [EXTRA_TOML]: a fresh node with data under $dir/NAME.
+start_node() {
+	local name="$1" extra="${2:-}"
+	local port
+	port="$(free_port)"
+	node_addr="http://127.0.0.1:$port"
+	node_data="$dir/$name"
+	mkdir -p "$node_data"
+	{
+		echo "listen = \"127.0.0.1:$port\""
+		echo "data_dir = \"$node_data\""
+		if [[ -n "${HDD_DIR:-}" && -n "${SSD_DIR:-}" ]]; then
+			echo "hdd_dirs = [\"$HDD_DIR/$name\"]"
+			echo "ssd_dir = \"$SSD_DIR/$name/cache\""
+			echo "index_dir = \"$SSD_DIR/$name/index\""
+		fi
+		echo "log_level = \"warn\""
+		echo "$extra"
+	} >"$dir/$name.toml"
+	"$bin" serve --config "$dir/$name.toml" >"$out/$name.node.log" 2>&1 &
+	node_pid=$!
+	for _ in $(seq 1 600); do
+		if curl -fsS "$node_addr/readyz" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$node_pid" 2>/dev/null || { cat "$out/$name.node.log" >&2; echo "node exited" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "node did not become ready" >&2
+	exit 1
+}
+
+stop_node() {
+	if [[ -n "$node_pid" ]]; then
+		kill -TERM "$node_pid" 2>/dev/null || true
+		wait "$node_pid" 2>/dev/null || true
+		node_pid=""
+	fi
+}
+
+# hwm_kib PID: peak resident set size so far.
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+json_get() { # json_get FILE JQ_PATH
+	if have jq; then jq -r "$2" "$1"; else python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$1" "$3"; fi
+}
+
+say "strata node benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
+say "data: ${HDD_DIR:+HDD_DIR=$HDD_DIR SSD_DIR=$SSD_DIR }dir=$dir ($(df -T "$dir" | awk 'NR==2 {print $2}'))"
+say "strata: $("$bin" version)"
+
+hot_get() {
+	if ! have wrk || ! have nginx; then
+		say "hot-get: SKIPPED (needs wrk and nginx: apt-get install wrk nginx-light)"
+		return
+	fi
+	local www="$dir/www"
+	mkdir -p "$www/hot"
+	say ""
+	say "== hot-get: $keys keys x 4 KiB, wrk -t2 -c64 -d${duration}s, random key per request"
+	start_node hot
+	local i name
+	for ((i = 0; i < keys; i++)); do
+		name="$(printf '%06d' "$i")"
+		head -c 4096 /dev/urandom >"$www/hot/$name"
+	done
+	# Load the same bytes into the node, 16 uploads at a time.
+	(cd "$www/hot" && ls | xargs -P 16 -I{} curl -fsS -o /dev/null -X PUT --data-binary @{} "$node_addr/blobs/hot%2F{}")
+	cat >"$dir/hot.lua" <<'LUA'
+local keys = tonumber(os.getenv("WRK_KEYS"))
+local prefix = os.getenv("WRK_PREFIX")
+local counter = 0
+function setup(thread)
+	counter = counter + 1
+	thread:set("seed", counter)
+end
+function init(args)
+	math.randomseed(os.time() * 1000 + seed)
+end
+function request()
+	return wrk.format("GET", string.format("%s%06d", prefix, math.random(0, keys - 1)))
+end
+LUA
+	# Warm up (fills the RAM cache), then measure.
+	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "$node_addr" >/dev/null
+	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "$node_addr" >"$out/hot-get.strata.wrk"
+	curl -fsS -o /dev/null -D "$out/hot-get.strata.headers" "$node_addr/blobs/hot%2F000000"
+	curl -fsS "$node_addr/metrics" >"$out/hot-get.strata.metrics" || true
+	stop_node
+
+	local port
+	port="$(free_port)"
+	mkdir -p "$dir/nginx/logs"
+	chmod -R a+rX "$www"
+	chmod a+x "$dir"
+	cat >"$dir/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	open_file_cache max=100000 inactive=60s;
+	client_body_temp_path $dir/nginx/body;
+	proxy_temp_path $dir/nginx/proxy;
+	fastcgi_temp_path $dir/nginx/fastcgi;
+	uwsgi_temp_path $dir/nginx/uwsgi;
+	scgi_temp_path $dir/nginx/scgi;
+	server {
+		listen 127.0.0.1:$port;
+		root $www;
+		location / { }
+	}
+}
+NGINX
+	nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' &
+	nginx_pid=$!
+	for _ in $(seq 1 100); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/hot/000000" 2>/dev/null && break
+		sleep 0.1
+	done
+	cat "$www"/hot/* >/dev/null # page cache
+	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "http://127.0.0.1:$port" >/dev/null
+	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "http://127.0.0.1:$port" >"$out/hot-get.nginx.wrk"
+	kill "$nginx_pid"
+	wait "$nginx_pid" 2>/dev/null || true
+	nginx_pid=""
+
+	local s n
+	s="$(wrk_rps "$out/hot-get.strata.wrk")"
+	n="$(wrk_rps "$out/hot-get.nginx.wrk")"
+	say "strata: $s req/s; latency $(awk '/^ +(50|90|99)%/ {printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.wrk"); $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
+	say "nginx:  $n req/s; latency $(awk '/^ +(50|90|99)%/ {printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.wrk")"
+	grep -E 'Non-2xx|Socket errors' "$out"/hot-get.*.wrk | tee -a "$summary" || true
+	say "hot-get ratio strata/nginx (req/s): $(ratio "$s" "$n")"
+}
+
+large_put() {
+	say ""
+	say "== large-put: 1 MiB blobs, 16 concurrent clients, ${duration}s"
+	start_node put
+	"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 16 --keys 100000 \
+		--no-prefill --duration "${duration}s" --json "$out/large-put.strata.json" | tee "$out/large-put.strata.txt"
+	# fio writes on the file system that held the node's HDD tier.
+	local fio_dir="${HDD_DIR:-$dir}/fio"
+	stop_node
+	rm -rf "$node_data" "${HDD_DIR:+$HDD_DIR/put}"
+	local s
+	s="$(json_get "$out/large-put.strata.json" .write.mb_per_sec "['write']['mb_per_sec']")"
+	say "strata: $(printf '%.1f' "$s") MB/s ($(json_get "$out/large-put.strata.json" .write.ops_per_sec "['write']['ops_per_sec']") PUT/s, p99 $(json_get "$out/large-put.strata.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us)"
+
+	if ! have fio; then
+		say "large-put: fio baseline SKIPPED (apt-get install fio)"
+		return
+	fi
+	mkdir -p "$fio_dir"
+	local variant sync f
+	for variant in fdatasync-each end-fsync; do
+		case "$variant" in
+		fdatasync-each) sync="--fdatasync=1" ;;
+		end-fsync) sync="--end_fsync=1" ;;
+		esac
+		fio --name=seqwrite --directory="$fio_dir" --rw=write --bs=1M --direct=1 --ioengine=psync \
+			--numjobs=16 --size=512M --runtime="$duration" --time_based $sync --group_reporting \
+			--output-format=json --output="$out/large-put.fio.$variant.json"
+		rm -f "$fio_dir"/seqwrite.*
+		f="$(json_get "$out/large-put.fio.$variant.json" '.jobs[0].write.bw_bytes' "['jobs'][0]['write']['bw_bytes']")"
+		f="$(awk -v b="$f" 'BEGIN {printf "%.1f", b / 1e6}')"
+		say "fio ($variant, O_DIRECT bs=1M numjobs=16): $f MB/s"
+		say "large-put ratio strata/fio-$variant (MB/s): $(ratio "$s" "$f")"
+	done
+	rm -rf "$fio_dir"
+}
+
+memory() {
+	say ""
+	say "== memory: peak RSS (VmHWM) of the node"
+	start_node mem1 "[limits]
+max_uploads = 64"
+	say "idle after start: VmRSS $(rss_kib "$node_pid") KiB, VmHWM $(hwm_kib "$node_pid") KiB"
+	"$bin" bench --addr "$node_addr" --size 1GiB --read-ratio 0 --concurrency 1 --ops 1 --keys 1 \
+		--no-prefill --duration 10m --json "$out/memory.1gib.json" >"$out/memory.1gib.txt"
+	say "one 1 GiB streaming PUT: VmHWM $(hwm_kib "$node_pid") KiB ($(json_get "$out/memory.1gib.json" .write.mb_per_sec "['write']['mb_per_sec']" | xargs printf '%.0f') MB/s)"
+	stop_node
+	rm -rf "$node_data"
+
+	start_node mem64 "[limits]
+max_uploads = 64"
+	"$bin" bench --addr "$node_addr" --size 64MiB --read-ratio 0 --concurrency 64 --ops 64 --keys 64 \
+		--no-prefill --duration 10m --json "$out/memory.64x64mib.json" >"$out/memory.64x64mib.txt" || true
+	say "64 concurrent 64 MiB PUTs: VmHWM $(hwm_kib "$node_pid") KiB (ok=$(json_get "$out/memory.64x64mib.json" .write.ops "['write']['ops']") errors=$(json_get "$out/memory.64x64mib.json" .write.errors "['write']['errors']"))"
+	stop_node
+	rm -rf "$node_data"
+}
+
+for t in "${tests[@]}"; do
+	case "$t" in
+	hot-get) hot_get ;;
+	large-put) large_put ;;
+	memory) memory ;;
+	esac
+done
+say ""
+say "raw outputs: $out"
