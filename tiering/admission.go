@@ -1,0 +1,117 @@
+package tiering
+
+import (
+	"sync"
+	"time"
+)
+
+// admitVerdict is the admission policy's answer for one item offered to
+// the SSD cache.
+type admitVerdict uint8
+
+const (
+	admitYes       admitVerdict = iota
+	rejectTooLarge              // the object is above the per-object cutoff (large sequential reads)
+	rejectCold                  // not reused recently enough (reject-first)
+	rejectBudget                // the write budget has no room now
+)
+
+// admissionPolicy decides which items RAM evicts (or, with RAM off, which
+// HDD reads) are written to the SSD. It does no I/O, so the simulator runs
+// exactly this code.
+//
+//   - Per-object cutoff: items of objects larger than maxObject are never
+//     admitted: a large sequential read would flush the cache for nothing.
+//   - Reject first: an item is admitted only if the frequency sketch has
+//     seen it at least minFreq times recently. One-hit wonders, which are
+//     most of the bytes in a churning workload, never cost an SSD write.
+//   - Write budget: token buckets in bytes/s and bytes/day.
+//
+// Safe for concurrent use.
+type admissionPolicy struct {
+	mu        sync.Mutex
+	sketch    *freqSketch
+	budget    writeBudget
+	maxObject int64
+	minFreq   uint8
+	admitAll  bool // admit every offer that fits (a baseline for the simulator)
+	now       func() time.Time
+}
+
+type admissionConfig struct {
+	sketchWidth  int           // counters per row; about the number of items the caches hold
+	sketchWindow int64         // additions between halvings (0: 10 x width)
+	sketchPeriod time.Duration // halve at least this often (0: never by time)
+	maxObject    int64
+	minFreq      uint8
+	bytesPerSec  int64
+	bytesPerDay  int64
+	maxItem      int64
+	admitAll     bool
+	now          func() time.Time
+}
+
+func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.minFreq == 0 {
+		c.minFreq = 2
+	}
+	now := c.now()
+	return &admissionPolicy{
+		sketch:    newFreqSketch(c.sketchWidth, c.sketchWindow, c.sketchPeriod, now),
+		budget:    newWriteBudget(c.bytesPerSec, c.bytesPerDay, c.maxItem, now),
+		maxObject: c.maxObject,
+		minFreq:   c.minFreq,
+		admitAll:  c.admitAll,
+		now:       c.now,
+	}
+}
+
+// recordAccess notes one read of the object whose objectHash is h (hit or
+// miss, any tier).
+func (a *admissionPolicy) recordAccess(h uint64) {
+	a.mu.Lock()
+	a.sketch.add(h, a.now())
+	a.mu.Unlock()
+}
+
+// decide answers an offer of an item of the object whose objectHash is
+// obj, of objSize bytes; the item needs footprint bytes on flash. A yes
+// takes the bytes from the write budget.
+func (a *admissionPolicy) decide(obj uint64, objSize, footprint int64) admitVerdict {
+	if a.maxObject > 0 && objSize > a.maxObject {
+		return rejectTooLarge
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if !a.admitAll && a.sketch.estimate(obj) < a.minFreq {
+		return rejectCold
+	}
+	if !a.budget.allow(footprint, now) {
+		return rejectBudget
+	}
+	a.budget.take(footprint)
+	return admitYes
+}
+
+// allowRewrite asks the budget for a reinsertion of footprint bytes.
+func (a *admissionPolicy) allowRewrite(footprint int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.budget.allow(footprint, a.now()) {
+		return false
+	}
+	a.budget.take(footprint)
+	return true
+}
+
+// charge counts bytes written outside admission (alignment padding) against
+// the budget, even if that drives it into debt.
+func (a *admissionPolicy) charge(n int64) {
+	a.mu.Lock()
+	a.budget.take(n)
+	a.mu.Unlock()
+}

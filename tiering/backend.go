@@ -1,0 +1,27 @@
+package tiering
+
+import (
+	"context"
+	"io"
+
+	"strata/blockstore"
+	"strata/ioengine"
+)
+
+// Backend is the source of truth the caches sit in front of: the HDD tier.
+// *blockstore.Store satisfies it.
+type Backend interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error)
+	Stat(ctx context.Context, key string) (blockstore.Info, error)
+	// ReadChunk returns the verified bytes of chunk idx of exactly that version.
+	ReadChunk(ctx context.Context, info blockstore.Info, idx int) ([]byte, error)
+	Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error
+	List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error)
+	Healthy() error
+}
+
+// deviceReporter is implemented by backends that expose device counters
+// (*blockstore.Store does).
+type deviceReporter interface {
+	Devices() []ioengine.DeviceStats
+}

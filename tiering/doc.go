@@ -1,0 +1,57 @@
+// Package tiering is the read side of a Strata node: a RAM cache and an SSD
+// cache in front of the HDD tier (blockstore), and the Store that decides
+// which tier serves a read and what is admitted where.
+//
+// # Basics
+//
+// Store.Open stats the blob in the backend, then each read of the returned
+// Object asks RAM, then the SSD, then the backend, one segment at a time.
+// A segment is a whole blob up to RAMMaxItemBytes (1 MiB), otherwise a
+// RAMMaxItemBytes piece of a backend chunk. Cache keys are key + version +
+// checksum + segment, so an overwrite never serves old bytes; Put and
+// Delete also invalidate the previous version's items. Concurrent misses on
+// one chunk are coalesced into one backend read. Every read reports its
+// tier (Object.Tier) and the counters are in Stats.
+//
+// The RAM cache is an otter W-TinyLFU cache bounded by bytes (overheads
+// included). Everything it evicts is offered to the SSD cache, which admits
+// only items read at least twice recently (count-min sketch, reject first),
+// of objects up to SSDMaxItemBytes (4 MiB), within a write budget (bytes/s
+// and bytes/day). Offers are queued without blocking and dropped when the
+// SSD writer lags: a GET or PUT never waits for the SSD.
+//
+// The SSD cache is one preallocated file cut into regions (16 MiB), in the
+// manner of CacheLib's BlockCache: items are appended to a RAM region
+// buffer, a full buffer is written with O_DIRECT in pieces of at most
+// 1 MiB at background priority, and regions are reclaimed oldest first;
+// items read while resident are reinserted. Every item on flash carries its
+// full key and a CRC32C, verified on every read: a mismatch is a miss. The
+// SSD holds clean copies only, so losing it loses warmth, not data.
+//
+// The RAM index of the SSD is a Robin Hood table of 12-byte slots (32-bit
+// fingerprint + packed region/offset/size/hits with 8 more hash bits) kept
+// between 75% and 90% full: 13.3 to 16 bytes per cached item. Items whose
+// 40 stored hash bits collide share an entry (the later wins); the full key
+// check on read makes a collision a miss, never wrong bytes. Deletes and
+// overwrites only drop index entries and adjust per-region live bytes.
+//
+// On Close the SSD index is saved (write, fsync, rename, fsync dir) and
+// loaded at the next Open, which removes it before serving; without a valid
+// saved index (first start, crash) the SSD cache starts cold and logs why.
+//
+// The admission and eviction decisions live in I/O-free code (ssdCore,
+// admissionPolicy, the otter RAM cache) that the trace simulator in
+// sim.go drives unchanged.
+//
+// # Caveats
+//
+//   - Store.Open always consults the backend index (Stat) for the current
+//     version; only data reads are cached.
+//   - The SSD cache keeps SSDRegionBuffers region-sized buffers in RAM
+//     (64 MiB by default) on top of RAMCacheBytes, and an item being copied
+//     into the fill buffer holds the cache lock for that memcpy.
+//   - After a crash the SSD cache starts cold; it does not rescan regions.
+//   - Index growth rehashes the whole table under the cache lock.
+//   - RAM weights approximate Go and otter overheads (192 bytes per entry).
+//   - Store.Close closes the backend too.
+package tiering

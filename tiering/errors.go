@@ -1,0 +1,20 @@
+package tiering
+
+import "errors"
+
+// Errors callers branch on. Errors from the backend (blockstore) pass
+// through wrapped, so errors.Is(err, blockstore.ErrNotFound) etc. work.
+var (
+	// ErrClosed: the store is closed.
+	ErrClosed = errors.New("tiering: closed")
+	// ErrNoBackend: Options.Backend is nil.
+	ErrNoBackend = errors.New("tiering: no backend")
+	// ErrBadOptions: an option is out of range.
+	ErrBadOptions = errors.New("tiering: bad options")
+)
+
+// Internal sentinels: they never reach callers of Store.
+var (
+	errBadItem     = errors.New("tiering: bad ssd item")
+	errBadSnapshot = errors.New("tiering: bad ssd index snapshot")
+)

@@ -1,0 +1,113 @@
+package tiering
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"strata/ioengine"
+)
+
+// Options configures a Store. Zero values take the defaults noted.
+type Options struct {
+	// Backend is the HDD tier (a *blockstore.Store). Required. Store.Close
+	// closes it if it has a Close method.
+	Backend Backend
+
+	// RAMCacheBytes bounds the RAM cache, overheads included. 0 turns it off.
+	RAMCacheBytes int64
+	// SSDCacheBytes is the size of the SSD cache file, rounded down to whole
+	// regions. 0 turns the SSD tier off.
+	SSDCacheBytes int64
+	// SSDPath is the cache file (on the SSD). The index saved at clean
+	// shutdown goes next to it, as SSDPath+".index".
+	SSDPath string
+	// FS is the filesystem for the cache file; nil means ioengine.OSFS().
+	FS ioengine.FS
+
+	// RegionSize is the SSD cache's unit of writing and reclaiming;
+	// default 16 MiB. A multiple of 64 KiB.
+	RegionSize int64
+	// RAMMaxItemBytes: blobs above it are not cached whole but as segments
+	// of this size (when the backend's chunk size allows); default 1 MiB.
+	RAMMaxItemBytes int64
+	// SSDMaxItemBytes: items of blobs larger than this are never written to
+	// the SSD (large sequential reads); default 4 MiB.
+	SSDMaxItemBytes int64
+	// SSDWriteBytesPerDay and SSDWriteBytesPerSec bound SSD cache writes;
+	// 0 means unlimited.
+	SSDWriteBytesPerDay int64
+	SSDWriteBytesPerSec int64
+
+	// SSDRegionBuffers is the number of region-sized RAM buffers of the SSD
+	// cache (fill, flushing, reclaim); default 4. They are not part of
+	// RAMCacheBytes.
+	SSDRegionBuffers int
+	// SSDAdmitQueueBytes bounds items waiting to be copied to the SSD
+	// region buffer; beyond it offers are dropped. Default 2 regions.
+	SSDAdmitQueueBytes int64
+	// SSDMaxInFlight bounds concurrent I/O on the cache device; default 32.
+	SSDMaxInFlight int
+	// AdmitWindow: the frequency sketch halves its counts at least this
+	// often; default 1 hour.
+	AdmitWindow time.Duration
+
+	Logger *slog.Logger
+	// Now is the clock for the write budget and sketch; nil means time.Now.
+	Now func() time.Time
+}
+
+const (
+	defaultRegionSize      = 16 << 20
+	defaultRAMMaxItemBytes = 1 << 20
+	defaultSSDMaxItemBytes = 4 << 20
+	defaultRegionBuffers   = 4
+	defaultAdmitWindow     = time.Hour
+)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Backend == nil {
+		return o, ErrNoBackend
+	}
+	if o.RAMCacheBytes < 0 || o.SSDCacheBytes < 0 || o.RegionSize < 0 || o.RAMMaxItemBytes < 0 ||
+		o.SSDMaxItemBytes < 0 || o.SSDWriteBytesPerDay < 0 || o.SSDWriteBytesPerSec < 0 {
+		return o, fmt.Errorf("%w: negative size", ErrBadOptions)
+	}
+	if o.FS == nil {
+		o.FS = ioengine.OSFS()
+	}
+	if o.RegionSize == 0 {
+		o.RegionSize = defaultRegionSize
+	}
+	if o.RegionSize%(64<<10) != 0 || o.RegionSize/ssdUnit(o.RegionSize) > maxUnitsPerRegion {
+		return o, fmt.Errorf("%w: region size %d is not a multiple of 64 KiB", ErrBadOptions, o.RegionSize)
+	}
+	if o.RAMMaxItemBytes == 0 {
+		o.RAMMaxItemBytes = defaultRAMMaxItemBytes
+	}
+	if o.SSDMaxItemBytes == 0 {
+		o.SSDMaxItemBytes = defaultSSDMaxItemBytes
+	}
+	if o.SSDRegionBuffers == 0 {
+		o.SSDRegionBuffers = defaultRegionBuffers
+	}
+	if o.SSDRegionBuffers < 3 {
+		return o, fmt.Errorf("%w: at least 3 SSD region buffers", ErrBadOptions)
+	}
+	if o.SSDAdmitQueueBytes == 0 {
+		o.SSDAdmitQueueBytes = 2 * o.RegionSize
+	}
+	if o.AdmitWindow == 0 {
+		o.AdmitWindow = defaultAdmitWindow
+	}
+	if o.SSDCacheBytes > 0 && o.SSDPath == "" {
+		return o, fmt.Errorf("%w: SSDCacheBytes set without SSDPath", ErrBadOptions)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}

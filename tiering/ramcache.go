@@ -1,0 +1,88 @@
+package tiering
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// ramKey names one cached item: a segment of one version of a blob. The
+// version and checksum make an overwrite a different key, so the RAM tier
+// never serves stale bytes; a delete invalidates explicitly.
+type ramKey struct {
+	key     string
+	version uint64
+	sum     uint32
+	seg     uint32
+}
+
+func (k ramKey) hash() uint64 { return itemHash(k.key, k.version, k.sum, k.seg) }
+
+// ramValue is a cached item. data is never modified after insertion.
+type ramValue struct {
+	data    []byte
+	objSize int64 // size of the whole blob, for the SSD per-object cutoff
+	fromSSD bool  // promoted from the SSD: a clean copy is there already
+}
+
+// ramEntryOverhead approximates what otter and Go spend per entry besides
+// the key and data bytes (node, hash table slot, slice and string headers),
+// so that the configured capacity bounds RSS rather than payload only.
+const ramEntryOverhead = 192
+
+// ramCache is the RAM tier: an otter (W-TinyLFU) cache weighted by bytes.
+// Every entry that leaves it by eviction is reported to onEvict, so no
+// accepted insert disappears without the SSD tier being offered it.
+type ramCache struct {
+	c         *otter.Cache[ramKey, ramValue]
+	capacity  int64
+	evictions atomic.Uint64
+	inserts   atomic.Uint64
+}
+
+func ramWeight(k ramKey, v ramValue) uint32 {
+	return uint32(len(k.key) + cap(v.data) + ramEntryOverhead)
+}
+
+// newRAMCache builds the RAM tier. onEvict runs on the goroutine that
+// caused the eviction, possibly under otter's locks: it must not call the
+// cache and must not block.
+func newRAMCache(capacity int64, onEvict func(ramKey, ramValue)) (*ramCache, error) {
+	r := &ramCache{capacity: capacity}
+	c, err := otter.New(&otter.Options[ramKey, ramValue]{
+		MaximumWeight: uint64(capacity),
+		Weigher:       ramWeight,
+		// Run maintenance and deletion events on the caller: eviction is
+		// then prompt (RSS follows the bound) and deterministic for the
+		// simulator, and no goroutine is spawned per event.
+		Executor: func(fn func()) { fn() },
+		OnDeletion: func(e otter.DeletionEvent[ramKey, ramValue]) {
+			if e.WasEvicted() {
+				r.evictions.Add(1)
+				if onEvict != nil {
+					onEvict(e.Key, e.Value)
+				}
+			}
+		},
+		Logger: &otter.NoopLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tiering: ram cache: %w", err)
+	}
+	r.c = c
+	return r, nil
+}
+
+func (r *ramCache) get(k ramKey) (ramValue, bool) { return r.c.GetIfPresent(k) }
+
+func (r *ramCache) set(k ramKey, v ramValue) {
+	r.inserts.Add(1)
+	r.c.Set(k, v)
+}
+
+func (r *ramCache) invalidate(k ramKey) { r.c.Invalidate(k) }
+
+func (r *ramCache) weightedSize() int64 { return int64(r.c.WeightedSize()) }
+
+func (r *ramCache) items() int64 { return int64(r.c.EstimatedSize()) }

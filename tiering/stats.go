@@ -1,0 +1,145 @@
+package tiering
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"strata/ioengine"
+)
+
+// Tier names where a read was served from.
+type Tier string
+
+const (
+	TierRAM Tier = "ram"
+	TierSSD Tier = "ssd"
+	TierHDD Tier = "hdd"
+)
+
+// rank orders tiers from fastest to slowest ("" is below all).
+func (t Tier) rank() int {
+	switch t {
+	case TierRAM:
+		return 1
+	case TierSSD:
+		return 2
+	case TierHDD:
+		return 3
+	}
+	return 0
+}
+
+// Stats is a snapshot of the store's counters, for /metrics.
+type Stats struct {
+	RAM TierStats
+	SSD TierStats
+	HDD TierStats
+	// SSDCache has the SSD cache's own counters (zero when it is off).
+	SSDCache SSDStats
+	// Coalesced counts reads that waited for another reader's identical
+	// backend read instead of issuing their own.
+	Coalesced uint64
+}
+
+// TierStats counts one tier. A hit is one item (segment) served by the
+// tier; a miss is one lookup it could not answer. For TierHDD, Hits counts
+// items read from the backend and Misses failed backend reads.
+type TierStats struct {
+	Tier          Tier
+	Enabled       bool
+	Hits          uint64
+	Misses        uint64
+	HitBytes      uint64
+	Admissions    uint64 // items admitted into the tier
+	Rejections    uint64 // items the admission policy refused
+	Evictions     uint64 // items evicted (RAM) or reclaimed with their region (SSD)
+	Items         int64  // items held now
+	Bytes         int64  // bytes held now (RAM: weighted, with overhead)
+	CapacityBytes int64
+	Latency       ioengine.LatencySnapshot // per item served by this tier
+}
+
+// SSDStats are the SSD cache's own counters.
+type SSDStats struct {
+	BytesWritten       uint64 // bytes written to the cache file (regions, padding included)
+	RegionsWritten     uint64
+	Reinsertions       uint64 // items rewritten on reclaim because they were read
+	RejectedTooLarge   uint64 // objects above the per-object cutoff
+	RejectedCold       uint64 // not reused (reject-first)
+	RejectedBudget     uint64 // write budget exhausted
+	SkippedPresent     uint64 // RAM evictions already on the SSD (clean: no write)
+	DroppedQueueFull   uint64 // writer lagging: admission queue full
+	DroppedNoRegion    uint64 // writer lagging: no free region or buffer
+	ChecksumMismatches uint64 // reads that failed verification (served as misses)
+	ReadErrors         uint64
+	WriteErrors        uint64
+	IndexItems         int64
+	IndexBytes         int64 // RAM used by the index
+	IndexBytesPerItem  float64
+	LiveBytes          int64 // bytes of indexed items on flash
+	Regions            int
+	RegionSize         int64
+	FreeRegions        int
+	Start              string // "warm", "cold" and why
+}
+
+// latencyRecorder is a lock-free log2 histogram from 1µs to ~33s.
+type latencyRecorder struct {
+	counts [latBounds + 1]atomic.Uint64
+	sum    atomic.Int64
+}
+
+const (
+	latBase   = time.Microsecond
+	latBounds = 26
+)
+
+func (h *latencyRecorder) record(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	i := 0
+	if d > latBase {
+		units := (uint64(d) + uint64(latBase) - 1) / uint64(latBase)
+		i = min(bits.Len64(units-1), latBounds)
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+func (h *latencyRecorder) snapshot() ioengine.LatencySnapshot {
+	s := ioengine.LatencySnapshot{
+		Bounds: make([]time.Duration, latBounds),
+		Counts: make([]uint64, latBounds+1),
+		Sum:    time.Duration(h.sum.Load()),
+	}
+	for i := range s.Bounds {
+		s.Bounds[i] = latBase << i
+	}
+	for i := range s.Counts {
+		s.Counts[i] = h.counts[i].Load()
+		s.Count += s.Counts[i]
+	}
+	return s
+}
+
+// tierCounters are the live counters behind one TierStats.
+type tierCounters struct {
+	hits, misses, hitBytes atomic.Uint64
+	admissions, rejections atomic.Uint64
+	latency                latencyRecorder
+}
+
+func (c *tierCounters) snapshot(t Tier, enabled bool) TierStats {
+	return TierStats{
+		Tier:       t,
+		Enabled:    enabled,
+		Hits:       c.hits.Load(),
+		Misses:     c.misses.Load(),
+		HitBytes:   c.hitBytes.Load(),
+		Admissions: c.admissions.Load(),
+		Rejections: c.rejections.Load(),
+		Latency:    c.latency.snapshot(),
+	}
+}

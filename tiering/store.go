@@ -1,0 +1,366 @@
+package tiering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"strata/blockstore"
+	"strata/ioengine"
+)
+
+// Store is the tiered store a node talks to: reads go to RAM, then SSD,
+// then the backend (HDD); writes and deletes go to the backend, which is
+// the only durable copy. Safe for concurrent use.
+type Store struct {
+	opts    Options
+	backend Backend
+	log     *slog.Logger
+	adm     *admissionPolicy
+	ram     *ramCache
+	ssd     *ssdCache
+	flights flightGroup
+
+	ramC, ssdC, hddC tierCounters
+	coalesced        atomic.Uint64
+	closed           atomic.Bool
+}
+
+// Open builds the caches in front of opts.Backend. A cache tier that cannot
+// be set up (an unusable SSD path, no space) is logged and left off: the
+// store still serves every blob, only slower.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{opts: opts, backend: opts.Backend, log: opts.Logger}
+	width := int(min(max((opts.RAMCacheBytes+opts.SSDCacheBytes)/(32<<10), 4096), 1<<22))
+	s.adm = newAdmissionPolicy(admissionConfig{
+		sketchWidth:  width,
+		sketchPeriod: opts.AdmitWindow,
+		maxObject:    opts.SSDMaxItemBytes,
+		bytesPerSec:  opts.SSDWriteBytesPerSec,
+		bytesPerDay:  opts.SSDWriteBytesPerDay,
+		maxItem:      max(opts.RAMMaxItemBytes, opts.SSDMaxItemBytes) + itemHeaderSize + 1024,
+		now:          opts.Now,
+	})
+	if opts.SSDCacheBytes > 0 {
+		s.ssd, err = openSSDCache(ctx, ssdConfig{
+			fs:          opts.FS,
+			path:        opts.SSDPath,
+			capacity:    opts.SSDCacheBytes,
+			regionSize:  opts.RegionSize,
+			buffers:     opts.SSDRegionBuffers,
+			queueBytes:  opts.SSDAdmitQueueBytes,
+			maxInFlight: opts.SSDMaxInFlight,
+			adm:         s.adm,
+			logger:      opts.Logger,
+		})
+		if err != nil {
+			s.log.Error("ssd cache disabled", "path", opts.SSDPath, "err", err)
+			s.ssd = nil
+		}
+	}
+	if opts.RAMCacheBytes > 0 {
+		s.ram, err = newRAMCache(opts.RAMCacheBytes, s.onRAMEvict)
+		if err != nil {
+			if s.ssd != nil {
+				s.ssd.close()
+			}
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// onRAMEvict offers an item leaving RAM to the SSD. Items already on the
+// SSD (promoted from it, or admitted before) are clean there: no rewrite.
+func (s *Store) onRAMEvict(k ramKey, v ramValue) {
+	if s.ssd != nil && !s.closed.Load() {
+		s.ssd.offer(k, k.hash(), v.objSize, v.data)
+	}
+}
+
+// Close saves the SSD index for a warm restart and closes the backend if
+// it has a Close method. Reads in flight may fail with ErrClosed.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	var err error
+	if s.ssd != nil {
+		if e := s.ssd.close(); e != nil {
+			err = fmt.Errorf("tiering: close ssd cache: %w", e)
+		}
+	}
+	if c, ok := s.backend.(io.Closer); ok {
+		if e := c.Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Put stores a blob in the backend (durable on return). A small blob is
+// written through to the RAM cache; the previous version's cached items
+// are invalidated.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	if s.closed.Load() {
+		return blockstore.Info{}, ErrClosed
+	}
+	old, oldErr := s.backend.Stat(ctx, key)
+	var capture *captureReader
+	if s.ram != nil && size <= s.opts.RAMMaxItemBytes {
+		capture = &captureReader{r: r, limit: s.opts.RAMMaxItemBytes}
+		if size >= 0 {
+			capture.buf = make([]byte, 0, size)
+		}
+		r = capture
+	}
+	info, err := s.backend.Put(ctx, key, r, size, opts)
+	if err != nil {
+		return info, err
+	}
+	if oldErr == nil && (old.Version != info.Version || old.Checksum != info.Checksum) {
+		s.invalidate(old)
+	}
+	if capture != nil && !capture.over && int64(len(capture.buf)) == info.Size {
+		if lay := s.layout(info); lay.nseg == 1 && info.Size > 0 {
+			k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum}
+			s.ram.set(k, ramValue{data: capture.buf, objSize: info.Size})
+			s.ramC.admissions.Add(1)
+		}
+	}
+	return info, nil
+}
+
+// Stat returns the live blob's metadata from the backend's index.
+func (s *Store) Stat(ctx context.Context, key string) (blockstore.Info, error) {
+	if s.closed.Load() {
+		return blockstore.Info{}, ErrClosed
+	}
+	return s.backend.Stat(ctx, key)
+}
+
+// Open returns a reader over the current version of the blob. Its reads
+// go through the caches; it reads only the segments it is asked for.
+func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	info, err := s.backend.Stat(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &Object{s: s, ctx: ctx, info: info, lay: s.layout(info)}, nil
+}
+
+// Delete removes the blob in the backend and invalidates its cached items
+// (no SSD write: only index entries are dropped).
+func (s *Store) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	old, oldErr := s.backend.Stat(ctx, key)
+	if err := s.backend.Delete(ctx, key, opts); err != nil {
+		return err
+	}
+	if oldErr == nil {
+		s.invalidate(old)
+	}
+	return nil
+}
+
+// List passes through to the backend.
+func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	return s.backend.List(ctx, prefix, startAfter, limit)
+}
+
+// Healthy is the backend's health: the caches never hold the only copy.
+func (s *Store) Healthy() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.backend.Healthy()
+}
+
+// Devices reports the backend's devices and the SSD cache device.
+func (s *Store) Devices() []ioengine.DeviceStats {
+	var out []ioengine.DeviceStats
+	if d, ok := s.backend.(deviceReporter); ok {
+		out = append(out, d.Devices()...)
+	}
+	if s.ssd != nil {
+		out = append(out, s.ssd.dev.Stats())
+	}
+	return out
+}
+
+// Stats is a snapshot of the per-tier counters.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		RAM:       s.ramC.snapshot(TierRAM, s.ram != nil),
+		SSD:       s.ssdC.snapshot(TierSSD, s.ssd != nil),
+		HDD:       s.hddC.snapshot(TierHDD, true),
+		Coalesced: s.coalesced.Load(),
+	}
+	if s.ram != nil {
+		st.RAM.Evictions = s.ram.evictions.Load()
+		st.RAM.Items = s.ram.items()
+		st.RAM.Bytes = s.ram.weightedSize()
+		st.RAM.CapacityBytes = s.ram.capacity
+	}
+	if s.ssd != nil {
+		t, d := s.ssd.stats()
+		st.SSD.Admissions, st.SSD.Rejections, st.SSD.Evictions = t.Admissions, t.Rejections, t.Evictions
+		st.SSD.Items, st.SSD.Bytes, st.SSD.CapacityBytes = t.Items, t.Bytes, t.CapacityBytes
+		st.SSDCache = d
+	}
+	return st
+}
+
+// layout is how a blob is cut into cached items (segments). A segment
+// never spans two backend chunks, so a miss costs exactly one chunk read.
+type layout struct {
+	seg   int64 // segment size
+	chunk int64 // backend chunk size for this blob
+	nseg  int
+}
+
+func (s *Store) layout(info blockstore.Info) layout {
+	chunk := info.ChunkSize
+	if chunk <= 0 || info.NumChunks() <= 1 {
+		chunk = max(info.Size, 1)
+	}
+	maxItem := s.opts.RAMMaxItemBytes
+	seg := chunk
+	if chunk > maxItem && (chunk%maxItem == 0 || info.NumChunks() <= 1) {
+		seg = maxItem
+	}
+	n := int((info.Size + seg - 1) / seg)
+	return layout{seg: seg, chunk: chunk, nseg: max(n, 1)}
+}
+
+// invalidate drops every cached item of one blob version.
+func (s *Store) invalidate(info blockstore.Info) {
+	lay := s.layout(info)
+	for seg := range lay.nseg {
+		k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(seg)}
+		if s.ram != nil {
+			s.ram.invalidate(k)
+		}
+		if s.ssd != nil {
+			s.ssd.invalidate(k.hash())
+		}
+	}
+}
+
+// fetch returns bytes covering segment seg of the blob: the segment itself
+// from RAM or SSD, or the whole chunk holding it from the backend (off is
+// the blob offset of data[0]). Concurrent misses of one chunk share one
+// backend read.
+func (s *Store) fetch(ctx context.Context, info blockstore.Info, lay layout, seg int) (data []byte, off int64, tier Tier, err error) {
+	k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(seg)}
+	h := k.hash()
+	segOff := int64(seg) * lay.seg
+	segLen := min(lay.seg, info.Size-segOff)
+	start := time.Now()
+	if s.ram != nil {
+		if v, ok := s.ram.get(k); ok && int64(len(v.data)) == segLen {
+			s.ramC.hit(len(v.data), time.Since(start))
+			return v.data, segOff, TierRAM, nil
+		}
+		s.ramC.misses.Add(1)
+	}
+	if s.ssd != nil {
+		if d, ok := s.ssd.get(ctx, k, h); ok && int64(len(d)) == segLen {
+			s.ssdC.hit(len(d), time.Since(start))
+			if s.ram != nil && segLen <= s.opts.RAMMaxItemBytes {
+				s.ram.set(k, ramValue{data: d, objSize: info.Size, fromSSD: true})
+				s.ramC.admissions.Add(1)
+			}
+			return d, segOff, TierSSD, nil
+		}
+		s.ssdC.misses.Add(1)
+	}
+	ci := int(segOff / lay.chunk)
+	cOff, cLen := info.ChunkBounds(ci)
+	if info.NumChunks() <= 1 {
+		cOff, cLen = 0, info.Size
+	}
+	data, leader, err := s.flights.do(ctx, flightKey{key: info.Key, version: info.Version, chunk: ci},
+		func(ctx context.Context) ([]byte, error) { return s.backend.ReadChunk(ctx, info, ci) })
+	if err != nil {
+		s.hddC.misses.Add(1)
+		return nil, 0, TierHDD, err
+	}
+	if int64(len(data)) != cLen {
+		s.hddC.misses.Add(1)
+		return nil, 0, TierHDD, fmt.Errorf("tiering: chunk %d of %q: %d bytes, want %d: %w", ci, info.Key, len(data), cLen, blockstore.ErrCorrupt)
+	}
+	if leader {
+		s.fill(info, lay, cOff, data)
+	} else {
+		s.coalesced.Add(1)
+	}
+	s.hddC.hit(int(segLen), time.Since(start))
+	return data, cOff, TierHDD, nil
+}
+
+// fill offers the segments of a chunk read from the backend to the caches:
+// RAM when they fit there (the SSD sees them when RAM evicts them), else
+// the SSD directly.
+func (s *Store) fill(info blockstore.Info, lay layout, cOff int64, data []byte) {
+	for o := int64(0); o < int64(len(data)); o += lay.seg {
+		seg := (cOff + o) / lay.seg
+		part := data[o:min(o+lay.seg, int64(len(data)))]
+		k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(seg)}
+		// Own copy: a slice of the chunk would pin the whole chunk in RAM.
+		own := make([]byte, len(part))
+		copy(own, part)
+		switch {
+		case s.ram != nil && int64(len(own)) <= s.opts.RAMMaxItemBytes:
+			s.ram.set(k, ramValue{data: own, objSize: info.Size})
+			s.ramC.admissions.Add(1)
+		case s.ssd != nil:
+			s.ssd.offer(k, k.hash(), info.Size, own)
+		}
+	}
+}
+
+func (c *tierCounters) hit(n int, d time.Duration) {
+	c.hits.Add(1)
+	c.hitBytes.Add(uint64(n))
+	c.latency.record(d)
+}
+
+// captureReader keeps a copy of a small body as it streams to the backend,
+// for write-through; beyond limit it stops copying.
+type captureReader struct {
+	r     io.Reader
+	buf   []byte
+	limit int64
+	over  bool
+}
+
+func (c *captureReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if !c.over && n > 0 {
+		if int64(len(c.buf)+n) > c.limit {
+			c.over, c.buf = true, nil
+		} else {
+			c.buf = append(c.buf, p[:n]...)
+		}
+	}
+	return n, err
+}
+
+var errNegativeOffset = errors.New("tiering: negative offset")
