@@ -59,7 +59,7 @@ type appender struct {
 
 	volMu sync.Mutex // guards vol for readers outside the goroutine
 	vol   *volume    // active volume; nil until needed
-	group []byte  // aligned group buffer, MaxBatchBytes + alignment
+	group []byte     // aligned group buffer, MaxBatchBytes + alignment
 	carry *appendReq
 }
 

@@ -105,7 +105,9 @@ func (o *Options) compress() bool { return o.Compression != CodecNone }
 
 func (o *Options) maxChunks() int64 { return (o.MaxBlobSize + o.ChunkSize - 1) / o.ChunkSize }
 
-func (o *Options) maxManifestPayload() int64 { return int64(manifestLen(int(min(o.maxChunks(), 1<<30)))) }
+func (o *Options) maxManifestPayload() int64 {
+	return int64(manifestLen(int(min(o.maxChunks(), 1<<30))))
+}
 
 // maxRecordLen is the largest record this configuration writes.
 func (o *Options) maxRecordLen() int64 {

@@ -29,7 +29,7 @@ const (
 	flagTombstone uint8 = 1 << iota // delete marker: no payload
 	flagChunk                       // one chunk of a large blob: never indexed as a key
 	flagManifest                    // list of chunk locations of a large blob
-	knownFlags = flagTombstone | flagChunk | flagManifest
+	knownFlags    = flagTombstone | flagChunk | flagManifest
 )
 
 // Payload codecs.
