@@ -221,8 +221,8 @@ NGINX
 	local s n
 	s="$(wrk_rps "$out/hot-get.strata.wrk")"
 	n="$(wrk_rps "$out/hot-get.nginx.wrk")"
-	say "strata: $s req/s; latency $(awk '/^ +(50|90|99)%/ {printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.wrk"); $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
-	say "nginx:  $n req/s; latency $(awk '/^ +(50|90|99)%/ {printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.wrk")"
+	say "strata: $s req/s; latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.wrk"); $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
+	say "nginx:  $n req/s; latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.wrk")"
 	grep -E 'Non-2xx|Socket errors' "$out"/hot-get.*.wrk | tee -a "$summary" || true
 	say "hot-get ratio strata/nginx (req/s): $(ratio "$s" "$n")"
 }
