@@ -114,6 +114,11 @@ func (o *Options) maxRecordLen() int64 {
 	return recordOverhead + MaxKeyLen + MaxContentTypeLen + max(o.ChunkSize, o.maxManifestPayload())
 }
 
+// chunkBufferLen is the buffer size for a chunk record stored raw.
+func (o *Options) chunkBufferLen(align int) int {
+	return int(alignUp(int64(recordOverhead+MaxKeyLen+MaxContentTypeLen)+o.ChunkSize, int64(align)))
+}
+
 // bigBufferLen is the buffer size for chunk-sized records, with room for an
 // S2 encoding that did not shrink.
 func (o *Options) bigBufferLen() int {

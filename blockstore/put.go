@@ -174,16 +174,24 @@ func (p *putter) encode(b []byte, h recordHeader, ct string) (rec []byte, extra 
 	raw := b[room : room+h.rawLen]
 	h.payloadLen = h.rawLen
 	release = func() {}
-	if s.opts.compress() && h.flags&flagManifest == 0 {
+	if s.opts.compress() && h.flags&flagManifest == 0 && p.worthCompressing(raw) {
 		cb := s.getBuf(room + s2.MaxEncodedLen(len(raw)) + recordTrailerLen)
-		enc, ok := compressPayload(cb.B[room:], raw)
-		if ok && &enc[0] == &cb.B[room] {
+		if enc, ok := compressPayload(cb.B[room:], raw); ok {
 			h.codec, h.payloadLen = codecS2, len(enc)
 			return finishRecord(cb.B, h, p.key, ct), cb.B, func() { s.putBuf(cb) }
 		}
 		s.putBuf(cb)
 	}
 	return finishRecord(b, h, p.key, ct), nil, release
+}
+
+func (p *putter) worthCompressing(raw []byte) bool {
+	if len(raw) <= 4*compressProbe {
+		return len(raw) >= 64
+	}
+	scratch := p.s.getBuf(s2.MaxEncodedLen(compressProbe))
+	defer p.s.putBuf(scratch)
+	return compressible(scratch.B, raw)
 }
 
 func (p *putter) single(b []byte, n int) (Info, error) {

@@ -264,23 +264,26 @@ const compressMinSaving = 8
 // decide whether the rest is worth the CPU.
 const compressProbe = 64 << 10
 
+// compressible reports whether the first compressProbe bytes of a large
+// payload compress by 12.5%: incompressible data (media, encrypted) is the
+// common large case, and the probe spares compressing all of it. scratch
+// needs s2.MaxEncodedLen(compressProbe) bytes.
+func compressible(scratch, raw []byte) bool {
+	if len(raw) <= 4*compressProbe {
+		return true
+	}
+	probe := s2.Encode(scratch, raw[:compressProbe])
+	return len(probe) <= compressProbe-compressProbe/compressMinSaving
+}
+
 // compressPayload returns the S2 encoding of raw in dst's storage when it
 // saves at least 12.5%, else ok=false. dst needs s2.MaxEncodedLen(len(raw)).
 func compressPayload(dst, raw []byte) (enc []byte, ok bool) {
 	if len(raw) < 64 {
 		return nil, false
 	}
-	limit := len(raw) - len(raw)/compressMinSaving
-	if len(raw) > 4*compressProbe {
-		// Incompressible data (media, encrypted) is the common large case:
-		// a probe of the first 64 KiB avoids paying for the whole payload.
-		probe := s2.Encode(dst, raw[:compressProbe])
-		if len(probe) > compressProbe-compressProbe/compressMinSaving {
-			return nil, false
-		}
-	}
 	enc = s2.Encode(dst, raw)
-	if len(enc) > limit {
+	if len(enc) > len(raw)-len(raw)/compressMinSaving || len(dst) == 0 || &enc[0] != &dst[0] {
 		return nil, false
 	}
 	return enc, true

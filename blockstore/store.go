@@ -30,8 +30,7 @@ type Store struct {
 	nextVolumeID atomic.Uint32
 
 	small   *ioengine.BufferPool // records up to 1 MiB
-	big     sync.Pool            // chunk-sized records
-	bigLen  int
+	big     bufferClasses        // records above 1 MiB, up to a compressed chunk
 	align   int // largest device alignment: every record buffer uses it
 	useMu   sync.RWMutex
 	closed  atomic.Bool
@@ -86,10 +85,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.align = max(s.align, dev.Alignment())
 	}
 	s.small = ioengine.NewBufferPool(s.align)
-	s.bigLen = opts.bigBufferLen()
-	s.big.New = func() any {
-		return &ioengine.Buffer{B: ioengine.AlignedBytes(s.bigLen, s.align)}
-	}
+	s.big.init(opts.chunkBufferLen(s.align), opts.bigBufferLen(), s.align)
 
 	ix, rebuild, err := openIndex(opts.IndexDir, opts.IndexMmapSize, s.log)
 	if err != nil {
@@ -365,23 +361,68 @@ func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (
 // getBuf returns an aligned buffer of at least n bytes (rounded up to the
 // alignment), from a pool when its size class has one.
 func (s *Store) getBuf(n int) *ioengine.Buffer {
-	switch {
-	case n <= 1<<20:
+	if n <= 1<<20 {
 		return s.small.Get(n)
-	case n <= s.bigLen:
-		b := s.big.Get().(*ioengine.Buffer)
-		b.B = b.B[:cap(b.B)][:ioengine.AlignUp(int64(n), s.align)]
+	}
+	if b := s.big.get(n); b != nil {
 		return b
 	}
 	return &ioengine.Buffer{B: ioengine.AlignedBytes(int(ioengine.AlignUp(int64(n), s.align)), s.align)}
 }
 
 func (s *Store) putBuf(b *ioengine.Buffer) {
-	switch {
-	case b == nil:
-	case s.bigLen > 1<<20 && cap(b.B) == s.bigLen:
-		s.big.Put(b)
-	case cap(b.B) <= 1<<20:
+	if b == nil {
+		return
+	}
+	if cap(b.B) <= 1<<20 {
 		s.small.Put(b)
+		return
+	}
+	s.big.put(b)
+}
+
+// bufferClasses pools aligned buffers in power-of-two sizes from 2 MiB up
+// to the largest record buffer, so a 1 MiB blob does not hold a chunk-sized
+// buffer and a chunked Put reuses its two buffers' memory chunk after chunk.
+type bufferClasses struct {
+	align int
+	sizes []int
+	pools []sync.Pool
+}
+
+func (c *bufferClasses) init(chunkLen, maxLen, align int) {
+	c.align = align
+	for size := 2 << 20; size < chunkLen; size *= 2 {
+		c.sizes = append(c.sizes, size)
+	}
+	// Exact classes for a chunk record and its worst-case compressed
+	// form, so a chunk does not sit in a buffer twice its size.
+	c.sizes = append(c.sizes, chunkLen)
+	if maxLen > chunkLen {
+		c.sizes = append(c.sizes, maxLen)
+	}
+	c.pools = make([]sync.Pool, len(c.sizes))
+}
+
+func (c *bufferClasses) get(n int) *ioengine.Buffer {
+	for i, size := range c.sizes {
+		if n <= size {
+			b, _ := c.pools[i].Get().(*ioengine.Buffer)
+			if b == nil {
+				b = &ioengine.Buffer{B: ioengine.AlignedBytes(size, c.align)}
+			}
+			b.B = b.B[:cap(b.B)][:ioengine.AlignUp(int64(n), c.align)]
+			return b
+		}
+	}
+	return nil
+}
+
+func (c *bufferClasses) put(b *ioengine.Buffer) {
+	for i, size := range c.sizes {
+		if cap(b.B) == size {
+			c.pools[i].Put(b)
+			return
+		}
 	}
 }
