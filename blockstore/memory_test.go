@@ -41,8 +41,11 @@ func (f *discardFile) ReadAt(p []byte, off int64) (int, error) {
 	clear(p)
 	return len(p), nil
 }
-func (f *discardFile) Allocate(off, n int64) error { f.size.Store(max(f.size.Load(), off+n)); return nil }
-func (f *discardFile) Size() (int64, error)        { return f.size.Load(), nil }
+func (f *discardFile) Allocate(off, n int64) error {
+	f.size.Store(max(f.size.Load(), off+n))
+	return nil
+}
+func (f *discardFile) Size() (int64, error) { return f.size.Load(), nil }
 
 // randomReader yields n incompressible bytes without holding them.
 type randomReader struct {

@@ -31,7 +31,7 @@ type Store struct {
 
 	small   *ioengine.BufferPool // records up to 1 MiB
 	big     bufferClasses        // records above 1 MiB, up to a compressed chunk
-	align   int // largest device alignment: every record buffer uses it
+	align   int                  // largest device alignment: every record buffer uses it
 	useMu   sync.RWMutex
 	closed  atomic.Bool
 	closeMu sync.Mutex
