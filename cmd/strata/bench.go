@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -191,10 +190,5 @@ func newPayloadPool(size int64, seed uint64) []byte {
 
 // benchClient builds the HTTP client for a run: one connection per worker.
 func benchClient(cfg benchConfig) (*client, error) {
-	c, err := newClient(cfg.Addr, cfg.token, cfg.Concurrency)
-	if err != nil {
-		return nil, err
-	}
-	c.http.Transport.(*http.Transport).MaxConnsPerHost = 0
-	return c, nil
+	return newClient(cfg.Addr, cfg.token, cfg.Concurrency)
 }
