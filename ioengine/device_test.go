@@ -3,7 +3,9 @@ package ioengine_test
 import (
 	"context"
 	"errors"
+	"io"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -166,5 +168,74 @@ func TestNewDeviceRemovesStaleProbes(t *testing.T) {
 	}
 	if names, err := m.ReadDir("/d"); err != nil || len(names) != 1 || names[0] != "keep" {
 		t.Fatalf("dir after NewDevice: %v %v", names, err)
+	}
+}
+
+// TestDevicePriorityEndToEnd holds the only slot with a blocked write, queues
+// background, write and read operations in that order, and checks the FS
+// sees them in priority order once the slot frees.
+func TestDevicePriorityEndToEnd(t *testing.T) {
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	seen := make(chan string, 4)
+	recorder := errorfs.InjectorFunc(func(op errorfs.Op) errorfs.Fault {
+		switch {
+		case op.Path == "/d/slow" && op.Kind == errorfs.OpWrite:
+			close(entered)
+			<-unblock
+		case op.Path == "/d/h" && op.Kind != errorfs.OpOpen:
+			seen <- op.Kind.String()
+		}
+		return errorfs.Fault{}
+	})
+	dev, err := ioengine.NewDevice(errorfs.Wrap(memfs.New(memfs.Options{}), recorder), "/d",
+		ioengine.DeviceOptions{MaxInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := dev.Open("slow", ioengine.FlagCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := dev.Open("h", ioengine.FlagCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan error, 4)
+	go func() {
+		_, err := slow.WriteAt(ctx, ioengine.ClassWrite, []byte("x"), 0)
+		done <- err
+	}()
+	<-entered
+	queued := []func() error{
+		func() error { return h.Sync(ctx, ioengine.ClassBackground) },
+		func() error { _, err := h.WriteAt(ctx, ioengine.ClassWrite, []byte("w"), 0); return err },
+		func() error {
+			_, err := h.ReadAt(ctx, ioengine.ClassRead, make([]byte, 1), 0)
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return err
+		},
+	}
+	for i, op := range queued {
+		go func() { done <- op() }()
+		for dev.Stats().Queued != i+1 {
+			runtime.Gosched()
+		}
+	}
+	close(unblock)
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(seen)
+	var order []string
+	for s := range seen {
+		order = append(order, s)
+	}
+	if got := strings.Join(order, ","); got != "read,write,sync" {
+		t.Fatalf("FS saw %s, want read,write,sync", got)
 	}
 }
