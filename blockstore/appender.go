@@ -3,6 +3,7 @@ package blockstore
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -54,6 +55,9 @@ type appender struct {
 	stop  chan struct{}
 	done  chan struct{}
 
+	completions chan completion // to the completer goroutine
+	completed   chan struct{}   // closed when the completer is done
+
 	sendMu sync.RWMutex // senders hold R while sending; closing takes W
 	closed bool
 
@@ -71,7 +75,10 @@ func newAppender(s *Store, d *dataDir) *appender {
 		queue: make(chan *appendReq, 1024),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
-		group: ioengine.AlignedBytes(int(ioengine.AlignUp(int64(s.opts.MaxBatchBytes), align))+align, align),
+
+		completions: make(chan completion, 4),
+		completed:   make(chan struct{}),
+		group:       ioengine.AlignedBytes(int(ioengine.AlignUp(int64(s.opts.MaxBatchBytes), align))+align, align),
 	}
 }
 
@@ -97,7 +104,12 @@ func (a *appender) close() {
 }
 
 func (a *appender) run() {
-	defer close(a.done)
+	go a.completer()
+	defer func() {
+		close(a.completions)
+		<-a.completed
+		close(a.done)
+	}()
 	for {
 		var first *appendReq
 		if a.carry != nil {
@@ -174,7 +186,16 @@ func (a *appender) collect(first *appendReq) []*appendReq {
 			}
 			group = append(group, req)
 			total += span(len(req.rec))
+			continue
 		default:
+		}
+		// The queue is empty. Writers acked a moment ago may be about to
+		// queue again; yield once and keep going only if one did. This is
+		// not a timer: with no writer runnable it ends at once, and it
+		// merges the two cohorts that otherwise alternate (one preparing
+		// its next record while the other's group is on disk).
+		runtime.Gosched()
+		if len(a.queue) == 0 {
 			return group
 		}
 	}
@@ -242,15 +263,40 @@ func (a *appender) commitGroup(group []*appendReq) {
 		}
 		pos += int64(span(len(r.rec)))
 	}
-	// Visible only now that the bytes are durable, and before any waiter
-	// returns, so a Put is readable the moment it returns.
 	ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: end})
-	a.s.index.apply(ops)
 	a.s.stats.groups.Add(1)
 	a.s.stats.records.Add(uint64(len(group)))
 	a.s.stats.bytes.Add(uint64(size))
-	for i, r := range group {
-		r.done <- appendResult{loc: locs[i]}
+	results := make([]appendResult, len(group))
+	for i := range group {
+		results[i] = appendResult{loc: locs[i]}
+	}
+	a.complete(completion{ops: ops, group: group, results: results})
+}
+
+// completion is the index work and the acks of one group (or a volume
+// state change), handed to the completer so the next group's write starts
+// while this one's waiters are woken. Completions are processed in order,
+// so a volume's watermarks and state changes reach the index in order.
+type completion struct {
+	ops     []indexOp
+	group   []*appendReq
+	results []appendResult
+}
+
+func (a *appender) complete(c completion) { a.completions <- c }
+
+// completer makes each durable group visible (pending index) and only then
+// acks its waiters, so a Put is readable the moment it returns.
+func (a *appender) completer() {
+	defer close(a.completed)
+	for c := range a.completions {
+		if len(c.ops) > 0 {
+			a.s.index.apply(c.ops)
+		}
+		for i, r := range c.group {
+			r.done <- c.results[i]
+		}
 	}
 }
 
@@ -290,7 +336,7 @@ func (a *appender) seal(v *volume) {
 	if err := v.h.Truncate(context.Background(), ioengine.ClassBackground, end); err != nil {
 		a.s.log.Warn("blockstore: trimming sealed volume", "volume", v.id, "err", err)
 	}
-	a.s.index.apply([]indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: end}})
+	a.complete(completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: end}}})
 	a.s.log.Info("blockstore: volume sealed", "volume", v.id, "end", end)
 }
 
@@ -302,7 +348,7 @@ func (a *appender) retire(v *volume, groupStart int64, cause error) {
 	a.setVol(nil)
 	a.s.stats.writeErrors.Add(1)
 	a.s.log.Error("blockstore: volume failed; now read-only", "volume", v.id, "dir", a.d.dev.Dir(), "err", cause)
-	a.s.index.apply([]indexOp{{kind: opVolState, vol: v.id, state: volFailed, end: groupStart}})
+	a.complete(completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volFailed, end: groupStart}}})
 }
 
 func (a *appender) volumeError(v *volume, err error) error {
@@ -313,9 +359,11 @@ func (a *appender) volumeError(v *volume, err error) error {
 }
 
 func (a *appender) fail(group []*appendReq, err error, retry bool) {
-	for _, r := range group {
-		r.done <- appendResult{err: err, retry: retry}
+	results := make([]appendResult, len(group))
+	for i := range results {
+		results[i] = appendResult{err: err, retry: retry}
 	}
+	a.complete(completion{group: group, results: results})
 }
 
 // Back-off before a directory is tried again after it could not make a

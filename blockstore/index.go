@@ -90,18 +90,24 @@ type index struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	work     *sync.Cond // indexer: queue non-empty or closing
-	space    *sync.Cond // producers: queue shrank; flushers: committed
+	wake     chan struct{} // indexer: more queued, a flush or closing
+	flushing int           // callers waiting in flush
+	space    *sync.Cond    // producers: queue shrank; flushers: committed
 	pending  map[string]indexEntry
 	queue    []indexOp
 	maxQueue int
 	inflight int // ops taken by the indexer, not yet committed
 	closing  bool
 	failed   error // last commit error, for Healthy/logging
-	done     chan struct{}
+	// maxApplied is the highest version apply has seen. An op above it is
+	// newer than anything pending or in bbolt, for any key, so it needs no
+	// bbolt lookup: the common case with store-assigned versions.
+	maxApplied uint64
+	done       chan struct{}
 
-	commits   atomic.Uint64
-	committed atomic.Uint64 // key ops committed
+	commits    atomic.Uint64
+	committed  atomic.Uint64 // key ops committed
+	commitTime atomic.Int64  // nanoseconds spent in bbolt transactions
 }
 
 // openIndex opens or creates the bbolt file. rebuild is true when the file
@@ -141,7 +147,7 @@ func openIndex(dir string, mmapSize int, log *slog.Logger) (ix *index, rebuild b
 		maxQueue: 256 << 10,
 		done:     make(chan struct{}),
 	}
-	ix.work = sync.NewCond(&ix.mu)
+	ix.wake = make(chan struct{}, 1)
 	ix.space = sync.NewCond(&ix.mu)
 	return ix, rebuild, nil
 }
@@ -244,13 +250,15 @@ func (ix *index) apply(ops []indexOp) {
 			tx.Rollback()
 		}
 	}()
+	seen := ix.maxApplied
 	for i := range ops {
 		op := &ops[i]
 		if op.kind != opKey {
 			continue
 		}
+		ix.maxApplied = max(ix.maxApplied, op.e.version)
 		cur, ok := ix.pending[op.key]
-		if !ok {
+		if !ok && op.e.version <= seen {
 			if tx == nil {
 				var err error
 				if tx, err = ix.db.Begin(false); err != nil {
@@ -270,8 +278,24 @@ func (ix *index) apply(ops []indexOp) {
 		}
 	}
 	ix.queue = append(ix.queue, ops...)
-	ix.work.Signal()
+	ix.signal()
 }
+
+func (ix *index) signal() {
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
+}
+
+// The indexer commits once minTxOps ops are queued, or maxTxDelay after
+// its previous commit, or at once for a flush or Close. Thousands of keys
+// per transaction keep bbolt's fsyncs few, which matters when the index
+// shares a disk with the volumes.
+const (
+	minTxOps   = 8192
+	maxTxDelay = 100 * time.Millisecond
+)
 
 func decodeEntryOrZero(v []byte) (indexEntry, bool) {
 	e, err := decodeEntry(v)
@@ -282,15 +306,34 @@ func decodeEntryOrZero(v []byte) (indexEntry, bool) {
 // transaction, then drops the committed entries from pending.
 func (ix *index) run() {
 	defer close(ix.done)
+	var timer *time.Timer
+	lastCommit := time.Now()
 	for {
 		ix.mu.Lock()
-		for len(ix.queue) == 0 && !ix.closing {
-			ix.work.Wait()
-		}
-		if len(ix.queue) == 0 && ix.closing {
+		queued, urgent := len(ix.queue), ix.closing || ix.flushing > 0
+		if queued == 0 && ix.closing {
 			ix.mu.Unlock()
 			return
 		}
+		if queued == 0 || (queued < minTxOps && !urgent && time.Since(lastCommit) < maxTxDelay) {
+			ix.mu.Unlock()
+			var expired <-chan time.Time
+			if queued > 0 {
+				wait := maxTxDelay - time.Since(lastCommit)
+				if timer == nil {
+					timer = time.NewTimer(wait)
+				} else {
+					timer.Reset(wait)
+				}
+				expired = timer.C
+			}
+			select {
+			case <-ix.wake:
+			case <-expired:
+			}
+			continue
+		}
+		lastCommit = time.Now()
 		n := min(len(ix.queue), maxTxOps)
 		batch := slices.Clone(ix.queue[:n])
 		ix.queue = slices.Delete(ix.queue, 0, n)
@@ -354,6 +397,8 @@ func (ix *index) commit(batch []indexOp) error {
 		}
 	}
 	slices.SortStableFunc(keys, func(a, b int) int { return strings.Compare(batch[a].key, batch[b].key) })
+	started := time.Now()
+	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
 	err := ix.db.Update(func(tx *bolt.Tx) error {
 		arena := make([]byte, 0, 64<<10)
 		kb := tx.Bucket(bucketKeys)
@@ -422,6 +467,9 @@ func (ix *index) commit(batch []indexOp) error {
 func (ix *index) flush() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.flushing++
+	defer func() { ix.flushing-- }()
+	ix.signal()
 	for (len(ix.queue) > 0 || ix.inflight > 0) && ix.failed == nil {
 		ix.space.Wait()
 	}
@@ -432,7 +480,7 @@ func (ix *index) flush() error {
 func (ix *index) close() error {
 	ix.mu.Lock()
 	ix.closing = true
-	ix.work.Broadcast()
+	ix.signal()
 	ix.space.Broadcast()
 	ix.mu.Unlock()
 	<-ix.done

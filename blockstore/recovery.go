@@ -25,6 +25,9 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 		known = map[uint32]volumeRecord{}
 	}
 	s.clock.observe(maxVer)
+	s.index.mu.Lock()
+	s.index.maxApplied = maxVer // everything in bbolt is at or below it
+	s.index.mu.Unlock()
 	var maxID uint32
 	for id := range known {
 		maxID = max(maxID, id)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"strata/ioengine"
 )
@@ -29,9 +30,8 @@ type Store struct {
 	volumes      map[uint32]*volume
 	nextVolumeID atomic.Uint32
 
-	small   *ioengine.BufferPool // records up to 1 MiB
-	big     bufferClasses        // records above 1 MiB, up to a compressed chunk
-	align   int                  // largest device alignment: every record buffer uses it
+	bufs    bufferClasses // record buffers, 4 KiB up to a compressed chunk
+	align   int           // largest device alignment: every record buffer uses it
 	useMu   sync.RWMutex
 	closed  atomic.Bool
 	closeMu sync.Mutex
@@ -46,14 +46,15 @@ type storeCounters struct {
 
 // Stats are the store's own counters; Devices has the per-disk ones.
 type Stats struct {
-	RecordsWritten uint64 // records appended (blobs, chunks, manifests, tombstones)
-	BytesWritten   uint64 // bytes written to volumes, padding included
-	Groups         uint64 // group commits (one write + one fdatasync each)
-	Corruptions    uint64 // records that failed a checksum, on read or in recovery
-	WriteErrors    uint64 // failed writes/syncs (each retires a volume)
-	IndexCommits   uint64 // bbolt transactions
-	IndexedKeys    uint64 // key updates committed to bbolt
-	PendingKeys    int    // durable but not yet in bbolt
+	RecordsWritten uint64        // records appended (blobs, chunks, manifests, tombstones)
+	BytesWritten   uint64        // bytes written to volumes, padding included
+	Groups         uint64        // group commits (one write + one fdatasync each)
+	Corruptions    uint64        // records that failed a checksum, on read or in recovery
+	WriteErrors    uint64        // failed writes/syncs (each retires a volume)
+	IndexCommits   uint64        // bbolt transactions
+	IndexedKeys    uint64        // key updates committed to bbolt
+	IndexBusy      time.Duration // time spent in bbolt write transactions
+	PendingKeys    int           // durable but not yet in bbolt
 	Volumes        int
 }
 
@@ -84,8 +85,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.dirs = append(s.dirs, d)
 		s.align = max(s.align, dev.Alignment())
 	}
-	s.small = ioengine.NewBufferPool(s.align)
-	s.big.init(opts.chunkBufferLen(s.align), opts.bigBufferLen(), s.align)
+	s.bufs.init(opts.chunkBufferLen(s.align), opts.bigBufferLen(), s.align)
 
 	ix, rebuild, err := openIndex(opts.IndexDir, opts.IndexMmapSize, s.log)
 	if err != nil {
@@ -285,6 +285,7 @@ func (s *Store) Stats() Stats {
 		WriteErrors:    s.stats.writeErrors.Load(),
 		IndexCommits:   s.index.commits.Load(),
 		IndexedKeys:    s.index.committed.Load(),
+		IndexBusy:      time.Duration(s.index.commitTime.Load()),
 		PendingKeys:    pending,
 		Volumes:        nvol,
 	}
@@ -361,29 +362,22 @@ func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (
 // getBuf returns an aligned buffer of at least n bytes (rounded up to the
 // alignment), from a pool when its size class has one.
 func (s *Store) getBuf(n int) *ioengine.Buffer {
-	if n <= 1<<20 {
-		return s.small.Get(n)
-	}
-	if b := s.big.get(n); b != nil {
+	if b := s.bufs.get(n); b != nil {
 		return b
 	}
 	return &ioengine.Buffer{B: ioengine.AlignedBytes(int(ioengine.AlignUp(int64(n), s.align)), s.align)}
 }
 
 func (s *Store) putBuf(b *ioengine.Buffer) {
-	if b == nil {
-		return
+	if b != nil {
+		s.bufs.put(b)
 	}
-	if cap(b.B) <= 1<<20 {
-		s.small.Put(b)
-		return
-	}
-	s.big.put(b)
 }
 
-// bufferClasses pools aligned buffers in power-of-two sizes from 2 MiB up
-// to the largest record buffer, so a 1 MiB blob does not hold a chunk-sized
-// buffer and a chunked Put reuses its two buffers' memory chunk after chunk.
+// bufferClasses pools aligned buffers in power-of-two sizes from 8 KiB up
+// to the largest record buffer, so a 4 KiB blob does not hold 64 KiB, a
+// 1 MiB blob does not hold a chunk-sized buffer, and a chunked Put reuses
+// its two buffers' memory chunk after chunk.
 type bufferClasses struct {
 	align int
 	sizes []int
@@ -392,7 +386,7 @@ type bufferClasses struct {
 
 func (c *bufferClasses) init(chunkLen, maxLen, align int) {
 	c.align = align
-	for size := 2 << 20; size < chunkLen; size *= 2 {
+	for size := max(8<<10, align); size < chunkLen; size *= 2 {
 		c.sizes = append(c.sizes, size)
 	}
 	// Exact classes for a chunk record and its worst-case compressed

@@ -1,0 +1,333 @@
+package blockstore
+
+// Benchmarks against raw baselines on the same directory, in the same run.
+// Every store benchmark has a raw sibling; compare them with benchstat or by
+// eye. The directory is b.TempDir() unless STRATA_BENCH_DIR names another
+// (e.g. a throttled loop-mounted "HDD").
+//
+//	go test ./blockstore -run '^$' -bench . -benchtime 2s
+//	STRATA_BENCH_INDEX_KEYS=10000000 go test ./blockstore -run '^$' -bench BenchmarkIndex -benchtime 1x -timeout 60m
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"strata/ioengine"
+)
+
+func benchDir(b *testing.B) string {
+	if d := os.Getenv("STRATA_BENCH_DIR"); d != "" {
+		dir, err := os.MkdirTemp(d, "bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	return b.TempDir()
+}
+
+// latencies is a concurrent HDR histogram in microseconds.
+type latencies struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
+}
+
+func newLatencies() *latencies { return &latencies{h: hdrhistogram.New(1, 60_000_000, 3)} }
+
+func (l *latencies) record(d time.Duration) {
+	l.mu.Lock()
+	l.h.RecordValue(max(1, d.Microseconds()))
+	l.mu.Unlock()
+}
+
+func (l *latencies) report(b *testing.B) {
+	b.ReportMetric(float64(l.h.ValueAtQuantile(50)), "p50-µs")
+	b.ReportMetric(float64(l.h.ValueAtQuantile(99)), "p99-µs")
+}
+
+// runWriters runs b.N operations spread over n goroutines.
+func runWriters(b *testing.B, n int, op func(worker, i int) error) *latencies {
+	lat := newLatencies()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, n)
+	b.ResetTimer()
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				start := time.Now()
+				if err := op(w, int(i)); err != nil {
+					errc <- err
+					return
+				}
+				lat.record(time.Since(start))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errc)
+	for err := range errc {
+		b.Fatal(err)
+	}
+	return lat
+}
+
+func benchStore(b *testing.B, opts Options) *Store {
+	if opts.DataDirs == nil {
+		opts.DataDirs = []string{filepath.Join(benchDir(b), "data")}
+	}
+	if opts.IndexDir == "" {
+		opts.IndexDir = filepath.Join(benchDir(b), "index")
+	}
+	s, err := Open(context.Background(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func payloads(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = randBytes(rand.New(rand.NewPCG(uint64(i), 7)), size)
+	}
+	return out
+}
+
+// BenchmarkLargeWrites: durable 1 MiB Puts from 16 writers against 16
+// writers each doing a 1 MiB O_DIRECT pwrite at the next offset of one
+// preallocated file followed by fdatasync, on the same directory.
+func BenchmarkLargeWrites(b *testing.B) {
+	const writers, size = 16, 1 << 20
+	data := payloads(writers, size)
+	b.Run("blockstore", func(b *testing.B) {
+		s := benchStore(b, Options{})
+		b.SetBytes(size)
+		lat := runWriters(b, writers, func(w, i int) error {
+			_, err := s.Put(context.Background(), "large/"+strconv.Itoa(i), bytes.NewReader(data[w]), size, PutOptions{})
+			return err
+		})
+		lat.report(b)
+		st := s.Stats()
+		b.ReportMetric(float64(st.BytesWritten)/float64(st.Groups)/(1<<20), "MiB/group")
+	})
+	b.Run("raw-odirect", func(b *testing.B) {
+		f := rawFile(b, int64(b.N+writers)*size)
+		bufs := alignedCopies(data, f.Alignment())
+		var off atomic.Int64
+		b.SetBytes(size)
+		lat := runWriters(b, writers, func(w, i int) error {
+			if _, err := f.WriteAt(bufs[w], off.Add(size)-size); err != nil {
+				return err
+			}
+			return f.Sync()
+		})
+		lat.report(b)
+	})
+}
+
+// rawFile is a preallocated O_DIRECT file in the bench directory.
+func rawFile(b *testing.B, size int64) ioengine.File {
+	fsys := ioengine.OSFS()
+	f, err := fsys.OpenFile(filepath.Join(benchDir(b), "raw"), ioengine.FlagCreate|ioengine.FlagDirect)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	if !f.Direct() {
+		b.Logf("raw baseline is NOT direct on this filesystem")
+	}
+	if err := f.Allocate(0, ioengine.AlignUp(size, f.Alignment())); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+func alignedCopies(data [][]byte, align int) [][]byte {
+	out := make([][]byte, len(data))
+	for i, d := range data {
+		out[i] = ioengine.AlignedBytes(int(ioengine.AlignUp(int64(len(d)), align)), align)
+		copy(out[i], d)
+	}
+	return out
+}
+
+// BenchmarkSmallWrites: durable 4 KiB Puts from 64 and 256 writers against a
+// bare group-commit loop (records packed into one aligned pwrite + one
+// fdatasync per batch, no headers, no checksums, no index).
+func BenchmarkSmallWrites(b *testing.B) {
+	const size = 4096
+	for _, writers := range []int{64, 256} {
+		data := payloads(writers, size)
+		b.Run(fmt.Sprintf("blockstore/writers=%d", writers), func(b *testing.B) {
+			s := benchStore(b, Options{})
+			b.SetBytes(size)
+			lat := runWriters(b, writers, func(w, i int) error {
+				_, err := s.Put(context.Background(), "small/"+strconv.Itoa(i), bytes.NewReader(data[w]), size, PutOptions{})
+				return err
+			})
+			lat.report(b)
+			st := s.Stats()
+			b.ReportMetric(float64(st.RecordsWritten)/float64(st.Groups), "records/group")
+		})
+		b.Run(fmt.Sprintf("bare-group-commit/writers=%d", writers), func(b *testing.B) {
+			f := rawFile(b, int64(b.N)*size*2+(64<<20))
+			gc := newBareGroupCommit(f, 4<<20)
+			defer gc.close()
+			b.SetBytes(size)
+			lat := runWriters(b, writers, func(w, i int) error { return gc.append(data[w]) })
+			lat.report(b)
+		})
+	}
+}
+
+// bareGroupCommit is the baseline for small writes: what group commit costs
+// on this disk with nothing else around it.
+type bareGroupCommit struct {
+	f     ioengine.File
+	reqs  chan bareReq
+	buf   []byte
+	off   int64
+	done  chan struct{}
+	align int
+}
+
+type bareReq struct {
+	p    []byte
+	done chan error
+}
+
+func newBareGroupCommit(f ioengine.File, batch int) *bareGroupCommit {
+	g := &bareGroupCommit{f: f, reqs: make(chan bareReq, 1024), done: make(chan struct{}), align: f.Alignment()}
+	g.buf = ioengine.AlignedBytes(batch+g.align, g.align)
+	go g.run(batch)
+	return g
+}
+
+func (g *bareGroupCommit) append(p []byte) error {
+	r := bareReq{p: p, done: make(chan error, 1)}
+	g.reqs <- r
+	return <-r.done
+}
+
+func (g *bareGroupCommit) close() { close(g.reqs); <-g.done }
+
+func (g *bareGroupCommit) run(batch int) {
+	defer close(g.done)
+	var group []bareReq
+	for r := range g.reqs {
+		group = append(group[:0], r)
+		n := len(r.p)
+	drain:
+		for n < batch {
+			select {
+			case r, ok := <-g.reqs:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				n += len(r.p)
+			default:
+				break drain
+			}
+		}
+		pos := 0
+		for _, r := range group {
+			pos += copy(g.buf[pos:], r.p)
+		}
+		size := int(ioengine.AlignUp(int64(pos), g.align))
+		clear(g.buf[pos:size])
+		_, err := g.f.WriteAt(g.buf[:size], g.off)
+		if err == nil {
+			err = g.f.Sync()
+		}
+		g.off += int64(size)
+		for _, r := range group {
+			r.done <- err
+		}
+	}
+}
+
+// BenchmarkColdReads: random Gets of 4 KiB blobs against random 4 KiB
+// O_DIRECT preads of the same volume file, both at 16 concurrent readers.
+// Direct I/O keeps both out of the page cache; the store caches nothing.
+func BenchmarkColdReads(b *testing.B) {
+	const blobs, size, readers = 20000, 4096, 16
+	s := benchStore(b, Options{})
+	data := payloads(64, size)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < blobs; i = next.Add(1) - 1 {
+				if _, err := s.Put(context.Background(), fmt.Sprintf("cold/%06d", i), bytes.NewReader(data[w]), size, PutOptions{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.index.flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("blockstore", func(b *testing.B) {
+		before := s.Devices()[0].Classes[ioengine.ClassRead].ReadOps
+		b.SetBytes(size)
+		lat := runWriters(b, readers, func(w, i int) error {
+			k := fmt.Sprintf("cold/%06d", rand.IntN(blobs))
+			_, got, err := s.Get(context.Background(), k)
+			if err == nil && len(got) != size {
+				err = fmt.Errorf("%s: %d bytes", k, len(got))
+			}
+			return err
+		})
+		lat.report(b)
+		reads := s.Devices()[0].Classes[ioengine.ClassRead].ReadOps - before
+		b.ReportMetric(float64(reads)/float64(b.N), "devreads/get")
+	})
+	b.Run("raw-odirect", func(b *testing.B) {
+		v, _ := s.volume(1)
+		f, err := ioengine.OSFS().OpenFile(filepath.Join(v.dir.dev.Dir(), volumeFileName(1)), ioengine.FlagDirect|ioengine.FlagReadOnly)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		span := v.end.Load() / 4096
+		bufs := make([][]byte, readers)
+		for i := range bufs {
+			bufs[i] = ioengine.AlignedBytes(4096, f.Alignment())
+		}
+		b.SetBytes(size)
+		lat := runWriters(b, readers, func(w, i int) error {
+			_, err := f.ReadAt(bufs[w], rand.Int64N(span)*4096)
+			return err
+		})
+		lat.report(b)
+	})
+}
