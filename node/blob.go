@@ -1,0 +1,319 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"strata/blockstore"
+)
+
+// maxContentTypeLen bounds the stored Content-Type.
+const maxContentTypeLen = 256
+
+// defaultContentType is served for blobs stored without one.
+const defaultContentType = "application/octet-stream"
+
+// blobJSON describes one blob in PUT answers and listings.
+type blobJSON struct {
+	Key          string `json:"key"`
+	Size         int64  `json:"size"`
+	ETag         string `json:"etag"`
+	LastModified string `json:"last_modified"`
+}
+
+func blobJSONOf(info blockstore.Info) blobJSON {
+	return blobJSON{Key: info.Key, Size: info.Size, ETag: info.ETag(), LastModified: info.ModTime.UTC().Format(time.RFC3339Nano)}
+}
+
+// handleBlob serves /blobs/{key}. Order of checks: method, auth, key,
+// headers, admission; nothing reaches the store before all pass.
+func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, st *requestState) {
+	write := false
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPut, http.MethodDelete:
+		write = true
+	default:
+		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
+		s.writeError(w, r, errMethod)
+		return
+	}
+	if !s.authorize(w, r, st, write) {
+		return
+	}
+	key, err := keyFromEscapedPath(r.URL.EscapedPath())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		s.getBlob(w, r, st, key)
+	case http.MethodPut:
+		s.putBlob(w, r, st, key)
+	case http.MethodDelete:
+		s.deleteBlob(w, r, key)
+	}
+}
+
+// putBlob streams the body into the store and answers 201 only after the
+// store reports the blob durable.
+func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestState, key string) {
+	pre, err := parseWritePreconditions(r.Header)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	contentType, err := validContentType(r.Header.Values("Content-Type"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	maxSize := int64(s.cfg.MaxBlobSize)
+	if r.ContentLength > maxSize {
+		// Refused before any byte is read (and before 100 Continue goes out).
+		s.writeError(w, r, fmt.Errorf("%w: Content-Length %d", errBodyTooLarge, r.ContentLength))
+		return
+	}
+	if !s.admit(w, r, s.uploads, "upload") {
+		return
+	}
+	defer s.uploads.release()
+
+	ctx := r.Context()
+	unlock, err := s.locks.lock(ctx, key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer unlock()
+	if err := s.checkWritePreconditions(r, key, pre); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+
+	body := newUploadBody(r.Body, st.rc, s.cfg.HTTP.ProgressTimeout, maxSize, func(n int) { st.received.Add(int64(n)) })
+	// The read deadline stays armed after Put: if the store stopped early,
+	// the server's discard of the unread body is bounded by it too. (At the
+	// body's EOF uploadBody disarms it.)
+	info, err := s.store.Put(ctx, key, body, r.ContentLength, blockstore.PutOptions{ContentType: contentType})
+	if err != nil {
+		if body.err != nil {
+			// The client's fault explains whatever the store made of it.
+			s.log.Debug("upload body failed", "key", key, "body", body.err, "store", err)
+			err = body.err
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", info.ETag())
+	if !info.ModTime.IsZero() {
+		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	}
+	writeJSON(w, http.StatusCreated, blobJSONOf(info))
+}
+
+// deleteBlob removes the blob: 204, or 404 when there is none.
+func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, key string) {
+	pre, err := parseWritePreconditions(r.Header)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.admit(w, r, s.uploads, "upload") {
+		return
+	}
+	defer s.uploads.release()
+	ctx := r.Context()
+	unlock, err := s.locks.lock(ctx, key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer unlock()
+	if err := s.checkWritePreconditions(r, key, pre); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkWritePreconditions evaluates If-Match / If-None-Match against the
+// current blob. The caller holds the key's lock, so the answer still holds
+// when its write lands.
+func (s *Server) checkWritePreconditions(r *http.Request, key string, pre writePreconditions) error {
+	if !pre.conditional() {
+		return nil
+	}
+	info, err := s.store.Stat(r.Context(), key)
+	switch {
+	case err == nil:
+		return pre.check(true, info.ETag())
+	case errors.Is(err, blockstore.ErrNotFound):
+		return pre.check(false, "")
+	default:
+		return err
+	}
+}
+
+// validContentType accepts at most one Content-Type of printable ASCII up
+// to maxContentTypeLen bytes; none means "" (served as octet-stream).
+func validContentType(values []string) (string, error) {
+	switch {
+	case len(values) == 0:
+		return "", nil
+	case len(values) > 1:
+		return "", fmt.Errorf("%w: more than one Content-Type", errBadRequest)
+	}
+	v := strings.TrimSpace(values[0])
+	if len(v) > maxContentTypeLen {
+		return "", fmt.Errorf("%w: Content-Type longer than %d bytes", errBadRequest, maxContentTypeLen)
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e {
+			return "", fmt.Errorf("%w: Content-Type holds a non-printable byte", errBadRequest)
+		}
+	}
+	return v, nil
+}
+
+// getBlob answers GET and HEAD through http.ServeContent, which handles
+// Range (single and multipart), If-Match, If-None-Match, If-Modified-Since,
+// If-Unmodified-Since and If-Range against the ETag and Last-Modified set here.
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestState, key string) {
+	if !s.admit(w, r, s.reads, "read") {
+		return
+	}
+	defer s.reads.release()
+
+	obj, err := s.store.Open(r.Context(), key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer obj.Close()
+	info := obj.Info()
+	h := w.Header()
+	h.Set("ETag", info.ETag())
+	contentType := info.ContentType
+	if contentType == "" {
+		contentType = defaultContentType
+	}
+	// Always set: otherwise ServeContent would read 512 bytes to sniff one.
+	h.Set("Content-Type", contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Accept-Ranges", "bytes")
+
+	if vs := r.Header.Values("Range"); len(vs) > 0 {
+		if rng, ok := normalizeRange(vs[0]); ok && len(vs) == 1 {
+			r.Header.Set("Range", rng)
+		} else {
+			r.Header.Del("Range") // unknown unit or several Range fields: serve it all
+		}
+	}
+	content := newReadRecorder(obj)
+	bw := newBlobWriter(w, st.rc, content, s.cfg.HTTP.ProgressTimeout)
+	http.ServeContent(bw, r, "", info.ModTime, content)
+
+	if status := bw.swallowedStatus(); status != 0 {
+		if status == http.StatusRequestedRangeNotSatisfiable {
+			// ServeContent omits it for malformed ranges; RFC 9110 wants it.
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+		}
+		s.writeError(w, r, serveContentError(status))
+		return
+	}
+	if readErr := content.readErr(); readErr != nil {
+		if !bw.committed {
+			// Nothing sent yet: a clean error answer instead of a 200.
+			for _, k := range []string{"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Content-Length"} {
+				h.Del(k)
+			}
+			s.writeError(w, r, readErr)
+			return
+		}
+		// Bytes already went out under a 200/206: abort the connection so
+		// the client sees a truncated response, never bad or missing bytes
+		// passed off as complete.
+		s.log.Warn("read failed mid-response; aborting connection", "key", key, "err", readErr)
+		panic(http.ErrAbortHandler)
+	}
+	if err := bw.finish(); err != nil {
+		s.log.Debug("writing response failed", "key", key, "err", err)
+	}
+}
+
+// serveContentError names the error status ServeContent chose.
+func serveContentError(status int) error {
+	switch status {
+	case http.StatusRequestedRangeNotSatisfiable:
+		return errRangeNotSatisfiable
+	case http.StatusPreconditionFailed:
+		return errPrecondition
+	case http.StatusBadRequest:
+		return errBadRequest
+	default:
+		return fmt.Errorf("node: ServeContent answered %d", status)
+	}
+}
+
+// listResponse is the JSON answer of GET /blobs.
+type listResponse struct {
+	Keys           []blobJSON `json:"keys"`
+	NextStartAfter string     `json:"next_start_after"`
+	Truncated      bool       `json:"truncated"`
+}
+
+// List limits.
+const (
+	defaultListLimit = 1000
+	maxListLimit     = 10000
+)
+
+// handleList serves GET /blobs?prefix=&start-after=&limit=: keys in order,
+// at most limit (default 1000, capped at 10000); when truncated,
+// next_start_after is the start-after of the next page.
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request, st *requestState) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.writeError(w, r, errMethod)
+		return
+	}
+	if !s.authorize(w, r, st, false) {
+		return
+	}
+	q, err := parseListQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !s.admit(w, r, s.reads, "read") {
+		return
+	}
+	defer s.reads.release()
+	infos, err := s.store.List(r.Context(), q.prefix, q.startAfter, q.limit+1)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp := listResponse{Keys: make([]blobJSON, 0, min(len(infos), q.limit))}
+	if len(infos) > q.limit {
+		infos = infos[:q.limit]
+		resp.Truncated = true
+		resp.NextStartAfter = infos[len(infos)-1].Key
+	}
+	for _, info := range infos {
+		resp.Keys = append(resp.Keys, blobJSONOf(info))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+

@@ -1,0 +1,310 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultDataDir is where `strata serve` keeps every tier when nothing else is said.
+const DefaultDataDir = "./strata-data"
+
+// Token scopes.
+const (
+	ScopeRead      = "read"       // GET, HEAD, list
+	ScopeReadWrite = "read-write" // everything, including PUT and DELETE
+)
+
+// minTokenLen keeps guessable tokens out of configs.
+const minTokenLen = 16
+
+// Config is the node's configuration, read from TOML (see docs/config.md).
+// DefaultConfig gives every key its default; LoadConfig decodes a file over it.
+type Config struct {
+	// Listen is the HTTP address. Default "127.0.0.1:7070".
+	Listen string `toml:"listen"`
+	// DataDir is the root of the embedded layout: HDDDirs, SSDDir and
+	// IndexDir default to its hdd/, ssd/ and index/ subdirectories.
+	DataDir string `toml:"data_dir"`
+	// HDDDirs are the blockstore data directories, one per disk.
+	HDDDirs []string `toml:"hdd_dirs"`
+	// SSDDir holds the SSD cache file.
+	SSDDir string `toml:"ssd_dir"`
+	// IndexDir holds the bbolt index; put it on the SSD.
+	IndexDir string `toml:"index_dir"`
+	// RAMCacheSize bounds the RAM cache; 0 turns it off. Default 256MiB.
+	RAMCacheSize ByteSize `toml:"ram_cache_size"`
+	// SSDCacheSize bounds the SSD cache; 0 turns it off. Default 1GiB.
+	SSDCacheSize ByteSize `toml:"ssd_cache_size"`
+	// MaxBlobSize is the largest blob accepted. Default 5GiB.
+	MaxBlobSize ByteSize `toml:"max_blob_size"`
+	// ChunkSize: blobs above it are stored as chunks plus a manifest. Default 8MiB.
+	ChunkSize ByteSize `toml:"chunk_size"`
+	// VolumeSize is the preallocated size of one volume file. Default 4GiB.
+	VolumeSize ByteSize `toml:"volume_size"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `toml:"log_level"`
+	// LogFormat is text or json. Default "text".
+	LogFormat string `toml:"log_format"`
+	// ShutdownTimeout bounds how long in-flight requests may run after
+	// SIGTERM before connections are closed. Default 30s.
+	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+
+	HTTP   HTTPConfig   `toml:"http"`
+	Limits LimitsConfig `toml:"limits"`
+	Auth   AuthConfig   `toml:"auth"`
+}
+
+// HTTPConfig bounds what one connection may cost.
+type HTTPConfig struct {
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout time.Duration `toml:"read_header_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// ProgressTimeout: an upload must deliver, and a download must accept,
+	// some bytes at least this often or the request is cut off. There is no
+	// limit on the total time of a request that keeps moving. Default 30s.
+	ProgressTimeout time.Duration `toml:"progress_timeout"`
+	// MaxHeaderBytes bounds request headers. Default 64KiB.
+	MaxHeaderBytes ByteSize `toml:"max_header_bytes"`
+	// MaxConnections bounds open connections; further ones wait in the
+	// kernel's accept queue. Default 4096.
+	MaxConnections int `toml:"max_connections"`
+}
+
+// LimitsConfig is admission control: uploads and reads have separate
+// budgets, so a flood of slow uploads cannot starve reads.
+type LimitsConfig struct {
+	// MaxUploads bounds concurrent PUT and DELETE requests. Default 32.
+	MaxUploads int `toml:"max_uploads"`
+	// MaxReads bounds concurrent GET, HEAD and list requests. Default 128.
+	MaxReads int `toml:"max_reads"`
+	// AdmissionWait is how long a request may wait for a slot before it is
+	// answered 503 with Retry-After. Default 0 (answer at once).
+	AdmissionWait time.Duration `toml:"admission_wait"`
+	// RetryAfter is the Retry-After sent with 503 answers. Default 1s.
+	RetryAfter time.Duration `toml:"retry_after"`
+}
+
+// AuthConfig holds bearer tokens. With none, the node only listens on loopback.
+type AuthConfig struct {
+	Tokens []Token `toml:"tokens"`
+	// PublicMetrics serves /metrics without a token. Default true.
+	// /healthz and /readyz never need one.
+	PublicMetrics bool `toml:"public_metrics"`
+}
+
+// Token is one bearer token and what it may do.
+type Token struct {
+	// Name labels the token in logs; never the secret itself.
+	Name string `toml:"name"`
+	// Token is the secret, at least 16 bytes.
+	Token string `toml:"token"`
+	// Scope is "read" or "read-write".
+	Scope string `toml:"scope"`
+}
+
+// DefaultConfig returns the defaults with every tier under dataRoot
+// (DefaultDataDir when empty): dataRoot/hdd, dataRoot/ssd, dataRoot/index.
+func DefaultConfig(dataRoot string) Config {
+	if dataRoot == "" {
+		dataRoot = DefaultDataDir
+	}
+	c := Config{
+		Listen:          "127.0.0.1:7070",
+		RAMCacheSize:    256 << 20,
+		SSDCacheSize:    1 << 30,
+		MaxBlobSize:     5 << 30,
+		ChunkSize:       8 << 20,
+		VolumeSize:      4 << 30,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 30 * time.Second,
+		HTTP: HTTPConfig{
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ProgressTimeout:   30 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			MaxConnections:    4096,
+		},
+		Limits: LimitsConfig{
+			MaxUploads: 32,
+			MaxReads:   128,
+			RetryAfter: time.Second,
+		},
+		Auth: AuthConfig{PublicMetrics: true},
+	}
+	c.SetDataDir(dataRoot)
+	return c
+}
+
+// layout returns the directories of the embedded layout under root.
+func layout(root string) (hdd, ssd, index string) {
+	return filepath.Join(root, "hdd"), filepath.Join(root, "ssd"), filepath.Join(root, "index")
+}
+
+// SetDataDir moves the embedded layout to root: directories that are unset
+// or still at the old root's default move with it; directories set
+// elsewhere stay where they are.
+func (c *Config) SetDataDir(root string) {
+	oldHDD, oldSSD, oldIndex := layout(c.DataDir)
+	hdd, ssd, index := layout(root)
+	if len(c.HDDDirs) == 0 || (c.DataDir != "" && len(c.HDDDirs) == 1 && c.HDDDirs[0] == oldHDD) {
+		c.HDDDirs = []string{hdd}
+	}
+	if c.SSDDir == "" || (c.DataDir != "" && c.SSDDir == oldSSD) {
+		c.SSDDir = ssd
+	}
+	if c.IndexDir == "" || (c.DataDir != "" && c.IndexDir == oldIndex) {
+		c.IndexDir = index
+	}
+	c.DataDir = root
+}
+
+// LoadConfig reads a TOML file over DefaultConfig. Unknown keys are an
+// error (a typo must not silently fall back to a default). Directories the
+// file leaves out follow its data_dir. The result is not yet validated.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig("")
+	c.DataDir, c.HDDDirs, c.SSDDir, c.IndexDir = "", nil, "", ""
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return Config{}, fmt.Errorf("node: config %s: %w", path, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("node: config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	root := c.DataDir
+	if root == "" {
+		root = DefaultDataDir
+	}
+	c.SetDataDir(root)
+	return c, nil
+}
+
+// ErrInsecureListen: no tokens are configured and the listen address is not loopback.
+var ErrInsecureListen = errors.New("node: refusing to listen on a non-loopback address without auth tokens")
+
+// Validate reports every problem in the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("node: config: "+format, args...)) }
+
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("listen %q: %v", c.Listen, err)
+	} else if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
+		errs = append(errs, fmt.Errorf("%w: listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, c.Listen))
+	}
+	if len(c.HDDDirs) == 0 {
+		bad("hdd_dirs is empty")
+	}
+	seen := map[string]bool{}
+	for _, d := range c.HDDDirs {
+		clean := filepath.Clean(d)
+		switch {
+		case d == "":
+			bad("hdd_dirs holds an empty path")
+		case seen[clean]:
+			bad("hdd_dirs names %q twice", d)
+		}
+		seen[clean] = true
+	}
+	if c.IndexDir == "" {
+		bad("index_dir is empty")
+	}
+	if c.SSDCacheSize > 0 && c.SSDDir == "" {
+		bad("ssd_dir is empty but ssd_cache_size is %v", c.SSDCacheSize)
+	}
+	for name, v := range map[string]ByteSize{"ram_cache_size": c.RAMCacheSize, "ssd_cache_size": c.SSDCacheSize} {
+		if v < 0 {
+			bad("%s is negative", name)
+		}
+	}
+	for name, v := range map[string]ByteSize{"max_blob_size": c.MaxBlobSize, "chunk_size": c.ChunkSize, "volume_size": c.VolumeSize, "http.max_header_bytes": c.HTTP.MaxHeaderBytes} {
+		if v <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	if c.VolumeSize > 0 && c.ChunkSize > c.VolumeSize {
+		bad("chunk_size %v exceeds volume_size %v", c.ChunkSize, c.VolumeSize)
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		bad("log_level: %v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format %q: want text or json", c.LogFormat)
+	}
+	for name, v := range map[string]time.Duration{
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
+		"http.idle_timeout":        c.HTTP.IdleTimeout,
+		"http.progress_timeout":    c.HTTP.ProgressTimeout,
+		"limits.retry_after":       c.Limits.RetryAfter,
+	} {
+		if v <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	for name, v := range map[string]time.Duration{"shutdown_timeout": c.ShutdownTimeout, "limits.admission_wait": c.Limits.AdmissionWait} {
+		if v < 0 {
+			bad("%s is negative", name)
+		}
+	}
+	for name, v := range map[string]int{"http.max_connections": c.HTTP.MaxConnections, "limits.max_uploads": c.Limits.MaxUploads, "limits.max_reads": c.Limits.MaxReads} {
+		if v <= 0 {
+			bad("%s must be positive", name)
+		}
+	}
+	secrets := map[string]bool{}
+	for i, t := range c.Auth.Tokens {
+		label := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name != "" {
+			label += fmt.Sprintf(" (%s)", t.Name)
+		}
+		switch {
+		case len(t.Token) < minTokenLen:
+			bad("%s: token shorter than %d bytes", label, minTokenLen)
+		case strings.TrimSpace(t.Token) != t.Token || strings.ContainsAny(t.Token, " \t\r\n"):
+			bad("%s: token holds whitespace", label)
+		case secrets[t.Token]:
+			bad("%s: token repeats an earlier one", label)
+		}
+		secrets[t.Token] = true
+		if t.Scope != ScopeRead && t.Scope != ScopeReadWrite {
+			bad("%s: scope %q: want %q or %q", label, t.Scope, ScopeRead, ScopeReadWrite)
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+// isLoopbackHost reports whether host only reaches this machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ParseLogLevel reads debug, info, warn or error.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		err := l.UnmarshalText([]byte(s))
+		return l, err
+	}
+	return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+}

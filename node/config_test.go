@@ -1,0 +1,157 @@
+package node
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig("")
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	want := map[string]any{
+		"listen": "127.0.0.1:7070", "data": DefaultDataDir,
+		"hdd": []string{filepath.Join(DefaultDataDir, "hdd")}, "ssd": filepath.Join(DefaultDataDir, "ssd"),
+		"index": filepath.Join(DefaultDataDir, "index"), "ram": ByteSize(256 << 20), "ssdcache": ByteSize(1 << 30),
+		"max": ByteSize(5 << 30), "shutdown": 30 * time.Second,
+	}
+	got := map[string]any{
+		"listen": c.Listen, "data": c.DataDir, "hdd": c.HDDDirs, "ssd": c.SSDDir, "index": c.IndexDir,
+		"ram": c.RAMCacheSize, "ssdcache": c.SSDCacheSize, "max": c.MaxBlobSize, "shutdown": c.ShutdownTimeout,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("defaults %v, want %v", got, want)
+	}
+}
+
+func TestSetDataDir(t *testing.T) {
+	c := DefaultConfig("/a")
+	c.IndexDir = "/ssd/index" // set elsewhere: stays
+	c.SetDataDir("/b")
+	if c.HDDDirs[0] != "/b/hdd" || c.SSDDir != "/b/ssd" || c.IndexDir != "/ssd/index" || c.DataDir != "/b" {
+		t.Fatalf("after SetDataDir: %+v", c)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		check func(t *testing.T, c Config)
+		err   string // substring of the load error
+	}{
+		{"empty.toml", func(t *testing.T, c Config) {
+			if !reflect.DeepEqual(c, DefaultConfig("")) {
+				t.Fatalf("empty file: %+v, want defaults", c)
+			}
+		}, ""},
+		{"datadir.toml", func(t *testing.T, c Config) {
+			if c.HDDDirs[0] != "/srv/strata/hdd" || c.SSDDir != "/fast/ssd" || c.IndexDir != "/srv/strata/index" {
+				t.Fatalf("layout %+v", c)
+			}
+		}, ""},
+		{"full.toml", func(t *testing.T, c Config) {
+			if c.Listen != "10.0.0.5:7070" || len(c.HDDDirs) != 2 || c.RAMCacheSize != 512<<20 || c.SSDCacheSize != 0 ||
+				c.MaxBlobSize != 1<<30 || c.HTTP.ProgressTimeout != time.Minute || c.HTTP.MaxHeaderBytes != 32768 ||
+				c.Limits.MaxUploads != 4 || len(c.Auth.Tokens) != 1 || c.Auth.Tokens[0].Scope != ScopeRead || c.Auth.PublicMetrics {
+				t.Fatalf("full config %+v", c)
+			}
+		}, ""},
+		{"unknown-key.toml", nil, "unknown keys: limits.max_upload"},
+		{"bad-size.toml", nil, "bad size"},
+		{"bad-syntax.toml", nil, "config"},
+		{"missing.toml", nil, "no such file"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := LoadConfig(filepath.Join("testdata", tc.file))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+// The documented example must load and validate.
+func TestExampleConfig(t *testing.T) {
+	path := filepath.Join("..", "docs", "strata.example.toml")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("example config does not validate: %v", err)
+	}
+	if len(c.HDDDirs) != 2 || len(c.Auth.Tokens) != 2 {
+		t.Fatalf("example config read as %+v", c)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	token := Token{Name: "t", Token: "0123456789abcdef", Scope: ScopeReadWrite}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+		err    string // substring; "" = valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"loopback v6", func(c *Config) { c.Listen = "[::1]:7070" }, ""},
+		{"localhost", func(c *Config) { c.Listen = "localhost:0" }, ""},
+		{"public with tokens", func(c *Config) { c.Listen = "0.0.0.0:7070"; c.Auth.Tokens = []Token{token} }, ""},
+		{"public without tokens", func(c *Config) { c.Listen = "0.0.0.0:7070" }, "non-loopback"},
+		{"all interfaces without tokens", func(c *Config) { c.Listen = ":7070" }, "non-loopback"},
+		{"bad listen", func(c *Config) { c.Listen = "7070" }, "listen"},
+		{"no hdd", func(c *Config) { c.HDDDirs = nil }, "hdd_dirs is empty"},
+		{"dup hdd", func(c *Config) { c.HDDDirs = []string{"/a", "/a/"} }, "twice"},
+		{"no index", func(c *Config) { c.IndexDir = "" }, "index_dir"},
+		{"ssd cache without dir", func(c *Config) { c.SSDDir = "" }, "ssd_dir"},
+		{"ssd off without dir", func(c *Config) { c.SSDDir = ""; c.SSDCacheSize = 0 }, ""},
+		{"negative cache", func(c *Config) { c.RAMCacheSize = -1 }, "ram_cache_size"},
+		{"zero max blob", func(c *Config) { c.MaxBlobSize = 0 }, "max_blob_size"},
+		{"chunk over volume", func(c *Config) { c.ChunkSize = c.VolumeSize + 1 }, "exceeds volume_size"},
+		{"log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
+		{"log format", func(c *Config) { c.LogFormat = "xml" }, "log_format"},
+		{"progress", func(c *Config) { c.HTTP.ProgressTimeout = 0 }, "progress_timeout"},
+		{"negative shutdown", func(c *Config) { c.ShutdownTimeout = -time.Second }, "shutdown_timeout"},
+		{"uploads", func(c *Config) { c.Limits.MaxUploads = 0 }, "max_uploads"},
+		{"short token", func(c *Config) { c.Auth.Tokens = []Token{{Token: "short", Scope: ScopeRead}} }, "shorter"},
+		{"token whitespace", func(c *Config) { c.Auth.Tokens = []Token{{Token: "0123456789 abcdef", Scope: ScopeRead}} }, "whitespace"},
+		{"dup token", func(c *Config) { c.Auth.Tokens = []Token{token, token} }, "repeats"},
+		{"bad scope", func(c *Config) { c.Auth.Tokens = []Token{{Token: "0123456789abcdef", Scope: "admin"}} }, "scope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig("/data")
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.err == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err %v, want %q", err, tc.err)
+			}
+			if strings.Contains(tc.err, "non-loopback") && !errors.Is(err, ErrInsecureListen) {
+				t.Fatalf("err %v does not wrap ErrInsecureListen", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,63 @@
+// Package node is the Strata process seen from the network: the HTTP blob
+// API, bearer-token auth, admission limits, metrics, readiness and graceful
+// shutdown, in front of a Store (the local tiered store today; a replication
+// coordinator can slot in front of it behind the same interface).
+//
+// # Basics
+//
+// LoadConfig or DefaultConfig gives a Config; New builds a Server over an
+// opened Store; Serve answers on a listener until its context is cancelled,
+// then drains. Handler exposes the same routes for tests and embedding.
+//
+//	PUT    /blobs/{key}   201 + ETag          stream the body into the store
+//	GET    /blobs/{key}   200/206/304/416     via http.ServeContent
+//	HEAD   /blobs/{key}   as GET, no body
+//	DELETE /blobs/{key}   204, 404 missing
+//	GET    /blobs?prefix=&start-after=&limit=   JSON page of keys in order
+//	GET    /healthz /readyz /metrics
+//
+// Errors are JSON {"error": "...", "code": "..."}; statusOf is the one
+// place that maps errors (the blockstore sentinels among them) to statuses,
+// and the messages are fixed strings, so internals never reach a client.
+//
+// # Promises
+//
+//   - A PUT is answered 201 only after Store.Put returned, i.e. after the
+//     store reported the blob durable. A body is streamed, never buffered
+//     whole; one longer than max_blob_size is refused with 413 (up front
+//     when Content-Length says so, as soon as it crosses the limit when
+//     chunked), and a failed body leaves nothing stored.
+//   - PUT and DELETE of one key are serialized by a per-key lock, so
+//     If-Match and If-None-Match are checked atomically with the write.
+//   - Keys come from the escaped path, unescaped exactly once, and are
+//     opaque: "a/../b" and "a%2Fb" are keys, never resolved as paths.
+//   - Uploads and reads have separate admission budgets: past either, the
+//     answer is 503 with Retry-After at once (or after limits.admission_wait),
+//     so a flood of slow uploads cannot starve reads and queues stay bounded.
+//   - A request must keep making progress: an upload that sends nothing, or
+//     a download that accepts nothing, for http.progress_timeout is cut off.
+//     There is no cap on the total time of a request that keeps moving.
+//   - Bytes that fail their checksum are never sent: a read failure before
+//     the first byte becomes an error answer; after it, the connection is
+//     aborted so the client sees a truncated response.
+//   - With no tokens configured, the node serves on loopback only.
+//
+// # X-Strata-Tier
+//
+// GET answers carry the tier that served the blob's bytes. The status line
+// is held back until the first body byte has been read from the store,
+// which is when the object knows its tier. Answers without blob bytes
+// (HEAD, 304, 412, 416, empty blobs) carry the tier the object named when
+// opened, or "hdd" when it named none: their metadata then came from the
+// blockstore's index.
+//
+// # Caveats
+//
+//   - There is no 411: a PUT without Content-Length is streamed as chunked
+//     (size unknown to the store) and bounded by max_blob_size instead.
+//   - Replication, membership and the internal replica routes are not here
+//     yet; Store is the seam where they will go.
+//   - Shutdown waits Config.ShutdownTimeout for in-flight requests, then
+//     closes their connections; an upload cut off this way was never
+//     acknowledged, so the client retries it.
+package node

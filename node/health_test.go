@@ -1,0 +1,87 @@
+package node_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"strata/blockstore"
+	"strata/node"
+)
+
+func TestHealthAndReadiness(t *testing.T) {
+	e := newEnv(t, nil)
+	wantStatus(t, e.do(http.MethodGet, "/healthz", nil), 200, "")
+	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 200, "")
+
+	e.store.SetHealthy(blockstore.ErrReadOnly)
+	w := e.do(http.MethodGet, "/readyz", nil)
+	wantStatus(t, w, 503, "")
+	var body map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["reason"] != "read_only" {
+		t.Fatalf("readyz body %s", w.Body)
+	}
+	if e.srv.Ready() == nil {
+		t.Fatal("Ready() nil with an unhealthy store")
+	}
+	wantStatus(t, e.do(http.MethodGet, "/healthz", nil), 200, "") // alive all the same
+
+	e.store.SetHealthy(nil)
+	e.srv.SetReady(false)
+	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 503, "")
+	e.srv.SetReady(true)
+	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 200, "")
+}
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, nil)
+	e.store.SetStats(
+		[]node.TierStats{{Tier: "ram", Hits: 7, Misses: 3, Items: 2, Bytes: 100, CapacityBytes: 1 << 20,
+			ReadLatency: node.Latency{Bounds: []time.Duration{time.Millisecond}, Counts: []uint64{4, 1}, Sum: 9 * time.Millisecond, Count: 5}}},
+		[]node.DeviceStats{{Name: "hdd0", Direct: true, InFlight: 1, Classes: []node.DeviceClassStats{
+			{Class: "read", ReadOps: 11, ReadBytes: 4096, Latency: node.Latency{
+				Bounds: []time.Duration{time.Millisecond, 10 * time.Millisecond}, Counts: []uint64{5, 5, 1}, Sum: 70 * time.Millisecond, Count: 11}},
+			{Class: "write", WriteOps: 2, WriteBytes: 8192, SyncOps: 1, Errors: 1},
+		}}},
+	)
+	e.put("m", "12345")
+	e.do(http.MethodGet, "/blobs/m", nil)
+	e.do(http.MethodGet, "/blobs/missing", nil)
+
+	w := e.do(http.MethodGet, "/metrics", nil)
+	wantStatus(t, w, 200, "")
+	text := w.Body.String()
+	for _, want := range []string{
+		`strata_http_requests_total{code="201",method="PUT",route="blob"} 1`,
+		`strata_http_requests_total{code="200",method="GET",route="blob"} 1`,
+		`strata_http_requests_total{code="404",method="GET",route="blob"} 1`,
+		`strata_http_request_duration_seconds_count{method="PUT",route="blob"} 1`,
+		`strata_http_received_bytes_total{route="blob"} 5`,
+		`strata_http_sent_bytes_total{route="blob"}`,
+		`strata_http_rejected_total{class="upload"} 0`,
+		`strata_http_in_flight{class="read"} 0`,
+		`strata_http_admission_limit{class="upload"} 32`,
+		`strata_device_ops_total{class="read",device="hdd0",op="read"} 11`,
+		`strata_device_bytes_total{class="write",device="hdd0",direction="write"} 8192`,
+		`strata_device_errors_total{class="write",device="hdd0"} 1`,
+		`strata_device_latency_seconds_bucket{class="read",device="hdd0",le="0.001"} 5`,
+		`strata_device_latency_seconds_bucket{class="read",device="hdd0",le="0.01"} 10`,
+		`strata_device_latency_seconds_count{class="read",device="hdd0"} 11`,
+		`strata_device_direct_io{device="hdd0"} 1`,
+		`strata_device_in_flight{device="hdd0"} 1`,
+		`strata_tier_hits_total{tier="ram"} 7`,
+		`strata_tier_misses_total{tier="ram"} 3`,
+		`strata_tier_capacity_bytes{tier="ram"} 1.048576e+06`,
+		`strata_tier_read_latency_seconds_count{tier="ram"} 5`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", text)
+	}
+}

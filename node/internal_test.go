@@ -1,0 +1,196 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"strata/blockstore"
+)
+
+func TestStatusOf(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{blockstore.ErrNotFound, 404, "not_found"},
+		{blockstore.ErrInvalidKey, 400, "invalid_key"},
+		{blockstore.ErrTooLarge, 413, "too_large"},
+		{errBodyTooLarge, 413, "too_large"},
+		{blockstore.ErrNoSpace, 507, "no_space"},
+		{fmt.Errorf("append: %w", syscall.ENOSPC), 507, "no_space"},
+		{blockstore.ErrReadOnly, 503, "read_only"},
+		{syscall.EROFS, 503, "read_only"},
+		{blockstore.ErrCorrupt, 503, "corrupt"},
+		{blockstore.ErrSizeMismatch, 400, "size_mismatch"},
+		{blockstore.ErrClosed, 503, "shutting_down"},
+		{errBusy, 503, "busy"},
+		{errBodyStalled, 408, "body_stalled"},
+		{errBodyRead, 400, "bad_body"},
+		{errUnauthorized, 401, "unauthorized"},
+		{errForbidden, 403, "forbidden"},
+		{errPrecondition, 412, "precondition_failed"},
+		{errRangeNotSatisfiable, 416, "range_not_satisfiable"},
+		{context.DeadlineExceeded, 503, "timeout"},
+		{context.Canceled, 499, "client_closed"},
+		{syscall.EIO, 503, "io_error"},
+		{errors.New("anything else"), 500, "internal"},
+	} {
+		status, code, msg := statusOf(fmt.Errorf("wrapped: %w", tc.err))
+		if status != tc.status || code != tc.code || msg == "" {
+			t.Errorf("statusOf(%v) = %d %q %q; want %d %q", tc.err, status, code, msg, tc.status, tc.code)
+		}
+	}
+}
+
+func TestKeyLocks(t *testing.T) {
+	l := newKeyLocks()
+	ctx := context.Background()
+	unlockA, err := l.lock(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another key is independent.
+	unlockB, err := l.lock(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB()
+	// The same key waits; a cancelled wait gives up and leaves no trace.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.lock(cctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("lock of a held key with a cancelled context: %v", err)
+	}
+	got := make(chan struct{})
+	go func() {
+		unlock, err := l.lock(ctx, "a")
+		if err == nil {
+			unlock()
+		}
+		close(got)
+	}()
+	unlockA()
+	<-got
+	for i := range l.stripes {
+		if n := len(l.stripes[i].locks); n != 0 {
+			t.Fatalf("stripe %d keeps %d idle locks", i, n)
+		}
+	}
+}
+
+func TestSemaphore(t *testing.T) {
+	s := newSemaphore(2, 0)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := s.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.acquire(ctx); !errors.Is(err, errBusy) {
+		t.Fatalf("third acquire: %v", err)
+	}
+	s.release()
+	if err := s.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waiting := newSemaphore(1, 1<<62)
+	_ = waiting.acquire(ctx)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := waiting.acquire(cctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("acquire with a cancelled context: %v", err)
+	}
+}
+
+func TestLimitListener(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 1)
+	defer ln.Close()
+	c1, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	a1, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept() // waits for a slot
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	a1.Close()
+	a1.Close() // a second close must not free a second slot
+	c2, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := <-accepted; err != nil {
+		t.Fatalf("accept after a slot freed: %v", err)
+	}
+	if len(ln.slots) != 0 {
+		t.Fatalf("%d slots held after all conns closed", len(ln.slots))
+	}
+	// Close unblocks a waiting Accept.
+	_ = ln.slots // fill the only slot
+	ln.slots <- struct{}{}
+	go func() { _, err := ln.Accept(); accepted <- err }()
+	ln.Close()
+	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v", err)
+	}
+}
+
+func TestNotifySystemd(t *testing.T) {
+	if sent, err := notifySocket("", NotifyReady); sent || err != nil {
+		t.Fatalf("without NOTIFY_SOCKET: %v %v", sent, err)
+	}
+	if _, err := notifySocket("relative", NotifyReady); err == nil {
+		t.Fatal("relative NOTIFY_SOCKET accepted")
+	}
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Skipf("unixgram sockets unavailable: %v", err)
+	}
+	defer conn.Close()
+	for _, state := range []string{NotifyReady, NotifyStopping} {
+		if sent, err := notifySocket(path, state); !sent || err != nil {
+			t.Fatalf("notify %s: %v %v", state, sent, err)
+		}
+		buf := make([]byte, 64)
+		n, _, err := conn.ReadFromUnix(buf)
+		if err != nil || string(buf[:n]) != state {
+			t.Fatalf("received %q, %v; want %q", buf[:n], err, state)
+		}
+	}
+	t.Setenv("NOTIFY_SOCKET", path)
+	if sent, err := NotifySystemd(NotifyReady); !sent || err != nil {
+		t.Fatalf("NotifySystemd: %v %v", sent, err)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	for h, want := range map[string]string{"Bearer abc": "abc", "bearer  abc ": "abc", "Bearer": "", "Basic abc": "", "": "", "Bearer ": ""} {
+		got, ok := bearerToken(h)
+		if got != want || ok != (want != "") {
+			t.Errorf("bearerToken(%q) = %q, %v", h, got, ok)
+		}
+	}
+	_ = http.StatusOK
+}

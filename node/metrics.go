@@ -1,0 +1,213 @@
+package node
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Route labels: a fixed set, so label cardinality stays bounded whatever
+// paths clients send.
+const (
+	routeBlob    = "blob"
+	routeList    = "list"
+	routeHealthz = "healthz"
+	routeReadyz  = "readyz"
+	routeMetrics = "metrics"
+	routeOther   = "other"
+)
+
+// metrics is the HTTP layer's instrumentation, registered on the Server's
+// own registry (never the global default one).
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytesIn  *prometheus.CounterVec
+	bytesOut *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, store Store, uploads, reads *semaphore) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_http_requests_total",
+			Help: "HTTP requests answered, by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strata_http_request_duration_seconds",
+			Help:    "Time from request headers to the end of the handler, by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"route", "method"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_http_received_bytes_total",
+			Help: "Request body bytes received, by route.",
+		}, []string{"route"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_http_sent_bytes_total",
+			Help: "Response body bytes sent, by route.",
+		}, []string{"route"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_http_rejected_total",
+			Help: "Requests refused with 503 because their admission class was full.",
+		}, []string{"class"}),
+	}
+	inUse := func(class string, s *semaphore) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "strata_http_in_flight",
+			Help:        "Requests holding an admission slot, by class.",
+			ConstLabels: prometheus.Labels{"class": class},
+		}, func() float64 { return float64(s.inUse()) })
+	}
+	limit := func(class string, s *semaphore) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "strata_http_admission_limit",
+			Help:        "Admission slots, by class.",
+			ConstLabels: prometheus.Labels{"class": class},
+		}, func() float64 { return float64(cap(s.slots)) })
+	}
+	reg.MustRegister(
+		m.requests, m.duration, m.bytesIn, m.bytesOut, m.rejected,
+		inUse("upload", uploads), inUse("read", reads), limit("upload", uploads), limit("read", reads),
+		&deviceCollector{store: store}, &tierCollector{store: store},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	for _, c := range []string{"upload", "read"} {
+		m.rejected.WithLabelValues(c) // export zeros from the start
+	}
+	return m
+}
+
+// methodLabel keeps unknown methods from growing label cardinality.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodPost:
+		return method
+	}
+	return "OTHER"
+}
+
+func (m *metrics) observe(route, method string, status int, elapsed time.Duration, sent int64) {
+	method = methodLabel(method)
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+	if sent > 0 {
+		m.bytesOut.WithLabelValues(route).Add(float64(sent))
+	}
+}
+
+// latencyHistogram turns a bucketed snapshot into a Prometheus histogram.
+func latencyHistogram(desc *prometheus.Desc, l Latency, labels ...string) (prometheus.Metric, error) {
+	buckets := make(map[float64]uint64, len(l.Bounds))
+	var cum uint64
+	for i, b := range l.Bounds {
+		if i < len(l.Counts) {
+			cum += l.Counts[i]
+		}
+		buckets[b.Seconds()] = cum
+	}
+	return prometheus.NewConstHistogram(desc, l.Count, l.Sum.Seconds(), buckets, labels...)
+}
+
+var (
+	devOpsDesc = prometheus.NewDesc("strata_device_ops_total",
+		"I/O operations on a device, by I/O class and operation (read, write, sync, other).",
+		[]string{"device", "class", "op"}, nil)
+	devBytesDesc = prometheus.NewDesc("strata_device_bytes_total",
+		"Bytes moved on a device, by I/O class and direction (read, write).",
+		[]string{"device", "class", "direction"}, nil)
+	devErrorsDesc = prometheus.NewDesc("strata_device_errors_total",
+		"Failed I/O operations on a device, by I/O class.",
+		[]string{"device", "class"}, nil)
+	devLatencyDesc = prometheus.NewDesc("strata_device_latency_seconds",
+		"I/O latency on a device, queueing included, by I/O class.",
+		[]string{"device", "class"}, nil)
+	devInFlightDesc = prometheus.NewDesc("strata_device_in_flight",
+		"I/O operations running on a device.", []string{"device"}, nil)
+	devQueuedDesc = prometheus.NewDesc("strata_device_queued",
+		"I/O operations waiting for a device.", []string{"device"}, nil)
+	devDirectDesc = prometheus.NewDesc("strata_device_direct_io",
+		"1 when the device uses O_DIRECT, 0 when it fell back to buffered I/O.", []string{"device"}, nil)
+)
+
+// deviceCollector exports Store.Devices at scrape time.
+type deviceCollector struct{ store Store }
+
+func (c *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{devOpsDesc, devBytesDesc, devErrorsDesc, devLatencyDesc, devInFlightDesc, devQueuedDesc, devDirectDesc} {
+		ch <- d
+	}
+}
+
+func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, dev := range c.store.Devices() {
+		gauge(devInFlightDesc, float64(dev.InFlight), dev.Name)
+		gauge(devQueuedDesc, float64(dev.Queued), dev.Name)
+		direct := 0.0
+		if dev.Direct {
+			direct = 1
+		}
+		gauge(devDirectDesc, direct, dev.Name)
+		for _, cs := range dev.Classes {
+			counter(devOpsDesc, cs.ReadOps, dev.Name, cs.Class, "read")
+			counter(devOpsDesc, cs.WriteOps, dev.Name, cs.Class, "write")
+			counter(devOpsDesc, cs.SyncOps, dev.Name, cs.Class, "sync")
+			counter(devOpsDesc, cs.OtherOps, dev.Name, cs.Class, "other")
+			counter(devBytesDesc, cs.ReadBytes, dev.Name, cs.Class, "read")
+			counter(devBytesDesc, cs.WriteBytes, dev.Name, cs.Class, "write")
+			counter(devErrorsDesc, cs.Errors, dev.Name, cs.Class)
+			if h, err := latencyHistogram(devLatencyDesc, cs.Latency, dev.Name, cs.Class); err == nil {
+				ch <- h
+			}
+		}
+	}
+}
+
+var (
+	tierCounterDescs = map[string]*prometheus.Desc{
+		"hits":       prometheus.NewDesc("strata_tier_hits_total", "Reads answered by a tier.", []string{"tier"}, nil),
+		"misses":     prometheus.NewDesc("strata_tier_misses_total", "Reads a tier could not answer.", []string{"tier"}, nil),
+		"admissions": prometheus.NewDesc("strata_tier_admissions_total", "Items admitted into a tier.", []string{"tier"}, nil),
+		"rejections": prometheus.NewDesc("strata_tier_rejections_total", "Items a tier's admission policy refused.", []string{"tier"}, nil),
+		"evictions":  prometheus.NewDesc("strata_tier_evictions_total", "Items evicted from a tier.", []string{"tier"}, nil),
+	}
+	tierItemsDesc    = prometheus.NewDesc("strata_tier_items", "Items held by a tier.", []string{"tier"}, nil)
+	tierBytesDesc    = prometheus.NewDesc("strata_tier_bytes", "Bytes held by a tier.", []string{"tier"}, nil)
+	tierCapacityDesc = prometheus.NewDesc("strata_tier_capacity_bytes", "Configured capacity of a tier (0 = off or unbounded).", []string{"tier"}, nil)
+	tierLatencyDesc  = prometheus.NewDesc("strata_tier_read_latency_seconds", "Latency of reads answered by a tier.", []string{"tier"}, nil)
+)
+
+// tierCollector exports Store.Stats at scrape time.
+type tierCollector struct{ store Store }
+
+func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range tierCounterDescs {
+		ch <- d
+	}
+	for _, d := range []*prometheus.Desc{tierItemsDesc, tierBytesDesc, tierCapacityDesc, tierLatencyDesc} {
+		ch <- d
+	}
+}
+
+func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range c.store.Stats() {
+		for name, v := range map[string]uint64{"hits": t.Hits, "misses": t.Misses, "admissions": t.Admissions, "rejections": t.Rejections, "evictions": t.Evictions} {
+			ch <- prometheus.MustNewConstMetric(tierCounterDescs[name], prometheus.CounterValue, float64(v), t.Tier)
+		}
+		ch <- prometheus.MustNewConstMetric(tierItemsDesc, prometheus.GaugeValue, float64(t.Items), t.Tier)
+		ch <- prometheus.MustNewConstMetric(tierBytesDesc, prometheus.GaugeValue, float64(t.Bytes), t.Tier)
+		ch <- prometheus.MustNewConstMetric(tierCapacityDesc, prometheus.GaugeValue, float64(t.CapacityBytes), t.Tier)
+		if h, err := latencyHistogram(tierLatencyDesc, t.ReadLatency, t.Tier); err == nil {
+			ch <- h
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// handlerDrainTimeout bounds how long Serve waits, after forcibly closing
+// connections at the end of the shutdown deadline, for their handlers to
+// return (they see their bodies fail and their contexts cancelled).
+const handlerDrainTimeout = 5 * time.Second
+
+// Server is the HTTP face of one node.
+type Server struct {
+	cfg      Config
+	store    Store
+	log      *slog.Logger
+	auth     *authenticator
+	uploads  *semaphore
+	reads    *semaphore
+	locks    *keyLocks
+	registry *prometheus.Registry
+	metrics  *metrics
+	metricsH http.Handler
+	handler  http.Handler
+
+	ready    atomic.Bool
+	inflight inflight
+}
+
+// New builds a Server over an opened store (recovery done). The config must
+// pass Validate. A nil logger discards.
+func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, errors.New("node: New: nil store")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:      cfg,
+		store:    store,
+		log:      logger,
+		auth:     newAuthenticator(cfg.Auth.Tokens),
+		uploads:  newSemaphore(cfg.Limits.MaxUploads, cfg.Limits.AdmissionWait),
+		reads:    newSemaphore(cfg.Limits.MaxReads, cfg.Limits.AdmissionWait),
+		locks:    newKeyLocks(),
+		registry: prometheus.NewRegistry(),
+	}
+	s.metrics = newMetrics(s.registry, store, s.uploads, s.reads)
+	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Registry: s.registry,
+	})
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	s.ready.Store(true)
+	return s, nil
+}
+
+// Handler returns the node's HTTP handler (all routes, auth, limits, metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry returns the Prometheus registry the server exports on /metrics,
+// so a process can add collectors of its own.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// SetReady is the readiness hook: /readyz answers 503 while it is false.
+// Servers start ready; Serve clears it when shutdown begins, so load
+// balancers stop sending before connections close.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Ready returns nil when /readyz would answer 200: the server is ready and
+// the store healthy. Otherwise the error says why.
+func (s *Server) Ready() error {
+	if !s.ready.Load() {
+		return fmt.Errorf("%w: starting or shutting down", errNotReady)
+	}
+	if err := s.store.Healthy(); err != nil {
+		return fmt.Errorf("%w: %w", errNotReady, err)
+	}
+	return nil
+}
+
+// Serve answers requests on ln until ctx is cancelled, then shuts down
+// gracefully: it marks the node not ready, stops accepting, lets in-flight
+// requests finish for up to Config.ShutdownTimeout, then closes the
+// remaining connections and waits briefly for their handlers. It returns nil
+// after a clean shutdown, an error when requests had to be cut off or
+// serving failed. It closes ln. The caller closes the store afterwards.
+//
+// Without auth tokens Serve refuses a listener that is not on loopback.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if !s.auth.enabled() && !isLoopbackAddr(ln.Addr()) {
+		ln.Close()
+		return fmt.Errorf("%w: %s", ErrInsecureListen, ln.Addr())
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    int(s.cfg.HTTP.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Requests outlive ctx: shutdown drains them instead of cancelling.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(newLimitListener(ln, s.cfg.HTTP.MaxConnections)) }()
+	if s.auth.enabled() {
+		s.log.Info("serving", "addr", ln.Addr().String(), "auth", "bearer tokens", "tokens", len(s.cfg.Auth.Tokens))
+	} else {
+		s.log.Info("serving", "addr", ln.Addr().String(), "auth", "none: no tokens configured, loopback only")
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("node: serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.SetReady(false)
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		s.log.Warn("shutdown deadline passed; closing remaining connections", "err", err)
+		hs.Close()
+		dctx, dcancel := context.WithTimeout(context.Background(), handlerDrainTimeout)
+		defer dcancel()
+		if werr := s.inflight.wait(dctx); werr != nil {
+			s.log.Warn("handlers still running after connections closed", "err", werr)
+		}
+		err = fmt.Errorf("node: shutdown: in-flight requests cut off: %w", err)
+	}
+	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("node: serve: %w", serr))
+	}
+	s.log.Info("stopped serving")
+	return err
+}
+
+func isLoopbackAddr(a net.Addr) bool {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.IP.IsLoopback()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	return err == nil && isLoopbackHost(host)
+}
+
+// inflight counts running handlers so a forced shutdown can wait for them.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil when nobody waits
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	f.n--
+	if f.n == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+	f.mu.Unlock()
+}
+
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	if f.idle == nil {
+		f.idle = make(chan struct{})
+	}
+	idle := f.idle
+	f.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// requestState is what the per-request wrapper shares with the handlers.
+type requestState struct {
+	route    string
+	rc       *http.ResponseController
+	received atomic.Int64
+	token    string // name of the token used, for logs
+}
+
+// serveHTTP is the root handler: it routes on the escaped path (never a
+// cleaned one: keys are opaque, "a/../b" is a key), records metrics, bounds
+// the final flush with a write deadline.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	s.inflight.add()
+	defer s.inflight.done()
+
+	rec := &responseRecorder{ResponseWriter: w}
+	st := &requestState{route: routeOf(r.URL.EscapedPath()), rc: http.NewResponseController(w)}
+	// A deadline left by the previous response on this connection must not
+	// cut this one short; each handler sets its own while it streams.
+	_ = st.rc.SetWriteDeadline(time.Time{})
+	defer func() {
+		// Bound the flush of whatever is still buffered after the handler.
+		_ = st.rc.SetWriteDeadline(time.Now().Add(s.cfg.HTTP.ProgressTimeout))
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(st.route, r.Method, status, elapsed, rec.written)
+		if n := st.received.Load(); n > 0 {
+			s.metrics.bytesIn.WithLabelValues(st.route).Add(float64(n))
+		}
+		s.log.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", status,
+			"sent", rec.written, "received", st.received.Load(), "elapsed", elapsed, "remote", r.RemoteAddr, "token", st.token)
+	}()
+
+	switch st.route {
+	case routeBlob:
+		s.handleBlob(rec, r, st)
+	case routeList:
+		s.handleList(rec, r, st)
+	case routeHealthz:
+		s.handleHealthz(rec, r)
+	case routeReadyz:
+		s.handleReadyz(rec, r)
+	case routeMetrics:
+		s.handleMetrics(rec, r, st)
+	default:
+		s.writeError(rec, r, errNoRoute)
+	}
+}
+
+func routeOf(escapedPath string) string {
+	switch {
+	case strings.HasPrefix(escapedPath, blobsPrefix):
+		return routeBlob
+	case escapedPath == "/blobs":
+		return routeList
+	case escapedPath == "/healthz":
+		return routeHealthz
+	case escapedPath == "/readyz":
+		return routeReadyz
+	case escapedPath == "/metrics":
+		return routeMetrics
+	}
+	return routeOther
+}
+
+// writeError answers err as JSON with the status statusOf picks, adding the
+// headers that status calls for. Server-side failures are logged with the
+// real error, which the client never sees.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := statusOf(err)
+	h := w.Header()
+	switch {
+	case status >= 500 && code != "busy":
+		s.log.Warn("request failed", "method", r.Method, "path", r.URL.EscapedPath(), "status", status, "err", err)
+	case status == statusClientClosed:
+		s.log.Debug("client went away", "method", r.Method, "path", r.URL.EscapedPath(), "err", err)
+	}
+	switch code {
+	case "unauthorized":
+		h.Set("WWW-Authenticate", `Bearer realm="strata"`)
+	case "busy", "shutting_down", "not_ready", "timeout":
+		h.Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.Limits.RetryAfter.Round(time.Second)/time.Second))))
+	}
+	if r.ContentLength != 0 {
+		// The body may be partly unread (refused before reading, or the
+		// read failed). Do not let the server wait to drain it from a
+		// client that may have stalled: close after this answer, and bound
+		// any read that still happens by the progress timeout.
+		h.Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.HTTP.ProgressTimeout))
+	}
+	writeJSON(w, status, apiError{Error: msg, Code: code})
+}
+
+// admit takes a slot of sem or answers 503; it reports whether to go on.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, sem *semaphore, class string) bool {
+	if err := sem.acquire(r.Context()); err != nil {
+		if errors.Is(err, errBusy) {
+			s.metrics.rejected.WithLabelValues(class).Inc()
+		}
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// authorize checks the bearer token for a read or a write; it reports whether to go on.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, st *requestState, write bool) bool {
+	name, err := s.auth.check(r, write)
+	st.token = name
+	if err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.writeError(w, r, errMethod)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.writeError(w, r, errMethod)
+		return
+	}
+	reason := ""
+	if !s.ready.Load() {
+		reason = "not_ready"
+	} else if err := s.store.Healthy(); err != nil {
+		_, reason, _ = statusOf(err)
+	}
+	if reason != "" {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "reason": reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, st *requestState) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		s.writeError(w, r, errMethod)
+		return
+	}
+	if !s.cfg.Auth.PublicMetrics && !s.authorize(w, r, st, false) {
+		return
+	}
+	s.metricsH.ServeHTTP(w, r)
+}

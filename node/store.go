@@ -1,0 +1,89 @@
+package node
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"strata/blockstore"
+)
+
+// Store is what the HTTP layer consumes: the local tiered store today, a
+// replication coordinator in front of it later. Every method that may wait
+// takes a context; errors wrap the blockstore sentinels (ErrNotFound,
+// ErrInvalidKey, ErrTooLarge, ErrNoSpace, ErrReadOnly, ErrCorrupt,
+// ErrSizeMismatch, ErrClosed) so the node can map them to HTTP statuses.
+type Store interface {
+	// Put streams r (size -1 when unknown) and returns only after the blob is
+	// durable. On error nothing is visible.
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error)
+	// Stat returns the metadata of the live blob under key.
+	Stat(ctx context.Context, key string) (blockstore.Info, error)
+	// Open returns a reader over exactly one version of the blob.
+	Open(ctx context.Context, key string) (Object, error)
+	// Delete removes the blob; ErrNotFound when there is none.
+	Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error
+	// List returns up to limit blobs whose keys start with prefix and sort
+	// after startAfter, in key order.
+	List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error)
+	// Healthy is nil while the store accepts writes.
+	Healthy() error
+	// Stats reports per-tier cache counters for /metrics.
+	Stats() []TierStats
+	// Devices reports per-device I/O counters for /metrics.
+	Devices() []DeviceStats
+}
+
+// Object is one version of a blob opened for reading. Reads never return
+// bytes that failed their checksum: they fail (wrapping ErrCorrupt) instead.
+type Object interface {
+	io.ReadSeeker
+	io.ReaderAt
+	// Info is the metadata of the opened version.
+	Info() blockstore.Info
+	// Tier names the slowest tier that served bytes so far ("ram", "ssd",
+	// "hdd", "peer"), or what the open itself consulted; "" when unknown.
+	Tier() string
+	Close() error
+}
+
+// TierStats is one cache tier's counters, as exported on /metrics.
+type TierStats struct {
+	Tier          string // "ram", "ssd", "hdd"
+	Hits          uint64 // reads answered by this tier
+	Misses        uint64 // reads this tier could not answer
+	Admissions    uint64 // items admitted into this tier
+	Rejections    uint64 // items the admission policy refused
+	Evictions     uint64 // items evicted
+	Items         int64  // items held now
+	Bytes         int64  // bytes held now
+	CapacityBytes int64  // configured capacity; 0 = unbounded or off
+	ReadLatency   Latency
+}
+
+// DeviceStats is one device's I/O counters, as exported on /metrics.
+type DeviceStats struct {
+	Name     string
+	Dir      string
+	Direct   bool
+	InFlight int
+	Queued   int
+	Classes  []DeviceClassStats
+}
+
+// DeviceClassStats counts one I/O class ("read", "write", "background") on a device.
+type DeviceClassStats struct {
+	Class                                                       string
+	ReadOps, ReadBytes, WriteOps, WriteBytes, SyncOps, OtherOps uint64
+	Errors                                                      uint64
+	Latency                                                     Latency
+}
+
+// Latency is a bucketed (not cumulative) latency histogram: Counts[i] counts
+// observations <= Bounds[i] (and > Bounds[i-1]); the last count is +Inf.
+type Latency struct {
+	Bounds []time.Duration
+	Counts []uint64 // len(Bounds)+1
+	Sum    time.Duration
+	Count  uint64
+}
