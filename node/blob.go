@@ -316,4 +316,3 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, st *requestS
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
-
