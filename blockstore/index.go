@@ -21,15 +21,16 @@ import (
 const IndexFileName = "index.db"
 
 var (
-	bucketKeys    = []byte("keys")
-	bucketVolumes = []byte("volumes")
-	bucketMeta    = []byte("meta")
-	metaMaxVer    = []byte("max-version")
+	bucketKeys     = []byte("keys")
+	bucketVolumes  = []byte("volumes")
+	bucketMeta     = []byte("meta")
+	metaMaxVer     = []byte("max-version")
+	metaCleanClose = []byte("clean-close")
 )
 
 // maxTxOps bounds one bbolt transaction so a huge backlog is committed in
 // steps and pending entries are released as it goes.
-const maxTxOps = 64 << 10
+const maxTxOps = 256 << 10
 
 // Index op kinds.
 const (
@@ -144,7 +145,7 @@ func openIndex(dir string, mmapSize int, log *slog.Logger) (ix *index, rebuild b
 		db:       db,
 		log:      log,
 		pending:  make(map[string]indexEntry),
-		maxQueue: 256 << 10,
+		maxQueue: 1 << 20,
 		done:     make(chan struct{}),
 	}
 	ix.wake = make(chan struct{}, 1)
@@ -487,7 +488,14 @@ func (ix *index) close() error {
 	ix.mu.Lock()
 	failed, left := ix.failed, len(ix.queue)
 	ix.mu.Unlock()
-	err := ix.db.Close()
+	// One last transaction with the freelist written: with NoFreelistSync
+	// bbolt otherwise rebuilds it on Open by walking every page, seconds
+	// for tens of millions of keys. After a crash it still does.
+	ix.db.NoFreelistSync = false
+	err := ix.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaCleanClose, []byte{1})
+	})
+	err = errors.Join(err, ix.db.Close())
 	if failed != nil && left > 0 {
 		return errors.Join(fmt.Errorf("blockstore: %d index updates not committed (recovery rescans them): %w", left, failed), err)
 	}
