@@ -83,14 +83,14 @@ sed "s|/usr/local/bin/strata|$prefix/bin/strata|g; s|/usr/local/share/doc/strata
 run install -d -m 0755 "$unitdir"
 run install -m 0644 "$work/strata.service" "$unitdir/strata.service"
 
-# 3. Configuration: the example always (for reference), strata.toml only
-# when there is none.
+# 3. Configuration: the full reference example always; strata.toml (a safe
+# loopback-only start) only when there is none.
 run install -d -m 0750 "$confdir"
-run install -m 0640 scripts/strata.example.toml "$confdir/strata.toml.example"
+run install -m 0640 docs/strata.example.toml "$confdir/strata.toml.example"
 if [[ -e "$confdir/strata.toml" ]]; then
 	echo "keeping existing $confdir/strata.toml"
 else
-	run install -m 0640 scripts/strata.example.toml "$confdir/strata.toml"
+	run install -m 0640 scripts/strata.install.toml "$confdir/strata.toml"
 fi
 
 # 4. The service user and its data directory (systemd's StateDirectory
