@@ -68,6 +68,7 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	noPrefill := fs.Bool("no-prefill", false, "do not write every key once before measuring (reads of unwritten keys then count as not found)")
 	seed := fs.Uint64("seed", 0, "random seed (0: from the clock); printed so a run can be repeated")
 	jsonFile := fs.String("json", "", "also write the result as JSON to `FILE`")
+	hgrm := fs.String("hgrm", "", "also write latency distributions for plotting to `PREFIX`.read.hgrm and PREFIX.write.hgrm (HdrHistogram format, ms)")
 	contentType := fs.String("content-type", "application/octet-stream", "Content-Type of written blobs")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
@@ -99,6 +100,11 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 		}
 		if err != nil {
 			return fail(s, "bench", fmt.Errorf("writing --json: %w", err))
+		}
+	}
+	if *hgrm != "" {
+		if err := res.writeHgrm(*hgrm); err != nil {
+			return fail(s, "bench", fmt.Errorf("writing --hgrm: %w", err))
 		}
 	}
 	if res.Total.Errors > 0 {

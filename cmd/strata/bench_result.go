@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ type benchResult struct {
 	TierReads    map[string]int64   `json:"tier_reads"`
 	TierHitRatio map[string]float64 `json:"tier_hit_ratio"`
 	ErrorSamples []string           `json:"error_samples,omitempty"`
+
+	// Merged latency histograms (µs), for --hgrm.
+	readHist, writeHist *hdrhistogram.Histogram
 }
 
 // prefillResult describes the unmeasured initial writes.
@@ -111,6 +115,7 @@ func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration
 	}
 	total.Merge(read)
 	total.Merge(write)
+	r.readHist, r.writeHist = read, write
 	r.ElapsedSec = elapsed.Seconds()
 	r.Read = newOpSummary(ro, re, nf, rb, read, elapsed)
 	r.Write = newOpSummary(wo, we, 0, wb, write, elapsed)
@@ -178,4 +183,30 @@ func formatBytes(n int64) string {
 		f /= 1024
 	}
 	return fmt.Sprintf("%.1fTiB", f)
+}
+
+// writeHgrm writes the read and write latency distributions in
+// HdrHistogram's percentile format (milliseconds), which HdrHistogram's
+// plotter reads: PREFIX.read.hgrm and PREFIX.write.hgrm, for kinds that ran.
+func (r *benchResult) writeHgrm(prefix string) error {
+	for _, k := range []struct {
+		name string
+		h    *hdrhistogram.Histogram
+	}{{"read", r.readHist}, {"write", r.writeHist}} {
+		if k.h == nil || k.h.TotalCount() == 0 {
+			continue
+		}
+		f, err := os.Create(prefix + "." + k.name + ".hgrm")
+		if err != nil {
+			return err
+		}
+		_, err = k.h.PercentilesPrint(f, 5, 1000) // µs recorded, ms printed
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

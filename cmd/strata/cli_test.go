@@ -183,7 +183,7 @@ func TestBenchAgainstFake(t *testing.T) {
 	_, addr := newFakeNode(t)
 	jsonPath := filepath.Join(t.TempDir(), "bench.json")
 	code, out, errOut := cliRun(t, "", "bench", "--addr", addr, "--size", "1KiB:3,4KiB:1", "--keys", "20",
-		"--ops", "200", "--duration", "30s", "--concurrency", "4", "--zipf", "0.9", "--churn", "0.1", "--seed", "1", "--json", jsonPath)
+		"--ops", "200", "--duration", "30s", "--concurrency", "4", "--zipf", "0.9", "--churn", "0.1", "--seed", "1", "--json", jsonPath, "--hgrm", filepath.Join(filepath.Dir(jsonPath), "lat"))
 	if code != exitOK {
 		t.Fatalf("bench: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -202,6 +202,12 @@ func TestBenchAgainstFake(t *testing.T) {
 	}
 	if got := res.Total.Ops; got != 200 {
 		t.Errorf("total ops %d, want exactly --ops 200", got)
+	}
+	for _, kind := range []string{"read", "write"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(jsonPath), "lat."+kind+".hgrm"))
+		if err != nil || !bytes.Contains(b, []byte("Percentile")) {
+			t.Errorf("%s.hgrm: %v %q", kind, err, truncate(b, 100))
+		}
 	}
 	if res.TierHitRatio["ram"] != 1 || res.Read.NotFound != 0 || res.Total.Errors != 0 {
 		t.Errorf("result %+v", res)

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"strata/blockstore"
+	"strata/node"
+	"strata/tiering"
+)
+
+// ssdCacheFile is the SSD cache's file name inside the SSD directory.
+const ssdCacheFile = "cache"
+
+const serveDescription = `Run a storage node: the HTTP blob API over the tiered store (RAM, SSD
+cache, HDD volumes). With no flags it serves 127.0.0.1:7070 with every tier
+under ./strata-data. A config file (docs/config.md) names real devices;
+flags override it.
+
+SIGTERM or SIGINT: stop accepting, let in-flight requests finish (up to
+shutdown_timeout), close the store, exit 0. Under systemd (Type=notify) it
+sends READY=1 once serving and STOPPING=1 when shutdown begins.`
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// serveFlags are the overrides `strata serve` takes on top of the config.
+type serveFlags struct {
+	fs           *flagSet
+	config       string
+	listen       string
+	data         string
+	hdd          stringList
+	ssd, index   string
+	ramCacheSize node.ByteSize
+	ssdCacheSize node.ByteSize
+	maxBlobSize  node.ByteSize
+	logLevel     string
+}
+
+func newServeFlags() *serveFlags {
+	f := &serveFlags{fs: newFlagSet("serve", "", serveDescription)}
+	fs := f.fs
+	fs.StringVar(&f.config, "config", "", "TOML config `file` (see docs/config.md); flags override it")
+	fs.StringVar(&f.listen, "listen", "", "HTTP listen `address` (default 127.0.0.1:7070)")
+	fs.StringVar(&f.data, "data", "", "root `dir` of the embedded layout: hdd/, ssd/, index/ (default ./strata-data)")
+	fs.Var(&f.hdd, "hdd", "HDD data `dir`; repeat for several disks (default DATA/hdd)")
+	fs.StringVar(&f.ssd, "ssd", "", "SSD cache `dir` (default DATA/ssd)")
+	fs.StringVar(&f.index, "index", "", "index `dir`, on the SSD (default DATA/index)")
+	fs.Var(&f.ramCacheSize, "ram-cache-size", "RAM cache `size`, e.g. 256MiB; 0 = off (default 256MiB)")
+	fs.Var(&f.ssdCacheSize, "ssd-cache-size", "SSD cache `size`, e.g. 1GiB; 0 = off (default 1GiB)")
+	fs.Var(&f.maxBlobSize, "max-blob-size", "largest blob `size` accepted (default 5GiB)")
+	fs.StringVar(&f.logLevel, "log-level", "", "`level`: debug, info, warn or error (default info)")
+	return f
+}
+
+// config loads the config file (or the defaults) and applies the flags
+// that were given.
+func (f *serveFlags) load() (node.Config, error) {
+	cfg := node.DefaultConfig("")
+	if f.config != "" {
+		var err error
+		if cfg, err = node.LoadConfig(f.config); err != nil {
+			return cfg, err
+		}
+	}
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["data"] {
+		cfg.SetDataDir(f.data)
+	}
+	if set["listen"] {
+		cfg.Listen = f.listen
+	}
+	if set["hdd"] {
+		cfg.HDDDirs = append([]string(nil), f.hdd...)
+	}
+	if set["ssd"] {
+		cfg.SSDDir = f.ssd
+	}
+	if set["index"] {
+		cfg.IndexDir = f.index
+	}
+	if set["ram-cache-size"] {
+		cfg.RAMCacheSize = f.ramCacheSize
+	}
+	if set["ssd-cache-size"] {
+		cfg.SSDCacheSize = f.ssdCacheSize
+	}
+	if set["max-blob-size"] {
+		cfg.MaxBlobSize = f.maxBlobSize
+	}
+	if set["log-level"] {
+		cfg.LogLevel = f.logLevel
+	}
+	return cfg, cfg.Validate()
+}
+
+// runServe is `strata serve`: it returns after a signal (or ctx) has shut
+// the node down, with exit code 0 when the store closed cleanly.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newServeFlags()
+	positional, code, ok := f.fs.parse(args, stdio{out: stdout, err: stderr})
+	if !ok {
+		return code
+	}
+	if len(positional) > 0 {
+		return f.fs.usageError(stderr, "unexpected argument %q", positional[0])
+	}
+	cfg, err := f.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "strata serve: %v\n", err)
+		return exitUsage
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "strata serve: %v\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("strata serve failed", "err", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
+	level, err := node.ParseLogLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// serve opens the store (recovery runs here), serves until ctx is
+// cancelled, then drains and closes the store. It returns nil after a
+// clean shutdown, even when in-flight requests had to be cut off at the
+// deadline (they were never acknowledged).
+func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
+	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
+	if cfg.SSDCacheSize > 0 {
+		dirs = append(dirs, cfg.SSDDir)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	log.Info("opening store", "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
+		"ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
+		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
+	backend, err := blockstore.Open(ctx, blockstore.Options{
+		DataDirs:    cfg.HDDDirs,
+		IndexDir:    cfg.IndexDir,
+		VolumeSize:  int64(cfg.VolumeSize),
+		ChunkSize:   int64(cfg.ChunkSize),
+		MaxBlobSize: int64(cfg.MaxBlobSize),
+		Logger:      log.With("component", "blockstore"),
+	})
+	if err != nil {
+		return fmt.Errorf("open blockstore: %w", err)
+	}
+	store, err := tiering.Open(ctx, tiering.Options{
+		Backend:       backend,
+		RAMCacheBytes: int64(cfg.RAMCacheSize),
+		SSDCacheBytes: int64(cfg.SSDCacheSize),
+		SSDPath:       filepath.Join(cfg.SSDDir, ssdCacheFile),
+		Logger:        log.With("component", "tiering"),
+	})
+	if err != nil {
+		return errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close())
+	}
+	// From here on, store.Close closes the backend too.
+	closeStore := func() error {
+		if err := store.Close(); err != nil {
+			return fmt.Errorf("close store: %w", err)
+		}
+		log.Info("store closed")
+		return nil
+	}
+
+	srv, err := node.New(cfg, node.Tiered(store), log.With("component", "node"))
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), closeStore())
+	}
+	if _, err := node.NotifySystemd(node.NotifyReady); err != nil {
+		log.Warn("systemd notify failed", "err", err)
+	}
+	stopNotify := context.AfterFunc(ctx, func() {
+		if _, err := node.NotifySystemd(node.NotifyStopping); err != nil {
+			log.Warn("systemd notify failed", "err", err)
+		}
+	})
+	defer stopNotify()
+
+	serveErr := srv.Serve(ctx, ln)
+	if serveErr != nil && ctx.Err() == nil {
+		return errors.Join(serveErr, closeStore()) // serving failed on its own
+	}
+	if serveErr != nil {
+		log.Warn("shutdown cut off in-flight requests", "err", serveErr)
+	}
+	return closeStore()
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func absAll(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = abs(p)
+	}
+	return out
+}
