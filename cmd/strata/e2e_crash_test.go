@@ -79,9 +79,12 @@ func TestE2ECrashRecovery(t *testing.T) {
 		wg.Wait()
 		client.CloseIdleConnections()
 		acked, uncertain := model.counts()
+		restartAt := time.Now()
 		n = startNode(t, opts)
+		verifyAt := time.Now()
 		model.verify(t, client, n.base)
-		t.Logf("cycle %d: killed after %v; %d acknowledged ops so far, %d in flight at kills; verified", cycle, delay, acked, uncertain)
+		t.Logf("cycle %d: killed after %v; %d acknowledged ops so far, %d in flight at kills; restart took %v, verify %v",
+			cycle, delay, acked, uncertain, verifyAt.Sub(restartAt).Round(time.Millisecond), time.Since(verifyAt).Round(time.Millisecond))
 		if t.Failed() {
 			t.Fatalf("seed=%d cycle=%d: verification failed\nnode log:\n%s", seed, cycle, n.logTail())
 		}
