@@ -15,13 +15,15 @@
 #              and during 64 concurrent 64 MiB PUTs (fresh node each).
 #
 # Usage: scripts/bench-node.sh [--dir DIR] [--duration SECONDS] [--keys N]
-#                              [--out DIR] [--keep] [TEST...]
+#                              [--repeat N] [--out DIR] [--keep] [TEST...]
 #   TEST      any of hot-get, large-put, memory (default: all three)
 #   --dir     where node data and fio files go (default: a temp dir in /var/tmp);
 #             with HDD_DIR and SSD_DIR set (see tier-emulate.sh) the node's
 #             tiers go there instead
 #   --duration measured seconds per run (default 15)
 #   --keys    distinct keys for hot-get (default 1000)
+#   --repeat  measured runs per side, alternating strata and baseline; the
+#             summary gives each run and the median (default 3)
 #   --out     directory for raw outputs and summary.txt (default DIR/results)
 #   --keep    keep DIR afterwards
 # Needs wrk, nginx and fio for the baselines (apt-get install wrk nginx-light fio);
@@ -33,6 +35,7 @@ repo="$PWD"
 dir=""
 duration=15
 keys=1000
+repeat=3
 out=""
 keep=0
 tests=()
@@ -41,9 +44,10 @@ while [[ $# -gt 0 ]]; do
 	--dir) dir="$2"; shift 2 ;;
 	--duration) duration="$2"; shift 2 ;;
 	--keys) keys="$2"; shift 2 ;;
+	--repeat) repeat="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	hot-get | large-put | memory) tests+=("$1"); shift ;;
 	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -128,6 +132,9 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 
+# median of the numbers given as arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 
 json_get() { # json_get FILE JQ_PATH
@@ -137,6 +144,7 @@ json_get() { # json_get FILE JQ_PATH
 say "strata node benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
 say "data: ${HDD_DIR:+HDD_DIR=$HDD_DIR SSD_DIR=$SSD_DIR }dir=$dir ($(df -T "$dir" | awk 'NR==2 {print $2}'))"
 say "strata: $("$bin" version)"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
 hot_get() {
 	if ! have wrk || ! have nginx; then
@@ -170,13 +178,6 @@ function request()
 	return wrk.format("GET", string.format("%s%06d", prefix, math.random(0, keys - 1)))
 end
 LUA
-	# Warm up (fills the RAM cache), then measure.
-	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "$node_addr" >/dev/null
-	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "$node_addr" >"$out/hot-get.strata.wrk"
-	curl -fsS -o /dev/null -D "$out/hot-get.strata.headers" "$node_addr/blobs/hot%2F000000"
-	curl -fsS "$node_addr/metrics" >"$out/hot-get.strata.metrics" || true
-	stop_node
-
 	local port
 	port="$(free_port)"
 	mkdir -p "$dir/nginx/logs"
@@ -212,56 +213,79 @@ NGINX
 		sleep 0.1
 	done
 	cat "$www"/hot/* >/dev/null # page cache
+
+	# Warm up both (fills the node's RAM cache), then alternate measured runs
+	# so drifting background load hits both sides alike.
+	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "$node_addr" >/dev/null
 	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "http://127.0.0.1:$port" >/dev/null
-	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "http://127.0.0.1:$port" >"$out/hot-get.nginx.wrk"
+	local r sv=() nv=() s n
+	for ((r = 1; r <= repeat; r++)); do
+		WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "$node_addr" >"$out/hot-get.strata.$r.wrk"
+		WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "http://127.0.0.1:$port" >"$out/hot-get.nginx.$r.wrk"
+		s="$(wrk_rps "$out/hot-get.strata.$r.wrk")"
+		n="$(wrk_rps "$out/hot-get.nginx.$r.wrk")"
+		sv+=("$s")
+		nv+=("$n")
+		say "run $r: strata $s req/s (latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.$r.wrk")) | nginx $n req/s (latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.$r.wrk")) | ratio $(ratio "$s" "$n")"
+	done
+	curl -fsS -o /dev/null -D "$out/hot-get.strata.headers" "$node_addr/blobs/hot%2F000000"
+	curl -fsS "$node_addr/metrics" >"$out/hot-get.strata.metrics" || true
 	kill "$nginx_pid"
 	wait "$nginx_pid" 2>/dev/null || true
 	nginx_pid=""
-
-	local s n
-	s="$(wrk_rps "$out/hot-get.strata.wrk")"
-	n="$(wrk_rps "$out/hot-get.nginx.wrk")"
-	say "strata: $s req/s; latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.wrk"); $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
-	say "nginx:  $n req/s; latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.wrk")"
+	stop_node
 	grep -E 'Non-2xx|Socket errors' "$out"/hot-get.*.wrk | tee -a "$summary" || true
-	say "hot-get ratio strata/nginx (req/s): $(ratio "$s" "$n")"
+	say "tier of a hot key: $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
+	s="$(median "${sv[@]}")"
+	n="$(median "${nv[@]}")"
+	say "hot-get median: strata $s req/s, nginx $n req/s; ratio strata/nginx (req/s): $(ratio "$s" "$n")"
 }
 
 large_put() {
 	say ""
-	say "== large-put: 1 MiB blobs, 16 concurrent clients, ${duration}s"
-	start_node put
-	"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 16 --keys 100000 \
-		--no-prefill --duration "${duration}s" --json "$out/large-put.strata.json" | tee "$out/large-put.strata.txt"
-	# fio writes on the file system that held the node's HDD tier.
-	local fio_dir="${HDD_DIR:-$dir}/fio"
-	stop_node
-	rm -rf "$node_data" "${HDD_DIR:+$HDD_DIR/put}"
-	local s
-	s="$(json_get "$out/large-put.strata.json" .write.mb_per_sec "['write']['mb_per_sec']")"
-	say "strata: $(printf '%.1f' "$s") MB/s ($(json_get "$out/large-put.strata.json" .write.ops_per_sec "['write']['ops_per_sec']") PUT/s, p99 $(json_get "$out/large-put.strata.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us)"
-
+	say "== large-put: 1 MiB blobs, 16 concurrent clients, ${duration}s per run"
 	if ! have fio; then
 		say "large-put: fio baseline SKIPPED (apt-get install fio)"
-		return
 	fi
+	start_node put
+	# fio writes on the file system that holds the node's HDD tier.
+	local fio_dir="${HDD_DIR:-$dir}/fio"
 	mkdir -p "$fio_dir"
-	local variant sync f
-	for variant in fdatasync-each end-fsync; do
-		case "$variant" in
-		fdatasync-each) sync="--fdatasync=1" ;;
-		end-fsync) sync="--end_fsync=1" ;;
-		esac
-		fio --name=seqwrite --directory="$fio_dir" --rw=write --bs=1M --direct=1 --ioengine=psync \
-			--numjobs=16 --size=512M --runtime="$duration" --time_based $sync --group_reporting \
-			--output-format=json --output="$out/large-put.fio.$variant.json"
-		rm -f "$fio_dir"/seqwrite.*
-		f="$(json_get "$out/large-put.fio.$variant.json" '.jobs[0].write.bw_bytes' "['jobs'][0]['write']['bw_bytes']")"
-		f="$(awk -v b="$f" 'BEGIN {printf "%.1f", b / 1e6}')"
-		say "fio ($variant, O_DIRECT bs=1M numjobs=16): $f MB/s"
-		say "large-put ratio strata/fio-$variant (MB/s): $(ratio "$s" "$f")"
+	local r s f variant sync sv=() fe=() fs=()
+	for ((r = 1; r <= repeat; r++)); do
+		"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 16 --keys 100000 \
+			--key-prefix "put$r/" --no-prefill --duration "${duration}s" --json "$out/large-put.strata.$r.json" >"$out/large-put.strata.$r.txt"
+		s="$(json_get "$out/large-put.strata.$r.json" .write.mb_per_sec "['write']['mb_per_sec']")"
+		s="$(printf '%.1f' "$s")"
+		sv+=("$s")
+		local line="run $r: strata $s MB/s (p50 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p50 "['write']['latency_us']['p50']") us, p99 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us, errors $(json_get "$out/large-put.strata.$r.json" .write.errors "['write']['errors']"))"
+		if have fio; then
+			for variant in fdatasync-each end-fsync; do
+				case "$variant" in
+				fdatasync-each) sync="--fdatasync=1" ;;
+				end-fsync) sync="--end_fsync=1" ;;
+				esac
+				fio --name=seqwrite --directory="$fio_dir" --rw=write --bs=1M --direct=1 --ioengine=psync \
+					--numjobs=16 --size=512M --runtime="$duration" --time_based $sync --group_reporting \
+					--output-format=json --output="$out/large-put.fio.$variant.$r.json"
+				rm -f "$fio_dir"/seqwrite.*
+				f="$(json_get "$out/large-put.fio.$variant.$r.json" '.jobs[0].write.bw_bytes' "['jobs'][0]['write']['bw_bytes']")"
+				f="$(awk -v b="$f" 'BEGIN {printf "%.1f", b / 1e6}')"
+				if [[ $variant == fdatasync-each ]]; then fe+=("$f"); else fs+=("$f"); fi
+				line+=" | fio $variant $f MB/s"
+			done
+		fi
+		say "$line"
 	done
-	rm -rf "$fio_dir"
+	stop_node
+	rm -rf "$node_data" "$fio_dir"
+	s="$(median "${sv[@]}")"
+	say "large-put median: strata $s MB/s"
+	if have fio; then
+		say "large-put median: fio O_DIRECT bs=1M numjobs=16 fdatasync-each $(median "${fe[@]}") MB/s, end-fsync $(median "${fs[@]}") MB/s"
+		say "large-put ratio strata/fio-fdatasync-each (MB/s): $(ratio "$s" "$(median "${fe[@]}")")"
+		say "large-put ratio strata/fio-end-fsync (MB/s): $(ratio "$s" "$(median "${fs[@]}")")"
+	fi
 }
 
 memory() {
