@@ -67,7 +67,8 @@ type nodeOptions struct {
 	maxBlobSize string // e.g. "4MiB"
 	chunkSize   string
 	volumeSize  string
-	extraConfig string // more TOML, appended verbatim
+	extraConfig string   // more TOML, appended verbatim
+	env         []string // extra environment, KEY=VALUE
 }
 
 // nodeProc is a running `strata serve`.
@@ -125,6 +126,7 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), opts.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
 	if err := cmd.Start(); err != nil {
