@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"strata/blockstore"
+	"strata/tiering"
 )
 
 // Errors the HTTP layer itself raises, mapped by statusOf like the store's.
@@ -93,7 +94,7 @@ func statusOf(err error) (status int, code, message string) {
 		// The local copy failed its checksum; another replica (or a repair)
 		// can serve it, so this is "unavailable here", not a client error.
 		return http.StatusServiceUnavailable, "corrupt", "stored copy failed verification"
-	case errors.Is(err, blockstore.ErrClosed):
+	case errors.Is(err, blockstore.ErrClosed), errors.Is(err, tiering.ErrClosed):
 		return http.StatusServiceUnavailable, "shutting_down", "node is shutting down"
 	case errors.Is(err, errNotReady):
 		return http.StatusServiceUnavailable, "not_ready", "node is not ready"

@@ -1,0 +1,85 @@
+package node
+
+import (
+	"context"
+
+	"strata/ioengine"
+	"strata/tiering"
+)
+
+// Tiered adapts the local tiered store to Store. (Go has no covariant
+// return types, so *tiering.Store cannot satisfy Store directly: its Open
+// returns *tiering.Object and its counters have tiering's own shapes.)
+func Tiered(s *tiering.Store) Store { return tieredStore{s} }
+
+type tieredStore struct{ *tiering.Store }
+
+func (t tieredStore) Open(ctx context.Context, key string) (Object, error) {
+	obj, err := t.Store.Open(ctx, key)
+	if err != nil {
+		return nil, err // never a typed nil inside the interface
+	}
+	return obj, nil
+}
+
+func (t tieredStore) Stats() []TierStats {
+	st := t.Store.Stats()
+	var out []TierStats
+	for _, ts := range []tiering.TierStats{st.RAM, st.SSD, st.HDD} {
+		if !ts.Enabled {
+			continue
+		}
+		out = append(out, TierStats{
+			Tier:          string(ts.Tier),
+			Hits:          ts.Hits,
+			Misses:        ts.Misses,
+			Admissions:    ts.Admissions,
+			Rejections:    ts.Rejections,
+			Evictions:     ts.Evictions,
+			Items:         ts.Items,
+			Bytes:         ts.Bytes,
+			CapacityBytes: ts.CapacityBytes,
+			ReadLatency:   latencyOf(ts.Latency),
+		})
+	}
+	return out
+}
+
+func (t tieredStore) Devices() []DeviceStats {
+	devs := t.Store.Devices()
+	out := make([]DeviceStats, 0, len(devs))
+	for _, d := range devs {
+		ds := DeviceStats{Name: d.Name, Dir: d.Dir, Direct: d.Direct, InFlight: d.InFlight, Queued: d.Queued}
+		for i, c := range d.Classes {
+			ds.Classes = append(ds.Classes, DeviceClassStats{
+				Class:      classLabel(ioengine.Class(i)),
+				ReadOps:    c.ReadOps,
+				ReadBytes:  c.ReadBytes,
+				WriteOps:   c.WriteOps,
+				WriteBytes: c.WriteBytes,
+				SyncOps:    c.SyncOps,
+				OtherOps:   c.OtherOps,
+				Errors:     c.Errors,
+				Latency:    latencyOf(c.Latency),
+			})
+		}
+		out = append(out, ds)
+	}
+	return out
+}
+
+func classLabel(c ioengine.Class) string {
+	switch c {
+	case ioengine.ClassRead:
+		return "read"
+	case ioengine.ClassWrite:
+		return "write"
+	case ioengine.ClassBackground:
+		return "background"
+	}
+	return c.String()
+}
+
+func latencyOf(l ioengine.LatencySnapshot) Latency {
+	return Latency{Bounds: l.Bounds, Counts: l.Counts, Sum: l.Sum, Count: l.Count}
+}
