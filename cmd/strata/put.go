@@ -50,9 +50,8 @@ func runPut(ctx context.Context, s stdio, args []string) int {
 	// length; pipes and terminals are sent chunked.
 	if f, isFile := body.(*os.File); isFile {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			pos, err := f.Seek(0, io.SeekCurrent)
-			if err == nil {
-				size = st.Size() - pos
+			if offset, err := f.Seek(0, io.SeekCurrent); err == nil {
+				size = st.Size() - offset
 			}
 		}
 	}
