@@ -67,8 +67,12 @@ type appender struct {
 	carry *appendReq
 }
 
+// align is the group alignment: the device's, and never below the format's
+// 4096, which the scanner relies on to tell padding from corruption.
+func (a *appender) align() int64 { return max(int64(a.d.dev.Alignment()), formatAlign) }
+
 func newAppender(s *Store, d *dataDir) *appender {
-	align := d.dev.Alignment()
+	align := max(d.dev.Alignment(), formatAlign)
 	return &appender{
 		s:     s,
 		d:     d,
@@ -206,7 +210,7 @@ func (a *appender) collect(first *appendReq) []*appendReq {
 // it fails every waiter and retires the volume, never retrying the write.
 func (a *appender) commitGroup(group []*appendReq) {
 	ctx := context.Background()
-	align := int64(a.d.dev.Alignment())
+	align := a.align()
 	total := 0
 	for _, r := range group {
 		total += span(len(r.rec))

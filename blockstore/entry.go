@@ -31,7 +31,7 @@ type indexEntry struct {
 	loc         location
 	size        int64
 	version     uint64
-	modTime     int64 // unix nanoseconds
+	modTime     int64 // unix nanoseconds, millisecond precision
 	checksum    uint32
 	chunkSize   int64
 	contentType string
@@ -77,7 +77,8 @@ func (e *indexEntry) info(key string) Info {
 //	byte     format (1)
 //	byte     flags
 //	uvarint  volume, offset, length, size, version
-//	varint   modtime (unix ns)
+//	varint   modtime in unix ms minus the version's wall ms (version >> 16):
+//	         usually 0 or 1 byte, as store-assigned versions are HLC stamps
 //	uint32   checksum (little endian)
 //	uvarint  chunk size
 //	rest     content type
@@ -90,7 +91,7 @@ func (e *indexEntry) encode(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(e.loc.length))
 	dst = binary.AppendUvarint(dst, uint64(e.size))
 	dst = binary.AppendUvarint(dst, e.version)
-	dst = binary.AppendVarint(dst, e.modTime)
+	dst = binary.AppendVarint(dst, floorDiv(e.modTime, 1e6)-int64(e.version>>16))
 	dst = binary.LittleEndian.AppendUint32(dst, e.checksum)
 	dst = binary.AppendUvarint(dst, uint64(e.chunkSize))
 	dst = append(dst, e.contentType...)
@@ -134,8 +135,16 @@ func decodeEntry(b []byte) (indexEntry, error) {
 	e.loc = location{volume: uint32(vals[0]), offset: int64(vals[1]), length: int64(vals[2])}
 	e.size = int64(vals[3])
 	e.version = vals[4]
-	e.modTime = mt
+	e.modTime = (mt + int64(e.version>>16)) * 1e6
 	e.chunkSize = int64(cs)
 	e.contentType = string(p)
 	return e, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
 }

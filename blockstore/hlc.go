@@ -1,6 +1,7 @@
 package blockstore
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -18,11 +19,14 @@ func (c *hlc) next() uint64 {
 	wall := uint64(c.now().UnixMilli()) << 16
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if wall > c.last {
+	switch {
+	case wall > c.last:
 		c.last = wall
-	} else {
+	case c.last < math.MaxUint64:
 		c.last++
 	}
+	// At the maximum (only reachable through a caller's absurd version) the
+	// clock stays there rather than wrapping to zero.
 	return c.last
 }
 

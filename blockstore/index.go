@@ -30,7 +30,7 @@ var (
 
 // maxTxOps bounds one bbolt transaction so a huge backlog is committed in
 // steps and pending entries are released as it goes.
-const maxTxOps = 256 << 10
+const maxTxOps = 1 << 20
 
 // Index op kinds.
 const (
@@ -104,6 +104,10 @@ type index struct {
 	// newer than anything pending or in bbolt, for any key, so it needs no
 	// bbolt lookup: the common case with store-assigned versions.
 	maxApplied uint64
+	// unbounded lifts the backpressure while recovery replays what an
+	// existing index lost at a crash: at most what was queued then (about
+	// maxQueue + maxTxOps), so readiness does not wait for bbolt.
+	unbounded bool
 	done       chan struct{}
 
 	commits    atomic.Uint64
@@ -242,7 +246,7 @@ func (ix *index) lookup(key string) (indexEntry, bool, error) {
 func (ix *index) apply(ops []indexOp) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for len(ix.queue) >= ix.maxQueue && !ix.closing {
+	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded {
 		ix.space.Wait()
 	}
 	var tx *bolt.Tx

@@ -2,9 +2,12 @@ package blockstore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"sync"
@@ -115,4 +118,64 @@ func TestLargePutMemoryBounded(t *testing.T) {
 	if grew > 4*chunk {
 		t.Fatalf("heap grew by %d bytes (%.1f chunks) for one Put; want at most 4 chunks", grew, float64(grew)/chunk)
 	}
+}
+
+// TestHugePutRSS puts a 5 GiB blob to a real directory and checks the
+// process RSS grows by no more than a few chunks. It writes 5 GiB, so it
+// runs only with STRATA_TEST_HUGE_PUT=1.
+func TestHugePutRSS(t *testing.T) {
+	if os.Getenv("STRATA_TEST_HUGE_PUT") == "" {
+		t.Skip("set STRATA_TEST_HUGE_PUT=1 to stream a 5 GiB blob to disk")
+	}
+	const size = 5 << 30
+	s := mustOpen(t, Options{DataDirs: []string{t.TempDir()}, IndexDir: t.TempDir(), VolumeSize: 8 << 30, MaxBlobSize: size})
+	defer s.Close()
+	debug.FreeOSMemory()
+	base := rssBytes(t)
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if r := rssBytes(t); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	start := time.Now()
+	info, err := s.Put(context.Background(), "huge", &randomReader{r: rand.NewChaCha8([32]byte{2}), n: size}, size, PutOptions{})
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := peak.Load() - base
+	t.Logf("5 GiB Put in %v (%.0f MB/s): RSS grew by %.1f MiB (%.1f chunks of 8 MiB)",
+		time.Since(start), float64(size)/time.Since(start).Seconds()/1e6, float64(grew)/(1<<20), float64(grew)/(8<<20))
+	if grew > 6*(8<<20) {
+		t.Fatalf("RSS grew by %d MiB for one Put", grew>>20)
+	}
+	// A range in the middle reads only the chunks it touches.
+	rd := s.NewReader(context.Background(), info)
+	buf := make([]byte, 1<<20)
+	if _, err := rd.ReadAt(buf, size/2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rssBytes(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skipf("no /proc/self/statm: %v", err)
+	}
+	var pages, resident int64
+	fmt.Sscan(string(b), &pages, &resident)
+	return resident * int64(os.Getpagesize())
 }

@@ -76,7 +76,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		}
 		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, ErrReadOnly)
 	}
-	p := &putter{s: s, ctx: ctx, key: key, ct: opts.ContentType, version: version, modTime: s.opts.Now().UnixNano(), dir: d}
+	p := &putter{s: s, ctx: ctx, key: key, ct: opts.ContentType, version: version, modTime: s.modTime(), dir: d}
 	info, err := p.run(r, size)
 	if err != nil {
 		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)

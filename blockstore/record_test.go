@@ -119,8 +119,8 @@ func TestManifestRoundTrip(t *testing.T) {
 
 func TestEntryRoundTrip(t *testing.T) {
 	for _, e := range []indexEntry{
-		{loc: location{3, 1 << 33, 4170}, size: 4096, version: 1 << 50, modTime: 1700000000000000000, checksum: 0xdeadbeef, chunkSize: 8 << 20, contentType: "image/jpeg"},
-		{flags: entryTombstone, version: 5, modTime: -1},
+		{loc: location{3, 1 << 33, 4170}, size: 4096, version: 1700000000000 << 16, modTime: 1700000000123000000, checksum: 0xdeadbeef, chunkSize: 8 << 20, contentType: "image/jpeg"},
+		{flags: entryTombstone, version: 5, modTime: -1000000},
 		{flags: entryChunked, loc: location{1, 0, 300}, size: 5 << 30, version: 9, chunkSize: 8 << 20},
 	} {
 		got, err := decodeEntry(e.encode(nil))

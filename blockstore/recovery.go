@@ -27,7 +27,13 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 	s.clock.observe(maxVer)
 	s.index.mu.Lock()
 	s.index.maxApplied = maxVer // everything in bbolt is at or below it
+	s.index.unbounded = !rebuild
 	s.index.mu.Unlock()
+	defer func() {
+		s.index.mu.Lock()
+		s.index.unbounded = false
+		s.index.mu.Unlock()
+	}()
 	var maxID uint32
 	for id := range known {
 		maxID = max(maxID, id)
@@ -121,7 +127,7 @@ func (s *Store) recoverDir(ctx context.Context, d *dataDir, vols []*volume, know
 			continue
 		}
 		last := i == len(vols)-1
-		if last && clean && end%formatAlign == 0 && end%int64(d.dev.Alignment()) == 0 {
+		if last && clean && end%d.app.align() == 0 {
 			d.app.setVol(v)
 			continue
 		}

@@ -249,7 +249,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 	} else {
 		version = s.clock.next()
 	}
-	h := recordHeader{flags: flagTombstone, version: version, modTime: s.opts.Now().UnixNano()}
+	h := recordHeader{flags: flagTombstone, version: version, modTime: s.modTime()}
 	buf := s.getBuf(recordOverhead + len(key))
 	defer s.putBuf(buf)
 	rec := finishRecord(buf.B, h, key, "")
@@ -259,6 +259,10 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 	}
 	return nil
 }
+
+// modTime is now in unix nanoseconds at millisecond precision, which is
+// what the index keeps.
+func (s *Store) modTime() int64 { return s.opts.Now().UnixMilli() * 1e6 }
 
 // Devices returns the per-disk counters of the data directories.
 func (s *Store) Devices() []ioengine.DeviceStats {
