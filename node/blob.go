@@ -221,7 +221,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 		}
 	}
 	content := newReadRecorder(obj)
-	bw := newBlobWriter(w, st.rc, content, s.cfg.HTTP.ProgressTimeout)
+	bw := newBlobWriter(w, st.rc, content, s.cfg.HTTP.ProgressTimeout, &s.copyBufs)
 	http.ServeContent(bw, r, "", info.ModTime, content)
 
 	if status := bw.swallowedStatus(); status != 0 {

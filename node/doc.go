@@ -6,8 +6,10 @@
 // # Basics
 //
 // LoadConfig or DefaultConfig gives a Config; New builds a Server over an
-// opened Store; Serve answers on a listener until its context is cancelled,
-// then drains. Handler exposes the same routes for tests and embedding.
+// opened Store (Tiered adapts the local *tiering.Store; nodetest.MemStore
+// is an in-memory fake for tests); Serve answers on a listener until its
+// context is cancelled, then drains. Handler exposes the same routes for
+// tests and embedding.
 //
 //	PUT    /blobs/{key}   201 + ETag          stream the body into the store
 //	GET    /blobs/{key}   200/206/304/416     via http.ServeContent

@@ -38,7 +38,11 @@ type Server struct {
 
 	ready    atomic.Bool
 	inflight inflight
+	copyBufs sync.Pool // *[]byte of copyBufSize, for GET bodies
 }
+
+// copyBufSize is the buffer GET bodies are copied through.
+const copyBufSize = 64 << 10
 
 // New builds a Server over an opened store (recovery done). The config must
 // pass Validate. A nil logger discards.
@@ -67,6 +71,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,
 	})
+	s.copyBufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	s.ready.Store(true)
 	return s, nil
@@ -236,8 +241,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if n := st.received.Load(); n > 0 {
 			s.metrics.bytesIn.WithLabelValues(st.route).Add(float64(n))
 		}
-		s.log.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", status,
-			"sent", rec.written, "received", st.received.Load(), "elapsed", elapsed, "remote", r.RemoteAddr, "token", st.token)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost even when dropped
+			s.log.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", status,
+				"sent", rec.written, "received", st.received.Load(), "elapsed", elapsed, "remote", r.RemoteAddr, "token", st.token)
+		}
 	}()
 
 	switch st.route {

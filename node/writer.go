@@ -58,6 +58,7 @@ type blobWriter struct {
 	rc       *http.ResponseController
 	obj      *readRecorder
 	progress time.Duration
+	pool     *sync.Pool // of *[]byte copy buffers
 
 	status     int // status ServeContent asked for; 0 = none yet
 	committed  bool
@@ -71,8 +72,8 @@ type blobWriter struct {
 // came from the blockstore's index, which is the HDD tier's.
 const fallbackTier = "hdd"
 
-func newBlobWriter(w http.ResponseWriter, rc *http.ResponseController, obj *readRecorder, progress time.Duration) *blobWriter {
-	return &blobWriter{w: w, rc: rc, obj: obj, progress: progress}
+func newBlobWriter(w http.ResponseWriter, rc *http.ResponseController, obj *readRecorder, progress time.Duration, pool *sync.Pool) *blobWriter {
+	return &blobWriter{w: w, rc: rc, obj: obj, progress: progress, pool: pool}
 }
 
 func (b *blobWriter) Header() http.Header { return b.w.Header() }
@@ -121,6 +122,31 @@ func (b *blobWriter) commit() error {
 		}
 	}
 	return nil
+}
+
+// ReadFrom copies the blob through a pooled buffer, so io.Copy (inside
+// ServeContent) does not allocate a fresh one per request.
+func (b *blobWriter) ReadFrom(r io.Reader) (int64, error) {
+	bufp := b.pool.Get().(*[]byte)
+	defer b.pool.Put(bufp)
+	buf := *bufp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			w, werr := b.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
 }
 
 func (b *blobWriter) write(p []byte) (int, error) {
