@@ -13,10 +13,13 @@
 #              Figure: MB/s ratios.
 #   memory     peak RSS (VmHWM) of the node during one 1 GiB streaming PUT,
 #              and during 64 concurrent 64 MiB PUTs (fresh node each).
+#   zipf       (not in the default set) 16 KiB blobs, Zipf 0.99 over 40000
+#              keys (625 MiB) with a 64 MiB RAM and 256 MiB SSD cache, 95%
+#              reads: strata bench's per-tier hit ratios and latencies.
 #
 # Usage: scripts/bench-node.sh [--dir DIR] [--duration SECONDS] [--keys N]
 #                              [--repeat N] [--out DIR] [--keep] [TEST...]
-#   TEST      any of hot-get, large-put, memory (default: all three)
+#   TEST      any of hot-get, large-put, memory, zipf (default: the first three)
 #   --dir     where node data and fio files go (default: a temp dir in /var/tmp);
 #             with HDD_DIR and SSD_DIR set (see tier-emulate.sh) the node's
 #             tiers go there instead
@@ -47,8 +50,8 @@ while [[ $# -gt 0 ]]; do
 	--repeat) repeat="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h | --help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	hot-get | large-put | memory) tests+=("$1"); shift ;;
+	-h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	hot-get | large-put | memory | zipf) tests+=("$1"); shift ;;
 	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -309,11 +312,23 @@ max_uploads = 64"
 	rm -rf "$node_data"
 }
 
+zipf() {
+	say ""
+	say "== zipf: 16 KiB blobs, zipf 0.99 over 40000 keys, 95% reads, RAM cache 64 MiB, SSD cache 256 MiB"
+	start_node zipf 'ram_cache_size = "64MiB"
+ssd_cache_size = "256MiB"'
+	"$bin" bench --addr "$node_addr" --size 16KiB --keys 40000 --zipf 0.99 --read-ratio 0.95 --concurrency 16 \
+		--warmup 10s --duration "${duration}s" --json "$out/zipf.json" --hgrm "$out/zipf" | tee "$out/zipf.txt" | tee -a "$summary"
+	stop_node
+	rm -rf "$node_data"
+}
+
 for t in "${tests[@]}"; do
 	case "$t" in
 	hot-get) hot_get ;;
 	large-put) large_put ;;
 	memory) memory ;;
+	zipf) zipf ;;
 	esac
 done
 say ""
