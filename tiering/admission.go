@@ -23,8 +23,9 @@ const (
 //   - Per-object cutoff: items of objects larger than maxObject are never
 //     admitted: a large sequential read would flush the cache for nothing.
 //   - Reject first: an item is admitted only if the frequency sketch has
-//     seen it at least minFreq times recently. One-hit wonders, which are
-//     most of the bytes in a churning workload, never cost an SSD write.
+//     seen its object at least minFreq times recently, and at least as
+//     often as the median item the SSD evicts (TinyLFU-style admission
+//     against victims). One-hit wonders never cost an SSD write.
 //   - Write budget: token buckets in bytes/s and bytes/day.
 //
 // Safe for concurrent use.
@@ -36,6 +37,11 @@ type admissionPolicy struct {
 	minFreq   uint8
 	admitAll  bool // admit every offer that fits (a baseline for the simulator)
 	now       func() time.Time
+	// victimFreq is the running median of the sketch estimates of items the
+	// SSD evicted (reclaimed without reinsertion). A candidate must be at
+	// least that popular, as TinyLFU admits a candidate only over its victim.
+	victimFreq float64
+	halvings   int64
 }
 
 type admissionConfig struct {
@@ -87,14 +93,57 @@ func (a *admissionPolicy) decide(obj uint64, objSize, footprint int64) admitVerd
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if !a.admitAll && a.sketch.estimate(obj) < a.minFreq {
-		return rejectCold
+	if !a.admitAll {
+		a.syncHalvings()
+		if est := a.sketch.estimate(obj); est < a.minFreq || float64(est) < a.victimFreq {
+			return rejectCold
+		}
 	}
 	if !a.budget.allow(footprint, now) {
 		return rejectBudget
 	}
 	a.budget.take(footprint)
 	return admitYes
+}
+
+// keepOnReclaim decides whether an item of object obj, found in a region
+// being reclaimed, is rewritten: only if it was read while resident (hit).
+// Otherwise it is a victim, and its popularity feeds victimFreq, a running
+// median (frugal streaming estimate) of the sketch estimates of victims.
+func (a *admissionPolicy) keepOnReclaim(obj uint64, hit bool) bool {
+	if hit {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.syncHalvings()
+	est := float64(a.sketch.estimate(obj))
+	const step = 1.0 / 16
+	if est > a.victimFreq {
+		a.victimFreq += step
+	} else if est < a.victimFreq {
+		a.victimFreq -= step
+	}
+	return false
+}
+
+// setResidentItems sizes the sketch's window to the caches: popularity is
+// counted over about sketchWindowPerItem accesses per cached item (and
+// halved at least every AdmitWindow), so it ages as the caches turn over.
+// (TinyLFU uses 10 per item; a longer memory measured better in the
+// simulator for skews down to 0.6, where popularity differences are small.)
+func (a *admissionPolicy) setResidentItems(n int64) {
+	a.mu.Lock()
+	a.sketch.window = max(sketchWindowPerItem*n, minSketchWindow)
+	a.mu.Unlock()
+}
+
+// syncHalvings halves victimFreq along with the sketch's counters.
+func (a *admissionPolicy) syncHalvings() {
+	for a.halvings < a.sketch.halvings {
+		a.victimFreq /= 2
+		a.halvings++
+	}
 }
 
 // allowRewrite asks the budget for a reinsertion of footprint bytes.

@@ -25,3 +25,9 @@ type Backend interface {
 type deviceReporter interface {
 	Devices() []ioengine.DeviceStats
 }
+
+// The real HDD tier is a Backend and reports its devices.
+var (
+	_ Backend        = (*blockstore.Store)(nil)
+	_ deviceReporter = (*blockstore.Store)(nil)
+)

@@ -22,6 +22,7 @@ func (k ramKey) hash() uint64 { return itemHash(k.key, k.version, k.sum, k.seg) 
 // ramValue is a cached item. data is never modified after insertion.
 type ramValue struct {
 	data    []byte
+	size    int64 // bytes charged for data (cap(data); the simulator sets it without data)
 	objSize int64 // size of the whole blob, for the SSD per-object cutoff
 	fromSSD bool  // promoted from the SSD: a clean copy is there already
 }
@@ -42,7 +43,7 @@ type ramCache struct {
 }
 
 func ramWeight(k ramKey, v ramValue) uint32 {
-	return uint32(len(k.key) + cap(v.data) + ramEntryOverhead)
+	return uint32(int64(len(k.key)) + v.size + ramEntryOverhead)
 }
 
 // newRAMCache builds the RAM tier. onEvict runs on the goroutine that
@@ -76,7 +77,16 @@ func newRAMCache(capacity int64, onEvict func(ramKey, ramValue)) (*ramCache, err
 
 func (r *ramCache) get(k ramKey) (ramValue, bool) { return r.c.GetIfPresent(k) }
 
+// containsQuietly reports whether k is cached without counting an access.
+func (r *ramCache) containsQuietly(k ramKey) bool {
+	_, ok := r.c.GetEntryQuietly(k)
+	return ok
+}
+
 func (r *ramCache) set(k ramKey, v ramValue) {
+	if v.data != nil {
+		v.size = int64(cap(v.data))
+	}
 	r.inserts.Add(1)
 	r.c.Set(k, v)
 }

@@ -16,7 +16,15 @@ type freqSketch struct {
 	window   int64         // halve after this many additions
 	period   time.Duration // and at least this often (0: never by time)
 	lastHalf time.Time
+	halvings int64
 }
+
+// minSketchWindow is the least number of additions between halvings;
+// sketchWindowPerItem scales the window with the items the caches hold.
+const (
+	minSketchWindow     = 10_000
+	sketchWindowPerItem = 200
+)
 
 func newFreqSketch(width int, window int64, period time.Duration, now time.Time) *freqSketch {
 	w := 1024
@@ -77,6 +85,7 @@ func (s *freqSketch) maybeHalve(now time.Time) {
 	}
 	s.added /= 2
 	s.lastHalf = now
+	s.halvings++
 }
 
 func (s *freqSketch) bytes() int64 { return int64(len(s.rows) * len(s.rows[0])) }

@@ -31,6 +31,12 @@ type ssdConfig struct {
 	maxInFlight int
 	adm         *admissionPolicy
 	logger      *slog.Logger
+	// inRAM reports whether the RAM tier holds an item (without counting an
+	// access); reclaim drops SSD copies RAM already has. May be nil.
+	inRAM func(ramKey) bool
+	// residentItems is how many items the caches hold, to size the
+	// admission sketch's window. May be nil.
+	residentItems func() int64
 }
 
 // ssdCache is the SSD tier: ssdCore plus the cache file, region buffers,
@@ -352,11 +358,16 @@ func (s *ssdCache) flushRegion(ctx context.Context, r uint32) {
 // region that were read while resident are reinserted (budget allowing).
 func (s *ssdCache) reclaim(ctx context.Context) {
 	for {
+		var resident int64
+		if s.cfg.residentItems != nil {
+			resident = s.cfg.residentItems()
+		}
 		s.mu.Lock()
 		if s.closed || !s.core.needReclaim(ssdReserveRegions) {
 			s.mu.Unlock()
 			return
 		}
+		resident += s.core.liveItems
 		r, _ := s.core.beginReclaim()
 		meta := s.core.regions[r]
 		var buf []byte
@@ -366,12 +377,13 @@ func (s *ssdCache) reclaim(ctx context.Context) {
 		}
 		s.mu.Unlock()
 
+		s.cfg.adm.setResidentItems(resident)
 		var keep []ssdItem
 		if buf != nil {
 			keep = s.scanRegion(ctx, r, buf[:ioengine.AlignUp(meta.end, s.align)], meta.end)
 		}
 		s.mu.Lock()
-		s.c.evictions.Add(uint64(s.core.regions[r].items))
+		s.c.evictions.Add(uint64(s.core.regions[r].items)) // not found by the scan
 		s.core.endReclaim(r)
 		for _, it := range keep {
 			fp := s.core.footprint(int64(it.n))
@@ -411,12 +423,16 @@ func (s *ssdCache) scanRegion(ctx context.Context, r uint32, buf []byte, end int
 			break
 		}
 		s.mu.Lock()
-		live, reinsert := s.core.reclaimItem(r, it.hash(), off)
+		live, hit := s.core.reclaimItem(r, it.hash(), off)
 		s.mu.Unlock()
-		if live && reinsert {
+		switch {
+		case !live:
+		case s.cfg.inRAM != nil && s.cfg.inRAM(ramKey{key: it.key, version: it.version, sum: it.sum, seg: it.seg}):
+			// RAM holds it: no second copy (RAM offers it again on eviction).
+			s.c.evictions.Add(1)
+		case s.cfg.adm.keepOnReclaim(objectHash(it.key, it.version, it.sum), hit):
 			keep = append(keep, it)
-		}
-		if live {
+		default:
 			s.c.evictions.Add(1)
 		}
 		off += s.core.footprint(int64(it.n))

@@ -39,7 +39,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{opts: opts, backend: opts.Backend, log: opts.Logger}
-	width := int(min(max((opts.RAMCacheBytes+opts.SSDCacheBytes)/(32<<10), 4096), 1<<22))
+	width := int(min(max((opts.RAMCacheBytes+opts.SSDCacheBytes)/(32<<10), 1<<16), 1<<22))
 	s.adm = newAdmissionPolicy(admissionConfig{
 		sketchWidth:  width,
 		sketchPeriod: opts.AdmitWindow,
@@ -49,8 +49,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		maxItem:      max(opts.RAMMaxItemBytes, opts.SSDMaxItemBytes) + itemHeaderSize + 1024,
 		now:          opts.Now,
 	})
+	if opts.RAMCacheBytes > 0 {
+		s.ram, err = newRAMCache(opts.RAMCacheBytes, s.onRAMEvict)
+		if err != nil {
+			return nil, err
+		}
+	}
 	if opts.SSDCacheBytes > 0 {
-		s.ssd, err = openSSDCache(ctx, ssdConfig{
+		cfg := ssdConfig{
 			fs:          opts.FS,
 			path:        opts.SSDPath,
 			capacity:    opts.SSDCacheBytes,
@@ -60,19 +66,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			maxInFlight: opts.SSDMaxInFlight,
 			adm:         s.adm,
 			logger:      opts.Logger,
-		})
+		}
+		if ram := s.ram; ram != nil {
+			cfg.inRAM = ram.containsQuietly
+			cfg.residentItems = ram.items
+		}
+		s.ssd, err = openSSDCache(ctx, cfg)
 		if err != nil {
 			s.log.Error("ssd cache disabled", "path", opts.SSDPath, "err", err)
 			s.ssd = nil
-		}
-	}
-	if opts.RAMCacheBytes > 0 {
-		s.ram, err = newRAMCache(opts.RAMCacheBytes, s.onRAMEvict)
-		if err != nil {
-			if s.ssd != nil {
-				s.ssd.close()
-			}
-			return nil, err
 		}
 	}
 	return s, nil

@@ -1,0 +1,451 @@
+package tiering
+
+import (
+	"container/list"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// This file is a trace-driven simulator of the caching policy. It replays
+// a stream of whole-object GETs through the very code the Store uses to
+// decide (the otter RAM cache, admissionPolicy, ssdCore), with no I/O and
+// no payload bytes, and through LRU and FIFO baselines of the same byte
+// capacity, and counts request and byte misses and SSD bytes written.
+
+// simRequest is one GET of a whole object.
+type simRequest struct {
+	id   uint64
+	size int64
+}
+
+// simResult is what one policy achieved on one trace.
+type simResult struct {
+	policy          string
+	requests        int64
+	requestMisses   int64
+	bytes           int64
+	byteMisses      int64
+	ssdBytesWritten int64
+	ramHitBytes     int64
+	ssdHitBytes     int64
+}
+
+func (r simResult) requestMissRatio() float64 { return float64(r.requestMisses) / float64(r.requests) }
+func (r simResult) byteMissRatio() float64    { return float64(r.byteMisses) / float64(r.bytes) }
+
+// simTiered is the Store's policy without I/O: RAM (otter W-TinyLFU), then
+// the SSD core with reject-first admission and hit-based reinsertion.
+type simTiered struct {
+	segSize int64
+	ram     *ramCache
+	ssd     *ssdCore
+	adm     *admissionPolicy
+	flash   [][]simFlashItem // what each region holds, standing in for reading it back
+	res     simResult
+	clock   time.Time
+
+	reclaiming bool
+}
+
+type simFlashItem struct {
+	k         ramKey
+	h         uint64
+	off       int64
+	footprint int64
+	objSize   int64
+}
+
+type simTieredConfig struct {
+	ramBytes, ssdBytes int64
+	regionSize         int64
+	segSize            int64 // RAMMaxItemBytes
+	ssdMaxObject       int64 // SSDMaxItemBytes
+	admitAll           bool  // baseline: admit every RAM eviction (no reuse filter)
+}
+
+func newSimTiered(c simTieredConfig) *simTiered {
+	s := &simTiered{segSize: c.segSize, clock: time.Unix(0, 0)}
+	s.res.policy = "tiered"
+	if c.admitAll {
+		s.res.policy = "tiered-admit-all"
+	}
+	width := int(min(max((c.ramBytes+c.ssdBytes)/(32<<10), 1<<16), 1<<22))
+	s.adm = newAdmissionPolicy(admissionConfig{
+		sketchWidth:  width,
+		sketchPeriod: time.Hour,
+		maxObject:    c.ssdMaxObject,
+		admitAll:     c.admitAll,
+		now:          func() time.Time { return s.clock },
+	})
+	regions := int(c.ssdBytes / c.regionSize)
+	if regions >= 2 {
+		s.ssd = newSSDCore(regions, c.regionSize, 0)
+		s.flash = make([][]simFlashItem, regions)
+	}
+	if c.ramBytes > 0 {
+		s.ram, _ = newRAMCache(c.ramBytes, s.onRAMEvict)
+	}
+	return s
+}
+
+func (s *simTiered) onRAMEvict(k ramKey, v ramValue) {
+	if s.ssd != nil {
+		s.offer(k, k.hash(), v.objSize, v.size)
+	}
+}
+
+// offer mirrors ssdCache.offer followed by the admitter: a clean copy is
+// never rewritten; admission decides; the item is appended to the fill
+// region, rotating and reclaiming as the writer would.
+func (s *simTiered) offer(k ramKey, h uint64, objSize, size int64) {
+	if s.ssd.contains(h) {
+		return
+	}
+	fp := s.ssd.footprint(encodedItemLen(len(k.key), int(size)))
+	if fp > s.ssd.regionSize {
+		return
+	}
+	if s.adm.decide(objectHash(k.key, k.version, k.sum), objSize, fp) != admitYes {
+		return
+	}
+	s.place(simFlashItem{k: k, h: h, footprint: fp, objSize: objSize})
+}
+
+func (s *simTiered) place(it simFlashItem) {
+	for range 2 {
+		loc, res := s.ssd.place(it.h, it.footprint)
+		switch res {
+		case placed:
+			it.off = loc.off
+			s.flash[loc.region] = append(s.flash[loc.region], it)
+			s.res.ssdBytesWritten += it.footprint
+			return
+		case placeNeedFill:
+			if r, ok := s.ssd.sealFill(); ok {
+				s.ssd.markSealed(r) // the write completes at once
+				s.reclaim()
+			}
+			if _, ok := s.ssd.openFill(); !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// reclaim mirrors ssdCache.reclaim: keep the reserve of free regions,
+// reinserting items read while resident.
+func (s *simTiered) reclaim() {
+	if s.reclaiming {
+		return // reinsertion filled a region: the outer loop reclaims next
+	}
+	s.reclaiming = true
+	defer func() { s.reclaiming = false }()
+	for s.ssd.needReclaim(ssdReserveRegions) {
+		resident := s.ssd.liveItems
+		if s.ram != nil {
+			resident += s.ram.items()
+		}
+		s.adm.setResidentItems(resident)
+		r, _ := s.ssd.beginReclaim()
+		items := s.flash[r]
+		s.flash[r] = nil
+		var keep []simFlashItem
+		for _, it := range items {
+			live, hit := s.ssd.reclaimItem(r, it.h, it.off)
+			if live && s.ram != nil && s.ram.containsQuietly(it.k) {
+				continue // RAM has it: no need for a second copy
+			}
+			if live && s.adm.keepOnReclaim(objectHash(it.k.key, it.k.version, it.k.sum), hit) {
+				keep = append(keep, it)
+			}
+		}
+		s.ssd.endReclaim(r)
+		for _, it := range keep {
+			if !s.ssd.contains(it.h) && s.adm.allowRewrite(it.footprint) {
+				s.place(it)
+			}
+		}
+	}
+}
+
+// get mirrors Object reads + Store.fetch + Store.fill for a whole object
+// of one chunk: per segment RAM, then SSD (promoting to RAM); the first
+// miss reads the whole chunk, which serves the remaining segments and is
+// offered to RAM segment by segment.
+func (s *simTiered) get(req simRequest) {
+	s.clock = s.clock.Add(time.Millisecond)
+	key := strconv.FormatUint(req.id, 36)
+	s.adm.recordAccess(objectHash(key, 1, 0))
+	nseg := int((req.size + s.segSize - 1) / s.segSize)
+	missed := false
+	for seg := range nseg {
+		n := min(s.segSize, req.size-int64(seg)*s.segSize)
+		s.res.bytes += n
+		if missed {
+			s.res.byteMisses += n
+			continue
+		}
+		k := ramKey{key: key, version: 1, seg: uint32(seg)}
+		if s.ram != nil {
+			if _, ok := s.ram.get(k); ok {
+				s.res.ramHitBytes += n
+				continue
+			}
+		}
+		if s.ssd != nil {
+			h := k.hash()
+			if _, ok := s.ssd.lookup(h); ok {
+				s.ssd.touch(h)
+				s.res.ssdHitBytes += n
+				if s.ram != nil {
+					s.ram.set(k, ramValue{size: n, objSize: req.size, fromSSD: true})
+				}
+				continue
+			}
+		}
+		missed = true
+		s.res.byteMisses += n
+		for j := range nseg {
+			kj := ramKey{key: key, version: 1, seg: uint32(j)}
+			nj := min(s.segSize, req.size-int64(j)*s.segSize)
+			if s.ram != nil {
+				s.ram.set(kj, ramValue{size: nj, objSize: req.size})
+			} else if s.ssd != nil {
+				s.offer(kj, kj.hash(), req.size, nj)
+			}
+		}
+	}
+	s.res.requests++
+	if missed {
+		s.res.requestMisses++
+	}
+}
+
+// simBaseline is LRU or FIFO over the same segments with one byte capacity.
+type simBaseline struct {
+	lru      bool
+	capacity int64
+	used     int64
+	segSize  int64
+	order    *list.List // front = next to evict
+	where    map[[2]uint64]*list.Element
+	res      simResult
+}
+
+type simEntry struct {
+	k    [2]uint64
+	size int64
+}
+
+func newSimBaseline(lru bool, capacity, segSize int64) *simBaseline {
+	b := &simBaseline{lru: lru, capacity: capacity, segSize: segSize, order: list.New(), where: map[[2]uint64]*list.Element{}}
+	b.res.policy = "fifo"
+	if lru {
+		b.res.policy = "lru"
+	}
+	return b
+}
+
+func (b *simBaseline) get(req simRequest) {
+	nseg := int((req.size + b.segSize - 1) / b.segSize)
+	missed := false
+	for seg := range nseg {
+		n := min(b.segSize, req.size-int64(seg)*b.segSize)
+		b.res.bytes += n
+		k := [2]uint64{req.id, uint64(seg)}
+		if e, ok := b.where[k]; ok && !missed {
+			if b.lru {
+				b.order.MoveToBack(e)
+			}
+			continue
+		}
+		if !missed {
+			missed = true
+		}
+		b.res.byteMisses += n
+		if _, ok := b.where[k]; ok || n > b.capacity {
+			continue
+		}
+		b.where[k] = b.order.PushBack(simEntry{k: k, size: n})
+		b.used += n
+		for b.used > b.capacity {
+			e := b.order.Front()
+			v := b.order.Remove(e).(simEntry)
+			delete(b.where, v.k)
+			b.used -= v.size
+		}
+	}
+	b.res.requests++
+	if missed {
+		b.res.requestMisses++
+	}
+}
+
+// zipfGen draws ranks in [0, n), rank 0 the most popular.
+type zipfGen interface{ next(r *rand.Rand) uint64 }
+
+// ycsbZipf is YCSB's ZipfianGenerator (Gray et al., "Quickly generating
+// billion-record synthetic databases"), which works for 0 < theta < 1,
+// where Go's rand.Zipf (s > 1) cannot go.
+type ycsbZipf struct {
+	n                        uint64
+	theta, alpha, zetan, eta float64
+	halfPowTheta             float64
+}
+
+func newYCSBZipf(n uint64, theta float64) *ycsbZipf {
+	zetan := 0.0
+	for i := uint64(1); i <= n; i++ {
+		zetan += 1 / math.Pow(float64(i), theta)
+	}
+	zeta2 := 1 + 1/math.Pow(2, theta)
+	return &ycsbZipf{
+		n: n, theta: theta, alpha: 1 / (1 - theta), zetan: zetan,
+		eta:          (1 - math.Pow(2/float64(n), 1-theta)) / (1 - zeta2/zetan),
+		halfPowTheta: math.Pow(0.5, theta),
+	}
+}
+
+func (z *ycsbZipf) next(r *rand.Rand) uint64 {
+	u := r.Float64()
+	uz := u * z.zetan
+	if uz < 1 {
+		return 0
+	}
+	if uz < 1+z.halfPowTheta {
+		return 1
+	}
+	v := uint64(float64(z.n) * math.Pow(z.eta*u-z.eta+1, z.alpha))
+	return min(v, z.n-1)
+}
+
+// cdfZipf samples by binary search in the cumulative distribution: exact
+// for any alpha, used for alpha >= 1 (where the YCSB formula is undefined).
+type cdfZipf struct{ cdf []float64 }
+
+func newCDFZipf(n uint64, alpha float64) *cdfZipf {
+	c := make([]float64, n)
+	sum := 0.0
+	for i := range c {
+		sum += 1 / math.Pow(float64(i+1), alpha)
+		c[i] = sum
+	}
+	for i := range c {
+		c[i] /= sum
+	}
+	return &cdfZipf{cdf: c}
+}
+
+func (z *cdfZipf) next(r *rand.Rand) uint64 {
+	return uint64(sort.SearchFloat64s(z.cdf, r.Float64()))
+}
+
+func newZipf(n uint64, alpha float64) zipfGen {
+	if alpha < 1 {
+		return newYCSBZipf(n, alpha)
+	}
+	return newCDFZipf(n, alpha)
+}
+
+// simTraceConfig describes a synthetic trace: Zipf popularity over ranks
+// with churn (a fraction of requests retires the object at a random rank
+// and puts a brand-new object there), and object sizes log-uniform in
+// [minSize, maxSize].
+type simTraceConfig struct {
+	keys             uint64
+	requests         int
+	alpha            float64
+	churn            float64
+	minSize, maxSize int64
+	seed             uint64
+}
+
+// makeTrace returns the requests and the footprint (bytes of all distinct
+// objects requested).
+func makeTrace(c simTraceConfig) ([]simRequest, int64) {
+	r := rand.New(rand.NewPCG(c.seed, c.seed+1))
+	z := newZipf(c.keys, c.alpha)
+	ids := make([]uint64, c.keys)
+	// Scatter ranks over ids so popularity is not correlated with id.
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	next := c.keys
+	size := func(id uint64) int64 {
+		u := float64(mix64(id^c.seed)>>11) / (1 << 53)
+		lo, hi := math.Log(float64(c.minSize)), math.Log(float64(c.maxSize))
+		return int64(math.Exp(lo + u*(hi-lo)))
+	}
+	seen := map[uint64]bool{}
+	var footprint int64
+	reqs := make([]simRequest, c.requests)
+	for i := range reqs {
+		if c.churn > 0 && r.Float64() < c.churn {
+			ids[r.Uint64N(c.keys)] = next
+			next++
+		}
+		id := ids[z.next(r)]
+		reqs[i] = simRequest{id: id, size: size(id)}
+		if !seen[id] {
+			seen[id] = true
+			footprint += reqs[i].size
+		}
+	}
+	return reqs, footprint
+}
+
+type simPolicy interface{ get(simRequest) }
+
+func replay(p simPolicy, reqs []simRequest) {
+	for _, q := range reqs {
+		p.get(q)
+	}
+}
+
+// offlineLFU is a bound, not a policy: it knows every object's request
+// count in the whole trace and statically caches the most requested
+// objects that fit; every first request is still a miss.
+func offlineLFU(reqs []simRequest, capacity int64) simResult {
+	res := simResult{policy: "offline-lfu-bound"}
+	count := map[uint64]int64{}
+	size := map[uint64]int64{}
+	for _, q := range reqs {
+		count[q.id]++
+		size[q.id] = q.size
+		res.requests++
+		res.bytes += q.size
+	}
+	ids := make([]uint64, 0, len(count))
+	for id := range count {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if count[ids[i]] != count[ids[j]] {
+			return count[ids[i]] > count[ids[j]]
+		}
+		return ids[i] < ids[j]
+	})
+	cached := map[uint64]bool{}
+	var used int64
+	for _, id := range ids {
+		if used+size[id] <= capacity {
+			used += size[id]
+			cached[id] = true
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, q := range reqs {
+		if !cached[q.id] || !seen[q.id] {
+			res.requestMisses++
+			res.byteMisses += q.size
+		}
+		seen[q.id] = true
+	}
+	return res
+}

@@ -1,0 +1,122 @@
+package tiering
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+type simRow struct {
+	alpha    float64
+	cachePct float64
+	results  []simResult
+}
+
+// runSimMatrix replays each trace through the tiered policy (and the same
+// with every RAM eviction admitted), LRU and FIFO of the same byte capacity.
+func runSimMatrix(t *testing.T, trace simTraceConfig, alphas, cachePcts []float64, ramShare float64) []simRow {
+	var rows []simRow
+	for _, alpha := range alphas {
+		trace.alpha = alpha
+		reqs, footprint := makeTrace(trace)
+		for _, pct := range cachePcts {
+			total := int64(float64(footprint) * pct / 100)
+			ram := int64(float64(total) * ramShare)
+			cfg := simTieredConfig{
+				ramBytes: ram, ssdBytes: total - ram, regionSize: 16 << 20,
+				segSize: 1 << 20, ssdMaxObject: 4 << 20,
+			}
+			if (total-ram)/cfg.regionSize < 64 {
+				cfg.regionSize = max((total-ram)/64/(64<<10)*(64<<10), 64<<10)
+			}
+			row := simRow{alpha: alpha, cachePct: pct}
+			ours := newSimTiered(cfg)
+			replay(ours, reqs)
+			cfg.admitAll = true
+			all := newSimTiered(cfg)
+			replay(all, reqs)
+			lru := newSimBaseline(true, total, cfg.segSize)
+			replay(lru, reqs)
+			fifo := newSimBaseline(false, total, cfg.segSize)
+			replay(fifo, reqs)
+			row.results = []simResult{ours.res, all.res, lru.res, fifo.res, offlineLFU(reqs, total)}
+			rows = append(rows, row)
+			t.Logf("alpha %.1f cache %.0f%% of %.1f GiB footprint: RAM %d MiB, SSD %d MiB, region %d MiB",
+				alpha, pct, float64(footprint)/(1<<30), ram>>20, (total-ram)>>20, cfg.regionSize>>20)
+		}
+	}
+	return rows
+}
+
+func simTable(rows []simRow) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-5s %-6s %-17s %9s %9s %11s %12s %14s\n", "alpha", "cache", "policy", "req-miss", "byte-miss", "vs LRU", "SSD GiB wr", "vs admit-all")
+	for _, r := range rows {
+		lru := r.results[2].byteMissRatio()
+		all := float64(r.results[1].ssdBytesWritten)
+		for _, res := range r.results {
+			vsLRU := fmt.Sprintf("%+.1f%%", 100*(res.byteMissRatio()/lru-1))
+			wr, vsAll := "-", "-"
+			if strings.HasPrefix(res.policy, "tiered") {
+				wr = fmt.Sprintf("%.2f", float64(res.ssdBytesWritten)/(1<<30))
+				if all > 0 {
+					vsAll = fmt.Sprintf("%+.1f%%", 100*(float64(res.ssdBytesWritten)/all-1))
+				}
+			}
+			fmt.Fprintf(&b, "%-5.1f %-6s %-17s %9.4f %9.4f %11s %12s %14s\n", r.alpha, fmt.Sprintf("%.0f%%", r.cachePct),
+				res.policy, res.requestMissRatio(), res.byteMissRatio(), vsLRU, wr, vsAll)
+		}
+	}
+	return b.String()
+}
+
+// TestSimQuick runs a small trace through every policy so the simulator
+// stays correct in the default test run.
+func TestSimQuick(t *testing.T) {
+	trace := simTraceConfig{keys: 3000, requests: 30000, churn: 0.01, minSize: 1 << 10, maxSize: 4 << 20, seed: 7}
+	rows := runSimMatrix(t, trace, []float64{0.8}, []float64{10}, 0.1)
+	t.Logf("\n%s", simTable(rows))
+	for _, r := range rows {
+		for _, res := range r.results {
+			if res.requests != int64(trace.requests) || res.byteMisses > res.bytes || res.requestMisses > res.requests {
+				t.Fatalf("%s: inconsistent counts %+v", res.policy, res)
+			}
+		}
+		if r.results[0].ssdBytesWritten > r.results[1].ssdBytesWritten {
+			t.Errorf("reject-first wrote more than admit-all")
+		}
+	}
+}
+
+// TestSimTable is the full simulation: STRATA_SIM=1 go test -run TestSimTable -v ./tiering/
+// (STRATA_SIM_REQUESTS and STRATA_SIM_KEYS override the trace length and key count).
+func TestSimTable(t *testing.T) {
+	if os.Getenv("STRATA_SIM") == "" {
+		t.Skip("set STRATA_SIM=1 to run the full cache simulation")
+	}
+	trace := simTraceConfig{keys: 100_000, requests: 1_000_000, churn: 0.01, minSize: 1 << 10, maxSize: 4 << 20, seed: 42}
+	if v, err := strconv.Atoi(os.Getenv("STRATA_SIM_REQUESTS")); err == nil {
+		trace.requests = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("STRATA_SIM_KEYS")); err == nil {
+		trace.keys = uint64(v)
+	}
+	share := 0.1
+	if v, err := strconv.ParseFloat(os.Getenv("STRATA_SIM_RAM_SHARE"), 64); err == nil {
+		share = v
+	}
+	rows := runSimMatrix(t, trace, []float64{0.6, 0.8, 1.0}, []float64{1, 10}, share)
+	t.Logf("trace: %d keys, %d requests, churn %.0f%%, sizes log-uniform 1 KiB..4 MiB, RAM share %.0f%%\n%s",
+		trace.keys, trace.requests, 100*trace.churn, 100*share, simTable(rows))
+	for _, r := range rows {
+		ours, all, lru := r.results[0], r.results[1], r.results[2]
+		if ours.byteMissRatio() > 0.9*lru.byteMissRatio() {
+			t.Logf("GOAL MISSED alpha %.1f cache %.0f%%: byte miss %.4f vs LRU %.4f", r.alpha, r.cachePct, ours.byteMissRatio(), lru.byteMissRatio())
+		}
+		if float64(ours.ssdBytesWritten) > 0.7*float64(all.ssdBytesWritten) {
+			t.Logf("GOAL MISSED alpha %.1f cache %.0f%%: SSD writes %d vs admit-all %d", r.alpha, r.cachePct, ours.ssdBytesWritten, all.ssdBytesWritten)
+		}
+	}
+}
