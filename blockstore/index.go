@@ -108,7 +108,7 @@ type index struct {
 	// existing index lost at a crash: at most what was queued then (about
 	// maxQueue + maxTxOps), so readiness does not wait for bbolt.
 	unbounded bool
-	done       chan struct{}
+	done      chan struct{}
 
 	commits    atomic.Uint64
 	committed  atomic.Uint64 // key ops committed

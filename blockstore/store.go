@@ -92,8 +92,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.index = ix
-	go ix.run()
-	if err := s.recover(ctx, rebuild); err != nil {
+	if rebuild {
+		// Rebuilding can index more keys than memory should hold: bbolt
+		// commits while the scan goes on, and the scan waits for it.
+		go ix.run()
+	}
+	err = s.recover(ctx, rebuild)
+	if !rebuild {
+		// Replaying a crash's lost tail is bounded; readiness does not wait
+		// for (or compete on the disk with) bbolt's commits of it.
+		go ix.run()
+	}
+	if err != nil {
 		s.closeFiles()
 		return nil, errors.Join(err, ix.close())
 	}
