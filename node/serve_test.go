@@ -256,3 +256,36 @@ func TestServeRefusedUploadClosesConnection(t *testing.T) {
 		t.Fatalf("after the refusal: %q, %v; want the connection closed", rest, err)
 	}
 }
+
+// Slow uploads past the upload limit are refused at once, and reads keep
+// being served while the admitted ones stall.
+func TestServeSlowUploadFloodLeavesReads(t *testing.T) {
+	s := serveEnv(t, func(c *node.Config) { c.Limits.MaxUploads = 2 })
+	s.put("hot", "still readable")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 6; i++ {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "PUT /blobs/slow%d HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc", i)
+	}
+	// Two are admitted and stall; the other four are refused at once.
+	s.waitMetric(t, `strata_http_rejected_total{class="upload"} 4`)
+	s.waitMetric(t, `strata_http_in_flight{class="upload"} 2`)
+	resp, err := http.Get(s.url("/blobs/hot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "still readable" {
+		t.Fatalf("read during the flood: %d %q", resp.StatusCode, body)
+	}
+}
