@@ -27,7 +27,9 @@ func envInt(name string, def int64) int64 {
 	return def
 }
 
-func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3) }
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(10*time.Second/time.Microsecond), 3)
+}
 
 func fmtHist(h *hdrhistogram.Histogram) string {
 	if h.TotalCount() == 0 {
