@@ -162,6 +162,44 @@ func (s *Store) Open(ctx context.Context, key string) (*Object, error) {
 	return &Object{s: s, ctx: ctx, info: info, lay: s.layout(info)}, nil
 }
 
+// ReadChunk returns backend chunk idx of exactly the version info
+// describes (info from Stat or Object.Info), assembled from RAM, SSD or the
+// backend segment by segment, and the slowest tier that served it.
+func (s *Store) ReadChunk(ctx context.Context, info blockstore.Info, idx int) ([]byte, Tier, error) {
+	if s.closed.Load() {
+		return nil, "", ErrClosed
+	}
+	if idx < 0 || idx >= info.NumChunks() {
+		return nil, "", fmt.Errorf("%w: chunk %d of %q, which has %d", ErrBadOptions, idx, info.Key, info.NumChunks())
+	}
+	off, n := info.ChunkBounds(idx)
+	if info.NumChunks() <= 1 {
+		off, n = 0, info.Size
+	}
+	if s.ssd != nil {
+		s.adm.recordAccess(objectHash(info.Key, info.Version, info.Checksum))
+	}
+	lay := s.layout(info)
+	out := make([]byte, 0, n)
+	var tier Tier
+	for pos := off; pos < off+n; {
+		data, dOff, t, err := s.fetch(ctx, info, lay, int(pos/lay.seg))
+		if t.rank() > tier.rank() {
+			tier = t
+		}
+		if err != nil {
+			return nil, tier, err
+		}
+		end := min(dOff+int64(len(data)), off+n)
+		if pos < dOff || end <= pos {
+			return nil, tier, fmt.Errorf("tiering: fetched [%d,%d) of %q does not hold offset %d: %w", dOff, dOff+int64(len(data)), info.Key, pos, blockstore.ErrCorrupt)
+		}
+		out = append(out, data[pos-dOff:end-dOff]...)
+		pos = end
+	}
+	return out, tier, nil
+}
+
 // Delete removes the blob in the backend and invalidates its cached items
 // (no SSD write: only index entries are dropped).
 func (s *Store) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {

@@ -505,3 +505,25 @@ func TestSSDOffWhenUnusable(t *testing.T) {
 		t.Fatal("SSD tier enabled on an unusable path")
 	}
 }
+
+func TestReadChunkThroughTiers(t *testing.T) {
+	fb := newFakeBackend(64 << 10)
+	e := openEnv(t, smallOpts(t, fb))
+	data := randBytes(8, 200<<10) // chunks of 64 KiB, segments of 16 KiB
+	info := e.put("c", data)
+	for _, wantTier := range []Tier{TierHDD, TierRAM} {
+		for idx := range info.NumChunks() {
+			got, tier, err := e.s.ReadChunk(context.Background(), info, idx)
+			off, n := info.ChunkBounds(idx)
+			if err != nil || !bytes.Equal(got, data[off:off+n]) {
+				t.Fatalf("chunk %d: %v", idx, err)
+			}
+			if tier != wantTier {
+				t.Errorf("chunk %d: tier %q, want %q", idx, tier, wantTier)
+			}
+		}
+	}
+	if _, _, err := e.s.ReadChunk(context.Background(), info, 99); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("bad chunk index: %v", err)
+	}
+}
