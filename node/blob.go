@@ -56,7 +56,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, st *requestS
 	case http.MethodPut:
 		s.putBlob(w, r, st, key)
 	case http.MethodDelete:
-		s.deleteBlob(w, r, key)
+		s.deleteBlob(w, r, st, key)
 	}
 }
 
@@ -91,7 +91,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 		return
 	}
 	defer unlock()
-	if err := s.checkWritePreconditions(r, key, pre); err != nil {
+	if err := s.checkWritePreconditions(r, st.store, key, pre); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -100,7 +100,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	// The read deadline stays armed after Put: if the store stopped early,
 	// the server's discard of the unread body is bounded by it too. (At the
 	// body's EOF uploadBody disarms it.)
-	info, err := s.store.Put(ctx, key, body, r.ContentLength, blockstore.PutOptions{ContentType: contentType})
+	info, err := st.store.Put(ctx, key, body, r.ContentLength, blockstore.PutOptions{ContentType: contentType})
 	if err != nil {
 		if body.err != nil {
 			// The client's fault explains whatever the store made of it.
@@ -119,7 +119,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 }
 
 // deleteBlob removes the blob: 204, or 404 when there is none.
-func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, key string) {
+func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, st *requestState, key string) {
 	pre, err := parseWritePreconditions(r.Header)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -136,11 +136,11 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, key string) 
 		return
 	}
 	defer unlock()
-	if err := s.checkWritePreconditions(r, key, pre); err != nil {
+	if err := s.checkWritePreconditions(r, st.store, key, pre); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil {
+	if err := st.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -150,11 +150,11 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, key string) 
 // checkWritePreconditions evaluates If-Match / If-None-Match against the
 // current blob. The caller holds the key's lock, so the answer still holds
 // when its write lands.
-func (s *Server) checkWritePreconditions(r *http.Request, key string, pre writePreconditions) error {
+func (s *Server) checkWritePreconditions(r *http.Request, store Store, key string, pre writePreconditions) error {
 	if !pre.conditional() {
 		return nil
 	}
-	info, err := s.store.Stat(r.Context(), key)
+	info, err := store.Stat(r.Context(), key)
 	switch {
 	case err == nil:
 		return pre.check(true, info.ETag())
@@ -195,7 +195,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	}
 	defer s.reads.release()
 
-	obj, err := s.store.Open(r.Context(), key)
+	obj, err := st.store.Open(r.Context(), key)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -300,7 +300,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, st *requestS
 		return
 	}
 	defer s.reads.release()
-	infos, err := s.store.List(r.Context(), q.prefix, q.startAfter, q.limit+1)
+	infos, err := st.store.List(r.Context(), q.prefix, q.startAfter, q.limit+1)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

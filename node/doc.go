@@ -43,6 +43,9 @@
 //     the first byte becomes an error answer; after it, the connection is
 //     aborted so the client sees a truncated response.
 //   - With no tokens configured, the node serves on loopback only.
+//   - A Server may start without a store (New with nil) and listen while
+//     the store recovers: /healthz answers, /readyz and the blob routes
+//     answer 503 "starting" until Attach.
 //
 // # X-Strata-Tier
 //

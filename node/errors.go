@@ -36,8 +36,10 @@ var (
 	errMethod = errors.New("node: method not allowed")
 	// errRangeNotSatisfiable: the Range header does not overlap the blob.
 	errRangeNotSatisfiable = errors.New("node: range not satisfiable")
-	// errNotReady: the node is starting or stopping, or its store is unhealthy.
+	// errNotReady: the node is stopping, or its store is unhealthy.
 	errNotReady = errors.New("node: not ready")
+	// errStarting: no store attached yet (recovery is running).
+	errStarting = errors.New("node: starting: store still recovering")
 )
 
 // statusClientClosed is logged and counted (as nginx does) when the client
@@ -96,6 +98,8 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusServiceUnavailable, "corrupt", "stored copy failed verification"
 	case errors.Is(err, blockstore.ErrClosed), errors.Is(err, tiering.ErrClosed):
 		return http.StatusServiceUnavailable, "shutting_down", "node is shutting down"
+	case errors.Is(err, errStarting):
+		return http.StatusServiceUnavailable, "starting", "node is starting, retry later"
 	case errors.Is(err, errNotReady):
 		return http.StatusServiceUnavailable, "not_ready", "node is not ready"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"strata/blockstore"
 	"strata/node"
+	"strata/node/nodetest"
 )
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -84,4 +86,40 @@ func TestMetrics(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", text)
 	}
+}
+
+func TestStartingWithoutStore(t *testing.T) {
+	srv, err := node.New(node.DefaultConfig(t.TempDir()), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv}
+	wantStatus(t, e.do(http.MethodGet, "/healthz", nil), 200, "")
+	w := e.do(http.MethodGet, "/readyz", nil)
+	wantStatus(t, w, 503, "")
+	if !strings.Contains(w.Body.String(), `"reason":"starting"`) {
+		t.Fatalf("readyz while starting: %s", w.Body)
+	}
+	for _, method := range []string{http.MethodPut, http.MethodGet, http.MethodDelete} {
+		w := e.do(method, "/blobs/k", strings.NewReader("v"))
+		wantStatus(t, w, 503, "starting")
+		if w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s while starting: no Retry-After", method)
+		}
+	}
+	wantStatus(t, e.do(http.MethodGet, "/blobs", nil), 503, "starting")
+	wantStatus(t, e.do(http.MethodGet, "/metrics", nil), 200, "")
+	if srv.Ready() == nil {
+		t.Fatal("Ready() nil without a store")
+	}
+
+	store := nodetest.NewMemStore(0)
+	if err := srv.Attach(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Attach(store); !errors.Is(err, node.ErrStoreAttached) {
+		t.Fatalf("second Attach: %v", err)
+	}
+	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 200, "")
+	wantStatus(t, e.do(http.MethodPut, "/blobs/k", strings.NewReader("v")), 201, "")
 }

@@ -30,7 +30,7 @@ type metrics struct {
 	rejected *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, store Store, uploads, reads *semaphore) *metrics {
+func newMetrics(reg *prometheus.Registry, store func() Store, uploads, reads *semaphore) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_http_requests_total",
@@ -133,8 +133,8 @@ var (
 		"1 when the device uses O_DIRECT, 0 when it fell back to buffered I/O.", []string{"device"}, nil)
 )
 
-// deviceCollector exports Store.Devices at scrape time.
-type deviceCollector struct{ store Store }
+// deviceCollector exports Store.Devices at scrape time (nothing before a store is attached).
+type deviceCollector struct{ store func() Store }
 
 func (c *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{devOpsDesc, devBytesDesc, devErrorsDesc, devLatencyDesc, devInFlightDesc, devQueuedDesc, devDirectDesc} {
@@ -149,7 +149,11 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, dev := range c.store.Devices() {
+	store := c.store()
+	if store == nil {
+		return // still recovering
+	}
+	for _, dev := range store.Devices() {
 		gauge(devInFlightDesc, float64(dev.InFlight), dev.Name)
 		gauge(devQueuedDesc, float64(dev.Queued), dev.Name)
 		direct := 0.0
@@ -187,7 +191,7 @@ var (
 )
 
 // tierCollector exports Store.Stats at scrape time.
-type tierCollector struct{ store Store }
+type tierCollector struct{ store func() Store }
 
 func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range tierCounterDescs {
@@ -199,7 +203,11 @@ func (c *tierCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, t := range c.store.Stats() {
+	store := c.store()
+	if store == nil {
+		return
+	}
+	for _, t := range store.Stats() {
 		for name, v := range map[string]uint64{"hits": t.Hits, "misses": t.Misses, "admissions": t.Admissions, "rejections": t.Rejections, "evictions": t.Evictions} {
 			ch <- prometheus.MustNewConstMetric(tierCounterDescs[name], prometheus.CounterValue, float64(v), t.Tier)
 		}

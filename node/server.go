@@ -25,7 +25,7 @@ const handlerDrainTimeout = 5 * time.Second
 // Server is the HTTP face of one node.
 type Server struct {
 	cfg      Config
-	store    Store
+	store    atomic.Pointer[storeRef] // nil until a store is attached
 	log      *slog.Logger
 	auth     *authenticator
 	uploads  *semaphore
@@ -44,21 +44,27 @@ type Server struct {
 // copyBufSize is the buffer GET bodies are copied through.
 const copyBufSize = 64 << 10
 
-// New builds a Server over an opened store (recovery done). The config must
+// storeRef boxes a Store for atomic.Pointer.
+type storeRef struct{ Store }
+
+// ErrStoreAttached: Attach was called on a Server that already has a store.
+var ErrStoreAttached = errors.New("node: store already attached")
+
+// New builds a Server over an opened Store (recovery done). The config must
 // pass Validate. A nil logger discards.
+//
+// store may be nil: the node can then listen while the store recovers,
+// answering /healthz, and 503 "starting" on /readyz and the blob routes,
+// until Attach hands it the store.
 func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if store == nil {
-		return nil, errors.New("node: New: nil store")
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
 		cfg:      cfg,
-		store:    store,
 		log:      logger,
 		auth:     newAuthenticator(cfg.Auth.Tokens),
 		uploads:  newSemaphore(cfg.Limits.MaxUploads, cfg.Limits.AdmissionWait),
@@ -66,7 +72,10 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		locks:    newKeyLocks(),
 		registry: prometheus.NewRegistry(),
 	}
-	s.metrics = newMetrics(s.registry, store, s.uploads, s.reads)
+	if store != nil {
+		s.store.Store(&storeRef{store})
+	}
+	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads)
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,
@@ -75,6 +84,26 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	s.ready.Store(true)
 	return s, nil
+}
+
+// Attach hands a Server created without a store its store, once recovery
+// is done; from then on it serves blobs.
+func (s *Server) Attach(store Store) error {
+	if store == nil {
+		return errors.New("node: Attach: nil store")
+	}
+	if !s.store.CompareAndSwap(nil, &storeRef{store}) {
+		return ErrStoreAttached
+	}
+	return nil
+}
+
+// currentStore is the attached store, or nil while starting.
+func (s *Server) currentStore() Store {
+	if ref := s.store.Load(); ref != nil {
+		return ref.Store
+	}
+	return nil
 }
 
 // Handler returns the node's HTTP handler (all routes, auth, limits, metrics).
@@ -89,13 +118,17 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // balancers stop sending before connections close.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
-// Ready returns nil when /readyz would answer 200: the server is ready and
-// the store healthy. Otherwise the error says why.
+// Ready returns nil when /readyz would answer 200: the server is ready, a
+// store attached and healthy. Otherwise the error says why.
 func (s *Server) Ready() error {
 	if !s.ready.Load() {
-		return fmt.Errorf("%w: starting or shutting down", errNotReady)
+		return fmt.Errorf("%w: shutting down", errNotReady)
 	}
-	if err := s.store.Healthy(); err != nil {
+	store := s.currentStore()
+	if store == nil {
+		return fmt.Errorf("%w: %w", errNotReady, errStarting)
+	}
+	if err := store.Healthy(); err != nil {
 		return fmt.Errorf("%w: %w", errNotReady, err)
 	}
 	return nil
@@ -211,6 +244,7 @@ func (f *inflight) wait(ctx context.Context) error {
 // requestState is what the per-request wrapper shares with the handlers.
 type requestState struct {
 	route    string
+	store    Store // attached store, for blob routes
 	rc       *http.ResponseController
 	received atomic.Int64
 	token    string // name of the token used, for logs
@@ -248,10 +282,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	switch st.route {
-	case routeBlob:
-		s.handleBlob(rec, r, st)
-	case routeList:
-		s.handleList(rec, r, st)
+	case routeBlob, routeList:
+		if st.store = s.currentStore(); st.store == nil {
+			s.writeError(rec, r, errStarting)
+		} else if st.route == routeBlob {
+			s.handleBlob(rec, r, st)
+		} else {
+			s.handleList(rec, r, st)
+		}
 	case routeHealthz:
 		s.handleHealthz(rec, r)
 	case routeReadyz:
@@ -294,7 +332,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch code {
 	case "unauthorized":
 		h.Set("WWW-Authenticate", `Bearer realm="strata"`)
-	case "busy", "shutting_down", "not_ready", "timeout":
+	case "busy", "shutting_down", "starting", "not_ready", "timeout":
 		h.Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.Limits.RetryAfter.Round(time.Second)/time.Second))))
 	}
 	if r.ContentLength != 0 {
@@ -347,10 +385,16 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reason := ""
-	if !s.ready.Load() {
-		reason = "not_ready"
-	} else if err := s.store.Healthy(); err != nil {
-		_, reason, _ = statusOf(err)
+	store := s.currentStore()
+	switch {
+	case !s.ready.Load():
+		reason = "shutting_down"
+	case store == nil:
+		reason = "starting"
+	default:
+		if err := store.Healthy(); err != nil {
+			_, reason, _ = statusOf(err)
+		}
 	}
 	if reason != "" {
 		w.Header().Set("Retry-After", "1")

@@ -151,9 +151,10 @@ func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-// serve opens the store (recovery runs here), serves until ctx is
-// cancelled, then drains and closes the store. It returns nil after a
-// clean shutdown, even when in-flight requests had to be cut off at the
+// serve listens at once (so /healthz answers and /readyz says "starting"
+// while the store recovers), opens the store, attaches it, then serves
+// until ctx is cancelled, drains and closes the store. It returns nil after
+// a clean shutdown, even when in-flight requests had to be cut off at the
 // deadline (they were never acknowledged).
 func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
@@ -165,6 +166,25 @@ func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	srv, err := node.New(cfg, nil, log.With("component", "node"))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, ln) }()
+	// failStart stops serving and reports why the node could not start.
+	failStart := func(err error) error {
+		stopServing()
+		<-served
+		return err
+	}
+
 	log.Info("opening store", "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
 		"ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
@@ -177,7 +197,7 @@ func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 		Logger:      log.With("component", "blockstore"),
 	})
 	if err != nil {
-		return fmt.Errorf("open blockstore: %w", err)
+		return failStart(fmt.Errorf("open blockstore: %w", err))
 	}
 	store, err := tiering.Open(ctx, tiering.Options{
 		Backend:       backend,
@@ -187,7 +207,7 @@ func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 		Logger:        log.With("component", "tiering"),
 	})
 	if err != nil {
-		return errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close())
+		return failStart(errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close()))
 	}
 	// From here on, store.Close closes the backend too.
 	closeStore := func() error {
@@ -197,17 +217,14 @@ func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 		log.Info("store closed")
 		return nil
 	}
-
-	srv, err := node.New(cfg, node.Tiered(store), log.With("component", "node"))
-	if err != nil {
-		return errors.Join(err, closeStore())
+	if err := srv.Attach(node.Tiered(store)); err != nil {
+		return failStart(errors.Join(err, closeStore()))
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), closeStore())
-	}
-	if _, err := node.NotifySystemd(node.NotifyReady); err != nil {
-		log.Warn("systemd notify failed", "err", err)
+	log.Info("store ready", "addr", ln.Addr().String())
+	if ctx.Err() == nil { // not when a signal came during recovery
+		if _, err := node.NotifySystemd(node.NotifyReady); err != nil {
+			log.Warn("systemd notify failed", "err", err)
+		}
 	}
 	stopNotify := context.AfterFunc(ctx, func() {
 		if _, err := node.NotifySystemd(node.NotifyStopping); err != nil {
@@ -216,7 +233,7 @@ func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 	})
 	defer stopNotify()
 
-	serveErr := srv.Serve(ctx, ln)
+	serveErr := <-served
 	if serveErr != nil && ctx.Err() == nil {
 		return errors.Join(serveErr, closeStore()) // serving failed on its own
 	}

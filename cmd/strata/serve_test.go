@@ -124,7 +124,7 @@ ssd_cache_size = "32MiB"
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addrRe := regexp.MustCompile(`msg=serving .*addr=(127\.0\.0\.1:\d+)`)
+	addrRe := regexp.MustCompile(`msg="store ready" addr=(127\.0\.0\.1:\d+)`)
 	run := func(t *testing.T, body func(base string)) {
 		var logs lockedBuffer
 		ctx, cancel := context.WithCancel(context.Background())
