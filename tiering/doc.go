@@ -5,7 +5,8 @@
 // # Basics
 //
 // Store.Open stats the blob in the backend, then each read of the returned
-// Object asks RAM, then the SSD, then the backend, one segment at a time.
+// Object (or Store.ReadChunk) asks RAM, then the SSD, then the backend, one
+// segment at a time.
 // A segment is a whole blob up to RAMMaxItemBytes (1 MiB), otherwise a
 // RAMMaxItemBytes piece of a backend chunk. Cache keys are key + version +
 // checksum + segment, so an overwrite never serves old bytes; Put and
@@ -13,18 +14,21 @@
 // one chunk are coalesced into one backend read. Every read reports its
 // tier (Object.Tier) and the counters are in Stats.
 //
-// The RAM cache is an otter W-TinyLFU cache bounded by bytes (overheads
-// included). Everything it evicts is offered to the SSD cache, which admits
-// only items read at least twice recently (count-min sketch, reject first),
-// of objects up to SSDMaxItemBytes (4 MiB), within a write budget (bytes/s
-// and bytes/day). Offers are queued without blocking and dropped when the
-// SSD writer lags: a GET or PUT never waits for the SSD.
+// The RAM cache is an otter W-TinyLFU cache bounded by bytes (allocator and
+// entry overheads included). Everything it evicts is offered to the SSD
+// cache, which admits an item only if its object was read at least twice
+// recently and at least as often as the median item the SSD evicts
+// (count-min sketch with aging; TinyLFU's test against the victim), only
+// for objects up to SSDMaxItemBytes (4 MiB), and within a write budget
+// (bytes/s and bytes/day). Offers are queued without blocking and dropped
+// when the SSD writer lags: a GET or PUT never waits for the SSD.
 //
 // The SSD cache is one preallocated file cut into regions (16 MiB), in the
 // manner of CacheLib's BlockCache: items are appended to a RAM region
 // buffer, a full buffer is written with O_DIRECT in pieces of at most
 // 1 MiB at background priority, and regions are reclaimed oldest first;
-// items read while resident are reinserted. Every item on flash carries its
+// items read while resident are reinserted, items RAM holds are dropped
+// (RAM offers them again when it evicts them). Every item on flash carries its
 // full key and a CRC32C, verified on every read: a mismatch is a miss. The
 // SSD holds clean copies only, so losing it loses warmth, not data.
 //

@@ -43,7 +43,17 @@ type ramCache struct {
 }
 
 func ramWeight(k ramKey, v ramValue) uint32 {
-	return uint32(int64(len(k.key)) + v.size + ramEntryOverhead)
+	return uint32(int64(len(k.key)) + heapBytes(v.size) + ramEntryOverhead)
+}
+
+// heapBytes approximates what the Go allocator spends on an n-byte slice:
+// small sizes are rounded up to a size class (up to 12.5%, 1/16 on
+// average), large ones to whole 8 KiB pages.
+func heapBytes(n int64) int64 {
+	if n > 32<<10 {
+		return (n + 8<<10 - 1) &^ (8<<10 - 1)
+	}
+	return n + n/16
 }
 
 // newRAMCache builds the RAM tier. onEvict runs on the goroutine that

@@ -2,6 +2,7 @@ package tiering
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -184,4 +185,30 @@ func TestSSDAdmissionFilters(t *testing.T) {
 			t.Fatalf("after a window: %v, want cold", v)
 		}
 	})
+}
+
+// TestRAMCapacityBoundsHeap fills the RAM tier far past its capacity and
+// checks the Go heap it holds stays near the configured bytes.
+func TestRAMCapacityBoundsHeap(t *testing.T) {
+	const capacity = 16 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := newRAMCache(capacity, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4000 {
+		n := 512 + (i*7919)%(64<<10)
+		r.set(ramKey{key: fmt.Sprintf("key-%d", i), version: uint64(i)}, ramValue{data: make([]byte, n), objSize: int64(n)})
+	}
+	r.c.CleanUp()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("capacity %d, weighted %d, items %d, heap held %d (%.2fx)", capacity, r.weightedSize(), r.items(), held, float64(held)/capacity)
+	if held > capacity*5/4+(1<<20) {
+		t.Fatalf("RAM tier holds %d heap bytes for a %d capacity", held, capacity)
+	}
+	runtime.KeepAlive(r)
 }
