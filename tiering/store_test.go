@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -496,7 +497,11 @@ func TestWriteBudgetRespected(t *testing.T) {
 func TestSSDOffWhenUnusable(t *testing.T) {
 	fb := newFakeBackend(64 << 10)
 	o := smallOpts(t, fb)
-	o.SSDPath = "/proc/definitely/not/writable/cache"
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.SSDPath = filepath.Join(blocker, "ssd", "cache") // a path under a regular file
 	e := openEnv(t, o)
 	d := randBytes(1, 30<<10)
 	e.put("x", d)
