@@ -55,7 +55,8 @@ type appender struct {
 	stop  chan struct{}
 	done  chan struct{}
 
-	completions chan completion // to the completer goroutine
+	syncs       chan *written   // appender -> syncer
+	completions chan completion // syncer (and appender, for groups never written) -> completer
 	completed   chan struct{}   // closed when the completer is done
 
 	sendMu sync.RWMutex // senders hold R while sending; closing takes W
@@ -80,9 +81,10 @@ func newAppender(s *Store, d *dataDir) *appender {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 
+		syncs:       make(chan *written, 1),
 		completions: make(chan completion, 4),
 		completed:   make(chan struct{}),
-		group:       ioengine.AlignedBytes(int(ioengine.AlignUp(int64(s.opts.MaxBatchBytes), align))+align, align),
+		group:       ioengine.AlignedBytes(int(ioengine.AlignUp(int64(groupLimit(s.opts.MaxBatchBytes)), align))+align, align),
 	}
 }
 
@@ -108,9 +110,10 @@ func (a *appender) close() {
 }
 
 func (a *appender) run() {
+	go a.syncer()
 	go a.completer()
 	defer func() {
-		close(a.completions)
+		close(a.syncs)
 		<-a.completed
 		close(a.done)
 	}()
@@ -160,13 +163,15 @@ func (a *appender) drain() {
 		case req := <-a.queue:
 			a.commitGroup(a.collect(req))
 		default:
-			if a.vol != nil {
-				a.vol.h.Sync(context.Background(), ioengine.ClassWrite)
-			}
 			return
 		}
 	}
 }
+
+// groupLimit is the most bytes one group may hold: the batch cap, plus
+// 1/256 of it for record framing, so that four 1 MiB blobs make one 4 MiB
+// group rather than three.
+func groupLimit(maxBatch int) int { return maxBatch + maxBatch/256 }
 
 // span is the bytes a record takes inside a group: records start 8-aligned.
 func span(n int) int { return int(alignUp(int64(n), recordAlign)) }
@@ -176,15 +181,15 @@ func span(n int) int { return int(alignUp(int64(n), recordAlign)) }
 // buffer without a copy.
 func (a *appender) collect(first *appendReq) []*appendReq {
 	group := []*appendReq{first}
-	limit := a.s.opts.MaxBatchBytes
-	if len(first.rec) > limit/2 {
+	limit := groupLimit(a.s.opts.MaxBatchBytes)
+	if len(first.rec) > a.s.opts.MaxBatchBytes/2 {
 		return group
 	}
 	total := span(len(first.rec))
 	for {
 		select {
 		case req := <-a.queue:
-			if len(req.rec) > limit/2 || total+span(len(req.rec)) > limit {
+			if len(req.rec) > a.s.opts.MaxBatchBytes/2 || total+span(len(req.rec)) > limit {
 				a.carry = req
 				return group
 			}
@@ -205,9 +210,9 @@ func (a *appender) collect(first *appendReq) []*appendReq {
 	}
 }
 
-// commitGroup writes the group at the volume's end with one write and one
-// fdatasync. On success it applies the index ops and acks; on any failure
-// it fails every waiter and retires the volume, never retrying the write.
+// commitGroup writes the group at the volume's end with one aligned
+// write, then hands it to the syncer, so the next group's write can go to
+// the disk while this one's fdatasync runs. The write is never retried.
 func (a *appender) commitGroup(group []*appendReq) {
 	ctx := context.Background()
 	align := a.align()
@@ -242,27 +247,78 @@ func (a *appender) commitGroup(group []*appendReq) {
 		clear(buf[min(pos, len(buf)):])
 	}
 	off := v.end.Load()
+	w := &written{v: v, off: off, size: size, group: group}
 	if _, err := v.h.WriteAt(ctx, ioengine.ClassWrite, buf, off); err != nil {
-		a.retire(v, off, fmt.Errorf("write %d bytes at %d: %w", len(buf), off, err))
-		a.fail(group, a.volumeError(v, err), false)
-		return
+		// Stop writing here at once; the syncer reports it in order.
+		v.state.Store(uint32(volFailed))
+		w.err = fmt.Errorf("write %d bytes at %d: %w", len(buf), off, err)
+	} else {
+		v.end.Store(off + size)
 	}
-	if err := v.h.Sync(ctx, ioengine.ClassWrite); err != nil {
-		a.retire(v, off, fmt.Errorf("fdatasync after write at %d: %w", off, err))
-		a.fail(group, a.volumeError(v, err), false)
-		return
-	}
-	end := off + size
-	v.end.Store(end)
+	a.syncs <- w
+}
 
+// written is a group whose write returned, on its way to fdatasync; or a
+// volume state change (group == nil) that must reach the index after the
+// groups written before it.
+type written struct {
+	v         *volume
+	off, size int64
+	group     []*appendReq
+	err       error // the write failed
+	seal      bool  // state change: v is sealed at off
+}
+
+// syncer makes each written group durable with one fdatasync, in write
+// order. The first failed write or sync of a volume retires it: that group
+// and every later one written to it fail without another fdatasync (a
+// failed fdatasync is never retried), and the index learns the volume's
+// valid data ends where the failed group began.
+func (a *appender) syncer() {
+	defer close(a.completions)
+	ctx := context.Background()
+	for w := range a.syncs {
+		v := w.v
+		if w.group == nil {
+			if w.seal && !v.syncFailed {
+				a.completions <- completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: w.off}}}
+			}
+			continue
+		}
+		if v.syncFailed {
+			a.fail(w.group, a.volumeError(v, v.failure), false)
+			continue
+		}
+		err := w.err
+		if err == nil {
+			if serr := v.h.Sync(ctx, ioengine.ClassWrite); serr != nil {
+				err = fmt.Errorf("fdatasync after write at %d: %w", w.off, serr)
+			}
+		}
+		if err != nil {
+			v.syncFailed, v.failure = true, err
+			a.retire(v, w.off, err)
+			a.fail(w.group, a.volumeError(v, err), false)
+			continue
+		}
+		a.completeGroup(w)
+	}
+}
+
+// completeGroup computes the records' locations and index ops of a durable
+// group and passes them on to the completer.
+func (a *appender) completeGroup(w *written) {
+	v, group := w.v, w.group
+	end := w.off + w.size
 	ops := make([]indexOp, 0, len(group)+1)
-	locs := make([]location, len(group))
+	results := make([]appendResult, len(group))
 	pos := int64(0)
 	for i, r := range group {
-		locs[i] = location{volume: v.id, offset: off + pos, length: int64(len(r.rec))}
+		loc := location{volume: v.id, offset: w.off + pos, length: int64(len(r.rec))}
+		results[i] = appendResult{loc: loc}
 		if r.op.kind == opKey {
 			op := r.op
-			op.e.loc = locs[i]
+			op.e.loc = loc
 			ops = append(ops, op)
 		}
 		pos += int64(span(len(r.rec)))
@@ -270,25 +326,18 @@ func (a *appender) commitGroup(group []*appendReq) {
 	ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: end})
 	a.s.stats.groups.Add(1)
 	a.s.stats.records.Add(uint64(len(group)))
-	a.s.stats.bytes.Add(uint64(size))
-	results := make([]appendResult, len(group))
-	for i := range group {
-		results[i] = appendResult{loc: locs[i]}
-	}
-	a.complete(completion{ops: ops, group: group, results: results})
+	a.s.stats.bytes.Add(uint64(w.size))
+	a.completions <- completion{ops: ops, group: group, results: results}
 }
 
 // completion is the index work and the acks of one group (or a volume
-// state change), handed to the completer so the next group's write starts
-// while this one's waiters are woken. Completions are processed in order,
-// so a volume's watermarks and state changes reach the index in order.
+// state change). Completions are processed in order, so a volume's
+// watermarks and state changes reach the index in order.
 type completion struct {
 	ops     []indexOp
 	group   []*appendReq
 	results []appendResult
 }
-
-func (a *appender) complete(c completion) { a.completions <- c }
 
 // completer makes each durable group visible (pending index) and only then
 // acks its waiters, so a Put is readable the moment it returns.
@@ -336,23 +385,22 @@ func (a *appender) volumeFor(ctx context.Context, size int64) (*volume, error) {
 // The preallocated rest is given back to the filesystem.
 func (a *appender) seal(v *volume) {
 	end := v.end.Load()
-	v.state.Store(uint32(volSealed))
+	v.state.CompareAndSwap(uint32(volOpen), uint32(volSealed))
 	if err := v.h.Truncate(context.Background(), ioengine.ClassBackground, end); err != nil {
 		a.s.log.Warn("blockstore: trimming sealed volume", "volume", v.id, "err", err)
 	}
-	a.complete(completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: end}}})
+	a.syncs <- &written{v: v, off: end, seal: true}
 	a.s.log.Info("blockstore: volume sealed", "volume", v.id, "end", end)
 }
 
-// retire marks a volume whose write or sync failed: nothing more is written
-// to it (a failed fdatasync is never retried), and its valid data ends where
-// the failed group began.
+// retire (in the syncer) marks a volume whose write or sync failed: nothing
+// more is written to it, and its valid data ends where the failed group
+// began. The appender sees the state and moves to a new volume.
 func (a *appender) retire(v *volume, groupStart int64, cause error) {
 	v.state.Store(uint32(volFailed))
-	a.setVol(nil)
 	a.s.stats.writeErrors.Add(1)
 	a.s.log.Error("blockstore: volume failed; now read-only", "volume", v.id, "dir", a.d.dev.Dir(), "err", cause)
-	a.complete(completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volFailed, end: groupStart}}})
+	a.completions <- completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volFailed, end: groupStart}}}
 }
 
 func (a *appender) volumeError(v *volume, err error) error {
@@ -367,7 +415,7 @@ func (a *appender) fail(group []*appendReq, err error, retry bool) {
 	for i := range results {
 		results[i] = appendResult{err: err, retry: retry}
 	}
-	a.complete(completion{group: group, results: results})
+	a.completions <- completion{group: group, results: results}
 }
 
 // Back-off before a directory is tried again after it could not make a

@@ -39,7 +39,7 @@ type Options struct {
 	VolumeSize    int64       // preallocated volume file size; default 4 GiB
 	ChunkSize     int64       // blobs above this are chunked; default 8 MiB
 	MaxBlobSize   int64       // default 5 GiB
-	MaxBatchBytes int         // group commit cap; default 4 MiB
+	MaxBatchBytes int         // group commit cap (framing may add 1/256); default 4 MiB
 	Compression   Codec       // default S2
 	Logger        *slog.Logger
 	Now           func() time.Time

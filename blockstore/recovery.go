@@ -150,7 +150,7 @@ const scanBatch = 4096
 // valid data ends and whether the tail is clean (all zero) rather than torn.
 func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (end int64, clean bool, err error) {
 	sc := &scanReader{h: v.h, limit: limit, align: int64(v.h.Alignment()), window: 4 << 20}
-	window := 2*alignUp(max(s.opts.maxRecordLen(), int64(s.opts.MaxBatchBytes)), formatAlign) + 2*formatAlign
+	window := 2*alignUp(max(s.opts.maxRecordLen(), int64(groupLimit(s.opts.MaxBatchBytes))), formatAlign) + 2*formatAlign
 	var ops []indexOp
 	flush := func(upTo int64) {
 		ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: upTo})

@@ -55,6 +55,10 @@ type volume struct {
 	// appender, published for stats.
 	end   atomic.Int64
 	state atomic.Uint32
+
+	// Owned by the appender's syncer: the first failure in write order.
+	syncFailed bool
+	failure    error
 }
 
 func (v *volume) writable() bool { return uint8(v.state.Load()) == volOpen }
