@@ -386,22 +386,25 @@ func (s *ssdCache) reclaim(ctx context.Context) {
 		s.mu.Lock()
 		s.c.evictions.Add(uint64(s.core.regions[r].items)) // not found by the scan
 		s.core.endReclaim(r)
+		s.mu.Unlock()
+		// Reinsert one item per lock hold, copying the verified bytes as
+		// they are (an item does not depend on its position), so readers
+		// never wait for a whole region's worth of copying.
 		for _, it := range keep {
+			h := it.hash()
 			fp := s.core.footprint(int64(it.n))
-			if s.core.contains(it.hash()) || !s.cfg.adm.allowRewrite(fp) {
-				continue
-			}
-			raw := it
-			if s.insertLocked(it.hash(), fp, func(dst []byte) {
-				encodeItem(dst, raw.key, raw.version, raw.sum, raw.seg, raw.payload)
-			}) {
+			s.mu.Lock()
+			if !s.core.contains(h) && s.cfg.adm.allowRewrite(fp) &&
+				s.insertLocked(h, fp, func(dst []byte) { copy(dst, it.raw) }) {
 				s.c.reinsertions.Add(1)
 			}
+			s.mu.Unlock()
 		}
 		if buf != nil {
+			s.mu.Lock()
 			s.spare = append(s.spare, buf)
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
 	}
 }
 

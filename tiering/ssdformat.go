@@ -34,7 +34,8 @@ type ssdItem struct {
 	version uint64
 	sum     uint32
 	payload []byte
-	n       int // encoded length (without padding)
+	raw     []byte // the encoded item (without padding)
+	n       int    // encoded length (without padding)
 }
 
 func encodedItemLen(keyLen, payloadLen int) int64 {
@@ -85,6 +86,7 @@ func decodeItem(b []byte) (ssdItem, error) {
 		version: binary.LittleEndian.Uint64(b[16:]),
 		sum:     binary.LittleEndian.Uint32(b[24:]),
 		payload: b[itemHeaderSize+keyLen : n],
+		raw:     b[:n],
 		n:       int(n),
 	}, nil
 }
