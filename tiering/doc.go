@@ -57,5 +57,9 @@
 //   - After a crash the SSD cache starts cold; it does not rescan regions.
 //   - Index growth rehashes the whole table under the cache lock.
 //   - RAM weights approximate Go and otter overheads (192 bytes per entry).
+//   - Reinsertion rewrites every item read while resident; when the hot set
+//     is larger than the SSD that is most of the SSD write traffic (the
+//     real I/O benchmark measured about 2 reinsertions per admission): set
+//     SSDWriteBytesPerSec/PerDay on flash with limited endurance.
 //   - Store.Close closes the backend too.
 package tiering
