@@ -81,7 +81,7 @@ func newAppender(s *Store, d *dataDir) *appender {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 
-		syncs:       make(chan *written, 1),
+		syncs:       make(chan *written), // unbuffered: the next group is cut while this one syncs
 		completions: make(chan completion, 4),
 		completed:   make(chan struct{}),
 		group:       ioengine.AlignedBytes(int(ioengine.AlignUp(int64(groupLimit(s.opts.MaxBatchBytes)), align))+align, align),

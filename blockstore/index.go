@@ -312,6 +312,7 @@ func decodeEntryOrZero(v []byte) (indexEntry, bool) {
 func (ix *index) run() {
 	defer close(ix.done)
 	var timer *time.Timer
+	var spare []indexOp
 	lastCommit := time.Now()
 	for {
 		ix.mu.Lock()
@@ -340,10 +341,14 @@ func (ix *index) run() {
 		}
 		lastCommit = time.Now()
 		n := min(len(ix.queue), maxTxOps)
-		batch := slices.Clone(ix.queue[:n])
-		ix.queue = slices.Delete(ix.queue, 0, n)
-		if len(ix.queue) == 0 {
-			ix.queue = ix.queue[:0:0]
+		var batch []indexOp
+		if n == len(ix.queue) {
+			// The usual case: take the whole queue, hand back the slice
+			// of the previous batch.
+			batch, ix.queue = ix.queue, spare[:0]
+		} else {
+			batch = slices.Clone(ix.queue[:n])
+			ix.queue = slices.Delete(ix.queue, 0, n)
 		}
 		ix.inflight = n
 		ix.space.Broadcast()
@@ -388,6 +393,10 @@ func (ix *index) run() {
 		}
 		ix.space.Broadcast()
 		ix.mu.Unlock()
+		if cap(batch) <= 2*maxTxOps {
+			clear(batch) // drop key strings for the GC
+			spare = batch[:0]
+		}
 	}
 }
 

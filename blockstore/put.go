@@ -185,13 +185,24 @@ func (p *putter) encode(b []byte, h recordHeader, ct string) (rec []byte, extra 
 	return finishRecord(b, h, p.key, ct), nil, release
 }
 
+// worthCompressing decides whether compressing raw is worth trying, by
+// compressing a sample first: 64 KiB of a large payload, 1 KiB of a small
+// one. Incompressible payloads (media, encrypted data) then cost a sample's
+// CPU instead of a full encode.
 func (p *putter) worthCompressing(raw []byte) bool {
-	if len(raw) <= 4*compressProbe {
-		return len(raw) >= 64
+	switch {
+	case len(raw) < 64:
+		return false
+	case len(raw) < 4<<10:
+		return true
 	}
-	scratch := p.s.getBuf(s2.MaxEncodedLen(compressProbe))
+	probe := compressProbe
+	if len(raw) <= 4*compressProbe {
+		probe = 1 << 10
+	}
+	scratch := p.s.getBuf(s2.MaxEncodedLen(probe))
 	defer p.s.putBuf(scratch)
-	return compressible(scratch.B, raw)
+	return compressible(scratch.B, raw, probe)
 }
 
 func (p *putter) single(b []byte, n int) (Info, error) {

@@ -64,11 +64,10 @@ func (s *Store) readRecord(ctx context.Context, loc location, key string, versio
 // info describes (info must come from this store). A single-record blob has
 // one chunk, read with one device read.
 func (s *Store) ReadChunk(ctx context.Context, info Info, idx int) ([]byte, error) {
-	release, err := s.enter()
-	if err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
-	defer release()
+	defer s.exit()
 	if info.loc.length == 0 {
 		return nil, fmt.Errorf("%w: Info of %q does not come from this store", ErrInvalidArgument, info.Key)
 	}

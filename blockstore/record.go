@@ -264,16 +264,14 @@ const compressMinSaving = 8
 // decide whether the rest is worth the CPU.
 const compressProbe = 64 << 10
 
-// compressible reports whether the first compressProbe bytes of a large
-// payload compress by 12.5%: incompressible data (media, encrypted) is the
-// common large case, and the probe spares compressing all of it. scratch
-// needs s2.MaxEncodedLen(compressProbe) bytes.
-func compressible(scratch, raw []byte) bool {
-	if len(raw) <= 4*compressProbe {
+// compressible reports whether the first probe bytes of raw compress by
+// 12.5%. scratch needs s2.MaxEncodedLen(probe) bytes.
+func compressible(scratch, raw []byte, probe int) bool {
+	if len(raw) <= probe {
 		return true
 	}
-	probe := s2.Encode(scratch, raw[:compressProbe])
-	return len(probe) <= compressProbe-compressProbe/compressMinSaving
+	enc := s2.Encode(scratch, raw[:probe])
+	return len(enc) <= probe-probe/compressMinSaving
 }
 
 // compressPayload returns the S2 encoding of raw in dst's storage when it

@@ -141,14 +141,17 @@ func (s *Store) closeFiles() {
 }
 
 // enter guards an operation that uses files or the index against Close.
-func (s *Store) enter() (func(), error) {
+// Every successful enter is paired with exit.
+func (s *Store) enter() error {
 	s.useMu.RLock()
 	if s.closed.Load() {
 		s.useMu.RUnlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	return s.useMu.RUnlock, nil
+	return nil
 }
+
+func (s *Store) exit() { s.useMu.RUnlock() }
 
 // lookupLive returns the live entry of key or ErrNotFound.
 func (s *Store) lookupLive(key string) (indexEntry, error) {
@@ -167,11 +170,10 @@ func (s *Store) Stat(ctx context.Context, key string) (Info, error) {
 	if err := ValidateKey(key); err != nil {
 		return Info{}, err
 	}
-	release, err := s.enter()
-	if err != nil {
+	if err := s.enter(); err != nil {
 		return Info{}, err
 	}
-	defer release()
+	defer s.exit()
 	e, err := s.lookupLive(key)
 	if err != nil {
 		return Info{}, err
@@ -220,11 +222,10 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) 
 	if limit <= 0 {
 		limit = 1000
 	}
-	release, err := s.enter()
-	if err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
-	defer release()
+	defer s.exit()
 	ents, err := s.index.list(prefix, startAfter, limit)
 	if err != nil {
 		return nil, err
