@@ -201,6 +201,7 @@ func BenchmarkSmallWrites(b *testing.B) {
 			b.SetBytes(size)
 			lat := runWriters(b, writers, func(w, i int) error { return gc.append(data[w]) })
 			lat.report(b)
+			b.ReportMetric(float64(b.N)/float64(gc.groups), "records/group")
 		})
 	}
 }
@@ -208,12 +209,13 @@ func BenchmarkSmallWrites(b *testing.B) {
 // bareGroupCommit is the baseline for small writes: what group commit costs
 // on this disk with nothing else around it.
 type bareGroupCommit struct {
-	f     ioengine.File
-	reqs  chan bareReq
-	buf   []byte
-	off   int64
-	done  chan struct{}
-	align int
+	f      ioengine.File
+	reqs   chan bareReq
+	buf    []byte
+	off    int64
+	done   chan struct{}
+	align  int
+	groups int
 }
 
 type bareReq struct {
@@ -266,6 +268,7 @@ func (g *bareGroupCommit) run(batch int) {
 			err = g.f.Sync()
 		}
 		g.off += int64(size)
+		g.groups++
 		for _, r := range group {
 			r.done <- err
 		}
