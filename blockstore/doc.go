@@ -54,10 +54,14 @@
 //
 // # Durability
 //
-// Order on write: record bytes, one pwrite and one fdatasync per group,
-// then the group's entries enter the in-memory pending index, then every
-// waiter is acked (a separate completer goroutine does the last two, so the
-// next group's write starts meanwhile). The indexer goroutine commits the
+// Order on write: record bytes (one aligned pwrite per group), one
+// fdatasync per group, then the group's entries enter the in-memory
+// pending index, then every waiter is acked. Three goroutines per data
+// directory pipeline this: the appender cuts and writes the next group
+// while the syncer runs the previous group's fdatasync, and the completer
+// publishes and acks. Before cutting a group the appender yields once if
+// the queue just grew (runtime.Gosched, not a timer), so writers acked a
+// moment ago join it. The indexer goroutine commits the
 // pending entries to bbolt asynchronously, thousands of keys per
 // transaction (at 8192 queued, or 100 ms after its previous commit), and
 // stores in the same transaction how far every volume is indexed (its
