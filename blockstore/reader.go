@@ -13,8 +13,9 @@ import (
 
 // readRecord reads the record at loc with exactly one aligned device read
 // and checks it is the record of key and version with the given kind flag.
-// The content (decompressed, verified) is returned in a new slice.
-func (s *Store) readRecord(ctx context.Context, loc location, key string, version uint64, kind uint8) (record, []byte, error) {
+// The content (decompressed, verified) is appended to dst (nil: a new
+// slice).
+func (s *Store) readRecord(ctx context.Context, loc location, key string, version uint64, kind uint8, dst []byte) (record, []byte, error) {
 	v, ok := s.volume(loc.volume)
 	if !ok {
 		s.stats.corruptions.Add(1)
@@ -46,15 +47,15 @@ func (s *Store) readRecord(ctx context.Context, loc location, key string, versio
 	}
 	var data []byte
 	if err == nil {
-		data, err = rec.content()
+		data, err = rec.appendContent(dst, false) // never alias the pooled buffer
+		if data == nil {
+			data = []byte{} // an empty blob is present: not nil
+		}
 	}
 	if err != nil {
 		s.stats.corruptions.Add(1)
 		s.log.Error("blockstore: corrupt record on read", "key", key, "at", loc, "dir", v.dir.dev.Dir(), "err", err)
 		return record{}, nil, fmt.Errorf("blockstore: %q at %s: %w", key, loc, err)
-	}
-	if rec.codec == codecNone {
-		data = bytes.Clone(data) // it aliases the pooled read buffer
 	}
 	rec.key, rec.contentType, rec.payload = nil, nil, nil
 	return rec, data, nil
@@ -64,6 +65,13 @@ func (s *Store) readRecord(ctx context.Context, loc location, key string, versio
 // info describes (info must come from this store). A single-record blob has
 // one chunk, read with one device read.
 func (s *Store) ReadChunk(ctx context.Context, info Info, idx int) ([]byte, error) {
+	return s.AppendChunk(ctx, info, idx, nil)
+}
+
+// AppendChunk is ReadChunk appending to dst, so a caller that reuses its
+// buffers (a cache filling slots, a server copying to a socket) costs no
+// allocation per read. On error dst's contents past len(dst) are undefined.
+func (s *Store) AppendChunk(ctx context.Context, info Info, idx int, dst []byte) ([]byte, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -75,13 +83,13 @@ func (s *Store) ReadChunk(ctx context.Context, info Info, idx int) ([]byte, erro
 		return nil, fmt.Errorf("%w: chunk %d of %d", ErrInvalidArgument, idx, info.NumChunks())
 	}
 	if !info.chunked {
-		_, data, err := s.readRecord(ctx, info.loc, info.Key, info.Version, 0)
+		_, data, err := s.readRecord(ctx, info.loc, info.Key, info.Version, 0, dst)
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(data)) != info.Size {
+		if int64(len(data)-len(dst)) != info.Size {
 			s.stats.corruptions.Add(1)
-			return nil, fmt.Errorf("%w: %q is %d bytes, index says %d", ErrCorrupt, info.Key, len(data), info.Size)
+			return nil, fmt.Errorf("%w: %q is %d bytes, index says %d", ErrCorrupt, info.Key, len(data)-len(dst), info.Size)
 		}
 		return data, nil
 	}
@@ -93,11 +101,11 @@ func (s *Store) ReadChunk(ctx context.Context, info Info, idx int) ([]byte, erro
 		return nil, fmt.Errorf("%w: chunk %d of %d", ErrInvalidArgument, idx, len(m.chunks))
 	}
 	ref := m.chunks[idx]
-	rec, data, err := s.readRecord(ctx, ref.loc, info.Key, info.Version, flagChunk)
+	rec, data, err := s.readRecord(ctx, ref.loc, info.Key, info.Version, flagChunk, dst)
 	if err != nil {
 		return nil, err
 	}
-	if rec.chunkIndex != uint32(idx) || rec.contentCRC != ref.crc || int64(len(data)) != m.chunkLen(idx) {
+	if rec.chunkIndex != uint32(idx) || rec.contentCRC != ref.crc || int64(len(data)-len(dst)) != m.chunkLen(idx) {
 		s.stats.corruptions.Add(1)
 		return nil, fmt.Errorf("%w: %q chunk %d does not match its manifest", ErrCorrupt, info.Key, idx)
 	}
@@ -115,7 +123,7 @@ func (s *Store) manifestOf(ctx context.Context, info Info) (*manifest, error) {
 			return mc.m, nil
 		}
 	}
-	rec, payload, err := s.readRecord(ctx, info.loc, info.Key, info.Version, flagManifest)
+	rec, payload, err := s.readRecord(ctx, info.loc, info.Key, info.Version, flagManifest, nil)
 	if err != nil {
 		return nil, err
 	}

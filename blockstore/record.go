@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -230,21 +231,33 @@ func decodeRecord(b []byte) (record, headerState, error) {
 	return r, headerValid, nil
 }
 
-// content returns the raw payload, decompressing into a new slice when the
-// codec says so, and verifies it against contentCRC (except for manifests,
-// whose contentCRC describes the whole blob).
-func (r *record) content() ([]byte, error) {
-	raw := r.payload
-	if r.codec == codecS2 {
+// content returns the raw payload (aliasing the record's buffer when not
+// compressed), verified against contentCRC (except for manifests, whose
+// contentCRC describes the whole blob).
+func (r *record) content() ([]byte, error) { return r.appendContent(nil, true) }
+
+// appendContent appends the verified raw payload to dst. With alias set and
+// no codec it may return the payload itself instead of copying.
+func (r *record) appendContent(dst []byte, alias bool) ([]byte, error) {
+	start := len(dst)
+	switch {
+	case r.codec == codecS2:
 		n, err := s2.DecodedLen(r.payload)
 		if err != nil || n != r.rawLen {
 			return nil, fmt.Errorf("%w: s2 length %d (%v), want %d", ErrCorrupt, n, err, r.rawLen)
 		}
-		raw, err = s2.Decode(make([]byte, n), r.payload)
-		if err != nil {
+		dst = slices.Grow(dst, n)
+		out, err := s2.Decode(dst[start:start+n], r.payload)
+		if err != nil || len(out) != n {
 			return nil, fmt.Errorf("%w: s2: %v", ErrCorrupt, err)
 		}
+		dst = dst[:start+n]
+	case alias && dst == nil:
+		dst = r.payload
+	default:
+		dst = append(dst, r.payload...)
 	}
+	raw := dst[start:]
 	if len(raw) != r.rawLen {
 		return nil, fmt.Errorf("%w: raw length %d, want %d", ErrCorrupt, len(raw), r.rawLen)
 	}
@@ -253,7 +266,7 @@ func (r *record) content() ([]byte, error) {
 			return nil, fmt.Errorf("%w: content checksum %#08x, want %#08x", ErrCorrupt, got, r.contentCRC)
 		}
 	}
-	return raw, nil
+	return dst, nil
 }
 
 // compressMinSaving: a compressed payload is kept only when it saves at

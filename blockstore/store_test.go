@@ -119,6 +119,9 @@ func TestPutGetDeleteListReopen(t *testing.T) {
 		}
 	}
 	check(s)
+	if _, got, err := s.Get(ctx, "empty"); err != nil || got == nil {
+		t.Fatalf("Get of an empty blob: %v, nil=%v (want a non-nil empty slice)", err, got == nil)
+	}
 	if st := s.Stats(); st.RecordsWritten == 0 || st.Groups == 0 {
 		t.Fatalf("stats: %+v", st)
 	}
@@ -183,6 +186,11 @@ func TestReaderRanges(t *testing.T) {
 	all, err := io.ReadAll(rd)
 	if err != nil || !bytes.Equal(all, data) {
 		t.Fatalf("ReadAll: %v, equal=%v", err, bytes.Equal(all, data))
+	}
+	// AppendChunk appends to the caller's buffer.
+	got, err := s.AppendChunk(ctx, info, 2, []byte("prefix"))
+	if err != nil || string(got[:6]) != "prefix" || !bytes.Equal(got[6:], data[2*(64<<10):3*(64<<10)]) {
+		t.Fatalf("AppendChunk: %v", err)
 	}
 	// The old version stays readable through its Info after an overwrite.
 	put(t, s, "ranged", []byte("new"))
