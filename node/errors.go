@@ -66,6 +66,8 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusBadRequest, "invalid_key", "key must be 1 to 1024 bytes of UTF-8 without control characters"
 	case errors.Is(err, blockstore.ErrSizeMismatch):
 		return http.StatusBadRequest, "size_mismatch", "body length does not match Content-Length"
+	case errors.Is(err, blockstore.ErrInvalidArgument):
+		return http.StatusBadRequest, "invalid_argument", "invalid request argument (for example a Content-Type too long)"
 	case errors.Is(err, errBodyRead):
 		return http.StatusBadRequest, "bad_body", "reading the request body failed"
 	case errors.Is(err, errUnauthorized):

@@ -29,6 +29,7 @@ func TestStatusOf(t *testing.T) {
 		{syscall.EROFS, 503, "read_only"},
 		{blockstore.ErrCorrupt, 503, "corrupt"},
 		{blockstore.ErrSizeMismatch, 400, "size_mismatch"},
+		{blockstore.ErrInvalidArgument, 400, "invalid_argument"},
 		{blockstore.ErrClosed, 503, "shutting_down"},
 		{errBusy, 503, "busy"},
 		{errBodyStalled, 408, "body_stalled"},
