@@ -26,7 +26,9 @@
 #   --duration measured seconds per run (default 15)
 #   --keys    distinct keys for hot-get (default 1000)
 #   --repeat  measured runs per side, alternating strata and baseline; the
-#             summary gives each run and the median (default 3)
+#             summary gives each run, the medians, and the median of the
+#             per-run ratios, which is robust to load drifting between pairs
+#             (default 3)
 #   --out     directory for raw outputs and summary.txt (default DIR/results)
 #   --keep    keep DIR afterwards
 # Needs wrk, nginx and fio for the baselines (apt-get install wrk nginx-light fio);
@@ -50,7 +52,7 @@ while [[ $# -gt 0 ]]; do
 	--repeat) repeat="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h | --help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	hot-get | large-put | memory | zipf) tests+=("$1"); shift ;;
 	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -221,7 +223,7 @@ NGINX
 	# so drifting background load hits both sides alike.
 	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "$node_addr" >/dev/null
 	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "http://127.0.0.1:$port" >/dev/null
-	local r sv=() nv=() s n
+	local r sv=() nv=() rv=() s n
 	for ((r = 1; r <= repeat; r++)); do
 		WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "$node_addr" >"$out/hot-get.strata.$r.wrk"
 		WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "http://127.0.0.1:$port" >"$out/hot-get.nginx.$r.wrk"
@@ -229,6 +231,7 @@ NGINX
 		n="$(wrk_rps "$out/hot-get.nginx.$r.wrk")"
 		sv+=("$s")
 		nv+=("$n")
+		rv+=("$(ratio "$s" "$n")")
 		say "run $r: strata $s req/s (latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.$r.wrk")) | nginx $n req/s (latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.$r.wrk")) | ratio $(ratio "$s" "$n")"
 	done
 	curl -fsS -o /dev/null -D "$out/hot-get.strata.headers" "$node_addr/blobs/hot%2F000000"
@@ -241,7 +244,8 @@ NGINX
 	say "tier of a hot key: $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
 	s="$(median "${sv[@]}")"
 	n="$(median "${nv[@]}")"
-	say "hot-get median: strata $s req/s, nginx $n req/s; ratio strata/nginx (req/s): $(ratio "$s" "$n")"
+	say "hot-get median: strata $s req/s, nginx $n req/s"
+	say "hot-get ratio strata/nginx (req/s), median of the paired runs: $(median "${rv[@]}")"
 }
 
 large_put() {
@@ -254,7 +258,7 @@ large_put() {
 	# fio writes on the file system that holds the node's HDD tier.
 	local fio_dir="${HDD_DIR:-$dir}/fio"
 	mkdir -p "$fio_dir"
-	local r s f variant sync sv=() fe=() fs=()
+	local r s f variant sync sv=() fe=() fs=() re=() rs=()
 	for ((r = 1; r <= repeat; r++)); do
 		"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 16 --keys 100000 \
 			--key-prefix "put$r/" --no-prefill --duration "${duration}s" --json "$out/large-put.strata.$r.json" >"$out/large-put.strata.$r.txt"
@@ -274,7 +278,13 @@ large_put() {
 				rm -f "$fio_dir"/seqwrite.*
 				f="$(json_get "$out/large-put.fio.$variant.$r.json" '.jobs[0].write.bw_bytes' "['jobs'][0]['write']['bw_bytes']")"
 				f="$(awk -v b="$f" 'BEGIN {printf "%.1f", b / 1e6}')"
-				if [[ $variant == fdatasync-each ]]; then fe+=("$f"); else fs+=("$f"); fi
+				if [[ $variant == fdatasync-each ]]; then
+					fe+=("$f")
+					re+=("$(ratio "$s" "$f")")
+				else
+					fs+=("$f")
+					rs+=("$(ratio "$s" "$f")")
+				fi
 				line+=" | fio $variant $f MB/s"
 			done
 		fi
@@ -286,8 +296,8 @@ large_put() {
 	say "large-put median: strata $s MB/s"
 	if have fio; then
 		say "large-put median: fio O_DIRECT bs=1M numjobs=16 fdatasync-each $(median "${fe[@]}") MB/s, end-fsync $(median "${fs[@]}") MB/s"
-		say "large-put ratio strata/fio-fdatasync-each (MB/s): $(ratio "$s" "$(median "${fe[@]}")")"
-		say "large-put ratio strata/fio-end-fsync (MB/s): $(ratio "$s" "$(median "${fs[@]}")")"
+		say "large-put ratio strata/fio-fdatasync-each (MB/s), median of the paired runs: $(median "${re[@]}")"
+		say "large-put ratio strata/fio-end-fsync (MB/s), median of the paired runs: $(median "${rs[@]}")"
 	fi
 }
 
