@@ -34,7 +34,8 @@
 # Needs wrk, nginx and fio for the baselines (apt-get install wrk nginx-light fio);
 # a test whose tool is missing is skipped with a message.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(readlink -f "$0")"
+cd "$(dirname "$self")/.."
 repo="$PWD"
 
 dir=""
@@ -52,7 +53,7 @@ while [[ $# -gt 0 ]]; do
 	--repeat) repeat="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h | --help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,40p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	hot-get | large-put | memory | zipf) tests+=("$1"); shift ;;
 	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
 	esac

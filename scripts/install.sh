@@ -15,7 +15,8 @@
 # Environment: DESTDIR stages everything under a directory (for packaging);
 # with DESTDIR set no user is created and systemctl is not called.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(readlink -f "$0")"
+cd "$(dirname "$self")/.."
 
 prefix=/usr/local
 user=strata
@@ -25,7 +26,7 @@ start=0
 dry=0
 destdir="${DESTDIR:-}"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$self" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--prefix) prefix="$2"; shift 2 ;;
