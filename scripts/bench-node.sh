@@ -53,7 +53,7 @@ while [[ $# -gt 0 ]]; do
 	--repeat) repeat="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
-	-h | --help) sed -n '2,40p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; exit 0 ;;
 	hot-get | large-put | memory | zipf) tests+=("$1"); shift ;;
 	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
 	esac

@@ -26,7 +26,7 @@ start=0
 dry=0
 destdir="${DESTDIR:-}"
 
-usage() { sed -n '2,17p' "$self" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; }
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--prefix) prefix="$2"; shift 2 ;;

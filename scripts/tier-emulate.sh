@@ -26,7 +26,7 @@ iops=150
 bps=200000000
 cg_name=strata-tiers
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; }
 die() { echo "tier-emulate: $*" >&2; exit 1; }
 
 [[ $# -ge 1 ]] || { usage >&2; exit 2; }
