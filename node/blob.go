@@ -79,23 +79,13 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 		s.writeError(w, r, fmt.Errorf("%w: Content-Length %d", errBodyTooLarge, r.ContentLength))
 		return
 	}
-	if !s.admit(w, r, s.uploads, "upload") {
+	done, ok := s.beginWrite(w, r, st, key, pre)
+	if !ok {
 		return
 	}
-	defer s.uploads.release()
+	defer done()
 
 	ctx := r.Context()
-	unlock, err := s.locks.lock(ctx, key)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	defer unlock()
-	if err := s.checkWritePreconditions(r, st.store, key, pre); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-
 	body := newUploadBody(r.Body, st.rc, s.cfg.HTTP.ProgressTimeout, maxSize, func(n int) { st.received.Add(int64(n)) })
 	// The read deadline stays armed after Put: if the store stopped early,
 	// the server's discard of the unread body is bounded by it too. (At the
@@ -125,26 +115,43 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, st *requestS
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.admit(w, r, s.uploads, "upload") {
+	done, ok := s.beginWrite(w, r, st, key, pre)
+	if !ok {
 		return
 	}
-	defer s.uploads.release()
+	defer done()
 	ctx := r.Context()
-	unlock, err := s.locks.lock(ctx, key)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	defer unlock()
-	if err := s.checkWritePreconditions(r, st.store, key, pre); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	if err := st.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// beginWrite admits a PUT or DELETE, takes the key's lock and checks the
+// request's preconditions under it, so the check and the write are atomic.
+// When it reports false it has answered the request; otherwise the caller
+// must call done when the write is over.
+func (s *Server) beginWrite(w http.ResponseWriter, r *http.Request, st *requestState, key string, pre writePreconditions) (done func(), ok bool) {
+	if !s.admit(w, r, s.uploads, "upload") {
+		return nil, false
+	}
+	unlock, err := s.locks.lock(r.Context(), key)
+	if err != nil {
+		s.writeError(w, r, err)
+		s.uploads.release()
+		return nil, false
+	}
+	done = func() {
+		unlock()
+		s.uploads.release()
+	}
+	if err := s.checkWritePreconditions(r, st.store, key, pre); err != nil {
+		s.writeError(w, r, err)
+		done()
+		return nil, false
+	}
+	return done, true
 }
 
 // checkWritePreconditions evaluates If-Match / If-None-Match against the
