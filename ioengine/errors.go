@@ -16,6 +16,9 @@ var (
 	// ErrProbeMismatch is returned by NewDevice when the direct I/O probe read
 	// back different bytes than it wrote: the device cannot be trusted.
 	ErrProbeMismatch = errors.New("ioengine: direct I/O probe read back different bytes")
+	// ErrLocked is returned by FS.Lock when another holder (another process,
+	// or another Open in this one) has the directory locked.
+	ErrLocked = errors.New("ioengine: directory locked by another holder")
 )
 
 // IsNoSpace reports whether err is ENOSPC (from the OS or injected by

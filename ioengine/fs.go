@@ -1,5 +1,10 @@
 package ioengine
 
+import (
+	"io"
+	"io/fs"
+)
+
 // OpenFlag selects how OpenFile opens a file.
 type OpenFlag int
 
@@ -12,6 +17,26 @@ const (
 	// falls back to buffered I/O and File.Direct reports false.
 	FlagDirect
 )
+
+// permShift places a creation mode in the high bits of an OpenFlag.
+const permShift = 16
+
+// DefaultPerm is the mode of files FlagCreate makes when flags carry none:
+// data is the node's alone unless the operator asks for a group.
+const DefaultPerm fs.FileMode = 0o600
+
+// WithPerm returns the flag that makes FlagCreate create a missing file
+// with mode perm (only its permission bits count; 0 means DefaultPerm).
+// The process umask still applies.
+func WithPerm(perm fs.FileMode) OpenFlag { return OpenFlag(perm&fs.ModePerm) << permShift }
+
+// Perm is the creation mode flags ask for (DefaultPerm when none).
+func (f OpenFlag) Perm() fs.FileMode {
+	if p := fs.FileMode(f>>permShift) & fs.ModePerm; p != 0 {
+		return p
+	}
+	return DefaultPerm
+}
 
 // FS is the one seam every durability test goes through. The real
 // implementation is OSFS; memfs simulates crashes and errorfs injects faults.
@@ -28,6 +53,11 @@ type FS interface {
 	Stat(name string) (size int64, err error)
 	// FreeSpace returns the bytes available to unprivileged writers in dir.
 	FreeSpace(dir string) (uint64, error)
+	// Lock takes an exclusive, non-blocking lock on the existing directory
+	// dir, held until the returned Closer is closed (or the process exits).
+	// A lock held by anyone else, this process included, gives an error
+	// wrapping ErrLocked.
+	Lock(dir string) (io.Closer, error)
 }
 
 // File is one open file. When Direct reports true, buffers, offsets and

@@ -29,7 +29,7 @@ func (osFS) OpenFile(name string, flags OpenFlag) (File, error) {
 		mode |= os.O_CREATE
 	}
 	if flags&FlagDirect != 0 {
-		f, err := os.OpenFile(name, mode|unix.O_DIRECT, 0o644)
+		f, err := os.OpenFile(name, mode|unix.O_DIRECT, flags.Perm())
 		if err == nil {
 			return newOSFile(f, name, true)
 		}
@@ -38,7 +38,7 @@ func (osFS) OpenFile(name string, flags OpenFlag) (File, error) {
 		}
 		// The filesystem refuses O_DIRECT at open: fall through to buffered.
 	}
-	f, err := os.OpenFile(name, mode, 0o644)
+	f, err := os.OpenFile(name, mode, flags.Perm())
 	if err != nil {
 		return nil, fmt.Errorf("ioengine: open %s: %w", name, err)
 	}
@@ -93,6 +93,41 @@ func (osFS) SyncDir(dir string) error {
 		return fmt.Errorf("ioengine: sync dir %s: %w", dir, closeErr)
 	}
 	return nil
+}
+
+// Lock flocks the directory itself (no lock file to create or clean up).
+// flock locks belong to the open file description, so a second Lock in the
+// same process conflicts too; the kernel drops the lock when the process
+// dies, so a crash never leaves a stale lock.
+func (osFS) Lock(dir string) (io.Closer, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("ioengine: lock %s: %w", dir, err)
+	}
+	rc, err := d.SyscallConn()
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("ioengine: lock %s: %w", dir, err)
+	}
+	var lockErr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			lockErr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB)
+			if lockErr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		lockErr = err
+	}
+	if lockErr != nil {
+		d.Close()
+		if errors.Is(lockErr, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("ioengine: lock %s: %w", dir, lockErr)
+	}
+	return d, nil // closing the descriptor releases the lock
 }
 
 func (osFS) Stat(name string) (int64, error) {

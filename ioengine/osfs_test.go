@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -290,6 +292,66 @@ func TestIsNoSpace(t *testing.T) {
 	for _, tc := range tests {
 		if got := ioengine.IsNoSpace(tc.err); got != tc.want {
 			t.Errorf("IsNoSpace(%v) = %v", tc.err, got)
+		}
+	}
+}
+
+// TestLockIsExclusive holds for both filesystems: a second Lock of a locked
+// directory fails with ErrLocked (in the same process too), and the lock
+// can be taken again once released.
+func TestLockIsExclusive(t *testing.T) {
+	for name, fsys := range map[string]ioengine.FS{"osfs": ioengine.OSFS(), "memfs": memfs.New(memfs.Options{})} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := fsys.MkdirAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			first, err := fsys.Lock(dir)
+			if err != nil {
+				t.Fatalf("first lock: %v", err)
+			}
+			if _, err := fsys.Lock(dir); !errors.Is(err, ioengine.ErrLocked) {
+				t.Fatalf("second lock: %v, want ErrLocked", err)
+			}
+			if err := first.Close(); err != nil {
+				t.Fatal(err)
+			}
+			again, err := fsys.Lock(dir)
+			if err != nil {
+				t.Fatalf("lock after release: %v", err)
+			}
+			again.Close()
+			if _, err := fsys.Lock(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("lock of a missing directory: %v", err)
+			}
+		})
+	}
+}
+
+func TestCreatePerm(t *testing.T) {
+	fsys := ioengine.OSFS()
+	dir := t.TempDir()
+	defer unix.Umask(unix.Umask(0o022))
+	for _, tc := range []struct {
+		flags ioengine.OpenFlag
+		want  fs.FileMode
+	}{
+		{ioengine.FlagCreate, 0o600},
+		{ioengine.FlagCreate | ioengine.FlagDirect, 0o600},
+		{ioengine.FlagCreate | ioengine.WithPerm(0o640), 0o640},
+	} {
+		name := filepath.Join(dir, strings.ReplaceAll(tc.want.String(), "-", "x")+fmt.Sprint(int(tc.flags&0xff)))
+		f, err := fsys.OpenFile(name, tc.flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != tc.want {
+			t.Errorf("flags %#x: mode %v, want %v", tc.flags, got, tc.want)
 		}
 	}
 }

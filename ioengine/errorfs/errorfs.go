@@ -3,6 +3,7 @@ package errorfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"syscall"
 
 	"strata/ioengine"
@@ -35,6 +36,7 @@ const (
 	OpReadDir
 	OpStat
 	OpFreeSpace
+	OpLock
 
 	numOpKinds
 )
@@ -67,6 +69,8 @@ func (k OpKind) String() string {
 		return "stat"
 	case OpFreeSpace:
 		return "freespace"
+	case OpLock:
+		return "lock"
 	}
 	return fmt.Sprintf("OpKind(%d)", int(k))
 }
@@ -194,6 +198,13 @@ func (w *wrapFS) FreeSpace(dir string) (uint64, error) {
 		return 0, err
 	}
 	return w.fs.FreeSpace(dir)
+}
+
+func (w *wrapFS) Lock(dir string) (io.Closer, error) {
+	if _, err := w.check(Op{Kind: OpLock, Path: dir}); err != nil {
+		return nil, err
+	}
+	return w.fs.Lock(dir)
 }
 
 // wrapFile faults data operations; Close, Size, Direct, Alignment and Name

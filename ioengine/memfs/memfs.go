@@ -2,6 +2,7 @@ package memfs
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"path/filepath"
@@ -31,6 +32,8 @@ type FS struct {
 
 	limited bool
 	free    int64 // bytes files may still grow by, when limited
+
+	locked map[string]bool // directories held by Lock
 }
 
 type dir struct {
@@ -46,7 +49,7 @@ func New(opts Options) *FS {
 	if align <= 0 {
 		align = ioengine.DefaultAlignment
 	}
-	m := &FS{align: align, dirs: map[string]*dir{}}
+	m := &FS{align: align, dirs: map[string]*dir{}, locked: map[string]bool{}}
 	m.addDir("/")
 	m.addDir(".")
 	if opts.FreeBytes > 0 {
@@ -85,7 +88,7 @@ func (m *FS) SetFreeBytes(n int64) {
 func (m *FS) CrashClone() *FS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := &FS{align: m.align, dirs: map[string]*dir{}, limited: m.limited, free: m.free}
+	c := &FS{align: m.align, dirs: map[string]*dir{}, limited: m.limited, free: m.free, locked: map[string]bool{}}
 	clones := map[*inode]*inode{}
 	for p, d := range m.dirs {
 		cd := newDir()
@@ -318,6 +321,37 @@ func (m *FS) FreeSpace(dirname string) (uint64, error) {
 		return math.MaxInt64, nil
 	}
 	return uint64(max(m.free, 0)), nil
+}
+
+// Lock takes the exclusive lock of the directory dirname. Locks are not
+// part of a crash clone: a crash releases them, as the kernel does.
+func (m *FS) Lock(dirname string) (io.Closer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := filepath.Clean(dirname)
+	if _, ok := m.dirs[p]; !ok {
+		return nil, fmt.Errorf("memfs: %w", notExist("lock", dirname))
+	}
+	if m.locked[p] {
+		return nil, fmt.Errorf("memfs: %w: %s", ioengine.ErrLocked, dirname)
+	}
+	m.locked[p] = true
+	return &dirLock{fs: m, dir: p}, nil
+}
+
+type dirLock struct {
+	fs   *FS
+	dir  string
+	once sync.Once
+}
+
+func (l *dirLock) Close() error {
+	l.once.Do(func() {
+		l.fs.mu.Lock()
+		delete(l.fs.locked, l.dir)
+		l.fs.mu.Unlock()
+	})
+	return nil
 }
 
 // growLocked reserves space for ino to reach newSize bytes and sets its size.
