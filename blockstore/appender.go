@@ -3,6 +3,7 @@ package blockstore
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"time"
@@ -33,9 +34,11 @@ type appendResult struct {
 // dataDir is one data directory (one HDD): a device, its appender and its
 // health as seen by writers.
 type dataDir struct {
-	idx int
-	dev *ioengine.Device
-	app *appender
+	idx    int
+	dev    *ioengine.Device
+	app    *appender
+	lock   io.Closer // the directory lock, held for the life of the store
+	diskID string    // from the identity file
 
 	mu          sync.Mutex
 	unavailable time.Time // no new volume until then (after ENOSPC or I/O errors)

@@ -63,7 +63,7 @@ func crashIteration(t *testing.T, seed int64) error {
 	case 1:
 		n := rng.IntN(40)
 		fault = fmt.Sprintf("EIO on sync %d", n)
-		fsys = errorfs.Wrap(mfs, errorfs.OnIndex(errorfs.OpSync, n, errorfs.EIO))
+		fsys = errorfs.Wrap(mfs, errorfs.PathMatch("*.vol", errorfs.OnIndex(errorfs.OpSync, n, errorfs.EIO)))
 	case 2:
 		n := rng.IntN(40)
 		fault = fmt.Sprintf("torn write %d", n)

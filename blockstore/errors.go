@@ -23,4 +23,12 @@ var (
 	// ErrInvalidArgument: an option or argument other than the key is malformed
 	// (content type, negative size, bad Options).
 	ErrInvalidArgument = errors.New("blockstore: invalid argument")
+	// ErrLocked: a data or index directory is in use by another store (in
+	// this process or another); the error names the directory.
+	ErrLocked = errors.New("blockstore: directory in use by another store")
+	// ErrDiskIdentity: a data directory's identity file is missing, unreadable
+	// or names another disk or node than the index expects: the wrong disk
+	// (or no disk) is mounted there. The error says which directory and what
+	// to check.
+	ErrDiskIdentity = errors.New("blockstore: data directory identity mismatch")
 )

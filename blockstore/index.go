@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"strata/ioengine"
 )
 
 // IndexFileName is the bbolt file inside Options.IndexDir.
@@ -87,8 +90,9 @@ func volumeKey(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id)
 // index is the key -> location map: a bbolt file plus the pending entries
 // that are durable in a volume but not yet committed to bbolt.
 type index struct {
-	db  *bolt.DB
-	log *slog.Logger
+	db   *bolt.DB
+	log  *slog.Logger
+	lock io.Closer // the index directory's lock; nil when a data dir's covers it
 
 	// mu guards the fields below. Lookups (every Get and Stat) only read
 	// pending, so they share it rather than queue on each other.
@@ -111,50 +115,101 @@ type index struct {
 	// maxQueue + maxTxOps), so readiness does not wait for bbolt.
 	unbounded bool
 	done      chan struct{}
+	started   atomic.Bool // start ran: close waits for done
 
 	commits    atomic.Uint64
 	committed  atomic.Uint64 // key ops committed
 	commitTime atomic.Int64  // nanoseconds spent in bbolt transactions
 }
 
+// indexConfig is what openIndex needs from the Options.
+type indexConfig struct {
+	dir        string
+	fs         ioengine.FS // directory work; bbolt opens the real file
+	lockDir    bool        // false when a data directory lock covers dir
+	perm       os.FileMode
+	mmapSize   int
+	queueLimit int
+	log        *slog.Logger
+}
+
+func (s *Store) indexConfig() indexConfig {
+	lockDir := true
+	for _, d := range s.opts.DataDirs {
+		if filepath.Clean(d) == filepath.Clean(s.opts.IndexDir) && s.opts.FS == s.opts.IndexFS {
+			lockDir = false
+		}
+	}
+	return indexConfig{
+		dir:        s.opts.IndexDir,
+		fs:         s.opts.IndexFS,
+		lockDir:    lockDir,
+		perm:       s.opts.FileMode,
+		mmapSize:   s.opts.IndexMmapSize,
+		queueLimit: s.opts.IndexQueueLimit,
+		log:        s.log,
+	}
+}
+
 // openIndex opens or creates the bbolt file. rebuild is true when the file
 // was missing or unreadable (the unreadable one is kept aside as
 // index.db.corrupt-<unix>), so every volume must be scanned from 0.
-func openIndex(dir string, mmapSize int, log *slog.Logger) (ix *index, rebuild bool, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, false, fmt.Errorf("blockstore: index dir: %w", err)
+func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
+	dir, log := cfg.dir, cfg.log
+	var lock io.Closer
+	if cfg.lockDir {
+		lock, err = prepareDir(cfg.fs, dir)
+	} else {
+		err = errors.Join(cfg.fs.MkdirAll(dir), syncDirAndParent(cfg.fs, dir))
 	}
+	if err != nil {
+		return nil, false, fmt.Errorf("blockstore: index dir %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil && lock != nil {
+			lock.Close()
+		}
+	}()
 	path := filepath.Join(dir, IndexFileName)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if _, err := cfg.fs.Stat(path); errors.Is(err, os.ErrNotExist) {
 		rebuild = true
 	}
 	opts := &bolt.Options{
 		Timeout:         2 * time.Second,
 		FreelistType:    bolt.FreelistMapType,
 		NoFreelistSync:  true,
-		InitialMmapSize: mmapSize,
+		InitialMmapSize: cfg.mmapSize,
 		// Statistics cost every read transaction two more acquisitions
 		// of one DB-wide mutex; nothing reads them.
 		NoStatistics: true,
 	}
-	db, err := openBolt(path, opts)
+	db, err := openBolt(path, cfg.perm, opts)
 	if err != nil && !errors.Is(err, errIndexLocked) {
 		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
 		log.Error("blockstore: index unreadable; rebuilding from volumes", "path", path, "err", err, "moved_to", aside)
-		if rerr := os.Rename(path, aside); rerr != nil {
+		if rerr := cfg.fs.Rename(path, aside); rerr != nil {
 			return nil, false, fmt.Errorf("blockstore: move unreadable index aside: %w (open: %v)", rerr, err)
 		}
 		rebuild = true
-		db, err = openBolt(path, opts)
+		db, err = openBolt(path, cfg.perm, opts)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("blockstore: open index %s: %w", path, err)
 	}
+	if rebuild {
+		// bbolt made a new file (or the bad one was moved aside): make
+		// the directory entries durable before anything relies on them.
+		if err = cfg.fs.SyncDir(dir); err != nil {
+			db.Close()
+			return nil, false, fmt.Errorf("blockstore: index dir %s: %w", dir, err)
+		}
+	}
 	ix = &index{
 		db:       db,
 		log:      log,
+		lock:     lock,
 		pending:  make(map[string]indexEntry),
-		maxQueue: 1 << 20,
+		maxQueue: cfg.queueLimit,
 		done:     make(chan struct{}),
 	}
 	ix.wake = make(chan struct{}, 1)
@@ -166,7 +221,7 @@ var errIndexLocked = errors.New("blockstore: index file is locked by another pro
 
 // openBolt opens the file and checks it has (or creates) the buckets. bbolt
 // panics on some corrupt files; that is turned into an error here.
-func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
+func openBolt(path string, perm os.FileMode, opts *bolt.Options) (db *bolt.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
@@ -176,7 +231,7 @@ func openBolt(path string, opts *bolt.Options) (db *bolt.DB, err error) {
 			}
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, opts)
+	db, err = bolt.Open(path, perm, opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") {
 			return nil, fmt.Errorf("%w: %v", errIndexLocked, err)
@@ -310,6 +365,12 @@ const (
 func decodeEntryOrZero(v []byte) (indexEntry, bool) {
 	e, err := decodeEntry(v)
 	return e, err == nil
+}
+
+// start runs the indexer goroutine.
+func (ix *index) start() {
+	ix.started.Store(true)
+	go ix.run()
 }
 
 // run is the indexer goroutine: it commits whatever is queued in one bbolt
@@ -502,7 +563,9 @@ func (ix *index) close() error {
 	ix.signal()
 	ix.space.Broadcast()
 	ix.mu.Unlock()
-	<-ix.done
+	if ix.started.Load() {
+		<-ix.done
+	}
 	ix.mu.Lock()
 	failed, left := ix.failed, len(ix.queue)
 	ix.mu.Unlock()
@@ -514,6 +577,9 @@ func (ix *index) close() error {
 		return tx.Bucket(bucketMeta).Put(metaCleanClose, []byte{1})
 	})
 	err = errors.Join(err, ix.db.Close())
+	if ix.lock != nil {
+		ix.lock.Close()
+	}
 	if failed != nil && left > 0 {
 		return errors.Join(fmt.Errorf("blockstore: %d index updates not committed (recovery rescans them): %w", left, failed), err)
 	}

@@ -2,8 +2,11 @@ package blockstore
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/klauspost/compress/s2"
 
@@ -29,6 +32,14 @@ const (
 	DefaultMaxBlobSize   = 5 << 30
 	DefaultMaxBatchBytes = 4 << 20
 	DefaultIndexMmapSize = 1 << 30
+	// DefaultMaxQueueBytes bounds the records waiting in one disk's
+	// appender queue.
+	DefaultMaxQueueBytes = 64 << 20
+	// DefaultIndexQueueLimit is how many index updates may wait for bbolt
+	// before writers (and a rebuild's scan) are held back.
+	DefaultIndexQueueLimit = 1 << 20
+	// DefaultFileMode is the mode of the files the store creates.
+	DefaultFileMode fs.FileMode = 0o600
 )
 
 // Options configures Open. Zero values take the defaults.
@@ -47,6 +58,27 @@ type Options struct {
 	// IndexMmapSize is bbolt's initial mmap size (address space, not
 	// memory); large avoids remaps that stall readers. Default 1 GiB.
 	IndexMmapSize int
+	// IndexFS does the directory work around index.db (create, lock,
+	// fsync, move a bad file aside). bbolt itself always opens the real
+	// file, so this must be the real filesystem or a wrapper of it; nil:
+	// ioengine.OSFS().
+	IndexFS ioengine.FS
+	// NodeID names this node in the identity file of every data
+	// directory. Empty: the id the index already holds, else the one in
+	// the data directories' identity files, else a new random one; it is
+	// kept in the index. A NodeID that differs from the index's is refused.
+	NodeID string
+	// FileMode is the mode of created volume, identity and index files;
+	// default 0600 (0640 lets a group read them).
+	FileMode fs.FileMode
+	// MaxQueueBytes bounds the record bytes waiting in each disk's
+	// appender queue; a writer waits (honouring its context) for room. A
+	// record larger than the bound waits for an empty queue and goes
+	// alone. Default 64 MiB.
+	MaxQueueBytes int64
+	// IndexQueueLimit is how many index updates may wait for bbolt before
+	// writers, and a rebuild's scan, are held back. Default 1<<20.
+	IndexQueueLimit int
 }
 
 func (o *Options) normalize() error {
@@ -74,6 +106,18 @@ func (o *Options) normalize() error {
 	if o.IndexMmapSize == 0 {
 		o.IndexMmapSize = DefaultIndexMmapSize
 	}
+	if o.IndexFS == nil {
+		o.IndexFS = ioengine.OSFS()
+	}
+	if o.FileMode == 0 {
+		o.FileMode = DefaultFileMode
+	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if o.IndexQueueLimit == 0 {
+		o.IndexQueueLimit = DefaultIndexQueueLimit
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +133,14 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("%w: max batch bytes %d below 64 KiB", ErrInvalidArgument, o.MaxBatchBytes)
 	case o.VolumeSize%formatAlign != 0:
 		return fmt.Errorf("%w: volume size %d not a multiple of %d", ErrInvalidArgument, o.VolumeSize, formatAlign)
+	case o.FileMode&^fs.ModePerm != 0:
+		return fmt.Errorf("%w: file mode %v has more than permission bits", ErrInvalidArgument, o.FileMode)
+	case o.MaxQueueBytes < 0:
+		return fmt.Errorf("%w: max queue bytes %d", ErrInvalidArgument, o.MaxQueueBytes)
+	case o.IndexQueueLimit < 0:
+		return fmt.Errorf("%w: index queue limit %d", ErrInvalidArgument, o.IndexQueueLimit)
+	case len(o.NodeID) > maxIdentityIDLen || strings.ContainsFunc(o.NodeID, unicode.IsControl):
+		return fmt.Errorf("%w: node id %q (at most %d bytes, no control characters)", ErrInvalidArgument, o.NodeID, maxIdentityIDLen)
 	case o.Compression < CodecDefault || o.Compression > CodecS2:
 		return fmt.Errorf("%w: codec %d", ErrInvalidArgument, o.Compression)
 	}
@@ -99,6 +151,11 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("%w: volume size %d below %d (two largest records and batches)", ErrInvalidArgument, o.VolumeSize, need)
 	}
 	return nil
+}
+
+// createFlags are the flags that create a file with the configured mode.
+func (o *Options) createFlags() ioengine.OpenFlag {
+	return ioengine.FlagCreate | ioengine.WithPerm(o.FileMode)
 }
 
 func (o *Options) compress() bool { return o.Compression != CodecNone }

@@ -20,11 +20,12 @@ var errNotExist = fs.ErrNotExist
 // directories, group commit, and the bbolt index. It is safe for
 // concurrent use.
 type Store struct {
-	opts  Options
-	log   *slog.Logger
-	clock hlc
-	index *index
-	dirs  []*dataDir
+	opts   Options
+	log    *slog.Logger
+	nodeID string // from Options, the index or the identity files
+	clock  hlc
+	index  *index
+	dirs   []*dataDir
 
 	volMu        sync.RWMutex
 	volumes      map[uint32]*volume
@@ -72,39 +73,40 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.clock.now = opts.Now
 	for i, dir := range opts.DataDirs {
-		dev, err := ioengine.NewDevice(opts.FS, dir, ioengine.DeviceOptions{
-			Name:        fmt.Sprintf("data%d", i),
-			MaxInFlight: opts.MaxInFlight,
-			Logger:      opts.Logger,
-		})
+		d, err := s.openDataDir(i, dir)
 		if err != nil {
-			return nil, fmt.Errorf("blockstore: data dir %s: %w", dir, err)
+			s.releaseDirs()
+			return nil, err
 		}
-		d := &dataDir{idx: i, dev: dev}
-		d.app = newAppender(s, d)
 		s.dirs = append(s.dirs, d)
-		s.align = max(s.align, dev.Alignment())
+		s.align = max(s.align, d.dev.Alignment())
 	}
 	s.bufs.init(opts.chunkBufferLen(s.align), opts.bigBufferLen(), s.align)
 
-	ix, rebuild, err := openIndex(opts.IndexDir, opts.IndexMmapSize, s.log)
+	ix, rebuild, err := openIndex(s.indexConfig())
 	if err != nil {
+		s.releaseDirs()
 		return nil, err
 	}
 	s.index = ix
+	if err := s.checkIdentities(); err != nil {
+		s.releaseDirs()
+		return nil, errors.Join(err, ix.close())
+	}
 	if rebuild {
 		// Rebuilding can index more keys than memory should hold: bbolt
 		// commits while the scan goes on, and the scan waits for it.
-		go ix.run()
+		ix.start()
 	}
 	err = s.recover(ctx, rebuild)
 	if !rebuild {
 		// Replaying a crash's lost tail is bounded; readiness does not wait
 		// for (or compete on the disk with) bbolt's commits of it.
-		go ix.run()
+		ix.start()
 	}
 	if err != nil {
 		s.closeFiles()
+		s.releaseDirs()
 		return nil, errors.Join(err, ix.close())
 	}
 	for _, d := range s.dirs {
@@ -128,6 +130,7 @@ func (s *Store) Close() error {
 	s.useMu.Lock() // wait for reads in flight
 	err := s.index.close()
 	s.closeFiles()
+	s.releaseDirs()
 	s.useMu.Unlock()
 	return err
 }
@@ -274,6 +277,10 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 // modTime is now in unix nanoseconds at millisecond precision, which is
 // what the index keeps.
 func (s *Store) modTime() int64 { return s.opts.Now().UnixMilli() * 1e6 }
+
+// NodeID is the id of the node that owns the data directories (see
+// Options.NodeID).
+func (s *Store) NodeID() string { return s.nodeID }
 
 // Devices returns the per-disk counters of the data directories.
 func (s *Store) Devices() []ioengine.DeviceStats {

@@ -80,7 +80,7 @@ func (s *Store) createVolume(ctx context.Context, d *dataDir) (*volume, error) {
 		}
 		return nil, err
 	}
-	h, err := d.dev.Open(tmp, ioengine.FlagCreate|ioengine.FlagDirect)
+	h, err := d.dev.Open(tmp, s.opts.createFlags()|ioengine.FlagDirect)
 	if err != nil {
 		return nil, fmt.Errorf("blockstore: create volume %s: %w", tmpPath, err)
 	}
