@@ -54,10 +54,10 @@ type FS interface {
 	// FreeSpace returns the bytes available to unprivileged writers in dir.
 	FreeSpace(dir string) (uint64, error)
 	// Lock takes an exclusive, non-blocking lock on the existing directory
-	// dir, held until the returned Closer is closed (or the process exits).
-	// A lock held by anyone else, this process included, gives an error
-	// wrapping ErrLocked.
-	Lock(dir string) (io.Closer, error)
+	// or file name, held until the returned Closer is closed (or the
+	// process exits). A lock held by anyone else, this process included,
+	// gives an error wrapping ErrLocked.
+	Lock(name string) (io.Closer, error)
 }
 
 // File is one open file. When Direct reports true, buffers, offsets and

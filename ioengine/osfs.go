@@ -95,7 +95,8 @@ func (osFS) SyncDir(dir string) error {
 	return nil
 }
 
-// Lock flocks the directory itself (no lock file to create or clean up).
+// Lock flocks the directory (or file) itself: no lock file to create or
+// clean up.
 // flock locks belong to the open file description, so a second Lock in the
 // same process conflicts too; the kernel drops the lock when the process
 // dies, so a crash never leaves a stale lock.

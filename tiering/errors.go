@@ -11,6 +11,9 @@ var (
 	ErrNoBackend = errors.New("tiering: no backend")
 	// ErrBadOptions: an option is out of range.
 	ErrBadOptions = errors.New("tiering: bad options")
+	// ErrLocked: the SSD cache file is in use by another store (in this
+	// process or another); the error names it.
+	ErrLocked = errors.New("tiering: ssd cache in use by another store")
 )
 
 // Internal sentinels: they never reach callers of Store.

@@ -2,6 +2,7 @@ package tiering
 
 import (
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,9 @@ type Options struct {
 	SSDPath string
 	// FS is the filesystem for the cache file; nil means ioengine.OSFS().
 	FS ioengine.FS
+	// FileMode is the mode of the created cache file and its index
+	// snapshot; default 0600 (0640 lets a group read them).
+	FileMode fs.FileMode
 
 	// RegionSize is the SSD cache's unit of writing and reclaiming;
 	// default 16 MiB. A multiple of 64 KiB.
@@ -75,6 +79,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.FS == nil {
 		o.FS = ioengine.OSFS()
+	}
+	if o.FileMode == 0 {
+		o.FileMode = ioengine.DefaultPerm
+	}
+	if o.FileMode&^fs.ModePerm != 0 {
+		return o, fmt.Errorf("%w: file mode %v has more than permission bits", ErrBadOptions, o.FileMode)
 	}
 	if o.RegionSize == 0 {
 		o.RegionSize = defaultRegionSize

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -29,6 +30,7 @@ type ssdConfig struct {
 	buffers     int   // in-RAM region buffers (fill + flushing + reclaim)
 	queueBytes  int64 // admission queue bound
 	maxInFlight int
+	fileMode    fs.FileMode // of the created cache file and index snapshot
 	adm         *admissionPolicy
 	logger      *slog.Logger
 	// inRAM reports whether the RAM tier holds an item (without counting an
@@ -49,6 +51,7 @@ type ssdCache struct {
 	log       *slog.Logger
 	dev       *ioengine.Device
 	file      *ioengine.Handle
+	lock      io.Closer // on the cache file, for the life of the cache
 	align     int
 	indexPath string
 	start     string
@@ -103,24 +106,44 @@ func openSSDCache(ctx context.Context, cfg ssdConfig) (*ssdCache, error) {
 	if err := cfg.fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("tiering: ssd cache dir: %w", err)
 	}
+	// The new directory's name lives in its parent.
+	if err := errors.Join(cfg.fs.SyncDir(filepath.Dir(filepath.Clean(dir))), cfg.fs.SyncDir(dir)); err != nil {
+		return nil, fmt.Errorf("tiering: ssd cache dir: %w", err)
+	}
 	dev, err := ioengine.NewDevice(cfg.fs, dir, ioengine.DeviceOptions{Name: "ssd-cache", MaxInFlight: cfg.maxInFlight, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("tiering: ssd cache device: %w", err)
 	}
-	file, err := dev.Open(base, ioengine.FlagCreate|ioengine.FlagDirect)
+	file, err := dev.Open(base, ioengine.FlagCreate|ioengine.FlagDirect|ioengine.WithPerm(cfg.fileMode))
 	if err != nil {
 		return nil, fmt.Errorf("tiering: ssd cache file: %w", err)
 	}
+	// The lock is on the cache file, not its directory, which may well be
+	// the index directory the backend locks.
+	lock, err := cfg.fs.Lock(cfg.path)
+	if err != nil {
+		file.Close()
+		if errors.Is(err, ioengine.ErrLocked) {
+			return nil, fmt.Errorf("%w: ssd cache %s (is another strata process using it?): %w", ErrLocked, cfg.path, err)
+		}
+		return nil, fmt.Errorf("tiering: ssd cache lock: %w", err)
+	}
+	fail := func(err error) (*ssdCache, error) {
+		file.Close()
+		lock.Close()
+		return nil, err
+	}
 	align := file.Alignment()
 	if cfg.regionSize%int64(align) != 0 || ssdWritePiece%align != 0 {
-		file.Close()
-		return nil, fmt.Errorf("%w: region size %d is not a multiple of the alignment %d", ErrBadOptions, cfg.regionSize, align)
+		return fail(fmt.Errorf("%w: region size %d is not a multiple of the alignment %d", ErrBadOptions, cfg.regionSize, align))
 	}
 	size := numRegions * cfg.regionSize
 	if cur, err := file.Size(); err != nil || cur < size {
 		if err := file.Allocate(ctx, ioengine.ClassBackground, 0, size); err != nil {
-			file.Close()
-			return nil, fmt.Errorf("tiering: ssd cache allocate %d bytes: %w", size, err)
+			return fail(fmt.Errorf("tiering: ssd cache allocate %d bytes: %w", size, err))
+		}
+		if err := cfg.fs.SyncDir(dir); err != nil { // a new file's name
+			return fail(fmt.Errorf("tiering: ssd cache dir: %w", err))
 		}
 	}
 	s := &ssdCache{
@@ -128,6 +151,7 @@ func openSSDCache(ctx context.Context, cfg ssdConfig) (*ssdCache, error) {
 		log:       log,
 		dev:       dev,
 		file:      file,
+		lock:      lock,
 		align:     align,
 		indexPath: cfg.path + ".index",
 		regionBuf: make([][]byte, numRegions),
@@ -545,6 +569,7 @@ func (s *ssdCache) close() error {
 	if cerr := s.file.Close(); err == nil {
 		err = cerr
 	}
+	s.lock.Close()
 	return err
 }
 
@@ -555,7 +580,7 @@ func (s *ssdCache) saveIndex() error {
 	if err := s.cfg.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", tmp, err)
 	}
-	f, err := s.cfg.fs.OpenFile(tmp, ioengine.FlagCreate)
+	f, err := s.cfg.fs.OpenFile(tmp, ioengine.FlagCreate|ioengine.WithPerm(s.cfg.fileMode))
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}

@@ -64,6 +64,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			buffers:     opts.SSDRegionBuffers,
 			queueBytes:  opts.SSDAdmitQueueBytes,
 			maxInFlight: opts.SSDMaxInFlight,
+			fileMode:    opts.FileMode,
 			adm:         s.adm,
 			logger:      opts.Logger,
 		}
@@ -72,6 +73,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			cfg.residentItems = ram.items
 		}
 		s.ssd, err = openSSDCache(ctx, cfg)
+		if errors.Is(err, ErrLocked) {
+			// Not a broken SSD: a second store on the same cache would
+			// overwrite the first one's regions. Refuse, do not degrade.
+			return nil, err
+		}
 		if err != nil {
 			s.log.Error("ssd cache disabled", "path", opts.SSDPath, "err", err)
 			s.ssd = nil

@@ -323,14 +323,16 @@ func (m *FS) FreeSpace(dirname string) (uint64, error) {
 	return uint64(max(m.free, 0)), nil
 }
 
-// Lock takes the exclusive lock of the directory dirname. Locks are not
-// part of a crash clone: a crash releases them, as the kernel does.
+// Lock takes the exclusive lock of the directory or file dirname. Locks
+// are not part of a crash clone: a crash releases them, as the kernel does.
 func (m *FS) Lock(dirname string) (io.Closer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := filepath.Clean(dirname)
 	if _, ok := m.dirs[p]; !ok {
-		return nil, fmt.Errorf("memfs: %w", notExist("lock", dirname))
+		if _, _, ino, err := m.lookupLocked("lock", p); err != nil || ino == nil {
+			return nil, fmt.Errorf("memfs: %w", notExist("lock", dirname))
+		}
 	}
 	if m.locked[p] {
 		return nil, fmt.Errorf("memfs: %w: %s", ioengine.ErrLocked, dirname)
