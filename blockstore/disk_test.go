@@ -3,11 +3,17 @@ package blockstore
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"strata/ioengine"
+	"strata/ioengine/errorfs"
 	"strata/ioengine/memfs"
 )
 
@@ -197,4 +203,133 @@ func FuzzDecodeIdentity(f *testing.F) {
 			t.Fatalf("re-encoding %+v: %+v %v", id, again, err)
 		}
 	})
+}
+
+// opRecorder records every operation that reaches it.
+type opRecorder struct {
+	mu  sync.Mutex
+	ops []errorfs.Op
+}
+
+func (r *opRecorder) Inject(op errorfs.Op) errorfs.Fault {
+	r.mu.Lock()
+	r.ops = append(r.ops, op)
+	r.mu.Unlock()
+	return errorfs.Fault{}
+}
+
+// syncedAfter reports whether a SyncDir of dir follows the first op that
+// matches first.
+func (r *opRecorder) syncedAfter(first func(errorfs.Op) bool, dir string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, op := range r.ops {
+		if !first(op) {
+			continue
+		}
+		for _, later := range r.ops[i+1:] {
+			if later.Kind == errorfs.OpSyncDir && filepath.Clean(later.Path) == filepath.Clean(dir) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// TestDirectoriesAreSynced: a new data or index directory, index.db, a bad
+// index moved aside, the identity file and a new volume each have their
+// directory entry fsynced, or a crash can lose them.
+func TestDirectoriesAreSynced(t *testing.T) {
+	data, index := &opRecorder{}, &opRecorder{}
+	opts := testOptions(t, errorfs.Wrap(memfs.New(memfs.Options{}), data))
+	indexDir := filepath.Join(t.TempDir(), "ssd", "index")
+	opts.IndexDir = indexDir
+	opts.IndexFS = errorfs.Wrap(ioengine.OSFS(), index)
+	s := mustOpen(t, opts)
+	put(t, s, "k", []byte("v"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	isMkdir := func(dir string) func(errorfs.Op) bool {
+		return func(op errorfs.Op) bool { return op.Kind == errorfs.OpMkdirAll && op.Path == dir }
+	}
+	isRename := func(suffix string) func(errorfs.Op) bool {
+		return func(op errorfs.Op) bool { return op.Kind == errorfs.OpRename && strings.HasSuffix(op.NewPath, suffix) }
+	}
+	for _, tc := range []struct {
+		what  string
+		rec   *opRecorder
+		after func(errorfs.Op) bool
+		dir   string
+	}{
+		{"new data dir in its parent", data, isMkdir("/data0"), "/"},
+		{"new data dir", data, isMkdir("/data0"), "/data0"},
+		{"identity file", data, isRename(IdentityFileName), "/data0"},
+		{"new volume", data, isRename(volumeFileName(1)), "/data0"},
+		{"new index dir in its parent", index, isMkdir(indexDir), filepath.Dir(indexDir)},
+		{"index.db created", index, func(op errorfs.Op) bool { return op.Kind == errorfs.OpStat && strings.HasSuffix(op.Path, IndexFileName) }, indexDir},
+	} {
+		if !tc.rec.syncedAfter(tc.after, tc.dir) {
+			t.Errorf("%s: no SyncDir(%s) after it", tc.what, tc.dir)
+		}
+	}
+
+	// A bad index is moved aside, and the move made durable.
+	if err := os.WriteFile(filepath.Join(indexDir, IndexFileName), []byte("not a bbolt file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	index.ops = nil
+	s = mustOpen(t, opts)
+	s.Close()
+	isAside := func(op errorfs.Op) bool { return op.Kind == errorfs.OpRename && strings.Contains(op.NewPath, ".corrupt-") }
+	if !index.syncedAfter(isAside, indexDir) {
+		t.Errorf("bad index moved aside: no SyncDir(%s) after it", indexDir)
+	}
+}
+
+// TestCrashAfterFirstPut: after the first Open and one acknowledged Put, a
+// crash keeps the directory entries as of their last fsync; the next Open
+// must find the disk's identity, the volume and the blob.
+func TestCrashAfterFirstPut(t *testing.T) {
+	mfs := memfs.New(memfs.Options{})
+	opts := testOptions(t, mfs)
+	s := mustOpen(t, opts)
+	put(t, s, "k", []byte("acked"))
+	crashed, _ := crashCopy(t, s, mfs, opts)
+	s.Close()
+	s = mustOpen(t, crashed)
+	defer s.Close()
+	mustGet(t, s, "k", []byte("acked"))
+}
+
+// TestFileModes: volume, identity and index files are the node's alone by
+// default; FileMode opens them to a group.
+func TestFileModes(t *testing.T) {
+	defer unix.Umask(unix.Umask(0o022))
+	for _, tc := range []struct{ mode, want fs.FileMode }{{0, 0o600}, {0o640, 0o640}} {
+		dir := t.TempDir()
+		opts := testOptions(t, ioengine.OSFS())
+		opts.DataDirs = []string{filepath.Join(dir, "hdd0")}
+		opts.IndexDir = filepath.Join(dir, "index")
+		opts.FileMode = tc.mode
+		s := mustOpen(t, opts)
+		put(t, s, "k", []byte("v"))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{
+			filepath.Join(dir, "hdd0", volumeFileName(1)),
+			filepath.Join(dir, "hdd0", IdentityFileName),
+			filepath.Join(dir, "index", IndexFileName),
+		} {
+			fi, err := os.Stat(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != tc.want {
+				t.Errorf("FileMode %v: %s is %v, want %v", tc.mode, filepath.Base(name), fi.Mode().Perm(), tc.want)
+			}
+		}
+	}
 }

@@ -21,7 +21,7 @@ func TestSecondStoreOnSameSSDCacheIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := o
-	second.Backend = newFakeBackend(16<<10)
+	second.Backend = newFakeBackend(16 << 10)
 	if s, err := Open(ctx, second); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), o.SSDPath) {
 		if s != nil {
 			s.Close()
