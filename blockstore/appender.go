@@ -21,6 +21,9 @@ type appendReq struct {
 	// location is filled in by the appender). Chunk records carry none.
 	op   indexOp
 	done chan appendResult
+	// queued is the room taken in the appender's byte budget, given back
+	// when the record leaves the queue for a group.
+	queued int64
 }
 
 type appendResult struct {
@@ -52,11 +55,12 @@ type dataDir struct {
 // group, then acks every waiter. There is no timer: a group is whatever
 // queued while the previous one was on disk.
 type appender struct {
-	s     *Store
-	d     *dataDir
-	queue chan *appendReq
-	stop  chan struct{}
-	done  chan struct{}
+	s      *Store
+	d      *dataDir
+	queue  chan *appendReq
+	budget *byteBudget // bytes in queue
+	stop   chan struct{}
+	done   chan struct{}
 
 	syncs       chan *written   // appender -> syncer
 	completions chan completion // syncer (and appender, for groups never written) -> completer
@@ -78,11 +82,14 @@ func (a *appender) align() int64 { return max(int64(a.d.dev.Alignment()), format
 func newAppender(s *Store, d *dataDir) *appender {
 	align := max(d.dev.Alignment(), formatAlign)
 	return &appender{
-		s:     s,
-		d:     d,
-		queue: make(chan *appendReq, 1024),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		s: s,
+		d: d,
+		// The byte budget is the bound; the channel only needs to hold
+		// that many small records.
+		queue:  make(chan *appendReq, min(max(s.opts.MaxQueueBytes/1024, 1024), 1<<16)),
+		budget: newByteBudget(s.opts.MaxQueueBytes),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 
 		syncs:       make(chan *written), // unbuffered: the next group is cut while this one syncs
 		completions: make(chan completion, 4),
@@ -91,17 +98,24 @@ func newAppender(s *Store, d *dataDir) *appender {
 	}
 }
 
-// submit queues req; it waits for queue space, not for the write.
+// submit queues req; it waits for queue space (bytes, then a slot), not
+// for the write.
 func (a *appender) submit(ctx context.Context, req *appendReq) error {
 	a.sendMu.RLock()
 	defer a.sendMu.RUnlock()
 	if a.closed {
 		return ErrClosed
 	}
+	n, err := a.budget.acquire(ctx, int64(len(req.rec)))
+	if err != nil {
+		return err
+	}
+	req.queued = n
 	select {
 	case a.queue <- req:
 		return nil
 	case <-ctx.Done():
+		a.budget.release(n)
 		return ctx.Err()
 	}
 }
@@ -217,6 +231,10 @@ func (a *appender) collect(first *appendReq) []*appendReq {
 // write, then hands it to the syncer, so the next group's write can go to
 // the disk while this one's fdatasync runs. The write is never retried.
 func (a *appender) commitGroup(group []*appendReq) {
+	for _, r := range group {
+		a.budget.release(r.queued)
+		r.queued = 0
+	}
 	ctx := context.Background()
 	align := a.align()
 	total := 0

@@ -268,7 +268,9 @@ func TestDirectoriesAreSynced(t *testing.T) {
 		{"identity file", data, isRename(IdentityFileName), "/data0"},
 		{"new volume", data, isRename(volumeFileName(1)), "/data0"},
 		{"new index dir in its parent", index, isMkdir(indexDir), filepath.Dir(indexDir)},
-		{"index.db created", index, func(op errorfs.Op) bool { return op.Kind == errorfs.OpStat && strings.HasSuffix(op.Path, IndexFileName) }, indexDir},
+		{"index.db created", index, func(op errorfs.Op) bool {
+			return op.Kind == errorfs.OpStat && strings.HasSuffix(op.Path, IndexFileName)
+		}, indexDir},
 	} {
 		if !tc.rec.syncedAfter(tc.after, tc.dir) {
 			t.Errorf("%s: no SyncDir(%s) after it", tc.what, tc.dir)
@@ -282,7 +284,9 @@ func TestDirectoriesAreSynced(t *testing.T) {
 	index.ops = nil
 	s = mustOpen(t, opts)
 	s.Close()
-	isAside := func(op errorfs.Op) bool { return op.Kind == errorfs.OpRename && strings.Contains(op.NewPath, ".corrupt-") }
+	isAside := func(op errorfs.Op) bool {
+		return op.Kind == errorfs.OpRename && strings.Contains(op.NewPath, ".corrupt-")
+	}
 	if !index.syncedAfter(isAside, indexDir) {
 		t.Errorf("bad index moved aside: no SyncDir(%s) after it", indexDir)
 	}

@@ -57,6 +57,8 @@ type Stats struct {
 	IndexBusy      time.Duration // time spent in bbolt write transactions
 	PendingKeys    int           // durable but not yet in bbolt
 	Volumes        int
+	QueuedBytes    int64 // record bytes waiting in the appender queues
+	QueuePeakBytes int64 // the most one disk's queue ever held (at most Options.MaxQueueBytes)
 }
 
 // Open opens (or creates) a store and runs recovery: every volume is
@@ -299,7 +301,15 @@ func (s *Store) Stats() Stats {
 	s.volMu.RLock()
 	nvol := len(s.volumes)
 	s.volMu.RUnlock()
+	var queued, queuePeak int64
+	for _, d := range s.dirs {
+		used, peak := d.app.budget.state()
+		queued += used
+		queuePeak = max(queuePeak, peak)
+	}
 	return Stats{
+		QueuedBytes:    queued,
+		QueuePeakBytes: queuePeak,
 		RecordsWritten: s.stats.records.Load(),
 		BytesWritten:   s.stats.bytes.Load(),
 		Groups:         s.stats.groups.Load(),
