@@ -48,6 +48,8 @@ type dataDir struct {
 	lastErr     error
 	freeAt      time.Time // when free was measured
 	free        int64
+	lastAcked   ackedGroup // the last group acknowledged on this disk
+	readOnly    error      // set when the disk failed to read back what it acked
 }
 
 // appender owns the active volume of one data directory: one goroutine
@@ -345,6 +347,7 @@ func (a *appender) completeGroup(w *written) {
 		pos += int64(span(len(r.rec)))
 	}
 	ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: end})
+	a.d.noteAcked(v, w.off, w.size)
 	a.s.stats.groups.Add(1)
 	a.s.stats.records.Add(uint64(len(group)))
 	a.s.stats.bytes.Add(uint64(w.size))
@@ -382,6 +385,8 @@ func (a *appender) volumeFor(ctx context.Context, size int64) (*volume, error) {
 			return v, nil
 		}
 		a.seal(v)
+	} else if v != nil && uint8(v.state.Load()) == volFailed {
+		a.afterFailure(ctx, v)
 	}
 	a.setVol(nil)
 	if err := a.d.available(a.s); err != nil {
@@ -419,6 +424,7 @@ func (a *appender) seal(v *volume) {
 // began. The appender sees the state and moves to a new volume.
 func (a *appender) retire(v *volume, groupStart int64, cause error) {
 	v.state.Store(uint32(volFailed))
+	defer close(v.retired)
 	a.s.stats.writeErrors.Add(1)
 	a.s.log.Error("blockstore: volume failed; now read-only", "volume", v.id, "dir", a.d.dev.Dir(), "err", cause)
 	a.completions <- completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volFailed, end: groupStart}}}
@@ -450,6 +456,9 @@ const (
 func (d *dataDir) available(s *Store) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.readOnly != nil {
+		return fmt.Errorf("%w: %s: %w", ErrReadOnly, d.dev.Dir(), d.readOnly)
+	}
 	if d.lastErr == nil || !s.opts.Now().Before(d.unavailable) {
 		return nil
 	}

@@ -92,7 +92,7 @@ func (s *Store) openVolumes(d *dataDir) ([]*volume, error) {
 			h.Close()
 			return nil, fmt.Errorf("blockstore: size of volume %d: %w", id, err)
 		}
-		v := &volume{id: id, dir: d, h: h, size: size}
+		v := newVolume(id, d, h, size)
 		s.addVolume(v)
 		vols = append(vols, v)
 	}

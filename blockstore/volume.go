@@ -59,6 +59,12 @@ type volume struct {
 	// Owned by the appender's syncer: the first failure in write order.
 	syncFailed bool
 	failure    error
+	// retired is closed once the syncer has handled the volume's failure.
+	retired chan struct{}
+}
+
+func newVolume(id uint32, d *dataDir, h *ioengine.Handle, size int64) *volume {
+	return &volume{id: id, dir: d, h: h, size: size, retired: make(chan struct{})}
 }
 
 func (v *volume) writable() bool { return uint8(v.state.Load()) == volOpen }
@@ -109,7 +115,7 @@ func (s *Store) createVolume(ctx context.Context, d *dataDir) (*volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blockstore: open new volume %s: %w", final, err)
 	}
-	v := &volume{id: id, dir: d, h: h, size: size}
+	v := newVolume(id, d, h, size)
 	s.addVolume(v)
 	s.log.Info("blockstore: volume created", "volume", id, "dir", d.dev.Dir(), "size", size)
 	return v, nil
