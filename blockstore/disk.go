@@ -15,7 +15,29 @@ import (
 var (
 	bucketDisks = []byte("disks")   // disk id -> data directory path
 	metaNodeID  = []byte("node-id") // the node the data directories belong to
+	// metaRebuilding is set while a rebuild or a scan of unknown volumes
+	// runs: an index left with it is rebuilt from scratch.
+	metaRebuilding = []byte("rebuild-in-progress")
 )
+
+// rebuildMarked reports whether a rebuild was interrupted.
+func (ix *index) rebuildMarked() (marked bool, err error) {
+	err = ix.db.View(func(tx *bolt.Tx) error {
+		marked = tx.Bucket(bucketMeta).Get(metaRebuilding) != nil
+		return nil
+	})
+	return marked, err
+}
+
+// markRebuild sets or clears the rebuild marker (a synced bbolt commit).
+func (ix *index) markRebuild(on bool) error {
+	return ix.db.Update(func(tx *bolt.Tx) error {
+		if on {
+			return tx.Bucket(bucketMeta).Put(metaRebuilding, []byte{1})
+		}
+		return tx.Bucket(bucketMeta).Delete(metaRebuilding)
+	})
+}
 
 // prepareDir creates dir if needed, makes its entry durable in its parent
 // and locks it for the life of the store.

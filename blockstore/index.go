@@ -101,11 +101,13 @@ type index struct {
 	flushing int           // callers waiting in flush
 	space    *sync.Cond    // producers: queue shrank; flushers: committed
 	pending  map[string]indexEntry
-	queue    []indexOp
-	maxQueue int
-	inflight int // ops taken by the indexer, not yet committed
-	closing  bool
-	failed   error // last commit error, for Healthy/logging
+	// peakPending is the most entries pending has held (for Stats).
+	peakPending int
+	queue       []indexOp
+	maxQueue    int
+	inflight    int // ops taken by the indexer, not yet committed
+	closing     bool
+	failed      error // last commit error, for Healthy/logging
 	// maxApplied is the highest version apply has seen. An op above it is
 	// newer than anything pending or in bbolt, for any key, so it needs no
 	// bbolt lookup: the common case with store-assigned versions.
@@ -342,6 +344,7 @@ func (ix *index) apply(ops []indexOp) {
 			ix.pending[op.key] = op.e
 		}
 	}
+	ix.peakPending = max(ix.peakPending, len(ix.pending))
 	ix.queue = append(ix.queue, ops...)
 	ix.signal()
 }
@@ -382,7 +385,8 @@ func (ix *index) run() {
 	lastCommit := time.Now()
 	for {
 		ix.mu.Lock()
-		queued, urgent := len(ix.queue), ix.closing || ix.flushing > 0
+		// Producers held back by the queue limit are waiting: no timer.
+		queued, urgent := len(ix.queue), ix.closing || ix.flushing > 0 || len(ix.queue) >= ix.maxQueue
 		if queued == 0 && ix.closing {
 			ix.mu.Unlock()
 			return

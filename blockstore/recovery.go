@@ -16,18 +16,54 @@ import (
 // recover opens every volume file, rescans what the index has not
 // committed (everything, when rebuilding), and picks each directory's
 // active volume.
+//
+// A rebuild (no index, an unreadable one, or one whose rebuild was
+// interrupted), and any volume on disk that the index does not know (an
+// index.db left empty by a crash during the first start, say), can mean
+// far more keys than memory should hold: then the scan runs with the
+// indexer committing as it goes and waits for it (the bounded path),
+// inside a rebuild marker kept in the index until everything is committed.
 func (s *Store) recover(ctx context.Context, rebuild bool) error {
 	known, maxVer, err := s.index.loadState()
 	if err != nil {
 		return fmt.Errorf("blockstore: reading index state: %w", err)
 	}
-	if rebuild {
+	interrupted, err := s.index.rebuildMarked()
+	if err != nil {
+		return fmt.Errorf("blockstore: reading index state: %w", err)
+	}
+	if interrupted {
+		s.log.Warn("blockstore: the index is from an interrupted rebuild; rebuilding from volumes")
+	}
+	if rebuild || interrupted {
 		known = map[uint32]volumeRecord{}
+	}
+	dirVols := make([][]*volume, len(s.dirs))
+	var unknown []uint32
+	for i, d := range s.dirs {
+		if dirVols[i], err = s.openVolumes(d); err != nil {
+			return err
+		}
+		for _, v := range dirVols[i] {
+			if _, ok := known[v.id]; !ok {
+				unknown = append(unknown, v.id)
+			}
+		}
+	}
+	bounded := rebuild || interrupted || len(unknown) > 0
+	if bounded {
+		if len(unknown) > 0 {
+			s.log.Info("blockstore: scanning volumes the index does not know, committing as the scan goes", "volumes", len(unknown))
+		}
+		if err := s.index.markRebuild(true); err != nil {
+			return fmt.Errorf("blockstore: marking rebuild in the index: %w", err)
+		}
+		s.index.start()
 	}
 	s.clock.observe(maxVer)
 	s.index.mu.Lock()
 	s.index.maxApplied = maxVer // everything in bbolt is at or below it
-	s.index.unbounded = !rebuild
+	s.index.unbounded = !bounded
 	s.index.mu.Unlock()
 	defer func() {
 		s.index.mu.Lock()
@@ -38,16 +74,21 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 	for id := range known {
 		maxID = max(maxID, id)
 	}
-	for _, d := range s.dirs {
-		vols, err := s.openVolumes(d)
-		if err != nil {
-			return err
-		}
-		for _, v := range vols {
+	for i, d := range s.dirs {
+		for _, v := range dirVols[i] {
 			maxID = max(maxID, v.id)
 		}
-		if err := s.recoverDir(ctx, d, vols, known); err != nil {
+		if err := s.recoverDir(ctx, d, dirVols[i], known); err != nil {
 			return err
+		}
+	}
+	if bounded {
+		// The marker goes only once every scanned entry is in bbolt.
+		if err := s.index.flush(); err != nil {
+			return fmt.Errorf("blockstore: committing the rebuilt index: %w", err)
+		}
+		if err := s.index.markRebuild(false); err != nil {
+			return fmt.Errorf("blockstore: clearing the rebuild mark: %w", err)
 		}
 	}
 	for id := range known {
@@ -182,7 +223,7 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 					ops = append(ops, op)
 				}
 				p = alignUp(p+int64(h.recordLen()), recordAlign)
-				if len(ops) >= scanBatch {
+				if len(ops) >= min(scanBatch, s.index.maxQueue) {
 					flush(min(p, limit))
 				}
 				continue

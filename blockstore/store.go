@@ -47,18 +47,19 @@ type storeCounters struct {
 
 // Stats are the store's own counters; Devices has the per-disk ones.
 type Stats struct {
-	RecordsWritten uint64        // records appended (blobs, chunks, manifests, tombstones)
-	BytesWritten   uint64        // bytes written to volumes, padding included
-	Groups         uint64        // group commits (one write + one fdatasync each)
-	Corruptions    uint64        // records that failed a checksum, on read or in recovery
-	WriteErrors    uint64        // failed writes/syncs (each retires a volume)
-	IndexCommits   uint64        // bbolt transactions
-	IndexedKeys    uint64        // key updates committed to bbolt
-	IndexBusy      time.Duration // time spent in bbolt write transactions
-	PendingKeys    int           // durable but not yet in bbolt
-	Volumes        int
-	QueuedBytes    int64 // record bytes waiting in the appender queues
-	QueuePeakBytes int64 // the most one disk's queue ever held (at most Options.MaxQueueBytes)
+	RecordsWritten  uint64        // records appended (blobs, chunks, manifests, tombstones)
+	BytesWritten    uint64        // bytes written to volumes, padding included
+	Groups          uint64        // group commits (one write + one fdatasync each)
+	Corruptions     uint64        // records that failed a checksum, on read or in recovery
+	WriteErrors     uint64        // failed writes/syncs (each retires a volume)
+	IndexCommits    uint64        // bbolt transactions
+	IndexedKeys     uint64        // key updates committed to bbolt
+	IndexBusy       time.Duration // time spent in bbolt write transactions
+	PendingKeys     int           // durable but not yet in bbolt
+	PeakPendingKeys int           // the most PendingKeys has been since Open
+	Volumes         int
+	QueuedBytes     int64 // record bytes waiting in the appender queues
+	QueuePeakBytes  int64 // the most one disk's queue ever held (at most Options.MaxQueueBytes)
 }
 
 // Open opens (or creates) a store and runs recovery: every volume is
@@ -95,13 +96,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.releaseDirs()
 		return nil, errors.Join(err, ix.close())
 	}
-	if rebuild {
-		// Rebuilding can index more keys than memory should hold: bbolt
-		// commits while the scan goes on, and the scan waits for it.
-		ix.start()
-	}
+	// A rebuild starts the indexer itself, to commit while it scans.
 	err = s.recover(ctx, rebuild)
-	if !rebuild {
+	if !ix.started.Load() {
 		// Replaying a crash's lost tail is bounded; readiness does not wait
 		// for (or compete on the disk with) bbolt's commits of it.
 		ix.start()
@@ -296,7 +293,7 @@ func (s *Store) Devices() []ioengine.DeviceStats {
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	s.index.mu.Lock()
-	pending := len(s.index.pending)
+	pending, peakPending := len(s.index.pending), s.index.peakPending
 	s.index.mu.Unlock()
 	s.volMu.RLock()
 	nvol := len(s.volumes)
@@ -308,18 +305,19 @@ func (s *Store) Stats() Stats {
 		queuePeak = max(queuePeak, peak)
 	}
 	return Stats{
-		QueuedBytes:    queued,
-		QueuePeakBytes: queuePeak,
-		RecordsWritten: s.stats.records.Load(),
-		BytesWritten:   s.stats.bytes.Load(),
-		Groups:         s.stats.groups.Load(),
-		Corruptions:    s.stats.corruptions.Load(),
-		WriteErrors:    s.stats.writeErrors.Load(),
-		IndexCommits:   s.index.commits.Load(),
-		IndexedKeys:    s.index.committed.Load(),
-		IndexBusy:      time.Duration(s.index.commitTime.Load()),
-		PendingKeys:    pending,
-		Volumes:        nvol,
+		QueuedBytes:     queued,
+		QueuePeakBytes:  queuePeak,
+		RecordsWritten:  s.stats.records.Load(),
+		BytesWritten:    s.stats.bytes.Load(),
+		Groups:          s.stats.groups.Load(),
+		Corruptions:     s.stats.corruptions.Load(),
+		WriteErrors:     s.stats.writeErrors.Load(),
+		IndexCommits:    s.index.commits.Load(),
+		IndexedKeys:     s.index.committed.Load(),
+		IndexBusy:       time.Duration(s.index.commitTime.Load()),
+		PendingKeys:     pending,
+		PeakPendingKeys: peakPending,
+		Volumes:         nvol,
 	}
 }
 
