@@ -2,6 +2,7 @@ package blockstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -24,6 +25,8 @@ type appendReq struct {
 	// queued is the room taken in the appender's byte budget, given back
 	// when the record leaves the queue for a group.
 	queued int64
+	// reserve: a tombstone, which may use the volume's tombstone reserve.
+	reserve bool
 }
 
 type appendResult struct {
@@ -248,8 +251,28 @@ func (a *appender) commitGroup(group []*appendReq) {
 	used := total - span(last) + last
 	size := alignUp(int64(used), align)
 
-	v, err := a.volumeFor(ctx, size)
+	deletes := 0
+	for _, r := range group {
+		if r.reserve {
+			deletes++
+		}
+	}
+	v, err := a.volumeFor(ctx, size, deletes == len(group))
 	if err != nil {
+		if deletes > 0 && deletes < len(group) && errors.Is(err, ErrNoSpace) {
+			// No room for the puts, but the deletes may use the reserve.
+			var puts, dels []*appendReq
+			for _, r := range group {
+				if r.reserve {
+					dels = append(dels, r)
+				} else {
+					puts = append(puts, r)
+				}
+			}
+			a.fail(puts, err, true)
+			a.commitGroup(dels)
+			return
+		}
 		a.fail(group, err, true)
 		return
 	}
@@ -378,17 +401,33 @@ func (a *appender) completer() {
 }
 
 // volumeFor returns the active volume if a group of size bytes fits, else
-// seals it and makes a new one.
-func (a *appender) volumeFor(ctx context.Context, size int64) (*volume, error) {
-	if v := a.vol; v != nil && v.writable() {
-		if v.end.Load()+size <= v.size {
-			return v, nil
+// makes a new one and seals the old. Only a group of deletes alone
+// (tombstones) may fill the volume's last TombstoneReserve bytes; while
+// no new volume can be made, the old one stays active for them.
+func (a *appender) volumeFor(ctx context.Context, size int64, deletes bool) (*volume, error) {
+	old := a.vol
+	if old != nil && old.writable() {
+		limit := old.size - a.s.opts.TombstoneReserve
+		if deletes {
+			limit = old.size
 		}
-		a.seal(v)
-	} else if v != nil && uint8(v.state.Load()) == volFailed {
-		a.afterFailure(ctx, v)
+		if old.end.Load()+size <= limit {
+			return old, nil
+		}
+		return a.replaceVolume(ctx, old, size)
 	}
-	a.setVol(nil)
+	if old != nil && uint8(old.state.Load()) == volFailed {
+		a.afterFailure(ctx, old)
+	}
+	return a.replaceVolume(ctx, nil, size)
+}
+
+// replaceVolume makes a new active volume; old, if any, is sealed once the
+// new one exists.
+func (a *appender) replaceVolume(ctx context.Context, old *volume, size int64) (*volume, error) {
+	if old == nil {
+		a.setVol(nil)
+	}
 	if err := a.d.available(a.s); err != nil {
 		return nil, err
 	}
@@ -400,10 +439,13 @@ func (a *appender) volumeFor(ctx context.Context, size int64) (*volume, error) {
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrReadOnly, a.d.dev.Dir(), err)
 	}
+	if old != nil {
+		a.seal(old)
+	}
+	a.setVol(v)
 	if size > v.size {
 		return nil, fmt.Errorf("%w: group of %d bytes exceeds volume size %d", ErrTooLarge, size, v.size)
 	}
-	a.setVol(v)
 	return v, nil
 }
 
@@ -484,9 +526,9 @@ func (d *dataDir) setUnavailable(s *Store, err error) {
 }
 
 // accepting reports whether writes to d can succeed without making a
-// volume, or d may make one.
-func (d *dataDir) accepting(s *Store) error {
-	if v := d.app.activeVolume(); v != nil {
+// volume, or d may make one. Deletes may use the tombstone reserve.
+func (d *dataDir) accepting(s *Store, deletes bool) error {
+	if v := d.app.activeVolume(); v != nil && (deletes || v.end.Load()+d.app.align() <= v.size-s.opts.TombstoneReserve) {
 		return nil
 	}
 	return d.available(s)

@@ -79,7 +79,16 @@ type Options struct {
 	// IndexQueueLimit is how many index updates may wait for bbolt before
 	// writers, and a rebuild's scan, are held back. Default 1<<20.
 	IndexQueueLimit int
+	// TombstoneReserve is the end of every volume that only deletes may
+	// fill, so a full disk still takes deletes: puts get ErrNoSpace once
+	// only the reserve is left. Default 4 MiB, or VolumeSize/16 for
+	// volumes under 64 MiB; a multiple of 4096. About 1000 lone deletes
+	// fit in 4 MiB (each is a 4 KiB group; concurrent ones share groups).
+	TombstoneReserve int64
 }
+
+// DefaultTombstoneReserve is the reserve of volumes of 64 MiB and more.
+const DefaultTombstoneReserve = 4 << 20
 
 func (o *Options) normalize() error {
 	if o.FS == nil {
@@ -118,6 +127,9 @@ func (o *Options) normalize() error {
 	if o.IndexQueueLimit == 0 {
 		o.IndexQueueLimit = DefaultIndexQueueLimit
 	}
+	if o.TombstoneReserve == 0 {
+		o.TombstoneReserve = min(DefaultTombstoneReserve, alignDown(o.VolumeSize/16, formatAlign))
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,6 +149,8 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("%w: file mode %v has more than permission bits", ErrInvalidArgument, o.FileMode)
 	case o.MaxQueueBytes < 0:
 		return fmt.Errorf("%w: max queue bytes %d", ErrInvalidArgument, o.MaxQueueBytes)
+	case o.TombstoneReserve < 0 || o.TombstoneReserve%formatAlign != 0:
+		return fmt.Errorf("%w: tombstone reserve %d not a non-negative multiple of %d", ErrInvalidArgument, o.TombstoneReserve, formatAlign)
 	case o.IndexQueueLimit < 0:
 		return fmt.Errorf("%w: index queue limit %d", ErrInvalidArgument, o.IndexQueueLimit)
 	case len(o.NodeID) > maxIdentityIDLen || strings.ContainsFunc(o.NodeID, unicode.IsControl):
@@ -147,8 +161,8 @@ func (o *Options) normalize() error {
 	if m := o.maxManifestPayload(); m > maxRecordPayload {
 		return fmt.Errorf("%w: a %d-byte blob in %d-byte chunks needs a %d-byte manifest", ErrInvalidArgument, o.MaxBlobSize, o.ChunkSize, m)
 	}
-	if need := 2*o.maxRecordLen() + 2*int64(o.MaxBatchBytes); o.VolumeSize < need {
-		return fmt.Errorf("%w: volume size %d below %d (two largest records and batches)", ErrInvalidArgument, o.VolumeSize, need)
+	if need := 2*o.maxRecordLen() + 2*int64(o.MaxBatchBytes) + o.TombstoneReserve; o.VolumeSize < need {
+		return fmt.Errorf("%w: volume size %d below %d (two largest records and batches, and the tombstone reserve)", ErrInvalidArgument, o.VolumeSize, need)
 	}
 	return nil
 }

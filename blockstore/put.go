@@ -69,7 +69,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	} else {
 		version = s.clock.next()
 	}
-	d := s.pickDir(nil)
+	d := s.pickDir(nil, false)
 	if d == nil {
 		if err := s.Healthy(); err != nil {
 			return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)

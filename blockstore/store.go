@@ -267,7 +267,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 	defer s.putBuf(buf)
 	rec := finishRecord(buf.B, h, key, "")
 	op := indexOp{kind: opKey, key: key, e: indexEntry{flags: entryTombstone, version: version, modTime: h.modTime}}
-	if _, err := s.write(ctx, s.pickDir(nil), rec, op); err != nil {
+	if _, err := s.write(ctx, s.pickDir(nil, true), rec, op); err != nil {
 		return fmt.Errorf("blockstore: delete %q: %w", key, err)
 	}
 	return nil
@@ -329,7 +329,7 @@ func (s *Store) Healthy() error {
 	}
 	var errs []error
 	for _, d := range s.dirs {
-		err := d.accepting(s)
+		err := d.accepting(s, false)
 		if err == nil {
 			return nil
 		}
@@ -340,11 +340,11 @@ func (s *Store) Healthy() error {
 
 // pickDir returns the healthy directory with the most free space, skipping
 // those in tried. nil when none is healthy.
-func (s *Store) pickDir(tried []*dataDir) *dataDir {
+func (s *Store) pickDir(tried []*dataDir, deletes bool) *dataDir {
 	var best *dataDir
 	var bestFree int64
 	for _, d := range s.dirs {
-		if slices.Contains(tried, d) || d.accepting(s) != nil {
+		if slices.Contains(tried, d) || d.accepting(s, deletes) != nil {
 			continue
 		}
 		if f := d.freeBytes(s); best == nil || f > bestFree {
@@ -370,7 +370,7 @@ func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (
 			}
 			return location{}, lastErr
 		}
-		req := &appendReq{rec: rec, op: op, done: make(chan appendResult, 1)}
+		req := &appendReq{rec: rec, op: op, done: make(chan appendResult, 1), reserve: op.kind == opKey && op.e.tombstone()}
 		if err := d.app.submit(ctx, req); err != nil {
 			return location{}, err
 		}
@@ -385,7 +385,7 @@ func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (
 		}
 		lastErr = res.err
 		tried = append(tried, d)
-		d = s.pickDir(tried)
+		d = s.pickDir(tried, req.reserve)
 	}
 }
 

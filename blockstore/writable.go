@@ -1,0 +1,54 @@
+package blockstore
+
+import (
+	"errors"
+	"fmt"
+
+	"strata/ioengine"
+)
+
+// Writable is nil when at least one data directory can take a put now:
+// its active volume has room for a group before the tombstone reserve, or
+// its filesystem reports room for a new volume. Otherwise the error wraps
+// ErrNoSpace (deletes still work while a reserve is left) or ErrReadOnly
+// (the disks failed writes), or is ErrClosed. It is computed from what is
+// on disk now, not from the history of failed writes, so it answers the
+// same before and after a restart. Reads are served either way.
+func (s *Store) Writable() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	var errs []error
+	for _, d := range s.dirs {
+		err := d.writable(s)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (d *dataDir) writable(s *Store) error {
+	d.mu.Lock()
+	readOnly, lastErr, until := d.readOnly, d.lastErr, d.unavailable
+	d.mu.Unlock()
+	if readOnly != nil {
+		return fmt.Errorf("%w: %s: %w", ErrReadOnly, d.dev.Dir(), readOnly)
+	}
+	if lastErr != nil && !ioengine.IsNoSpace(lastErr) && s.opts.Now().Before(until) {
+		return fmt.Errorf("%w: %s: %w", ErrReadOnly, d.dev.Dir(), lastErr)
+	}
+	if v := d.app.activeVolume(); v != nil && v.end.Load()+d.app.align() <= v.size-s.opts.TombstoneReserve {
+		return nil
+	}
+	free, err := d.dev.FS().FreeSpace(d.dev.Dir())
+	if err != nil {
+		return fmt.Errorf("%w: %s: free space: %w", ErrReadOnly, d.dev.Dir(), err)
+	}
+	if free >= uint64(s.opts.VolumeSize) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %d bytes free, a new volume needs %d; deletes still use the reserve", ErrNoSpace, d.dev.Dir(), free, s.opts.VolumeSize)
+}
+
