@@ -51,4 +51,3 @@ func (d *dataDir) writable(s *Store) error {
 	}
 	return fmt.Errorf("%w: %s: %d bytes free, a new volume needs %d; deletes still use the reserve", ErrNoSpace, d.dev.Dir(), free, s.opts.VolumeSize)
 }
-
