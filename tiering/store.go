@@ -238,6 +238,19 @@ func (s *Store) Healthy() error {
 	return s.backend.Healthy()
 }
 
+// Writable reports whether the backend can take puts now (see
+// blockstore.Store.Writable); deletes and reads may work when it does not.
+// A backend without a Writable method answers with Healthy.
+func (s *Store) Writable() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if w, ok := s.backend.(interface{ Writable() error }); ok {
+		return w.Writable()
+	}
+	return s.backend.Healthy()
+}
+
 // Devices reports the backend's devices and the SSD cache device.
 func (s *Store) Devices() []ioengine.DeviceStats {
 	var out []ioengine.DeviceStats
