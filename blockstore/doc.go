@@ -12,6 +12,22 @@
 // keys in order. Writes carry a version stamp (a hybrid logical clock);
 // the highest version of a key wins, whatever order writes arrive in.
 //
+// # Disks
+//
+// Open creates each data directory and the index directory if needed,
+// fsyncs them into their parents, and takes an exclusive lock on each
+// (ioengine.FS.Lock: flock, held until Close): a second store on the same
+// directories, in this process or another, gets ErrLocked naming the
+// directory. Each data directory holds an identity file (IdentityFileName:
+// node id, disk id, creation time, CRC32C), written the first time the
+// store sees the directory (write, fsync, rename, fsync the directory);
+// the index records the node id and every disk it knows. Open refuses,
+// with ErrDiskIdentity and what to check, a directory the index knows
+// whose identity file is missing (an unmounted disk leaves an empty mount
+// point), damaged, or names another disk or another node. The node id is
+// Options.NodeID, else the index's, else the disks', else a new random one.
+// Files are created with Options.FileMode (0600).
+//
 // # Record format
 //
 // A volume is a sequence of groups. Each group is what one appender wrote
@@ -68,9 +84,18 @@
 // watermark); recovery rescans only past the watermarks. A failed write or
 // fdatasync fails every waiter of the group, is never retried, and retires
 // the volume (read-only, valid up to where the failed group began); the
-// next group goes to a new volume. ENOSPC when making a volume gives
-// ErrNoSpace and the directory is tried again once it reports room for a
-// volume. Close commits everything and writes bbolt's freelist, so the
+// next group goes to a new volume, but only after the disk's last
+// acknowledged group reads back with valid checksums: a disk that cannot
+// return it takes no more writes (ErrReadOnly until restart). ENOSPC when
+// making a volume gives ErrNoSpace and the directory is tried again once
+// it reports room for a volume. The last Options.TombstoneReserve bytes of
+// every volume take only groups of deletes, and a full volume stays active
+// for them while no new volume can be made: on a full disk puts get
+// ErrNoSpace and deletes still work. Writable reports whether a put can
+// succeed, from the disks' state (the same answer before and after a
+// restart). Each appender queue holds at most Options.MaxQueueBytes of
+// records (a larger record goes alone); writers wait for room with their
+// context. Close commits everything and writes bbolt's freelist, so the
 // next Open only checks each active volume's tail.
 //
 // # Index
@@ -79,8 +104,12 @@
 // checksum, chunk size, content type and modification time; deletes keep a
 // tombstone entry. Last writer wins by version stamp, both in the pending
 // index and in each bbolt transaction. Writers are held back when more than
-// about a million entries wait for bbolt, which bounds memory and the work
-// recovery replays after a crash.
+// Options.IndexQueueLimit (about a million) entries wait for bbolt, which
+// bounds memory and the work recovery replays after a crash. A rebuild
+// (index.db missing, unreadable, or left by an interrupted rebuild) and a
+// scan of any volume the index does not know (an index.db a crash left
+// empty) run with the indexer committing as the scan goes, under the same
+// bound, inside a rebuild marker kept in the index until all is committed.
 //
 // # Caveats
 //

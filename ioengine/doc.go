@@ -13,6 +13,11 @@
 // then hands out Handles whose ReadAt, WriteAt, Sync, Allocate and Truncate
 // go through the device queue and are counted in Stats.
 //
+// FS.Lock takes an exclusive, non-blocking lock on a directory or file
+// (flock in OSFS, released by the kernel when the process dies); a second
+// holder, in this process too, gets ErrLocked. Files that FlagCreate makes
+// are 0600 unless the flags carry another mode (WithPerm).
+//
 // Sync is fdatasync. A File or Handle never retries a failed Sync or write:
 // after a failed fdatasync the kernel may have dropped the dirty pages, so a
 // retry can report success for bytes that are gone. Callers must treat the

@@ -30,7 +30,11 @@
 // items read while resident are reinserted, items RAM holds are dropped
 // (RAM offers them again when it evicts them). Every item on flash carries its
 // full key and a CRC32C, verified on every read: a mismatch is a miss. The
-// SSD holds clean copies only, so losing it loses warmth, not data.
+// SSD holds clean copies only, so losing it loses warmth, not data. The
+// cache file is locked (ioengine.FS.Lock) for the life of the store: a
+// second store on the same file fails Open with ErrLocked rather than
+// running cold, since it would overwrite the first one's regions. The
+// file and its saved index are created with Options.FileMode (0600).
 //
 // The RAM index of the SSD is a Robin Hood table of 12-byte slots (32-bit
 // fingerprint + packed region/offset/size/hits with 8 more hash bits) kept

@@ -45,7 +45,8 @@
 //
 // Directories are durable as soon as MkdirAll returns, and renaming or
 // removing directories is not supported. There are no hard links, modes or
-// timestamps. Each directory listing is independent: rename across
+// timestamps. Lock is modelled (exclusive per path) but not part of a
+// crash clone: a crash releases every lock. Each directory listing is independent: rename across
 // directories becomes durable per directory as each is synced. An inode
 // removed while open stays readable and writable through its open File, and
 // its bytes no longer count against FreeBytes.
