@@ -128,7 +128,7 @@ func (o *Options) normalize() error {
 		o.IndexQueueLimit = DefaultIndexQueueLimit
 	}
 	if o.TombstoneReserve == 0 {
-		o.TombstoneReserve = min(DefaultTombstoneReserve, alignDown(o.VolumeSize/16, formatAlign))
+		o.TombstoneReserve = defaultTombstoneReserve(o.VolumeSize)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -161,10 +161,47 @@ func (o *Options) normalize() error {
 	if m := o.maxManifestPayload(); m > maxRecordPayload {
 		return fmt.Errorf("%w: a %d-byte blob in %d-byte chunks needs a %d-byte manifest", ErrInvalidArgument, o.MaxBlobSize, o.ChunkSize, m)
 	}
-	if need := 2*o.maxRecordLen() + 2*int64(o.MaxBatchBytes) + o.TombstoneReserve; o.VolumeSize < need {
+	if need := o.volumeNeed() + o.TombstoneReserve; o.VolumeSize < need {
 		return fmt.Errorf("%w: volume size %d below %d (two largest records and batches, and the tombstone reserve)", ErrInvalidArgument, o.VolumeSize, need)
 	}
 	return nil
+}
+
+func defaultTombstoneReserve(volumeSize int64) int64 {
+	return min(DefaultTombstoneReserve, alignDown(volumeSize/16, formatAlign))
+}
+
+// volumeNeed is what a volume must hold besides the tombstone reserve: two
+// of the largest records and two full batches.
+func (o *Options) volumeNeed() int64 { return 2*o.maxRecordLen() + 2*int64(o.MaxBatchBytes) }
+
+// MinVolumeSize is the smallest VolumeSize that Open accepts with the other
+// fields of opts (defaults applied): two of the largest records (a chunk or
+// a manifest, with framing), two full batches and the tombstone reserve, as
+// a multiple of 4096. Configuration loaders check against it before
+// binding listeners. The error is Open's for the other fields.
+func MinVolumeSize(opts Options) (int64, error) {
+	explicit := opts.TombstoneReserve
+	opts.VolumeSize = 1 << 40
+	if explicit == 0 {
+		opts.TombstoneReserve = formatAlign // placeholder: checked below
+	}
+	if opts.DataDirs == nil {
+		opts.DataDirs = []string{"."} // not opened; normalize wants one
+	}
+	if err := opts.normalize(); err != nil {
+		return 0, err
+	}
+	need := opts.volumeNeed()
+	for v := alignUp(need, formatAlign); ; v += formatAlign {
+		reserve := explicit
+		if reserve == 0 {
+			reserve = defaultTombstoneReserve(v)
+		}
+		if v >= need+reserve {
+			return v, nil
+		}
+	}
 }
 
 // createFlags are the flags that create a file with the configured mode.

@@ -68,3 +68,25 @@ func TestFullDiskStillTakesDeletes(t *testing.T) {
 	}
 	put(t, s, "resumed", []byte("after space was freed"))
 }
+
+func TestMinVolumeSize(t *testing.T) {
+	for _, o := range []Options{{}, testOptions(t, nil), {ChunkSize: 64 << 10, MaxBatchBytes: 64 << 10, TombstoneReserve: 8192}} {
+		o.FS = memfs.New(memfs.Options{})
+		o.DataDirs = []string{"/d"}
+		o.IndexDir = t.TempDir()
+		min, err := MinVolumeSize(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.VolumeSize = min
+		s, err := Open(context.Background(), o)
+		if err != nil {
+			t.Fatalf("Open at MinVolumeSize %d: %v", min, err)
+		}
+		s.Close()
+		o.VolumeSize = min - formatAlign
+		if err := o.normalize(); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("volume size %d below the minimum %d accepted: %v", o.VolumeSize, min, err)
+		}
+	}
+}
