@@ -63,3 +63,28 @@ func TestSSDCacheFileMode(t *testing.T) {
 		}
 	}
 }
+
+// writableBackend reports a fixed Writable answer.
+type writableBackend struct {
+	*fakeBackend
+	err error
+}
+
+func (b writableBackend) Writable() error { return b.err }
+
+func TestWritablePassesThrough(t *testing.T) {
+	full := errors.New("full")
+	o := smallOpts(t, newFakeBackend(16<<10))
+	o.Backend = writableBackend{fakeBackend: o.Backend.(*fakeBackend), err: full}
+	s, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Writable(); !errors.Is(err, full) {
+		t.Fatalf("Writable: %v, want the backend's", err)
+	}
+	s.Close()
+	if err := s.Writable(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Writable after Close: %v", err)
+	}
+}
