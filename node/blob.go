@@ -154,7 +154,8 @@ func (s *Server) beginWrite(w http.ResponseWriter, r *http.Request, st *requestS
 	return done, true
 }
 
-// checkWritePreconditions evaluates If-Match / If-None-Match against the
+// checkWritePreconditions evaluates If-Match, If-None-Match and
+// If-Unmodified-Since against the
 // current blob. The caller holds the key's lock, so the answer still holds
 // when its write lands.
 func (s *Server) checkWritePreconditions(r *http.Request, store Store, key string, pre writePreconditions) error {
@@ -164,9 +165,9 @@ func (s *Server) checkWritePreconditions(r *http.Request, store Store, key strin
 	info, err := store.Stat(r.Context(), key)
 	switch {
 	case err == nil:
-		return pre.check(true, info.ETag())
+		return pre.check(true, info.ETag(), info.ModTime)
 	case errors.Is(err, blockstore.ErrNotFound):
-		return pre.check(false, "")
+		return pre.check(false, "", time.Time{})
 	default:
 		return err
 	}

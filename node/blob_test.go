@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"strata/blockstore"
 	"strata/node"
@@ -248,6 +249,27 @@ func TestPutConditionals(t *testing.T) {
 	wantStatus(t, e.do(http.MethodPut, "/blobs/missing", strings.NewReader("v"), "If-Match", "*"), 412, "precondition_failed")
 	wantStatus(t, e.do(http.MethodDelete, "/blobs/p", nil, "If-Match", etag), 412, "precondition_failed")
 	wantStatus(t, e.do(http.MethodDelete, "/blobs/p", nil, "If-Match", w.Header().Get("ETag")), 204, "")
+}
+
+// If-Unmodified-Since on PUT and DELETE: 412 and nothing changed when the
+// blob changed after the date (RFC 9110 section 13.1.4).
+func TestWriteIfUnmodifiedSince(t *testing.T) {
+	e := newEnv(t, nil)
+	e.put("u", "v1")
+	before := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	after := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+
+	wantStatus(t, e.do(http.MethodPut, "/blobs/u", strings.NewReader("v2"), "If-Unmodified-Since", before), 412, "precondition_failed")
+	wantStatus(t, e.do(http.MethodDelete, "/blobs/u", nil, "If-Unmodified-Since", before), 412, "precondition_failed")
+	if b, ok := e.store.Bytes("u"); !ok || string(b) != "v1" {
+		t.Fatalf("failed If-Unmodified-Since changed the blob: %q, %v", b, ok)
+	}
+	etag := e.do(http.MethodHead, "/blobs/u", nil).Header().Get("ETag")
+	wantStatus(t, e.do(http.MethodPut, "/blobs/u", strings.NewReader("v2"), "If-Match", etag, "If-Unmodified-Since", before), 201, "")
+	w := e.do(http.MethodPut, "/blobs/u", strings.NewReader("v3"), "If-Unmodified-Since", "not a date")
+	wantStatus(t, w, 201, "")
+	wantStatus(t, e.do(http.MethodPut, "/blobs/u", strings.NewReader("v4"), "If-Unmodified-Since", w.Header().Get("Last-Modified")), 201, "")
+	wantStatus(t, e.do(http.MethodDelete, "/blobs/u", nil, "If-Unmodified-Since", after), 204, "")
 }
 
 // Concurrent create-if-absent of one key: the per-key lock makes exactly one win.

@@ -30,7 +30,10 @@
 //     when Content-Length says so, as soon as it crosses the limit when
 //     chunked), and a failed body leaves nothing stored.
 //   - PUT and DELETE of one key are serialized by a per-key lock, so
-//     If-Match and If-None-Match are checked atomically with the write.
+//     If-Match, If-None-Match and If-Unmodified-Since are checked
+//     atomically with the write (412 when they fail; If-Unmodified-Since
+//     is ignored when If-Match is present or its date is invalid, as RFC
+//     9110 section 13.1.4 says).
 //   - Keys come from the escaped path, unescaped exactly once, and are
 //     opaque: "a/../b" and "a%2Fb" are keys, never resolved as paths.
 //   - Uploads and reads have separate admission budgets: past either, the

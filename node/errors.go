@@ -20,7 +20,7 @@ var (
 	errBodyStalled = errors.New("node: request body stalled")
 	// errBodyRead: reading the request body failed (client went away, bad chunking).
 	errBodyRead = errors.New("node: reading request body failed")
-	// errPrecondition: If-Match / If-None-Match did not hold.
+	// errPrecondition: If-Match, If-None-Match or If-Unmodified-Since did not hold.
 	errPrecondition = errors.New("node: precondition failed")
 	// errBadRequest: a malformed header or query parameter.
 	errBadRequest = errors.New("node: bad request")

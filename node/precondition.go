@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // etagList is a parsed If-Match or If-None-Match header (RFC 9110 section 13.1).
@@ -91,9 +92,13 @@ func (l etagList) matchesWeak(current string) bool {
 	return false
 }
 
-// writePreconditions holds a write request's If-Match and If-None-Match.
+// writePreconditions holds a write request's If-Match, If-None-Match and
+// If-Unmodified-Since.
 type writePreconditions struct {
 	ifMatch, ifNoneMatch etagList
+	// ifUnmodifiedSince is zero when absent, invalid, or overridden by
+	// If-Match (RFC 9110 section 13.1.4: all three are then ignored).
+	ifUnmodifiedSince time.Time
 }
 
 func parseWritePreconditions(h http.Header) (writePreconditions, error) {
@@ -105,21 +110,44 @@ func parseWritePreconditions(h http.Header) (writePreconditions, error) {
 	if p.ifNoneMatch, err = parseETagList(h.Values("If-None-Match")); err != nil {
 		return p, err
 	}
+	p.ifUnmodifiedSince = parseIfUnmodifiedSince(h.Values("If-Unmodified-Since"), p.ifMatch.present)
 	return p, nil
+}
+
+// parseIfUnmodifiedSince returns the date of an If-Unmodified-Since header,
+// or zero when it must be ignored (RFC 9110 section 13.1.4): If-Match is
+// present, or the value is not one valid HTTP-date (a list of dates, or
+// several fields, is not).
+func parseIfUnmodifiedSince(values []string, ifMatch bool) time.Time {
+	if ifMatch || len(values) != 1 {
+		return time.Time{}
+	}
+	t, err := http.ParseTime(strings.TrimSpace(values[0]))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // conditional reports whether the request needs the current state checked.
 func (p writePreconditions) conditional() bool {
-	return p.ifMatch.present || p.ifNoneMatch.present
+	return p.ifMatch.present || p.ifNoneMatch.present || !p.ifUnmodifiedSince.IsZero()
 }
 
 // check evaluates the preconditions against the current blob (exists false
-// when there is none, etag "" then). It returns errPrecondition when they fail.
-func (p writePreconditions) check(exists bool, etag string) error {
+// when there is none, etag "" and modTime zero then), in the order of RFC
+// 9110 section 13.2.2. It returns errPrecondition when they fail.
+func (p writePreconditions) check(exists bool, etag string, modTime time.Time) error {
 	if p.ifMatch.present {
 		if !exists || (!p.ifMatch.any && !p.ifMatch.matchesStrong(etag)) {
 			return fmt.Errorf("%w: If-Match", errPrecondition)
 		}
+	}
+	// HTTP dates have whole seconds: compare at that precision, so the
+	// Last-Modified a client was given passes. A missing blob has no
+	// modification date, so the condition does not apply to it.
+	if !p.ifUnmodifiedSince.IsZero() && exists && modTime.Truncate(time.Second).After(p.ifUnmodifiedSince) {
+		return fmt.Errorf("%w: If-Unmodified-Since", errPrecondition)
 	}
 	if p.ifNoneMatch.present && exists {
 		if p.ifNoneMatch.any || p.ifNoneMatch.matchesWeak(etag) {

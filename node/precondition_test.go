@@ -2,8 +2,10 @@ package node
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseETagList(t *testing.T) {
@@ -79,9 +81,53 @@ func TestWritePreconditions(t *testing.T) {
 		if tc.exists {
 			etag = cur
 		}
-		if err := p.check(tc.exists, etag); (err == nil) != tc.ok {
+		if err := p.check(tc.exists, etag, time.Time{}); (err == nil) != tc.ok {
 			t.Errorf("If-Match %q If-None-Match %q exists %v: %v, want ok=%v", tc.ifMatch, tc.ifNoneMatch, tc.exists, err, tc.ok)
 		}
+	}
+}
+
+func TestIfUnmodifiedSince(t *testing.T) {
+	mod := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) string { return mod.Add(d).Format(http.TimeFormat) }
+	const cur = `"00000000000000aa"`
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		exists  bool
+		modTime time.Time
+		ok      bool
+	}{
+		{"same second", []string{"If-Unmodified-Since", at(0)}, true, mod, true},
+		{"later date", []string{"If-Unmodified-Since", at(time.Hour)}, true, mod, true},
+		{"modified since", []string{"If-Unmodified-Since", at(-time.Second)}, true, mod, false},
+		{"sub-second modtime counts as its second", []string{"If-Unmodified-Since", at(0)}, true, mod.Add(900 * time.Millisecond), true},
+		{"missing blob has no date", []string{"If-Unmodified-Since", at(-time.Hour)}, false, time.Time{}, true},
+		{"invalid date ignored", []string{"If-Unmodified-Since", "yesterday"}, true, mod, true},
+		{"list of dates ignored", []string{"If-Unmodified-Since", at(-time.Hour) + ", " + at(-time.Hour)}, true, mod, true},
+		{"two fields ignored", []string{"If-Unmodified-Since", at(-time.Hour), "If-Unmodified-Since", at(-time.Hour)}, true, mod, true},
+		{"RFC 850 date", []string{"If-Unmodified-Since", mod.Add(-time.Hour).Format(time.RFC850)}, true, mod, false},
+		{"If-Match present: ignored", []string{"If-Match", cur, "If-Unmodified-Since", at(-time.Hour)}, true, mod, true},
+		{"If-Match fails first", []string{"If-Match", `"x"`, "If-Unmodified-Since", at(time.Hour)}, true, mod, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for i := 0; i+1 < len(tc.headers); i += 2 {
+				h.Add(tc.headers[i], tc.headers[i+1])
+			}
+			p, err := parseWritePreconditions(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			etag := ""
+			if tc.exists {
+				etag = cur
+			}
+			err = p.check(tc.exists, etag, tc.modTime)
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, errPrecondition)) {
+				t.Fatalf("%v, want ok=%v", err, tc.ok)
+			}
+		})
 	}
 }
 
