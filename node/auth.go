@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -36,11 +37,16 @@ func newAuthenticator(tokens []Token) *authenticator {
 func (a *authenticator) enabled() bool { return len(a.tokens) > 0 }
 
 // check returns nil when the request may proceed: errUnauthorized when the
-// token is missing or unknown, errForbidden when a read token asks to write.
+// token is missing or unknown, errForbidden when a read token asks to write,
+// errBadRequest when the request carries several Authorization headers.
 // It also returns the token's name for logs.
 func (a *authenticator) check(r *http.Request, write bool) (string, error) {
 	if !a.enabled() {
 		return "", nil
+	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		// Proxies and servers disagree on which of several wins; trust none.
+		return "", fmt.Errorf("%w: more than one Authorization header", errBadRequest)
 	}
 	secret, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok {

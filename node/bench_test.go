@@ -34,9 +34,9 @@ func benchServer(b *testing.B) (*node.Server, *nodetest.MemStore) {
 func BenchmarkHandlerGet(b *testing.B) {
 	srv, _ := benchServer(b)
 	h := srv.Handler()
-	put := httptest.NewRequest(http.MethodPut, "/blobs/bench/key", bytes.NewReader(make([]byte, 4096)))
+	put := newRequest(http.MethodPut, "/blobs/bench/key", bytes.NewReader(make([]byte, 4096)))
 	h.ServeHTTP(httptest.NewRecorder(), put)
-	r := httptest.NewRequest(http.MethodGet, "/blobs/bench/key", nil)
+	r := newRequest(http.MethodGet, "/blobs/bench/key", nil)
 	w := &discardWriter{h: http.Header{}}
 	b.SetBytes(4096)
 	b.ReportAllocs()
@@ -56,7 +56,7 @@ func BenchmarkHandlerPut(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)
-		r := httptest.NewRequest(http.MethodPut, "/blobs/bench/key", io.NopCloser(strings.NewReader(body)))
+		r := newRequest(http.MethodPut, "/blobs/bench/key", io.NopCloser(strings.NewReader(body)))
 		r.ContentLength = int64(len(body))
 		h.ServeHTTP(w, r)
 	}

@@ -45,7 +45,11 @@
 //   - Bytes that fail their checksum are never sent: a read failure before
 //     the first byte becomes an error answer; after it, the connection is
 //     aborted so the client sees a truncated response.
-//   - With no tokens configured, the node serves on loopback only.
+//   - With no tokens configured, the node serves on loopback only, and
+//     answers only requests whose Host is a loopback name (localhost,
+//     *.localhost, 127.0.0.0/8, ::1): anything else gets 421, so a web
+//     page cannot reach it by DNS rebinding. A request with more than one
+//     Authorization header is refused with 400, never "first wins".
 //   - A Server may start without a store (New with nil) and listen while
 //     the store recovers: /healthz answers, /readyz and the blob routes
 //     answer 503 "starting" until Attach.

@@ -38,6 +38,9 @@ var (
 	errRangeNotSatisfiable = errors.New("node: range not satisfiable")
 	// errNotReady: the node is stopping, or its store is unhealthy.
 	errNotReady = errors.New("node: not ready")
+	// errHostNotLoopback: without tokens, a request named a Host that is
+	// not loopback (as a DNS-rebinding page in a browser would).
+	errHostNotLoopback = errors.New("node: Host is not a loopback name")
 	// errStarting: no store attached yet (recovery is running).
 	errStarting = errors.New("node: starting: store still recovering")
 )
@@ -72,6 +75,8 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusBadRequest, "bad_body", "reading the request body failed"
 	case errors.Is(err, errUnauthorized):
 		return http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token"
+	case errors.Is(err, errHostNotLoopback):
+		return http.StatusMisdirectedRequest, "host_not_loopback", "without auth tokens this node answers only loopback host names (localhost, 127.0.0.1, [::1]); configure [[auth.tokens]] to serve other names"
 	case errors.Is(err, errForbidden):
 		return http.StatusForbidden, "forbidden", "token scope does not allow this request"
 	case errors.Is(err, blockstore.ErrNotFound):

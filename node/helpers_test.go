@@ -51,7 +51,7 @@ func withTokens(c *node.Config) {
 // do sends one request through the handler. headers alternate name, value.
 func (e *env) do(method, target string, body io.Reader, headers ...string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	r := httptest.NewRequest(method, target, body)
+	r := newRequest(method, target, body)
 	if body == nil {
 		r.ContentLength = 0
 	}
@@ -93,8 +93,12 @@ func wantStatus(t *testing.T, w *httptest.ResponseRecorder, status int, code str
 	}
 }
 
+// newRequest is httptest.NewRequest addressed to a loopback Host, which a
+// node without tokens requires (httptest's default is example.com).
 func newRequest(method, target string, body io.Reader) *http.Request {
-	return httptest.NewRequest(method, target, body)
+	r := httptest.NewRequest(method, target, body)
+	r.Host = "localhost"
+	return r
 }
 
 func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
@@ -105,7 +109,7 @@ func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
 
 // doChunked sends a PUT whose length is unknown, as a chunked request is.
 func (e *env) doChunked(target, body string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodPut, target, io.NopCloser(strings.NewReader(body)))
+	r := newRequest(http.MethodPut, target, io.NopCloser(strings.NewReader(body)))
 	r.ContentLength = -1
 	r.TransferEncoding = []string{"chunked"}
 	return e.serve(r)

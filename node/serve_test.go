@@ -100,7 +100,7 @@ func TestServeCutsStalledUpload(t *testing.T) {
 	}
 	defer conn.Close()
 	// Promise 100 bytes, send 10, then stall.
-	fmt.Fprintf(conn, "PUT /blobs/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+	fmt.Fprintf(conn, "PUT /blobs/stalled HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err == nil {
 		resp.Body.Close()
@@ -122,7 +122,7 @@ func TestServeCutsStalledReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET /blobs/big HTTP/1.1\r\nHost: x\r\n\r\n")
+	fmt.Fprintf(conn, "GET /blobs/big HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	// Read nothing: the handler must give up rather than wait forever.
 	s.waitMetric(t, `strata_http_requests_total{code="200",method="GET",route="blob"} 1`)
 }
@@ -241,7 +241,7 @@ func TestServeRefusedUploadClosesConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "PUT /blobs/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n0123456789")
+	fmt.Fprintf(conn, "PUT /blobs/k HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n0123456789")
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -274,7 +274,7 @@ func TestServeSlowUploadFloodLeavesReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		fmt.Fprintf(c, "PUT /blobs/slow%d HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc", i)
+		fmt.Fprintf(c, "PUT /blobs/slow%d HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\nabc", i)
 	}
 	// Two are admitted and stall; the other four are refused at once.
 	s.waitMetric(t, `strata_http_rejected_total{class="upload"} 4`)

@@ -281,6 +281,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if !s.auth.enabled() && !isLoopbackHostHeader(r.Host) {
+		s.writeError(rec, r, errHostNotLoopback)
+		return
+	}
 	switch st.route {
 	case routeBlob, routeList:
 		if st.store = s.currentStore(); st.store == nil {
