@@ -222,7 +222,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	h.Set("Accept-Ranges", "bytes")
 
 	if vs := r.Header.Values("Range"); len(vs) > 0 {
-		if rng, ok := normalizeRange(vs[0]); ok && len(vs) == 1 {
+		if rng := rangeForServeContent(vs, info.Size); rng != "" {
 			r.Header.Set("Range", rng)
 		} else {
 			r.Header.Del("Range") // unknown unit or several Range fields: serve it all

@@ -160,22 +160,50 @@ func TestRanges(t *testing.T) {
 		{"unit is case-insensitive", []string{"Range", "Bytes=1-2"}, 206, "bytes 1-2/10", "12"},
 		{"If-Range current", []string{"Range", "bytes=0-0", "If-Range", etag}, 206, "bytes 0-0/10", "0"},
 		{"If-Range stale", []string{"Range", "bytes=0-0", "If-Range", `"stale"`}, 200, "", "0123456789"},
+		{"-0 is unsatisfiable", []string{"Range", "bytes=-0"}, 416, "bytes */10", ""},
+		{"suffix longer than the blob", []string{"Range", "bytes=-99999999999999999999"}, 206, "bytes 0-9/10", "0123456789"},
+		{"huge first position", []string{"Range", "bytes=99999999999999999999-"}, 416, "bytes */10", ""},
+		{"huge last position gives the remainder", []string{"Range", "bytes=4-99999999999999999999"}, 206, "bytes 4-9/10", "456789"},
+		{"overlapping ranges coalesce", []string{"Range", "bytes=0-4,3-6"}, 206, "bytes 0-6/10", "0123456"},
+		{"adjacent ranges coalesce", []string{"Range", "bytes=5-9,0-4"}, 206, "bytes 0-9/10", "0123456789"},
+		{"unsatisfiable part dropped", []string{"Range", "bytes=-0,2-3"}, 206, "bytes 2-3/10", "23"},
+		{"too many ranges", []string{"Range", "bytes=1-1" + strings.Repeat(",1-1", 16)}, 416, "bytes */10", ""},
+		{"unsatisfiable with stale If-Range", []string{"Range", "bytes=-0", "If-Range", `"stale"`}, 200, "", "0123456789"},
+		{"If-Match fails before the range", []string{"Range", "bytes=-0", "If-Match", `"stale"`}, 412, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := e.do(http.MethodGet, "/blobs/r", nil, tc.headers...)
 			code := ""
-			if tc.status == 416 {
+			switch tc.status {
+			case 416:
 				code = "range_not_satisfiable"
+			case 412:
+				code = "precondition_failed"
 			}
 			wantStatus(t, w, tc.status, code)
 			if got := w.Header().Get("Content-Range"); got != tc.contentRange {
 				t.Errorf("Content-Range %q, want %q", got, tc.contentRange)
 			}
-			if tc.status != 416 && w.Body.String() != tc.body {
+			if tc.status < 400 && w.Body.String() != tc.body {
 				t.Errorf("body %q, want %q", w.Body, tc.body)
 			}
 		})
 	}
+}
+
+// An empty blob has no satisfiable range: 416 with "bytes */0", never a
+// 206 with "bytes 0--1/0".
+func TestRangeOnEmptyBlob(t *testing.T) {
+	e := newEnv(t, nil)
+	e.put("empty", "")
+	for _, rng := range []string{"bytes=-5", "bytes=-0", "bytes=0-", "bytes=0-0"} {
+		w := e.do(http.MethodGet, "/blobs/empty", nil, "Range", rng)
+		wantStatus(t, w, 416, "range_not_satisfiable")
+		if got := w.Header().Get("Content-Range"); got != "bytes */0" {
+			t.Errorf("%s: Content-Range %q, want bytes */0", rng, got)
+		}
+	}
+	wantStatus(t, e.do(http.MethodGet, "/blobs/empty", nil), 200, "")
 }
 
 func TestMultipartRange(t *testing.T) {

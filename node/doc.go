@@ -39,6 +39,14 @@
 //   - Uploads and reads have separate admission budgets: past either, the
 //     answer is 503 with Retry-After at once (or after limits.admission_wait),
 //     so a flood of slow uploads cannot starve reads and queues stay bounded.
+//   - Range follows RFC 9110 section 14 (parseByteRanges; ServeContent
+//     still applies preconditions and If-Range first): a last position
+//     past the end is clipped, a first position past the end (however
+//     large), "-0" and any range of an empty blob are unsatisfiable, and
+//     a set with none satisfiable is 416 with "Content-Range: bytes */N".
+//     Overlapping and adjacent ranges are coalesced, and a header with
+//     more than 16 range-specs is refused with 416 as a likely denial of
+//     service (section 15.5.17).
 //   - A request must keep making progress: an upload that sends nothing, or
 //     a download that accepts nothing, for http.progress_timeout is cut off.
 //     There is no cap on the total time of a request that keeps moving.
