@@ -175,6 +175,9 @@ func defaultTombstoneReserve(volumeSize int64) int64 {
 // of the largest records and two full batches.
 func (o *Options) volumeNeed() int64 { return 2*o.maxRecordLen() + 2*int64(o.MaxBatchBytes) }
 
+// VolumeAlign is what every VolumeSize must be a multiple of.
+const VolumeAlign = formatAlign
+
 // MinVolumeSize is the smallest VolumeSize that Open accepts with the other
 // fields of opts (defaults applied): two of the largest records (a chunk or
 // a manifest, with framing), two full batches and the tombstone reserve, as

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"strata/blockstore"
 )
 
 // DefaultDataDir is where `strata serve` keeps every tier when nothing else is said.
@@ -239,6 +241,20 @@ func (c Config) Validate() error {
 	}
 	if c.VolumeSize > 0 && c.ChunkSize > c.VolumeSize {
 		bad("chunk_size %v exceeds volume_size %v", c.ChunkSize, c.VolumeSize)
+	} else if c.VolumeSize > 0 && c.ChunkSize > 0 && c.MaxBlobSize > 0 {
+		// The blockstore's own rule, checked here so a bad value fails
+		// before anything is bound or created.
+		min, err := blockstore.MinVolumeSize(blockstore.Options{ChunkSize: int64(c.ChunkSize), MaxBlobSize: int64(c.MaxBlobSize)})
+		switch {
+		case err != nil:
+			bad("chunk_size %v with max_blob_size %v: %v", c.ChunkSize, c.MaxBlobSize, err)
+		case int64(c.VolumeSize) < min:
+			bad("volume_size %v below its minimum %v for chunk_size %v and max_blob_size %v (two largest records, two %v group-commit batches and the tombstone reserve)",
+				c.VolumeSize, ByteSize(min), c.ChunkSize, c.MaxBlobSize, ByteSize(blockstore.DefaultMaxBatchBytes))
+		}
+		if c.VolumeSize%blockstore.VolumeAlign != 0 {
+			bad("volume_size %v is not a multiple of %v", c.VolumeSize, ByteSize(blockstore.VolumeAlign))
+		}
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		bad("log_level: %v", err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"strata/blockstore"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -126,6 +128,21 @@ func TestValidate(t *testing.T) {
 		{"negative cache", func(c *Config) { c.RAMCacheSize = -1 }, "ram_cache_size"},
 		{"zero max blob", func(c *Config) { c.MaxBlobSize = 0 }, "max_blob_size"},
 		{"chunk over volume", func(c *Config) { c.ChunkSize = c.VolumeSize + 1 }, "exceeds volume_size"},
+		{"volume of one chunk", func(c *Config) { c.VolumeSize = c.ChunkSize }, "volume_size 8MiB below its minimum"},
+		{"volume of two chunks", func(c *Config) { c.VolumeSize = 2 * c.ChunkSize }, "below its minimum"},
+		{"volume at its minimum", func(c *Config) {
+			min, err := blockstore.MinVolumeSize(blockstore.Options{ChunkSize: int64(c.ChunkSize), MaxBlobSize: int64(c.MaxBlobSize)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.VolumeSize = ByteSize(min)
+		}, ""},
+		{"volume just below its minimum", func(c *Config) {
+			min, _ := blockstore.MinVolumeSize(blockstore.Options{ChunkSize: int64(c.ChunkSize), MaxBlobSize: int64(c.MaxBlobSize)})
+			c.VolumeSize = ByteSize(min - blockstore.VolumeAlign)
+		}, "below its minimum"},
+		{"small chunks, small volume", func(c *Config) { c.ChunkSize = 64 << 10; c.MaxBlobSize = 1 << 20; c.VolumeSize = 16 << 20 }, ""},
+		{"unaligned volume", func(c *Config) { c.VolumeSize = 1<<30 + 1 }, "not a multiple of 4KiB"},
 		{"log level", func(c *Config) { c.LogLevel = "loud" }, "log_level"},
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, "log_format"},
 		{"progress", func(c *Config) { c.HTTP.ProgressTimeout = 0 }, "progress_timeout"},

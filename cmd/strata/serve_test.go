@@ -180,3 +180,28 @@ ssd_cache_size = "32MiB"
 		}
 	})
 }
+
+// A volume_size below the blockstore's minimum is refused at config load:
+// usage exit, before any directory is created or the listener is bound.
+func TestServeRefusesSmallVolumeSize(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfgPath := filepath.Join(dir, "strata.toml")
+	if err := os.WriteFile(cfgPath, []byte(`
+listen = "127.0.0.1:0"
+data_dir = "`+data+`"
+volume_size = "16MiB"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if code := runServe(context.Background(), []string{"--config", cfgPath}, io.Discard, &stderr); code != exitUsage {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitUsage, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "volume_size 16MiB below its minimum") {
+		t.Fatalf("stderr does not explain the volume_size rule: %s", &stderr)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("data dir created before the config was refused: %v", err)
+	}
+}
