@@ -147,6 +147,27 @@ func DefaultConfig(dataRoot string) Config {
 	return c
 }
 
+// Sizes of the embedded layout (EmbeddedConfig): small enough for a
+// laptop, where the first PUT would otherwise preallocate a 4 GiB volume
+// and a 1 GiB SSD cache file.
+const (
+	EmbeddedVolumeSize   = 256 << 20
+	EmbeddedSSDCacheSize = 128 << 20
+	EmbeddedRAMCacheSize = 64 << 20
+)
+
+// EmbeddedConfig is DefaultConfig sized for a laptop: what `strata serve`
+// uses when no config file and no device directory is given, so a newcomer
+// can try it without giving up gigabytes. A config file gets the
+// production defaults of DefaultConfig.
+func EmbeddedConfig(dataRoot string) Config {
+	c := DefaultConfig(dataRoot)
+	c.VolumeSize = EmbeddedVolumeSize
+	c.SSDCacheSize = EmbeddedSSDCacheSize
+	c.RAMCacheSize = EmbeddedRAMCacheSize
+	return c
+}
+
 // layout returns the directories of the embedded layout under root.
 func layout(root string) (hdd, ssd, index string) {
 	return filepath.Join(root, "hdd"), filepath.Join(root, "ssd"), filepath.Join(root, "index")

@@ -60,8 +60,8 @@ func newServeFlags() *serveFlags {
 	fs.Var(&f.hdd, "hdd", "HDD data `dir`; repeat for several disks (default DATA/hdd)")
 	fs.StringVar(&f.ssd, "ssd", "", "SSD cache `dir` (default DATA/ssd)")
 	fs.StringVar(&f.index, "index", "", "index `dir`, on the SSD (default DATA/index)")
-	fs.Var(&f.ramCacheSize, "ram-cache-size", "RAM cache `size`, e.g. 256MiB; 0 = off (default 256MiB)")
-	fs.Var(&f.ssdCacheSize, "ssd-cache-size", "SSD cache `size`, e.g. 1GiB; 0 = off (default 1GiB)")
+	fs.Var(&f.ramCacheSize, "ram-cache-size", "RAM cache `size`, e.g. 256MiB; 0 = off (default 256MiB, 64MiB in the embedded layout)")
+	fs.Var(&f.ssdCacheSize, "ssd-cache-size", "SSD cache `size`, e.g. 1GiB; 0 = off (default 1GiB, 128MiB in the embedded layout)")
 	fs.Var(&f.maxBlobSize, "max-blob-size", "largest blob `size` accepted (default 5GiB)")
 	fs.StringVar(&f.logLevel, "log-level", "", "`level`: debug, info, warn or error (default info)")
 	return f
@@ -69,16 +69,24 @@ func newServeFlags() *serveFlags {
 
 // config loads the config file (or the defaults) and applies the flags
 // that were given.
-func (f *serveFlags) load() (node.Config, error) {
-	cfg := node.DefaultConfig("")
-	if f.config != "" {
-		var err error
-		if cfg, err = node.LoadConfig(f.config); err != nil {
-			return cfg, err
-		}
-	}
+//
+// With no config file and no --hdd or --ssd, the layout is the embedded one
+// under --data and takes its laptop sizes (node.EmbeddedConfig); embedded
+// reports that, for the startup log.
+func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	embedded = f.config == "" && !set["hdd"] && !set["ssd"]
+	switch {
+	case f.config != "":
+		if cfg, err = node.LoadConfig(f.config); err != nil {
+			return cfg, false, err
+		}
+	case embedded:
+		cfg = node.EmbeddedConfig("")
+	default:
+		cfg = node.DefaultConfig("")
+	}
 	if set["data"] {
 		cfg.SetDataDir(f.data)
 	}
@@ -106,7 +114,7 @@ func (f *serveFlags) load() (node.Config, error) {
 	if set["log-level"] {
 		cfg.LogLevel = f.logLevel
 	}
-	return cfg, cfg.Validate()
+	return cfg, embedded, cfg.Validate()
 }
 
 // runServe is `strata serve`: it returns after a signal (or ctx) has shut
@@ -120,7 +128,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(positional) > 0 {
 		return f.fs.usageError(stderr, "unexpected argument %q", positional[0])
 	}
-	cfg, err := f.load()
+	cfg, embedded, err := f.load()
 	if err != nil {
 		fmt.Fprintf(stderr, "strata serve: %v\n", err)
 		return exitUsage
@@ -132,7 +140,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, logger); err != nil {
+	if err := serve(ctx, cfg, embedded, logger); err != nil {
 		logger.Error("strata serve failed", "err", err)
 		return exitError
 	}
@@ -156,7 +164,10 @@ func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
 // until ctx is cancelled, drains and closes the store. It returns nil after
 // a clean shutdown, even when in-flight requests had to be cut off at the
 // deadline (they were never acknowledged).
-func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
+//
+// embedded says the layout is the embedded one with its laptop sizes, which
+// the startup log line then says.
+func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger) error {
 	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
 	if cfg.SSDCacheSize > 0 {
 		dirs = append(dirs, cfg.SSDDir)
@@ -185,8 +196,12 @@ func serve(ctx context.Context, cfg node.Config, log *slog.Logger) error {
 		return err
 	}
 
-	log.Info("opening store", "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
-		"ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
+	layout := "configured"
+	if embedded {
+		layout = "embedded, sized for a laptop (use a config file naming devices for production sizes)"
+	}
+	log.Info("opening store", "layout", layout, "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
+		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
 	backend, err := blockstore.Open(ctx, blockstore.Options{
 		DataDirs:    cfg.HDDDirs,

@@ -32,27 +32,43 @@ log_level = "warn"
 	for _, tc := range []struct {
 		name  string
 		args  []string
-		check func(t *testing.T, c node.Config)
+		check func(t *testing.T, c node.Config, embedded bool)
 		err   string
 	}{
-		{"no flags: defaults", nil, func(t *testing.T, c node.Config) {
-			if !reflect.DeepEqual(c, node.DefaultConfig("")) {
-				t.Fatalf("%+v", c)
+		{"no flags: embedded layout, laptop sizes", nil, func(t *testing.T, c node.Config, embedded bool) {
+			if !reflect.DeepEqual(c, node.EmbeddedConfig("")) || !embedded {
+				t.Fatalf("embedded %v, %+v", embedded, c)
+			}
+			if c.VolumeSize != 256<<20 || c.SSDCacheSize != 128<<20 || c.RAMCacheSize != 64<<20 {
+				t.Fatalf("embedded layout sizes %v %v %v", c.VolumeSize, c.SSDCacheSize, c.RAMCacheSize)
 			}
 		}, ""},
-		{"data moves the layout", []string{"--data", "/d"}, func(t *testing.T, c node.Config) {
-			if c.HDDDirs[0] != "/d/hdd" || c.SSDDir != "/d/ssd" || c.IndexDir != "/d/index" {
-				t.Fatalf("%+v", c)
+		{"data moves the layout", []string{"--data", "/d"}, func(t *testing.T, c node.Config, embedded bool) {
+			if c.HDDDirs[0] != "/d/hdd" || c.SSDDir != "/d/ssd" || c.IndexDir != "/d/index" || !embedded || c.VolumeSize != node.EmbeddedVolumeSize {
+				t.Fatalf("embedded %v, %+v", embedded, c)
 			}
 		}, ""},
-		{"config file", []string{"--config", cfgPath}, func(t *testing.T, c node.Config) {
-			if c.HDDDirs[0] != "/from/file/hdd" || c.IndexDir != "/ssd/index" || c.RAMCacheSize != 64<<20 || c.LogLevel != "warn" {
-				t.Fatalf("%+v", c)
+		{"embedded sizes yield to flags", []string{"--ram-cache-size", "1GiB"}, func(t *testing.T, c node.Config, embedded bool) {
+			if c.RAMCacheSize != 1<<30 || c.SSDCacheSize != node.EmbeddedSSDCacheSize || !embedded {
+				t.Fatalf("embedded %v, %+v", embedded, c)
+			}
+		}, ""},
+		{"hdd flag names a device: production sizes", []string{"--hdd", "/mnt/hdd0"}, func(t *testing.T, c node.Config, embedded bool) {
+			want := node.DefaultConfig("")
+			want.HDDDirs = []string{"/mnt/hdd0"}
+			if !reflect.DeepEqual(c, want) || embedded {
+				t.Fatalf("embedded %v, %+v", embedded, c)
+			}
+		}, ""},
+		{"config file: production sizes", []string{"--config", cfgPath}, func(t *testing.T, c node.Config, embedded bool) {
+			if c.HDDDirs[0] != "/from/file/hdd" || c.IndexDir != "/ssd/index" || c.RAMCacheSize != 64<<20 || c.LogLevel != "warn" ||
+				c.VolumeSize != 4<<30 || c.SSDCacheSize != 1<<30 || embedded {
+				t.Fatalf("embedded %v, %+v", embedded, c)
 			}
 		}, ""},
 		{"flags beat the file", []string{"--config", cfgPath, "--data", "/d", "--hdd", "/h0", "--hdd", "/h1", "--ssd", "/s",
 			"--ram-cache-size", "0", "--ssd-cache-size", "2GiB", "--max-blob-size", "1GiB", "--log-level", "debug", "--listen", "[::1]:9"},
-			func(t *testing.T, c node.Config) {
+			func(t *testing.T, c node.Config, embedded bool) {
 				want := node.DefaultConfig("/d")
 				want.HDDDirs, want.SSDDir, want.IndexDir = []string{"/h0", "/h1"}, "/s", "/ssd/index"
 				want.RAMCacheSize, want.SSDCacheSize, want.MaxBlobSize = 0, 2<<30, 1<<30
@@ -70,11 +86,12 @@ log_level = "warn"
 			var stderr bytes.Buffer
 			_, _, ok := f.fs.parse(tc.args, stdio{out: io.Discard, err: &stderr})
 			var c node.Config
+			embedded := false
 			err := error(nil)
 			if !ok {
 				err = errors.New(stderr.String()) // the flag itself refused the value
 			} else {
-				c, err = f.load()
+				c, embedded, err = f.load()
 			}
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
@@ -85,7 +102,7 @@ log_level = "warn"
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.check(t, c)
+			tc.check(t, c, embedded)
 		})
 	}
 }
@@ -124,38 +141,9 @@ ssd_cache_size = "32MiB"
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addrRe := regexp.MustCompile(`msg="store ready" addr=(127\.0\.0\.1:\d+)`)
 	run := func(t *testing.T, body func(base string)) {
-		var logs lockedBuffer
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan int, 1)
-		go func() { done <- runServe(ctx, []string{"--config", cfgPath}, io.Discard, &logs) }()
-		var base string
-		for i := 0; i < 600 && base == ""; i++ {
-			if m := addrRe.FindStringSubmatch(logs.String()); m != nil {
-				base = "http://" + m[1]
-				break
-			}
-			select {
-			case code := <-done:
-				t.Fatalf("serve exited %d:\n%s", code, logs.String())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		if base == "" {
-			cancel()
-			<-done
-			t.Fatalf("serve never listened:\n%s", logs.String())
-		}
-		body(base)
-		cancel()
-		if code := <-done; code != 0 {
-			t.Fatalf("serve exited %d after shutdown:\n%s", code, logs.String())
-		}
-		if !strings.Contains(logs.String(), "store closed") {
-			t.Fatalf("store not closed:\n%s", logs.String())
-		}
+		t.Helper()
+		runServeWhile(t, []string{"--config", cfgPath}, body)
 	}
 	run(t, func(base string) {
 		req, _ := http.NewRequest(http.MethodPut, base+"/blobs/hello", strings.NewReader("world"))
@@ -203,5 +191,86 @@ volume_size = "16MiB"
 	}
 	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("data dir created before the config was refused: %v", err)
+	}
+}
+
+// runServeWhile runs `strata serve args` in-process, calls body with the
+// base URL once the store is ready, then cancels and wants exit 0 and a
+// closed store. It returns the logs.
+func runServeWhile(t *testing.T, args []string, body func(base string)) string {
+	t.Helper()
+	addrRe := regexp.MustCompile(`msg="store ready" addr=(127\.0\.0\.1:\d+)`)
+	var logs lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- runServe(ctx, args, io.Discard, &logs) }()
+	var base string
+	for i := 0; i < 600 && base == ""; i++ {
+		if m := addrRe.FindStringSubmatch(logs.String()); m != nil {
+			base = "http://" + m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if base == "" {
+		cancel()
+		<-done
+		t.Fatalf("serve never listened:\n%s", logs.String())
+	}
+	body(base)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d after shutdown:\n%s", code, logs.String())
+	}
+	if !strings.Contains(logs.String(), "store closed") {
+		t.Fatalf("store not closed:\n%s", logs.String())
+	}
+	return logs.String()
+}
+
+// With no config file the embedded layout is sized for a laptop: the
+// first PUT preallocates a 256 MiB volume and a 128 MiB SSD cache file, not
+// 4 GiB and 1 GiB, and the startup log says which sizes it took.
+func TestServeEmbeddedLayoutIsSmall(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	logs := runServeWhile(t, []string{"--data", data, "--listen", "127.0.0.1:0"}, func(base string) {
+		req, _ := http.NewRequest(http.MethodPut, base+"/blobs/first", strings.NewReader("hello"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %d", resp.StatusCode)
+		}
+	})
+	var total int64
+	for _, sub := range []string{"hdd", "ssd"} {
+		entries, err := os.ReadDir(filepath.Join(data, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			info, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if limit := int64(node.EmbeddedVolumeSize); info.Size() > limit {
+				t.Errorf("%s/%s is %d bytes, over the embedded layout's %d", sub, e.Name(), info.Size(), limit)
+			}
+			total += info.Size()
+		}
+	}
+	if limit := int64(node.EmbeddedVolumeSize + node.EmbeddedSSDCacheSize + 16<<20); total > limit {
+		t.Errorf("embedded layout holds %d bytes after one PUT, want at most %d", total, limit)
+	}
+	if !strings.Contains(logs, `layout="embedded, sized for a laptop`) || !strings.Contains(logs, "volume_size=256MiB") ||
+		!strings.Contains(logs, "ssd_cache_size=128MiB") || !strings.Contains(logs, "ram_cache_size=64MiB") {
+		t.Errorf("startup log does not name the embedded sizes:\n%s", logs)
 	}
 }
