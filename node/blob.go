@@ -229,6 +229,10 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 		}
 	}
 	content := newReadRecorder(obj)
+	if r.Method == http.MethodHead {
+		// HEAD reads nothing; ask the tiers where a GET's bytes would come from.
+		content.lastTier = obj.Locate()
+	}
 	bw := newBlobWriter(w, st.rc, content, s.cfg.HTTP.ProgressTimeout, &s.copyBufs)
 	http.ServeContent(bw, r, "", info.ModTime, content)
 

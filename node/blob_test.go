@@ -85,7 +85,7 @@ func TestTierHeaderFollowsStore(t *testing.T) {
 		{"full GET", http.MethodGet, nil, "ssd"},
 		{"range GET", http.MethodGet, []string{"Range", "bytes=2-3"}, "ssd"},
 		{"multipart GET", http.MethodGet, []string{"Range", "bytes=0-1,5-6"}, "ssd"},
-		{"HEAD reads nothing", http.MethodHead, nil, "hdd"},
+		{"HEAD mirrors GET", http.MethodHead, nil, "ssd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := e.do(tc.method, "/blobs/k", nil, tc.headers...)

@@ -66,10 +66,11 @@
 //
 // GET answers carry the tier that served the blob's bytes. The status line
 // is held back until the first body byte has been read from the store,
-// which is when the object knows its tier. Answers without blob bytes
-// (HEAD, 304, 412, 416, empty blobs) carry the tier the object named when
-// opened, or "hdd" when it named none: their metadata then came from the
-// blockstore's index.
+// which is when the object knows its tier. HEAD carries the tier the GET
+// it mirrors would (Object.Locate asks the tiers where the bytes are
+// without reading them). Other answers without blob bytes (304, 412, 416,
+// empty blobs) carry the tier the object named when opened, or "hdd" when
+// it named none: their metadata then came from the blockstore's index.
 //
 // # Caveats
 //

@@ -44,6 +44,10 @@ type Object interface {
 	// Tier names the slowest tier that served bytes so far ("ram", "ssd",
 	// "hdd", "peer"), or what the open itself consulted; "" when unknown.
 	Tier() string
+	// Locate names the tier Tier would name after a read of the whole
+	// blob, without reading it or counting an access: HEAD reports it, so
+	// it carries the X-Strata-Tier of the GET it mirrors. "" when unknown.
+	Locate() string
 	Close() error
 }
 

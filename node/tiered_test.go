@@ -105,3 +105,33 @@ func TestTieredStack(t *testing.T) {
 		}
 	}
 }
+
+// HEAD carries the X-Strata-Tier of the GET it mirrors, through the real
+// tiered store: hdd before the blob is cached, ram once a GET cached it;
+// and HEAD itself caches nothing.
+func TestTieredHeadTierMatchesGet(t *testing.T) {
+	e := newTieredEnv(t, func(c *node.Config) { c.RAMCacheSize = 16 << 20 })
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB, two chunks: not written through to RAM
+	wantStatus(t, e.do(http.MethodPut, "/blobs/k", bytes.NewReader(body)), http.StatusCreated, "")
+	tierOf := func(method string) string {
+		w := e.do(method, "/blobs/k", nil)
+		wantStatus(t, w, http.StatusOK, "")
+		return w.Header().Get("X-Strata-Tier")
+	}
+	for i := 0; i < 3; i++ {
+		head, head2 := tierOf(http.MethodHead), tierOf(http.MethodHead)
+		get := tierOf(http.MethodGet)
+		if head != get || head2 != head {
+			t.Fatalf("round %d: HEAD said %q then %q, the GET that followed %q", i, head, head2, get)
+		}
+		if i == 0 && get != "hdd" || i > 0 && get != "ram" {
+			t.Fatalf("round %d: GET from %q", i, get)
+		}
+	}
+	e.put("empty", "")
+	for _, m := range []string{http.MethodHead, http.MethodGet} {
+		if w := e.do(m, "/blobs/empty", nil); w.Header().Get("X-Strata-Tier") != "hdd" {
+			t.Fatalf("%s of an empty blob: tier %q", m, w.Header().Get("X-Strata-Tier"))
+		}
+	}
+}

@@ -312,6 +312,14 @@ func (o *memObject) Tier() string {
 	return ""
 }
 
+// Locate is the tier reads report (SetTier), without reading.
+func (o *memObject) Locate() string {
+	if o.info.Size == 0 {
+		return "" // a read of an empty blob touches no tier
+	}
+	return o.tierAfterRead
+}
+
 func (o *memObject) Read(p []byte) (int, error) {
 	if err := o.check(o.r.Size() - int64(o.r.Len())); err != nil {
 		return 0, err
