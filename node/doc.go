@@ -58,6 +58,10 @@
 //     *.localhost, 127.0.0.0/8, ::1): anything else gets 421, so a web
 //     page cannot reach it by DNS rebinding. A request with more than one
 //     Authorization header is refused with 400, never "first wins".
+//   - /readyz means "serves reads": 200 while the store serves reads
+//     (Store.Healthy), also on a full or read-only disk. Writability
+//     (Store.Writable) is reported apart, in the body ("writable",
+//     "write_reason") and as the gauge strata_writable.
 //   - A Server may start without a store (New with nil) and listen while
 //     the store recovers: /healthz answers, /readyz and the blob routes
 //     answer 503 "starting" until Attach.

@@ -18,11 +18,11 @@ func TestHealthAndReadiness(t *testing.T) {
 	wantStatus(t, e.do(http.MethodGet, "/healthz", nil), 200, "")
 	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 200, "")
 
-	e.store.SetHealthy(blockstore.ErrReadOnly)
+	e.store.SetHealthy(blockstore.ErrClosed) // reads fail: not ready
 	w := e.do(http.MethodGet, "/readyz", nil)
 	wantStatus(t, w, 503, "")
-	var body map[string]string
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["reason"] != "read_only" {
+	var body map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["reason"] != "shutting_down" {
 		t.Fatalf("readyz body %s", w.Body)
 	}
 	if e.srv.Ready() == nil {
@@ -35,6 +35,64 @@ func TestHealthAndReadiness(t *testing.T) {
 	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 503, "")
 	e.srv.SetReady(true)
 	wantStatus(t, e.do(http.MethodGet, "/readyz", nil), 200, "")
+}
+
+// Readiness means "serves reads": a full or read-only store stays ready,
+// and says it cannot take writes in the /readyz body and in
+// strata_writable.
+func TestReadyzReportsWritability(t *testing.T) {
+	e := newEnv(t, nil)
+	e.put("k", "held")
+	readyz := func() (int, map[string]any) {
+		t.Helper()
+		w := e.do(http.MethodGet, "/readyz", nil)
+		var body map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatalf("readyz body %s: %v", w.Body, err)
+		}
+		return w.Code, body
+	}
+	gauge := func() string {
+		t.Helper()
+		for _, line := range strings.Split(e.do(http.MethodGet, "/metrics", nil).Body.String(), "\n") {
+			if strings.HasPrefix(line, "strata_writable ") {
+				return line
+			}
+		}
+		t.Fatal("no strata_writable in /metrics")
+		return ""
+	}
+	if code, body := readyz(); code != 200 || body["status"] != "ready" || body["writable"] != true {
+		t.Fatalf("healthy store: %d %v", code, body)
+	}
+	if g := gauge(); g != "strata_writable 1" {
+		t.Fatalf("healthy store: %q", g)
+	}
+	for _, tc := range []struct {
+		err    error
+		reason string
+	}{
+		{blockstore.ErrNoSpace, "no_space"},
+		{blockstore.ErrReadOnly, "read_only"},
+	} {
+		e.store.SetWritable(tc.err)
+		if code, body := readyz(); code != 200 || body["status"] != "ready" || body["writable"] != false || body["write_reason"] != tc.reason {
+			t.Fatalf("%v: readyz %d %v, want 200, ready, writable false, %s", tc.err, code, body, tc.reason)
+		}
+		if err := e.srv.Ready(); err != nil {
+			t.Fatalf("%v: Ready() %v", tc.err, err)
+		}
+		if g := gauge(); g != "strata_writable 0" {
+			t.Fatalf("%v: %q", tc.err, g)
+		}
+		if w := e.do(http.MethodGet, "/blobs/k", nil); w.Code != 200 || w.Body.String() != "held" {
+			t.Fatalf("%v: GET %d %q", tc.err, w.Code, w.Body)
+		}
+	}
+	e.store.SetWritable(nil)
+	if code, body := readyz(); code != 200 || body["writable"] != true {
+		t.Fatalf("writable again: %d %v", code, body)
+	}
 }
 
 func TestMetrics(t *testing.T) {

@@ -195,3 +195,23 @@ func TestBearerToken(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// The tiered adapter's readiness is its health less what only stops
+// writes, and its writability is the store's health as it is today.
+func TestTieredReadHealth(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		ready bool
+	}{
+		{nil, true},
+		{fmt.Errorf("dir /h0: %w", blockstore.ErrNoSpace), true},
+		{errors.Join(fmt.Errorf("%w: /h0", blockstore.ErrNoSpace), fmt.Errorf("%w: /h1", blockstore.ErrReadOnly)), true},
+		{blockstore.ErrReadOnly, true},
+		{blockstore.ErrClosed, false},
+		{syscall.EIO, false},
+	} {
+		if got := readHealth(tc.err); (got == nil) != tc.ready {
+			t.Errorf("readHealth(%v) = %v, want ready=%v", tc.err, got, tc.ready)
+		}
+	}
+}

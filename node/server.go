@@ -76,6 +76,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		s.store.Store(&storeRef{store})
 	}
 	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads)
+	s.registry.MustRegister(newWritableGauge(s.currentStore))
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,
@@ -119,7 +120,8 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // Ready returns nil when /readyz would answer 200: the server is ready, a
-// store attached and healthy. Otherwise the error says why.
+// store attached and serving reads (writable or not). Otherwise the error
+// says why.
 func (s *Server) Ready() error {
 	if !s.ready.Load() {
 		return fmt.Errorf("%w: shutting down", errNotReady)
@@ -380,32 +382,6 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		s.writeError(w, r, errMethod)
-		return
-	}
-	reason := ""
-	store := s.currentStore()
-	switch {
-	case !s.ready.Load():
-		reason = "shutting_down"
-	case store == nil:
-		reason = "starting"
-	default:
-		if err := store.Healthy(); err != nil {
-			_, reason, _ = statusOf(err)
-		}
-	}
-	if reason != "" {
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "reason": reason})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, st *requestState) {

@@ -26,8 +26,13 @@ type Store interface {
 	// List returns up to limit blobs whose keys start with prefix and sort
 	// after startAfter, in key order.
 	List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error)
-	// Healthy is nil while the store accepts writes.
+	// Healthy is nil while the store serves reads: readiness. A full or
+	// read-only disk does not make it fail (Writable says that).
 	Healthy() error
+	// Writable is nil while the store accepts new blobs; otherwise it
+	// wraps ErrNoSpace or ErrReadOnly. Reported in the /readyz body and as
+	// strata_writable, never as unreadiness.
+	Writable() error
 	// Stats reports per-tier cache counters for /metrics.
 	Stats() []TierStats
 	// Devices reports per-device I/O counters for /metrics.

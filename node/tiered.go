@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"errors"
 
+	"strata/blockstore"
 	"strata/ioengine"
 	"strata/tiering"
 )
@@ -13,6 +15,23 @@ import (
 func Tiered(s *tiering.Store) Store { return tieredStore{s} }
 
 type tieredStore struct{ *tiering.Store }
+
+// Healthy is readiness, "serves reads": the tiered store's Healthy less
+// the failures that only stop writes. (Today the blockstore's Healthy is
+// its writability: a full or read-only disk, or a closed store.)
+func (t tieredStore) Healthy() error { return readHealth(t.Store.Healthy()) }
+
+// Writable is nil while new blobs can be written.
+func (t tieredStore) Writable() error { return t.Store.Healthy() }
+
+// readHealth drops from a health error what only stops writes: a full or
+// read-only disk still serves the blobs it holds.
+func readHealth(err error) error {
+	if errors.Is(err, blockstore.ErrNoSpace) || errors.Is(err, blockstore.ErrReadOnly) {
+		return nil
+	}
+	return err
+}
 
 func (t tieredStore) Open(ctx context.Context, key string) (Object, error) {
 	obj, err := t.Store.Open(ctx, key)

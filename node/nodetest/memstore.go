@@ -43,6 +43,7 @@ type MemStore struct {
 	maxSize  int64
 	faults   map[Op]error
 	healthy  error
+	writable error
 	tier     string
 	putGate  func(ctx context.Context, key string) error
 	openGate func(ctx context.Context, key string) error
@@ -81,11 +82,19 @@ func (m *MemStore) SetFault(op Op, err error) {
 	}
 }
 
-// SetHealthy sets what Healthy returns.
+// SetHealthy sets what Healthy returns: nil while reads are served.
 func (m *MemStore) SetHealthy(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.healthy = err
+}
+
+// SetWritable sets what Writable returns (blockstore.ErrNoSpace for a full
+// disk, say); reads keep working whatever it is.
+func (m *MemStore) SetWritable(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.writable = err
 }
 
 // SetTier sets the tier objects report once read.
@@ -155,6 +164,9 @@ func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 		return blockstore.Info{}, err
 	}
 	if err := m.fault(OpPut); err != nil {
+		return blockstore.Info{}, err
+	}
+	if err := m.Writable(); err != nil {
 		return blockstore.Info{}, err
 	}
 	if m.maxSize > 0 && size > m.maxSize {
@@ -275,6 +287,14 @@ func (m *MemStore) Healthy() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.healthy
+}
+
+// Writable implements node.Store. Put fails with the same error while it
+// is set; Delete still works (the blockstore keeps a reserve for tombstones).
+func (m *MemStore) Writable() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.writable
 }
 
 // Stats implements node.Store.
