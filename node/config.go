@@ -32,6 +32,10 @@ const minTokenLen = 16
 type Config struct {
 	// Listen is the HTTP address. Default "127.0.0.1:7070".
 	Listen string `toml:"listen"`
+	// AdminListen is the admin address: /healthz, /readyz, /metrics and
+	// /debug/pprof/, so probes and scrapes never queue behind blob
+	// clients. "" or "off" turns it off. Default "127.0.0.1:7071".
+	AdminListen string `toml:"admin_listen"`
 	// DataDir is the root of the embedded layout: HDDDirs, SSDDir and
 	// IndexDir default to its hdd/, ssd/ and index/ subdirectories.
 	DataDir string `toml:"data_dir"`
@@ -79,6 +83,14 @@ type HTTPConfig struct {
 	// MaxConnections bounds open connections; further ones wait in the
 	// kernel's accept queue. Default 4096.
 	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerClient bounds the open connections of one client
+	// IP; past it a new connection is answered 429 and closed at once.
+	// 0 turns the bound off. Default 256.
+	MaxConnectionsPerClient int `toml:"max_connections_per_client"`
+	// LimitLoopbackClients applies MaxConnectionsPerClient to loopback
+	// clients too (a local proxy in front of the node wants false).
+	// Default true.
+	LimitLoopbackClients bool `toml:"limit_loopback_clients"`
 }
 
 // LimitsConfig is admission control: uploads and reads have separate
@@ -121,6 +133,7 @@ func DefaultConfig(dataRoot string) Config {
 	}
 	c := Config{
 		Listen:          "127.0.0.1:7070",
+		AdminListen:     "127.0.0.1:7071",
 		RAMCacheSize:    256 << 20,
 		SSDCacheSize:    1 << 30,
 		MaxBlobSize:     5 << 30,
@@ -130,11 +143,13 @@ func DefaultConfig(dataRoot string) Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 30 * time.Second,
 		HTTP: HTTPConfig{
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ProgressTimeout:   30 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			MaxConnections:    4096,
+			ReadHeaderTimeout:       10 * time.Second,
+			IdleTimeout:             120 * time.Second,
+			ProgressTimeout:         30 * time.Second,
+			MaxHeaderBytes:          64 << 10,
+			MaxConnections:          4096,
+			MaxConnectionsPerClient: 256,
+			LimitLoopbackClients:    true,
 		},
 		Limits: LimitsConfig{
 			MaxUploads: 32,
@@ -229,6 +244,17 @@ func (c Config) Validate() error {
 		bad("listen %q: %v", c.Listen, err)
 	} else if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
 		errs = append(errs, fmt.Errorf("%w: listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, c.Listen))
+	}
+	if c.AdminEnabled() {
+		host, _, err := net.SplitHostPort(c.AdminListen)
+		if err != nil {
+			bad("admin_listen %q: %v (\"off\" turns it off)", c.AdminListen, err)
+		} else if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
+			errs = append(errs, fmt.Errorf("%w: admin_listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, c.AdminListen))
+		}
+	}
+	if c.HTTP.MaxConnectionsPerClient < 0 {
+		bad("http.max_connections_per_client is negative (0 turns it off)")
 	}
 	if len(c.HDDDirs) == 0 {
 		bad("hdd_dirs is empty")
@@ -325,6 +351,9 @@ func (c Config) Validate() error {
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
+
+// AdminEnabled reports whether the admin listener is on.
+func (c Config) AdminEnabled() bool { return c.AdminListen != "" && c.AdminListen != "off" }
 
 // isLoopbackHost reports whether host only reaches this machine.
 func isLoopbackHost(host string) bool {

@@ -22,10 +22,12 @@ func TestDefaultConfig(t *testing.T) {
 		"hdd": []string{filepath.Join(DefaultDataDir, "hdd")}, "ssd": filepath.Join(DefaultDataDir, "ssd"),
 		"index": filepath.Join(DefaultDataDir, "index"), "ram": ByteSize(256 << 20), "ssdcache": ByteSize(1 << 30),
 		"max": ByteSize(5 << 30), "shutdown": 30 * time.Second,
+		"admin": "127.0.0.1:7071", "perclient": 256, "loopback": true,
 	}
 	got := map[string]any{
 		"listen": c.Listen, "data": c.DataDir, "hdd": c.HDDDirs, "ssd": c.SSDDir, "index": c.IndexDir,
 		"ram": c.RAMCacheSize, "ssdcache": c.SSDCacheSize, "max": c.MaxBlobSize, "shutdown": c.ShutdownTimeout,
+		"admin": c.AdminListen, "perclient": c.HTTP.MaxConnectionsPerClient, "loopback": c.HTTP.LimitLoopbackClients,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults %v, want %v", got, want)
@@ -60,7 +62,8 @@ func TestLoadConfig(t *testing.T) {
 		{"full.toml", func(t *testing.T, c Config) {
 			if c.Listen != "10.0.0.5:7070" || len(c.HDDDirs) != 2 || c.RAMCacheSize != 512<<20 || c.SSDCacheSize != 0 ||
 				c.MaxBlobSize != 1<<30 || c.HTTP.ProgressTimeout != time.Minute || c.HTTP.MaxHeaderBytes != 32768 ||
-				c.Limits.MaxUploads != 4 || len(c.Auth.Tokens) != 1 || c.Auth.Tokens[0].Scope != ScopeRead || c.Auth.PublicMetrics {
+				c.Limits.MaxUploads != 4 || len(c.Auth.Tokens) != 1 || c.Auth.Tokens[0].Scope != ScopeRead || c.Auth.PublicMetrics ||
+				c.AdminEnabled() || c.HTTP.MaxConnectionsPerClient != 16 || c.HTTP.LimitLoopbackClients {
 				t.Fatalf("full config %+v", c)
 			}
 		}, ""},
@@ -120,6 +123,13 @@ func TestValidate(t *testing.T) {
 		{"public without tokens", func(c *Config) { c.Listen = "0.0.0.0:7070" }, "non-loopback"},
 		{"all interfaces without tokens", func(c *Config) { c.Listen = ":7070" }, "non-loopback"},
 		{"bad listen", func(c *Config) { c.Listen = "7070" }, "listen"},
+		{"admin off", func(c *Config) { c.AdminListen = "off" }, ""},
+		{"admin empty", func(c *Config) { c.AdminListen = "" }, ""},
+		{"bad admin listen", func(c *Config) { c.AdminListen = "7071" }, "admin_listen"},
+		{"public admin without tokens", func(c *Config) { c.AdminListen = "0.0.0.0:7071" }, "non-loopback"},
+		{"public admin with tokens", func(c *Config) { c.AdminListen = "0.0.0.0:7071"; c.Auth.Tokens = []Token{token} }, ""},
+		{"per-client bound off", func(c *Config) { c.HTTP.MaxConnectionsPerClient = 0 }, ""},
+		{"negative per-client bound", func(c *Config) { c.HTTP.MaxConnectionsPerClient = -1 }, "max_connections_per_client"},
 		{"no hdd", func(c *Config) { c.HDDDirs = nil }, "hdd_dirs is empty"},
 		{"dup hdd", func(c *Config) { c.HDDDirs = []string{"/a", "/a/"} }, "twice"},
 		{"no index", func(c *Config) { c.IndexDir = "" }, "index_dir"},

@@ -18,6 +18,11 @@
 //	GET    /blobs?prefix=&start-after=&limit=   JSON page of keys in order
 //	GET    /healthz /readyz /metrics
 //
+// ServeAdmin answers the admin listener (admin_listen, loopback by
+// default) with AdminHandler: /healthz, /readyz, /metrics and net/http/pprof
+// under /debug/pprof/, mounted on a private mux and never on the blob
+// listener, so probes and scrapes never queue behind blob clients.
+//
 // Errors are JSON {"error": "...", "code": "..."}; statusOf is the one
 // place that maps errors (the blockstore sentinels among them) to statuses,
 // and the messages are fixed strings, so internals never reach a client.
@@ -47,6 +52,11 @@
 //     Overlapping and adjacent ranges are coalesced, and a header with
 //     more than 16 range-specs is refused with 416 as a likely denial of
 //     service (section 15.5.17).
+//   - One client address holds at most http.max_connections_per_client
+//     connections on the blob listener (by IP, loopback too unless
+//     limit_loopback_clients is false); a connection past that is
+//     answered 429 and closed at accept, so a client holding thousands of
+//     slow connections cannot use up max_connections for everyone.
 //   - A request must keep making progress: an upload that sends nothing, or
 //     a download that accepts nothing, for http.progress_timeout is cut off.
 //     There is no cap on the total time of a request that keeps moving.

@@ -35,6 +35,11 @@ type Server struct {
 	metrics  *metrics
 	metricsH http.Handler
 	handler  http.Handler
+	// adminHandler serves the admin listener; pprof is mounted there only.
+	adminHandler http.Handler
+	pprof        http.Handler
+	// refusedConns counts connections refused for their client's bound.
+	refusedConns prometheus.Counter
 
 	ready    atomic.Bool
 	inflight inflight
@@ -81,8 +86,15 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,
 	})
+	s.refusedConns = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "strata_http_refused_connections_total",
+		Help: "Connections closed at accept because their client address held http.max_connections_per_client already.",
+	})
+	s.registry.MustRegister(s.refusedConns)
 	s.copyBufs.New = func() any { b := make([]byte, copyBufSize); return &b }
-	s.handler = http.HandlerFunc(s.serveHTTP)
+	s.pprof = newPprofMux()
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveHTTP(w, r, false) })
+	s.adminHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveHTTP(w, r, true) })
 	s.ready.Store(true)
 	return s, nil
 }
@@ -149,17 +161,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return fmt.Errorf("%w: %s", ErrInsecureListen, ln.Addr())
 	}
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
-		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    int(s.cfg.HTTP.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		// Requests outlive ctx: shutdown drains them instead of cancelling.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	hs := s.newHTTPServer(ctx, s.handler)
+	var limited net.Listener = ln
+	if n := s.cfg.HTTP.MaxConnectionsPerClient; n > 0 {
+		limited = newClientLimitListener(limited, n, s.cfg.HTTP.LimitLoopbackClients, s.refusedConns.Inc)
 	}
+	limited = newLimitListener(limited, s.cfg.HTTP.MaxConnections)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(newLimitListener(ln, s.cfg.HTTP.MaxConnections)) }()
+	go func() { served <- hs.Serve(limited) }()
 	if s.auth.enabled() {
 		s.log.Info("serving", "addr", ln.Addr().String(), "auth", "bearer tokens", "tokens", len(s.cfg.Auth.Tokens))
 	} else {
@@ -191,6 +200,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("stopped serving")
 	return err
+}
+
+// newHTTPServer is the http.Server both listeners use, bounded by the
+// config's timeouts and header limit.
+func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    int(s.cfg.HTTP.MaxHeaderBytes),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Requests outlive ctx: shutdown drains them instead of cancelling.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 func isLoopbackAddr(a net.Addr) bool {
@@ -252,16 +275,24 @@ type requestState struct {
 	token    string // name of the token used, for logs
 }
 
-// serveHTTP is the root handler: it routes on the escaped path (never a
-// cleaned one: keys are opaque, "a/../b" is a key), records metrics, bounds
-// the final flush with a write deadline.
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// serveHTTP is the root handler of both listeners: it routes on the
+// escaped path (never a cleaned one: keys are opaque, "a/../b" is a key),
+// records metrics, bounds the final flush with a write deadline. The admin
+// listener (admin true) has the probes, metrics and pprof, no blob routes.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 	start := time.Now()
-	s.inflight.add()
-	defer s.inflight.done()
+	route := routeOf(r.URL.EscapedPath())
+	if admin {
+		route = adminRouteOf(r.URL.EscapedPath())
+	} else {
+		// Forced shutdown waits for blob handlers; admin ones (a 30s
+		// profile, say) are simply cut off.
+		s.inflight.add()
+		defer s.inflight.done()
+	}
 
 	rec := &responseRecorder{ResponseWriter: w}
-	st := &requestState{route: routeOf(r.URL.EscapedPath()), rc: http.NewResponseController(w)}
+	st := &requestState{route: route, rc: http.NewResponseController(w)}
 	// A deadline left by the previous response on this connection must not
 	// cut this one short; each handler sets its own while it streams.
 	_ = st.rc.SetWriteDeadline(time.Time{})
@@ -302,6 +333,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleReadyz(rec, r)
 	case routeMetrics:
 		s.handleMetrics(rec, r, st)
+	case routePprof:
+		s.handlePprof(rec, r, st)
 	default:
 		s.writeError(rec, r, errNoRoute)
 	}

@@ -108,7 +108,7 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 	}
 	dir := t.TempDir()
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "listen = %q\ndata_dir = %q\n", fmt.Sprintf("127.0.0.1:%d", port), opts.dataDir)
+	fmt.Fprintf(&cfg, "listen = %q\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = %q\n", fmt.Sprintf("127.0.0.1:%d", port), opts.dataDir)
 	for _, kv := range []struct{ k, v string }{{"max_blob_size", opts.maxBlobSize}, {"chunk_size", opts.chunkSize}, {"volume_size", opts.volumeSize}} {
 		if kv.v != "" {
 			fmt.Fprintf(&cfg, "%s = %q\n", kv.k, kv.v)

@@ -39,16 +39,18 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // serveFlags are the overrides `strata serve` takes on top of the config.
 type serveFlags struct {
-	fs           *flagSet
-	config       string
-	listen       string
-	data         string
-	hdd          stringList
-	ssd, index   string
-	ramCacheSize node.ByteSize
-	ssdCacheSize node.ByteSize
-	maxBlobSize  node.ByteSize
-	logLevel     string
+	fs                *flagSet
+	config            string
+	listen            string
+	adminListen       string
+	maxConnsPerClient int
+	data              string
+	hdd               stringList
+	ssd, index        string
+	ramCacheSize      node.ByteSize
+	ssdCacheSize      node.ByteSize
+	maxBlobSize       node.ByteSize
+	logLevel          string
 }
 
 func newServeFlags() *serveFlags {
@@ -56,6 +58,8 @@ func newServeFlags() *serveFlags {
 	fs := f.fs
 	fs.StringVar(&f.config, "config", "", "TOML config `file` (see docs/config.md); flags override it")
 	fs.StringVar(&f.listen, "listen", "", "HTTP listen `address` (default 127.0.0.1:7070)")
+	fs.StringVar(&f.adminListen, "admin-listen", "", "admin `address` for /healthz, /readyz, /metrics and pprof; off = none (default 127.0.0.1:7071)")
+	fs.IntVar(&f.maxConnsPerClient, "max-connections-per-client", 0, "open connections one client IP may hold; 0 = no bound (default 256)")
 	fs.StringVar(&f.data, "data", "", "root `dir` of the embedded layout: hdd/, ssd/, index/ (default ./strata-data)")
 	fs.Var(&f.hdd, "hdd", "HDD data `dir`; repeat for several disks (default DATA/hdd)")
 	fs.StringVar(&f.ssd, "ssd", "", "SSD cache `dir` (default DATA/ssd)")
@@ -92,6 +96,12 @@ func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 	}
 	if set["listen"] {
 		cfg.Listen = f.listen
+	}
+	if set["admin-listen"] {
+		cfg.AdminListen = f.adminListen
+	}
+	if set["max-connections-per-client"] {
+		cfg.HTTP.MaxConnectionsPerClient = f.maxConnsPerClient
 	}
 	if set["hdd"] {
 		cfg.HDDDirs = append([]string(nil), f.hdd...)
@@ -185,10 +195,36 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var adminLn net.Listener
+	if cfg.AdminEnabled() {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listen: %w", err)
+		}
+	}
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
+	// The admin listener outlives the blob one (probes see the drain): it
+	// stops when serve returns.
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	adminServed := make(chan error, 1)
+	if adminLn != nil {
+		go func() {
+			err := srv.ServeAdmin(adminCtx, adminLn)
+			if err != nil {
+				log.Warn("admin listener failed; blobs are still served", "err", err)
+			}
+			adminServed <- err
+		}()
+	} else {
+		adminServed <- nil
+	}
+	defer func() {
+		stopAdmin()
+		<-adminServed
+	}()
 	// failStart stops serving and reports why the node could not start.
 	failStart := func(err error) error {
 		stopServing()

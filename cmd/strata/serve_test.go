@@ -133,6 +133,7 @@ func TestRunServeInProcess(t *testing.T) {
 	cfgPath := filepath.Join(dir, "strata.toml")
 	if err := os.WriteFile(cfgPath, []byte(`
 listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
 data_dir = "`+filepath.Join(dir, "data")+`"
 volume_size = "64MiB"
 chunk_size = "1MiB"
@@ -143,7 +144,7 @@ ssd_cache_size = "32MiB"
 	}
 	run := func(t *testing.T, body func(base string)) {
 		t.Helper()
-		runServeWhile(t, []string{"--config", cfgPath}, body)
+		runServeWhile(t, []string{"--config", cfgPath}, func(base string, _ func() string) { body(base) })
 	}
 	run(t, func(base string) {
 		req, _ := http.NewRequest(http.MethodPut, base+"/blobs/hello", strings.NewReader("world"))
@@ -197,7 +198,7 @@ volume_size = "16MiB"
 // runServeWhile runs `strata serve args` in-process, calls body with the
 // base URL once the store is ready, then cancels and wants exit 0 and a
 // closed store. It returns the logs.
-func runServeWhile(t *testing.T, args []string, body func(base string)) string {
+func runServeWhile(t *testing.T, args []string, body func(base string, logs func() string)) string {
 	t.Helper()
 	addrRe := regexp.MustCompile(`msg="store ready" addr=(127\.0\.0\.1:\d+)`)
 	var logs lockedBuffer
@@ -222,7 +223,7 @@ func runServeWhile(t *testing.T, args []string, body func(base string)) string {
 		<-done
 		t.Fatalf("serve never listened:\n%s", logs.String())
 	}
-	body(base)
+	body(base, logs.String)
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited %d after shutdown:\n%s", code, logs.String())
@@ -238,7 +239,7 @@ func runServeWhile(t *testing.T, args []string, body func(base string)) string {
 // 4 GiB and 1 GiB, and the startup log says which sizes it took.
 func TestServeEmbeddedLayoutIsSmall(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
-	logs := runServeWhile(t, []string{"--data", data, "--listen", "127.0.0.1:0"}, func(base string) {
+	logs := runServeWhile(t, []string{"--data", data, "--listen", "127.0.0.1:0", "--admin-listen", "off"}, func(base string, _ func() string) {
 		req, _ := http.NewRequest(http.MethodPut, base+"/blobs/first", strings.NewReader("hello"))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -273,4 +274,40 @@ func TestServeEmbeddedLayoutIsSmall(t *testing.T) {
 		!strings.Contains(logs, "ssd_cache_size=128MiB") || !strings.Contains(logs, "ram_cache_size=64MiB") {
 		t.Errorf("startup log does not name the embedded sizes:\n%s", logs)
 	}
+}
+
+// The admin listener answers probes and pprof; the blob listener has no pprof.
+func TestServeAdminListener(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	adminRe := regexp.MustCompile(`msg="serving admin" .*addr=(127\.0\.0\.1:\d+)`)
+	args := []string{"--data", data, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}
+	runServeWhile(t, args, func(base string, logs func() string) {
+		m := adminRe.FindStringSubmatch(logs())
+		for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); m = adminRe.FindStringSubmatch(logs()) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if m == nil {
+			t.Fatalf("no admin listener in the logs:\n%s", logs())
+		}
+		status := func(url string) int {
+			t.Helper()
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 200, "/blobs/x": 404} {
+			if got := status("http://" + m[1] + path); got != want {
+				t.Errorf("admin %s: %d, want %d", path, got, want)
+			}
+		}
+		for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 404} {
+			if got := status(base + path); got != want {
+				t.Errorf("blob listener %s: %d, want %d", path, got, want)
+			}
+		}
+	})
 }
