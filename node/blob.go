@@ -155,9 +155,8 @@ func (s *Server) beginWrite(w http.ResponseWriter, r *http.Request, st *requestS
 }
 
 // checkWritePreconditions evaluates If-Match, If-None-Match and
-// If-Unmodified-Since against the
-// current blob. The caller holds the key's lock, so the answer still holds
-// when its write lands.
+// If-Unmodified-Since against the current blob. The caller holds the key's
+// lock, so the answer still holds when its write lands.
 func (s *Server) checkWritePreconditions(r *http.Request, store Store, key string, pre writePreconditions) error {
 	if !pre.conditional() {
 		return nil

@@ -1,14 +1,19 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"strata/blockstore"
 )
@@ -213,5 +218,89 @@ func TestTieredReadHealth(t *testing.T) {
 		if got := readHealth(tc.err); (got == nil) != tc.ready {
 			t.Errorf("readHealth(%v) = %v, want ready=%v", tc.err, got, tc.ready)
 		}
+	}
+}
+
+// The answer written to a refused connection is a well-formed HTTP response.
+func TestRefusedAnswer(t *testing.T) {
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(refusedAnswer)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests || int64(len(body)) != resp.ContentLength || !resp.Close ||
+		len(refusedAnswer) != strings.Index(refusedAnswer, "\r\n\r\n")+4+len(body) {
+		t.Fatalf("refused answer: %d, %d-byte body %q (Content-Length %d), close %v, %v", resp.StatusCode, len(body), body, resp.ContentLength, resp.Close, err)
+	}
+}
+
+// clientLimitListener counts each client's connections and gives a slot
+// back once per connection, however often it is closed.
+func TestClientLimitListener(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	ln := newClientLimitListener(inner, 2, true, func() { refused++ })
+	defer ln.Close()
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	client := netip.MustParseAddr("127.0.0.1")
+	dial()
+	dial()
+	a1, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ln.openFrom(client); n != 2 {
+		t.Fatalf("%d open, want 2", n)
+	}
+	third := dial()
+	fourth := dial()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept() // refuses the third, then waits for the fourth... which is refused too
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	_ = third.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(third); err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 429 ") {
+		t.Fatalf("third connection: %q, %v", b, err)
+	}
+	_ = fourth.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := io.ReadAll(fourth); err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 429 ") {
+		t.Fatalf("fourth connection: %q, %v", b, err)
+	}
+	a1.Close()
+	a1.Close() // a second close must not free a second slot
+	if n := ln.openFrom(client); n != 1 {
+		t.Fatalf("%d open after one close, want 1", n)
+	}
+	dial()
+	c, ok := <-accepted
+	if !ok {
+		t.Fatal("no connection accepted after a slot freed")
+	}
+	c.Close()
+	a2.Close()
+	if n := ln.openFrom(client); n != 0 || len(ln.open) != 0 {
+		t.Fatalf("%d open, %d clients tracked after all closed", n, len(ln.open))
+	}
+	if refused != 2 {
+		t.Fatalf("refused counted %d, want 2", refused)
 	}
 }
