@@ -102,6 +102,7 @@ start_node() {
 	mkdir -p "$node_data"
 	{
 		echo "listen = \"127.0.0.1:$port\""
+		echo "admin_listen = \"off\"" # never clash with a node already on 7071
 		echo "data_dir = \"$node_data\""
 		if [[ -n "${HDD_DIR:-}" && -n "${SSD_DIR:-}" ]]; then
 			echo "hdd_dirs = [\"$HDD_DIR/$name\"]"
