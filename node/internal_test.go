@@ -201,8 +201,8 @@ func TestBearerToken(t *testing.T) {
 	_ = http.StatusOK
 }
 
-// The tiered adapter's readiness is its health less what only stops
-// writes, and its writability is the store's health as it is today.
+// The tiered adapter's readiness is the store's health less what only
+// stops writes.
 func TestTieredReadHealth(t *testing.T) {
 	for _, tc := range []struct {
 		err   error

@@ -17,12 +17,9 @@ func Tiered(s *tiering.Store) Store { return tieredStore{s} }
 type tieredStore struct{ *tiering.Store }
 
 // Healthy is readiness, "serves reads": the tiered store's Healthy less
-// the failures that only stop writes. (Today the blockstore's Healthy is
-// its writability: a full or read-only disk, or a closed store.)
+// the failures that only stop writes (the blockstore's Healthy is nil only
+// while a disk accepts writes). Writable comes from *tiering.Store as it is.
 func (t tieredStore) Healthy() error { return readHealth(t.Store.Healthy()) }
-
-// Writable is nil while new blobs can be written.
-func (t tieredStore) Writable() error { return t.Store.Healthy() }
 
 // readHealth drops from a health error what only stops writes: a full or
 // read-only disk still serves the blobs it holds.

@@ -135,3 +135,17 @@ func TestTieredHeadTierMatchesGet(t *testing.T) {
 		}
 	}
 }
+
+// Through the real stack /readyz reports the store's writability, and so
+// does strata_writable.
+func TestTieredReadyzWritable(t *testing.T) {
+	e := newTieredEnv(t, nil)
+	w := e.do(http.MethodGet, "/readyz", nil)
+	wantStatus(t, w, http.StatusOK, "")
+	if !strings.Contains(w.Body.String(), `"writable":true`) {
+		t.Fatalf("readyz body %s", w.Body)
+	}
+	if m := e.do(http.MethodGet, "/metrics", nil).Body.String(); !strings.Contains(m, "\nstrata_writable 1\n") {
+		t.Fatalf("strata_writable missing or 0")
+	}
+}
