@@ -22,6 +22,10 @@ func (l location) String() string {
 const (
 	entryTombstone uint8 = 1 << iota // deleted: kept so an older write cannot resurrect the key
 	entryChunked                     // loc is a manifest record
+	// entryCorrupt: recovery found the key's record at this version with a
+	// readable header but a failed body checksum. The key answers ErrCorrupt
+	// (never an older version) until a write at least as new replaces it.
+	entryCorrupt
 )
 
 // indexEntry is what the index keeps per key: enough to answer Stat without
@@ -39,14 +43,32 @@ type indexEntry struct {
 
 func (e *indexEntry) tombstone() bool { return e.flags&entryTombstone != 0 }
 
+func (e *indexEntry) corrupt() bool { return e.flags&entryCorrupt != 0 }
+
+// live reports whether the entry is a readable blob (not deleted, not
+// known corrupt).
+func (e *indexEntry) live() bool { return !e.tombstone() && !e.corrupt() }
+
 // newer reports whether e replaces cur under last-writer-wins: a higher
-// version wins; at equal versions a tombstone beats a blob so replays of
-// one history converge on every replica.
+// version wins. At equal versions a tombstone beats a blob so replays of
+// one history converge on every replica, and anything beats a corrupt
+// entry so a repair can bring the same version back.
 func (e *indexEntry) newer(cur *indexEntry) bool {
 	if e.version != cur.version {
 		return e.version > cur.version
 	}
-	return e.tombstone() && !cur.tombstone()
+	return e.rank() > cur.rank()
+}
+
+// rank orders entries of equal version: corrupt, blob, tombstone.
+func (e *indexEntry) rank() int {
+	switch {
+	case e.corrupt():
+		return 0
+	case e.tombstone():
+		return 2
+	}
+	return 1
 }
 
 func (e *indexEntry) info(key string) Info {

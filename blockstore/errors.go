@@ -12,6 +12,10 @@ var (
 	ErrNoSpace = errors.New("blockstore: no space")
 	// ErrReadOnly: the volume or disk failed a write or sync and takes no more writes.
 	ErrReadOnly = errors.New("blockstore: read-only")
+	// ErrIndexFailed: the bbolt index failed to commit every attempt and is
+	// treated as suspect storage; writes are refused (the error also wraps
+	// ErrReadOnly) until the store is reopened.
+	ErrIndexFailed = errors.New("blockstore: index cannot commit")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("blockstore: closed")
 	// ErrInvalidKey: the key is empty, longer than 1024 bytes, not UTF-8, or holds control characters.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"strata/ioengine"
 )
@@ -107,7 +108,12 @@ type index struct {
 	maxQueue    int
 	inflight    int // ops taken by the indexer, not yet committed
 	closing     bool
-	failed      error // last commit error, for Healthy/logging
+	failed      error // last commit error, for flush and logging
+	// broken is set when a batch failed every commit attempt: the index
+	// storage is suspect, nothing more is committed, and writers are
+	// refused (see writable). Pending entries stay readable from memory;
+	// the next Open replays them from the volumes.
+	broken error
 	// maxApplied is the highest version apply has seen. An op above it is
 	// newer than anything pending or in bbolt, for any key, so it needs no
 	// bbolt lookup: the common case with store-assigned versions.
@@ -117,7 +123,15 @@ type index struct {
 	// maxQueue + maxTxOps), so readiness does not wait for bbolt.
 	unbounded bool
 	done      chan struct{}
-	started   atomic.Bool // start ran: close waits for done
+	started   atomic.Bool   // start ran: close waits for done
+	stop      chan struct{} // closed by close: ends a retry wait at once
+
+	// retryDelay is the wait before the first retry of a failed commit,
+	// doubling for each of commitAttempts; tests shorten it.
+	retryDelay time.Duration
+	// commitFault, when set (tests only), fails a commit transaction with
+	// its error before anything is written.
+	commitFault func() error
 
 	commits    atomic.Uint64
 	committed  atomic.Uint64 // key ops committed
@@ -207,12 +221,14 @@ func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
 		}
 	}
 	ix = &index{
-		db:       db,
-		log:      log,
-		lock:     lock,
-		pending:  make(map[string]indexEntry),
-		maxQueue: cfg.queueLimit,
-		done:     make(chan struct{}),
+		db:         db,
+		log:        log,
+		lock:       lock,
+		pending:    make(map[string]indexEntry),
+		maxQueue:   cfg.queueLimit,
+		done:       make(chan struct{}),
+		stop:       make(chan struct{}),
+		retryDelay: 50 * time.Millisecond,
 	}
 	ix.wake = make(chan struct{}, 1)
 	ix.space = sync.NewCond(&ix.mu)
@@ -235,8 +251,8 @@ func openBolt(path string, perm os.FileMode, opts *bolt.Options) (db *bolt.DB, e
 	}()
 	db, err = bolt.Open(path, perm, opts)
 	if err != nil {
-		if strings.Contains(err.Error(), "timeout") {
-			return nil, fmt.Errorf("%w: %v", errIndexLocked, err)
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %w", errIndexLocked, err)
 		}
 		return nil, err
 	}
@@ -308,7 +324,7 @@ func (ix *index) lookup(key string) (indexEntry, bool, error) {
 func (ix *index) apply(ops []indexOp) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded {
+	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded && ix.broken == nil {
 		ix.space.Wait()
 	}
 	var tx *bolt.Tx
@@ -424,32 +440,26 @@ func (ix *index) run() {
 		ix.space.Broadcast()
 		ix.mu.Unlock()
 
-		var err error
-		for attempt := 0; ; attempt++ {
-			err = ix.commit(batch)
-			if err == nil || attempt >= 5 {
-				break
-			}
-			ix.log.Error("blockstore: index commit failed; retrying", "err", err, "attempt", attempt)
-			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
-		}
+		err := ix.commitWithRetry(batch)
 
 		ix.mu.Lock()
 		ix.inflight = 0
 		if err != nil {
-			// Keep the entries pending (reads stay right) and put the batch
-			// back at the front so a later commit can take it.
-			ix.failed = err
+			// Suspect storage: stop committing (a retried write on a
+			// failing device can make things worse, and each attempt
+			// holds the queue), refuse writers, keep the entries pending
+			// so reads stay right. The next Open replays them from the
+			// volumes, whose watermarks this batch did not advance.
+			ix.failed, ix.broken = err, err
 			ix.queue = append(batch, ix.queue...)
-			ix.log.Error("blockstore: index commit keeps failing; entries stay pending", "err", err)
+			ix.log.Error("blockstore: index commit failed every attempt; index is read-only, writes refused, entries stay pending until restart",
+				"err", err, "pending_ops", len(ix.queue))
 			ix.space.Broadcast()
-			closing := ix.closing
-			ix.mu.Unlock()
-			if closing {
-				return
+			for !ix.closing {
+				ix.space.Wait()
 			}
-			time.Sleep(time.Second)
-			continue
+			ix.mu.Unlock()
+			return
 		}
 		ix.failed = nil
 		for i := range batch {
@@ -470,6 +480,42 @@ func (ix *index) run() {
 	}
 }
 
+// commitAttempts is how often one batch is tried before the index is
+// declared broken.
+const commitAttempts = 5
+
+// commitWithRetry commits a batch, retrying a few times with a doubling
+// wait that Close cuts short (the batch then stays queued).
+func (ix *index) commitWithRetry(batch []indexOp) error {
+	delay := ix.retryDelay
+	for attempt := 1; ; attempt++ {
+		err := ix.commit(batch)
+		if err == nil || attempt >= commitAttempts {
+			return err
+		}
+		ix.log.Error("blockstore: index commit failed; retrying", "err", err, "attempt", attempt)
+		t := time.NewTimer(delay)
+		select {
+		case <-ix.stop:
+			t.Stop()
+			return fmt.Errorf("closing during commit retries: %w", err)
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// writable is nil unless the index is broken; then the error wraps
+// ErrReadOnly and ErrIndexFailed.
+func (ix *index) writable() error {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.broken != nil {
+		return fmt.Errorf("%w: %w: %w", ErrReadOnly, ErrIndexFailed, ix.broken)
+	}
+	return nil
+}
+
 // commit writes one batch in one transaction: keys in sorted order under
 // last-writer-wins, then volume watermarks and states, then the highest
 // version.
@@ -484,6 +530,11 @@ func (ix *index) commit(batch []indexOp) error {
 	started := time.Now()
 	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
 	err := ix.db.Update(func(tx *bolt.Tx) error {
+		if ix.commitFault != nil {
+			if err := ix.commitFault(); err != nil {
+				return err
+			}
+		}
 		arena := make([]byte, 0, 64<<10)
 		kb := tx.Bucket(bucketKeys)
 		kb.FillPercent = 0.9
@@ -563,6 +614,9 @@ func (ix *index) flush() error {
 // close commits what is queued, stops the indexer and closes bbolt.
 func (ix *index) close() error {
 	ix.mu.Lock()
+	if !ix.closing {
+		close(ix.stop)
+	}
 	ix.closing = true
 	ix.signal()
 	ix.space.Broadcast()
@@ -571,15 +625,19 @@ func (ix *index) close() error {
 		<-ix.done
 	}
 	ix.mu.Lock()
-	failed, left := ix.failed, len(ix.queue)
+	failed, left, broken := ix.failed, len(ix.queue), ix.broken
 	ix.mu.Unlock()
-	// One last transaction with the freelist written: with NoFreelistSync
-	// bbolt otherwise rebuilds it on Open by walking every page, seconds
-	// for tens of millions of keys. After a crash it still does.
-	ix.db.NoFreelistSync = false
-	err := ix.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(metaCleanClose, []byte{1})
-	})
+	var err error
+	if broken == nil {
+		// One last transaction with the freelist written: with
+		// NoFreelistSync bbolt otherwise rebuilds it on Open by walking
+		// every page, seconds for tens of millions of keys. After a crash
+		// it still does. A broken index gets no more writes.
+		ix.db.NoFreelistSync = false
+		err = ix.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Put(metaCleanClose, []byte{1})
+		})
+	}
 	err = errors.Join(err, ix.db.Close())
 	if ix.lock != nil {
 		ix.lock.Close()
@@ -652,7 +710,7 @@ func (ix *index) list(prefix, startAfter string, limit int) ([]keyEntry, error) 
 				}
 				k, v = c.Next()
 			}
-			if !next.e.tombstone() {
+			if next.e.live() {
 				out = append(out, next)
 			}
 		}

@@ -33,7 +33,8 @@ type DeleteOptions struct {
 //
 // With opts.Version set and a current version at least as high, nothing is
 // written and the current Info is returned (last writer wins); its Version
-// tells the caller. Errors wrap ErrInvalidKey, ErrInvalidArgument,
+// tells the caller. The exception is a key indexed as corrupt: a Put at
+// the same version replaces it (a repair brings the lost version back). Errors wrap ErrInvalidKey, ErrInvalidArgument,
 // ErrTooLarge, ErrSizeMismatch, ErrNoSpace, ErrReadOnly or ErrClosed; on any
 // error nothing becomes visible.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Info, error) {
@@ -59,9 +60,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		if err != nil {
 			return Info{}, err
 		}
-		if ok && cur.version >= version {
+		blob := indexEntry{version: version}
+		if ok && !blob.newer(&cur) {
 			info := cur.info(key)
-			if cur.tombstone() {
+			if !cur.live() {
 				info = Info{Key: key, Version: cur.version}
 			}
 			return info, nil

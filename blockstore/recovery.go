@@ -157,7 +157,10 @@ func (s *Store) recoverDir(ctx context.Context, d *dataDir, vols []*volume, know
 		end, clean := r.watermark, true
 		if r.watermark < limit {
 			var err error
-			end, clean, err = s.scanVolume(ctx, v, r.watermark, limit)
+			// Only a volume that was still taking writes can end in
+			// unacknowledged groups; a sealed or failed one was synced up
+			// to its recorded end.
+			end, clean, err = s.scanVolume(ctx, v, r.watermark, limit, r.state == volOpen)
 			if err != nil {
 				return err
 			}
@@ -187,9 +190,13 @@ const scanBatch = 4096
 // scanVolume reads records from start to limit and indexes them. It stops
 // at the tail: the first place with no valid record after it within one
 // scan window. A bad record followed by valid ones is corruption: counted,
-// logged, skipped, and the records after it are kept. It returns where the
-// valid data ends and whether the tail is clean (all zero) rather than torn.
-func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (end int64, clean bool, err error) {
+// logged, skipped, and the records after it are kept. A record whose
+// header decodes but whose body fails its checksum is classified by
+// damagedRecord: torn (skipped) or corrupt (indexed as corrupt at its
+// version). mayTear says the volume may end in unacknowledged groups. It
+// returns where the valid data ends and whether the tail is clean (all
+// zero, nothing torn) rather than torn.
+func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64, mayTear bool) (end int64, clean bool, err error) {
 	sc := &scanReader{h: v.h, limit: limit, align: int64(v.h.Alignment()), window: 4 << 20}
 	window := 2*alignUp(max(s.opts.maxRecordLen(), int64(groupLimit(s.opts.MaxBatchBytes))), formatAlign) + 2*formatAlign
 	var ops []indexOp
@@ -198,6 +205,7 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 		s.index.apply(ops)
 		ops = nil
 	}
+	torn := false // a torn record was skipped: the volume takes no more groups
 	p := start
 	for p < limit {
 		if err := ctx.Err(); err != nil {
@@ -209,7 +217,10 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 		}
 		if len(hb) < recordHeaderLen {
 			flush(p)
-			return p, isZero(hb), nil
+			if !isZero(hb) {
+				s.stats.tornTails.Add(1)
+			}
+			return p, isZero(hb) && !torn, nil
 		}
 		h, st, _ := parseHeader(hb)
 		if st == headerValid && p+int64(h.recordLen()) <= limit {
@@ -217,7 +228,8 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 			if err != nil {
 				return 0, false, err
 			}
-			if rec, st2, _ := decodeRecord(rb); st2 == headerValid {
+			rec, st2, derr := decodeRecord(rb)
+			if st2 == headerValid {
 				loc := location{volume: v.id, offset: p, length: int64(h.recordLen())}
 				if op, ok := s.recoveredOp(rec, loc); ok {
 					ops = append(ops, op)
@@ -228,6 +240,16 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 				}
 				continue
 			}
+			op, isTorn, err := s.damagedRecord(ctx, sc, v, p, h, mayTear, window, derr)
+			if err != nil {
+				return 0, false, err
+			}
+			torn = torn || isTorn
+			if op.kind == opKey {
+				ops = append(ops, op)
+			}
+			p = alignUp(p+int64(h.recordLen()), recordAlign)
+			continue
 		}
 		if st == headerZero && p%formatAlign != 0 {
 			// Padding after the last record of a group.
@@ -247,7 +269,11 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 		}
 		if q < 0 {
 			flush(p)
-			return p, zeroGap && st == headerZero && p%formatAlign == 0, nil
+			tail := zeroGap && st == headerZero && p%formatAlign == 0
+			if !tail {
+				s.stats.tornTails.Add(1)
+			}
+			return p, tail && !torn, nil
 		}
 		if zeroGap && q%formatAlign == 0 && q-p < 64<<10 {
 			// A device with a larger alignment padded further.
@@ -260,7 +286,80 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64) (
 		p = q
 	}
 	flush(limit)
-	return limit, true, nil
+	return limit, !torn, nil
+}
+
+// tornSector is the unit a device writes atomically (at least): a torn
+// write leaves whole sectors unwritten, which read as zero in a
+// preallocated volume, while a flipped bit leaves none.
+const tornSector = 512
+
+// damagedRecord handles a record at p whose header decodes (key and
+// version readable) but whose body checksum fails. Such a record is either
+// torn (part of an unacknowledged group never reached the disk) or
+// corrupt (an acknowledged record damaged since), and the two cannot
+// always be told apart, so the rule errs toward never rolling a key back:
+//
+//   - It is torn only if the volume may end in unacknowledged groups, some
+//     sector of the record reads as all zero (what an unwritten part of a
+//     preallocated volume looks like), and no valid record lies a scan
+//     window (two maximal groups) further on: only the last group or two
+//     of a volume can be unacknowledged, since the appender writes a group
+//     only after the one before the previous group was synced.
+//   - Otherwise it is corrupt: the key is indexed as corrupt at the
+//     record's version, so it answers ErrCorrupt (not an older version,
+//     not a deleted key come back) until a write at least as new replaces
+//     it. A corrupt chunk needs no entry: its manifest's reads fail.
+//
+// Torn records count in Stats.TornTails, corrupt ones in
+// Stats.Corruptions; each is logged with volume, offset, key and version.
+func (s *Store) damagedRecord(ctx context.Context, sc *scanReader, v *volume, p int64, h recordHeader, mayTear bool, window int64, cause error) (indexOp, bool, error) {
+	s.clock.observe(h.version)
+	n := int64(h.recordLen())
+	kb, err := sc.at(ctx, p+recordHeaderLen, h.keyLen)
+	if err != nil {
+		return indexOp{}, false, err
+	}
+	key := string(kb) // the key is under the body checksum: it may be the damaged part
+	looksTorn := false
+	if mayTear {
+		from := alignDown(p+recordHeaderLen, tornSector)
+		b, err := sc.at(ctx, from, int(alignUp(p+n, tornSector)-from))
+		if err != nil {
+			return indexOp{}, false, err
+		}
+		for i := 0; i < len(b) && !looksTorn; i += tornSector {
+			looksTorn = isZero(b[i:min(i+tornSector, len(b))])
+		}
+	}
+	if looksTorn {
+		later := p + window
+		beyond := false
+		if later < sc.limit {
+			q, _, err := s.findRecord(ctx, sc, later-1, min(sc.limit, later+window))
+			if err != nil {
+				return indexOp{}, false, err
+			}
+			beyond = q >= 0
+		}
+		if !beyond {
+			s.stats.tornTails.Add(1)
+			s.log.Warn("blockstore: torn record in the last groups of a volume (unacknowledged write); skipped, volume sealed",
+				"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)
+			return indexOp{}, true, nil
+		}
+	}
+	s.stats.corruptions.Add(1)
+	loc := location{volume: v.id, offset: p, length: n}
+	if h.flags&flagChunk != 0 || ValidateKey(key) != nil {
+		s.log.Error("blockstore: corrupt record in a volume; its key cannot be indexed",
+			"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)
+		return indexOp{}, false, nil
+	}
+	s.log.Error("blockstore: corrupt record in a volume; key indexed as corrupt at its version",
+		"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)
+	e := indexEntry{flags: entryCorrupt, loc: loc, version: h.version, modTime: h.modTime}
+	return indexOp{kind: opKey, key: key, e: e}, false, nil
 }
 
 // findRecord looks for the next valid record in (from, to), probing every

@@ -43,6 +43,7 @@ type Store struct {
 type storeCounters struct {
 	records, bytes, groups          atomic.Uint64
 	corruptions, writeErrors, reads atomic.Uint64
+	tornTails                       atomic.Uint64
 }
 
 // Stats are the store's own counters; Devices has the per-disk ones.
@@ -51,6 +52,7 @@ type Stats struct {
 	BytesWritten    uint64        // bytes written to volumes, padding included
 	Groups          uint64        // group commits (one write + one fdatasync each)
 	Corruptions     uint64        // records that failed a checksum, on read or in recovery
+	TornTails       uint64        // unacknowledged writes found torn by recovery (not corruption)
 	WriteErrors     uint64        // failed writes/syncs (each retires a volume)
 	IndexCommits    uint64        // bbolt transactions
 	IndexedKeys     uint64        // key updates committed to bbolt
@@ -155,14 +157,20 @@ func (s *Store) enter() error {
 
 func (s *Store) exit() { s.useMu.RUnlock() }
 
-// lookupLive returns the live entry of key or ErrNotFound.
+// lookupLive returns the live entry of key, or an error wrapping
+// ErrNotFound (no entry or a tombstone) or ErrCorrupt (the newest record
+// failed its checksum in recovery: an older version is never served in its
+// place).
 func (s *Store) lookupLive(key string) (indexEntry, error) {
 	e, ok, err := s.index.lookup(key)
 	if err != nil {
 		return e, err
 	}
-	if !ok || e.tombstone() {
+	switch {
+	case !ok || e.tombstone():
 		return e, fmt.Errorf("%w: %q", ErrNotFound, key)
+	case e.corrupt():
+		return e, fmt.Errorf("%w: %q: version %d at %s failed its checksum in recovery", ErrCorrupt, key, e.version, e.loc)
 	}
 	return e, nil
 }
@@ -240,8 +248,23 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) 
 }
 
 // Delete appends a durable tombstone and removes the key from the index.
-// ErrNotFound when the key has no live blob. A delete whose Version is
-// below the current blob's is ignored (last writer wins) and returns nil.
+//
+// With opts.Version set, the tombstone is written whenever that version is
+// newer than what the index holds: a live blob, a corrupt entry, an older
+// tombstone, or nothing at all (a delete may arrive before the write it
+// deletes, as hinted handoff and anti-entropy replay them), so an older Put
+// arriving later is refused. A Version that is not newer than the current
+// entry writes nothing (last writer wins).
+//
+// Without a Version, the store stamps the tombstone from its clock, but
+// only when the key has a blob (live or corrupt): deleting a missing or
+// already deleted key writes nothing, so a plain DELETE of a missing key
+// stays a cheap 404.
+//
+// The error wraps ErrNotFound when the key had no blob (missing or
+// deleted), whether or not a tombstone was written; that is information,
+// not failure: any tombstone written is durable before Delete returns. A
+// versioned delete older than the live blob returns nil.
 func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) error {
 	if err := ValidateKey(key); err != nil {
 		return err
@@ -249,17 +272,25 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	cur, err := s.lookupLive(key)
+	cur, ok, err := s.index.lookup(key)
 	if err != nil {
 		return err
 	}
+	hadBlob := ok && !cur.tombstone()
 	version := opts.Version
 	if version != 0 {
 		s.clock.observe(version)
-		if version < cur.version {
-			return nil
+		stone := indexEntry{flags: entryTombstone, version: version}
+		if ok && !stone.newer(&cur) {
+			if hadBlob {
+				return nil
+			}
+			return fmt.Errorf("%w: %q", ErrNotFound, key)
 		}
 	} else {
+		if !hadBlob {
+			return fmt.Errorf("%w: %q", ErrNotFound, key)
+		}
 		version = s.clock.next()
 	}
 	h := recordHeader{flags: flagTombstone, version: version, modTime: s.modTime()}
@@ -269,6 +300,9 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 	op := indexOp{kind: opKey, key: key, e: indexEntry{flags: entryTombstone, version: version, modTime: h.modTime}}
 	if _, err := s.write(ctx, s.pickDir(nil, true), rec, op); err != nil {
 		return fmt.Errorf("blockstore: delete %q: %w", key, err)
+	}
+	if !hadBlob {
+		return fmt.Errorf("%w: %q (tombstone at version %d written)", ErrNotFound, key, version)
 	}
 	return nil
 }
@@ -311,6 +345,7 @@ func (s *Store) Stats() Stats {
 		BytesWritten:    s.stats.bytes.Load(),
 		Groups:          s.stats.groups.Load(),
 		Corruptions:     s.stats.corruptions.Load(),
+		TornTails:       s.stats.tornTails.Load(),
 		WriteErrors:     s.stats.writeErrors.Load(),
 		IndexCommits:    s.index.commits.Load(),
 		IndexedKeys:     s.index.committed.Load(),
@@ -321,11 +356,15 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// Healthy is nil when at least one data directory accepts writes; else the
-// error wraps ErrNoSpace or ErrReadOnly.
+// Healthy is nil when the index commits and at least one data directory
+// accepts writes; else the error wraps ErrNoSpace or ErrReadOnly (and
+// ErrIndexFailed when the index cannot commit).
 func (s *Store) Healthy() error {
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if err := s.index.writable(); err != nil {
+		return err
 	}
 	var errs []error
 	for _, d := range s.dirs {
@@ -358,6 +397,9 @@ func (s *Store) pickDir(tried []*dataDir, deletes bool) *dataDir {
 // durable (and, for key ops, visible). When a directory cannot make a
 // volume, nothing was written and another directory is tried.
 func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (location, error) {
+	if err := s.index.writable(); err != nil {
+		return location{}, err
+	}
 	var tried []*dataDir
 	var lastErr error
 	for {
