@@ -126,16 +126,17 @@ type index struct {
 	started   atomic.Bool   // start ran: close waits for done
 	stop      chan struct{} // closed by close: ends a retry wait at once
 
-	// retryDelay is the wait before the first retry of a failed commit,
-	// doubling for each of commitAttempts; tests shorten it.
-	retryDelay time.Duration
-	// commitFault, when set (tests only), fails a commit transaction with
-	// its error before anything is written.
-	commitFault func() error
+	// retryDelay is the wait in nanoseconds before the first retry of a
+	// failed commit, doubling for each of commitAttempts; tests shorten it.
+	retryDelay atomic.Int64
+	// commitFault, when set (tests only), fails every commit transaction
+	// with its error before anything is written.
+	commitFault atomic.Pointer[error]
 
-	commits    atomic.Uint64
-	committed  atomic.Uint64 // key ops committed
-	commitTime atomic.Int64  // nanoseconds spent in bbolt transactions
+	commits      atomic.Uint64
+	committed    atomic.Uint64 // key ops committed
+	commitTime   atomic.Int64  // nanoseconds spent in bbolt transactions
+	commitErrors atomic.Uint64 // failed commit attempts
 }
 
 // indexConfig is what openIndex needs from the Options.
@@ -221,15 +222,15 @@ func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
 		}
 	}
 	ix = &index{
-		db:         db,
-		log:        log,
-		lock:       lock,
-		pending:    make(map[string]indexEntry),
-		maxQueue:   cfg.queueLimit,
-		done:       make(chan struct{}),
-		stop:       make(chan struct{}),
-		retryDelay: 50 * time.Millisecond,
+		db:       db,
+		log:      log,
+		lock:     lock,
+		pending:  make(map[string]indexEntry),
+		maxQueue: cfg.queueLimit,
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}),
 	}
+	ix.retryDelay.Store(int64(50 * time.Millisecond))
 	ix.wake = make(chan struct{}, 1)
 	ix.space = sync.NewCond(&ix.mu)
 	return ix, rebuild, nil
@@ -487,10 +488,14 @@ const commitAttempts = 5
 // commitWithRetry commits a batch, retrying a few times with a doubling
 // wait that Close cuts short (the batch then stays queued).
 func (ix *index) commitWithRetry(batch []indexOp) error {
-	delay := ix.retryDelay
+	delay := time.Duration(ix.retryDelay.Load())
 	for attempt := 1; ; attempt++ {
 		err := ix.commit(batch)
-		if err == nil || attempt >= commitAttempts {
+		if err == nil {
+			return nil
+		}
+		ix.commitErrors.Add(1)
+		if attempt >= commitAttempts {
 			return err
 		}
 		ix.log.Error("blockstore: index commit failed; retrying", "err", err, "attempt", attempt)
@@ -530,10 +535,8 @@ func (ix *index) commit(batch []indexOp) error {
 	started := time.Now()
 	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
 	err := ix.db.Update(func(tx *bolt.Tx) error {
-		if ix.commitFault != nil {
-			if err := ix.commitFault(); err != nil {
-				return err
-			}
+		if fault := ix.commitFault.Load(); fault != nil {
+			return *fault
 		}
 		arena := make([]byte, 0, 64<<10)
 		kb := tx.Bucket(bucketKeys)

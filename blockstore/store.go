@@ -57,6 +57,7 @@ type Stats struct {
 	IndexCommits    uint64        // bbolt transactions
 	IndexedKeys     uint64        // key updates committed to bbolt
 	IndexBusy       time.Duration // time spent in bbolt write transactions
+	IndexErrors     uint64        // failed bbolt commit attempts (see Healthy)
 	PendingKeys     int           // durable but not yet in bbolt
 	PeakPendingKeys int           // the most PendingKeys has been since Open
 	Volumes         int
@@ -350,6 +351,7 @@ func (s *Store) Stats() Stats {
 		IndexCommits:    s.index.commits.Load(),
 		IndexedKeys:     s.index.committed.Load(),
 		IndexBusy:       time.Duration(s.index.commitTime.Load()),
+		IndexErrors:     s.index.commitErrors.Load(),
 		PendingKeys:     pending,
 		PeakPendingKeys: peakPending,
 		Volumes:         nvol,
