@@ -10,7 +10,15 @@
 // up to one chunk with exactly one device read; NewReader and ReadChunk read
 // only the chunks a range touches. Delete appends a tombstone. List walks
 // keys in order. Writes carry a version stamp (a hybrid logical clock);
-// the highest version of a key wins, whatever order writes arrive in.
+// the highest version of a key wins, whatever order writes arrive in. A
+// Delete with a version writes its tombstone whenever that version is newer
+// than what the key holds, even when it holds nothing or only an older
+// tombstone, so a late older Put is refused; it still reports ErrNotFound
+// when there was no blob, after the tombstone is durable. A Delete without
+// a version of a key with no blob writes nothing (a cheap "not found").
+// After a restart the clock issues versions above every version on disk
+// (bbolt keeps the highest committed one; recovery observes every record
+// it replays), even with the wall clock set back.
 //
 // # Disks
 //
@@ -59,14 +67,29 @@
 //
 // Where a header is expected, an all-zero header means padding (before the
 // next 4096 boundary) or the end of the written data (on a boundary). Any
-// other bytes that do not decode, or whose checksum fails, are either a
-// torn tail or corruption, and the scan tells them apart by looking ahead
-// one window (two maximal groups): a valid record after the bad bytes means
+// other bytes whose header does not decode are either a torn tail or
+// corruption, and the scan tells them apart by looking ahead one window
+// (two maximal groups): a valid record after the bad bytes means
 // corruption in the middle, which is counted, logged and skipped while the
 // records after it are kept; no valid record means the tail of an
 // unacknowledged write, which ends the volume there. A volume whose tail is
 // torn (non-zero garbage) is sealed rather than appended to, so garbage is
 // never mixed with new groups.
+//
+// A record whose header decodes (key and version readable) but whose body
+// checksum fails must not roll its key back to an older version, or bring
+// a deleted key back. Only the last group or two of a volume can be
+// unacknowledged (the appender writes a group only once the group before
+// the previous one is synced), and a torn write leaves whole sectors
+// unwritten, which read as zero in a preallocated volume. So such a record
+// is torn (skipped, counted in Stats.TornTails, the volume sealed) only
+// when some 512-byte sector of it is all zero and no valid record lies a
+// window beyond it, in a volume that was still open; otherwise it is
+// corruption: counted in Stats.Corruptions, logged with volume, offset,
+// key and version, and its key is indexed as corrupt at that version. A
+// corrupt key answers ErrCorrupt from Get and Stat (never an older
+// version) and is left out of List, until a write at least as new (a
+// repair at the same version, or any newer write or delete) replaces it.
 //
 // # Durability
 //
@@ -103,13 +126,26 @@
 // bbolt maps key to location (volume, offset, length), size, version,
 // checksum, chunk size, content type and modification time; deletes keep a
 // tombstone entry. Last writer wins by version stamp, both in the pending
-// index and in each bbolt transaction. Writers are held back when more than
-// Options.IndexQueueLimit (about a million) entries wait for bbolt, which
-// bounds memory and the work recovery replays after a crash. A rebuild
-// (index.db missing, unreadable, or left by an interrupted rebuild) and a
-// scan of any volume the index does not know (an index.db a crash left
-// empty) run with the indexer committing as the scan goes, under the same
-// bound, inside a rebuild marker kept in the index until all is committed.
+// index and in each bbolt transaction, so an older record that recovery
+// replays never overwrites a newer committed one. At equal versions a
+// tombstone beats a blob, and both beat a corrupt entry. Writers are held
+// back when more than Options.IndexQueueLimit (about a million) entries
+// wait for bbolt, which bounds memory and the work recovery replays after
+// a crash. A rebuild (index.db missing, unreadable, or left by an
+// interrupted rebuild) and a scan of any volume the index does not know
+// (an index.db a crash left empty) run with the indexer committing as the
+// scan goes, under the same bound, inside a rebuild marker kept in the
+// index until all is committed.
+//
+// A failed bbolt commit is retried a few times (5 attempts, waits doubling
+// from 50 ms, cut short by Close); when every attempt fails the index is
+// treated as suspect storage: nothing more is committed, Healthy and
+// Writable report it and writes fail with an error wrapping ErrIndexFailed
+// and ErrReadOnly, while everything acknowledged stays readable (the
+// entries bbolt missed stay in memory). Close then reports the uncommitted
+// entries, and the next Open replays them from the volumes, whose
+// watermarks the failed commits never advanced (or rebuilds, if index.db
+// is unreadable). A rebuild whose commits fail stops, and Open fails.
 //
 // # Caveats
 //
@@ -124,6 +160,12 @@
 //   - Corruption wider than a scan window in the not-yet-indexed part of a
 //     volume would be taken for the tail; a rebuild from scratch finds
 //     records up to the first such hole in each volume.
+//   - A record's key is covered by the body checksum only: a flipped bit
+//     inside the key itself marks the damaged key as corrupt, and the true
+//     key may then roll back. A record whose header does not decode cannot
+//     name its key at all. A flipped bit in a record with an all-zero
+//     sector in the last group or two of an open volume is taken for a
+//     torn write.
 //   - bbolt can panic on some damaged files after Open; Open itself turns
 //     an unreadable file into a rebuild.
 //   - Get of a chunked blob holds the whole blob in memory; use NewReader.

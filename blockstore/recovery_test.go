@@ -106,6 +106,9 @@ func TestTornTailIsTruncated(t *testing.T) {
 			if c := s3.Stats().Corruptions; c != 0 {
 				t.Fatalf("torn tail counted as %d corruptions", c)
 			}
+			if tt := s3.Stats().TornTails; tt != 1 {
+				t.Fatalf("torn tails counted: %d, want 1", tt)
+			}
 			// The torn volume takes no more writes; new ones land elsewhere.
 			info := put(t, s3, "after", []byte("fresh"))
 			if info.loc.volume == 1 {
