@@ -237,6 +237,11 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64, m
 				p = alignUp(p+int64(h.recordLen()), recordAlign)
 				if len(ops) >= min(scanBatch, s.index.maxQueue) {
 					flush(min(p, limit))
+					// A rebuild commits as it scans; without commits it
+					// would hold every key in memory.
+					if err := s.index.writable(); err != nil {
+						return 0, false, fmt.Errorf("blockstore: index failed during recovery: %w", err)
+					}
 				}
 				continue
 			}
