@@ -20,7 +20,7 @@ import (
 // removed; then after the corrupt entry reaches bbolt and another reopen;
 // and that a newer write replaces it.
 func TestCorruptNewestRecordDoesNotRollBack(t *testing.T) {
-	for _, newest := range []string{"blob", "tombstone"} {
+	for _, newest := range []string{"blob", "tombstone", "tombstone key"} {
 		for _, where := range []string{"middle", "end"} {
 			for _, index := range []string{"watermark", "rebuild"} {
 				t.Run(newest+"/"+where+"/"+index, func(t *testing.T) {
@@ -65,8 +65,12 @@ func testCorruptNewest(t *testing.T, newest, where, index string) {
 		if err != nil || !e.tombstone() {
 			t.Fatalf("tombstone entry %+v: %v", e, err)
 		}
-		// The last byte of its body checksum: the key itself stays intact.
+		// The last byte of its body checksum, or the key itself ("k"
+		// would read as "{", another valid key).
 		flipAt, version = e.loc.offset+e.loc.length-1, e.version
+		if newest == "tombstone key" {
+			flipAt = e.loc.offset + recordHeaderLen
+		}
 	}
 	if where == "middle" {
 		for i := range 5 {
@@ -103,6 +107,9 @@ func testCorruptNewest(t *testing.T, newest, where, index string) {
 			if in.Key == "k" {
 				t.Fatalf("%s: List shows the corrupt key", when)
 			}
+		}
+		if _, err := s.Stat(ctx, "{"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: the key a flipped bit spells is indexed: %v", when, err)
 		}
 		if len(list) != len(others) {
 			t.Fatalf("%s: List has %d keys, want %d", when, len(list), len(others))

@@ -160,10 +160,12 @@
 //   - Corruption wider than a scan window in the not-yet-indexed part of a
 //     volume would be taken for the tail; a rebuild from scratch finds
 //     records up to the first such hole in each volume.
-//   - A record's key is covered by the body checksum only: a flipped bit
-//     inside the key itself marks the damaged key as corrupt, and the true
-//     key may then roll back. A record whose header does not decode cannot
-//     name its key at all. A flipped bit in a record with an all-zero
+//   - A record's key is covered by the body checksum only. Recovery undoes
+//     a single flipped bit inside the key (trying each, for records up to
+//     a bounded checksum cost: every tombstone, blobs of some hundred KiB
+//     with short keys); wider damage there, or in a larger record's key,
+//     marks the damaged key as corrupt, and the true key may then roll
+//     back. A record whose header does not decode cannot name its key. A flipped bit in a record with an all-zero
 //     sector in the last group or two of an open volume is taken for a
 //     torn write.
 //   - bbolt can panic on some damaged files after Open; Open itself turns

@@ -231,6 +231,35 @@ func decodeRecord(b []byte) (record, headerState, error) {
 	return r, headerValid, nil
 }
 
+// maxKeyRepairWork bounds the bytes repairKeyBit checksums.
+const maxKeyRepairWork = 64 << 20
+
+// repairKeyBit looks for a single flipped bit inside the key of record b,
+// whose header is valid but whose body checksum fails: the key is covered
+// by the body checksum only, so a flip there would make the record name
+// another key. It returns the key with that bit restored, or ok false when
+// no single flip in the key explains the checksum (the damage is elsewhere
+// or wider) or the record is too large to try. CRC32C tells single-bit
+// errors apart at these lengths, so a match is the flip.
+func repairKeyBit(b []byte, h recordHeader) (key string, ok bool) {
+	n := h.recordLen()
+	if len(b) < n || 8*h.keyLen*(n-recordOverhead) > maxKeyRepairWork {
+		return "", false
+	}
+	body := b[recordHeaderLen : n-recordTrailerLen]
+	want := binary.LittleEndian.Uint32(b[n-recordTrailerLen:])
+	k := slices.Clone(body[:h.keyLen])
+	rest := body[h.keyLen:]
+	for i := range 8 * len(k) {
+		k[i/8] ^= 1 << (i % 8)
+		if crc32.Update(crc32c(k), castagnoli, rest) == want {
+			return string(k), true
+		}
+		k[i/8] ^= 1 << (i % 8)
+	}
+	return "", false
+}
+
 // content returns the raw payload (aliasing the record's buffer when not
 // compressed), verified against contentCRC (except for manifests, whose
 // contentCRC describes the whole blob).

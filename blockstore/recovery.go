@@ -316,16 +316,20 @@ const tornSector = 512
 //     not a deleted key come back) until a write at least as new replaces
 //     it. A corrupt chunk needs no entry: its manifest's reads fail.
 //
-// Torn records count in Stats.TornTails, corrupt ones in
-// Stats.Corruptions; each is logged with volume, offset, key and version.
+// A single flipped bit inside the key itself is found and undone first
+// (repairKeyBit), so the right key is marked. Torn records count in
+// Stats.TornTails, corrupt ones in Stats.Corruptions; each is logged with
+// volume, offset, key and version.
 func (s *Store) damagedRecord(ctx context.Context, sc *scanReader, v *volume, p int64, h recordHeader, mayTear bool, window int64, cause error) (indexOp, bool, error) {
 	s.clock.observe(h.version)
 	n := int64(h.recordLen())
-	kb, err := sc.at(ctx, p+recordHeaderLen, h.keyLen)
+	rb, err := sc.at(ctx, p, int(n))
 	if err != nil {
 		return indexOp{}, false, err
 	}
-	key := string(kb) // the key is under the body checksum: it may be the damaged part
+	// The key is under the body checksum: it may be the damaged part.
+	key := string(rb[recordHeaderLen : recordHeaderLen+h.keyLen])
+	repaired, keyFlipped := repairKeyBit(rb, h)
 	looksTorn := false
 	if mayTear {
 		from := alignDown(p+recordHeaderLen, tornSector)
@@ -356,6 +360,11 @@ func (s *Store) damagedRecord(ctx context.Context, sc *scanReader, v *volume, p 
 	}
 	s.stats.corruptions.Add(1)
 	loc := location{volume: v.id, offset: p, length: n}
+	if keyFlipped {
+		s.log.Error("blockstore: corrupt record names a key with one flipped bit; indexing the key it was written for",
+			"volume", v.id, "offset", p, "key_read", key, "key", repaired, "version", h.version)
+		key = repaired
+	}
 	if h.flags&flagChunk != 0 || ValidateKey(key) != nil {
 		s.log.Error("blockstore: corrupt record in a volume; its key cannot be indexed",
 			"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)

@@ -228,7 +228,8 @@ func (s *Store) Get(ctx context.Context, key string) (Info, []byte, error) {
 const maxInt = int(^uint(0) >> 1)
 
 // List returns up to limit live blobs whose keys start with prefix and sort
-// after startAfter, in key order. limit <= 0 means 1000.
+// after startAfter, in key order. limit <= 0 means 1000. Deleted keys and
+// keys indexed as corrupt (Get answers ErrCorrupt) are left out.
 func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int) ([]Info, error) {
 	if limit <= 0 {
 		limit = 1000
