@@ -7,6 +7,8 @@ var (
 	// ErrNotFound: the key has no live blob.
 	ErrNotFound = errors.New("blockstore: not found")
 	// ErrCorrupt: a record failed its checksum; its bytes are never returned.
+	// Also what a key answers whose newest record recovery found damaged
+	// (an older version is never served in its place).
 	ErrCorrupt = errors.New("blockstore: corrupt record")
 	// ErrNoSpace: no data directory has room for the write.
 	ErrNoSpace = errors.New("blockstore: no space")
