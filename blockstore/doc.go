@@ -165,9 +165,14 @@
 //     a bounded checksum cost: every tombstone, blobs of some hundred KiB
 //     with short keys); wider damage there, or in a larger record's key,
 //     marks the damaged key as corrupt, and the true key may then roll
-//     back. A record whose header does not decode cannot name its key. A flipped bit in a record with an all-zero
-//     sector in the last group or two of an open volume is taken for a
-//     torn write.
+//     back. A record whose header does not decode cannot name its key.
+//   - "The last group or two" is judged by distance: a flipped bit in a
+//     record that also has an all-zero sector, within a scan window (two
+//     maximal groups, about 16 MiB by default) of the end of an open
+//     volume, is taken for a torn write and the key keeps its previous
+//     version (counted in TornTails and logged). Compressed or
+//     incompressible payloads have no zero sectors; raw zero-filled ones
+//     can.
 //   - bbolt can panic on some damaged files after Open; Open itself turns
 //     an unreadable file into a rebuild.
 //   - Get of a chunked blob holds the whole blob in memory; use NewReader.
