@@ -120,12 +120,12 @@ func TestCloseEndsCommitRetryWait(t *testing.T) {
 func TestIndexLockedIsNotRebuilt(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, IndexFileName)
-	db, err := openBolt(path, &bolt.Options{Timeout: time.Second})
+	db, err := openBolt(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = openBolt(path, &bolt.Options{Timeout: 10 * time.Millisecond})
+	_, err = openBolt(path, 0o600, &bolt.Options{Timeout: 10 * time.Millisecond})
 	if !errors.Is(err, errIndexLocked) {
 		t.Fatalf("second open: %v, want errIndexLocked", err)
 	}
