@@ -49,6 +49,9 @@ func TestIndexCommitFailureIsReported(t *testing.T) {
 	if err := s.Healthy(); !errors.Is(err, ErrReadOnly) || !errors.Is(err, fault) {
 		t.Fatalf("Healthy: %v, want ErrReadOnly wrapping the commit error", err)
 	}
+	if err := s.Writable(); !errors.Is(err, ErrIndexFailed) {
+		t.Fatalf("Writable: %v, want ErrIndexFailed", err)
+	}
 	if n := s.Stats().IndexErrors; n != commitAttempts {
 		t.Fatalf("%d commit attempts, want %d (bounded, not forever)", n, commitAttempts)
 	}
@@ -76,6 +79,9 @@ func TestIndexCommitFailureIsReported(t *testing.T) {
 	defer s.Close()
 	if err := s.Healthy(); err != nil {
 		t.Fatalf("Healthy after reopen: %v", err)
+	}
+	if err := s.Writable(); err != nil {
+		t.Fatalf("Writable after reopen: %v", err)
 	}
 	mustGet(t, s, "pending", []byte("p"))
 	mustGet(t, s, "committed", []byte("c"))

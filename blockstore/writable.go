@@ -13,10 +13,15 @@ import (
 // ErrNoSpace (deletes still work while a reserve is left) or ErrReadOnly
 // (the disks failed writes), or is ErrClosed. It is computed from what is
 // on disk now, not from the history of failed writes, so it answers the
-// same before and after a restart. Reads are served either way.
+// same before and after a restart. The exception is an index that failed
+// every commit attempt: the error then wraps ErrIndexFailed and
+// ErrReadOnly until the store is reopened. Reads are served either way.
 func (s *Store) Writable() error {
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if err := s.index.writable(); err != nil {
+		return err
 	}
 	var errs []error
 	for _, d := range s.dirs {
