@@ -160,7 +160,7 @@ func (m *MemStore) fault(op Op) error {
 
 // Put implements node.Store.
 func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
-	if err := node.ValidateKey(key); err != nil {
+	if err := blockstore.ValidateKey(key); err != nil {
 		return blockstore.Info{}, err
 	}
 	if err := m.fault(OpPut); err != nil {
