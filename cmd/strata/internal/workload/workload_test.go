@@ -6,7 +6,24 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"strata/node"
 )
+
+// TestParseSizeIsTheConfigs checks that a size in a bench flag reads
+// exactly as the same size in the node's config: one parser, node's.
+func TestParseSizeIsTheConfigs(t *testing.T) {
+	for _, in := range []string{"4096", "4KiB", "1.5MiB", "0.5k", " 2 g ", "7TB", "5000000TiB", "8388607TiB", "", "KiB", "-1", "4XB", "1.2.3", "."} {
+		got, err := ParseSize(in)
+		want, werr := node.ParseSize(in)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("ParseSize(%q) = %d, %v; the config reads %d, %v", in, got, err, want, werr)
+		}
+		if err != nil && !errors.Is(err, ErrBadParameter) {
+			t.Errorf("ParseSize(%q): %v does not wrap ErrBadParameter", in, err)
+		}
+	}
+}
 
 func TestParseSize(t *testing.T) {
 	for _, tc := range []struct {
