@@ -2,10 +2,13 @@ package tiering
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+
+	"strata/internal/zipf"
 )
 
 type simRow struct {
@@ -20,7 +23,10 @@ func runSimMatrix(t *testing.T, trace simTraceConfig, alphas, cachePcts []float6
 	var rows []simRow
 	for _, alpha := range alphas {
 		trace.alpha = alpha
-		reqs, footprint := makeTrace(trace)
+		reqs, footprint, err := makeTrace(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, pct := range cachePcts {
 			total := int64(float64(footprint) * pct / 100)
 			ram := int64(float64(total) * ramShare)
@@ -117,6 +123,35 @@ func TestSimTable(t *testing.T) {
 		}
 		if float64(ours.ssdBytesWritten) > 0.7*float64(all.ssdBytesWritten) {
 			t.Logf("GOAL MISSED alpha %.1f cache %.0f%%: SSD writes %d vs admit-all %d", r.alpha, r.cachePct, ours.ssdBytesWritten, all.ssdBytesWritten)
+		}
+	}
+}
+
+// TestSimTraceDrawsSharedZipf checks that the simulator's traces draw their
+// ranks from strata/internal/zipf, the generator `strata bench` uses, so a
+// skew means the same in a simulation as in a benchmark.
+func TestSimTraceDrawsSharedZipf(t *testing.T) {
+	for _, alpha := range []float64{0.8, 1.2} {
+		c := simTraceConfig{keys: 500, requests: 2000, alpha: alpha, minSize: 1 << 10, maxSize: 1 << 20, seed: 3}
+		reqs, _, err := makeTrace(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Replay makeTrace's use of its source: the shuffle, then one rank per request.
+		r := rand.New(rand.NewPCG(c.seed, c.seed+1))
+		z, err := zipf.New(c.keys, c.alpha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]uint64, c.keys)
+		for i := range ids {
+			ids[i] = uint64(i)
+		}
+		r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		for i, q := range reqs {
+			if want := ids[z.Next(r)]; q.id != want {
+				t.Fatalf("alpha %v: request %d is object %d, the shared Zipf draws %d", alpha, i, q.id, want)
+			}
 		}
 	}
 }
