@@ -152,9 +152,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer stop()
 	if err := serve(ctx, cfg, embedded, logger); err != nil {
 		logger.Error("strata serve failed", "err", err)
+		if isConfigError(err) {
+			return exitUsage
+		}
 		return exitError
 	}
 	return exitOK
+}
+
+// isConfigError reports whether the store refused an option the config
+// passed through: the configuration must change, so the exit code is the
+// usage one, which the systemd unit does not restart on.
+func isConfigError(err error) bool {
+	return errors.Is(err, blockstore.ErrInvalidArgument) || errors.Is(err, tiering.ErrBadOptions)
 }
 
 func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
