@@ -66,6 +66,11 @@ type Config struct {
 	HTTP   HTTPConfig   `toml:"http"`
 	Limits LimitsConfig `toml:"limits"`
 	Auth   AuthConfig   `toml:"auth"`
+
+	// BuildVersion is the binary's link-time version, set by the binary
+	// (never by a config file) for strata_build_info; "" lets the node
+	// read the build info itself.
+	BuildVersion string `toml:"-"`
 }
 
 // HTTPConfig bounds what one connection may cost.

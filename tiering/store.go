@@ -271,6 +271,11 @@ func (s *Store) Stats() Stats {
 		HDD:       s.hddC.snapshot(TierHDD, true),
 		Coalesced: s.coalesced.Load(),
 	}
+	// The HDD tier's contents are the backend's: without this they read 0.
+	if b, ok := s.backend.(statsReporter); ok {
+		st.Backend = b.Stats()
+		st.HDD.Items, st.HDD.Bytes = st.Backend.LiveKeys, st.Backend.LiveBytes
+	}
 	if s.ram != nil {
 		st.RAM.Evictions = s.ram.evictions.Load()
 		st.RAM.Items = s.ram.items()

@@ -197,6 +197,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	cfg.BuildVersion = version
 	srv, err := node.New(cfg, nil, log.With("component", "node"))
 	if err != nil {
 		return err

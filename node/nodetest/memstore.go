@@ -37,21 +37,22 @@ const (
 
 // MemStore is an in-memory node.Store. It is safe for concurrent use.
 type MemStore struct {
-	mu       sync.Mutex
-	blobs    map[string]memBlob
-	version  uint64
-	maxSize  int64
-	faults   map[Op]error
-	healthy  error
-	writable error
-	tier     string
-	putGate  func(ctx context.Context, key string) error
-	openGate func(ctx context.Context, key string) error
-	readErr  error // reads at or past readErrAt fail with it
-	readAt   int64
-	now      func() time.Time
-	tierStat []node.TierStats
-	devStat  []node.DeviceStats
+	mu        sync.Mutex
+	blobs     map[string]memBlob
+	version   uint64
+	maxSize   int64
+	faults    map[Op]error
+	healthy   error
+	writable  error
+	tier      string
+	putGate   func(ctx context.Context, key string) error
+	openGate  func(ctx context.Context, key string) error
+	readErr   error // reads at or past readErrAt fail with it
+	readAt    int64
+	now       func() time.Time
+	tierStat  []node.TierStats
+	devStat   []node.DeviceStats
+	storeStat node.StoreStats
 }
 
 type memBlob struct {
@@ -135,6 +136,20 @@ func (m *MemStore) SetStats(tiers []node.TierStats, devices []node.DeviceStats) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.tierStat, m.devStat = tiers, devices
+}
+
+// SetStoreStats sets what StoreStats reports.
+func (m *MemStore) SetStoreStats(st node.StoreStats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.storeStat = st
+}
+
+// StoreStats reports the counters SetStoreStats set (zeros by default).
+func (m *MemStore) StoreStats() node.StoreStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.storeStat
 }
 
 // Len returns the number of blobs held.
