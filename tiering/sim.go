@@ -75,7 +75,7 @@ func newSimTiered(c simTieredConfig) *simTiered {
 	if c.admitAll {
 		s.res.policy = "tiered-admit-all"
 	}
-	width := int(min(max((c.ramBytes+c.ssdBytes)/(32<<10), 1<<16), 1<<22))
+	width := sketchWidthFor(c.ramBytes, c.ssdBytes)
 	s.adm = newAdmissionPolicy(admissionConfig{
 		sketchWidth:  width,
 		sketchPeriod: time.Hour,

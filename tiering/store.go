@@ -39,7 +39,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{opts: opts, backend: opts.Backend, log: opts.Logger}
-	width := int(min(max((opts.RAMCacheBytes+opts.SSDCacheBytes)/(32<<10), 1<<16), 1<<22))
+	width := sketchWidthFor(opts.RAMCacheBytes, opts.SSDCacheBytes)
 	s.adm = newAdmissionPolicy(admissionConfig{
 		sketchWidth:  width,
 		sketchPeriod: opts.AdmitWindow,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -188,6 +189,7 @@ func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
 // embedded says the layout is the embedded one with its laptop sizes, which
 // the startup log line then says.
 func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger) error {
+	defer debug.SetMemoryLimit(setMemoryLimit(cfg, log)) // restored for in-process callers (tests)
 	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
 	if cfg.SSDCacheSize > 0 {
 		dirs = append(dirs, cfg.SSDDir)
@@ -303,6 +305,28 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Warn("shutdown cut off in-flight requests", "err", serveErr)
 	}
 	return closeStore()
+}
+
+// setMemoryLimit sets the Go memory limit the configuration asks for (see
+// node.Config.GoMemoryLimit), logs it with the budget it came from, and
+// returns the previous limit.
+func setMemoryLimit(cfg node.Config, log *slog.Logger) (previous int64) {
+	b := cfg.MemoryBudget()
+	limit, source := cfg.GoMemoryLimit(os.Getenv("GOMEMLIMIT"))
+	previous = debug.SetMemoryLimit(-1)
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	} else {
+		limit = previous
+	}
+	log.Info("memory limit", "limit", node.ByteSize(limit), "source", source,
+		"computed", node.ByteSize(b.Total), "caches", node.ByteSize(b.Caches), "requests", node.ByteSize(b.Requests),
+		"connections", node.ByteSize(b.Connections), "disks", node.ByteSize(b.Disks), "base", node.ByteSize(b.Base))
+	if limit < b.Total {
+		log.Warn("memory limit below what the configuration may use: the garbage collector will run often under load, and the process may still exceed the limit",
+			"limit", node.ByteSize(limit), "computed", node.ByteSize(b.Total))
+	}
+	return previous
 }
 
 func abs(p string) string {
