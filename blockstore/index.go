@@ -229,10 +229,11 @@ func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
 	return ix, rebuild, nil
 }
 
-// loadLiveCounts reads the live key and byte counts, counting them once
-// (one pass over the keys) in an index written before they were kept.
+// loadLiveCounts reads the live key and byte counts, counting them (one
+// pass over the keys) in an index written before they were kept; the next
+// commit stores them. Read-only, so an index on a full disk still opens.
 func (ix *index) loadLiveCounts() error {
-	return ix.db.Update(func(tx *bolt.Tx) error {
+	return ix.db.View(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bucketMeta)
 		k, b := mb.Get(metaLiveKeys), mb.Get(metaLiveBytes)
 		if len(k) == 8 && len(b) == 8 {
@@ -248,12 +249,9 @@ func (ix *index) loadLiveCounts() error {
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
 		ix.liveKeys.Store(keys)
 		ix.liveBytes.Store(bytes)
-		return putLiveCounts(mb, keys, bytes)
+		return err
 	})
 }
 

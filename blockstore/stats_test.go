@@ -2,14 +2,18 @@ package blockstore
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestStatsLiveKeysAndBytes checks the live key and byte counts behind the
 // HDD tier's items and bytes on /metrics: puts, overwrites and deletes move
-// them, a reopen keeps them, and a rebuild from the volumes finds them again.
+// them, a reopen keeps them, an index without them counts them at open,
+// and a rebuild from the volumes finds them again.
 func TestStatsLiveKeysAndBytes(t *testing.T) {
 	opts := testOptions(t, nil)
 	s := mustOpen(t, opts)
@@ -37,6 +41,23 @@ func TestStatsLiveKeysAndBytes(t *testing.T) {
 	}
 	s = mustOpen(t, opts)
 	check("after reopen", s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// An index written before the counts were kept: they are counted at open.
+	db, err := bolt.Open(filepath.Join(opts.IndexDir, IndexFileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketMeta)
+		return errors.Join(mb.Delete(metaLiveKeys), mb.Delete(metaLiveBytes))
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, opts)
+	check("after reopening an index without counts", s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
