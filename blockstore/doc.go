@@ -110,6 +110,9 @@
 // scan of any volume the index does not know (an index.db a crash left
 // empty) run with the indexer committing as the scan goes, under the same
 // bound, inside a rebuild marker kept in the index until all is committed.
+// The same transactions keep the number of live keys and their bytes
+// (Stats.LiveKeys, LiveBytes: the HDD tier's items and bytes on /metrics);
+// an index without them counts them at Open.
 //
 // # Caveats
 //
