@@ -13,7 +13,7 @@ import (
 // heap the cache takes, and the memory budget built on it holds.
 func TestRAMWeightCoversHeap(t *testing.T) {
 	for _, size := range []int{100, 1000, 4096, 10000, 40000, 64 << 10, 1 << 20} {
-		n := (32 << 20) / (size + 256)
+		n := (64 << 20) / (size + 256)
 		r, err := newRAMCache(1<<40, nil)
 		if err != nil {
 			t.Fatal(err)
