@@ -147,6 +147,10 @@
 // watermarks the failed commits never advanced (or rebuilds, if index.db
 // is unreadable). A rebuild whose commits fail stops, and Open fails.
 //
+// The same transactions keep the number of live keys and their bytes
+// (Stats.LiveKeys, LiveBytes: the HDD tier's items and bytes on /metrics);
+// an index without them counts them at Open.
+//
 // # Caveats
 //
 //   - Deleted keys keep a small tombstone entry in the index (so an older

@@ -30,6 +30,10 @@ var (
 	bucketMeta     = []byte("meta")
 	metaMaxVer     = []byte("max-version")
 	metaCleanClose = []byte("clean-close")
+	// metaLiveKeys and metaLiveBytes count the live (non-tombstone) keys
+	// and their blob bytes, kept in the same transactions as the keys.
+	metaLiveKeys  = []byte("live-keys")
+	metaLiveBytes = []byte("live-bytes")
 )
 
 // maxTxOps bounds one bbolt transaction so a huge backlog is committed in
@@ -137,6 +141,8 @@ type index struct {
 	committed    atomic.Uint64 // key ops committed
 	commitTime   atomic.Int64  // nanoseconds spent in bbolt transactions
 	commitErrors atomic.Uint64 // failed commit attempts
+	liveKeys     atomic.Int64  // committed live keys (as in metaLiveKeys)
+	liveBytes    atomic.Int64  // their blob bytes (as in metaLiveBytes)
 }
 
 // indexConfig is what openIndex needs from the Options.
@@ -233,7 +239,44 @@ func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
 	ix.retryDelay.Store(int64(50 * time.Millisecond))
 	ix.wake = make(chan struct{}, 1)
 	ix.space = sync.NewCond(&ix.mu)
+	if err := ix.loadLiveCounts(); err != nil {
+		db.Close()
+		return nil, false, fmt.Errorf("blockstore: open index %s: %w", path, err)
+	}
 	return ix, rebuild, nil
+}
+
+// loadLiveCounts reads the live key and byte counts, counting them (one
+// pass over the keys) in an index written before they were kept; the next
+// commit stores them. Read-only, so an index on a full disk still opens.
+func (ix *index) loadLiveCounts() error {
+	return ix.db.View(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketMeta)
+		k, b := mb.Get(metaLiveKeys), mb.Get(metaLiveBytes)
+		if len(k) == 8 && len(b) == 8 {
+			ix.liveKeys.Store(int64(binary.BigEndian.Uint64(k)))
+			ix.liveBytes.Store(int64(binary.BigEndian.Uint64(b)))
+			return nil
+		}
+		var keys, bytes int64
+		err := tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+			if e, ok := decodeEntryOrZero(v); ok && !e.tombstone() {
+				keys++
+				bytes += e.size
+			}
+			return nil
+		})
+		ix.liveKeys.Store(keys)
+		ix.liveBytes.Store(bytes)
+		return err
+	})
+}
+
+func putLiveCounts(mb *bolt.Bucket, keys, bytes int64) error {
+	if err := mb.Put(metaLiveKeys, binary.BigEndian.AppendUint64(nil, uint64(keys))); err != nil {
+		return err
+	}
+	return mb.Put(metaLiveBytes, binary.BigEndian.AppendUint64(nil, uint64(bytes)))
 }
 
 var errIndexLocked = errors.New("blockstore: index file is locked by another process")
@@ -534,6 +577,7 @@ func (ix *index) commit(batch []indexOp) error {
 	slices.SortStableFunc(keys, func(a, b int) int { return strings.Compare(batch[a].key, batch[b].key) })
 	started := time.Now()
 	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
+	var liveKeys, liveBytes int64 // after this batch; only the indexer commits
 	err := ix.db.Update(func(tx *bolt.Tx) error {
 		if fault := ix.commitFault.Load(); fault != nil {
 			return *fault
@@ -542,6 +586,7 @@ func (ix *index) commit(batch []indexOp) error {
 		kb := tx.Bucket(bucketKeys)
 		kb.FillPercent = 0.9
 		var maxVer uint64
+		liveKeys, liveBytes = ix.liveKeys.Load(), ix.liveBytes.Load()
 		for _, i := range keys {
 			op := &batch[i]
 			// bbolt keeps the slices until commit: one arena, never reused
@@ -550,9 +595,16 @@ func (ix *index) commit(batch []indexOp) error {
 			arena = append(arena, op.key...)
 			k := arena[start:len(arena):len(arena)]
 			if cur := kb.Get(k); cur != nil {
-				if c, ok := decodeEntryOrZero(cur); ok && !op.e.newer(&c) {
+				c, ok := decodeEntryOrZero(cur)
+				if ok && !op.e.newer(&c) {
 					continue
 				}
+				if ok && !c.tombstone() {
+					liveKeys, liveBytes = liveKeys-1, liveBytes-c.size
+				}
+			}
+			if !op.e.tombstone() {
+				liveKeys, liveBytes = liveKeys+1, liveBytes+op.e.size
 			}
 			start = len(arena)
 			arena = op.e.encode(arena)
@@ -589,6 +641,9 @@ func (ix *index) commit(batch []indexOp) error {
 			}
 		}
 		mb := tx.Bucket(bucketMeta)
+		if err := putLiveCounts(mb, liveKeys, liveBytes); err != nil {
+			return err
+		}
 		if v := mb.Get(metaMaxVer); len(v) == 8 {
 			maxVer = max(maxVer, binary.BigEndian.Uint64(v))
 		}
@@ -597,6 +652,8 @@ func (ix *index) commit(batch []indexOp) error {
 	if err == nil {
 		ix.commits.Add(1)
 		ix.committed.Add(uint64(len(keys)))
+		ix.liveKeys.Store(liveKeys)
+		ix.liveBytes.Store(liveBytes)
 	}
 	return err
 }

@@ -34,9 +34,11 @@ func ValidateKey(key string) error {
 	return nil
 }
 
-// validateContentType accepts printable ASCII up to MaxContentTypeLen bytes,
-// which is what an HTTP header value can carry unchanged.
-func validateContentType(ct string) error {
+// ValidateContentType accepts printable ASCII up to MaxContentTypeLen bytes,
+// which is what an HTTP header value can carry unchanged. The error wraps
+// ErrInvalidArgument. The node checks headers with it, so the HTTP answer
+// and the store's rule cannot drift apart.
+func ValidateContentType(ct string) error {
 	if len(ct) > MaxContentTypeLen {
 		return fmt.Errorf("%w: content type is %d bytes, limit %d", ErrInvalidArgument, len(ct), MaxContentTypeLen)
 	}

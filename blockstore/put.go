@@ -41,7 +41,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := ValidateKey(key); err != nil {
 		return Info{}, err
 	}
-	if err := validateContentType(opts.ContentType); err != nil {
+	if err := ValidateContentType(opts.ContentType); err != nil {
 		return Info{}, err
 	}
 	if size < -1 {

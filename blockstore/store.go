@@ -63,6 +63,10 @@ type Stats struct {
 	Volumes         int
 	QueuedBytes     int64 // record bytes waiting in the appender queues
 	QueuePeakBytes  int64 // the most one disk's queue ever held (at most Options.MaxQueueBytes)
+	// LiveKeys and LiveBytes count the blobs (not tombstones) committed to
+	// bbolt and their sizes; they lag writes by up to one index commit.
+	LiveKeys  int64
+	LiveBytes int64
 }
 
 // Open opens (or creates) a store and runs recovery: every volume is
@@ -356,6 +360,8 @@ func (s *Store) Stats() Stats {
 		PendingKeys:     pending,
 		PeakPendingKeys: peakPending,
 		Volumes:         nvol,
+		LiveKeys:        s.index.liveKeys.Load(),
+		LiveBytes:       s.index.liveBytes.Load(),
 	}
 }
 

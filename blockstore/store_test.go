@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"strata/ioengine"
@@ -272,7 +273,15 @@ func TestLastWriterWins(t *testing.T) {
 
 func ExampleStore() {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{FS: memfs.New(memfs.Options{}), DataDirs: []string{"/hdd0"}, IndexDir: "/tmp/strata-example-index", VolumeSize: 64 << 20})
+	// The volumes live in memory here; the bbolt index is a real file, so it
+	// goes to a fresh temporary directory that is removed afterwards.
+	indexDir, err := os.MkdirTemp("", "strata-example-index-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(indexDir)
+	s, err := Open(ctx, Options{FS: memfs.New(memfs.Options{}), DataDirs: []string{"/hdd0"}, IndexDir: indexDir, VolumeSize: 64 << 20})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -282,6 +291,11 @@ func ExampleStore() {
 		fmt.Println(err)
 		return
 	}
-	_, data, _ := s.Get(ctx, "hello")
-	fmt.Println(string(data))
+	info, data, err := s.Get(ctx, "hello")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(info.Size, string(data))
+	// Output: 5 world
 }

@@ -3,12 +3,13 @@ package ioengine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
+	"strata/internal/poll"
 	"strata/ioengine"
 	"strata/ioengine/errorfs"
 	"strata/ioengine/memfs"
@@ -129,9 +130,7 @@ func TestHandleCancelWhileQueued(t *testing.T) {
 		_, err := other.ReadAt(ctx, ioengine.ClassRead, make([]byte, 1), 0)
 		readDone <- err
 	}()
-	for dev.Stats().Queued != 1 {
-		runtime.Gosched()
-	}
+	poll.Until(t, "the read queued behind the write", func() bool { return dev.Stats().Queued == 1 })
 	cancel()
 	if err := <-readDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("queued read: %v, want context.Canceled", err)
@@ -220,9 +219,7 @@ func TestDevicePriorityEndToEnd(t *testing.T) {
 	}
 	for i, op := range queued {
 		go func() { done <- op() }()
-		for dev.Stats().Queued != i+1 {
-			runtime.Gosched()
-		}
+		poll.Until(t, fmt.Sprintf("%d operations queued", i+1), func() bool { return dev.Stats().Queued == i+1 })
 	}
 	close(unblock)
 	for range 4 {

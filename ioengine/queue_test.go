@@ -3,20 +3,21 @@ package ioengine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
+
+	"strata/internal/poll"
 )
 
-// waitQueued spins until q has want waiters. It waits on a state change, not
-// on time, so it is not a timed assertion.
+// waitQueued waits until q has want waiters. It waits on a state change, not
+// on time, so it is not a timed assertion; it has a deadline all the same.
 func waitQueued(t *testing.T, q *queue, want int) {
 	t.Helper()
-	for {
-		if _, queued := q.depth(); queued == want {
-			return
-		}
-		runtime.Gosched()
-	}
+	poll.Until(t, fmt.Sprintf("%d waiters queued", want), func() bool {
+		_, queued := q.depth()
+		return queued == want
+	})
 }
 
 func TestQueuePriority(t *testing.T) {
@@ -59,12 +60,10 @@ func TestQueuePriority(t *testing.T) {
 		proceed <- struct{}{}
 	}
 	waitQueued(t, q, 0)
-	for {
-		if inFlight, _ := q.depth(); inFlight == 0 {
-			break
-		}
-		runtime.Gosched()
-	}
+	poll.Until(t, "no operation in flight", func() bool {
+		inFlight, _ := q.depth()
+		return inFlight == 0
+	})
 }
 
 func TestQueueCancelWhileQueued(t *testing.T) {

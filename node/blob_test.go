@@ -98,7 +98,7 @@ func TestTierHeaderFollowsStore(t *testing.T) {
 
 func TestBadKeys(t *testing.T) {
 	e := newEnv(t, nil)
-	long := strings.Repeat("k", node.MaxKeyLen+1)
+	long := strings.Repeat("k", blockstore.MaxKeyLen+1)
 	for _, target := range []string{
 		"/blobs/",
 		"/blobs/a%00b",
@@ -441,7 +441,7 @@ func TestRoutesAndMethods(t *testing.T) {
 
 func TestBadContentType(t *testing.T) {
 	e := newEnv(t, nil)
-	wantStatus(t, e.do(http.MethodPut, "/blobs/k", strings.NewReader("x"), "Content-Type", strings.Repeat("a", 300)), 400, "bad_request")
+	wantStatus(t, e.do(http.MethodPut, "/blobs/k", strings.NewReader("x"), "Content-Type", strings.Repeat("a", 300)), 400, "invalid_argument")
 	wantStatus(t, e.do(http.MethodPut, "/blobs/k", strings.NewReader("x"), "Content-Type", "a", "Content-Type", "b"), 400, "bad_request")
 	if e.store.Len() != 0 {
 		t.Fatal("stored despite a bad Content-Type")

@@ -62,10 +62,19 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after
 	// SIGTERM before connections are closed. Default 30s.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	// MemoryLimit is the Go memory limit `strata serve` sets; 0 (the
+	// default) computes it from the other settings (MemoryBudget). The
+	// GOMEMLIMIT environment variable overrides both.
+	MemoryLimit ByteSize `toml:"memory_limit"`
 
 	HTTP   HTTPConfig   `toml:"http"`
 	Limits LimitsConfig `toml:"limits"`
 	Auth   AuthConfig   `toml:"auth"`
+
+	// BuildVersion is the binary's link-time version, set by the binary
+	// (never by a config file) for strata_build_info; "" lets the node
+	// read the build info itself.
+	BuildVersion string `toml:"-"`
 }
 
 // HTTPConfig bounds what one connection may cost.
@@ -276,7 +285,7 @@ func (c Config) Validate() error {
 	if c.SSDCacheSize > 0 && c.SSDDir == "" {
 		bad("ssd_dir is empty but ssd_cache_size is %v", c.SSDCacheSize)
 	}
-	for name, v := range map[string]ByteSize{"ram_cache_size": c.RAMCacheSize, "ssd_cache_size": c.SSDCacheSize} {
+	for name, v := range map[string]ByteSize{"ram_cache_size": c.RAMCacheSize, "ssd_cache_size": c.SSDCacheSize, "memory_limit": c.MemoryLimit} {
 		if v < 0 {
 			bad("%s is negative", name)
 		}

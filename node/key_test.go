@@ -11,7 +11,9 @@ import (
 	"strata/blockstore"
 )
 
-func TestValidateKey(t *testing.T) {
+// TestKeyRuleIsTheStores runs the key rule's cases through the path
+// parser: the node applies blockstore.ValidateKey, the one copy of the rule.
+func TestKeyRuleIsTheStores(t *testing.T) {
 	for _, tc := range []struct {
 		key string
 		ok  bool
@@ -20,10 +22,10 @@ func TestValidateKey(t *testing.T) {
 		{"photos/2024/cat.jpg", true},
 		{"a/../b", true},
 		{"snow \u2603", true},
-		{strings.Repeat("x", MaxKeyLen), true},
-		{strings.Repeat("\u00e9", MaxKeyLen/2), true},
+		{strings.Repeat("x", blockstore.MaxKeyLen), true},
+		{strings.Repeat("\u00e9", blockstore.MaxKeyLen/2), true},
 		{"", false},
-		{strings.Repeat("x", MaxKeyLen+1), false},
+		{strings.Repeat("x", blockstore.MaxKeyLen+1), false},
 		{"a\x00b", false},
 		{"tab\t", false},
 		{"del\x7f", false},
@@ -31,12 +33,15 @@ func TestValidateKey(t *testing.T) {
 		{"\xff", false},
 		{"half\xe2\x98", false},
 	} {
-		err := ValidateKey(tc.key)
-		if (err == nil) != tc.ok {
-			t.Errorf("ValidateKey(%q) = %v, want ok=%v", tc.key, err, tc.ok)
+		key, err := keyFromEscapedPath(blobsPrefix + url.PathEscape(tc.key))
+		if (err == nil) != tc.ok || (err == nil && key != tc.key) {
+			t.Errorf("key %q from a path = %q, %v; want ok=%v", tc.key, key, err, tc.ok)
 		}
 		if err != nil && !errors.Is(err, blockstore.ErrInvalidKey) {
-			t.Errorf("ValidateKey(%q) = %v, not ErrInvalidKey", tc.key, err)
+			t.Errorf("key %q from a path: %v, not ErrInvalidKey", tc.key, err)
+		}
+		if (blockstore.ValidateKey(tc.key) == nil) != tc.ok {
+			t.Errorf("blockstore.ValidateKey(%q) disagrees with the node", tc.key)
 		}
 	}
 }
@@ -69,10 +74,10 @@ func FuzzKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		err := ValidateKey(key)
-		want := len(key) >= 1 && len(key) <= MaxKeyLen && utf8.ValidString(key) && !strings.ContainsFunc(key, unicode.IsControl)
+		err := blockstore.ValidateKey(key)
+		want := len(key) >= 1 && len(key) <= blockstore.MaxKeyLen && utf8.ValidString(key) && !strings.ContainsFunc(key, unicode.IsControl)
 		if (err == nil) != want {
-			t.Fatalf("ValidateKey(%q) = %v, want valid=%v", key, err, want)
+			t.Fatalf("blockstore.ValidateKey(%q) = %v, want valid=%v", key, err, want)
 		}
 		got, perr := keyFromEscapedPath(blobsPrefix + url.PathEscape(key))
 		if want && (perr != nil || got != key) {
@@ -82,7 +87,7 @@ func FuzzKey(f *testing.F) {
 			t.Fatalf("invalid key %q accepted from a path", key)
 		}
 		// Raw (unescaped) input must never panic and must only yield valid keys.
-		if k, err := keyFromEscapedPath(blobsPrefix + key); err == nil && ValidateKey(k) != nil {
+		if k, err := keyFromEscapedPath(blobsPrefix + key); err == nil && blockstore.ValidateKey(k) != nil {
 			t.Fatalf("path %q gave invalid key %q", key, k)
 		}
 	})

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"strata/blockstore"
 )
 
 // listQuery is a parsed GET /blobs query.
@@ -46,7 +45,7 @@ func parseListQuery(raw string) (listQuery, error) {
 		}
 	}
 	for _, v := range []string{q.prefix, q.startAfter} {
-		if len(v) > MaxKeyLen || !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		if v != "" && blockstore.ValidateKey(v) != nil {
 			return q, fmt.Errorf("%w: prefix and start-after must be keys or empty", errBadRequest)
 		}
 	}

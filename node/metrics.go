@@ -30,7 +30,7 @@ type metrics struct {
 	rejected *prometheus.CounterVec
 }
 
-func newMetrics(reg *prometheus.Registry, store func() Store, uploads, reads *semaphore) *metrics {
+func newMetrics(reg *prometheus.Registry, store func() Store, uploads, reads *semaphore, build Build) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_http_requests_total",
@@ -71,7 +71,8 @@ func newMetrics(reg *prometheus.Registry, store func() Store, uploads, reads *se
 	reg.MustRegister(
 		m.requests, m.duration, m.bytesIn, m.bytesOut, m.rejected,
 		inUse("upload", uploads), inUse("read", reads), limit("upload", uploads), limit("read", reads),
-		&deviceCollector{store: store}, &tierCollector{store: store},
+		&deviceCollector{store: store}, &tierCollector{store: store}, &storeCollector{store: store},
+		buildInfoGauge(build),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -131,13 +132,16 @@ var (
 		"I/O operations waiting for a device.", []string{"device"}, nil)
 	devDirectDesc = prometheus.NewDesc("strata_device_direct_io",
 		"1 when the device uses O_DIRECT, 0 when it fell back to buffered I/O.", []string{"device"}, nil)
+	devQueueWaitDesc = prometheus.NewDesc("strata_device_queue_wait_seconds",
+		"Time I/O operations waited for a device slot, by I/O class (only operations that had to wait).",
+		[]string{"device", "class"}, nil)
 )
 
 // deviceCollector exports Store.Devices at scrape time (nothing before a store is attached).
 type deviceCollector struct{ store func() Store }
 
 func (c *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{devOpsDesc, devBytesDesc, devErrorsDesc, devLatencyDesc, devInFlightDesc, devQueuedDesc, devDirectDesc} {
+	for _, d := range []*prometheus.Desc{devOpsDesc, devBytesDesc, devErrorsDesc, devLatencyDesc, devQueueWaitDesc, devInFlightDesc, devQueuedDesc, devDirectDesc} {
 		ch <- d
 	}
 }
@@ -170,6 +174,9 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(devBytesDesc, cs.WriteBytes, dev.Name, cs.Class, "write")
 			counter(devErrorsDesc, cs.Errors, dev.Name, cs.Class)
 			if h, err := latencyHistogram(devLatencyDesc, cs.Latency, dev.Name, cs.Class); err == nil {
+				ch <- h
+			}
+			if h, err := latencyHistogram(devQueueWaitDesc, cs.QueueWait, dev.Name, cs.Class); err == nil {
 				ch <- h
 			}
 		}
@@ -218,4 +225,52 @@ func (c *tierCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- h
 		}
 	}
+}
+
+// storeStatsReporter is the optional Store method behind storeCollector.
+type storeStatsReporter interface {
+	StoreStats() StoreStats
+}
+
+var (
+	storeCorruptDesc = prometheus.NewDesc("strata_store_corrupt_records_total",
+		"Records that failed a checksum, on read or in recovery; their bytes were never served.", nil, nil)
+	storeWriteErrorsDesc = prometheus.NewDesc("strata_store_write_errors_total",
+		"Failed volume writes and fdatasyncs; each failed its group and retired its volume.", nil, nil)
+	indexPendingDesc = prometheus.NewDesc("strata_index_pending_entries",
+		"Durable, readable entries not yet committed to the index.", nil, nil)
+	coalescedDesc = prometheus.NewDesc("strata_tier_coalesced_reads_total",
+		"Reads that shared another reader's backend read instead of issuing their own.", nil, nil)
+)
+
+// storeCollector exports StoreStats at scrape time, for stores that have them.
+type storeCollector struct{ store func() Store }
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, indexPendingDesc, coalescedDesc} {
+		ch <- d
+	}
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	r, ok := c.store().(storeStatsReporter)
+	if !ok {
+		return // no store yet, or one without these counters
+	}
+	st := r.StoreStats()
+	ch <- prometheus.MustNewConstMetric(storeCorruptDesc, prometheus.CounterValue, float64(st.CorruptRecords))
+	ch <- prometheus.MustNewConstMetric(storeWriteErrorsDesc, prometheus.CounterValue, float64(st.WriteErrors))
+	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(st.PendingIndexEntries))
+	ch <- prometheus.MustNewConstMetric(coalescedDesc, prometheus.CounterValue, float64(st.CoalescedReads))
+}
+
+// buildInfoGauge is strata_build_info: always 1, the build in its labels.
+func buildInfoGauge(b Build) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "strata_build_info",
+		Help:        "Always 1; the labels describe the running binary.",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion},
+	})
+	g.Set(1)
+	return g
 }

@@ -80,7 +80,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	if store != nil {
 		s.store.Store(&storeRef{store})
 	}
-	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads)
+	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads, ReadBuild(cfg.BuildVersion))
 	s.registry.MustRegister(newWritableGauge(s.currentStore))
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -85,7 +85,18 @@ type DeviceClassStats struct {
 	Class                                                       string
 	ReadOps, ReadBytes, WriteOps, WriteBytes, SyncOps, OtherOps uint64
 	Errors                                                      uint64
-	Latency                                                     Latency
+	Latency                                                     Latency // call to return, queue wait included
+	QueueWait                                                   Latency // waits for a device slot (only those that waited)
+}
+
+// StoreStats are the store's own counters, as exported on /metrics. A Store
+// that has them reports them with a StoreStats() StoreStats method (see
+// storeStatsReporter); the others export none.
+type StoreStats struct {
+	CorruptRecords      uint64 // records that failed a checksum, on read or in recovery
+	WriteErrors         uint64 // failed volume writes and fdatasyncs (each retires a volume)
+	PendingIndexEntries int    // durable, readable, not yet committed to the index
+	CoalescedReads      uint64 // reads that shared another reader's backend read
 }
 
 // Latency is a bucketed (not cumulative) latency histogram: Counts[i] counts

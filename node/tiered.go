@@ -77,11 +77,23 @@ func (t tieredStore) Devices() []DeviceStats {
 				OtherOps:   c.OtherOps,
 				Errors:     c.Errors,
 				Latency:    latencyOf(c.Latency),
+				QueueWait:  latencyOf(c.QueueWait),
 			})
 		}
 		out = append(out, ds)
 	}
 	return out
+}
+
+// StoreStats reports the backend's and the caches' own counters.
+func (t tieredStore) StoreStats() StoreStats {
+	st := t.Store.Stats()
+	return StoreStats{
+		CorruptRecords:      st.Backend.Corruptions,
+		WriteErrors:         st.Backend.WriteErrors,
+		PendingIndexEntries: st.Backend.PendingKeys,
+		CoalescedReads:      st.Coalesced,
+	}
 }
 
 func classLabel(c ioengine.Class) string {

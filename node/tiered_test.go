@@ -149,3 +149,31 @@ func TestTieredReadyzWritable(t *testing.T) {
 		t.Fatalf("strata_writable missing or 0")
 	}
 }
+
+// TestContentTypeLimitIsTheStores checks that the node and the store apply
+// one Content-Type limit: every length past it answers the same class of
+// error, and the longest allowed one is stored and served back.
+func TestContentTypeLimitIsTheStores(t *testing.T) {
+	e := newTieredEnv(t, nil)
+	for _, tc := range []struct {
+		n      int
+		status int
+		code   string
+	}{
+		{blockstore.MaxContentTypeLen, http.StatusCreated, ""},
+		{blockstore.MaxContentTypeLen + 1, http.StatusBadRequest, "invalid_argument"},
+		{blockstore.MaxContentTypeLen + 2, http.StatusBadRequest, "invalid_argument"},
+		{300, http.StatusBadRequest, "invalid_argument"},
+	} {
+		ct := strings.Repeat("a", tc.n)
+		key := fmt.Sprintf("ct-%d", tc.n)
+		wantStatus(t, e.do(http.MethodPut, "/blobs/"+key, strings.NewReader("x"), "Content-Type", ct), tc.status, tc.code)
+		if tc.status != http.StatusCreated {
+			wantStatus(t, e.do(http.MethodGet, "/blobs/"+key, nil), http.StatusNotFound, "not_found")
+			continue
+		}
+		if got := e.do(http.MethodGet, "/blobs/"+key, nil).Header().Get("Content-Type"); got != ct {
+			t.Errorf("Content-Type of %d bytes served back as %d bytes", tc.n, len(got))
+		}
+	}
+}

@@ -26,8 +26,15 @@ type deviceReporter interface {
 	Devices() []ioengine.DeviceStats
 }
 
-// The real HDD tier is a Backend and reports its devices.
+// statsReporter is implemented by backends that count what they hold and
+// what went wrong (*blockstore.Store does).
+type statsReporter interface {
+	Stats() blockstore.Stats
+}
+
+// The real HDD tier is a Backend and reports its devices and counters.
 var (
 	_ Backend        = (*blockstore.Store)(nil)
 	_ deviceReporter = (*blockstore.Store)(nil)
+	_ statsReporter  = (*blockstore.Store)(nil)
 )

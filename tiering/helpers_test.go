@@ -7,42 +7,38 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"strata/blockstore"
+	"strata/internal/poll"
 	"strata/ioengine"
 )
 
 // waitIdle waits until every queued admission has been copied into a
 // region buffer. It polls: no timing is asserted.
-func (s *ssdCache) waitIdle() {
-	for !s.idle() {
-		time.Sleep(200 * time.Microsecond)
-	}
+func (s *ssdCache) waitIdle(t testing.TB) {
+	t.Helper()
+	poll.Until(t, "the SSD admission queue to drain", s.idle)
 }
 
 // flushAll seals the fill region and waits until every region is on flash.
-func (s *ssdCache) flushAll() {
-	s.waitIdle()
+func (s *ssdCache) flushAll(t testing.TB) {
+	t.Helper()
+	s.waitIdle(t)
 	s.mu.Lock()
 	if r, ok := s.core.sealFill(); ok {
 		s.flushQ <- r
 	}
 	s.mu.Unlock()
-	for {
+	poll.Until(t, "every SSD region on flash", func() bool {
 		s.mu.Lock()
-		busy := false
+		defer s.mu.Unlock()
 		for _, r := range s.core.regions {
 			if r.state == regionFlushing || r.state == regionReclaiming {
-				busy = true
+				return false
 			}
 		}
-		s.mu.Unlock()
-		if !busy {
-			return
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
+		return true
+	})
 }
 
 type testEnv struct {

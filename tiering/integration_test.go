@@ -127,7 +127,7 @@ func TestWithRealBlockstore(t *testing.T) {
 		e.get(t, k, want[k])
 		e.get(t, k, want[k])
 	}
-	e.s.ssd.waitIdle()
+	e.s.ssd.waitIdle(t)
 	st := e.s.Stats()
 	if st.RAM.Evictions == 0 || st.SSD.Admissions == 0 {
 		t.Fatalf("no RAM evictions (%d) or SSD admissions (%d)", st.RAM.Evictions, st.SSD.Admissions)

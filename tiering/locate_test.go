@@ -40,7 +40,7 @@ func TestLocateMatchesRead(t *testing.T) {
 	v, _ := e.s.ram.get(k)
 	e.s.onRAMEvict(k, v)
 	e.s.ram.invalidate(k)
-	e.s.ssd.waitIdle()
+	e.s.ssd.waitIdle(t)
 	check("big, one segment only on the SSD", "big", big)
 
 	e.put("empty", nil)

@@ -86,26 +86,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.FileMode&^fs.ModePerm != 0 {
 		return o, fmt.Errorf("%w: file mode %v has more than permission bits", ErrBadOptions, o.FileMode)
 	}
-	if o.RegionSize == 0 {
-		o.RegionSize = defaultRegionSize
-	}
+	o = o.sizeDefaults()
 	if o.RegionSize%(64<<10) != 0 || o.RegionSize/ssdUnit(o.RegionSize) > maxUnitsPerRegion {
 		return o, fmt.Errorf("%w: region size %d is not a multiple of 64 KiB", ErrBadOptions, o.RegionSize)
 	}
-	if o.RAMMaxItemBytes == 0 {
-		o.RAMMaxItemBytes = defaultRAMMaxItemBytes
-	}
-	if o.SSDMaxItemBytes == 0 {
-		o.SSDMaxItemBytes = defaultSSDMaxItemBytes
-	}
-	if o.SSDRegionBuffers == 0 {
-		o.SSDRegionBuffers = defaultRegionBuffers
-	}
 	if o.SSDRegionBuffers < 3 {
 		return o, fmt.Errorf("%w: at least 3 SSD region buffers", ErrBadOptions)
-	}
-	if o.SSDAdmitQueueBytes == 0 {
-		o.SSDAdmitQueueBytes = 2 * o.RegionSize
 	}
 	if o.AdmitWindow == 0 {
 		o.AdmitWindow = defaultAdmitWindow
@@ -120,4 +106,25 @@ func (o Options) withDefaults() (Options, error) {
 		o.Now = time.Now
 	}
 	return o, nil
+}
+
+// sizeDefaults fills in the defaults of the sizes (unchecked), which
+// MemoryBytes needs as much as Open.
+func (o Options) sizeDefaults() Options {
+	if o.RegionSize == 0 {
+		o.RegionSize = defaultRegionSize
+	}
+	if o.RAMMaxItemBytes == 0 {
+		o.RAMMaxItemBytes = defaultRAMMaxItemBytes
+	}
+	if o.SSDMaxItemBytes == 0 {
+		o.SSDMaxItemBytes = defaultSSDMaxItemBytes
+	}
+	if o.SSDRegionBuffers == 0 {
+		o.SSDRegionBuffers = defaultRegionBuffers
+	}
+	if o.SSDAdmitQueueBytes == 0 {
+		o.SSDAdmitQueueBytes = 2 * o.RegionSize
+	}
+	return o
 }

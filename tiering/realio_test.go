@@ -17,6 +17,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"strata/blockstore"
+	"strata/internal/zipf"
 	"strata/ioengine"
 )
 
@@ -126,7 +127,10 @@ func TestRealIO(t *testing.T) {
 	t.Logf("loaded %d objects, %d MiB in %v (straight into the backend; caches cold)", len(sizes), total>>20, time.Since(start).Round(time.Millisecond))
 
 	// Zipf 0.9 over the objects, ranks scattered over keys.
-	z := newYCSBZipf(uint64(len(sizes)), 0.9)
+	z, err := zipf.New(uint64(len(sizes)), 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
 	perm := r.Perm(len(sizes))
 	type workerHists struct {
 		tier     map[string]*hdrhistogram.Histogram
@@ -143,7 +147,7 @@ func TestRealIO(t *testing.T) {
 				rr := rand.New(rand.NewPCG(uint64(w), uint64(n)))
 				buf := make([]byte, 256<<10)
 				for range n / readers {
-					i := perm[z.next(rr)]
+					i := perm[z.Next(rr)]
 					t0 := time.Now()
 					o, err := s.Open(ctx, key(i))
 					if err != nil {
@@ -203,7 +207,7 @@ func TestRealIO(t *testing.T) {
 				return
 			default:
 			}
-			d, err := rawRead(rr, buf, sizes[perm[z.next(rr)]])
+			d, err := rawRead(rr, buf, sizes[perm[z.Next(rr)]])
 			if err != nil {
 				t.Error(err)
 				return

@@ -2,11 +2,14 @@ package tiering
 
 import (
 	"container/list"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"strconv"
 	"time"
+
+	"strata/internal/zipf"
 )
 
 // This file is a trace-driven simulator of the caching policy. It replays
@@ -72,7 +75,7 @@ func newSimTiered(c simTieredConfig) *simTiered {
 	if c.admitAll {
 		s.res.policy = "tiered-admit-all"
 	}
-	width := int(min(max((c.ramBytes+c.ssdBytes)/(32<<10), 1<<16), 1<<22))
+	width := sketchWidthFor(c.ramBytes, c.ssdBytes)
 	s.adm = newAdmissionPolicy(admissionConfig{
 		sketchWidth:  width,
 		sketchPeriod: time.Hour,
@@ -286,72 +289,6 @@ func (b *simBaseline) get(req simRequest) {
 	}
 }
 
-// zipfGen draws ranks in [0, n), rank 0 the most popular.
-type zipfGen interface{ next(r *rand.Rand) uint64 }
-
-// ycsbZipf is YCSB's ZipfianGenerator (Gray et al., "Quickly generating
-// billion-record synthetic databases"), which works for 0 < theta < 1,
-// where Go's rand.Zipf (s > 1) cannot go.
-type ycsbZipf struct {
-	n                        uint64
-	theta, alpha, zetan, eta float64
-	halfPowTheta             float64
-}
-
-func newYCSBZipf(n uint64, theta float64) *ycsbZipf {
-	zetan := 0.0
-	for i := uint64(1); i <= n; i++ {
-		zetan += 1 / math.Pow(float64(i), theta)
-	}
-	zeta2 := 1 + 1/math.Pow(2, theta)
-	return &ycsbZipf{
-		n: n, theta: theta, alpha: 1 / (1 - theta), zetan: zetan,
-		eta:          (1 - math.Pow(2/float64(n), 1-theta)) / (1 - zeta2/zetan),
-		halfPowTheta: math.Pow(0.5, theta),
-	}
-}
-
-func (z *ycsbZipf) next(r *rand.Rand) uint64 {
-	u := r.Float64()
-	uz := u * z.zetan
-	if uz < 1 {
-		return 0
-	}
-	if uz < 1+z.halfPowTheta {
-		return 1
-	}
-	v := uint64(float64(z.n) * math.Pow(z.eta*u-z.eta+1, z.alpha))
-	return min(v, z.n-1)
-}
-
-// cdfZipf samples by binary search in the cumulative distribution: exact
-// for any alpha, used for alpha >= 1 (where the YCSB formula is undefined).
-type cdfZipf struct{ cdf []float64 }
-
-func newCDFZipf(n uint64, alpha float64) *cdfZipf {
-	c := make([]float64, n)
-	sum := 0.0
-	for i := range c {
-		sum += 1 / math.Pow(float64(i+1), alpha)
-		c[i] = sum
-	}
-	for i := range c {
-		c[i] /= sum
-	}
-	return &cdfZipf{cdf: c}
-}
-
-func (z *cdfZipf) next(r *rand.Rand) uint64 {
-	return uint64(sort.SearchFloat64s(z.cdf, r.Float64()))
-}
-
-func newZipf(n uint64, alpha float64) zipfGen {
-	if alpha < 1 {
-		return newYCSBZipf(n, alpha)
-	}
-	return newCDFZipf(n, alpha)
-}
-
 // simTraceConfig describes a synthetic trace: Zipf popularity over ranks
 // with churn (a fraction of requests retires the object at a random rank
 // and puts a brand-new object there), and object sizes log-uniform in
@@ -367,9 +304,12 @@ type simTraceConfig struct {
 
 // makeTrace returns the requests and the footprint (bytes of all distinct
 // objects requested).
-func makeTrace(c simTraceConfig) ([]simRequest, int64) {
+func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 	r := rand.New(rand.NewPCG(c.seed, c.seed+1))
-	z := newZipf(c.keys, c.alpha)
+	z, err := zipf.New(c.keys, c.alpha)
+	if err != nil {
+		return nil, 0, fmt.Errorf("tiering: trace: %w", err)
+	}
 	ids := make([]uint64, c.keys)
 	// Scatter ranks over ids so popularity is not correlated with id.
 	for i := range ids {
@@ -390,14 +330,14 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64) {
 			ids[r.Uint64N(c.keys)] = next
 			next++
 		}
-		id := ids[z.next(r)]
+		id := ids[z.Next(r)]
 		reqs[i] = simRequest{id: id, size: size(id)}
 		if !seen[id] {
 			seen[id] = true
 			footprint += reqs[i].size
 		}
 	}
-	return reqs, footprint
+	return reqs, footprint, nil
 }
 
 type simPolicy interface{ get(simRequest) }

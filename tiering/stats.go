@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"strata/blockstore"
 	"strata/ioengine"
 )
 
@@ -40,11 +41,16 @@ type Stats struct {
 	// Coalesced counts reads that waited for another reader's identical
 	// backend read instead of issuing their own.
 	Coalesced uint64
+	// Backend has the backend's own counters (zero when it reports none;
+	// *blockstore.Store does).
+	Backend blockstore.Stats
 }
 
 // TierStats counts one tier. A hit is one item (segment) served by the
 // tier; a miss is one lookup it could not answer. For TierHDD, Hits counts
-// items read from the backend and Misses failed backend reads.
+// items read from the backend and Misses failed backend reads; Items and
+// Bytes are the backend's live blobs and their sizes, as committed to its
+// index.
 type TierStats struct {
 	Tier          Tier
 	Enabled       bool

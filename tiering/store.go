@@ -39,7 +39,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{opts: opts, backend: opts.Backend, log: opts.Logger}
-	width := int(min(max((opts.RAMCacheBytes+opts.SSDCacheBytes)/(32<<10), 1<<16), 1<<22))
+	width := sketchWidthFor(opts.RAMCacheBytes, opts.SSDCacheBytes)
 	s.adm = newAdmissionPolicy(admissionConfig{
 		sketchWidth:  width,
 		sketchPeriod: opts.AdmitWindow,
@@ -270,6 +270,11 @@ func (s *Store) Stats() Stats {
 		SSD:       s.ssdC.snapshot(TierSSD, s.ssd != nil),
 		HDD:       s.hddC.snapshot(TierHDD, true),
 		Coalesced: s.coalesced.Load(),
+	}
+	// The HDD tier's contents are the backend's: without this they read 0.
+	if b, ok := s.backend.(statsReporter); ok {
+		st.Backend = b.Stats()
+		st.HDD.Items, st.HDD.Bytes = st.Backend.LiveKeys, st.Backend.LiveBytes
 	}
 	if s.ram != nil {
 		st.RAM.Evictions = s.ram.evictions.Load()

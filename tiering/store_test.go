@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"strata/blockstore"
+	"strata/internal/poll"
 	"strata/ioengine/memfs"
 )
 
@@ -45,7 +46,7 @@ func TestReadPathTiers(t *testing.T) {
 		e.s.onRAMEvict(k, v)
 		e.s.ram.invalidate(k)
 	}
-	e.s.ssd.waitIdle()
+	e.s.ssd.waitIdle(t)
 	reads := fb.reads.Load()
 	if tier := e.mustGet("big", big); tier != "ssd" {
 		t.Errorf("after RAM eviction: tier %q, want ssd", tier)
@@ -61,7 +62,7 @@ func TestReadPathTiers(t *testing.T) {
 		t.Fatalf("SSD hit not promoted to RAM as clean: ok=%v fromSSD=%v", ok, v.fromSSD)
 	}
 	e.s.onRAMEvict(k, v)
-	e.s.ssd.waitIdle()
+	e.s.ssd.waitIdle(t)
 	st2 := e.s.Stats()
 	if st2.SSD.Admissions != st.SSD.Admissions || st2.SSDCache.SkippedPresent != st.SSDCache.SkippedPresent+1 {
 		t.Errorf("evicting a promoted item: admissions %d -> %d, skipped %d -> %d",
@@ -137,7 +138,7 @@ func TestOverwriteAndDeleteNeverServeStale(t *testing.T) {
 				for range 3 {
 					e.mustGet(key, v1)
 					if e.s.ssd != nil {
-						e.s.ssd.waitIdle()
+						e.s.ssd.waitIdle(t)
 					}
 				}
 				e.put(key, v2)
@@ -150,7 +151,7 @@ func TestOverwriteAndDeleteNeverServeStale(t *testing.T) {
 				}
 			}
 			if e.s.ssd != nil && e.s.ram == nil {
-				e.s.ssd.waitIdle()
+				e.s.ssd.waitIdle(t)
 				if st := e.s.Stats(); st.SSD.Admissions == 0 || st.SSD.Items != 0 {
 					t.Fatalf("ssd: %d admissions, %d items left after deletes (want >0, 0)", st.SSD.Admissions, st.SSD.Items)
 				}
@@ -168,13 +169,13 @@ func admitToSSD(t *testing.T, e *testEnv, keys []string, want map[string][]byte)
 			if tier := e.mustGet(k, want[k]); tier == "ssd" {
 				break
 			}
-			e.s.ssd.waitIdle()
+			e.s.ssd.waitIdle(t)
 			if i > 5 {
 				t.Fatalf("%q never admitted to the SSD: %+v %+v", k, e.s.Stats().SSD, e.s.Stats().SSDCache)
 			}
 		}
 	}
-	e.s.ssd.flushAll()
+	e.s.ssd.flushAll(t)
 }
 
 func TestSSDDamagedUnderRunningStore(t *testing.T) {
@@ -340,9 +341,7 @@ func TestCoalescedMisses(t *testing.T) {
 		}()
 	}
 	fk := flightKey{key: "hot", version: info.Version, chunk: 0}
-	for e.s.flights.waiting(fk) < n-1 {
-		time.Sleep(100 * time.Microsecond)
-	}
+	poll.Until(t, fmt.Sprintf("%d readers waiting on one backend read", n-1), func() bool { return e.s.flights.waiting(fk) >= n-1 })
 	close(gate)
 	wg.Wait()
 	for _, err := range errs {
@@ -474,7 +473,7 @@ func TestWriteBudgetRespected(t *testing.T) {
 				e.mustGet(k, d)
 				e.mustGet(k, d)
 			}
-			e.s.ssd.waitIdle()
+			e.s.ssd.waitIdle(t)
 			st := e.s.Stats()
 			if err := e.s.Close(); err != nil {
 				t.Fatal(err)

@@ -124,7 +124,7 @@ func TestSSDReinsertionKeepsHotItems(t *testing.T) {
 			e.mustGet(k, want[k])
 		}
 	}
-	e.s.ssd.flushAll()
+	e.s.ssd.flushAll(t)
 	st := e.s.Stats()
 	if st.SSDCache.Reinsertions == 0 || st.SSD.Evictions == 0 {
 		t.Fatalf("reinsertions %d, evictions %d", st.SSDCache.Reinsertions, st.SSD.Evictions)

@@ -14,6 +14,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"strata/cmd/strata/internal/workload"
+	"strata/internal/zipf"
 )
 
 // maxErrorSamples is how many distinct error messages a run keeps.
@@ -65,7 +66,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 	if err := checkReady(ctx, c); err != nil {
 		return nil, err
 	}
-	zipf, err := workload.NewZipf(uint64(cfg.Keys), cfg.Zipf)
+	ranks, err := zipf.New(uint64(cfg.Keys), cfg.Zipf)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 				if measured && cfg.MaxOps > 0 && claimed.Add(1) > cfg.MaxOps {
 					return
 				}
-				key := cfg.keyName(keys.Key(zipf.Next(rng), opStart.Sub(start)))
+				key := cfg.keyName(keys.Key(ranks.Next(rng), opStart.Sub(start)))
 				isRead := rng.Float64() < cfg.ReadRatio
 				var n int64
 				var tier string

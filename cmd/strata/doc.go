@@ -17,7 +17,11 @@
 // http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).
 // Flags may come before or after positional arguments; "--" ends flags.
 //
-// Exit codes: 0 success, 1 failure (including "not found"), 2 usage error.
+// Exit codes: 0 success, 1 failure (including "not found"), 2 usage error;
+// for `strata serve`, 2 is any configuration error, including an option the
+// store refuses when it opens (the systemd unit does not restart on it).
+// `strata serve` sets the Go memory limit from its configuration and logs
+// it (docs/config.md, Memory).
 //
 // # Caveats
 //

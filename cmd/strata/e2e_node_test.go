@@ -69,6 +69,9 @@ type nodeOptions struct {
 	volumeSize  string
 	extraConfig string   // more TOML, appended verbatim
 	env         []string // extra environment, KEY=VALUE
+	// cacheConfig replaces the default cache, shutdown and log settings
+	// (small caches, debug logs) when set.
+	cacheConfig string
 }
 
 // nodeProc is a running `strata serve`.
@@ -114,7 +117,11 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 			fmt.Fprintf(&cfg, "%s = %q\n", kv.k, kv.v)
 		}
 	}
-	cfg.WriteString("ram_cache_size = \"16MiB\"\nssd_cache_size = \"64MiB\"\nshutdown_timeout = \"5s\"\nlog_level = \"debug\"\n")
+	if opts.cacheConfig != "" {
+		cfg.WriteString(opts.cacheConfig)
+	} else {
+		cfg.WriteString("ram_cache_size = \"16MiB\"\nssd_cache_size = \"64MiB\"\nshutdown_timeout = \"5s\"\nlog_level = \"debug\"\n")
+	}
 	cfg.WriteString(opts.extraConfig)
 	cfgPath := filepath.Join(dir, "strata.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -152,9 +153,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer stop()
 	if err := serve(ctx, cfg, embedded, logger); err != nil {
 		logger.Error("strata serve failed", "err", err)
+		if isConfigError(err) {
+			return exitUsage
+		}
 		return exitError
 	}
 	return exitOK
+}
+
+// isConfigError reports whether the store refused an option the config
+// passed through: the configuration must change, so the exit code is the
+// usage one, which the systemd unit does not restart on.
+func isConfigError(err error) bool {
+	return errors.Is(err, blockstore.ErrInvalidArgument) || errors.Is(err, tiering.ErrBadOptions)
 }
 
 func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
@@ -178,6 +189,7 @@ func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
 // embedded says the layout is the embedded one with its laptop sizes, which
 // the startup log line then says.
 func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger) error {
+	defer debug.SetMemoryLimit(setMemoryLimit(cfg, log)) // restored for in-process callers (tests)
 	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
 	if cfg.SSDCacheSize > 0 {
 		dirs = append(dirs, cfg.SSDDir)
@@ -187,6 +199,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	cfg.BuildVersion = version
 	srv, err := node.New(cfg, nil, log.With("component", "node"))
 	if err != nil {
 		return err
@@ -292,6 +305,28 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Warn("shutdown cut off in-flight requests", "err", serveErr)
 	}
 	return closeStore()
+}
+
+// setMemoryLimit sets the Go memory limit the configuration asks for (see
+// node.Config.GoMemoryLimit), logs it with the budget it came from, and
+// returns the previous limit.
+func setMemoryLimit(cfg node.Config, log *slog.Logger) (previous int64) {
+	b := cfg.MemoryBudget()
+	limit, source := cfg.GoMemoryLimit(os.Getenv("GOMEMLIMIT"))
+	previous = debug.SetMemoryLimit(-1)
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	} else {
+		limit = previous
+	}
+	log.Info("memory limit", "limit", node.ByteSize(limit), "source", source,
+		"computed", node.ByteSize(b.Total), "caches", node.ByteSize(b.Caches), "requests", node.ByteSize(b.Requests),
+		"connections", node.ByteSize(b.Connections), "disks", node.ByteSize(b.Disks), "base", node.ByteSize(b.Base))
+	if limit < b.Total {
+		log.Warn("memory limit below what the configuration may use: the garbage collector will run often under load, and the process may still exceed the limit",
+			"limit", node.ByteSize(limit), "computed", node.ByteSize(b.Total))
+	}
+	return previous
 }
 
 func abs(p string) string {

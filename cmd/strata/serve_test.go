@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -310,4 +311,43 @@ func TestServeAdminListener(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServeConfigErrorExitsUsage checks that every kind of configuration
+// mistake ends `strata serve` with exit code 2, the code the systemd unit's
+// RestartPreventExitStatus names, so a typo does not restart the node
+// forever; and that the unit says so.
+func TestServeConfigErrorExitsUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, config string }{
+		{"unknown key", `ram_cache_sise = "1MiB"`},
+		{"bad syntax", `ram_cache_size = `},
+		{"bad size", `ram_cache_size = "lots"`},
+		{"fails validation", `log_level = "loud"`},
+		// Passes Validate, refused by the blockstore when it opens.
+		{"refused by the store", `chunk_size = "1000"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := t.TempDir()
+			cfgPath := filepath.Join(sub, "strata.toml")
+			body := "listen = \"127.0.0.1:0\"\ndata_dir = \"" + filepath.Join(sub, "data") + "\"\nvolume_size = \"64MiB\"\n" + tc.config + "\n"
+			if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stderr lockedBuffer
+			if code := runServe(context.Background(), []string{"--config", cfgPath}, io.Discard, &stderr); code != exitUsage {
+				t.Fatalf("exit %d, want %d (config error):\n%s", code, exitUsage, stderr.String())
+			}
+		})
+	}
+	if code := runServe(context.Background(), []string{"--config", filepath.Join(dir, "missing.toml")}, io.Discard, io.Discard); code != exitUsage {
+		t.Errorf("missing config file: exit %d, want %d", code, exitUsage)
+	}
+	unit, err := os.ReadFile("../../scripts/strata.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^RestartPreventExitStatus=(.* )?` + strconv.Itoa(exitUsage) + `( |$)`).Match(unit) {
+		t.Errorf("scripts/strata.service has no RestartPreventExitStatus=%d: a config error would restart the node forever", exitUsage)
+	}
 }

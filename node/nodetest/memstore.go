@@ -37,21 +37,22 @@ const (
 
 // MemStore is an in-memory node.Store. It is safe for concurrent use.
 type MemStore struct {
-	mu       sync.Mutex
-	blobs    map[string]memBlob
-	version  uint64
-	maxSize  int64
-	faults   map[Op]error
-	healthy  error
-	writable error
-	tier     string
-	putGate  func(ctx context.Context, key string) error
-	openGate func(ctx context.Context, key string) error
-	readErr  error // reads at or past readErrAt fail with it
-	readAt   int64
-	now      func() time.Time
-	tierStat []node.TierStats
-	devStat  []node.DeviceStats
+	mu        sync.Mutex
+	blobs     map[string]memBlob
+	version   uint64
+	maxSize   int64
+	faults    map[Op]error
+	healthy   error
+	writable  error
+	tier      string
+	putGate   func(ctx context.Context, key string) error
+	openGate  func(ctx context.Context, key string) error
+	readErr   error // reads at or past readErrAt fail with it
+	readAt    int64
+	now       func() time.Time
+	tierStat  []node.TierStats
+	devStat   []node.DeviceStats
+	storeStat node.StoreStats
 }
 
 type memBlob struct {
@@ -137,6 +138,20 @@ func (m *MemStore) SetStats(tiers []node.TierStats, devices []node.DeviceStats) 
 	m.tierStat, m.devStat = tiers, devices
 }
 
+// SetStoreStats sets what StoreStats reports.
+func (m *MemStore) SetStoreStats(st node.StoreStats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.storeStat = st
+}
+
+// StoreStats reports the counters SetStoreStats set (zeros by default).
+func (m *MemStore) StoreStats() node.StoreStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.storeStat
+}
+
 // Len returns the number of blobs held.
 func (m *MemStore) Len() int {
 	m.mu.Lock()
@@ -160,7 +175,7 @@ func (m *MemStore) fault(op Op) error {
 
 // Put implements node.Store.
 func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
-	if err := node.ValidateKey(key); err != nil {
+	if err := blockstore.ValidateKey(key); err != nil {
 		return blockstore.Info{}, err
 	}
 	if err := m.fault(OpPut); err != nil {

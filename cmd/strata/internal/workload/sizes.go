@@ -6,43 +6,19 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"strata/node"
 )
 
-// unitMultipliers maps lower-case size suffixes to bytes. Bare K/M/G and the
-// -iB forms are binary; KB/MB/GB are decimal, as fio reads them with
-// kb_base=1000.
-var unitMultipliers = map[string]int64{
-	"": 1, "b": 1,
-	"k": 1 << 10, "kib": 1 << 10, "kb": 1000,
-	"m": 1 << 20, "mib": 1 << 20, "mb": 1000 * 1000,
-	"g": 1 << 30, "gib": 1 << 30, "gb": 1000 * 1000 * 1000,
-	"t": 1 << 40, "tib": 1 << 40, "tb": 1000 * 1000 * 1000 * 1000,
-}
-
-// ParseSize parses a byte count such as "4096", "4KiB", "4k", "1.5MiB" or "1GB".
+// ParseSize parses a byte count such as "4096", "4KiB", "4k", "1.5MiB" or
+// "1GB" with the node's parser (node.ParseSize), so a size reads the same in
+// a bench flag as in a config file. Errors wrap ErrBadParameter.
 func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := strings.IndexFunc(t, func(r rune) bool { return !(unicode.IsDigit(r) || r == '.') })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	n, err := node.ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrBadParameter, err)
 	}
-	mult, ok := unitMultipliers[unit]
-	if !ok || num == "" {
-		return 0, fmt.Errorf("%w: size %q (want e.g. 4096, 4KiB, 1MiB)", ErrBadParameter, s)
-	}
-	if n, err := strconv.ParseInt(num, 10, 64); err == nil {
-		if n > (1<<62)/mult {
-			return 0, fmt.Errorf("%w: size %q too large", ErrBadParameter, s)
-		}
-		return n * mult, nil
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
-		return 0, fmt.Errorf("%w: size %q", ErrBadParameter, s)
-	}
-	return int64(f * float64(mult)), nil
+	return n, nil
 }
 
 // FormatSize prints n bytes with a binary unit when it divides evenly.

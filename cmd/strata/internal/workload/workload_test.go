@@ -6,7 +6,24 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"strata/node"
 )
+
+// TestParseSizeIsTheConfigs checks that a size in a bench flag reads
+// exactly as the same size in the node's config: one parser, node's.
+func TestParseSizeIsTheConfigs(t *testing.T) {
+	for _, in := range []string{"4096", "4KiB", "1.5MiB", "0.5k", " 2 g ", "7TB", "5000000TiB", "8388607TiB", "", "KiB", "-1", "4XB", "1.2.3", "."} {
+		got, err := ParseSize(in)
+		want, werr := node.ParseSize(in)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("ParseSize(%q) = %d, %v; the config reads %d, %v", in, got, err, want, werr)
+		}
+		if err != nil && !errors.Is(err, ErrBadParameter) {
+			t.Errorf("ParseSize(%q): %v does not wrap ErrBadParameter", in, err)
+		}
+	}
+}
 
 func TestParseSize(t *testing.T) {
 	for _, tc := range []struct {
@@ -65,46 +82,6 @@ func TestSizeMix(t *testing.T) {
 		if _, err := ParseSizeMix(bad); !errors.Is(err, ErrBadParameter) {
 			t.Errorf("ParseSizeMix(%q) err = %v, want ErrBadParameter", bad, err)
 		}
-	}
-}
-
-// TestZipfShape checks the empirical frequency of the top ranks against the
-// exact Zipf probabilities, for skews on both sides of 1 and uniform.
-func TestZipfShape(t *testing.T) {
-	const n, draws = 1000, 200000
-	for _, theta := range []float64{0, 0.5, 0.99, 1.2} {
-		z, err := NewZipf(n, theta)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := rand.New(rand.NewPCG(7, uint64(theta*100)))
-		counts := make([]int, n)
-		for range draws {
-			v := z.Next(r)
-			if v >= n {
-				t.Fatalf("theta %v: rank %d out of range", theta, v)
-			}
-			counts[v]++
-		}
-		norm := 0.0
-		for i := 1; i <= n; i++ {
-			norm += math.Pow(float64(i), -theta)
-		}
-		// Gray's generator is exact for ranks 0 and 1 and approximate
-		// beyond; compare the head and a rank further out loosely.
-		for _, rank := range []int{0, 1, 9} {
-			want := math.Pow(float64(rank+1), -theta) / norm
-			got := float64(counts[rank]) / draws
-			if math.Abs(got-want) > 0.25*want+0.002 {
-				t.Errorf("theta %v: P(rank %d) = %.4f, want %.4f", theta, rank, got, want)
-			}
-		}
-	}
-	if _, err := NewZipf(0, 1); !errors.Is(err, ErrBadParameter) {
-		t.Error("NewZipf(0) accepted")
-	}
-	if _, err := NewZipf(10, -1); !errors.Is(err, ErrBadParameter) {
-		t.Error("NewZipf(theta -1) accepted")
 	}
 }
 

@@ -1,4 +1,4 @@
-package workload
+package zipf
 
 import (
 	"errors"
@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 )
 
-// ErrBadParameter is wrapped by every constructor and parser error.
-var ErrBadParameter = errors.New("workload: bad parameter")
+// ErrBadParameter is wrapped by New's errors.
+var ErrBadParameter = errors.New("zipf: bad parameter")
 
 // Zipf draws ranks in [0, n) with P(i) ∝ 1/(i+1)^theta. theta == 0 is uniform.
 type Zipf struct {
@@ -21,13 +21,13 @@ type Zipf struct {
 	s float64
 }
 
-// NewZipf returns a generator over n ranks with skew theta >= 0.
-func NewZipf(n uint64, theta float64) (*Zipf, error) {
+// New returns a generator over n ranks with skew theta >= 0.
+func New(n uint64, theta float64) (*Zipf, error) {
 	if n == 0 {
-		return nil, fmt.Errorf("%w: zipf over zero items", ErrBadParameter)
+		return nil, fmt.Errorf("%w: over zero items", ErrBadParameter)
 	}
 	if theta < 0 || math.IsNaN(theta) || math.IsInf(theta, 0) {
-		return nil, fmt.Errorf("%w: zipf skew %v, want >= 0", ErrBadParameter, theta)
+		return nil, fmt.Errorf("%w: skew %v, want >= 0", ErrBadParameter, theta)
 	}
 	z := &Zipf{n: n, theta: theta}
 	switch {
