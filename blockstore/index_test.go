@@ -11,21 +11,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"strata/internal/poll"
 	"strata/ioengine/memfs"
 )
-
-// waitFor polls cond until it holds, failing the test after a generous
-// deadline (a hang is a failure, not a ten-minute timeout).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // TestIndexCommitFailureIsReported fails every bbolt commit and checks the
 // store stops retrying, reports it in Healthy, refuses writes with
@@ -45,7 +33,7 @@ func TestIndexCommitFailureIsReported(t *testing.T) {
 	s.index.commitFault.Store(&fault)
 
 	put(t, s, "pending", []byte("p")) // durable in the volume, not in bbolt
-	waitFor(t, "Healthy to report the index", func() bool { return errors.Is(s.Healthy(), ErrIndexFailed) })
+	poll.Until(t, "Healthy to report the index", func() bool { return errors.Is(s.Healthy(), ErrIndexFailed) })
 	if err := s.Healthy(); !errors.Is(err, ErrReadOnly) || !errors.Is(err, fault) {
 		t.Fatalf("Healthy: %v, want ErrReadOnly wrapping the commit error", err)
 	}
@@ -104,7 +92,7 @@ func TestCloseEndsCommitRetryWait(t *testing.T) {
 	fault := errors.New("injected commit failure")
 	s.index.commitFault.Store(&fault)
 	put(t, s, "k", []byte("v"))
-	waitFor(t, "a failed commit attempt", func() bool { return s.Stats().IndexErrors > 0 })
+	poll.Until(t, "a failed commit attempt", func() bool { return s.Stats().IndexErrors > 0 })
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {
