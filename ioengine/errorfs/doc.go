@@ -12,6 +12,10 @@
 // errors.Is(err, ErrInjected) tells injected faults from real ones.
 // For writes, Fault.TornPrefix > 0 first writes that many bytes of the
 // buffer to the wrapped file, then returns the error: a torn write.
+// A faulted Sync calls SyncFailed on the wrapped file when it has one, so
+// memfs can do what Linux does after a failed fdatasync: mark the file's
+// unsynced pages clean without writing them (memfs.Options.FailedSync), so
+// that retrying the fdatasync "succeeds" and still loses them.
 //
 // Ready-made injectors compose:
 //

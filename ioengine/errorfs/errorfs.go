@@ -236,11 +236,26 @@ func (f *wrapFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// syncFailer is implemented by files that model what a failed fdatasync
+// does to their unsynced pages (memfs; a wrapFile passes it on).
+type syncFailer interface {
+	SyncFailed()
+}
+
 func (f *wrapFile) Sync() error {
 	if _, err := f.w.check(Op{Kind: OpSync, Path: f.Name()}); err != nil {
+		f.SyncFailed()
 		return err
 	}
 	return f.File.Sync()
+}
+
+// SyncFailed passes the news of a failed fdatasync on to the wrapped file,
+// if it models one.
+func (f *wrapFile) SyncFailed() {
+	if sf, ok := f.File.(syncFailer); ok {
+		sf.SyncFailed()
+	}
 }
 
 func (f *wrapFile) Allocate(off, length int64) error {

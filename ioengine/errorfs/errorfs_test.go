@@ -246,3 +246,53 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d writes failed, want exactly the 51st", failures)
 	}
 }
+
+// TestFailedSyncReachesMemfs checks that an injected Sync fault tells memfs,
+// so a retried fdatasync that succeeds still loses the bytes in a crash,
+// as on Linux.
+func TestFailedSyncReachesMemfs(t *testing.T) {
+	tests := []struct {
+		mode memfs.FailedSync
+		want string // after the retry and a crash
+	}{
+		{memfs.FailedSyncMarksClean, "old"},
+		{memfs.FailedSyncKeepsDirty, "new"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			mem := memfs.New(memfs.Options{FailedSync: tc.mode})
+			fsys := errorfs.Wrap(mem, errorfs.OnIndex(errorfs.OpSync, 1, errorfs.EIO))
+			f := open(t, fsys, "/f")
+			if _, err := f.WriteAt([]byte("old"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			if err := fsys.SyncDir("/"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte("new"), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+				t.Fatalf("sync 1: %v, want EIO", err)
+			}
+			if err := f.Sync(); err != nil {
+				t.Fatalf("retried sync: %v", err)
+			}
+			c, err := mem.CrashClone().OpenFile("/f", ioengine.FlagReadOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got := make([]byte, 3)
+			if _, err := c.ReadAt(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Fatalf("after the retried sync and a crash: %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -17,8 +17,23 @@
 //   - Truncate and Allocate change the size, which becomes durable with the
 //     next Sync like any data.
 //
-// CrashClone picks the most pessimistic legal state; real filesystems may
-// keep more (e.g. unsynced data that happened to be written back).
+// CrashClone picks the most pessimistic legal state. Real filesystems may
+// keep more: unsynced data that happened to be written back, in any order.
+// CrashCloneWith picks other legal states, from a seeded Rand: a random
+// prefix of each file's unsynced pages (KeepUnsyncedPrefix) or a random
+// subset of them (KeepUnsyncedRandom), so recovery also meets holes and
+// stale pages between new ones.
+//
+// # Failed fdatasync
+//
+// A failed fdatasync never reaches memfs; the wrapper that injected it
+// (errorfs) calls File.SyncFailed. By default memfs then does what Linux
+// does: the file's unsynced pages are marked clean without reaching the
+// disk. Reads still see the new bytes, but no later Sync persists them and
+// a crash loses them, so a store that retries a failed fdatasync and acks
+// loses acknowledged data in a crash test. Options.FailedSync can also drop
+// the pages from the cache (reads revert) or keep them dirty (a retry
+// persists them, the old model).
 //
 // # Storage
 //

@@ -80,6 +80,15 @@ func (f *file) Sync() error {
 	return nil
 }
 
+// SyncFailed records that an fdatasync of this file failed without reaching
+// memfs (errorfs calls it for an injected Sync fault): the unsynced pages
+// fare as Options.FailedSync says.
+func (f *file) SyncFailed() {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	f.ino.syncFailed(f.fs.failedSync)
+}
+
 func (f *file) Allocate(off, length int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()

@@ -1,6 +1,9 @@
 package memfs
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // pageSize is the granularity of file storage. Files are sparse: a page
 // that was never written is absent and reads as zeros, so allocating a
@@ -123,4 +126,79 @@ func (ino *inode) sync() {
 	}
 	clear(ino.dirty)
 	ino.syncedSize = ino.size
+}
+
+// syncFailed applies what the kernel does to the dirty pages of a file
+// whose fdatasync failed, as mode says.
+func (ino *inode) syncFailed(mode FailedSync) {
+	switch mode {
+	case FailedSyncKeepsDirty:
+		return
+	case FailedSyncDropsPages:
+		// The pages were evicted: reads show the disk's bytes again, within
+		// the current size (bytes past it stay zero, as truncate keeps them).
+		for idx := range ino.dirty {
+			pg := ino.synced[idx]
+			if pg == nil || idx*pageSize >= ino.size {
+				delete(ino.pages, idx)
+				continue
+			}
+			if in := int(ino.size % pageSize); idx == ino.size/pageSize && in != 0 {
+				cp := *pg
+				clear(cp[in:])
+				pg = &cp
+			}
+			ino.pages[idx] = pg
+		}
+	}
+	// FailedSyncMarksClean and FailedSyncDropsPages: the pages are no
+	// longer dirty, so no later Sync writes them. Pages left in pages are
+	// treated as possibly shared from now on and copied before the next
+	// write, which costs a copy but keeps the synced state intact.
+	clear(ino.dirty)
+}
+
+// dirtyIndexes returns the dirty page indexes in order, so that a seeded
+// choice among them is reproducible.
+func (ino *inode) dirtyIndexes() []int64 {
+	return slices.Sorted(maps.Keys(ino.dirty))
+}
+
+// crashedKeeping returns a new inode holding ino's synced state plus the
+// dirty pages keep selects, cut to size.
+func (ino *inode) crashedKeeping(keep func(idx int64) bool, size int64) *inode {
+	pages := maps.Clone(ino.synced)
+	for _, idx := range ino.dirtyIndexes() {
+		if !keep(idx) {
+			continue
+		}
+		pg := ino.pages[idx]
+		if pg == nil {
+			delete(pages, idx)
+			continue
+		}
+		// Dirty pages are written in place by the origin: copy.
+		cp := *pg
+		pages[idx] = &cp
+	}
+	for idx := range pages {
+		if idx*pageSize >= size {
+			delete(pages, idx)
+		}
+	}
+	if in := int(size % pageSize); in != 0 {
+		if pg := pages[size/pageSize]; pg != nil {
+			cp := *pg
+			clear(cp[in:])
+			pages[size/pageSize] = &cp
+		}
+	}
+	return &inode{
+		size:       size,
+		pages:      pages,
+		dirty:      map[int64]struct{}{},
+		syncedSize: size,
+		synced:     maps.Clone(pages),
+		linked:     true,
+	}
 }

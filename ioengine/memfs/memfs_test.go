@@ -3,9 +3,12 @@ package memfs_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -368,4 +371,172 @@ func TestNamespaceErrors(t *testing.T) {
 	if _, err := m.OpenFile("/a/missing", ioengine.FlagCreate|ioengine.FlagReadOnly); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("read-only create: %v", err)
 	}
+}
+
+// syncFailed reports a failed fdatasync to a memfs file, as errorfs does.
+func syncFailed(name string) step {
+	return func(t *testing.T, m *memfs.FS) {
+		f, err := m.OpenFile(name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sf, ok := f.(interface{ SyncFailed() })
+		if !ok {
+			t.Fatal("memfs file has no SyncFailed")
+		}
+		sf.SyncFailed()
+	}
+}
+
+func TestFailedSync(t *testing.T) {
+	const page = 4096
+	old := strings.Repeat("o", 2*page)
+	steps := []step{
+		write("/d/f", 0, old, true), syncDir("/d"),
+		write("/d/f", 0, "NEW", false), syncFailed("/d/f"),
+		// After the failure: another page is written, and the "retry"
+		// syncs without an error.
+		write("/d/f", page, "LATER", true),
+	}
+	newBytes := "NEW" + old[3:page] + "LATER" + old[page+5:]
+	dropped := old[:page] + "LATER" + old[page+5:]
+	tests := []struct {
+		mode       memfs.FailedSync
+		read       string // what reads return after the retried sync
+		afterCrash string
+	}{
+		{memfs.FailedSyncMarksClean, newBytes, dropped},
+		{memfs.FailedSyncDropsPages, dropped, dropped},
+		{memfs.FailedSyncKeepsDirty, newBytes, newBytes},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.mode), func(t *testing.T) {
+			m := memfs.New(memfs.Options{FailedSync: tc.mode})
+			if err := m.MkdirAll("/d"); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range steps {
+				s(t, m)
+			}
+			if got := contents(t, m, "/d/f"); got != tc.read {
+				t.Errorf("read after the failed sync = %.12q..., want %.12q...", got, tc.read)
+			}
+			if got := contents(t, m.CrashClone(), "/d/f"); got != tc.afterCrash {
+				t.Errorf("after crash = %.12q..., want %.12q...", got, tc.afterCrash)
+			}
+		})
+	}
+}
+
+func TestFailedSyncDropsPagesBeyondSize(t *testing.T) {
+	m := memfs.New(memfs.Options{FailedSync: memfs.FailedSyncDropsPages})
+	steps := []step{
+		write("/f", 0, "0123456789", true), syncDir("/"),
+		truncate("/f", 4), syncFailed("/f"),
+		truncate("/f", 10), // growing again exposes zeros, not the synced tail
+	}
+	for _, s := range steps {
+		s(t, m)
+	}
+	if got := contents(t, m, "/f"); got != "0123\x00\x00\x00\x00\x00\x00" {
+		t.Fatalf("contents %q", got)
+	}
+}
+
+// TestCrashCloneWith checks that every clone is a legal crash state (each
+// page old or new, sizes synced or current) and that each mode reaches the
+// states it promises over a few seeds.
+func TestCrashCloneWith(t *testing.T) {
+	const pages = 8
+	oldData := strings.Repeat("o", pages*4096)
+	tests := []struct {
+		mode memfs.Unsynced
+		// want reports whether a pattern of kept pages is allowed.
+		want func(kept []bool) bool
+		// needs is a pattern class that some seed must produce.
+		needs func(kept []bool) bool
+	}{
+		{memfs.LoseUnsynced, none, none},
+		{memfs.KeepUnsyncedPrefix, isPrefix, func(k []bool) bool { return isPrefix(k) && !none(k) && !all(k) }},
+		{memfs.KeepUnsyncedRandom, func([]bool) bool { return true }, func(k []bool) bool { return !isPrefix(k) }},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.mode), func(t *testing.T) {
+			m := memfs.New(memfs.Options{})
+			write("/f", 0, oldData, true)(t, m)
+			syncDir("/")(t, m)
+			write("/f", 0, strings.Repeat("n", pages*4096), false)(t, m)
+			write("/f", pages*4096, "grown", false)(t, m) // unsynced growth
+			reached := false
+			for seed := range uint64(64) {
+				c := m.CrashCloneWith(memfs.CrashOptions{Unsynced: tc.mode, Rand: rand.New(rand.NewPCG(seed, 0))})
+				got := contents(t, c, "/f")
+				if len(got) != pages*4096 && len(got) != pages*4096+5 {
+					t.Fatalf("seed %d: size %d is neither the synced nor the current size", seed, len(got))
+				}
+				if len(got) > pages*4096 && got[pages*4096:] != "grown" && got[pages*4096:] != "\x00\x00\x00\x00\x00" {
+					t.Fatalf("seed %d: grown tail %q", seed, got[pages*4096:])
+				}
+				kept := make([]bool, pages+1)
+				for i := range pages {
+					pg := got[i*4096 : (i+1)*4096]
+					switch pg {
+					case strings.Repeat("n", 4096):
+						kept[i] = true
+					case oldData[:4096]:
+					default:
+						t.Fatalf("seed %d: page %d is neither old nor new", seed, i)
+					}
+				}
+				kept[pages] = strings.HasSuffix(got, "grown")
+				if !tc.want(kept) {
+					t.Fatalf("seed %d: kept pages %v not allowed in this mode", seed, kept)
+				}
+				reached = reached || tc.needs(kept)
+				again := contents(t, m.CrashCloneWith(memfs.CrashOptions{Unsynced: tc.mode, Rand: rand.New(rand.NewPCG(seed, 0))}), "/f")
+				if again != got {
+					t.Fatalf("seed %d: two clones with the same seed differ", seed)
+				}
+			}
+			if !reached {
+				t.Fatal("no seed produced the states this mode promises")
+			}
+			// The origin is untouched and its dirty pages are not shared
+			// with a clone.
+			c := m.CrashCloneWith(memfs.CrashOptions{Unsynced: tc.mode, Rand: rand.New(rand.NewPCG(3, 0))})
+			before := contents(t, c, "/f")
+			write("/f", 0, strings.Repeat("x", pages*4096), false)(t, m)
+			if contents(t, c, "/f") != before {
+				t.Fatal("a write to the origin changed the clone")
+			}
+		})
+	}
+}
+
+func none(kept []bool) bool {
+	for _, k := range kept {
+		if k {
+			return false
+		}
+	}
+	return true
+}
+
+func all(kept []bool) bool {
+	for _, k := range kept {
+		if !k {
+			return false
+		}
+	}
+	return true
+}
+
+func isPrefix(kept []bool) bool {
+	for i := 1; i < len(kept); i++ {
+		if kept[i] && !kept[i-1] {
+			return false
+		}
+	}
+	return true
 }
