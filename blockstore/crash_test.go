@@ -257,20 +257,42 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xc0ffee))
 	mfs := memfs.New(memfs.Options{})
 	var fsys ioengine.FS = mfs
+	// The crash comes after crashAt ops, or in half the seeds within a few
+	// ops of the injected fault, while what the fault broke is still the
+	// newest state of its keys.
+	var done, crashAt atomic.Int64
+	crashAt.Store(int64(5 + rng.IntN(80)))
+	crashSoon := rng.IntN(2) == 0
+	soonAfter := rng.Int64N(3)
+	fired := func(inj errorfs.Injector) errorfs.Injector {
+		return errorfs.InjectorFunc(func(op errorfs.Op) errorfs.Fault {
+			f := inj.Inject(op)
+			if f.Err != nil && crashSoon {
+				at := done.Load() + 1 + soonAfter
+				for {
+					cur := crashAt.Load()
+					if at >= cur || crashAt.CompareAndSwap(cur, at) {
+						break
+					}
+				}
+			}
+			return f
+		})
+	}
 	fault := "none"
 	switch rng.IntN(5) {
 	case 1:
 		n := rng.IntN(40)
 		fault = fmt.Sprintf("EIO on sync %d", n)
-		fsys = errorfs.Wrap(mfs, errorfs.PathMatch("*.vol", errorfs.OnIndex(errorfs.OpSync, n, errorfs.EIO)))
+		fsys = errorfs.Wrap(mfs, fired(errorfs.PathMatch("*.vol", errorfs.OnIndex(errorfs.OpSync, n, errorfs.EIO))))
 	case 2:
 		n := rng.IntN(40)
 		fault = fmt.Sprintf("torn write %d", n)
-		fsys = errorfs.Wrap(mfs, errorfs.PathMatch("*.vol", errorfs.TearWrite(n, 4096*rng.IntN(3))))
+		fsys = errorfs.Wrap(mfs, fired(errorfs.PathMatch("*.vol", errorfs.TearWrite(n, 4096*rng.IntN(3)))))
 	case 3:
 		n := rng.IntN(4)
 		fault = fmt.Sprintf("ENOSPC on allocate %d", n)
-		fsys = errorfs.Wrap(mfs, errorfs.OnIndex(errorfs.OpAllocate, n, errorfs.ENOSPC))
+		fsys = errorfs.Wrap(mfs, fired(errorfs.OnIndex(errorfs.OpAllocate, n, errorfs.ENOSPC)))
 	}
 	unsynced := memfs.Unsynced(rng.IntN(3))
 	indexFault := rng.IntN(numIndexFaults)
@@ -299,10 +321,9 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 		return fmt.Errorf("open: %w", err)
 	}
 	const workers, keys = 4, 6
-	crashAfter := int64(5 + rng.IntN(80))
-	flushAt, indexAt := int64(-1), 1+rng.Int64N(crashAfter)
+	flushAt, indexAt := int64(-1), 1+rng.Int64N(crashAt.Load())
 	if rng.IntN(3) > 0 {
-		flushAt = 1 + rng.Int64N(crashAfter)
+		flushAt = 1 + rng.Int64N(crashAt.Load())
 	}
 	indexDir := t.TempDir()
 	snapshot := func() {
@@ -312,7 +333,6 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	}
 	var indexMu sync.Mutex // orders the mid-run flush and index faults
 	var indexWrites *indexWriteFailer
-	var done atomic.Int64
 	var crashed atomic.Bool
 	crashNow := make(chan struct{})
 	var crashOnce sync.Once
@@ -381,7 +401,7 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 					}
 				}
 				indexMu.Unlock()
-				if d == crashAfter {
+				if d >= crashAt.Load() {
 					crashOnce.Do(func() { close(crashNow) })
 				}
 			}
