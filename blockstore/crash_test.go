@@ -143,67 +143,66 @@ func (m *crashModel) check(s *Store, phase string, live bool) error {
 	return nil
 }
 
+// checkKey checks one key against its ops; see check.
 func checkKey(s *Store, phase string, live bool, key string, ops []keyOp) error {
 	ctx := context.Background()
-	{
-		var sure uint64 // highest version known to have applied
-		var possible []keyOp
-		for _, op := range ops {
-			applied := op.acked
-			if live {
-				applied = op.ok
-			}
-			if applied {
-				sure = max(sure, op.version)
-			}
-			if applied || !live {
-				possible = append(possible, op)
-			}
+	var sure uint64 // highest version known to have applied
+	var possible []keyOp
+	for _, op := range ops {
+		applied := op.acked
+		if live {
+			applied = op.ok
 		}
-		e, found, lerr := s.index.lookup(key)
-		if lerr != nil {
-			return fmt.Errorf("%s: index lookup %q: %w", phase, key, lerr)
+		if applied {
+			sure = max(sure, op.version)
 		}
-		info, got, err := s.Get(ctx, key)
-		switch {
-		case err == nil:
-			if !found || e.tombstone() || e.version != info.Version {
-				return fmt.Errorf("%s: %q: Get returned version %d, the index holds %+v (found %v)", phase, key, info.Version, e, found)
-			}
-			if info.Version < sure {
-				return fmt.Errorf("%s: %q serves version %d (%s), older than version %d that was acknowledged",
-					phase, key, info.Version, describe(got), sure)
-			}
-			match := slices.ContainsFunc(possible, func(op keyOp) bool {
-				return !op.del && bytes.Equal(op.value, got) && (op.version == info.Version || (op.version == 0 && !op.ok))
-			})
-			if !match {
-				return fmt.Errorf("%s: %q holds %s at version %d, which is none of the writes allowed here (%d ops)",
-					phase, key, describe(got), info.Version, len(ops))
-			}
-		case errors.Is(err, ErrNotFound):
-			if found && !e.tombstone() {
-				return fmt.Errorf("%s: %q: Get says not found, the index holds a blob at version %d", phase, key, e.version)
-			}
-			if found && e.version < sure {
-				return fmt.Errorf("%s: %q: deleted at version %d, older than version %d that was acknowledged", phase, key, e.version, sure)
-			}
-			match := slices.ContainsFunc(possible, func(op keyOp) bool {
-				if !op.del {
-					return false
-				}
-				if found {
-					return op.version == e.version
-				}
-				return op.version >= sure
-			})
-			if !match && (found || sure > 0) {
-				return fmt.Errorf("%s: %q is deleted (tombstone %v, version %d) but no delete at or above the acknowledged version %d explains it",
-					phase, key, found, e.version, sure)
-			}
-		default:
-			return fmt.Errorf("%s: Get %q: %w", phase, key, err)
+		if applied || !live {
+			possible = append(possible, op)
 		}
+	}
+	e, found, lerr := s.index.lookup(key)
+	if lerr != nil {
+		return fmt.Errorf("%s: index lookup %q: %w", phase, key, lerr)
+	}
+	info, got, err := s.Get(ctx, key)
+	switch {
+	case err == nil:
+		if !found || e.tombstone() || e.version != info.Version {
+			return fmt.Errorf("%s: %q: Get returned version %d, the index holds %+v (found %v)", phase, key, info.Version, e, found)
+		}
+		if info.Version < sure {
+			return fmt.Errorf("%s: %q serves version %d (%s), older than version %d that was acknowledged",
+				phase, key, info.Version, describe(got), sure)
+		}
+		match := slices.ContainsFunc(possible, func(op keyOp) bool {
+			return !op.del && bytes.Equal(op.value, got) && (op.version == info.Version || (op.version == 0 && !op.ok))
+		})
+		if !match {
+			return fmt.Errorf("%s: %q holds %s at version %d, which is none of the writes allowed here (%d ops)",
+				phase, key, describe(got), info.Version, len(ops))
+		}
+	case errors.Is(err, ErrNotFound):
+		if found && !e.tombstone() {
+			return fmt.Errorf("%s: %q: Get says not found, the index holds a blob at version %d", phase, key, e.version)
+		}
+		if found && e.version < sure {
+			return fmt.Errorf("%s: %q: deleted at version %d, older than version %d that was acknowledged", phase, key, e.version, sure)
+		}
+		match := slices.ContainsFunc(possible, func(op keyOp) bool {
+			if !op.del {
+				return false
+			}
+			if found {
+				return op.version == e.version
+			}
+			return op.version >= sure
+		})
+		if !match && (found || sure > 0) {
+			return fmt.Errorf("%s: %q is deleted (tombstone %v, version %d) but no delete at or above the acknowledged version %d explains it",
+				phase, key, found, e.version, sure)
+		}
+	default:
+		return fmt.Errorf("%s: Get %q: %w", phase, key, err)
 	}
 	return nil
 }
@@ -229,7 +228,8 @@ func (op keyOp) String() string {
 // some seconds ahead or behind, so explicit versions interleave with the
 // store's own and concurrent writers of a key arrive out of version order.
 // The low 16 bits carry a sequence number above 0x8000, above the counters
-// the store's clock reaches in one millisecond, so stamps do not collide.
+// the store's clock reaches in one millisecond, so stamps seldom collide
+// (the check accepts either write of a tie).
 type versionSource struct {
 	base uint64
 	seq  atomic.Uint64
@@ -250,7 +250,21 @@ const (
 	numIndexFaults
 )
 
-var indexFaultNames = [numIndexFaults]string{"at crash", "rolled back", "empty", "missing", "commits fail"}
+func indexFaultName(f int) string {
+	switch f {
+	case indexAtCrash:
+		return "at crash"
+	case indexRolledBack:
+		return "rolled back"
+	case indexEmpty:
+		return "empty"
+	case indexMissing:
+		return "missing"
+	case indexCommitFail:
+		return "commits fail"
+	}
+	return fmt.Sprintf("index fault %d", f)
+}
 
 func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	ctx := context.Background()
@@ -314,7 +328,7 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	}
 	describeRun := func() string {
 		return fmt.Sprintf("fault %s, %d dirs, crash keeps %v unsynced pages, index %s",
-			fault, len(opts.DataDirs), unsynced, indexFaultNames[indexFault])
+			fault, len(opts.DataDirs), unsynced, indexFaultName(indexFault))
 	}
 	s, err := Open(ctx, opts)
 	if err != nil {
