@@ -28,9 +28,10 @@
 //
 // A failed fdatasync never reaches memfs; the wrapper that injected it
 // (errorfs) calls File.SyncFailed. By default memfs then does what Linux
-// does: the file's unsynced pages are marked clean without reaching the
-// disk. Reads still see the new bytes, but no later Sync persists them and
-// a crash loses them, so a store that retries a failed fdatasync and acks
+// does: the file's unsynced written pages are marked clean without reaching
+// the disk (a truncation is metadata: the next Sync still makes it
+// durable). Reads still see the new bytes, but no later Sync persists them,
+// until they are written again, and a crash loses them, so a store that retries a failed fdatasync and acks
 // loses acknowledged data in a crash test. Options.FailedSync can also drop
 // the pages from the cache (reads revert) or keep them dirty (a retry
 // persists them, the old model).

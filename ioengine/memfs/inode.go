@@ -129,33 +129,39 @@ func (ino *inode) sync() {
 }
 
 // syncFailed applies what the kernel does to the dirty pages of a file
-// whose fdatasync failed, as mode says.
+// whose fdatasync failed, as mode says. Only written pages fare so: pages
+// a truncation removed stay dirty, since a truncation is metadata that the
+// next Sync makes durable.
 func (ino *inode) syncFailed(mode FailedSync) {
-	switch mode {
-	case FailedSyncKeepsDirty:
+	if mode == FailedSyncKeepsDirty {
 		return
-	case FailedSyncDropsPages:
-		// The pages were evicted: reads show the disk's bytes again, within
-		// the current size (bytes past it stay zero, as truncate keeps them).
-		for idx := range ino.dirty {
-			pg := ino.synced[idx]
-			if pg == nil || idx*pageSize >= ino.size {
-				delete(ino.pages, idx)
-				continue
-			}
-			if in := int(ino.size % pageSize); idx == ino.size/pageSize && in != 0 {
-				cp := *pg
-				clear(cp[in:])
-				pg = &cp
-			}
-			ino.pages[idx] = pg
-		}
 	}
-	// FailedSyncMarksClean and FailedSyncDropsPages: the pages are no
-	// longer dirty, so no later Sync writes them. Pages left in pages are
-	// treated as possibly shared from now on and copied before the next
-	// write, which costs a copy but keeps the synced state intact.
-	clear(ino.dirty)
+	for idx := range ino.dirty {
+		pg := ino.pages[idx]
+		if pg == nil {
+			continue
+		}
+		// No longer dirty, so no later Sync writes it. A page left in
+		// pages is treated as possibly shared from now on and copied
+		// before the next write, which keeps the synced state intact.
+		delete(ino.dirty, idx)
+		if mode != FailedSyncDropsPages {
+			continue
+		}
+		// Evicted: reads show the disk's bytes again, within the current
+		// size (bytes past it stay zero, as truncate keeps them).
+		old := ino.synced[idx]
+		if old == nil {
+			delete(ino.pages, idx)
+			continue
+		}
+		if in := int(ino.size % pageSize); idx == ino.size/pageSize && in != 0 {
+			cp := *old
+			clear(cp[in:])
+			old = &cp
+		}
+		ino.pages[idx] = old
+	}
 }
 
 // dirtyIndexes returns the dirty page indexes in order, so that a seeded

@@ -130,3 +130,118 @@ func TestAgainstModel(t *testing.T) {
 	}
 	f.Close()
 }
+
+// TestFailedSyncAgainstModel mixes failed fdatasyncs into random writes,
+// truncates, syncs and crashes. Reads must always show the current bytes;
+// with FailedSyncKeepsDirty a crash leaves exactly the bytes of the last
+// Sync; with FailedSyncMarksClean every page of a crash state is that page
+// as of some successful Sync (a failed one may have left it older), and the
+// size is the size of the last Sync. Every crash clone must stay as it was
+// taken while the origin goes on.
+func TestFailedSyncAgainstModel(t *testing.T) {
+	for _, mode := range []memfs.FailedSync{memfs.FailedSyncKeepsDirty, memfs.FailedSyncMarksClean} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(11, uint64(mode)))
+			fsys := memfs.New(memfs.Options{FailedSync: mode})
+			create("/f")(t, fsys)
+			syncDir("/")(t, fsys)
+			f, err := fsys.OpenFile("/f", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var want model
+			syncedHistory := [][]byte{nil}
+			type taken struct {
+				fs   *memfs.FS
+				data []byte
+			}
+			var clones []taken
+			read := func(f ioengine.File) []byte {
+				size, err := f.Size()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := make([]byte, size)
+				if _, err := f.ReadAt(got, 0); err != nil && !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+				return got
+			}
+			const maxSize = 6 * 4096
+			for step := range 3000 {
+				switch op := r.IntN(12); {
+				case op < 6:
+					off := r.IntN(maxSize)
+					p := make([]byte, 1+r.IntN(2*4096))
+					for i := range p {
+						p[i] = byte(r.Uint32())
+					}
+					if _, err := f.WriteAt(p, int64(off)); err != nil {
+						t.Fatal(err)
+					}
+					want.write(p, off)
+				case op < 7:
+					size := r.IntN(maxSize)
+					if err := f.Truncate(int64(size)); err != nil {
+						t.Fatal(err)
+					}
+					want.truncate(size)
+				case op < 9:
+					if err := f.Sync(); err != nil {
+						t.Fatal(err)
+					}
+					want.synced = bytes.Clone(want.cur)
+					syncedHistory = append(syncedHistory, want.synced)
+				case op < 11:
+					f.(interface{ SyncFailed() }).SyncFailed()
+				default:
+					c := fsys.CrashClone()
+					cf, err := c.OpenFile("/f", ioengine.FlagReadOnly)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := read(cf)
+					cf.Close()
+					clones = append(clones, taken{c, got})
+					if len(got) != len(want.synced) {
+						t.Fatalf("step %d: crash size %d, want the last Sync's %d", step, len(got), len(want.synced))
+					}
+					if mode == memfs.FailedSyncKeepsDirty && !bytes.Equal(got, want.synced) {
+						t.Fatalf("step %d: crash state differs from the last Sync", step)
+					}
+					for off := 0; off < len(got); off += 4096 {
+						end := min(off+4096, len(got))
+						ok := false
+						for _, h := range syncedHistory {
+							pg := make([]byte, end-off)
+							if off < len(h) {
+								copy(pg, h[off:min(end, len(h))])
+							}
+							if bytes.Equal(pg, got[off:end]) {
+								ok = true
+								break
+							}
+						}
+						if !ok {
+							t.Fatalf("step %d: crash page at %d is no page any Sync wrote", step, off)
+						}
+					}
+				}
+				if got := read(f); !bytes.Equal(got, want.cur) {
+					t.Fatalf("step %d: reads differ from the written bytes", step)
+				}
+			}
+			for i, c := range clones {
+				cf, err := c.fs.OpenFile("/f", ioengine.FlagReadOnly)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(read(cf), c.data) {
+					t.Fatalf("crash clone %d changed after it was taken", i)
+				}
+				cf.Close()
+			}
+		})
+	}
+}
