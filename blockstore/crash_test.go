@@ -395,7 +395,7 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 				if d == flushAt && indexWrites == nil {
 					s.index.flush()
 				}
-				if d == indexAt {
+				if d == indexAt && !crashed.Load() {
 					switch indexFault {
 					case indexRolledBack:
 						snapshot()
@@ -427,7 +427,10 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	// The crash state: the index as bbolt last committed it (or as the
 	// fault leaves it), then the volumes as a crash at this instant can
 	// leave them. The index is taken first: it may lag the volumes, never
-	// lead them.
+	// lead them. Holding indexMu waits for a worker's snapshot in progress
+	// and keeps later ones (which would lead the volumes) from starting.
+	indexMu.Lock()
+	var prepErr error
 	switch indexFault {
 	case indexAtCrash, indexCommitFail:
 		snapshot()
@@ -436,19 +439,20 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 			snapshot() // the crash came first
 		}
 	case indexEmpty:
-		if err := os.WriteFile(filepath.Join(indexDir, IndexFileName), nil, 0o600); err != nil {
-			return err
-		}
+		prepErr = os.WriteFile(filepath.Join(indexDir, IndexFileName), nil, 0o600)
 	}
 	crashState := func() *memfs.FS {
 		return mfs.CrashCloneWith(memfs.CrashOptions{Unsynced: unsynced, Rand: rand.New(rand.NewPCG(uint64(seed), 1))})
 	}
 	clone, clone2 := crashState(), crashState() // the same state twice
 	indexDir2 := t.TempDir()
-	if err := copyDir(indexDir, indexDir2); err != nil {
-		return err
-	}
+	prepErr = errors.Join(prepErr, copyDir(indexDir, indexDir2))
+	indexMu.Unlock()
 	wg.Wait()
+	if prepErr != nil {
+		closing.Go(func() { s.Close() })
+		return fmt.Errorf("preparing the crash state: %w", prepErr)
+	}
 	liveErr := model.check(s, "live store", true)
 	if indexWrites != nil {
 		if err := indexWrites.restore(); err != nil {
