@@ -448,7 +448,9 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	indexDir2 := t.TempDir()
 	prepErr = errors.Join(prepErr, copyDir(indexDir, indexDir2))
 	indexMu.Unlock()
-	wg.Wait()
+	if err := waitWorkers(&wg, time.Minute); err != nil {
+		return fmt.Errorf("%s: %w", describeRun(), err) // the store is stuck; leave it
+	}
 	if prepErr != nil {
 		closing.Go(func() { s.Close() })
 		return fmt.Errorf("preparing the crash state: %w", prepErr)
@@ -575,6 +577,22 @@ func checkAfterCrash(t *testing.T, r *Store, mfs *memfs.FS, opts Options, model 
 	r.Close()
 	opts.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 	return newWritesWin(opts, model, rng, "after the second reopen")
+}
+
+// waitWorkers waits for the writers, or fails after limit: a store that
+// hangs must fail the test, not stall it until the test binary's timeout.
+func waitWorkers(wg *sync.WaitGroup, limit time.Duration) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(limit):
+		return fmt.Errorf("writers still blocked in Put or Delete %v after the crash", limit)
+	}
 }
 
 // waitIndexerBusy waits until the indexer holds a batch, or has nothing to
