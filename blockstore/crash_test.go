@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"strata/internal/poll"
 	"strata/ioengine"
 	"strata/ioengine/errorfs"
 	"strata/ioengine/memfs"
@@ -248,9 +249,6 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 						// when the run may be over. The flush returns once
 						// the commit gave up, seconds later.
 						closing.Go(func() { s.index.flush() })
-						if err := waitIndexerBusy(s.index); err != nil {
-							t.Errorf("seed %d: %v", seed, err)
-						}
 					}
 				}
 				indexMu.Unlock()
@@ -287,9 +285,21 @@ func crashIteration(t *testing.T, seed int64, closing *sync.WaitGroup) error {
 	indexDir2 := t.TempDir()
 	prepErr = errors.Join(prepErr, copyDir(indexDir, indexDir2))
 	indexMu.Unlock()
-	if err := waitWorkers(&wg, time.Minute); err != nil {
-		return fmt.Errorf("%s: %w", describeRun(), err) // the store is stuck; leave it
-	}
+	// A store that hangs must fail the test, not stall it until the test
+	// binary's timeout.
+	workersDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(workersDone)
+	}()
+	poll.Until(t, fmt.Sprintf("seed %d (%s): the writers to return after the crash", seed, describeRun()), func() bool {
+		select {
+		case <-workersDone:
+			return true
+		default:
+			return false
+		}
+	})
 	if prepErr != nil {
 		closing.Go(func() { s.Close() })
 		return fmt.Errorf("preparing the crash state: %w", prepErr)
@@ -416,40 +426,6 @@ func checkAfterCrash(t *testing.T, r *Store, mfs *memfs.FS, opts Options, model 
 	r.Close()
 	opts.Now = func() time.Time { return time.Now().Add(-time.Hour) }
 	return newWritesWin(opts, model, rng, "after the second reopen")
-}
-
-// waitWorkers waits for the writers, or fails after limit: a store that
-// hangs must fail the test, not stall it until the test binary's timeout.
-func waitWorkers(wg *sync.WaitGroup, limit time.Duration) error {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(limit):
-		return fmt.Errorf("writers still blocked in Put or Delete %v after the crash", limit)
-	}
-}
-
-// waitIndexerBusy waits until the indexer holds a batch, or has nothing to
-// commit.
-func waitIndexerBusy(ix *index) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ix.mu.Lock()
-		busy := ix.inflight > 0 || (len(ix.queue) == 0 && ix.flushing == 0)
-		ix.mu.Unlock()
-		if busy {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the indexer took no batch within 10s of a flush")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // snapshotIndex copies the committed state of s's index into dir, as a
