@@ -293,6 +293,9 @@ func openBolt(path string, perm os.FileMode, opts *bolt.Options) (db *bolt.DB, e
 			}
 		}
 	}()
+	if err := checkBoltLength(path); err != nil {
+		return nil, err
+	}
 	db, err = bolt.Open(path, perm, opts)
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {

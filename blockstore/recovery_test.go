@@ -183,7 +183,9 @@ func TestCorruptionInMiddleIsSkippedNotTruncated(t *testing.T) {
 
 func TestIndexRebuiltFromVolumes(t *testing.T) {
 	ctx := context.Background()
-	for _, how := range []string{"deleted", "garbage"} {
+	// truncated: shorter than bbolt's metadata says, which made bbolt die
+	// of SIGBUS inside Open before checkBoltLength refused the file.
+	for _, how := range []string{"deleted", "garbage", "truncated"} {
 		t.Run(how, func(t *testing.T) {
 			mfs := memfs.New(memfs.Options{})
 			opts := testOptions(t, mfs)
@@ -208,10 +210,16 @@ func TestIndexRebuiltFromVolumes(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(opts.IndexDir, IndexFileName)
-			if how == "deleted" {
+			switch how {
+			case "deleted":
 				os.Remove(path)
-			} else {
+			case "garbage":
 				os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file"), 4096), 0o600)
+			case "truncated":
+				// Both meta pages, then nothing: the tree's pages are gone.
+				if err := os.Truncate(path, 3*4096); err != nil {
+					t.Fatal(err)
+				}
 			}
 			s = mustOpen(t, opts)
 			defer s.Close()
