@@ -3,10 +3,12 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,6 +64,16 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after
 	// SIGTERM before connections are closed. Default 30s.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	// NodeID names this node: it is written into the identity file of
+	// every data directory and kept in the index, and a start with another
+	// node id is refused (the disks belong to another node). "" (the
+	// default) keeps the id the disks already carry, or makes a random one
+	// on the first start.
+	NodeID string `toml:"node_id"`
+	// FileMode is the permission of the files the node creates (volumes,
+	// index, identity files, SSD cache), as an octal string. Default
+	// "0600"; "0640" lets a group read them (for backups or inspection).
+	FileMode string `toml:"file_mode"`
 	// MemoryLimit is the Go memory limit `strata serve` sets; 0 (the
 	// default) computes it from the other settings (MemoryBudget). The
 	// GOMEMLIMIT environment variable overrides both.
@@ -243,6 +255,24 @@ func LoadConfig(path string) (Config, error) {
 // ErrInsecureListen: no tokens are configured and the listen address is not loopback.
 var ErrInsecureListen = errors.New("node: refusing to listen on a non-loopback address without auth tokens")
 
+// FileModeBits parses FileMode: permission bits only, the owner must be
+// able to read and write, and nobody may execute or (other than owner and
+// group) read. "" means 0600.
+func (c Config) FileModeBits() (fs.FileMode, error) {
+	if c.FileMode == "" {
+		return 0o600, nil
+	}
+	v, err := strconv.ParseUint(c.FileMode, 8, 32)
+	m := fs.FileMode(v)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("file_mode %q is not an octal mode such as \"0640\"", c.FileMode)
+	case m&^0o660 != 0 || m&0o600 != 0o600:
+		return 0, fmt.Errorf("file_mode %q: want owner read-write, at most group read-write, nothing for others and no execute (0600, 0640 or 0660)", c.FileMode)
+	}
+	return m, nil
+}
+
 // Validate reports every problem in the configuration at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -261,6 +291,9 @@ func (c Config) Validate() error {
 		} else if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
 			errs = append(errs, fmt.Errorf("%w: admin_listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, c.AdminListen))
 		}
+	}
+	if _, err := c.FileModeBits(); err != nil {
+		bad("%v", err)
 	}
 	if c.HTTP.MaxConnectionsPerClient < 0 {
 		bad("http.max_connections_per_client is negative (0 turns it off)")

@@ -52,6 +52,7 @@ type serveFlags struct {
 	ssdCacheSize      node.ByteSize
 	maxBlobSize       node.ByteSize
 	logLevel          string
+	nodeID            string
 }
 
 func newServeFlags() *serveFlags {
@@ -68,6 +69,7 @@ func newServeFlags() *serveFlags {
 	fs.Var(&f.ramCacheSize, "ram-cache-size", "RAM cache `size`, e.g. 256MiB; 0 = off (default 256MiB, 64MiB in the embedded layout)")
 	fs.Var(&f.ssdCacheSize, "ssd-cache-size", "SSD cache `size`, e.g. 1GiB; 0 = off (default 1GiB, 128MiB in the embedded layout)")
 	fs.Var(&f.maxBlobSize, "max-blob-size", "largest blob `size` accepted (default 5GiB)")
+	fs.StringVar(&f.nodeID, "node-id", "", "`id` of this node, kept in every data directory's identity file (default: the disks' id, or a new random one)")
 	fs.StringVar(&f.logLevel, "log-level", "", "`level`: debug, info, warn or error (default info)")
 	return f
 }
@@ -124,6 +126,9 @@ func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 	}
 	if set["log-level"] {
 		cfg.LogLevel = f.logLevel
+	}
+	if set["node-id"] {
+		cfg.NodeID = f.nodeID
 	}
 	return cfg, embedded, cfg.Validate()
 }
@@ -252,7 +257,10 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	log.Info("opening store", "layout", layout, "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
+	fileMode, _ := cfg.FileModeBits() // checked by Validate
 	backend, err := blockstore.Open(ctx, blockstore.Options{
+		NodeID:      cfg.NodeID,
+		FileMode:    fileMode,
 		DataDirs:    cfg.HDDDirs,
 		IndexDir:    cfg.IndexDir,
 		VolumeSize:  int64(cfg.VolumeSize),
@@ -268,6 +276,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		RAMCacheBytes: int64(cfg.RAMCacheSize),
 		SSDCacheBytes: int64(cfg.SSDCacheSize),
 		SSDPath:       filepath.Join(cfg.SSDDir, ssdCacheFile),
+		FileMode:      fileMode,
 		Logger:        log.With("component", "tiering"),
 	})
 	if err != nil {
@@ -284,7 +293,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	if err := srv.Attach(node.Tiered(store)); err != nil {
 		return failStart(errors.Join(err, closeStore()))
 	}
-	log.Info("store ready", "addr", ln.Addr().String())
+	log.Info("store ready", "addr", ln.Addr().String(), "node_id", backend.NodeID())
 	if ctx.Err() == nil { // not when a signal came during recovery
 		if _, err := node.NotifySystemd(node.NotifyReady); err != nil {
 			log.Warn("systemd notify failed", "err", err)

@@ -351,3 +351,45 @@ func TestServeConfigErrorExitsUsage(t *testing.T) {
 		t.Errorf("scripts/strata.service has no RestartPreventExitStatus=%d: a config error would restart the node forever", exitUsage)
 	}
 }
+
+// The disks are the node's: --node-id reaches every identity file, a
+// second node on the same HDD directories is refused while the first
+// runs, a start as another node is refused, and an empty directory where
+// the index knows a disk (a disk that failed to mount) is refused with a
+// message that says what to check.
+func TestServeDiskIdentityAndLocks(t *testing.T) {
+	dir := t.TempDir()
+	hdd, ssd := filepath.Join(dir, "hdd"), filepath.Join(dir, "ssd")
+	args := func(index, id string) []string {
+		return []string{"--hdd", hdd, "--ssd", ssd, "--index", filepath.Join(dir, index), "--node-id", id,
+			"--listen", "127.0.0.1:0", "--admin-listen", "off", "--ram-cache-size", "1MiB", "--ssd-cache-size", "0"}
+	}
+	refused := func(args []string, want string) {
+		t.Helper()
+		var stderr lockedBuffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if code := runServe(ctx, args, io.Discard, &stderr); code == 0 {
+			t.Fatalf("serve %v started; want it refused with %q", args, want)
+		}
+		if !strings.Contains(stderr.String(), want) {
+			t.Fatalf("serve %v refused without saying %q:\n%s", args, want, stderr.String())
+		}
+	}
+	logs := runServeWhile(t, args("index-a", "alpha"), func(string, func() string) {
+		// Same HDD directory, another index: what destroyed acknowledged
+		// writes before every directory was locked.
+		refused(args("index-b", "beta"), "locked")
+	})
+	if !strings.Contains(logs, "node_id=alpha") {
+		t.Errorf("startup log does not name the node id:\n%s", logs)
+	}
+	refused(args("index-a", "beta"), `belongs to node \"alpha\"`)
+	if err := os.RemoveAll(hdd); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(hdd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	refused(args("index-a", "alpha"), "is the disk mounted?")
+}
