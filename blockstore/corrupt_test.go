@@ -130,6 +130,9 @@ func testCorruptNewest(t *testing.T, newest, where, index string) {
 		t.Fatal(err)
 	}
 	check(s, "once committed")
+	if n := s.Stats().LiveKeys; n != int64(len(others)) {
+		t.Fatalf("live keys %d, want %d (a corrupt key is not live)", n, len(others))
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

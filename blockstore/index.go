@@ -260,7 +260,7 @@ func (ix *index) loadLiveCounts() error {
 		}
 		var keys, bytes int64
 		err := tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
-			if e, ok := decodeEntryOrZero(v); ok && !e.tombstone() {
+			if e, ok := decodeEntryOrZero(v); ok && e.live() {
 				keys++
 				bytes += e.size
 			}
@@ -602,11 +602,11 @@ func (ix *index) commit(batch []indexOp) error {
 				if ok && !op.e.newer(&c) {
 					continue
 				}
-				if ok && !c.tombstone() {
+				if ok && c.live() {
 					liveKeys, liveBytes = liveKeys-1, liveBytes-c.size
 				}
 			}
-			if !op.e.tombstone() {
+			if op.e.live() {
 				liveKeys, liveBytes = liveKeys+1, liveBytes+op.e.size
 			}
 			start = len(arena)

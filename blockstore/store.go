@@ -63,8 +63,9 @@ type Stats struct {
 	Volumes         int
 	QueuedBytes     int64 // record bytes waiting in the appender queues
 	QueuePeakBytes  int64 // the most one disk's queue ever held (at most Options.MaxQueueBytes)
-	// LiveKeys and LiveBytes count the blobs (not tombstones) committed to
-	// bbolt and their sizes; they lag writes by up to one index commit.
+	// LiveKeys and LiveBytes count the blobs committed to bbolt (not
+	// tombstones, not corrupt entries: what List shows) and their sizes;
+	// they lag writes by up to one index commit.
 	LiveKeys  int64
 	LiveBytes int64
 }
