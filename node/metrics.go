@@ -237,6 +237,10 @@ var (
 		"Records that failed a checksum, on read or in recovery; their bytes were never served.", nil, nil)
 	storeWriteErrorsDesc = prometheus.NewDesc("strata_store_write_errors_total",
 		"Failed volume writes and fdatasyncs; each failed its group and retired its volume.", nil, nil)
+	storeTornTailsDesc = prometheus.NewDesc("strata_store_torn_tails_total",
+		"Unacknowledged writes that recovery found torn at a volume's end and cut off (not corruption).", nil, nil)
+	indexErrorsDesc = prometheus.NewDesc("strata_index_commit_errors_total",
+		"Failed index commit attempts; when every retry of a commit fails the store stops taking writes (see /readyz).", nil, nil)
 	indexPendingDesc = prometheus.NewDesc("strata_index_pending_entries",
 		"Durable, readable entries not yet committed to the index.", nil, nil)
 	coalescedDesc = prometheus.NewDesc("strata_tier_coalesced_reads_total",
@@ -247,7 +251,7 @@ var (
 type storeCollector struct{ store func() Store }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, indexPendingDesc, coalescedDesc} {
+	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc} {
 		ch <- d
 	}
 }
@@ -260,6 +264,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	st := r.StoreStats()
 	ch <- prometheus.MustNewConstMetric(storeCorruptDesc, prometheus.CounterValue, float64(st.CorruptRecords))
 	ch <- prometheus.MustNewConstMetric(storeWriteErrorsDesc, prometheus.CounterValue, float64(st.WriteErrors))
+	ch <- prometheus.MustNewConstMetric(storeTornTailsDesc, prometheus.CounterValue, float64(st.TornTails))
+	ch <- prometheus.MustNewConstMetric(indexErrorsDesc, prometheus.CounterValue, float64(st.IndexErrors))
 	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(st.PendingIndexEntries))
 	ch <- prometheus.MustNewConstMetric(coalescedDesc, prometheus.CounterValue, float64(st.CoalescedReads))
 }

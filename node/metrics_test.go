@@ -25,7 +25,7 @@ func TestMetricsStoreCounters(t *testing.T) {
 				Bounds: []time.Duration{time.Millisecond}, Counts: []uint64{2, 1}, Sum: 5 * time.Millisecond, Count: 3}},
 		}}},
 	)
-	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5})
+	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7})
 	w := e.do(http.MethodGet, "/metrics", nil)
 	wantStatus(t, w, 200, "")
 	text := w.Body.String()
@@ -34,6 +34,8 @@ func TestMetricsStoreCounters(t *testing.T) {
 		`strata_store_write_errors_total 3`,
 		`strata_index_pending_entries 4`,
 		`strata_tier_coalesced_reads_total 5`,
+		`strata_store_torn_tails_total 6`,
+		`strata_index_commit_errors_total 7`,
 		`strata_device_queue_wait_seconds_bucket{class="read",device="hdd0",le="0.001"} 2`,
 		`strata_device_queue_wait_seconds_count{class="read",device="hdd0"} 3`,
 		`strata_tier_items{tier="hdd"} 3`,

@@ -95,6 +95,8 @@ type DeviceClassStats struct {
 type StoreStats struct {
 	CorruptRecords      uint64 // records that failed a checksum, on read or in recovery
 	WriteErrors         uint64 // failed volume writes and fdatasyncs (each retires a volume)
+	TornTails           uint64 // unacknowledged writes recovery found torn (not corruption)
+	IndexErrors         uint64 // failed index commit attempts
 	PendingIndexEntries int    // durable, readable, not yet committed to the index
 	CoalescedReads      uint64 // reads that shared another reader's backend read
 }

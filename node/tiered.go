@@ -91,6 +91,8 @@ func (t tieredStore) StoreStats() StoreStats {
 	return StoreStats{
 		CorruptRecords:      st.Backend.Corruptions,
 		WriteErrors:         st.Backend.WriteErrors,
+		TornTails:           st.Backend.TornTails,
+		IndexErrors:         st.Backend.IndexErrors,
 		PendingIndexEntries: st.Backend.PendingKeys,
 		CoalescedReads:      st.Coalesced,
 	}
