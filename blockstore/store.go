@@ -370,21 +370,7 @@ func (s *Store) Stats() Stats {
 // accepts writes; else the error wraps ErrNoSpace or ErrReadOnly (and
 // ErrIndexFailed when the index cannot commit).
 func (s *Store) Healthy() error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if err := s.index.writable(); err != nil {
-		return err
-	}
-	var errs []error
-	for _, d := range s.dirs {
-		err := d.accepting(s, false)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return s.anyDir(func(d *dataDir) error { return d.accepting(s, false) })
 }
 
 // pickDir returns the healthy directory with the most free space, skipping

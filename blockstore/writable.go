@@ -17,6 +17,12 @@ import (
 // every commit attempt: the error then wraps ErrIndexFailed and
 // ErrReadOnly until the store is reopened. Reads are served either way.
 func (s *Store) Writable() error {
+	return s.anyDir(func(d *dataDir) error { return d.writable(s) })
+}
+
+// anyDir is nil when the store is open, its index commits and ok accepts
+// at least one data directory; else it joins the directories' errors.
+func (s *Store) anyDir(ok func(*dataDir) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -25,7 +31,7 @@ func (s *Store) Writable() error {
 	}
 	var errs []error
 	for _, d := range s.dirs {
-		err := d.writable(s)
+		err := ok(d)
 		if err == nil {
 			return nil
 		}
