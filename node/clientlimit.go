@@ -54,9 +54,7 @@ func (l *clientLimitListener) Accept() (net.Conn, error) {
 		}
 		l.open[addr] = n + 1
 		l.mu.Unlock()
-		cc := &clientConn{Conn: c}
-		cc.release = func() { l.release(addr) }
-		return cc, nil
+		return &limitConn{Conn: c, release: func() { l.release(addr) }}, nil
 	}
 }
 
@@ -97,17 +95,4 @@ func clientAddr(a net.Addr) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return ap.Addr().Unmap(), true
-}
-
-// clientConn gives its client's count back once, on the first Close.
-type clientConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *clientConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
