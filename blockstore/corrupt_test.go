@@ -232,3 +232,59 @@ func TestDamagedRecordTornOrCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestRebuildKeepsCorruptionInSealedVolumes: a rebuild knows no volume's
+// state, but only a directory's newest volumes (and volumes still at their
+// preallocated size) can end in unacknowledged groups. A damaged record
+// that happens to hold an all-zero sector, in a sealed and trimmed volume
+// with newer volumes after it, is corruption: the key must answer
+// ErrCorrupt, not go back to its older version.
+func TestRebuildKeepsCorruptionInSealedVolumes(t *testing.T) {
+	ctx := context.Background()
+	mfs := memfs.New(memfs.Options{})
+	opts := testOptions(t, mfs)
+	s := mustOpen(t, opts)
+	r := newRand(11)
+	put(t, s, "k", []byte("the older version a rollback would serve"))
+	filler := 0
+	fill := func() location {
+		filler++
+		return put(t, s, fmt.Sprintf("filler/%04d", filler), randBytes(r, 60<<10)).loc
+	}
+	// Up to the last scan window of volume 1 (its end is about
+	// VolumeSize less the tombstone reserve), where a damaged record has
+	// no valid record a window beyond it.
+	for loc := fill(); loc.volume == 1 && loc.offset < opts.VolumeSize*13/16; loc = fill() {
+	}
+	// Incompressible but for a few zero sectors, so it is stored raw and a
+	// sector of it reads as all zero, as an unwritten one would.
+	payload := randBytes(r, 32<<10)
+	clear(payload[8<<10 : 10<<10])
+	info := put(t, s, "k", payload)
+	if info.loc.volume != 1 {
+		t.Fatalf("newest record in volume %d, want 1", info.loc.volume)
+	}
+	for loc := fill(); loc.volume < 4; loc = fill() {
+		if filler > 1000 {
+			t.Fatal("no fourth volume after 1000 fillers")
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	flipAt := info.loc.offset + int64(recordHeaderLen+len("k")) + 100
+	f := volumeFile(t, mfs, "/data0", 1)
+	pokeFile(t, f, flipAt, func(b []byte) []byte { b[flipAt%4096] ^= 0x01; return b })
+	f.Close()
+	if err := os.Remove(filepath.Join(opts.IndexDir, IndexFileName)); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, opts)
+	defer s.Close()
+	if _, err := s.Stat(ctx, "k"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("after a rebuild, Stat of the key whose newest record is corrupt: %v, want ErrCorrupt", err)
+	}
+	if st := s.Stats(); st.Corruptions == 0 || st.TornTails != 0 {
+		t.Fatalf("corruptions %d, torn tails %d: want the damaged record counted as corruption", st.Corruptions, st.TornTails)
+	}
+}

@@ -116,8 +116,9 @@ type index struct {
 	// broken is set when a batch failed every commit attempt: the index
 	// storage is suspect, nothing more is committed, and writers are
 	// refused (see writable). Pending entries stay readable from memory;
-	// the next Open replays them from the volumes.
-	broken error
+	// the next Open replays them from the volumes. Atomic, so writers
+	// check it without queueing on mu behind apply.
+	broken atomic.Pointer[error]
 	// maxApplied is the highest version apply has seen. An op above it is
 	// newer than anything pending or in bbolt, for any key, so it needs no
 	// bbolt lookup: the common case with store-assigned versions.
@@ -371,7 +372,7 @@ func (ix *index) lookup(key string) (indexEntry, bool, error) {
 func (ix *index) apply(ops []indexOp) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded && ix.broken == nil {
+	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded && ix.broken.Load() == nil {
 		ix.space.Wait()
 	}
 	var tx *bolt.Tx
@@ -497,7 +498,8 @@ func (ix *index) run() {
 			// holds the queue), refuse writers, keep the entries pending
 			// so reads stay right. The next Open replays them from the
 			// volumes, whose watermarks this batch did not advance.
-			ix.failed, ix.broken = err, err
+			ix.failed = err
+			ix.broken.Store(&err)
 			ix.queue = append(batch, ix.queue...)
 			ix.log.Error("blockstore: index commit failed every attempt; index is read-only, writes refused, entries stay pending until restart",
 				"err", err, "pending_ops", len(ix.queue))
@@ -559,10 +561,8 @@ func (ix *index) commitWithRetry(batch []indexOp) error {
 // writable is nil unless the index is broken; then the error wraps
 // ErrReadOnly and ErrIndexFailed.
 func (ix *index) writable() error {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	if ix.broken != nil {
-		return fmt.Errorf("%w: %w: %w", ErrReadOnly, ErrIndexFailed, ix.broken)
+	if broken := ix.broken.Load(); broken != nil {
+		return fmt.Errorf("%w: %w: %w", ErrReadOnly, ErrIndexFailed, *broken)
 	}
 	return nil
 }
@@ -688,7 +688,7 @@ func (ix *index) close() error {
 		<-ix.done
 	}
 	ix.mu.Lock()
-	failed, left, broken := ix.failed, len(ix.queue), ix.broken
+	failed, left, broken := ix.failed, len(ix.queue), ix.broken.Load()
 	ix.mu.Unlock()
 	var err error
 	if broken == nil {

@@ -157,10 +157,7 @@ func (s *Store) recoverDir(ctx context.Context, d *dataDir, vols []*volume, know
 		end, clean := r.watermark, true
 		if r.watermark < limit {
 			var err error
-			// Only a volume that was still taking writes can end in
-			// unacknowledged groups; a sealed or failed one was synced up
-			// to its recorded end.
-			end, clean, err = s.scanVolume(ctx, v, r.watermark, limit, r.state == volOpen)
+			end, clean, err = s.scanVolume(ctx, v, r.watermark, limit, mayTear(r, ok, i, len(vols), v.size, s.opts.VolumeSize))
 			if err != nil {
 				return err
 			}
@@ -182,6 +179,22 @@ func (s *Store) recoverDir(ctx context.Context, d *dataDir, vols []*volume, know
 		}
 	}
 	return nil
+}
+
+// mayTear reports whether volume i of a directory's n volumes (in id
+// order) may end in unacknowledged groups. Only a volume that was still
+// taking writes can: a sealed or failed one was synced up to its recorded
+// end. When the index does not know the volume (a rebuild), its state is
+// unknown, so it may tear only if it is one of the directory's two newest
+// (the active one, and the one sealed or failed just before it while its
+// last group was still being synced) or still at its preallocated size
+// (never sealed, since sealing trims the file). Anything else found damaged
+// is corruption, never a torn tail that would roll its key back.
+func mayTear(r volumeRecord, known bool, i, n int, size, volumeSize int64) bool {
+	if r.state != volOpen {
+		return false
+	}
+	return known || i >= n-2 || size >= volumeSize
 }
 
 // scanBatch is how many index ops recovery hands to the index at a time.
