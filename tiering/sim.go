@@ -20,8 +20,9 @@ import (
 
 // simRequest is one GET of a whole object.
 type simRequest struct {
-	id   uint64
-	size int64
+	id         uint64
+	size       int64
+	nextAccess int64 // number of the object's next request (from 1), -1 if none; only Belady reads it
 }
 
 // simResult is what one policy achieved on one trace.
@@ -255,7 +256,7 @@ func newSimBaseline(lru bool, capacity, segSize int64) *simBaseline {
 }
 
 func (b *simBaseline) get(req simRequest) {
-	nseg := int((req.size + b.segSize - 1) / b.segSize)
+	nseg := int(1 + (req.size-1)/b.segSize) // segSize may be MaxInt64: one segment per object
 	missed := false
 	for seg := range nseg {
 		n := min(b.segSize, req.size-int64(seg)*b.segSize)
@@ -339,8 +340,6 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 	}
 	return reqs, footprint, nil
 }
-
-type simPolicy interface{ get(simRequest) }
 
 func replay(p simPolicy, reqs []simRequest) {
 	for _, q := range reqs {
