@@ -44,7 +44,7 @@ func (r simResult) byteMissRatio() float64    { return float64(r.byteMisses) / f
 // the SSD core with reject-first admission and hit-based reinsertion.
 type simTiered struct {
 	segSize int64
-	ram     *ramCache
+	ram     simRAMTier
 	ssd     *ssdCore
 	adm     *admissionPolicy
 	flash   [][]simFlashItem // what each region holds, standing in for reading it back
@@ -52,6 +52,15 @@ type simTiered struct {
 	clock   time.Time
 
 	reclaiming bool
+}
+
+// simRAMTier is the RAM tier as the simulator drives it: the real ramCache
+// (otter), or simRAM, the deterministic model of otter's policy.
+type simRAMTier interface {
+	get(ramKey) (ramValue, bool)
+	set(ramKey, ramValue)
+	containsQuietly(ramKey) bool
+	items() int64
 }
 
 type simFlashItem struct {
@@ -68,6 +77,10 @@ type simTieredConfig struct {
 	segSize            int64 // RAMMaxItemBytes
 	ssdMaxObject       int64 // SSDMaxItemBytes
 	admitAll           bool  // baseline: admit every RAM eviction (no reuse filter)
+	// deterministicRAM replaces otter with simRAM seeded with seed, so
+	// equal seeds replay equally.
+	deterministicRAM bool
+	seed             uint64
 }
 
 func newSimTiered(c simTieredConfig) *simTiered {
@@ -89,8 +102,13 @@ func newSimTiered(c simTieredConfig) *simTiered {
 		s.ssd = newSSDCore(regions, c.regionSize, 0)
 		s.flash = make([][]simFlashItem, regions)
 	}
-	if c.ramBytes > 0 {
-		s.ram, _ = newRAMCache(c.ramBytes, s.onRAMEvict)
+	switch {
+	case c.ramBytes > 0 && c.deterministicRAM:
+		s.ram = newSimRAM(c.ramBytes, c.seed, s.onRAMEvict)
+	case c.ramBytes > 0:
+		if ram, err := newRAMCache(c.ramBytes, s.onRAMEvict); err == nil {
+			s.ram = ram
+		}
 	}
 	return s
 }

@@ -127,7 +127,9 @@ type simPolicyConfig struct {
 func newSimPolicy(name string, c simPolicyConfig) (simPolicy, error) {
 	switch name {
 	case PolicyStrata, PolicyStrataAdmitAll:
-		return newSimTiered(storeSimConfig(c.ramBytes, c.ssdBytes, name == PolicyStrataAdmitAll)), nil
+		cfg := storeSimConfig(c.ramBytes, c.ssdBytes, name == PolicyStrataAdmitAll)
+		cfg.deterministicRAM, cfg.seed = true, c.seed
+		return newSimTiered(cfg), nil
 	case PolicyLRU, PolicyFIFO:
 		return newWholeObjectBaseline(name == PolicyLRU, c.cacheBytes), nil
 	case PolicyS3FIFO:
