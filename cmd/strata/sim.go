@@ -121,14 +121,14 @@ func parseSimFlags(tracePath, format, ram, ssd, sizes, split, policies string) (
 		}
 		cfg.split = [2]int64{a, b}
 	case ram != "" || ssd != "":
-		var err error
-		if cfg.ram, err = parseSimBytes("--ram", ram); err != nil {
-			errs = append(errs, err.Error())
+		var errRAM, errSSD error
+		if cfg.ram, errRAM = parseSimBytes("--ram", ram); errRAM != nil {
+			errs = append(errs, errRAM.Error())
 		}
-		if cfg.ssd, err = parseSimBytes("--ssd", ssd); err != nil {
-			errs = append(errs, err.Error())
+		if cfg.ssd, errSSD = parseSimBytes("--ssd", ssd); errSSD != nil {
+			errs = append(errs, errSSD.Error())
 		}
-		if err == nil && cfg.ram+cfg.ssd == 0 {
+		if errRAM == nil && errSSD == nil && cfg.ram+cfg.ssd == 0 {
 			errs = append(errs, "--ram and --ssd are both 0")
 		}
 		cfg.sizes = []simSize{{label: workload.FormatSize(cfg.ram + cfg.ssd), bytes: cfg.ram + cfg.ssd}}

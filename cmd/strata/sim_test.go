@@ -174,6 +174,7 @@ func TestSimCLIErrors(t *testing.T) {
 		{"no trace", []string{"--sizes", "1%"}, exitUsage, "--trace is required"},
 		{"no size", []string{"--trace", oraclePath}, exitUsage, "give --sizes"},
 		{"both", []string{"--trace", oraclePath, "--sizes", "1%", "--ram", "1MiB", "--ssd", "1MiB"}, exitUsage, "not both"},
+		{"zero", []string{"--trace", oraclePath, "--ram", "0", "--ssd", "0"}, exitUsage, "both 0"},
 		{"ram only", []string{"--trace", oraclePath, "--ram", "1MiB"}, exitUsage, "--ssd is required"},
 		{"bad format", []string{"--trace", oraclePath, "--format", "xml", "--sizes", "1%"}, exitUsage, "--format"},
 		{"bad percent", []string{"--trace", oraclePath, "--sizes", "0%"}, exitUsage, "percentage"},
