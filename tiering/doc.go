@@ -48,8 +48,13 @@
 // saved index (first start, crash) the SSD cache starts cold and logs why.
 //
 // The admission and eviction decisions live in I/O-free code (ssdCore,
-// admissionPolicy, the otter RAM cache) that the trace simulator in
-// sim.go drives unchanged.
+// admissionPolicy, the otter RAM cache). The trace simulator (sim*.go,
+// Simulator, behind `strata sim`) drives ssdCore and admissionPolicy
+// unchanged; for its RAM tier it uses simRAM, a step-by-step model of
+// otter's W-TinyLFU with a seeded hash (otter seeds its own at random), so a
+// replay is deterministic for a seed. Its whole-object baselines (LRU, FIFO,
+// S3-FIFO, SIEVE, Belady) reproduce libCacheSim's figures on the shared
+// trace (docs/sim.md).
 //
 // # Caveats
 //

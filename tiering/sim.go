@@ -20,8 +20,9 @@ import (
 
 // simRequest is one GET of a whole object.
 type simRequest struct {
-	id   uint64
-	size int64
+	id         uint64
+	size       int64
+	nextAccess int64 // number of the object's next request (from 1), -1 if none; only Belady reads it
 }
 
 // simResult is what one policy achieved on one trace.
@@ -43,7 +44,7 @@ func (r simResult) byteMissRatio() float64    { return float64(r.byteMisses) / f
 // the SSD core with reject-first admission and hit-based reinsertion.
 type simTiered struct {
 	segSize int64
-	ram     *ramCache
+	ram     simRAMTier
 	ssd     *ssdCore
 	adm     *admissionPolicy
 	flash   [][]simFlashItem // what each region holds, standing in for reading it back
@@ -51,6 +52,15 @@ type simTiered struct {
 	clock   time.Time
 
 	reclaiming bool
+}
+
+// simRAMTier is the RAM tier as the simulator drives it: the real ramCache
+// (otter), or simRAM, the deterministic model of otter's policy.
+type simRAMTier interface {
+	get(ramKey) (ramValue, bool)
+	set(ramKey, ramValue)
+	containsQuietly(ramKey) bool
+	items() int64
 }
 
 type simFlashItem struct {
@@ -67,6 +77,10 @@ type simTieredConfig struct {
 	segSize            int64 // RAMMaxItemBytes
 	ssdMaxObject       int64 // SSDMaxItemBytes
 	admitAll           bool  // baseline: admit every RAM eviction (no reuse filter)
+	// deterministicRAM replaces otter with simRAM seeded with seed, so
+	// equal seeds replay equally.
+	deterministicRAM bool
+	seed             uint64
 }
 
 func newSimTiered(c simTieredConfig) *simTiered {
@@ -88,8 +102,13 @@ func newSimTiered(c simTieredConfig) *simTiered {
 		s.ssd = newSSDCore(regions, c.regionSize, 0)
 		s.flash = make([][]simFlashItem, regions)
 	}
-	if c.ramBytes > 0 {
-		s.ram, _ = newRAMCache(c.ramBytes, s.onRAMEvict)
+	switch {
+	case c.ramBytes > 0 && c.deterministicRAM:
+		s.ram = newSimRAM(c.ramBytes, c.seed, s.onRAMEvict)
+	case c.ramBytes > 0:
+		if ram, err := newRAMCache(c.ramBytes, s.onRAMEvict); err == nil {
+			s.ram = ram
+		}
 	}
 	return s
 }
@@ -255,7 +274,7 @@ func newSimBaseline(lru bool, capacity, segSize int64) *simBaseline {
 }
 
 func (b *simBaseline) get(req simRequest) {
-	nseg := int((req.size + b.segSize - 1) / b.segSize)
+	nseg := int(1 + (req.size-1)/b.segSize) // segSize may be MaxInt64: one segment per object
 	missed := false
 	for seg := range nseg {
 		n := min(b.segSize, req.size-int64(seg)*b.segSize)
@@ -339,8 +358,6 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 	}
 	return reqs, footprint, nil
 }
-
-type simPolicy interface{ get(simRequest) }
 
 func replay(p simPolicy, reqs []simRequest) {
 	for _, q := range reqs {

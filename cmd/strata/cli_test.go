@@ -38,6 +38,7 @@ func TestUsageAndHelp(t *testing.T) {
 		{args: []string{"stat", "--help"}, wantCode: exitOK, wantOut: "Usage: strata stat"},
 		{args: []string{"bench", "--help"}, wantCode: exitOK, wantOut: "-read-ratio"},
 		{args: []string{"version", "--help"}, wantCode: exitOK, wantOut: "Usage: strata version"},
+		{args: []string{"sim", "--help"}, wantCode: exitOK, wantOut: "-policies"},
 		{args: []string{"get"}, wantCode: exitUsage, wantErr: "want exactly one KEY"},
 		{args: []string{"get", "a", "b"}, wantCode: exitUsage, wantErr: "want exactly one KEY"},
 		{args: []string{"put"}, wantCode: exitUsage, wantErr: "want KEY"},

@@ -11,8 +11,10 @@
 //	strata ls [--prefix P]               list keys, following continuation
 //	strata stat KEY                      show size, ETag, content type, tier
 //	strata bench [flags]                 drive a node with a workload, print fio-style figures
+//	strata sim --trace FILE [flags]      replay a cache trace through Strata's policy and baselines (docs/sim.md)
 //	strata version                       print the build version
 //
+// `strata sim` needs no node: it runs the tiering package's simulator.
 // Client subcommands find the node through --addr (env STRATA_ADDR, default
 // http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).
 // Flags may come before or after positional arguments; "--" ends flags.

@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"ls":      {"list keys", runLs},
 		"stat":    {"show a blob's metadata", runStat},
 		"bench":   {"drive a node with a workload and report latency and throughput", runBench},
+		"sim":     {"replay a cache trace through Strata's policy and baselines (no node, no I/O)", runSim},
 		"version": {"print the version", runVersion},
 	}
 }
