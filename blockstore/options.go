@@ -39,7 +39,7 @@ const (
 	// before writers (and a rebuild's scan) are held back.
 	DefaultIndexQueueLimit = 1 << 20
 	// DefaultFileMode is the mode of the files the store creates.
-	DefaultFileMode fs.FileMode = 0o600
+	DefaultFileMode = ioengine.DefaultPerm
 )
 
 // Options configures Open. Zero values take the defaults.

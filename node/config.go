@@ -260,7 +260,7 @@ var ErrInsecureListen = errors.New("node: refusing to listen on a non-loopback a
 // group) read. "" means 0600.
 func (c Config) FileModeBits() (fs.FileMode, error) {
 	if c.FileMode == "" {
-		return 0o600, nil
+		return blockstore.DefaultFileMode, nil
 	}
 	v, err := strconv.ParseUint(c.FileMode, 8, 32)
 	m := fs.FileMode(v)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -121,10 +122,7 @@ func parseRangeNumber(s string) (int64, bool) {
 // coalesceRanges sorts ranges and merges those that overlap or touch.
 func coalesceRanges(ranges []byteRange) []byteRange {
 	slices.SortFunc(ranges, func(a, b byteRange) int {
-		if a.first != b.first {
-			return cmpInt64(a.first, b.first)
-		}
-		return cmpInt64(a.last, b.last)
+		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.last, b.last))
 	})
 	out := ranges[:1]
 	for _, r := range ranges[1:] {
@@ -136,16 +134,6 @@ func coalesceRanges(ranges []byteRange) []byteRange {
 		out = append(out, r)
 	}
 	return out
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // formatByteRanges writes ranges back as a Range header value.
