@@ -109,31 +109,5 @@ func readIdentity(fsys ioengine.FS, dir string) (id diskIdentity, ok bool, err e
 // writeIdentity writes dir's identity file the safe way: a temporary
 // name, write, fsync, rename, fsync the directory.
 func writeIdentity(fsys ioengine.FS, dir string, flags ioengine.OpenFlag, id diskIdentity) error {
-	path := filepath.Join(dir, IdentityFileName)
-	tmp := path + ".tmp"
-	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, errNotExist) {
-		return err
-	}
-	f, err := fsys.OpenFile(tmp, flags)
-	if err != nil {
-		return err
-	}
-	data := encodeIdentity(id)
-	_, werr := f.WriteAt(data, 0)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = fsys.Rename(tmp, path)
-	}
-	if werr != nil {
-		if rmErr := fsys.Remove(tmp); rmErr != nil && !errors.Is(rmErr, errNotExist) {
-			werr = errors.Join(werr, rmErr)
-		}
-		return fmt.Errorf("write %s: %w", path, werr)
-	}
-	return fsys.SyncDir(dir)
+	return ioengine.WriteFileAtomic(fsys, filepath.Join(dir, IdentityFileName), encodeIdentity(id), flags)
 }

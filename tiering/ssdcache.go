@@ -576,34 +576,8 @@ func (s *ssdCache) close() error {
 // saveIndex writes the snapshot: write, fsync, rename, fsync the dir.
 func (s *ssdCache) saveIndex() error {
 	data := encodeSnapshot(s.core)
-	tmp := s.indexPath + ".tmp"
-	if err := s.cfg.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", tmp, err)
-	}
-	f, err := s.cfg.fs.OpenFile(tmp, ioengine.FlagCreate|ioengine.WithPerm(s.cfg.fileMode))
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	if _, err := f.WriteAt(data, 0); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := s.cfg.fs.Rename(tmp, s.indexPath); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	dir, _ := filepath.Split(s.indexPath)
-	if dir == "" {
-		dir = "."
-	}
-	if err := s.cfg.fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+	if err := ioengine.WriteFileAtomic(s.cfg.fs, s.indexPath, data, ioengine.FlagCreate|ioengine.WithPerm(s.cfg.fileMode)); err != nil {
+		return err
 	}
 	s.log.Info("ssd cache: index saved for warm restart", "items", s.core.liveItems, "bytes", len(data))
 	return nil
