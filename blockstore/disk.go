@@ -42,12 +42,7 @@ func (ix *index) markRebuild(on bool) error {
 // prepareDir creates dir if needed, makes its entry durable in its parent
 // and locks it for the life of the store.
 func prepareDir(fsys ioengine.FS, dir string) (io.Closer, error) {
-	if err := fsys.MkdirAll(dir); err != nil {
-		return nil, err
-	}
-	// A new directory's name lives in its parent: fsync that, then the
-	// directory itself, whether or not MkdirAll just made it (cheap).
-	if err := syncDirAndParent(fsys, dir); err != nil {
+	if err := ioengine.MkdirAllDurable(fsys, dir); err != nil {
 		return nil, err
 	}
 	lock, err := fsys.Lock(dir)
@@ -55,15 +50,6 @@ func prepareDir(fsys ioengine.FS, dir string) (io.Closer, error) {
 		return nil, fmt.Errorf("%w: %s (is another strata process, or another store in this one, using it?): %w", ErrLocked, dir, err)
 	}
 	return lock, err
-}
-
-func syncDirAndParent(fsys ioengine.FS, dir string) error {
-	if parent := filepath.Dir(filepath.Clean(dir)); parent != filepath.Clean(dir) {
-		if err := fsys.SyncDir(parent); err != nil {
-			return err
-		}
-	}
-	return fsys.SyncDir(dir)
 }
 
 // openDataDir prepares and locks data directory i and opens its device.

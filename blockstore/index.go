@@ -184,7 +184,7 @@ func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
 	if cfg.lockDir {
 		lock, err = prepareDir(cfg.fs, dir)
 	} else {
-		err = errors.Join(cfg.fs.MkdirAll(dir), syncDirAndParent(cfg.fs, dir))
+		err = ioengine.MkdirAllDurable(cfg.fs, dir)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("blockstore: index dir %s: %w", dir, err)

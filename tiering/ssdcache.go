@@ -103,11 +103,7 @@ func openSSDCache(ctx context.Context, cfg ssdConfig) (*ssdCache, error) {
 	if dir == "" {
 		dir = "."
 	}
-	if err := cfg.fs.MkdirAll(dir); err != nil {
-		return nil, fmt.Errorf("tiering: ssd cache dir: %w", err)
-	}
-	// The new directory's name lives in its parent.
-	if err := errors.Join(cfg.fs.SyncDir(filepath.Dir(filepath.Clean(dir))), cfg.fs.SyncDir(dir)); err != nil {
+	if err := ioengine.MkdirAllDurable(cfg.fs, dir); err != nil {
 		return nil, fmt.Errorf("tiering: ssd cache dir: %w", err)
 	}
 	dev, err := ioengine.NewDevice(cfg.fs, dir, ioengine.DeviceOptions{Name: "ssd-cache", MaxInFlight: cfg.maxInFlight, Logger: log})

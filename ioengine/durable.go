@@ -43,3 +43,20 @@ func WriteFileAtomic(fsys FS, path string, data []byte, flags OpenFlag) error {
 	}
 	return nil
 }
+
+// MkdirAllDurable creates dir (and missing parents) and makes its entry
+// durable: it fsyncs dir's parent, where a new directory's name lives, and
+// dir itself. Done whether or not dir already existed, which is cheap and
+// covers a crash right after an earlier MkdirAll.
+func MkdirAllDurable(fsys FS, dir string) error {
+	if err := fsys.MkdirAll(dir); err != nil {
+		return err
+	}
+	clean := filepath.Clean(dir)
+	if parent := filepath.Dir(clean); parent != clean {
+		if err := fsys.SyncDir(parent); err != nil {
+			return err
+		}
+	}
+	return fsys.SyncDir(clean)
+}
