@@ -13,6 +13,11 @@
 #
 # Example: CYCLES=1000 BUDGET=2h scripts/crash-soak.sh
 set -euo pipefail
+case "${1:-}" in
+-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
+"") ;;
+*) echo "crash-soak.sh: takes no arguments (see --help); settings come from the environment" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 
 cycles="${CYCLES:-200}"
