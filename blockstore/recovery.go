@@ -112,6 +112,9 @@ func (s *Store) openVolumes(d *dataDir) ([]*volume, error) {
 	for _, name := range names {
 		if strings.HasSuffix(name, volumeTmpSuffix) {
 			p := filepath.Join(d.dev.Dir(), name)
+			if s.check != nil {
+				continue // a check changes nothing; Open removes it
+			}
 			if err := fsys.Remove(p); err != nil && !errors.Is(err, errNotExist) {
 				s.log.Warn("blockstore: removing half-made volume", "path", p, "err", err)
 			}
@@ -215,7 +218,11 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64, m
 	var ops []indexOp
 	flush := func(upTo int64) {
 		ops = append(ops, indexOp{kind: opWatermark, vol: v.id, end: upTo})
-		s.index.apply(ops)
+		if s.check != nil {
+			s.check.scanned(v, ops)
+		} else {
+			s.index.apply(ops)
+		}
 		ops = nil
 	}
 	torn := false // a torn record was skipped: the volume takes no more groups
@@ -301,6 +308,7 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64, m
 		s.stats.corruptions.Add(1)
 		s.log.Error("blockstore: corrupt bytes inside a volume; skipped, later records kept",
 			"volume", v.id, "from", p, "to", q, "bytes", q-p)
+		s.check.problem(v.id, p, "", fmt.Sprintf("%d corrupt bytes inside the volume (records after them are kept)", q-p))
 		p = q
 	}
 	flush(limit)
@@ -368,6 +376,7 @@ func (s *Store) damagedRecord(ctx context.Context, sc *scanReader, v *volume, p 
 			s.stats.tornTails.Add(1)
 			s.log.Warn("blockstore: torn record in the last groups of a volume (unacknowledged write); skipped, volume sealed",
 				"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)
+			s.check.problem(v.id, p, key, fmt.Sprintf("torn %s record at version %d in the last groups (an unacknowledged write)", h.kind(), h.version))
 			return indexOp{}, true, nil
 		}
 	}
@@ -381,10 +390,12 @@ func (s *Store) damagedRecord(ctx context.Context, sc *scanReader, v *volume, p 
 	if h.flags&flagChunk != 0 || ValidateKey(key) != nil {
 		s.log.Error("blockstore: corrupt record in a volume; its key cannot be indexed",
 			"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)
+		s.check.problem(v.id, p, key, fmt.Sprintf("corrupt %s record at version %d (checksum fails)", h.kind(), h.version))
 		return indexOp{}, false, nil
 	}
 	s.log.Error("blockstore: corrupt record in a volume; key indexed as corrupt at its version",
 		"volume", v.id, "offset", p, "key", key, "version", h.version, "kind", h.kind(), "err", cause)
+	s.check.problem(v.id, p, key, fmt.Sprintf("corrupt %s record at version %d (checksum fails): repair it from a replica", h.kind(), h.version))
 	e := indexEntry{flags: entryCorrupt, loc: loc, version: h.version, modTime: h.modTime}
 	return indexOp{kind: opKey, key: key, e: e}, false, nil
 }
@@ -440,6 +451,7 @@ func (s *Store) recoveredOp(rec record, loc location) (indexOp, bool) {
 		if err != nil {
 			s.stats.corruptions.Add(1)
 			s.log.Error("blockstore: manifest with valid checksum does not decode; skipped", "key", key, "at", loc, "err", err)
+			s.check.problem(loc.volume, loc.offset, key, "manifest record does not decode (its checksum is valid)")
 			return indexOp{}, false
 		}
 		e.flags = entryChunked

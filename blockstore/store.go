@@ -38,6 +38,10 @@ type Store struct {
 	closeMu sync.Mutex
 
 	stats storeCounters
+
+	// check is set only in a Store that Check builds: scans report to it
+	// instead of indexing, and nothing on disk is changed.
+	check *checker
 }
 
 type storeCounters struct {
