@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"stat":    {"show a blob's metadata", runStat},
 		"bench":   {"drive a node with a workload and report latency and throughput", runBench},
 		"sim":     {"replay a cache trace through Strata's policy and baselines (no node, no I/O)", runSim},
+		"fsck":    {"check a stopped node's volumes against its index; --repair rebuilds the index", runFsck},
 		"version": {"print the version", runVersion},
 	}
 }
