@@ -22,9 +22,11 @@ ways (entries pointing at missing or mismatched records, records the index lacks
 or holds older), and check the identity files. Without --repair nothing is
 changed. See docs/fsck.md for what each problem means.
 
-The directories come from --config FILE (hdd_dirs and index_dir), or DIR... (the
-HDD data directories, with the index in --index, default the first DIR). A
-running node holds locks on them: stop it first.
+The directories come from --config FILE (hdd_dirs, index_dir and the sizes), from
+--data ROOT (the embedded layout a plain 'strata serve' uses: ROOT/hdd and
+ROOT/index, default ./strata-data for serve), or DIR... (HDD data directories,
+with the index in --index, default the first DIR). A running node holds locks on
+them: stop it first.
 
 --repair rebuilds the index from the volumes (index.db is moved aside as
 index.db.fsck-<unix>) and seals torn tails at their last valid record, then
@@ -37,24 +39,38 @@ repaired: the output says whether the re-check is clean); 2 usage error;
 3 could not check (directories locked by a running node, missing or\nunreadable). Options the store refuses (say, a volume_size below its minimum)\nare a usage error.`
 
 func runFsck(ctx context.Context, s stdio, args []string) int {
-	fs := newFlagSet("fsck", "(--config FILE | DIR...)", fsckDescription)
+	fs := newFlagSet("fsck", "(--config FILE | --data ROOT | DIR...)", fsckDescription)
 	repair := fs.Bool("repair", false, "rebuild the index from the volumes and seal torn tails, then check again")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	config := fs.String("config", "", "take hdd_dirs, index_dir and sizes from this TOML config `file`")
-	indexDir := fs.String("index", "", "index `dir` when DIRs are given (default the first DIR)")
+	data := fs.String("data", "", "root `dir` of the embedded layout, as for strata serve --data (ROOT/hdd, ROOT/index)")
+	indexDir := fs.String("index", "", "index `dir` (default: from the config or layout; with DIRs, the first DIR)")
 	verbose := fs.Bool("v", false, "log what the scan finds to stderr as it goes")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
 		return code
 	}
+	sources := 0
+	for _, given := range []bool{*config != "", *data != "", len(pos) > 0} {
+		if given {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return fs.usageError(s.err, "want exactly one of --config FILE, --data ROOT or DIR...")
+	}
 	var opts blockstore.Options
-	switch {
-	case *config != "" && len(pos) > 0:
-		return fs.usageError(s.err, "give --config or DIRs, not both")
-	case *config != "":
-		cfg, err := node.LoadConfig(*config)
-		if err != nil {
-			return fs.usageError(s.err, "%v", err)
+	if len(pos) > 0 {
+		opts = blockstore.Options{DataDirs: pos, IndexDir: *indexDir}
+	} else {
+		cfg := node.EmbeddedConfig("")
+		if *config != "" {
+			var err error
+			if cfg, err = node.LoadConfig(*config); err != nil {
+				return fs.usageError(s.err, "%v", err)
+			}
+		} else {
+			cfg.SetDataDir(*data)
 		}
 		if *indexDir != "" {
 			cfg.IndexDir = *indexDir
@@ -72,10 +88,6 @@ func runFsck(ctx context.Context, s stdio, args []string) int {
 			ChunkSize:   int64(cfg.ChunkSize),
 			MaxBlobSize: int64(cfg.MaxBlobSize),
 		}
-	case len(pos) == 0:
-		return fs.usageError(s.err, "want --config FILE or at least one DIR")
-	default:
-		opts = blockstore.Options{DataDirs: pos, IndexDir: *indexDir}
 	}
 	opts.Logger = slog.New(slog.DiscardHandler)
 	if *verbose {

@@ -54,12 +54,12 @@ func TestFsckCLI(t *testing.T) {
 		{
 			name:     "usage: no dirs",
 			args:     func(d, i string) []string { return []string{"fsck"} },
-			wantCode: exitUsage, wantErr: "want --config FILE or at least one DIR",
+			wantCode: exitUsage, wantErr: "want exactly one of --config FILE, --data ROOT or DIR...",
 		},
 		{
 			name:     "usage: config and dirs",
 			args:     func(d, i string) []string { return []string{"fsck", "--config", "x.toml", d} },
-			wantCode: exitUsage, wantErr: "not both",
+			wantCode: exitUsage, wantErr: "want exactly one of",
 		},
 		{
 			name:     "help",
@@ -90,6 +90,11 @@ func TestFsckCLI(t *testing.T) {
 			},
 			args:     func(d, i string) []string { return []string{"fsck", "--repair", "--index", i, d} },
 			wantCode: exitError, wantOut: "the re-check is clean",
+		},
+		{
+			name:     "embedded layout",
+			args:     func(d, i string) []string { return []string{"fsck", "--data", filepath.Dir(d)} },
+			wantCode: exitOK, wantOut: "clean",
 		},
 		{
 			name: "config file",
