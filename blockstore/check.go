@@ -129,7 +129,9 @@ func (c *checker) scanned(v *volume, ops []indexOp) {
 		}
 		cur, ok := c.newest[op.key]
 		if !ok || op.e.newer(&cur.e) {
-			c.newest[op.key] = checkSeen{e: op.e, unindex: !c.knows(v.id) || op.e.loc.offset >= wm}
+			e := op.e
+			e.contentType = "" // only version, location and kind are compared
+			c.newest[op.key] = checkSeen{e: e, unindex: !c.knows(v.id) || op.e.loc.offset >= wm}
 		}
 	}
 }

@@ -151,6 +151,20 @@
 // (Stats.LiveKeys, LiveBytes: the HDD tier's items and bytes on /metrics);
 // an index without them counts them at Open.
 //
+// # Check
+//
+// Check verifies a stopped store (strata fsck): it takes the same locks
+// as Open (ErrLocked while a store runs), scans every volume from its
+// start with recovery's scanner, which reports torn tails and corruption
+// to it instead of indexing, and compares the volumes with the index both
+// ways, keeping per key only the newest version and location seen (memory
+// grows with the key count, not the bytes). It opens index.db read-only
+// and changes nothing on disk. With CheckOptions.Repair, when it found a
+// problem, it moves index.db aside, lets Open rebuild the index and seal
+// torn tails, and checks again; it refuses while a data directory's
+// identity is in doubt, and never rewrites a record (a corrupt one needs a
+// replica).
+//
 // # Caveats
 //
 //   - Deleted keys keep a small tombstone entry in the index (so an older

@@ -12,6 +12,8 @@
 //	strata stat KEY                      show size, ETag, content type, tier
 //	strata bench [flags]                 drive a node with a workload, print fio-style figures
 //	strata sim --trace FILE [flags]      replay a cache trace through Strata's policy and baselines (docs/sim.md)
+//	strata fsck [--repair] [--json] (--config FILE | --data ROOT | DIR...)
+//	                                     check a stopped node's volumes against its index (docs/fsck.md)
 //	strata version                       print the build version
 //
 // `strata sim` needs no node: it runs the tiering package's simulator.
@@ -22,6 +24,10 @@
 // Exit codes: 0 success, 1 failure (including "not found"), 2 usage error;
 // for `strata serve`, 2 is any configuration error, including an option the
 // store refuses when it opens (the systemd unit does not restart on it).
+// `strata fsck` exits 0 clean, 1 problems found (also when --repair
+// repaired them; its output says whether the re-check is clean), 2 usage
+// error, 3 could not check (a running node holds the directories, or they
+// are missing or unreadable).
 // `strata serve` sets the Go memory limit from its configuration and logs
 // it (docs/config.md, Memory).
 //
