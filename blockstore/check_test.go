@@ -43,6 +43,19 @@ func newCheckFixture(t *testing.T) checkFixture {
 	return checkFixture{opts: opts, mfs: mfs, infos: infos, end: end}
 }
 
+// editIndex changes the fixture's closed index.db in one transaction.
+func editIndex(t *testing.T, f checkFixture, edit func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(f.opts.IndexDir, IndexFileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(edit); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -51,6 +64,7 @@ func TestCheck(t *testing.T) {
 		want   []string // substrings of the problems, in any order; none: clean
 		// repairs: --repair leaves a clean store; refused: it declines.
 		repairs, refused bool
+		unindexed        int64
 	}{
 		{name: "clean store"},
 		{
@@ -88,17 +102,41 @@ func TestCheck(t *testing.T) {
 		{
 			name: "index lacks a key",
 			damage: func(t *testing.T, f checkFixture) {
-				db, err := bolt.Open(filepath.Join(f.opts.IndexDir, IndexFileName), 0o600, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer db.Close()
-				if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Delete([]byte("k5")) }); err != nil {
-					t.Fatal(err)
-				}
+				editIndex(t, f, func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Delete([]byte("k5")) })
 			},
 			want:    []string{`key "k5": record on disk at version`},
 			repairs: true,
+		},
+		{
+			name: "index holds an older version",
+			damage: func(t *testing.T, f checkFixture) {
+				editIndex(t, f, func(tx *bolt.Tx) error {
+					b := tx.Bucket(bucketKeys)
+					e, err := decodeEntry(b.Get([]byte("k5")))
+					if err != nil {
+						return err
+					}
+					e.version--
+					return b.Put([]byte("k5"), e.encode(nil))
+				})
+			},
+			want:    []string{`key "k5": record on disk at version`, "is newer than the index's version", "the record there is at version"},
+			repairs: true,
+		},
+		{
+			name: "records past the watermark are not a problem",
+			damage: func(t *testing.T, f checkFixture) {
+				// As after a crash: the index had not committed k5, nor
+				// moved the watermark past it.
+				editIndex(t, f, func(tx *bolt.Tx) error {
+					r := volumeRecord{state: volOpen, watermark: f.infos["k5"].loc.offset}
+					if err := tx.Bucket(bucketVolumes).Put(volumeKey(1), r.encode()); err != nil {
+						return err
+					}
+					return tx.Bucket(bucketKeys).Delete([]byte("k5"))
+				})
+			},
+			unindexed: 1,
 		},
 		{
 			name: "index entry points past the end",
@@ -141,6 +179,9 @@ func TestCheck(t *testing.T) {
 				if !strings.Contains(got, w) {
 					t.Errorf("problems %s lack %q", got, w)
 				}
+			}
+			if rep.Unindexed != tc.unindexed {
+				t.Errorf("%d records counted unindexed, want %d", rep.Unindexed, tc.unindexed)
 			}
 			if rep.Records == 0 || rep.Volumes == 0 {
 				t.Errorf("report read nothing: %+v", rep)
