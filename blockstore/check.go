@@ -201,6 +201,7 @@ func rebuildIndex(ctx context.Context, opts Options) error {
 // check runs one read-only pass.
 func check(ctx context.Context, opts Options, maxProblems int) (c *checker, err error) {
 	c = &checker{max: maxProblems, newest: make(map[string]checkSeen)}
+	c.report.Problems = []Problem{} // "problems": [] in JSON, never null
 	s := &Store{opts: opts, log: opts.Logger, volumes: make(map[uint32]*volume), check: c}
 	s.clock.now = opts.Now
 	defer func() {
