@@ -297,7 +297,7 @@ func (c *checker) openIndex(s *Store) (*index, func(), error) {
 		indexProblem("index.db is missing (--repair rebuilds it from the volumes)")
 		return ix, release, nil
 	}
-	db, err := openBoltReadOnly(path, cfg.perm)
+	db, err := openBolt(path, cfg.perm, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
 	if err != nil {
 		indexProblem(fmt.Sprintf("index.db is unreadable (%v); --repair rebuilds it from the volumes", err))
 		return ix, release, nil
@@ -316,40 +316,6 @@ func (c *checker) openIndex(s *Store) (*index, func(), error) {
 	}
 	c.known = known
 	return ix, release, nil
-}
-
-// openBoltReadOnly opens the bbolt file without changing it; bbolt's
-// panics on damaged files become errors.
-func openBoltReadOnly(path string, perm os.FileMode) (db *bolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: bbolt: %v", ErrCorrupt, r)
-			if db != nil {
-				db.Close()
-				db = nil
-			}
-		}
-	}()
-	if err := checkBoltLength(path); err != nil {
-		return nil, err
-	}
-	db, err = bolt.Open(path, perm, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	err = db.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKeys, bucketVolumes, bucketMeta} {
-			if tx.Bucket(b) == nil {
-				return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, b)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
 }
 
 // checkIdentities reports identity files that are missing, damaged, or

@@ -282,7 +282,8 @@ func putLiveCounts(mb *bolt.Bucket, keys, bytes int64) error {
 
 var errIndexLocked = errors.New("blockstore: index file is locked by another process")
 
-// openBolt opens the file and checks it has (or creates) the buckets. bbolt
+// openBolt opens the file and checks it has the buckets, creating them
+// unless opts.ReadOnly (fsck's check, which must change nothing). bbolt
 // panics on some corrupt files; that is turned into an error here.
 func openBolt(path string, perm os.FileMode, opts *bolt.Options) (db *bolt.DB, err error) {
 	defer func() {
@@ -304,14 +305,26 @@ func openBolt(path string, perm os.FileMode, opts *bolt.Options) (db *bolt.DB, e
 		}
 		return nil, err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	buckets := func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketKeys, bucketVolumes, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+			switch {
+			case !tx.Writable():
+				if tx.Bucket(b) == nil {
+					return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, b)
+				}
+			default:
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
-	})
+	}
+	if opts.ReadOnly {
+		err = db.View(buckets)
+	} else {
+		err = db.Update(buckets)
+	}
 	if err != nil {
 		db.Close()
 		return nil, err
