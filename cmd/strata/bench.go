@@ -31,6 +31,7 @@ type benchConfig struct {
 	Prefill     bool          `json:"prefill"`
 	Seed        uint64        `json:"seed"`
 	ContentType string        `json:"content_type"`
+	Verify      bool          `json:"verify"`
 
 	token string
 	sizes *workload.SizeMix
@@ -52,7 +53,8 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 			"Examples:\n"+
 			"  strata bench --size 4KiB --read-ratio 1 --zipf 0.99 --keys 100000 --duration 30s\n"+
 			"  strata bench --size 1MiB --read-ratio 0 --concurrency 16 --no-prefill\n"+
-			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.9 --zipf 0.9 --churn 0.001")
+			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.9 --zipf 0.9 --churn 0.001\n"+
+			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.5 --keys 1000 --verify")
 	addr := fs.String("addr", envOr("STRATA_ADDR", defaultAddr), "node address, `URL` or host:port (env STRATA_ADDR)")
 	token := fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN` for the node (env STRATA_TOKEN)")
 	sizes := fs.String("size", "4KiB", "blob size, or a weighted `MIX` such as 4KiB:80,1MiB:20")
@@ -69,6 +71,7 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	seed := fs.Uint64("seed", 0, "random seed (0: from the clock); printed so a run can be repeated")
 	jsonFile := fs.String("json", "", "also write the result as JSON to `FILE`")
 	hgrm := fs.String("hgrm", "", "also write latency distributions for plotting to `PREFIX`.read.hgrm and PREFIX.write.hgrm (HdrHistogram format, ms)")
+	verify := fs.Bool("verify", false, "write content derived from (key, generation) and check every GET's bytes; content mismatches and stale reads are counted as their own errors and make the run exit 1 (sizes must be >= 24B)")
 	contentType := fs.String("content-type", "application/octet-stream", "Content-Type of written blobs")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
@@ -81,6 +84,7 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 		Addr: *addr, token: *token, Sizes: *sizes, ReadRatio: *readRatio, Zipf: *zipf, Keys: *keys,
 		KeyPrefix: *keyPrefix, Duration: *duration, Warmup: *warmup, MaxOps: *ops,
 		Concurrency: *concurrency, Churn: *churn, Prefill: !*noPrefill, Seed: *seed, ContentType: *contentType,
+		Verify: *verify,
 	}
 	if err := cfg.validate(); err != nil {
 		return fs.usageError(s.err, "%v", err)
@@ -111,6 +115,10 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 		fmt.Fprintf(s.err, "strata bench: %d operations failed\n", res.Total.Errors)
 		return exitError
 	}
+	if bad := res.Total.VerifyMismatch + res.Total.VerifyStale; bad > 0 {
+		fmt.Fprintf(s.err, "strata bench: --verify: %d content mismatches, %d stale reads\n", res.Total.VerifyMismatch, res.Total.VerifyStale)
+		return exitError
+	}
 	return exitOK
 }
 
@@ -138,6 +146,12 @@ func (c *benchConfig) validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > maxBenchConcurrency {
 		errs = append(errs, fmt.Sprintf("--concurrency must be in 1..%d", maxBenchConcurrency))
+	}
+	if c.Verify && c.sizes != nil && c.sizes.Min() < verifyHeaderSize {
+		errs = append(errs, fmt.Sprintf("--verify needs every --size >= %dB (the content header)", verifyHeaderSize))
+	}
+	if c.Verify && c.Keys > maxVerifyKeys {
+		errs = append(errs, fmt.Sprintf("--verify supports at most %d --keys", maxVerifyKeys))
 	}
 	if c.Churn < 0 || c.Churn > 1 || math.IsNaN(c.Churn) {
 		errs = append(errs, "--churn must be in 0..1")

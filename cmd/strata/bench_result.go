@@ -37,14 +37,19 @@ type prefillResult struct {
 
 // opSummary is the figures of one kind of operation.
 type opSummary struct {
-	Ops       int64          `json:"ops"` // successful
-	Errors    int64          `json:"errors"`
-	NotFound  int64          `json:"not_found,omitempty"`
-	Bytes     int64          `json:"bytes"`
-	OpsPerSec float64        `json:"ops_per_sec"`
-	MBPerSec  float64        `json:"mb_per_sec"` // 10^6 bytes
-	MiBPerSec float64        `json:"mib_per_sec"`
-	Latency   latencySummary `json:"latency_us"`
+	Ops      int64 `json:"ops"` // successful
+	Errors   int64 `json:"errors"`
+	NotFound int64 `json:"not_found,omitempty"`
+	// With --verify: GETs whose bytes were checked and found right, and
+	// the two kinds of verification failure (not counted in Errors).
+	Verified       int64          `json:"verified,omitempty"`
+	VerifyMismatch int64          `json:"verify_mismatch,omitempty"`
+	VerifyStale    int64          `json:"verify_stale,omitempty"`
+	Bytes          int64          `json:"bytes"`
+	OpsPerSec      float64        `json:"ops_per_sec"`
+	MBPerSec       float64        `json:"mb_per_sec"` // 10^6 bytes
+	MiBPerSec      float64        `json:"mib_per_sec"`
+	Latency        latencySummary `json:"latency_us"`
 }
 
 // latencySummary is in microseconds.
@@ -94,13 +99,14 @@ func newOpSummary(ops, errs, notFound, bytes int64, h *hdrhistogram.Histogram, e
 // summarize merges the workers' figures over a measured span of elapsed.
 func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration) {
 	read, write, total := newLatencyHistogram(), newLatencyHistogram(), newLatencyHistogram()
-	var ro, wo, rb, wb, re, we, nf int64
+	var ro, wo, rb, wb, re, we, nf, vok, vbad, vstale int64
 	r.TierReads = map[string]int64{}
 	for _, st := range stats {
 		read.Merge(st.read)
 		write.Merge(st.write)
 		ro, wo, rb, wb = ro+st.readOps, wo+st.writeOps, rb+st.readBytes, wb+st.writeBytes
 		re, we, nf = re+st.readErrs, we+st.writeErrs, nf+st.notFound
+		vok, vbad, vstale = vok+st.verified, vbad+st.mismatches, vstale+st.stale
 		for t, n := range st.tiers {
 			if t == "" {
 				t = "none"
@@ -120,6 +126,8 @@ func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration
 	r.Read = newOpSummary(ro, re, nf, rb, read, elapsed)
 	r.Write = newOpSummary(wo, we, 0, wb, write, elapsed)
 	r.Total = newOpSummary(ro+wo, re+we, nf, rb+wb, total, elapsed)
+	r.Read.Verified, r.Read.VerifyMismatch, r.Read.VerifyStale = vok, vbad, vstale
+	r.Total.Verified, r.Total.VerifyMismatch, r.Total.VerifyStale = vok, vbad, vstale
 	r.TierHitRatio = map[string]float64{}
 	for t, n := range r.TierReads {
 		if ro > 0 {
@@ -135,7 +143,7 @@ func (r *benchResult) print(w io.Writer) {
 		o    opSummary
 	}{{"read", r.Read}, {"write", r.Write}} {
 		o := k.o
-		if o.Ops+o.Errors+o.NotFound == 0 {
+		if o.Ops+o.Errors+o.NotFound+o.VerifyMismatch+o.VerifyStale == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "  %s: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s)(%s/%.1fs)\n",
@@ -146,6 +154,9 @@ func (r *benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "    ops=%d errors=%d", o.Ops, o.Errors)
 		if k.name == "read" {
 			fmt.Fprintf(w, " not_found=%d", o.NotFound)
+			if r.Config.Verify {
+				fmt.Fprintf(w, " verified=%d verify_mismatch=%d verify_stale=%d", o.Verified, o.VerifyMismatch, o.VerifyStale)
+			}
 		}
 		fmt.Fprintln(w)
 	}

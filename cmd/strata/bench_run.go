@@ -28,6 +28,8 @@ type benchWorkerStats struct {
 	readBytes, writeBytes int64
 	readErrs, writeErrs   int64
 	notFound              int64
+	verified              int64 // GETs whose bytes --verify checked
+	mismatches, stale     int64 // --verify failures
 	tiers                 map[string]int64
 	errSamples            []string
 	lastDone              time.Time
@@ -75,13 +77,17 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 		return nil, err
 	}
 	pool := newPayloadPool(cfg.sizes.Max(), cfg.Seed)
+	var verifier *benchVerifier
+	if cfg.Verify {
+		verifier = newBenchVerifier(cfg.Keys, cfg.Seed)
+	}
 
-	fmt.Fprintf(s.out, "strata bench: addr=%s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d\n",
-		c.base, cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed)
+	fmt.Fprintf(s.out, "strata bench: addr=%s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d verify=%t\n",
+		c.base, cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed, cfg.Verify)
 
 	res := &benchResult{Config: cfg, Started: time.Now().UTC()}
 	if cfg.Prefill && cfg.ReadRatio > 0 {
-		p, err := prefill(ctx, cfg, c, pool)
+		p, err := prefill(ctx, cfg, c, pool, verifier)
 		if err != nil {
 			return nil, fmt.Errorf("prefill: %w", err)
 		}
@@ -107,15 +113,15 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 				if measured && cfg.MaxOps > 0 && claimed.Add(1) > cfg.MaxOps {
 					return
 				}
-				key := cfg.keyName(keys.Key(ranks.Next(rng), opStart.Sub(start)))
+				keyIndex := keys.Key(ranks.Next(rng), opStart.Sub(start))
 				isRead := rng.Float64() < cfg.ReadRatio
 				var n int64
 				var tier string
 				var err error
 				if isRead {
-					n, tier, err = benchGet(runCtx, c, key)
+					n, tier, err = benchGet(runCtx, c, cfg, keyIndex, verifier)
 				} else {
-					n, err = benchPut(runCtx, c, key, pool, rng, cfg)
+					n, err = benchPut(runCtx, c, keyIndex, pool, rng, cfg, verifier)
 				}
 				done := time.Now()
 				if err != nil && runCtx.Err() != nil {
@@ -126,6 +132,12 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 				}
 				st.lastDone = done
 				switch {
+				case isRead && errors.Is(err, errVerifyMismatch):
+					st.mismatches++
+					st.noteError(err)
+				case isRead && errors.Is(err, errVerifyStale):
+					st.stale++
+					st.noteError(err)
 				case isRead && errors.Is(err, errNotFound):
 					st.notFound++
 					recordLatency(st.read, done.Sub(opStart))
@@ -136,6 +148,9 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 					st.readOps++
 					st.readBytes += n
 					st.tiers[tier]++
+					if verifier != nil {
+						st.verified++
+					}
 					recordLatency(st.read, done.Sub(opStart))
 				case err != nil:
 					st.writeErrs++
@@ -184,36 +199,67 @@ func checkReady(ctx context.Context, c *client) error {
 }
 
 // benchGet reads key to the end and returns the bytes read and the tier
-// that served it.
-func benchGet(ctx context.Context, c *client, key string) (int64, string, error) {
+// that served it. With a verifier it checks the bytes (errVerifyMismatch,
+// errVerifyStale); a key missing although a write of it was acknowledged
+// before the GET is a stale read.
+func benchGet(ctx context.Context, c *client, cfg benchConfig, keyIndex uint64, v *benchVerifier) (int64, string, error) {
+	key := cfg.keyName(keyIndex)
+	var oldest uint64
+	if v != nil {
+		oldest = v.oldestAllowed(keyIndex)
+	}
 	req, err := c.newRequest(ctx, http.MethodGet, c.blobURL(key), nil)
 	if err != nil {
 		return 0, "", err
 	}
 	resp, err := c.do(req, http.StatusOK)
 	if err != nil {
+		if oldest > 0 && errors.Is(err, errNotFound) {
+			return 0, "", fmt.Errorf("GET %s: %w: not found, generation %d was acknowledged before the GET", key, errVerifyStale, oldest)
+		}
 		return 0, "", err
 	}
 	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
+	var n int64
+	if v != nil && v.keys[keyIndex].issued.Load() > 0 {
+		n, err = v.check(keyIndex, oldest, resp.Body)
+	} else {
+		// Not written in this run (--no-prefill): nothing to check against.
+		n, err = io.Copy(io.Discard, resp.Body)
+	}
+	if errors.Is(err, errVerifyMismatch) || errors.Is(err, errVerifyStale) {
+		return n, "", fmt.Errorf("GET %s: %w", key, err)
+	}
 	if err != nil {
 		return n, "", fmt.Errorf("GET %s: reading body: %w", key, err)
 	}
 	return n, resp.Header.Get("X-Strata-Tier"), nil
 }
 
-// benchPut writes a random body of a size drawn from the mix.
-func benchPut(ctx context.Context, c *client, key string, pool []byte, rng *rand.Rand, cfg benchConfig) (int64, error) {
+// benchPut writes a body of a size drawn from the mix: random bytes, or
+// with a verifier the content of the key's next generation.
+func benchPut(ctx context.Context, c *client, keyIndex uint64, pool []byte, rng *rand.Rand, cfg benchConfig, v *benchVerifier) (int64, error) {
+	key := cfg.keyName(keyIndex)
 	size := cfg.sizes.Pick(rng)
-	body := &payloadReader{pool: pool, off: rng.IntN(len(pool)), n: size}
+	var body io.Reader
+	var gen uint64
+	if v != nil {
+		gen = v.nextGeneration(keyIndex)
+		body = v.body(keyIndex, gen, size)
+	} else {
+		body = &payloadReader{pool: pool, off: rng.IntN(len(pool)), n: size}
+	}
 	if _, err := putBlob(ctx, c, key, body, size, putHeaders{contentType: cfg.ContentType}); err != nil {
 		return 0, fmt.Errorf("PUT %s: %w", key, err)
+	}
+	if v != nil {
+		v.acknowledge(keyIndex, gen)
 	}
 	return size, nil
 }
 
 // prefill writes every key once, cfg.Concurrency at a time.
-func prefill(ctx context.Context, cfg benchConfig, c *client, pool []byte) (*prefillResult, error) {
+func prefill(ctx context.Context, cfg benchConfig, c *client, pool []byte, v *benchVerifier) (*prefillResult, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -228,7 +274,7 @@ func prefill(ctx context.Context, cfg benchConfig, c *client, pool []byte) (*pre
 				if i >= int64(cfg.Keys) {
 					return
 				}
-				n, err := benchPut(ctx, c, cfg.keyName(uint64(i)), pool, rng, cfg)
+				n, err := benchPut(ctx, c, uint64(i), pool, rng, cfg, v)
 				if err != nil {
 					cancel(err)
 					return

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,5 +214,97 @@ func TestBenchAgainstFake(t *testing.T) {
 	}
 	if res.TierHitRatio["ram"] != 1 || res.Read.NotFound != 0 || res.Total.Errors != 0 {
 		t.Errorf("result %+v", res)
+	}
+}
+
+// TestBenchVerify runs --verify against the fake node, healthy and with a
+// fault injected: a flipped byte must count as a mismatch, a stale version
+// as a stale read, and either must make the run exit 1.
+func TestBenchVerify(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		corrupt      bool
+		stale        bool
+		wantCode     int
+		wantMismatch bool
+		wantStale    bool
+	}{
+		{name: "healthy", wantCode: exitOK},
+		{name: "flipped byte", corrupt: true, wantCode: exitError, wantMismatch: true},
+		{name: "stale version", stale: true, wantCode: exitError, wantStale: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake, addr := newFakeNode(t)
+			fake.corruptGets, fake.serveFirst = tc.corrupt, tc.stale
+			jsonPath := filepath.Join(t.TempDir(), "bench.json")
+			// One worker and a fixed seed: the same sequence every run, and
+			// with 3 keys and half writes many GETs follow an overwrite.
+			code, out, errOut := cliRun(t, "", "bench", "--addr", addr, "--verify", "--size", "100B:1,5KiB:1,70KiB:1",
+				"--keys", "3", "--read-ratio", "0.5", "--ops", "300", "--duration", "1m", "--concurrency", "1",
+				"--seed", "7", "--json", jsonPath)
+			if code != tc.wantCode {
+				t.Fatalf("bench: exit %d, want %d\n%s\n%s", code, tc.wantCode, out, errOut)
+			}
+			b, err := os.ReadFile(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res benchResult
+			if err := json.Unmarshal(b, &res); err != nil {
+				t.Fatal(err)
+			}
+			r := res.Read
+			if !res.Config.Verify || r.Errors != 0 || res.Write.Errors != 0 {
+				t.Fatalf("result %+v", res)
+			}
+			if (r.VerifyMismatch > 0) != tc.wantMismatch || (r.VerifyStale > 0) != tc.wantStale {
+				t.Errorf("verify_mismatch=%d verify_stale=%d, want mismatches %t stale %t", r.VerifyMismatch, r.VerifyStale, tc.wantMismatch, tc.wantStale)
+			}
+			if tc.corrupt && (r.Ops != 0 || r.Verified != 0) {
+				t.Errorf("corrupt: %d GETs passed (%d verified), want every GET a mismatch", r.Ops, r.Verified)
+			}
+			if !tc.corrupt && !tc.stale && (r.Verified == 0 || r.Verified != r.Ops) {
+				t.Errorf("healthy: verified %d of %d GETs", r.Verified, r.Ops)
+			}
+			if !strings.Contains(out, "verify_mismatch=") {
+				t.Errorf("text output lacks the verify counts:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestBenchVerifierCatches checks the verifier directly: every byte of a
+// body matters, and an intact older generation is stale, not a mismatch.
+func TestBenchVerifierCatches(t *testing.T) {
+	v := newBenchVerifier(2, 1)
+	gen1 := v.nextGeneration(1)
+	v.acknowledge(1, gen1)
+	body1, _ := io.ReadAll(v.body(1, gen1, 4096))
+	gen2 := v.nextGeneration(1)
+	body2, _ := io.ReadAll(v.body(1, gen2, 1000))
+	otherKey, _ := io.ReadAll(v.body(0, 1, 4096))
+	flip := func(b []byte, i int) []byte { b = bytes.Clone(b); b[i] ^= 0x80; return b }
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		oldest uint64
+		want   error
+	}{
+		{"intact", body1, gen1, nil},
+		{"in-flight newer generation", body2, gen1, nil},
+		{"flipped header", flip(body1, 9), gen1, errVerifyMismatch},
+		{"flipped payload", flip(body1, 4000), gen1, errVerifyMismatch},
+		{"truncated", body1[:4095], gen1, errVerifyMismatch},
+		{"too long", append(bytes.Clone(body1), 0), gen1, errVerifyMismatch},
+		{"shorter than header", body1[:10], gen1, errVerifyMismatch},
+		{"other key's content", otherKey, gen1, errVerifyMismatch},
+		{"older than acknowledged", body1, gen2, errVerifyStale},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := v.check(1, tc.oldest, bytes.NewReader(tc.body))
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("check = %d, %v; want %v", n, err, tc.want)
+			}
+		})
 	}
 }

@@ -25,6 +25,13 @@ type fakeNode struct {
 	pageCap int
 	token   string
 	puts    []fakePut // what each PUT looked like on the wire
+
+	// Faults for `strata bench --verify`: corruptGets flips one byte of
+	// every GET body; serveFirst answers GETs with the first version
+	// ever written of the key (a stale read once it was overwritten).
+	corruptGets bool
+	serveFirst  bool
+	first       map[string][]byte
 }
 
 type fakeBlob struct {
@@ -41,7 +48,7 @@ type fakePut struct {
 }
 
 func newFakeNode(t *testing.T) (*fakeNode, string) {
-	f := &fakeNode{blobs: map[string]fakeBlob{}, pageCap: 2}
+	f := &fakeNode{blobs: map[string]fakeBlob{}, pageCap: 2, first: map[string][]byte{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv.URL
@@ -87,6 +94,9 @@ func (f *fakeNode) blob(w http.ResponseWriter, r *http.Request, key string) {
 		}
 		nb := fakeBlob{data: data, etag: fmt.Sprintf("%q", strconv.Itoa(f.version)), contentType: ct, mod: time.Unix(1700000000, 0)}
 		f.blobs[key] = nb
+		if _, ok := f.first[key]; !ok {
+			f.first[key] = data
+		}
 		w.Header().Set("ETag", nb.etag)
 		w.WriteHeader(http.StatusCreated)
 	case http.MethodGet, http.MethodHead:
@@ -97,7 +107,15 @@ func (f *fakeNode) blob(w http.ResponseWriter, r *http.Request, key string) {
 		w.Header().Set("ETag", b.etag)
 		w.Header().Set("Content-Type", b.contentType)
 		w.Header().Set("X-Strata-Tier", "ram")
-		http.ServeContent(w, r, "", b.mod, bytes.NewReader(b.data))
+		data := b.data
+		if f.serveFirst {
+			data = f.first[key]
+		}
+		if f.corruptGets && len(data) > 0 {
+			data = bytes.Clone(data)
+			data[len(data)/2] ^= 0x01
+		}
+		http.ServeContent(w, r, "", b.mod, bytes.NewReader(data))
 	case http.MethodDelete:
 		if !exists {
 			http.Error(w, "no such key", http.StatusNotFound)

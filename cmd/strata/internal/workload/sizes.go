@@ -93,6 +93,15 @@ func (m *SizeMix) Max() int64 {
 	return mx
 }
 
+// Min is the smallest size in the mix.
+func (m *SizeMix) Min() int64 {
+	mn := m.sizes[0]
+	for _, s := range m.sizes {
+		mn = min(mn, s)
+	}
+	return mn
+}
+
 // Mean is the weighted mean size.
 func (m *SizeMix) Mean() float64 {
 	var sum float64

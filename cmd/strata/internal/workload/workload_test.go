@@ -66,8 +66,8 @@ func TestSizeMix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.String() != "4KiB:3,1MiB:1" || m.Max() != 1<<20 {
-		t.Fatalf("mix = %s max %d", m, m.Max())
+	if m.String() != "4KiB:3,1MiB:1" || m.Max() != 1<<20 || m.Min() != 4<<10 {
+		t.Fatalf("mix = %s max %d min %d", m, m.Max(), m.Min())
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	counts := map[int64]int{}
