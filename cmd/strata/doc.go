@@ -16,6 +16,13 @@
 //	                                     check a stopped node's volumes against its index (docs/fsck.md)
 //	strata version                       print the build version
 //
+// `strata bench --verify` writes content derived from (key, generation) and
+// checks every GET against it: a content mismatch or a stale read (an older
+// generation than one acknowledged before the GET started, or a missing key
+// that was written) is counted as its own error kind and the run exits 1.
+// A generation whose PUT is still in flight is accepted, since the node may
+// serve it before the client sees the acknowledgement.
+//
 // `strata sim` needs no node: it runs the tiering package's simulator.
 // Client subcommands find the node through --addr (env STRATA_ADDR, default
 // http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).
