@@ -32,6 +32,7 @@ type benchConfig struct {
 	Seed        uint64        `json:"seed"`
 	ContentType string        `json:"content_type"`
 	Verify      bool          `json:"verify"`
+	Rate        float64       `json:"rate,omitempty"` // requests/s; 0 = closed loop
 
 	token string
 	sizes *workload.SizeMix
@@ -42,11 +43,13 @@ const (
 	maxBenchDuration    = 24 * time.Hour
 	maxBenchConcurrency = 4096
 	maxBenchKeys        = 1 << 30
+	maxBenchRate        = 10_000_000
 )
 
 func runBench(ctx context.Context, s stdio, args []string) int {
 	fs := newFlagSet("bench", "",
-		"Drive a running node over HTTP with a closed-loop workload and print fio-style\n"+
+		"Drive a running node over HTTP with a closed-loop workload (or open loop at\n"+
+			"--rate R/s) and print fio-style\n"+
 			"figures: ops/s, MB/s, latency percentiles (HDR histogram) and the share of reads\n"+
 			"served by each tier (X-Strata-Tier). The run stops at --duration or after --ops\n"+
 			"operations, whichever comes first.\n\n"+
@@ -54,7 +57,8 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 			"  strata bench --size 4KiB --read-ratio 1 --zipf 0.99 --keys 100000 --duration 30s\n"+
 			"  strata bench --size 1MiB --read-ratio 0 --concurrency 16 --no-prefill\n"+
 			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.9 --zipf 0.9 --churn 0.001\n"+
-			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.5 --keys 1000 --verify")
+			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.5 --keys 1000 --verify\n"+
+			"  strata bench --size 4KiB --read-ratio 1 --rate 2000 --concurrency 64")
 	addr := fs.String("addr", envOr("STRATA_ADDR", defaultAddr), "node address, `URL` or host:port (env STRATA_ADDR)")
 	token := fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN` for the node (env STRATA_TOKEN)")
 	sizes := fs.String("size", "4KiB", "blob size, or a weighted `MIX` such as 4KiB:80,1MiB:20")
@@ -65,7 +69,8 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	duration := fs.Duration("duration", 10*time.Second, "measured run time")
 	warmup := fs.Duration("warmup", 0, "unmeasured run time before --duration starts")
 	ops := fs.Int64("ops", 0, "stop after `N` measured operations (0: only --duration bounds the run)")
-	concurrency := fs.Int("concurrency", 16, "parallel clients (closed loop, one request each)")
+	concurrency := fs.Int("concurrency", 16, "parallel clients, one request each (with --rate: the most requests in flight)")
+	rate := fs.Float64("rate", 0, "open loop: send `R` requests/s across the clients, latency measured from each request's intended start (0: closed loop)")
 	churn := fs.Float64("churn", 0, "fraction of the key space the hot set moves per second, 0..1")
 	noPrefill := fs.Bool("no-prefill", false, "do not write every key once before measuring (reads of unwritten keys then count as not found)")
 	seed := fs.Uint64("seed", 0, "random seed (0: from the clock); printed so a run can be repeated")
@@ -84,7 +89,7 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 		Addr: *addr, token: *token, Sizes: *sizes, ReadRatio: *readRatio, Zipf: *zipf, Keys: *keys,
 		KeyPrefix: *keyPrefix, Duration: *duration, Warmup: *warmup, MaxOps: *ops,
 		Concurrency: *concurrency, Churn: *churn, Prefill: !*noPrefill, Seed: *seed, ContentType: *contentType,
-		Verify: *verify,
+		Verify: *verify, Rate: *rate,
 	}
 	if err := cfg.validate(); err != nil {
 		return fs.usageError(s.err, "%v", err)
@@ -149,6 +154,9 @@ func (c *benchConfig) validate() error {
 	}
 	if c.Verify && c.sizes != nil && c.sizes.Min() < verifyHeaderSize {
 		errs = append(errs, fmt.Sprintf("--verify needs every --size >= %dB (the content header)", verifyHeaderSize))
+	}
+	if c.Rate < 0 || c.Rate > maxBenchRate || math.IsNaN(c.Rate) {
+		errs = append(errs, fmt.Sprintf("--rate must be in 0..%d", maxBenchRate))
 	}
 	if c.Verify && c.Keys > maxVerifyKeys {
 		errs = append(errs, fmt.Sprintf("--verify supports at most %d --keys", maxVerifyKeys))

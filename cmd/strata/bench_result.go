@@ -23,6 +23,11 @@ type benchResult struct {
 	TierReads    map[string]int64   `json:"tier_reads"`
 	TierHitRatio map[string]float64 `json:"tier_hit_ratio"`
 	ErrorSamples []string           `json:"error_samples,omitempty"`
+	// With --rate: the requests per second sent (measured operations of
+	// any outcome over the elapsed time) and how many went out more than
+	// lateStartSlack after their intended start.
+	AchievedRate float64 `json:"achieved_rate,omitempty"`
+	LateStarts   int64   `json:"late_starts,omitempty"`
 
 	// Merged latency histograms (µs), for --hgrm.
 	readHist, writeHist *hdrhistogram.Histogram
@@ -107,6 +112,7 @@ func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration
 		ro, wo, rb, wb = ro+st.readOps, wo+st.writeOps, rb+st.readBytes, wb+st.writeBytes
 		re, we, nf = re+st.readErrs, we+st.writeErrs, nf+st.notFound
 		vok, vbad, vstale = vok+st.verified, vbad+st.mismatches, vstale+st.stale
+		r.LateStarts += st.lateStarts
 		for t, n := range st.tiers {
 			if t == "" {
 				t = "none"
@@ -126,6 +132,9 @@ func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration
 	r.Read = newOpSummary(ro, re, nf, rb, read, elapsed)
 	r.Write = newOpSummary(wo, we, 0, wb, write, elapsed)
 	r.Total = newOpSummary(ro+wo, re+we, nf, rb+wb, total, elapsed)
+	if sec := elapsed.Seconds(); r.Config.Rate > 0 && sec > 0 {
+		r.AchievedRate = float64(ro+wo+re+we+nf+vbad+vstale) / sec
+	}
 	r.Read.Verified, r.Read.VerifyMismatch, r.Read.VerifyStale = vok, vbad, vstale
 	r.Total.Verified, r.Total.VerifyMismatch, r.Total.VerifyStale = vok, vbad, vstale
 	r.TierHitRatio = map[string]float64{}
@@ -163,6 +172,10 @@ func (r *benchResult) print(w io.Writer) {
 	t := r.Total
 	fmt.Fprintf(w, "  total: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s), ops=%d, errors=%d, elapsed=%.2fs\n",
 		t.OpsPerSec, t.MiBPerSec, t.MBPerSec, t.Ops, t.Errors, r.ElapsedSec)
+	if r.Config.Rate > 0 {
+		fmt.Fprintf(w, "  open loop: target=%.0f/s achieved=%.1f/s late_starts=%d (latency from intended start)\n",
+			r.Config.Rate, r.AchievedRate, r.LateStarts)
+	}
 	if r.Read.Ops > 0 {
 		tiers := []string{"ram", "ssd", "hdd", "peer"}
 		for name := range r.TierReads {

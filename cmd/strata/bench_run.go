@@ -28,6 +28,7 @@ type benchWorkerStats struct {
 	readBytes, writeBytes int64
 	readErrs, writeErrs   int64
 	notFound              int64
+	lateStarts            int64 // --rate: requests sent after their intended start
 	verified              int64 // GETs whose bytes --verify checked
 	mismatches, stale     int64 // --verify failures
 	tiers                 map[string]int64
@@ -82,8 +83,8 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 		verifier = newBenchVerifier(cfg.Keys, cfg.Seed)
 	}
 
-	fmt.Fprintf(s.out, "strata bench: addr=%s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d verify=%t\n",
-		c.base, cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed, cfg.Verify)
+	fmt.Fprintf(s.out, "strata bench: addr=%s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d verify=%t rate=%g\n",
+		c.base, cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed, cfg.Verify, cfg.Rate)
 
 	res := &benchResult{Config: cfg, Started: time.Now().UTC()}
 	if cfg.Prefill && cfg.ReadRatio > 0 {
@@ -100,6 +101,11 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 	runCtx, cancel := context.WithDeadline(ctx, measureStart.Add(cfg.Duration))
 	defer cancel()
 	var claimed atomic.Int64
+	var schedule *openLoopSchedule
+	if cfg.Rate > 0 {
+		schedule = newOpenLoopSchedule(start, cfg.Rate)
+	}
+	deadline := measureStart.Add(cfg.Duration)
 	stats := make([]*benchWorkerStats, cfg.Concurrency)
 	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
@@ -109,6 +115,16 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1))
 			for runCtx.Err() == nil {
 				opStart := time.Now()
+				late := false
+				if schedule != nil {
+					// Open loop: the latency clock starts at the intended
+					// start, however late the request actually goes out.
+					opStart = schedule.claim()
+					if !opStart.Before(deadline) || !waitUntil(runCtx, opStart) {
+						return
+					}
+					late = time.Since(opStart) > lateStartSlack
+				}
 				measured := !opStart.Before(measureStart)
 				if measured && cfg.MaxOps > 0 && claimed.Add(1) > cfg.MaxOps {
 					return
@@ -131,6 +147,9 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 					continue
 				}
 				st.lastDone = done
+				if late {
+					st.lateStarts++
+				}
 				switch {
 				case isRead && errors.Is(err, errVerifyMismatch):
 					st.mismatches++

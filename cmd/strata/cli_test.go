@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cliRun runs the binary's dispatcher in-process.
@@ -306,5 +307,70 @@ func TestBenchVerifierCatches(t *testing.T) {
 				t.Fatalf("check = %d, %v; want %v", n, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBenchOpenLoopShowsStall stalls one GET of the fake node for 200ms.
+// Closed loop, only that request is slow: the client waited and sent
+// nothing meanwhile (coordinated omission). Open loop at 200/s with one
+// client, the requests due during the stall went out late and their
+// latency, measured from their intended start, includes the wait: the
+// ten due in its first 50ms are at least 150ms however loaded the machine,
+// since load only adds latency.
+func TestBenchOpenLoopShowsStall(t *testing.T) {
+	const stall, slow = 200 * time.Millisecond, 150 * time.Millisecond
+	slowReads := func(t *testing.T, rate float64) (int64, *benchResult) {
+		fake, addr := newFakeNode(t)
+		fake.stallAt, fake.stall = 5, stall
+		cfg := benchConfig{
+			Addr: addr, Sizes: "1KiB", ReadRatio: 1, Keys: 4, KeyPrefix: "bench/", Duration: time.Minute,
+			MaxOps: 60, Concurrency: 1, Prefill: true, Seed: 3, ContentType: "application/octet-stream", Rate: rate,
+		}
+		if err := cfg.validate(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := runBenchmark(context.Background(), cfg, stdio{out: io.Discard, err: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Read.Ops != 60 || res.Total.Errors != 0 {
+			t.Fatalf("result %+v", res)
+		}
+		var n int64
+		for _, bar := range res.readHist.Distribution() {
+			if bar.From >= slow.Microseconds() {
+				n += bar.Count
+			}
+		}
+		return n, res
+	}
+	closed, _ := slowReads(t, 0)
+	open, res := slowReads(t, 200)
+	if open < 11 {
+		t.Errorf("open loop: %d reads >= %v, want >= 11 (the stalled one and those due in its first 50ms)", open, slow)
+	}
+	if closed < 1 || closed >= open {
+		t.Errorf("closed loop: %d reads >= %v, want the stalled one and fewer than open loop's %d", closed, slow, open)
+	}
+	if res.LateStarts < 10 || res.AchievedRate <= 0 {
+		t.Errorf("open loop: late_starts=%d achieved_rate=%g, want >= 10 late and a rate", res.LateStarts, res.AchievedRate)
+	}
+}
+
+func TestOpenLoopScheduleIntendedStarts(t *testing.T) {
+	start := time.Unix(1700000000, 0)
+	for _, tc := range []struct {
+		rate float64
+		want []time.Duration
+	}{
+		{rate: 1000, want: []time.Duration{0, time.Millisecond, 2 * time.Millisecond}},
+		{rate: 0.5, want: []time.Duration{0, 2 * time.Second, 4 * time.Second}},
+	} {
+		o := newOpenLoopSchedule(start, tc.rate)
+		for i, want := range tc.want {
+			if got := o.claim().Sub(start); got != want {
+				t.Errorf("rate %g: request %d due at +%v, want +%v", tc.rate, i, got, want)
+			}
+		}
 	}
 }

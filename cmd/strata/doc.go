@@ -23,6 +23,13 @@
 // A generation whose PUT is still in flight is accepted, since the node may
 // serve it before the client sees the acknowledgement.
 //
+// `strata bench` is a closed loop by default (each client sends its next
+// request when the last one returns). `--rate R` makes it an open loop: the
+// clients together send request i at start+i/R and its latency is measured
+// from that intended start, so a node stall that delays later requests shows
+// in their latency (wrk2's rule against coordinated omission); the output
+// gives the achieved rate and how many requests went out late.
+//
 // `strata sim` needs no node: it runs the tiering package's simulator.
 // Client subcommands find the node through --addr (env STRATA_ADDR, default
 // http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).

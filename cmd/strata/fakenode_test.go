@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,6 +33,12 @@ type fakeNode struct {
 	corruptGets bool
 	serveFirst  bool
 	first       map[string][]byte
+
+	// A stall for `strata bench --rate`: GET number stallAt (1-based,
+	// counted since the node started) sleeps stall before it is served.
+	stallAt int64
+	stall   time.Duration
+	gets    atomic.Int64
 }
 
 type fakeBlob struct {
@@ -65,6 +72,9 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/blobs" && r.Method == http.MethodGet:
 		f.list(w, r)
 	case strings.HasPrefix(r.URL.Path, "/blobs/"):
+		if r.Method == http.MethodGet && f.gets.Add(1) == f.stallAt {
+			time.Sleep(f.stall)
+		}
 		f.blob(w, r, strings.TrimPrefix(r.URL.Path, "/blobs/"))
 	default:
 		http.NotFound(w, r)
