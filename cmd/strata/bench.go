@@ -48,11 +48,14 @@ const (
 
 func runBench(ctx context.Context, s stdio, args []string) int {
 	fs := newFlagSet("bench", "",
-		"Drive a running node over HTTP with a closed-loop workload (or open loop at\n"+
-			"--rate R/s) and print fio-style\n"+
+		"Drive a running node over HTTP with a closed-loop workload and print fio-style\n"+
 			"figures: ops/s, MB/s, latency percentiles (HDR histogram) and the share of reads\n"+
 			"served by each tier (X-Strata-Tier). The run stops at --duration or after --ops\n"+
 			"operations, whichever comes first.\n\n"+
+			"--rate R makes it an open loop: R requests/s across the clients, each latency\n"+
+			"measured from the request's intended start, so a stall shows as latency.\n"+
+			"--verify checks every GET's bytes against the key's last write; a content\n"+
+			"mismatch or a stale read is its own error kind and makes the run exit 1.\n\n"+
 			"Examples:\n"+
 			"  strata bench --size 4KiB --read-ratio 1 --zipf 0.99 --keys 100000 --duration 30s\n"+
 			"  strata bench --size 1MiB --read-ratio 0 --concurrency 16 --no-prefill\n"+

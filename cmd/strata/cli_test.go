@@ -52,6 +52,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{args: []string{"get", "--addr", "ftp://x", "k"}, wantCode: exitUsage, wantErr: "scheme"},
 		{args: []string{"bench", "--read-ratio", "2"}, wantCode: exitUsage, wantErr: "--read-ratio"},
 		{args: []string{"bench", "--size", "4XB"}, wantCode: exitUsage, wantErr: "size"},
+		{args: []string{"bench", "--rate", "-1"}, wantCode: exitUsage, wantErr: "--rate"},
+		{args: []string{"bench", "--verify", "--size", "8B"}, wantCode: exitUsage, wantErr: "--verify needs"},
 		{args: []string{"version"}, wantCode: exitOK, wantOut: "strata "},
 		{args: []string{"--version"}, wantCode: exitOK, wantOut: "strata "},
 	} {
