@@ -240,7 +240,7 @@ func benchGet(ctx context.Context, c *client, cfg benchConfig, keyIndex uint64, 
 	}
 	defer resp.Body.Close()
 	var n int64
-	if v != nil && v.keys[keyIndex].issued.Load() > 0 {
+	if v != nil && v.written(keyIndex) {
 		n, err = v.check(keyIndex, oldest, resp.Body)
 	} else {
 		// Not written in this run (--no-prefill): nothing to check against.
@@ -261,18 +261,19 @@ func benchPut(ctx context.Context, c *client, keyIndex uint64, pool []byte, rng 
 	key := cfg.keyName(keyIndex)
 	size := cfg.sizes.Pick(rng)
 	var body io.Reader
-	var gen uint64
+	var gen putGeneration
 	if v != nil {
 		gen = v.nextGeneration(keyIndex)
-		body = v.body(keyIndex, gen, size)
+		body = v.body(keyIndex, gen.gen, size)
 	} else {
 		body = &payloadReader{pool: pool, off: rng.IntN(len(pool)), n: size}
 	}
-	if _, err := putBlob(ctx, c, key, body, size, putHeaders{contentType: cfg.ContentType}); err != nil {
-		return 0, fmt.Errorf("PUT %s: %w", key, err)
-	}
+	_, err := putBlob(ctx, c, key, body, size, putHeaders{contentType: cfg.ContentType})
 	if v != nil {
-		v.acknowledge(keyIndex, gen)
+		v.finish(keyIndex, gen, err == nil)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("PUT %s: %w", key, err)
 	}
 	return size, nil
 }

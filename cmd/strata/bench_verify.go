@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sync/atomic"
+	"sync"
 )
 
 // With --verify every PUT writes content derived from (seed, key, generation)
@@ -24,8 +24,8 @@ import (
 // below it cannot carry one.
 const verifyHeaderSize = 24
 
-// maxVerifyKeys bounds the per-key state --verify keeps (16 bytes a key).
-const maxVerifyKeys = 1 << 24
+// maxVerifyKeys bounds the per-key state --verify keeps (32 bytes a key).
+const maxVerifyKeys = 1 << 22
 
 // Verification failures: their own error kinds, counted apart from
 // transport and status errors.
@@ -33,16 +33,27 @@ var (
 	// errVerifyMismatch: the bytes are not what any write of this key in
 	// this run produced (a flipped byte, a torn or misdirected read).
 	errVerifyMismatch = errors.New("verify: content mismatch")
-	// errVerifyStale: the bytes are an intact older generation than one
-	// acknowledged before the GET started, or the key is missing although
-	// a write of it was acknowledged.
+	// errVerifyStale: the bytes are an intact generation superseded by a
+	// write acknowledged before the GET started, or the key is missing
+	// although a write of it was acknowledged.
 	errVerifyStale = errors.New("verify: stale read")
 )
 
 // keyGenerations is the per-key state of a verified run.
+//
+// Generations are numbered in the order their PUTs are sent, but PUTs of
+// one key that overlap may commit in any order, so the highest acknowledged
+// generation is not necessarily the current one. What is certain: a PUT
+// sent while no other PUT of the key was in flight ("clean") comes after
+// every lower generation, so once it is acknowledged every lower generation
+// is stale. cleanAcked is the highest such generation; without overlapping
+// writers (one client, or a large key space) every PUT is clean and the
+// check is exact.
 type keyGenerations struct {
-	issued atomic.Uint64 // highest generation a PUT was sent for
-	acked  atomic.Uint64 // highest generation whose PUT was acknowledged
+	mu         sync.Mutex
+	issued     uint64 // highest generation a PUT was sent for
+	inFlight   uint64 // PUTs sent and not yet returned
+	cleanAcked uint64 // highest clean generation whose PUT was acknowledged
 }
 
 // benchVerifier tracks, per key, which generations a GET may return.
@@ -55,26 +66,54 @@ func newBenchVerifier(keys int, seed uint64) *benchVerifier {
 	return &benchVerifier{seed: seed, keys: make([]keyGenerations, keys)}
 }
 
-// nextGeneration claims a new generation of key for a PUT about to be sent.
-func (v *benchVerifier) nextGeneration(key uint64) uint64 {
-	return v.keys[key].issued.Add(1)
+// putGeneration is a PUT about to be sent: its generation and whether no
+// other PUT of the key was in flight.
+type putGeneration struct {
+	gen   uint64
+	clean bool
 }
 
-// acknowledge records that the PUT of gen returned success.
-func (v *benchVerifier) acknowledge(key, gen uint64) {
-	a := &v.keys[key].acked
-	for {
-		cur := a.Load()
-		if cur >= gen || a.CompareAndSwap(cur, gen) {
-			return
-		}
+// nextGeneration claims a new generation of key for a PUT about to be sent;
+// the caller must call finish when the PUT returns.
+func (v *benchVerifier) nextGeneration(key uint64) putGeneration {
+	k := &v.keys[key]
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.issued++
+	k.inFlight++
+	return putGeneration{gen: k.issued, clean: k.inFlight == 1}
+}
+
+// finish records that the PUT of p returned, acknowledged or not.
+func (v *benchVerifier) finish(key uint64, p putGeneration, acked bool) {
+	k := &v.keys[key]
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.inFlight--
+	if acked && p.clean {
+		k.cleanAcked = max(k.cleanAcked, p.gen)
 	}
 }
 
 // oldestAllowed is what a GET starting now must return at least: the newest
-// generation acknowledged so far.
+// generation known to supersede all lower ones.
 func (v *benchVerifier) oldestAllowed(key uint64) uint64 {
-	return v.keys[key].acked.Load()
+	k := &v.keys[key]
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.cleanAcked
+}
+
+// written reports whether any PUT of key was sent in this run.
+func (v *benchVerifier) written(key uint64) bool {
+	return v.issuedGenerations(key) > 0
+}
+
+func (v *benchVerifier) issuedGenerations(key uint64) uint64 {
+	k := &v.keys[key]
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.issued
 }
 
 // body returns the content of generation gen of key, size bytes long.
@@ -112,7 +151,7 @@ func (v *benchVerifier) check(key, oldest uint64, body io.Reader) (int64, error)
 	gotKey := binary.LittleEndian.Uint64(h[0:])
 	gen := binary.LittleEndian.Uint64(h[8:])
 	size := binary.LittleEndian.Uint64(h[16:])
-	issued := v.keys[key].issued.Load()
+	issued := v.issuedGenerations(key)
 	switch {
 	case gotKey != key:
 		return verifyHeaderSize, fmt.Errorf("%w: header names key %d", errVerifyMismatch, gotKey)
@@ -142,7 +181,7 @@ func (v *benchVerifier) check(key, oldest uint64, body io.Reader) (int64, error)
 		return total, fmt.Errorf("%w: generation %d is %d bytes, header says %d", errVerifyMismatch, gen, total, size)
 	}
 	if gen < oldest {
-		return total, fmt.Errorf("%w: got generation %d, generation %d was acknowledged before the GET", errVerifyStale, gen, oldest)
+		return total, fmt.Errorf("%w: got generation %d, generation %d superseded it before the GET", errVerifyStale, gen, oldest)
 	}
 	return total, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -228,23 +229,30 @@ func TestBenchVerify(t *testing.T) {
 		name         string
 		corrupt      bool
 		stale        bool
+		concurrency  string
+		rate         string
 		wantCode     int
 		wantMismatch bool
 		wantStale    bool
 	}{
 		{name: "healthy", wantCode: exitOK},
+		// Eight writers race on three keys: a GET may see a newer
+		// generation than the last acknowledged one, never an older one.
+		{name: "healthy, concurrent writers", concurrency: "8", wantCode: exitOK},
+		{name: "healthy, open loop", concurrency: "4", rate: "5000", wantCode: exitOK},
 		{name: "flipped byte", corrupt: true, wantCode: exitError, wantMismatch: true},
 		{name: "stale version", stale: true, wantCode: exitError, wantStale: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, addr := newFakeNode(t)
 			fake.corruptGets, fake.serveFirst = tc.corrupt, tc.stale
+			concurrency, rate := cmp.Or(tc.concurrency, "1"), cmp.Or(tc.rate, "0")
 			jsonPath := filepath.Join(t.TempDir(), "bench.json")
 			// One worker and a fixed seed: the same sequence every run, and
 			// with 3 keys and half writes many GETs follow an overwrite.
 			code, out, errOut := cliRun(t, "", "bench", "--addr", addr, "--verify", "--size", "100B:1,5KiB:1,70KiB:1",
-				"--keys", "3", "--read-ratio", "0.5", "--ops", "300", "--duration", "1m", "--concurrency", "1",
-				"--seed", "7", "--json", jsonPath)
+				"--keys", "3", "--read-ratio", "0.5", "--ops", "300", "--duration", "1m", "--concurrency", concurrency,
+				"--rate", rate, "--seed", "7", "--json", jsonPath)
 			if code != tc.wantCode {
 				t.Fatalf("bench: exit %d, want %d\n%s\n%s", code, tc.wantCode, out, errOut)
 			}
@@ -280,10 +288,11 @@ func TestBenchVerify(t *testing.T) {
 // body matters, and an intact older generation is stale, not a mismatch.
 func TestBenchVerifierCatches(t *testing.T) {
 	v := newBenchVerifier(2, 1)
-	gen1 := v.nextGeneration(1)
-	v.acknowledge(1, gen1)
+	put1 := v.nextGeneration(1)
+	v.finish(1, put1, true)
+	gen1 := put1.gen
 	body1, _ := io.ReadAll(v.body(1, gen1, 4096))
-	gen2 := v.nextGeneration(1)
+	gen2 := v.nextGeneration(1).gen
 	body2, _ := io.ReadAll(v.body(1, gen2, 1000))
 	otherKey, _ := io.ReadAll(v.body(0, 1, 4096))
 	flip := func(b []byte, i int) []byte { b = bytes.Clone(b); b[i] ^= 0x80; return b }
