@@ -17,11 +17,14 @@
 //	strata version                       print the build version
 //
 // `strata bench --verify` writes content derived from (key, generation) and
-// checks every GET against it: a content mismatch or a stale read (an older
-// generation than one acknowledged before the GET started, or a missing key
-// that was written) is counted as its own error kind and the run exits 1.
-// A generation whose PUT is still in flight is accepted, since the node may
-// serve it before the client sees the acknowledgement.
+// checks every GET against it: a content mismatch or a stale read (a
+// generation superseded by a write acknowledged before the GET started, or a
+// missing key whose write was acknowledged) is counted as its own error kind
+// and the run exits 1. A generation whose PUT is still in flight is
+// accepted, since the node may serve it before the client sees the
+// acknowledgement; PUTs of one key that overlap may commit in either order,
+// so only a PUT sent while no other PUT of the key was in flight supersedes
+// the generations before it (with one client the check is exact).
 //
 // `strata bench` is a closed loop by default (each client sends its next
 // request when the last one returns). `--rate R` makes it an open loop: the
