@@ -297,3 +297,30 @@ func TestWeightShapesShare(t *testing.T) {
 		assertFraction(t, "primary share of "+m.ID, primaries[m.ID], sampleKeys, m.Weight/total)
 	}
 }
+
+// TestReplicasConcurrent checks that calls sharing a Ring (and its scratch
+// pool) do not disturb one another; run it with -race.
+func TestReplicasConcurrent(t *testing.T) {
+	r := mustNew(t, zonedMembers(3, 4))
+	want := make([][]string, 500)
+	for i := range want {
+		want[i] = ids(r.Replicas(keyName(i), 4))
+	}
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			for i := range want {
+				if got := ids(r.Replicas(keyName(i), 4)); !slices.Equal(got, want[i]) {
+					errs <- fmt.Errorf("key %q: concurrent call gave %v, want %v", keyName(i), got, want[i])
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
