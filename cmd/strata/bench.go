@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -17,7 +18,12 @@ import (
 
 // benchConfig is one workload, as given on the command line.
 type benchConfig struct {
-	Addr        string        `json:"addr"`
+	// Mode is "http" (a node at Addr) or "embedded" (the store opened
+	// in-process on EmbeddedDir, with the layout of ConfigFile if given).
+	Mode        string        `json:"mode"`
+	Addr        string        `json:"addr,omitempty"`
+	EmbeddedDir string        `json:"embedded_dir,omitempty"`
+	ConfigFile  string        `json:"config_file,omitempty"`
 	Sizes       string        `json:"sizes"`
 	ReadRatio   float64       `json:"read_ratio"`
 	Zipf        float64       `json:"zipf"`
@@ -52,6 +58,10 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 			"figures: ops/s, MB/s, latency percentiles (HDR histogram) and the share of reads\n"+
 			"served by each tier (X-Strata-Tier). The run stops at --duration or after --ops\n"+
 			"operations, whichever comes first.\n\n"+
+			"--embedded DIR opens the store in-process on DIR instead (hdd/, ssd/, index/\n"+
+			"under it, the embedded layout's sizes, or the layout of --config FILE) and\n"+
+			"drives it without HTTP, to isolate disk behaviour; every other flag works the\n"+
+			"same. Not with --addr; no node may be serving DIR at the same time.\n\n"+
 			"--rate R makes it an open loop: R requests/s across the clients, each latency\n"+
 			"measured from the request's intended start, so a stall shows as latency.\n"+
 			"--verify checks every GET's bytes against the key's last write; a content\n"+
@@ -61,7 +71,8 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 			"  strata bench --size 1MiB --read-ratio 0 --concurrency 16 --no-prefill\n"+
 			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.9 --zipf 0.9 --churn 0.001\n"+
 			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.5 --keys 1000 --verify\n"+
-			"  strata bench --size 4KiB --read-ratio 1 --rate 2000 --concurrency 64")
+			"  strata bench --size 4KiB --read-ratio 1 --rate 2000 --concurrency 64\n"+
+			"  strata bench --embedded /tmp/strata-bench --size 4KiB:90,1MiB:10 --verify")
 	addr := fs.String("addr", envOr("STRATA_ADDR", defaultAddr), "node address, `URL` or host:port (env STRATA_ADDR)")
 	token := fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN` for the node (env STRATA_TOKEN)")
 	sizes := fs.String("size", "4KiB", "blob size, or a weighted `MIX` such as 4KiB:80,1MiB:20")
@@ -81,6 +92,8 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	hgrm := fs.String("hgrm", "", "also write latency distributions for plotting to `PREFIX`.read.hgrm and PREFIX.write.hgrm (HdrHistogram format, ms)")
 	verify := fs.Bool("verify", false, "write content derived from (key, generation) and check every GET's bytes; content mismatches and stale reads are counted as their own errors and make the run exit 1 (sizes must be >= 24B)")
 	contentType := fs.String("content-type", "application/octet-stream", "Content-Type of written blobs")
+	embedded := fs.String("embedded", "", "open the store in-process on `DIR` (hdd/, ssd/, index/ under it) and drive it without HTTP; not with --addr")
+	configFile := fs.String("config", "", "with --embedded: the TOML config `file` whose layout and sizes the store takes (docs/config.md), DIR replacing its data_dir")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
 		return code
@@ -88,7 +101,22 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	if len(pos) != 0 {
 		return fs.usageError(s.err, "unexpected argument %q", pos[0])
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	switch {
+	case set["embedded"] && set["addr"]:
+		return fs.usageError(s.err, "--embedded and --addr exclude each other: --embedded opens the store in-process, --addr drives a node over HTTP")
+	case set["embedded"] && *embedded == "":
+		return fs.usageError(s.err, "--embedded needs a DIR")
+	case set["config"] && !set["embedded"]:
+		return fs.usageError(s.err, "--config needs --embedded (over HTTP the node has its own config)")
+	}
+	mode := "http"
+	if *embedded != "" {
+		mode, *addr, *token = "embedded", "", ""
+	}
 	cfg := benchConfig{
+		Mode: mode, EmbeddedDir: *embedded, ConfigFile: *configFile,
 		Addr: *addr, token: *token, Sizes: *sizes, ReadRatio: *readRatio, Zipf: *zipf, Keys: *keys,
 		KeyPrefix: *keyPrefix, Duration: *duration, Warmup: *warmup, MaxOps: *ops,
 		Concurrency: *concurrency, Churn: *churn, Prefill: !*noPrefill, Seed: *seed, ContentType: *contentType,
@@ -217,9 +245,4 @@ func newPayloadPool(size int64, seed uint64) []byte {
 	r := rand.NewChaCha8(k)
 	_, _ = r.Read(pool)
 	return pool
-}
-
-// benchClient builds the HTTP client for a run: one connection per worker.
-func benchClient(cfg benchConfig) (*client, error) {
-	return newClient(cfg.Addr, cfg.token, cfg.Concurrency)
 }

@@ -60,13 +60,19 @@ func (w *benchWorkerStats) noteError(err error) {
 }
 
 // runBenchmark prefills, then runs the measured workload and summarizes it.
-func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, error) {
-	c, err := benchClient(cfg)
+// It closes the target at the end; a failed close (the embedded store's)
+// fails the run.
+func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (res *benchResult, err error) {
+	c, err := newBenchTarget(ctx, cfg, s)
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	if err := checkReady(ctx, c); err != nil {
+	defer func() {
+		if cerr := c.close(); cerr != nil {
+			res, err = nil, errors.Join(err, cerr)
+		}
+	}()
+	if err := c.ready(ctx); err != nil {
 		return nil, err
 	}
 	ranks, err := zipf.New(uint64(cfg.Keys), cfg.Zipf)
@@ -83,10 +89,10 @@ func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, 
 		verifier = newBenchVerifier(cfg.Keys, cfg.Seed)
 	}
 
-	fmt.Fprintf(s.out, "strata bench: addr=%s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d verify=%t rate=%g\n",
-		c.base, cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed, cfg.Verify, cfg.Rate)
+	fmt.Fprintf(s.out, "strata bench: mode=%s %s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d verify=%t rate=%g\n",
+		c.mode(), c.describe(), cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed, cfg.Verify, cfg.Rate)
 
-	res := &benchResult{Config: cfg, Started: time.Now().UTC()}
+	res = &benchResult{Config: cfg, Started: time.Now().UTC()}
 	if cfg.Prefill && cfg.ReadRatio > 0 {
 		p, err := prefill(ctx, cfg, c, pool, verifier)
 		if err != nil {
@@ -221,43 +227,35 @@ func checkReady(ctx context.Context, c *client) error {
 // that served it. With a verifier it checks the bytes (errVerifyMismatch,
 // errVerifyStale); a key missing although a write of it was acknowledged
 // before the GET is a stale read.
-func benchGet(ctx context.Context, c *client, cfg benchConfig, keyIndex uint64, v *benchVerifier) (int64, string, error) {
+func benchGet(ctx context.Context, c benchTarget, cfg benchConfig, keyIndex uint64, v *benchVerifier) (int64, string, error) {
 	key := cfg.keyName(keyIndex)
 	var oldest uint64
 	if v != nil {
 		oldest = v.oldestAllowed(keyIndex)
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, c.blobURL(key), nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := c.do(req, http.StatusOK)
-	if err != nil {
-		if oldest > 0 && errors.Is(err, errNotFound) {
-			return 0, "", fmt.Errorf("GET %s: %w: not found, generation %d was acknowledged before the GET", key, errVerifyStale, oldest)
+	n, tier, err := c.get(ctx, key, func(body io.Reader) (int64, error) {
+		if v != nil && v.written(keyIndex) {
+			return v.check(keyIndex, oldest, body)
 		}
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	var n int64
-	if v != nil && v.written(keyIndex) {
-		n, err = v.check(keyIndex, oldest, resp.Body)
-	} else {
 		// Not written in this run (--no-prefill): nothing to check against.
-		n, err = io.Copy(io.Discard, resp.Body)
-	}
-	if errors.Is(err, errVerifyMismatch) || errors.Is(err, errVerifyStale) {
+		return io.Copy(io.Discard, body)
+	})
+	switch {
+	case oldest > 0 && errors.Is(err, errNotFound):
+		return 0, "", fmt.Errorf("GET %s: %w: not found, generation %d was acknowledged before the GET", key, errVerifyStale, oldest)
+	case errors.Is(err, errNotFound):
+		return 0, "", err
+	case errors.Is(err, errVerifyMismatch) || errors.Is(err, errVerifyStale):
+		return n, "", fmt.Errorf("GET %s: %w", key, err)
+	case err != nil:
 		return n, "", fmt.Errorf("GET %s: %w", key, err)
 	}
-	if err != nil {
-		return n, "", fmt.Errorf("GET %s: reading body: %w", key, err)
-	}
-	return n, resp.Header.Get("X-Strata-Tier"), nil
+	return n, tier, nil
 }
 
 // benchPut writes a body of a size drawn from the mix: random bytes, or
 // with a verifier the content of the key's next generation.
-func benchPut(ctx context.Context, c *client, keyIndex uint64, pool []byte, rng *rand.Rand, cfg benchConfig, v *benchVerifier) (int64, error) {
+func benchPut(ctx context.Context, c benchTarget, keyIndex uint64, pool []byte, rng *rand.Rand, cfg benchConfig, v *benchVerifier) (int64, error) {
 	key := cfg.keyName(keyIndex)
 	size := cfg.sizes.Pick(rng)
 	var body io.Reader
@@ -268,7 +266,7 @@ func benchPut(ctx context.Context, c *client, keyIndex uint64, pool []byte, rng 
 	} else {
 		body = &payloadReader{pool: pool, off: rng.IntN(len(pool)), n: size}
 	}
-	_, err := putBlob(ctx, c, key, body, size, putHeaders{contentType: cfg.ContentType})
+	err := c.put(ctx, key, body, size, cfg.ContentType)
 	if v != nil {
 		v.finish(keyIndex, gen, err == nil)
 	}
@@ -279,7 +277,7 @@ func benchPut(ctx context.Context, c *client, keyIndex uint64, pool []byte, rng 
 }
 
 // prefill writes every key once, cfg.Concurrency at a time.
-func prefill(ctx context.Context, cfg benchConfig, c *client, pool []byte, v *benchVerifier) (*prefillResult, error) {
+func prefill(ctx context.Context, cfg benchConfig, c benchTarget, pool []byte, v *benchVerifier) (*prefillResult, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -55,6 +55,10 @@ func TestUsageAndHelp(t *testing.T) {
 		{args: []string{"bench", "--size", "4XB"}, wantCode: exitUsage, wantErr: "size"},
 		{args: []string{"bench", "--rate", "-1"}, wantCode: exitUsage, wantErr: "--rate"},
 		{args: []string{"bench", "--verify", "--size", "8B"}, wantCode: exitUsage, wantErr: "--verify needs"},
+		{args: []string{"bench", "--help"}, wantCode: exitOK, wantOut: "-embedded DIR"},
+		{args: []string{"bench", "--embedded", "d", "--addr", "127.0.0.1:1"}, wantCode: exitUsage, wantErr: "--embedded and --addr exclude each other"},
+		{args: []string{"bench", "--embedded", ""}, wantCode: exitUsage, wantErr: "--embedded needs a DIR"},
+		{args: []string{"bench", "--config", "strata.toml"}, wantCode: exitUsage, wantErr: "--config needs --embedded"},
 		{args: []string{"version"}, wantCode: exitOK, wantOut: "strata "},
 		{args: []string{"--version"}, wantCode: exitOK, wantOut: "strata "},
 	} {

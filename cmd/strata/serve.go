@@ -195,14 +195,8 @@ func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
 // the startup log line then says.
 func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger) error {
 	defer debug.SetMemoryLimit(setMemoryLimit(cfg, log)) // restored for in-process callers (tests)
-	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
-	if cfg.SSDCacheSize > 0 {
-		dirs = append(dirs, cfg.SSDDir)
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return fmt.Errorf("create %s: %w", d, err)
-		}
+	if err := createDataDirs(cfg); err != nil {
+		return err
 	}
 	cfg.BuildVersion = version
 	srv, err := node.New(cfg, nil, log.With("component", "node"))
@@ -257,30 +251,9 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	log.Info("opening store", "layout", layout, "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
-	fileMode, _ := cfg.FileModeBits() // checked by Validate
-	backend, err := blockstore.Open(ctx, blockstore.Options{
-		NodeID:      cfg.NodeID,
-		FileMode:    fileMode,
-		DataDirs:    cfg.HDDDirs,
-		IndexDir:    cfg.IndexDir,
-		VolumeSize:  int64(cfg.VolumeSize),
-		ChunkSize:   int64(cfg.ChunkSize),
-		MaxBlobSize: int64(cfg.MaxBlobSize),
-		Logger:      log.With("component", "blockstore"),
-	})
+	store, backend, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return failStart(fmt.Errorf("open blockstore: %w", err))
-	}
-	store, err := tiering.Open(ctx, tiering.Options{
-		Backend:       backend,
-		RAMCacheBytes: int64(cfg.RAMCacheSize),
-		SSDCacheBytes: int64(cfg.SSDCacheSize),
-		SSDPath:       filepath.Join(cfg.SSDDir, ssdCacheFile),
-		FileMode:      fileMode,
-		Logger:        log.With("component", "tiering"),
-	})
-	if err != nil {
-		return failStart(errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close()))
+		return failStart(err)
 	}
 	// From here on, store.Close closes the backend too.
 	closeStore := func() error {
@@ -314,6 +287,53 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Warn("shutdown cut off in-flight requests", "err", serveErr)
 	}
 	return closeStore()
+}
+
+// createDataDirs creates the directories of cfg's layout that the store
+// needs (the SSD one only when the SSD cache is on).
+func createDataDirs(cfg node.Config) error {
+	dirs := append([]string{cfg.IndexDir}, cfg.HDDDirs...)
+	if cfg.SSDCacheSize > 0 {
+		dirs = append(dirs, cfg.SSDDir)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// openStore opens the HDD block store of cfg, then the tiered store (RAM
+// and SSD caches) over it. Closing the returned store closes the backend
+// too; the backend is returned for its identity.
+func openStore(ctx context.Context, cfg node.Config, log *slog.Logger) (*tiering.Store, *blockstore.Store, error) {
+	fileMode, _ := cfg.FileModeBits() // checked by Validate
+	backend, err := blockstore.Open(ctx, blockstore.Options{
+		NodeID:      cfg.NodeID,
+		FileMode:    fileMode,
+		DataDirs:    cfg.HDDDirs,
+		IndexDir:    cfg.IndexDir,
+		VolumeSize:  int64(cfg.VolumeSize),
+		ChunkSize:   int64(cfg.ChunkSize),
+		MaxBlobSize: int64(cfg.MaxBlobSize),
+		Logger:      log.With("component", "blockstore"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open blockstore: %w", err)
+	}
+	store, err := tiering.Open(ctx, tiering.Options{
+		Backend:       backend,
+		RAMCacheBytes: int64(cfg.RAMCacheSize),
+		SSDCacheBytes: int64(cfg.SSDCacheSize),
+		SSDPath:       filepath.Join(cfg.SSDDir, ssdCacheFile),
+		FileMode:      fileMode,
+		Logger:        log.With("component", "tiering"),
+	})
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close())
+	}
+	return store, backend, nil
 }
 
 // setMemoryLimit sets the Go memory limit the configuration asks for (see
