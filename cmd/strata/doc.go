@@ -10,7 +10,7 @@
 //	strata rm KEY...                     delete blobs
 //	strata ls [--prefix P]               list keys, following continuation
 //	strata stat KEY                      show size, ETag, content type, tier
-//	strata bench [flags]                 drive a node with a workload, print fio-style figures
+//	strata bench [flags]                 drive a node (or --embedded DIR: the store in-process) with a workload, print fio-style figures
 //	strata sim --trace FILE [flags]      replay a cache trace through Strata's policy and baselines (docs/sim.md)
 //	strata fsck [--repair] [--json] (--config FILE | --data ROOT | DIR...)
 //	                                     check a stopped node's volumes against its index (docs/fsck.md)
@@ -33,6 +33,18 @@
 // in their latency (wrk2's rule against coordinated omission); the output
 // gives the achieved rate and how many requests went out late.
 //
+// `strata bench --embedded DIR` opens the store in-process on DIR, as
+// `strata serve --data DIR` would (hdd/, ssd/, index/ under it, the
+// embedded layout's sizes; with --config FILE that file's layout and sizes,
+// DIR replacing its data_dir), and drives it with no HTTP in the way, to
+// isolate disk behaviour. PUT, GET and DELETE keep the HTTP semantics and
+// error kinds (a missing key is "not found"), the tier of each GET is the
+// one the store's Object reports (what X-Strata-Tier says over HTTP), every
+// other flag works the same, and the text header and the JSON ("mode")
+// say which mode ran. The store is closed at the end; a failed close fails
+// the run (exit 1). --embedded and --addr exclude each other, and no node may
+// be serving DIR at the same time.
+//
 // `strata sim` needs no node: it runs the tiering package's simulator.
 // Client subcommands find the node through --addr (env STRATA_ADDR, default
 // http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).
@@ -51,7 +63,7 @@
 // # Caveats
 //
 // Keys are escaped with url.PathEscape, so a "/" in a key travels as %2F; the
-// node decides what is a valid key. `strata bench` measures the node plus the
-// loopback HTTP stack plus itself: run it on the same machine only when the
+// node decides what is a valid key. `strata bench` over HTTP measures the
+// node plus the loopback HTTP stack plus itself (--embedded leaves HTTP out): run it on the same machine only when the
 // baseline it is compared against is measured the same way.
 package main
