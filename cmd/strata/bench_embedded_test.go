@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchEmbedded runs short --verify benches on the store opened
@@ -71,5 +75,33 @@ func TestBenchEmbedded(t *testing.T) {
 				t.Errorf("tier reads %v sum to %d, want the %d GETs", res.TierReads, served, res.Read.Ops)
 			}
 		})
+	}
+}
+
+// closeFailsTarget is a target whose close fails after closing the one it
+// wraps.
+type closeFailsTarget struct{ benchTarget }
+
+var errInjectedClose = errors.New("injected close failure")
+
+func (t closeFailsTarget) close() error { return errors.Join(t.benchTarget.close(), errInjectedClose) }
+
+// TestBenchEmbeddedCloseFails checks that a run whose store fails to close
+// fails, with the close error, instead of printing figures.
+func TestBenchEmbeddedCloseFails(t *testing.T) {
+	cfg := benchConfig{Mode: "embedded", EmbeddedDir: t.TempDir(), Sizes: "1KiB", ReadRatio: 0.5, Keys: 5,
+		Duration: time.Minute, MaxOps: 20, Concurrency: 2, Prefill: true, Seed: 1}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	s := stdio{out: &out, err: &errb}
+	target, err := newBenchTarget(context.Background(), cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runBenchmarkOn(context.Background(), cfg, closeFailsTarget{target}, s)
+	if !errors.Is(err, errInjectedClose) || res != nil {
+		t.Fatalf("runBenchmarkOn = %v, %v; want no result and the close error", res, err)
 	}
 }

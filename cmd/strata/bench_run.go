@@ -60,13 +60,17 @@ func (w *benchWorkerStats) noteError(err error) {
 }
 
 // runBenchmark prefills, then runs the measured workload and summarizes it.
-// It closes the target at the end; a failed close (the embedded store's)
-// fails the run.
-func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (res *benchResult, err error) {
+func runBenchmark(ctx context.Context, cfg benchConfig, s stdio) (*benchResult, error) {
 	c, err := newBenchTarget(ctx, cfg, s)
 	if err != nil {
 		return nil, err
 	}
+	return runBenchmarkOn(ctx, cfg, c, s)
+}
+
+// runBenchmarkOn is runBenchmark on an opened target. It closes the target
+// at the end; a failed close (the embedded store's) fails the run.
+func runBenchmarkOn(ctx context.Context, cfg benchConfig, c benchTarget, s stdio) (res *benchResult, err error) {
 	defer func() {
 		if cerr := c.close(); cerr != nil {
 			res, err = nil, errors.Join(err, cerr)
