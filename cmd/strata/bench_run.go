@@ -249,9 +249,7 @@ func benchGet(ctx context.Context, c benchTarget, cfg benchConfig, keyIndex uint
 		return 0, "", fmt.Errorf("GET %s: %w: not found, generation %d was acknowledged before the GET", key, errVerifyStale, oldest)
 	case errors.Is(err, errNotFound):
 		return 0, "", err
-	case errors.Is(err, errVerifyMismatch) || errors.Is(err, errVerifyStale):
-		return n, "", fmt.Errorf("GET %s: %w", key, err)
-	case err != nil:
+	case err != nil: // errVerifyMismatch and errVerifyStale stay visible to errors.Is
 		return n, "", fmt.Errorf("GET %s: %w", key, err)
 	}
 	return n, tier, nil
