@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strata/internal/mix"
 	"strconv"
 	"strings"
 	"sync"
@@ -506,7 +507,7 @@ func BenchmarkIndex(b *testing.B) {
 	// Uniformly random keys are bbolt's worst case (every transaction
 	// rewrites most leaves); STRATA_BENCH_INDEX_ORDER=seq uses ascending
 	// keys, the best case (e.g. time-ordered names).
-	key := func(i int) string { return fmt.Sprintf("obj/%016x", mix64(uint64(i))) }
+	key := func(i int) string { return fmt.Sprintf("obj/%016x", mix.Mix64(uint64(i))) }
 	if os.Getenv("STRATA_BENCH_INDEX_ORDER") == "seq" {
 		key = func(i int) string { return fmt.Sprintf("obj/%016x", uint64(i)) }
 	}
@@ -577,7 +578,7 @@ func BenchmarkIndex(b *testing.B) {
 		ready := time.Since(t0)
 		pending := s.Stats().PendingKeys
 		for i := range 1000 {
-			k := key(int(mix64(uint64(i)) % uint64(n)))
+			k := key(int(mix.Mix64(uint64(i)) % uint64(n)))
 			if _, err := s.Stat(ctx, k); err != nil {
 				b.Fatalf("%s: %s: %v", what, k, err)
 			}
@@ -597,11 +598,4 @@ func BenchmarkIndex(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(reopen("open after crash (index 10% behind)").Seconds(), "open-crash-s")
-}
-
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
 }

@@ -3,6 +3,7 @@ package tiering
 import (
 	"bytes"
 	"errors"
+	"strata/internal/mix"
 	"testing"
 )
 
@@ -60,7 +61,7 @@ func snapshotSeed() []byte {
 	c := newSSDCore(4, 256<<10, 0)
 	c.openFill()
 	for i := range 20 {
-		c.place(mix64(uint64(i)), 1024)
+		c.place(mix.Mix64(uint64(i)), 1024)
 	}
 	r, _ := c.sealFill()
 	c.markSealed(r)
@@ -77,7 +78,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("decoded %d items, fifo %v, free %v", c.liveItems, c.fifo, c.free)
 	}
 	for i := range 20 {
-		if !c.contains(mix64(uint64(i))) {
+		if !c.contains(mix.Mix64(uint64(i))) {
 			t.Fatalf("item %d missing", i)
 		}
 	}

@@ -1,5 +1,7 @@
 package tiering
 
+import "strata/internal/mix"
+
 // itemHash is the 64-bit identity of one cached item: a blob key, the
 // version and checksum of the blob it belongs to, and the segment number.
 // An overwrite changes the version, so its items hash differently and old
@@ -18,8 +20,8 @@ func itemHash(key string, version uint64, sum uint32, seg uint32) uint64 {
 		h ^= uint64(key[i])
 		h *= prime64
 	}
-	h = mix64(h ^ version)
-	h = mix64(h ^ (uint64(sum)<<32 | uint64(seg)))
+	h = mix.Mix64(h ^ version)
+	h = mix.Mix64(h ^ (uint64(sum)<<32 | uint64(seg)))
 	return h
 }
 
@@ -30,14 +32,4 @@ const objectSeg = ^uint32(0)
 
 func objectHash(key string, version uint64, sum uint32) uint64 {
 	return itemHash(key, version, sum, objectSeg)
-}
-
-// mix64 is the splitmix64 finalizer: every input bit affects every output bit.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

@@ -3,6 +3,7 @@ package tiering
 import (
 	"math/rand/v2"
 	"runtime"
+	"strata/internal/mix"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ func TestIndexMatchesMap(t *testing.T) {
 			ref := map[uint64]packedLoc{}
 			hashes := make([]uint64, tc.keys)
 			for i := range hashes {
-				hashes[i] = mix64(uint64(i) + 1)
+				hashes[i] = mix.Mix64(uint64(i) + 1)
 			}
 			for range tc.ops {
 				h := hashes[r.IntN(len(hashes))]
@@ -65,9 +66,9 @@ func TestIndexMatchesMap(t *testing.T) {
 func TestIndexHitsAndRemoveIf(t *testing.T) {
 	idx := newItemIndex(0)
 	for i := range 5000 {
-		idx.put(mix64(uint64(i)), makeLoc(uint32(i%10), uint32(i), 1), 0)
+		idx.put(mix.Mix64(uint64(i)), makeLoc(uint32(i%10), uint32(i), 1), 0)
 	}
-	h := mix64(7)
+	h := mix.Mix64(7)
 	l, _ := idx.get(h)
 	idx.update(h, l.withHits(l.hits()+1))
 	if l2, _ := idx.get(h); l2.hits() != 1 || l2.withoutMeta() != l.withoutMeta() {
@@ -78,7 +79,7 @@ func TestIndexHitsAndRemoveIf(t *testing.T) {
 		t.Fatalf("removeIf removed %d, count %d", n, idx.count)
 	}
 	for i := range 5000 {
-		_, ok := idx.get(mix64(uint64(i)))
+		_, ok := idx.get(mix.Mix64(uint64(i)))
 		if ok != (i%10 != 3) {
 			t.Fatalf("item %d present=%v", i, ok)
 		}
@@ -98,7 +99,7 @@ func TestIndexBytesPerItem(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		idx := newItemIndex(0)
 		for i := range n {
-			idx.put(mix64(uint64(i)+12345), makeLoc(uint32(i%4096), uint32(i%30000), 3), 0)
+			idx.put(mix.Mix64(uint64(i)+12345), makeLoc(uint32(i%4096), uint32(i%30000), 3), 0)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strata/internal/mix"
 	"strconv"
 	"time"
 
@@ -337,7 +338,7 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	next := c.keys
 	size := func(id uint64) int64 {
-		u := float64(mix64(id^c.seed)>>11) / (1 << 53)
+		u := float64(mix.Mix64(id^c.seed)>>11) / (1 << 53)
 		lo, hi := math.Log(float64(c.minSize)), math.Log(float64(c.maxSize))
 		return int64(math.Exp(lo + u*(hi-lo)))
 	}

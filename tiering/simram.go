@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"math/bits"
 	"math/rand/v2"
+	"strata/internal/mix"
 )
 
 // simRAM is a deterministic model of the RAM tier for the simulator. otter
@@ -388,7 +389,7 @@ func (s *simSketch) ensureCapacity(maximum uint64) {
 }
 
 func (s *simSketch) hash(k ramKey) uint64 {
-	h := mix64(k.hash() ^ mix64(s.seed+s.generation))
+	h := mix.Mix64(k.hash() ^ mix.Mix64(s.seed+s.generation))
 	// otter's spread
 	h ^= h >> 17
 	h *= 0xed5ad4bb

@@ -1,6 +1,10 @@
 package tiering
 
-import "time"
+import (
+	"time"
+
+	"strata/internal/mix"
+)
 
 // freqSketch is a count-min sketch of recent accesses with 4 rows of 8-bit
 // counters and conservative update. It forgets: every window (a number of
@@ -42,7 +46,7 @@ func newFreqSketch(width int, window int64, period time.Duration, now time.Time)
 }
 
 func (s *freqSketch) slot(h uint64, row int) uint64 {
-	return mix64(h+uint64(row)*0x9e3779b97f4a7c15) & s.mask
+	return mix.Mix64(h+uint64(row)*0x9e3779b97f4a7c15) & s.mask
 }
 
 // add records one access of h and returns the new estimate.

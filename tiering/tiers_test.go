@@ -3,6 +3,7 @@ package tiering
 import (
 	"fmt"
 	"runtime"
+	"strata/internal/mix"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,10 +66,10 @@ func TestSSDCoreReclaimReinsertsHitItems(t *testing.T) {
 	}
 	locs := map[uint64]itemLoc{}
 	for i := range uint64(8) { // regions 0 and 1 full
-		locs[i] = place(mix64(i))
+		locs[i] = place(mix.Mix64(i))
 	}
-	c.touch(mix64(1))
-	c.invalidate(mix64(2))
+	c.touch(mix.Mix64(1))
+	c.invalidate(mix.Mix64(2))
 	if got := c.regions[locs[0].region].live; got != 3*(16<<10) {
 		t.Fatalf("live bytes of region %d: %d after one invalidation", locs[0].region, got)
 	}
@@ -81,19 +82,19 @@ func TestSSDCoreReclaimReinsertsHitItems(t *testing.T) {
 	}
 	var reinsert []uint64
 	for i := range uint64(4) {
-		live, again := c.reclaimItem(r, mix64(i), locs[i].off)
+		live, again := c.reclaimItem(r, mix.Mix64(i), locs[i].off)
 		if live != (i != 2) || again != (i == 1) {
 			t.Fatalf("item %d: live %v reinsert %v", i, live, again)
 		}
 		if again {
-			reinsert = append(reinsert, mix64(i))
+			reinsert = append(reinsert, mix.Mix64(i))
 		}
 	}
 	c.endReclaim(r)
 	for _, h := range reinsert {
 		place(h)
 	}
-	if !c.contains(mix64(1)) || c.contains(mix64(0)) || c.contains(mix64(3)) || !c.contains(mix64(5)) {
+	if !c.contains(mix.Mix64(1)) || c.contains(mix.Mix64(0)) || c.contains(mix.Mix64(3)) || !c.contains(mix.Mix64(5)) {
 		t.Fatal("wrong survivors after reclaim")
 	}
 }

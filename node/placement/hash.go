@@ -1,6 +1,10 @@
 package placement
 
-import "math"
+import (
+	"math"
+
+	"strata/internal/mix"
+)
 
 // FNV-1a constants; FNV is stable across processes and Go versions, which
 // placement needs (every node must compute the same homes), unlike maphash.
@@ -9,7 +13,7 @@ const (
 	fnvPrime64  = 1099511628211
 )
 
-// hashString is FNV-1a over s, finished by mix64 because FNV alone avalanches
+// hashString is FNV-1a over s, finished by mix.Mix64 because FNV alone avalanches
 // poorly on short, similar keys ("k1", "k2").
 func hashString(s string) uint64 {
 	h := uint64(fnvOffset64)
@@ -17,18 +21,7 @@ func hashString(s string) uint64 {
 		h ^= uint64(s[i])
 		h *= fnvPrime64
 	}
-	return mix64(h)
-}
-
-// mix64 is the splitmix64 finalizer: a bijection whose every output bit
-// depends on every input bit.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return mix.Mix64(h)
 }
 
 // score is the weighted rendezvous score of one member for one key:
@@ -37,7 +30,7 @@ func mix64(x uint64) uint64 {
 // weight / total weight (the logarithmic method of Schindelhauer and
 // Schomaker), so changing one weight moves only keys to or from that member.
 func score(keyHash, memberHash uint64, weight float64) float64 {
-	h := mix64(keyHash ^ memberHash)
+	h := mix.Mix64(keyHash ^ memberHash)
 	// The top 53 bits, offset by half a step, give u strictly inside (0,1).
 	u := (float64(h>>11) + 0.5) / (1 << 53)
 	return -weight / math.Log(u)
