@@ -48,6 +48,31 @@ func (m *model) write(p []byte, off int) {
 	copy(m.cur[off:], p)
 }
 
+// randomWrite writes up to two pages of random bytes at a random offset
+// below maxSize, to f and to the model.
+func (m *model) randomWrite(t *testing.T, r *rand.Rand, f ioengine.File, maxSize int) {
+	t.Helper()
+	off := r.IntN(maxSize)
+	p := make([]byte, 1+r.IntN(2*4096))
+	for i := range p {
+		p[i] = byte(r.Uint32())
+	}
+	if _, err := f.WriteAt(p, int64(off)); err != nil {
+		t.Fatal(err)
+	}
+	m.write(p, off)
+}
+
+// randomTruncate truncates f and the model to a random size below maxSize.
+func (m *model) randomTruncate(t *testing.T, r *rand.Rand, f ioengine.File, maxSize int) {
+	t.Helper()
+	size := r.IntN(maxSize)
+	if err := f.Truncate(int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	m.truncate(size)
+}
+
 func (m *model) truncate(size int) {
 	if size <= len(m.cur) {
 		m.cur = m.cur[:size]
@@ -86,21 +111,9 @@ func TestAgainstModel(t *testing.T) {
 	for step := range 3000 {
 		switch op := r.IntN(10); {
 		case op < 6:
-			off := r.IntN(maxSize)
-			p := make([]byte, 1+r.IntN(2*4096))
-			for i := range p {
-				p[i] = byte(r.Uint32())
-			}
-			if _, err := f.WriteAt(p, int64(off)); err != nil {
-				t.Fatal(err)
-			}
-			want.write(p, off)
+			want.randomWrite(t, r, f, maxSize)
 		case op < 7:
-			size := r.IntN(maxSize)
-			if err := f.Truncate(int64(size)); err != nil {
-				t.Fatal(err)
-			}
-			want.truncate(size)
+			want.randomTruncate(t, r, f, maxSize)
 		case op < 9:
 			if err := f.Sync(); err != nil {
 				t.Fatal(err)
@@ -172,21 +185,9 @@ func TestFailedSyncAgainstModel(t *testing.T) {
 			for step := range 3000 {
 				switch op := r.IntN(12); {
 				case op < 6:
-					off := r.IntN(maxSize)
-					p := make([]byte, 1+r.IntN(2*4096))
-					for i := range p {
-						p[i] = byte(r.Uint32())
-					}
-					if _, err := f.WriteAt(p, int64(off)); err != nil {
-						t.Fatal(err)
-					}
-					want.write(p, off)
+					want.randomWrite(t, r, f, maxSize)
 				case op < 7:
-					size := r.IntN(maxSize)
-					if err := f.Truncate(int64(size)); err != nil {
-						t.Fatal(err)
-					}
-					want.truncate(size)
+					want.randomTruncate(t, r, f, maxSize)
 				case op < 9:
 					if err := f.Sync(); err != nil {
 						t.Fatal(err)
