@@ -49,6 +49,14 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, st *requestS
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		one, err := consistencyOne(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if one {
+			r = r.WithContext(WithConsistencyOne(r.Context()))
+		}
 		s.getBlob(w, r, st, key)
 	case http.MethodPut:
 		s.putBlob(w, r, st, key)

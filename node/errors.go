@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"strata/blockstore"
+	"strata/node/replication"
 	"strata/tiering"
 )
 
@@ -97,6 +98,8 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusInsufficientStorage, "no_space", "no space left for the blob"
 	case errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable, "busy", "too many concurrent requests, retry later"
+	case errors.Is(err, replication.ErrNoQuorum):
+		return http.StatusServiceUnavailable, "no_quorum", "too few replicas answered, retry later"
 	case errors.Is(err, blockstore.ErrReadOnly), errors.Is(err, syscall.EROFS):
 		return http.StatusServiceUnavailable, "read_only", "storage is read-only"
 	case errors.Is(err, blockstore.ErrCorrupt):

@@ -12,12 +12,13 @@ import (
 // Route labels: a fixed set, so label cardinality stays bounded whatever
 // paths clients send.
 const (
-	routeBlob    = "blob"
-	routeList    = "list"
-	routeHealthz = "healthz"
-	routeReadyz  = "readyz"
-	routeMetrics = "metrics"
-	routeOther   = "other"
+	routeBlob     = "blob"
+	routeList     = "list"
+	routeInternal = "internal"
+	routeHealthz  = "healthz"
+	routeReadyz   = "readyz"
+	routeMetrics  = "metrics"
+	routeOther    = "other"
 )
 
 // metrics is the HTTP layer's instrumentation, registered on the Server's

@@ -37,7 +37,9 @@ type Server struct {
 	handler  http.Handler
 	// adminHandler serves the admin listener; pprof is mounted there only.
 	adminHandler http.Handler
-	pprof        http.Handler
+	// internal serves InternalPrefix (SetInternal); nil when alone.
+	internal atomic.Pointer[http.Handler]
+	pprof    http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter
 
@@ -118,6 +120,16 @@ func (s *Server) currentStore() Store {
 	}
 	return nil
 }
+
+// InternalPrefix is where the internal (replica-to-replica) routes live on
+// the blob listener.
+const InternalPrefix = "/internal/"
+
+// SetInternal mounts h under InternalPrefix on the blob listener. h does
+// its own authentication (the cluster secret): the bearer-token check does
+// not apply there, so client tokens never open internal routes. Without a
+// handler those paths answer 404.
+func (s *Server) SetInternal(h http.Handler) { s.internal.Store(&h) }
 
 // Handler returns the node's HTTP handler (all routes, auth, limits, metrics).
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -319,6 +331,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 		return
 	}
 	switch st.route {
+	case routeInternal:
+		// Internal replica routes authenticate with the cluster secret
+		// themselves; client tokens neither open nor are needed for them.
+		if h := s.internal.Load(); h != nil {
+			(*h).ServeHTTP(rec, r)
+		} else {
+			s.writeError(rec, r, errNoRoute)
+		}
 	case routeBlob, routeList:
 		if st.store = s.currentStore(); st.store == nil {
 			s.writeError(rec, r, errStarting)
@@ -344,6 +364,8 @@ func routeOf(escapedPath string) string {
 	switch {
 	case strings.HasPrefix(escapedPath, blobsPrefix):
 		return routeBlob
+	case strings.HasPrefix(escapedPath, InternalPrefix):
+		return routeInternal
 	case escapedPath == "/blobs":
 		return routeList
 	case escapedPath == "/healthz":

@@ -1,0 +1,180 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Cluster. Local, Peer and Members are required.
+type Options struct {
+	Local   Local
+	Peer    Peer
+	Members Members
+
+	// Replicas (N), WriteQuorum (W) and ReadQuorum (R). Defaults 3, 2, 2.
+	Replicas, WriteQuorum, ReadQuorum int
+	// ReplicaTimeout bounds a replica request that makes no progress (no
+	// body bytes taken, no answer); past it the replica counts as failed
+	// and gets a hint. Default 10s.
+	ReplicaTimeout time.Duration
+
+	// HintsPath is the durable hint store's file (hints.db next to the
+	// index); HintsMaxBytes bounds it (default 64 MiB): past it new hints
+	// are dropped (counted) and anti-entropy covers them. HintReplayRate
+	// bounds replays per second (default 200).
+	HintsPath      string
+	HintsMaxBytes  int64
+	HintReplayRate float64
+
+	// AntiEntropyInterval is the pause between anti-entropy rounds with
+	// each peer (default 1m); AntiEntropyBytesPerSec bounds the bytes it
+	// copies (default 32 MiB/s).
+	AntiEntropyInterval    time.Duration
+	AntiEntropyBytesPerSec int64
+
+	// TombstoneGrace is how long a tombstone must be kept before
+	// compaction may drop it (default 10 days), and then only once every
+	// home replica holds it.
+	TombstoneGrace time.Duration
+
+	// Now is the clock (tests move it); default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() error {
+	if o.Local == nil || o.Peer == nil || o.Members == nil {
+		return errors.New("cluster: Options need Local, Peer and Members")
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 3
+	}
+	if o.WriteQuorum == 0 {
+		o.WriteQuorum = min(2, o.Replicas)
+	}
+	if o.ReadQuorum == 0 {
+		o.ReadQuorum = min(2, o.Replicas)
+	}
+	if o.Replicas < 1 || o.WriteQuorum < 1 || o.WriteQuorum > o.Replicas || o.ReadQuorum < 1 || o.ReadQuorum > o.Replicas {
+		return fmt.Errorf("cluster: replicas %d, write quorum %d, read quorum %d: want 1 <= W,R <= N", o.Replicas, o.WriteQuorum, o.ReadQuorum)
+	}
+	if o.ReplicaTimeout <= 0 {
+		o.ReplicaTimeout = 10 * time.Second
+	}
+	if o.HintsMaxBytes <= 0 {
+		o.HintsMaxBytes = 64 << 20
+	}
+	if o.HintReplayRate <= 0 {
+		o.HintReplayRate = 200
+	}
+	if o.AntiEntropyInterval <= 0 {
+		o.AntiEntropyInterval = time.Minute
+	}
+	if o.AntiEntropyBytesPerSec <= 0 {
+		o.AntiEntropyBytesPerSec = 32 << 20
+	}
+	if o.TombstoneGrace <= 0 {
+		o.TombstoneGrace = 10 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Cluster is the coordinator and replica side of one node: it implements
+// node.Store for the HTTP API (quorum writes and reads over the key's home
+// replicas) and peer.Backend for the internal routes.
+type Cluster struct {
+	opts Options
+	log  *slog.Logger
+	view atomic.Pointer[view]
+
+	// bg is the background machinery: hints, anti-entropy, rebalancing.
+	bg *background
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a Cluster over opts; Start runs its background work.
+func New(opts Options) (*Cluster, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: opts, log: opts.Logger}
+	if err := c.refreshView(); err != nil {
+		return nil, err
+	}
+	bg, err := newBackground(c)
+	if err != nil {
+		return nil, err
+	}
+	c.bg = bg
+	return c, nil
+}
+
+// refreshView takes a new membership snapshot.
+func (c *Cluster) refreshView() error {
+	v, err := newView(c.opts.Members.Self(), c.opts.Members.Members())
+	if err != nil {
+		return err
+	}
+	old := c.view.Swap(v)
+	if c.bg != nil && (old == nil || old.hash != v.hash || !sameStates(old, v)) {
+		c.bg.viewChanged(old, v)
+	}
+	return nil
+}
+
+// sameStates reports whether two views agree on every member's state.
+func sameStates(a, b *view) bool {
+	if len(a.members) != len(b.members) {
+		return false
+	}
+	for i := range a.members {
+		if a.members[i] != b.members[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Cluster) currentView() *view { return c.view.Load() }
+
+// Start runs the membership watcher and the background work until Close.
+func (c *Cluster) Start(ctx context.Context) {
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.opts.Members.Changes():
+				if err := c.refreshView(); err != nil {
+					c.log.Error("cluster: membership view", "err", err)
+				}
+			}
+		}
+	}()
+	c.bg.start(ctx)
+}
+
+// Close stops the background work. It does not close Local.
+func (c *Cluster) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.wg.Wait()
+	return c.bg.close()
+}
