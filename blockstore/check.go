@@ -56,7 +56,10 @@ type CheckReport struct {
 	// Unindexed counts records past their volume's watermark that the
 	// index lacks: written before a crash, replayed by the next Open.
 	// Not a problem.
-	Unindexed   int64 `json:"unindexed"`
+	Unindexed int64 `json:"unindexed"`
+	// Dropped counts keys whose newest record on disk the index lacks
+	// because Drop forgot them (rebalancing). Not a problem.
+	Dropped     int64 `json:"dropped"`
 	TornTails   int   `json:"torn_tails"`
 	Corruptions int   `json:"corruptions"`
 	// ProblemCount is the number of problems; Problems lists the first
@@ -386,6 +389,10 @@ func (c *checker) compareIndex(ctx context.Context, s *Store) error {
 	if err != nil {
 		return fmt.Errorf("blockstore: reading the index: %w", err)
 	}
+	dropped := func(key string) (v uint64) {
+		s.index.db.View(func(tx *bolt.Tx) error { v = droppedVersion(tx, key); return nil })
+		return v
+	}
 	for key, seen := range c.newest {
 		e, ok, err := s.index.lookup(key)
 		if err != nil {
@@ -396,6 +403,10 @@ func (c *checker) compareIndex(ctx context.Context, s *Store) error {
 		}
 		if seen.unindex {
 			c.report.Unindexed++
+			continue
+		}
+		if seen.e.version <= dropped(key) {
+			c.report.Dropped++
 			continue
 		}
 		l := seen.e.loc

@@ -26,6 +26,10 @@ const (
 	// readable header but a failed body checksum. The key answers ErrCorrupt
 	// (never an older version) until a write at least as new replaces it.
 	entryCorrupt
+	// entryDropped marks a pending entry that stands for "no entry": Drop
+	// forgot the key at this version and the indexer has not yet deleted
+	// it from bbolt. Only in memory; never encoded.
+	entryDropped uint8 = 1 << 7
 )
 
 // indexEntry is what the index keeps per key: enough to answer Stat without
@@ -45,9 +49,21 @@ func (e *indexEntry) tombstone() bool { return e.flags&entryTombstone != 0 }
 
 func (e *indexEntry) corrupt() bool { return e.flags&entryCorrupt != 0 }
 
+func (e *indexEntry) dropped() bool { return e.flags&entryDropped != 0 }
+
 // live reports whether the entry is a readable blob (not deleted, not
-// known corrupt).
-func (e *indexEntry) live() bool { return !e.tombstone() && !e.corrupt() }
+// known corrupt, not dropped).
+func (e *indexEntry) live() bool { return e.flags&(entryTombstone|entryCorrupt|entryDropped) == 0 }
+
+// hides reports whether pending entry e stands in for committed entry cur
+// when both have the key: a newer entry does, and a drop marker hides the
+// entry it dropped (at its version or, while that was pending, older).
+func (e *indexEntry) hides(cur *indexEntry) bool {
+	if e.dropped() {
+		return cur.version <= e.version
+	}
+	return e.newer(cur)
+}
 
 // newer reports whether e replaces cur under last-writer-wins: a higher
 // version wins. At equal versions a tombstone beats a blob so replays of

@@ -37,3 +37,10 @@ func (c *hlc) observe(v uint64) {
 	}
 	c.mu.Unlock()
 }
+
+// current is the last stamp issued or observed (0 before any).
+func (c *hlc) current() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}

@@ -34,6 +34,10 @@ var (
 	// and their blob bytes, kept in the same transactions as the keys.
 	metaLiveKeys  = []byte("live-keys")
 	metaLiveBytes = []byte("live-bytes")
+	// bucketDropped maps a key Drop forgot to the highest version it was
+	// dropped at: its records up to there may lie in the volumes without
+	// an index entry. Made by the first drop; Check reads it.
+	bucketDropped = []byte("dropped")
 )
 
 // maxTxOps bounds one bbolt transaction so a huge backlog is committed in
@@ -46,6 +50,7 @@ const (
 	opKey                    // set a key (blob or tombstone) under last-writer-wins
 	opWatermark              // volume is indexed up to end
 	opVolState               // volume changed state (sealed/failed) with valid end
+	opDrop                   // delete a key's entry if it is still at e.version (Drop)
 )
 
 // indexOp is one change queued for the indexer. Ops are committed in queue
@@ -127,9 +132,14 @@ type index struct {
 	// existing index lost at a crash: at most what was queued then (about
 	// maxQueue + maxTxOps), so readiness does not wait for bbolt.
 	unbounded bool
-	done      chan struct{}
-	started   atomic.Bool   // start ran: close waits for done
-	stop      chan struct{} // closed by close: ends a retry wait at once
+	// clock, when set, is the store's version clock: every commit (and
+	// Close) stores its current stamp with the highest version, so versions
+	// issued by NextVersion for writes held only elsewhere (a coordinator
+	// that is not a home) stay below the clock after a restart.
+	clock   func() uint64
+	done    chan struct{}
+	started atomic.Bool   // start ran: close waits for done
+	stop    chan struct{} // closed by close: ends a retry wait at once
 
 	// retryDelay is the wait in nanoseconds before the first retry of a
 	// failed commit, doubling for each of commitAttempts; tests shorten it.
@@ -361,6 +371,9 @@ func (ix *index) lookup(key string) (indexEntry, bool, error) {
 	e, ok := ix.pending[key]
 	ix.mu.RUnlock()
 	if ok {
+		if e.dropped() {
+			return indexEntry{}, false, nil
+		}
 		return e, true, nil
 	}
 	err := ix.db.View(func(tx *bolt.Tx) error {
@@ -385,9 +398,7 @@ func (ix *index) lookup(key string) (indexEntry, bool, error) {
 func (ix *index) apply(ops []indexOp) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded && ix.broken.Load() == nil {
-		ix.space.Wait()
-	}
+	ix.waitForRoom()
 	var tx *bolt.Tx
 	defer func() {
 		if tx != nil {
@@ -402,6 +413,12 @@ func (ix *index) apply(ops []indexOp) {
 		}
 		ix.maxApplied = max(ix.maxApplied, op.e.version)
 		cur, ok := ix.pending[op.key]
+		if ok && cur.dropped() {
+			// Dropped: the key is forgotten, so any version is news. The
+			// indexer commits the drop before this op, so bbolt agrees.
+			ix.pending[op.key] = op.e
+			continue
+		}
 		if !ok && op.e.version <= seen {
 			if tx == nil {
 				var err error
@@ -424,6 +441,49 @@ func (ix *index) apply(ops []indexOp) {
 	ix.peakPending = max(ix.peakPending, len(ix.pending))
 	ix.queue = append(ix.queue, ops...)
 	ix.signal()
+}
+
+// waitForRoom holds a producer back while the indexer is too far behind.
+// Called with mu held.
+func (ix *index) waitForRoom() {
+	for len(ix.queue) >= ix.maxQueue && !ix.closing && !ix.unbounded && ix.broken.Load() == nil {
+		ix.space.Wait()
+	}
+}
+
+// drop forgets key if its current entry is at version: a drop marker takes
+// its place in pending (so lookups and lists no longer see it) and an
+// opDrop is queued, which the indexer commits in order with the other ops,
+// deleting the bbolt entry only if it is still at version. It reports
+// whether the entry was at version.
+func (ix *index) drop(key string, version uint64) (bool, error) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.waitForRoom()
+	cur, ok := ix.pending[key]
+	if !ok {
+		err := ix.db.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket(bucketKeys).Get([]byte(key))
+			if v == nil {
+				return nil
+			}
+			var derr error
+			cur, derr = decodeEntry(v)
+			ok = derr == nil
+			return derr
+		})
+		if err != nil {
+			return false, fmt.Errorf("blockstore: index lookup for drop: %w", err)
+		}
+	}
+	if !ok || cur.dropped() || cur.version != version {
+		return false, nil
+	}
+	marker := indexEntry{flags: entryDropped, version: version}
+	ix.pending[key] = marker
+	ix.queue = append(ix.queue, indexOp{kind: opDrop, key: key, e: marker})
+	ix.signal()
+	return true, nil
 }
 
 func (ix *index) signal() {
@@ -526,7 +586,7 @@ func (ix *index) run() {
 		ix.failed = nil
 		for i := range batch {
 			op := &batch[i]
-			if op.kind != opKey {
+			if op.kind != opKey && op.kind != opDrop {
 				continue
 			}
 			if p, ok := ix.pending[op.key]; ok && p == op.e {
@@ -586,7 +646,7 @@ func (ix *index) writable() error {
 func (ix *index) commit(batch []indexOp) error {
 	keys := make([]int, 0, len(batch))
 	for i := range batch {
-		if batch[i].kind == opKey {
+		if k := batch[i].kind; k == opKey || k == opDrop {
 			keys = append(keys, i)
 		}
 	}
@@ -610,6 +670,16 @@ func (ix *index) commit(batch []indexOp) error {
 			start := len(arena)
 			arena = append(arena, op.key...)
 			k := arena[start:len(arena):len(arena)]
+			if op.kind == opDrop {
+				dropped, err := commitDrop(tx, kb, k, op.e.version)
+				if err != nil {
+					return err
+				}
+				if dropped.live() {
+					liveKeys, liveBytes = liveKeys-1, liveBytes-dropped.size
+				}
+				continue
+			}
 			if cur := kb.Get(k); cur != nil {
 				c, ok := decodeEntryOrZero(cur)
 				if ok && !op.e.newer(&c) {
@@ -632,7 +702,7 @@ func (ix *index) commit(batch []indexOp) error {
 		vb := tx.Bucket(bucketVolumes)
 		for i := range batch {
 			op := &batch[i]
-			if op.kind == opKey {
+			if op.kind == opKey || op.kind == opDrop {
 				continue
 			}
 			k := volumeKey(op.vol)
@@ -660,10 +730,7 @@ func (ix *index) commit(batch []indexOp) error {
 		if err := putLiveCounts(mb, liveKeys, liveBytes); err != nil {
 			return err
 		}
-		if v := mb.Get(metaMaxVer); len(v) == 8 {
-			maxVer = max(maxVer, binary.BigEndian.Uint64(v))
-		}
-		return mb.Put(metaMaxVer, binary.BigEndian.AppendUint64(nil, maxVer))
+		return putMaxVersion(mb, ix.clockStamp(maxVer))
 	})
 	if err == nil {
 		ix.commits.Add(1)
@@ -672,6 +739,61 @@ func (ix *index) commit(batch []indexOp) error {
 		ix.liveBytes.Store(liveBytes)
 	}
 	return err
+}
+
+// commitDrop deletes key's entry in kb if it is at version, and then
+// records in the dropped bucket that the key's records up to version are
+// meant to be missing from the index (so Check does not take them for lost
+// entries). It returns the entry deleted (zero when none was).
+func commitDrop(tx *bolt.Tx, kb *bolt.Bucket, key []byte, version uint64) (indexEntry, error) {
+	v := kb.Get(key)
+	if v == nil {
+		return indexEntry{}, nil
+	}
+	cur, ok := decodeEntryOrZero(v)
+	if !ok || cur.version != version {
+		return indexEntry{}, nil // a newer write won meanwhile
+	}
+	if err := kb.Delete(key); err != nil {
+		return indexEntry{}, err
+	}
+	db, err := tx.CreateBucketIfNotExists(bucketDropped)
+	if err != nil {
+		return indexEntry{}, err
+	}
+	if old := db.Get(key); len(old) == 8 && binary.BigEndian.Uint64(old) >= version {
+		return cur, nil
+	}
+	return cur, db.Put(key, binary.BigEndian.AppendUint64(nil, version))
+}
+
+// droppedVersion is the highest version Drop forgot key at (0: never),
+// from the dropped bucket, which indexes written before Drop existed lack.
+func droppedVersion(tx *bolt.Tx, key string) uint64 {
+	b := tx.Bucket(bucketDropped)
+	if b == nil {
+		return 0
+	}
+	if v := b.Get([]byte(key)); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// clockStamp is the larger of v and the version clock's current stamp.
+func (ix *index) clockStamp(v uint64) uint64 {
+	if ix.clock != nil {
+		v = max(v, ix.clock())
+	}
+	return v
+}
+
+// putMaxVersion raises the stored highest version to v (never lowers it).
+func putMaxVersion(mb *bolt.Bucket, v uint64) error {
+	if cur := mb.Get(metaMaxVer); len(cur) == 8 {
+		v = max(v, binary.BigEndian.Uint64(cur))
+	}
+	return mb.Put(metaMaxVer, binary.BigEndian.AppendUint64(nil, v))
 }
 
 // flush waits until everything queued so far is committed (or failed).
@@ -711,7 +833,11 @@ func (ix *index) close() error {
 		// it still does. A broken index gets no more writes.
 		ix.db.NoFreelistSync = false
 		err = ix.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketMeta).Put(metaCleanClose, []byte{1})
+			mb := tx.Bucket(bucketMeta)
+			if err := putMaxVersion(mb, ix.clockStamp(0)); err != nil {
+				return err
+			}
+			return mb.Put(metaCleanClose, []byte{1})
 		})
 	}
 	err = errors.Join(err, ix.db.Close())
@@ -724,7 +850,7 @@ func (ix *index) close() error {
 	return err
 }
 
-// keyEntry is a key with its entry, as List produces them.
+// keyEntry is a key with its entry, as List and Scan produce them.
 type keyEntry struct {
 	key string
 	e   indexEntry
@@ -733,6 +859,28 @@ type keyEntry struct {
 // list returns up to limit live entries with the prefix, after startAfter,
 // in key order, merging pending over bbolt.
 func (ix *index) list(prefix, startAfter string, limit int) ([]keyEntry, error) {
+	out, err := ix.merge(prefix, startAfter, limit, (*indexEntry).live)
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: list: %w", err)
+	}
+	return out, nil
+}
+
+// scan returns up to limit entries after startAfter in key order,
+// tombstones and corrupt entries included.
+func (ix *index) scan(startAfter string, limit int) ([]keyEntry, error) {
+	out, err := ix.merge("", startAfter, limit, func(*indexEntry) bool { return true })
+	if err != nil {
+		return nil, fmt.Errorf("blockstore: scan: %w", err)
+	}
+	return out, nil
+}
+
+// merge returns up to limit entries with the prefix, after startAfter, in
+// key order, for which keep holds: pending merged over bbolt, the newer
+// entry winning where both have a key. A pending drop marker hides the
+// bbolt entry it drops and is never returned itself.
+func (ix *index) merge(prefix, startAfter string, limit int, keep func(*indexEntry) bool) ([]keyEntry, error) {
 	from := prefix
 	if startAfter >= from {
 		from = startAfter
@@ -779,21 +927,21 @@ func (ix *index) list(prefix, startAfter string, limit int) ([]keyEntry, error) 
 				}
 				next = keyEntry{string(k), e}
 				if pi < len(pend) && pend[pi].key == next.key {
-					if pend[pi].e.newer(&next.e) {
-						next.e = pend[pi].e
+					if p := &pend[pi].e; p.hides(&next.e) {
+						next.e = *p
 					}
 					pi++
 				}
 				k, v = c.Next()
 			}
-			if next.e.live() {
+			if !next.e.dropped() && keep(&next.e) {
 				out = append(out, next)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("blockstore: list: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

@@ -104,6 +104,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.index = ix
+	ix.clock = s.clock.current
 	if err := s.checkIdentities(); err != nil {
 		s.releaseDirs()
 		return nil, errors.Join(err, ix.close())

@@ -18,6 +18,15 @@ type Backend interface {
 	Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error
 	List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error)
 	Healthy() error
+
+	// What replication asks of the HDD tier (see blockstore.Store's
+	// methods of these names): index entries with tombstones, the version
+	// clock, and forgetting a copy at one version.
+	Lookup(ctx context.Context, key string) (blockstore.Entry, error)
+	Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error)
+	NextVersion() uint64
+	ObserveVersion(v uint64)
+	Drop(ctx context.Context, key string, version uint64) error
 }
 
 // deviceReporter is implemented by backends that expose device counters

@@ -128,3 +128,47 @@ func (f *fakeBackend) Close() error {
 	f.closed.Store(true)
 	return nil
 }
+
+// Lookup sees live blobs only: the fake keeps no tombstones.
+func (f *fakeBackend) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
+	info, err := f.Stat(ctx, key)
+	if err != nil {
+		return blockstore.Entry{}, err
+	}
+	return blockstore.Entry{Info: info}, nil
+}
+
+func (f *fakeBackend) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
+	infos, err := f.List(ctx, "", startAfter, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]blockstore.Entry, len(infos))
+	for i, info := range infos {
+		out[i] = blockstore.Entry{Info: info}
+	}
+	return out, nil
+}
+
+func (f *fakeBackend) NextVersion() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.version++
+	return f.version
+}
+
+func (f *fakeBackend) ObserveVersion(v uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.version = max(f.version, v)
+}
+
+func (f *fakeBackend) Drop(ctx context.Context, key string, version uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if info, ok := f.live[key]; !ok || info.Version != version {
+		return fmt.Errorf("drop %q at %d: %w", key, version, blockstore.ErrNotFound)
+	}
+	delete(f.live, key)
+	return nil
+}

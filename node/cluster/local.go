@@ -1,0 +1,41 @@
+package cluster
+
+import (
+	"context"
+
+	"strata/blockstore"
+	"strata/node"
+	"strata/tiering"
+)
+
+// LocalTiered adapts this node's tiered store to Local: node.Tiered for the
+// node.Store part, the tiered store itself for the index lookups and the
+// version clock. The returned value also has Drop(ctx, key, version) error
+// (tiering.Store.Drop), which rebalancing uses; Local does not declare it
+// (the seam predates it).
+func LocalTiered(s *tiering.Store) Local { return localTiered{Store: node.Tiered(s), tiered: s} }
+
+type localTiered struct {
+	node.Store
+	tiered *tiering.Store
+}
+
+var _ interface {
+	Drop(ctx context.Context, key string, version uint64) error
+} = localTiered{}
+
+func (l localTiered) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
+	return l.tiered.Lookup(ctx, key)
+}
+
+func (l localTiered) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
+	return l.tiered.Scan(ctx, startAfter, limit)
+}
+
+func (l localTiered) NextVersion() uint64 { return l.tiered.NextVersion() }
+
+func (l localTiered) ObserveVersion(v uint64) { l.tiered.ObserveVersion(v) }
+
+func (l localTiered) Drop(ctx context.Context, key string, version uint64) error {
+	return l.tiered.Drop(ctx, key, version)
+}
