@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -202,5 +204,309 @@ func TestNextVersionIncreasesAboveEverything(t *testing.T) {
 	}
 	if info := put(t, s, "k2", []byte("x")); info.Version <= last {
 		t.Fatalf("a store-stamped Put got version %d, not above the last issued %d", info.Version, last)
+	}
+}
+
+// dropWant is what a dropped key should look like: gone, or back at a
+// version (an extra copy a crash or rebuild brought back).
+type dropWant struct {
+	version uint64 // 0: no entry
+	value   string
+}
+
+func checkDropped(t *testing.T, s *Store, when, key string, want dropWant) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := s.Lookup(ctx, key)
+	if want.version == 0 {
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: Lookup %q: %v at v%d, want ErrNotFound", when, key, err, e.Version)
+		}
+		if _, err := s.Stat(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s: Stat %q: %v, want ErrNotFound", when, key, err)
+		}
+		for _, se := range scanAll(t, s, 100) {
+			if se.key == key {
+				t.Fatalf("%s: Scan shows the dropped key: %v", when, se)
+			}
+		}
+		list, err := s.List(ctx, "", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range list {
+			if in.Key == key {
+				t.Fatalf("%s: List shows the dropped key at v%d", when, in.Version)
+			}
+		}
+		return
+	}
+	if err != nil || e.Version != want.version {
+		t.Fatalf("%s: Lookup %q: v%d, %v; want v%d", when, key, e.Version, err, want.version)
+	}
+	if want.value == "" {
+		if !e.Deleted {
+			t.Fatalf("%s: %q at v%d is not a tombstone", when, key, e.Version)
+		}
+		return
+	}
+	mustGet(t, s, key, []byte(want.value))
+}
+
+// TestDrop forgets a key at its current version and checks what is seen
+// right away, once bbolt has the drop, after a reopen, after a crash that
+// kept or lost the committed drop, and after an index rebuild (which
+// brings the copy back from its record: an extra copy, never a lost
+// write); and that a write after the drop wins in every one of those, and
+// that the other keys are untouched.
+func TestDrop(t *testing.T) {
+	const key = "drop/k"
+	const v = 1000
+	cases := []struct {
+		name    string
+		setup   func(t *testing.T, s *Store) // leaves key at v
+		after   func(t *testing.T, s *Store) // runs after the drop
+		commit  bool                         // flush before the drop
+		gone    dropWant                     // with the drop in effect
+		rebuilt dropWant                     // after a rebuild, or a crash losing the drop
+	}{
+		{
+			name:    "blob pending",
+			setup:   func(t *testing.T, s *Store) { putAt(t, s, key, v, "value") },
+			rebuilt: dropWant{v, "value"},
+		},
+		{
+			name:    "blob committed",
+			setup:   func(t *testing.T, s *Store) { putAt(t, s, key, v, "value") },
+			commit:  true,
+			rebuilt: dropWant{v, "value"},
+		},
+		{
+			// The drop must not let the older committed version show.
+			name: "blob pending over an older committed one",
+			setup: func(t *testing.T, s *Store) {
+				putAt(t, s, key, v-500, "older")
+				if err := s.index.flush(); err != nil {
+					t.Fatal(err)
+				}
+				putAt(t, s, key, v, "value")
+			},
+			rebuilt: dropWant{v, "value"},
+		},
+		{
+			name:    "tombstone",
+			setup:   func(t *testing.T, s *Store) { putAt(t, s, key, v-1, "x"); deleteAt(t, s, key, v) },
+			commit:  true,
+			rebuilt: dropWant{v, ""},
+		},
+		{
+			name:    "then a newer write",
+			setup:   func(t *testing.T, s *Store) { putAt(t, s, key, v, "value") },
+			after:   func(t *testing.T, s *Store) { putAt(t, s, key, v+1, "newer") },
+			gone:    dropWant{v + 1, "newer"},
+			rebuilt: dropWant{v + 1, "newer"},
+		},
+		{
+			name:    "then a newer delete",
+			setup:   func(t *testing.T, s *Store) { putAt(t, s, key, v, "value") },
+			after:   func(t *testing.T, s *Store) { deleteAt(t, s, key, v+1) },
+			commit:  true,
+			gone:    dropWant{v + 1, ""},
+			rebuilt: dropWant{v + 1, ""},
+		},
+		{
+			// The key is forgotten, so an older write is taken; a rebuild
+			// then finds the dropped record newer (last writer wins).
+			name:    "then an older write",
+			setup:   func(t *testing.T, s *Store) { putAt(t, s, key, v, "value") },
+			after:   func(t *testing.T, s *Store) { putAt(t, s, key, v-10, "late") },
+			gone:    dropWant{v - 10, "late"},
+			rebuilt: dropWant{v, "value"},
+		},
+	}
+	for _, tc := range cases {
+		for _, mode := range []string{"live", "committed", "reopen", "crash after commit", "crash before commit", "rebuild"} {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				ctx := context.Background()
+				mfs := memfs.New(memfs.Options{})
+				opts := testOptions(t, mfs)
+				s := mustOpen(t, opts)
+				defer func() { s.Close() }()
+				putAt(t, s, "other/a", 10, "a")
+				deleteAt(t, s, "other/b", 20)
+				tc.setup(t, s)
+				if tc.commit {
+					if err := s.index.flush(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				crashed := opts
+				if mode == "crash before commit" {
+					// The index as of before the drop: recovery finds the
+					// record past no watermark, the drop is lost.
+					if err := s.index.flush(); err != nil {
+						t.Fatal(err)
+					}
+					crashed.IndexDir = t.TempDir()
+					copyIndex(t, s, crashed.IndexDir)
+				}
+				if err := s.Drop(ctx, key, v); err != nil {
+					t.Fatalf("Drop at the current version: %v", err)
+				}
+				if tc.after != nil {
+					tc.after(t, s)
+				}
+				want := tc.gone
+				switch mode {
+				case "committed":
+					if err := s.index.flush(); err != nil {
+						t.Fatal(err)
+					}
+				case "reopen":
+					if err := s.Close(); err != nil {
+						t.Fatal(err)
+					}
+					s = mustOpen(t, opts)
+				case "crash after commit":
+					if err := s.index.flush(); err != nil {
+						t.Fatal(err)
+					}
+					crashed.IndexDir = t.TempDir()
+					copyIndex(t, s, crashed.IndexDir)
+					crashed.FS = mfs.CrashClone()
+					s.Close()
+					s = mustOpen(t, crashed)
+				case "crash before commit":
+					crashed.FS = mfs.CrashClone()
+					s.Close()
+					s = mustOpen(t, crashed)
+					want = tc.rebuilt
+				case "rebuild":
+					if err := s.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Remove(filepath.Join(opts.IndexDir, IndexFileName)); err != nil {
+						t.Fatal(err)
+					}
+					s = mustOpen(t, opts)
+					want = tc.rebuilt
+				}
+				checkDropped(t, s, mode, key, want)
+				if err := s.index.flush(); err != nil {
+					t.Fatal(err)
+				}
+				checkDropped(t, s, mode+", committed", key, want)
+				mustGet(t, s, "other/a", []byte("a"))
+				if e, err := s.Lookup(ctx, "other/b"); err != nil || !e.Deleted || e.Version != 20 {
+					t.Fatalf("the other tombstone: %+v, %v", e, err)
+				}
+			})
+		}
+	}
+}
+
+// TestDropRefusesAnotherVersion: a Drop at a version the key is not at
+// (older, newer, or a key never written, or one already dropped) fails
+// with ErrNotFound and changes nothing: entry, bytes, counts, index.
+func TestDropRefusesAnotherVersion(t *testing.T) {
+	ctx := context.Background()
+	for _, committed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
+			s := mustOpen(t, testOptions(t, memfs.New(memfs.Options{})))
+			defer s.Close()
+			putAt(t, s, "k", 100, "value")
+			putAt(t, s, "gone", 50, "g")
+			if err := s.Drop(ctx, "gone", 50); err != nil {
+				t.Fatal(err)
+			}
+			if committed {
+				if err := s.index.flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := s.Stats()
+			for _, tc := range []struct {
+				key     string
+				version uint64
+			}{{"k", 99}, {"k", 101}, {"k", 0}, {"never", 100}, {"gone", 50}} {
+				if err := s.Drop(ctx, tc.key, tc.version); !errors.Is(err, ErrNotFound) {
+					t.Errorf("Drop %q at v%d: %v, want ErrNotFound", tc.key, tc.version, err)
+				}
+			}
+			if err := s.Drop(ctx, "", 100); !errors.Is(err, ErrInvalidKey) {
+				t.Errorf("Drop of an empty key: %v, want ErrInvalidKey", err)
+			}
+			checkDropped(t, s, "refused", "k", dropWant{100, "value"})
+			if err := s.index.flush(); err != nil {
+				t.Fatal(err)
+			}
+			checkDropped(t, s, "refused, committed", "k", dropWant{100, "value"})
+			after := s.Stats()
+			if committed && (after.LiveKeys != before.LiveKeys || after.LiveBytes != before.LiveBytes) {
+				t.Errorf("live keys %d -> %d, bytes %d -> %d after refused drops", before.LiveKeys, after.LiveKeys, before.LiveBytes, after.LiveBytes)
+			}
+			if after.RecordsWritten != before.RecordsWritten {
+				t.Errorf("refused drops wrote %d records", after.RecordsWritten-before.RecordsWritten)
+			}
+		})
+	}
+}
+
+// TestDropKeepsLiveCountsAndCheckClean: the live key and byte counts drop
+// with a dropped blob (not with a dropped tombstone), as committed and
+// after a reopen recounts nothing; and fsck's Check finds no problem in
+// the records Drop left without an index entry.
+func TestDropKeepsLiveCountsAndCheckClean(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions(t, memfs.New(memfs.Options{}))
+	s := mustOpen(t, opts)
+	putAt(t, s, "a", 10, "12345")
+	putAt(t, s, "b", 11, "123")
+	putAt(t, s, "c", 12, "1")
+	deleteAt(t, s, "c", 13)
+	putAt(t, s, "d", 14, "1234567")
+	putAt(t, s, "d", 15, "12")
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.LiveKeys != 3 || st.LiveBytes != 10 {
+		t.Fatalf("before: live %d keys, %d bytes; want 3, 10", st.LiveKeys, st.LiveBytes)
+	}
+	for _, d := range []struct {
+		key string
+		v   uint64
+	}{{"a", 10}, {"c", 13}, {"d", 15}} {
+		if err := s.Drop(ctx, d.key, d.v); err != nil {
+			t.Fatalf("Drop %s v%d: %v", d.key, d.v, err)
+		}
+	}
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.LiveKeys != 1 || st.LiveBytes != 3 {
+		t.Fatalf("after drops: live %d keys, %d bytes; want 1, 3", st.LiveKeys, st.LiveBytes)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(ctx, opts, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Clean() || rep.Dropped != 3 {
+		t.Fatalf("Check after drops: clean=%v dropped=%d problems %v; want clean, 3 dropped", rep.Clean(), rep.Dropped, rep.Problems)
+	}
+	s = mustOpen(t, opts)
+	defer s.Close()
+	if st := s.Stats(); st.LiveKeys != 1 || st.LiveBytes != 3 {
+		t.Fatalf("after reopen: live %d keys, %d bytes; want 1, 3", st.LiveKeys, st.LiveBytes)
+	}
+	// A write after the drop is checked like any other.
+	putAt(t, s, "a", 20, "again")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = Check(ctx, opts, CheckOptions{}); err != nil || !rep.Clean() {
+		t.Fatalf("Check after a write over a drop: %v, problems %v", err, rep.Problems)
 	}
 }
