@@ -20,6 +20,37 @@
 // (bbolt keeps the highest committed one; recovery observes every record
 // it replays), even with the wall clock set back.
 //
+// # Replicas
+//
+// What a cluster node needs beyond that: Lookup and Scan read the index
+// only (no device read) and report tombstones (Entry.Deleted) and corrupt
+// entries (Entry.Corrupt) that Stat and List hide; Scan walks all keys in
+// order, merging pending entries over bbolt as List does. NextVersion
+// issues a version from the clock and ObserveVersion moves the clock past
+// a version learnt from a peer; every index commit and Close store the
+// clock's current stamp with the highest version, so after a restart the
+// clock is also above the versions it issued for writes stored only on
+// other nodes (except those issued after the last commit before a crash,
+// if the wall clock was also set back by more than the time since).
+//
+// Drop(key, version) forgets the local copy of key if its entry is still
+// exactly at version (rebalancing: the key's new owners hold it). It
+// writes nothing to the volumes: the entry leaves the index at once (a
+// marker in pending hides it, older committed entries included) and the
+// indexer deletes it from bbolt in order with the other ops, only if it is
+// still at that version. After a drop the key is unknown: a later write at
+// any version is taken. A drop at another version fails with ErrNotFound
+// and changes nothing. Across a crash, a drop not yet committed is lost
+// and the entry comes back from bbolt or recovery's replay; a rebuild of
+// the index from the volumes brings back the dropped record, or a later
+// one where one was written. Either way that is an extra copy at a version
+// the cluster has elsewhere, never a lost write; last writer wins still
+// holds, so it never shadows a newer write made after the drop (an older
+// one made after the drop loses to it). The index keeps, per dropped key,
+// the highest version dropped (the "dropped" bucket), so Check counts the
+// records left without an entry in CheckReport.Dropped instead of
+// reporting them.
+//
 // # Disks
 //
 // Open creates each data directory and the index directory if needed,
@@ -201,6 +232,8 @@
 //   - A directory is retried for a new volume only when it reports room for
 //     a whole volume (Options.VolumeSize); a nearly full disk with less
 //     than that free takes no new volumes.
-//   - List merges pending entries by scanning the pending map, which is
-//     large only while bbolt lags far behind.
+//   - List and Scan merge pending entries by scanning the pending map,
+//     which is large only while bbolt lags far behind.
+//   - The dropped bucket keeps a key and a version per dropped key until
+//     compaction (not yet built) removes the records it accounts for.
 package blockstore

@@ -14,6 +14,11 @@
 // one chunk are coalesced into one backend read. Every read reports its
 // tier (Object.Tier) and the counters are in Stats.
 //
+// For replication, Lookup, Scan, NextVersion, ObserveVersion and Drop pass
+// through to the backend (index entries with tombstones, the version
+// clock); Drop, when it forgets a blob, also drops that version's cached
+// items from RAM and SSD.
+//
 // The RAM cache is an otter W-TinyLFU cache bounded by bytes (allocator and
 // entry overheads included). Everything it evicts is offered to the SSD
 // cache, which admits an item only if its object was read at least twice
