@@ -55,16 +55,6 @@ func (e *indexEntry) dropped() bool { return e.flags&entryDropped != 0 }
 // known corrupt, not dropped).
 func (e *indexEntry) live() bool { return e.flags&(entryTombstone|entryCorrupt|entryDropped) == 0 }
 
-// hides reports whether pending entry e stands in for committed entry cur
-// when both have the key: a newer entry does, and a drop marker hides the
-// entry it dropped (at its version or, while that was pending, older).
-func (e *indexEntry) hides(cur *indexEntry) bool {
-	if e.dropped() {
-		return cur.version <= e.version
-	}
-	return e.newer(cur)
-}
-
 // newer reports whether e replaces cur under last-writer-wins: a higher
 // version wins. At equal versions a tombstone beats a blob so replays of
 // one history converge on every replica, and anything beats a corrupt

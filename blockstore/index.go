@@ -877,9 +877,12 @@ func (ix *index) scan(startAfter string, limit int) ([]keyEntry, error) {
 }
 
 // merge returns up to limit entries with the prefix, after startAfter, in
-// key order, for which keep holds: pending merged over bbolt, the newer
-// entry winning where both have a key. A pending drop marker hides the
-// bbolt entry it drops and is never returned itself.
+// key order, for which keep holds: pending merged over bbolt. Where both
+// have a key, pending's entry is the key's current one (it is older than
+// bbolt's only for a write that followed a Drop the indexer has not
+// committed yet), and a pending drop marker hides the key. Each key is
+// reported as it was at some moment during the call: pending is read
+// first, and a key that leaves pending meanwhile is in bbolt by then.
 func (ix *index) merge(prefix, startAfter string, limit int, keep func(*indexEntry) bool) ([]keyEntry, error) {
 	from := prefix
 	if startAfter >= from {
@@ -927,9 +930,7 @@ func (ix *index) merge(prefix, startAfter string, limit int, keep func(*indexEnt
 				}
 				next = keyEntry{string(k), e}
 				if pi < len(pend) && pend[pi].key == next.key {
-					if p := &pend[pi].e; p.hides(&next.e) {
-						next.e = *p
-					}
+					next.e = pend[pi].e
 					pi++
 				}
 				k, v = c.Next()

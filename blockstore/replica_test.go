@@ -510,3 +510,148 @@ func TestDropKeepsLiveCountsAndCheckClean(t *testing.T) {
 		t.Fatalf("Check after a write over a drop: %v, problems %v", err, rep.Problems)
 	}
 }
+
+// modelEntry is one key's state in TestDropAgainstModel's model.
+type modelEntry struct {
+	version uint64
+	deleted bool
+}
+
+// rank orders equal versions as the index does: a tombstone beats a blob.
+func (m modelEntry) beats(cur modelEntry) bool {
+	if m.version != cur.version {
+		return m.version > cur.version
+	}
+	return m.deleted && !cur.deleted
+}
+
+// TestDropAgainstModel runs random versioned puts, deletes and drops (at
+// the current version and at others) over a few keys, with commits,
+// reopens and crashes (after a commit) in between, and compares Lookup,
+// Get and Scan with a model after every step. At the end Check must find
+// nothing wrong, and a rebuild must give every key its newest record
+// written, dropped or not (last writer wins over the volumes).
+func TestDropAgainstModel(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			testDropAgainstModel(t, seed)
+		})
+	}
+}
+
+func testDropAgainstModel(t *testing.T, seed uint64) {
+	ctx := context.Background()
+	r := newRand(seed)
+	mfs := memfs.New(memfs.Options{})
+	opts := testOptions(t, mfs)
+	s := mustOpen(t, opts)
+	defer func() { s.Close() }()
+	keys := []string{"k0", "k1", "k2", "k3"}
+	cur := map[string]modelEntry{}
+	newest := map[string]modelEntry{} // newest record written per key
+	value := func(key string, v uint64) string { return fmt.Sprintf("%s@%d", key, v) }
+	record := func(key string, m modelEntry) {
+		if old, ok := newest[key]; !ok || m.beats(old) {
+			newest[key] = m
+		}
+	}
+	check := func(step int, what string, model map[string]modelEntry) {
+		t.Helper()
+		var want []entrySummary
+		for _, k := range keys {
+			m, ok := model[k]
+			e, err := s.Lookup(ctx, k)
+			if !ok {
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("step %d (%s): Lookup %s: v%d deleted=%v, %v; want no entry", step, what, k, e.Version, e.Deleted, err)
+				}
+				continue
+			}
+			if err != nil || e.Version != m.version || e.Deleted != m.deleted {
+				t.Fatalf("step %d (%s): Lookup %s: v%d deleted=%v, %v; want v%d deleted=%v", step, what, k, e.Version, e.Deleted, err, m.version, m.deleted)
+			}
+			w := entrySummary{key: k, version: m.version, deleted: m.deleted}
+			if !m.deleted {
+				w.size = int64(len(value(k, m.version)))
+				mustGet(t, s, k, []byte(value(k, m.version)))
+			}
+			want = append(want, w)
+		}
+		if got := scanAll(t, s, 3); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("step %d (%s): Scan\n got %v\nwant %v", step, what, got, want)
+		}
+	}
+	for step := range 300 {
+		k := keys[r.IntN(len(keys))]
+		v := uint64(1 + r.IntN(60))
+		var what string
+		switch n := r.IntN(100); {
+		case n < 35:
+			what = fmt.Sprintf("put %s v%d", k, v)
+			putAt(t, s, k, v, value(k, v))
+			if m, ok := cur[k]; !ok || (modelEntry{version: v}).beats(m) {
+				cur[k] = modelEntry{version: v}
+				record(k, cur[k])
+			}
+		case n < 50:
+			what = fmt.Sprintf("delete %s v%d", k, v)
+			deleteAt(t, s, k, v)
+			if m, ok := cur[k]; !ok || (modelEntry{version: v, deleted: true}).beats(m) {
+				cur[k] = modelEntry{version: v, deleted: true}
+				record(k, cur[k])
+			}
+		case n < 80:
+			m, ok := cur[k]
+			if ok && r.IntN(4) > 0 {
+				v = m.version
+			}
+			what = fmt.Sprintf("drop %s v%d", k, v)
+			err := s.Drop(ctx, k, v)
+			if ok && m.version == v {
+				if err != nil {
+					t.Fatalf("step %d: %s at the current version: %v", step, what, err)
+				}
+				delete(cur, k)
+			} else if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("step %d: %s, not the current version: %v, want ErrNotFound", step, what, err)
+			}
+		case n < 92:
+			what = "commit"
+			if err := s.index.flush(); err != nil {
+				t.Fatal(err)
+			}
+		case n < 96:
+			what = "reopen"
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = mustOpen(t, opts)
+		default:
+			what = "crash after a commit"
+			if err := s.index.flush(); err != nil {
+				t.Fatal(err)
+			}
+			crashed := opts
+			crashed.IndexDir = t.TempDir()
+			copyIndex(t, s, crashed.IndexDir)
+			crashed.FS = mfs.CrashClone()
+			s.Close()
+			// Later steps reopen the crashed copy.
+			opts, mfs = crashed, crashed.FS.(*memfs.FS)
+			s = mustOpen(t, opts)
+		}
+		check(step, what, cur)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(ctx, opts, CheckOptions{})
+	if err != nil || !rep.Clean() {
+		t.Fatalf("Check: %v, problems %v", err, rep.Problems)
+	}
+	if err := os.Remove(filepath.Join(opts.IndexDir, IndexFileName)); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, opts)
+	check(-1, "rebuild", newest)
+}
