@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -654,4 +656,149 @@ func testDropAgainstModel(t *testing.T, seed uint64) {
 	}
 	s = mustOpen(t, opts)
 	check(-1, "rebuild", newest)
+}
+
+// TestDropWhileIndexerCommits: goroutines each own a few keys and run
+// random versioned puts, deletes and drops on them, checking Lookup
+// against their own model after every step, while another goroutine keeps
+// the indexer committing (so drops, the writes after them and their
+// commits interleave). Afterwards nothing is left pending, and a reopen
+// gives every key its modelled entry.
+func TestDropWhileIndexerCommits(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions(t, memfs.New(memfs.Options{}))
+	s := mustOpen(t, opts)
+	defer func() { s.Close() }()
+	const workers, keysEach, steps = 4, 3, 150
+	models := make([]map[string]modelEntry, workers)
+	errc := make(chan error, workers)
+	commitErr := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				commitErr <- nil
+				return
+			default:
+			}
+			if err := s.index.flush(); err != nil {
+				commitErr <- err
+				return
+			}
+			time.Sleep(100 * time.Microsecond) // a pause, not a timed assertion
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range workers {
+		models[w] = map[string]modelEntry{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			model := models[w]
+			r := newRand(uint64(w) + 100)
+			for i := range steps {
+				k := fmt.Sprintf("w%d/k%d", w, r.IntN(keysEach))
+				v := uint64(1 + r.IntN(40))
+				m, ok := model[k]
+				switch n := r.IntN(3); n {
+				case 0, 1:
+					deleted := n == 1
+					var err error
+					if deleted {
+						err = s.Delete(ctx, k, DeleteOptions{Version: v})
+					} else {
+						_, err = s.Put(ctx, k, bytes.NewReader([]byte("v")), 1, PutOptions{Version: v})
+					}
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						errc <- err
+						return
+					}
+					if next := (modelEntry{version: v, deleted: deleted}); !ok || next.beats(m) {
+						model[k] = next
+					}
+				case 2:
+					if ok {
+						v = m.version
+					}
+					err := s.Drop(ctx, k, v)
+					if ok != (err == nil) {
+						errc <- fmt.Errorf("step %d: Drop %s v%d: %v (entry: %v)", i, k, v, err, ok)
+						return
+					}
+					delete(model, k)
+				}
+				if err := checkModelKey(s, k, model); err != nil {
+					errc <- fmt.Errorf("step %d: %w", i, err)
+					return
+				}
+				// Only this worker changes its keys: Scan must show them
+				// exactly as modelled.
+				prefix := fmt.Sprintf("w%d/", w)
+				ents, err := s.Scan(ctx, prefix, keysEach)
+				if err != nil {
+					errc <- err
+					return
+				}
+				var got []string
+				for _, e := range ents {
+					if strings.HasPrefix(e.Key, prefix) {
+						got = append(got, fmt.Sprintf("%s@%d/%v", e.Key, e.Version, e.Deleted))
+					}
+				}
+				var want []string
+				for j := range keysEach {
+					kj := fmt.Sprintf("%sk%d", prefix, j)
+					if m, ok := model[kj]; ok {
+						want = append(want, fmt.Sprintf("%s@%d/%v", kj, m.version, m.deleted))
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					errc <- fmt.Errorf("step %d: Scan of %s: %v, want %v", i, prefix, got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	if err := <-commitErr; err != nil {
+		t.Fatal(err)
+	}
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Stats().PendingKeys; n != 0 {
+		t.Fatalf("%d entries still pending after a flush", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, opts)
+	for w := range workers {
+		for i := range keysEach {
+			if err := checkModelKey(s, fmt.Sprintf("w%d/k%d", w, i), models[w]); err != nil {
+				t.Fatalf("after reopen: %v", err)
+			}
+		}
+	}
+}
+
+func checkModelKey(s *Store, k string, model map[string]modelEntry) error {
+	m, ok := model[k]
+	e, err := s.Lookup(context.Background(), k)
+	switch {
+	case !ok && !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("Lookup %s: v%d, %v; want no entry", k, e.Version, err)
+	case ok && (err != nil || e.Version != m.version || e.Deleted != m.deleted):
+		return fmt.Errorf("Lookup %s: v%d deleted=%v, %v; want v%d deleted=%v", k, e.Version, e.Deleted, err, m.version, m.deleted)
+	}
+	return nil
 }
