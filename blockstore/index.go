@@ -746,25 +746,27 @@ func (ix *index) commit(batch []indexOp) error {
 // meant to be missing from the index (so Check does not take them for lost
 // entries). It returns the entry deleted (zero when none was).
 func commitDrop(tx *bolt.Tx, kb *bolt.Bucket, key []byte, version uint64) (indexEntry, error) {
+	// Ops commit in queue order and drop queues only behind the entry it
+	// saw, so the entry is at version here; the check is a guard.
 	v := kb.Get(key)
 	if v == nil {
 		return indexEntry{}, nil
 	}
 	cur, ok := decodeEntryOrZero(v)
 	if !ok || cur.version != version {
-		return indexEntry{}, nil // a newer write won meanwhile
+		return indexEntry{}, nil
 	}
 	if err := kb.Delete(key); err != nil {
 		return indexEntry{}, err
 	}
-	db, err := tx.CreateBucketIfNotExists(bucketDropped)
+	dropped, err := tx.CreateBucketIfNotExists(bucketDropped)
 	if err != nil {
 		return indexEntry{}, err
 	}
-	if old := db.Get(key); len(old) == 8 && binary.BigEndian.Uint64(old) >= version {
+	if old := dropped.Get(key); len(old) == 8 && binary.BigEndian.Uint64(old) >= version {
 		return cur, nil
 	}
-	return cur, db.Put(key, binary.BigEndian.AppendUint64(nil, version))
+	return cur, dropped.Put(key, binary.BigEndian.AppendUint64(nil, version))
 }
 
 // droppedVersion is the highest version Drop forgot key at (0: never),
