@@ -599,3 +599,72 @@ func BenchmarkIndex(b *testing.B) {
 	}
 	b.ReportMetric(reopen("open after crash (index 10% behind)").Seconds(), "open-crash-s")
 }
+
+// BenchmarkScan measures Scan over a committed index of
+// STRATA_BENCH_SCAN_KEYS keys (default 100000) in pages of 1000, the walk
+// anti-entropy rebuilds its digests from, then Drop of every key (queue
+// and commit).
+func BenchmarkScan(b *testing.B) {
+	n, _ := strconv.Atoi(os.Getenv("STRATA_BENCH_SCAN_KEYS"))
+	if n <= 0 {
+		n = 100000
+	}
+	ctx := context.Background()
+	s := benchStore(b, Options{})
+	value := []byte("0123456789abcdef")
+	key := func(i int) string { return fmt.Sprintf("obj/%016x", mix.Mix64(uint64(i))) }
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				if _, err := s.Put(ctx, key(int(i)), bytes.NewReader(value), int64(len(value)), PutOptions{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.index.flush(); err != nil {
+		b.Fatal(err)
+	}
+	var all []Entry
+	for b.Loop() {
+		all = all[:0]
+		after := ""
+		for {
+			ents, err := s.Scan(ctx, after, 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			all = append(all, ents...)
+			if len(ents) < 1000 {
+				break
+			}
+			after = ents[len(ents)-1].Key
+		}
+		if len(all) != n {
+			b.Fatalf("scanned %d entries, want %d", len(all), n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.StopTimer()
+	start := time.Now()
+	for _, e := range all {
+		if err := s.Drop(ctx, e.Key, e.Version); err != nil {
+			b.Fatal(err)
+		}
+	}
+	queued := time.Since(start)
+	if err := s.index.flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/queued.Seconds(), "drops/s")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "drops-committed/s")
+	if st := s.Stats(); st.LiveKeys != 0 {
+		b.Fatalf("%d live keys after dropping all", st.LiveKeys)
+	}
+}
