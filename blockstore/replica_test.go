@@ -802,3 +802,35 @@ func checkModelKey(s *Store, k string, model map[string]modelEntry) error {
 	}
 	return nil
 }
+
+// TestNextVersionAfterCrashAboveIssued: versions issued for writes stored
+// elsewhere (nothing local at those versions) stay below the clock after
+// a crash and a restart with the wall clock set back, once an index
+// commit followed them.
+func TestNextVersionAfterCrashAboveIssued(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	mfs := memfs.New(memfs.Options{})
+	opts := testOptions(t, mfs)
+	opts.Now = func() time.Time { return now }
+	s := mustOpen(t, opts)
+	putAt(t, s, "local", 5, "x") // an old local write
+	var issued uint64
+	for range 10 {
+		issued = s.NextVersion()
+	}
+	putAt(t, s, "local", 6, "y") // its commit stores the clock with it
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	crashed := opts
+	crashed.IndexDir = t.TempDir()
+	copyIndex(t, s, crashed.IndexDir)
+	crashed.FS = mfs.CrashClone()
+	s.Close()
+	now = now.Add(-time.Hour)
+	s = mustOpen(t, crashed)
+	defer s.Close()
+	if v := s.NextVersion(); v <= issued {
+		t.Fatalf("after a crash with the clock set back: version %d, not above %d issued before the last commit", v, issued)
+	}
+}
