@@ -622,6 +622,15 @@ func testDropAgainstModel(t *testing.T, seed uint64) {
 			if err := s.index.flush(); err != nil {
 				t.Fatal(err)
 			}
+			var liveKeys, liveBytes int64
+			for k, m := range cur {
+				if !m.deleted {
+					liveKeys, liveBytes = liveKeys+1, liveBytes+int64(len(value(k, m.version)))
+				}
+			}
+			if st := s.Stats(); st.LiveKeys != liveKeys || st.LiveBytes != liveBytes {
+				t.Fatalf("step %d: live %d keys, %d bytes; want %d, %d", step, st.LiveKeys, st.LiveBytes, liveKeys, liveBytes)
+			}
 		case n < 96:
 			what = "reopen"
 			if err := s.Close(); err != nil {
