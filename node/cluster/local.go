@@ -9,10 +9,9 @@ import (
 )
 
 // LocalTiered adapts this node's tiered store to Local: node.Tiered for the
-// node.Store part, the tiered store itself for the index lookups and the
-// version clock. The returned value also has Drop(ctx, key, version) error
-// (tiering.Store.Drop), which rebalancing uses; Local does not declare it
-// (the seam predates it).
+// node.Store part, the tiered store itself for the index lookups, the
+// version clock and Drop (tiering.Store.Drop: forget the copy at one
+// version, for rebalancing).
 func LocalTiered(s *tiering.Store) Local { return localTiered{Store: node.Tiered(s), tiered: s} }
 
 type localTiered struct {
