@@ -99,8 +99,8 @@ func TestLookupAndScanSeeEveryEntryKind(t *testing.T) {
 			opts := testOptions(t, memfs.New(memfs.Options{}))
 			s := mustOpen(t, opts)
 			defer func() { s.Close() }()
-			commit := func() {
-				if mode == "committed" || mode == "mixed" {
+			commit := func(yes bool) {
+				if yes {
 					if err := s.index.flush(); err != nil {
 						t.Fatal(err)
 					}
@@ -110,14 +110,12 @@ func TestLookupAndScanSeeEveryEntryKind(t *testing.T) {
 			deleteAt(t, s, "b/tombstone", 20)
 			putAt(t, s, "d/deleted", 40, "gone")
 			putAt(t, s, "e/overwritten", 60, "old")
-			commit()
-			if mode == "mixed" {
-				mode = "pending" // the rest stays pending, over the older entries in bbolt
-			}
+			commit(mode == "committed" || mode == "mixed")
+			// Mixed: these stay pending, over the older entries in bbolt.
 			markCorrupt(s, "c/corrupt", 30)
 			deleteAt(t, s, "d/deleted", 50)
 			putAt(t, s, "e/overwritten", 70, "newer")
-			commit()
+			commit(mode == "committed")
 			if mode == "reopen" {
 				if err := s.Close(); err != nil {
 					t.Fatal(err)
