@@ -38,10 +38,20 @@ type benchConfig struct {
 	Seed        uint64        `json:"seed"`
 	ContentType string        `json:"content_type"`
 	Verify      bool          `json:"verify"`
-	Rate        float64       `json:"rate,omitempty"` // requests/s; 0 = closed loop
+	Rate        float64       `json:"rate,omitempty"` // requests/s (with a scenario: of the readers); 0 = closed loop
+	// Scenario is "" (the mixed workload above) or "read-under-write",
+	// whose readers use Sizes, Keys and ReadConcurrency and whose writers
+	// use WriteSizes and WriteConcurrency; Concurrency is then their sum.
+	Scenario         string `json:"scenario,omitempty"`
+	ReadConcurrency  int    `json:"read_concurrency,omitempty"`
+	WriteSizes       string `json:"write_sizes,omitempty"`
+	WriteConcurrency int    `json:"write_concurrency,omitempty"`
+	PlotDir          string `json:"plot_dir,omitempty"`
 
-	token string
-	sizes *workload.SizeMix
+	token      string
+	sizes      *workload.SizeMix
+	writeSizes *workload.SizeMix
+	progress   io.Writer // the progress line's terminal; nil: none
 }
 
 // benchLimits bound a run so a typo cannot turn into an unbounded load test.
@@ -53,6 +63,12 @@ const (
 )
 
 func runBench(ctx context.Context, s stdio, args []string) int {
+	return runBenchWith(ctx, s, args, isTerminal)
+}
+
+// runBenchWith is runBench with the terminal check injected: the progress
+// line goes to s.out only when terminal(s.out) says it is one.
+func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.Writer) bool) int {
 	fs := newFlagSet("bench", "",
 		"Drive a running node over HTTP with a closed-loop workload and print fio-style\n"+
 			"figures: ops/s, MB/s, latency percentiles (HDR histogram) and the share of reads\n"+
@@ -66,13 +82,23 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 			"measured from the request's intended start, so a stall shows as latency.\n"+
 			"--verify checks every GET's bytes against the key's last write; a content\n"+
 			"mismatch or a stale read is its own error kind and makes the run exit 1.\n\n"+
+			"--scenario read-under-write: readers (--read-size, --read-concurrency,\n"+
+			"--read-keys, --zipf, --rate) GET a prefilled, warmed working set while writers\n"+
+			"(--write-size, --write-concurrency) stream large uploads, in three phases of\n"+
+			"--duration each: reads alone, reads with uploads, uploads alone. It reports read\n"+
+			"p50/p99/p99.9 with uploads over alone and upload MB/s with reads over alone.\n"+
+			"Not with --size, --read-ratio, --keys, --concurrency, --churn, --ops, --no-prefill.\n\n"+
+			"--json FILE adds a per-second series and errors by kind (docs/bench-json.md);\n"+
+			"--plot-dir DIR writes PNG plots: latency CDFs, throughput and p99 over time,\n"+
+			"tier shares over time. On a terminal a progress line is rewritten each second.\n\n"+
 			"Examples:\n"+
 			"  strata bench --size 4KiB --read-ratio 1 --zipf 0.99 --keys 100000 --duration 30s\n"+
 			"  strata bench --size 1MiB --read-ratio 0 --concurrency 16 --no-prefill\n"+
 			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.9 --zipf 0.9 --churn 0.001\n"+
 			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.5 --keys 1000 --verify\n"+
 			"  strata bench --size 4KiB --read-ratio 1 --rate 2000 --concurrency 64\n"+
-			"  strata bench --embedded /tmp/strata-bench --size 4KiB:90,1MiB:10 --verify")
+			"  strata bench --embedded /tmp/strata-bench --size 4KiB:90,1MiB:10 --verify\n"+
+			"  strata bench --scenario read-under-write --duration 30s --verify --plot-dir plots/")
 	addr := fs.String("addr", envOr("STRATA_ADDR", defaultAddr), "node address, `URL` or host:port (env STRATA_ADDR)")
 	token := fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN` for the node (env STRATA_TOKEN)")
 	sizes := fs.String("size", "4KiB", "blob size, or a weighted `MIX` such as 4KiB:80,1MiB:20")
@@ -94,6 +120,13 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	contentType := fs.String("content-type", "application/octet-stream", "Content-Type of written blobs")
 	embedded := fs.String("embedded", "", "open the store in-process on `DIR` (hdd/, ssd/, index/ under it) and drive it without HTTP; not with --addr")
 	configFile := fs.String("config", "", "with --embedded: the TOML config `file` whose layout and sizes the store takes (docs/config.md), DIR replacing its data_dir")
+	scenario := fs.String("scenario", "", "run a `NAME`d scenario instead of the mixed workload: read-under-write")
+	readSize := fs.String("read-size", "4KiB", "read-under-write: size `MIX` of the readers' working set")
+	readConcurrency := fs.Int("read-concurrency", 8, "read-under-write: parallel readers (with --rate: the most reads in flight)")
+	readKeys := fs.Int("read-keys", 10000, "read-under-write: keys in the readers' working set")
+	writeSize := fs.String("write-size", "8MiB", "read-under-write: size `MIX` of each upload")
+	writeConcurrency := fs.Int("write-concurrency", 8, "read-under-write: parallel uploads (closed loop)")
+	plotDir := fs.String("plot-dir", "", "also write PNG plots to `DIR`: latency CDF, throughput and p99 per second, tier shares over time")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
 		return code
@@ -111,6 +144,18 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 	case set["config"] && !set["embedded"]:
 		return fs.usageError(s.err, "--config needs --embedded (over HTTP the node has its own config)")
 	}
+	scenarioFlags := []string{"read-size", "read-concurrency", "read-keys", "write-size", "write-concurrency"}
+	mixedFlags := []string{"size", "read-ratio", "keys", "concurrency", "churn", "ops", "no-prefill"}
+	for _, name := range scenarioFlags {
+		if set[name] && *scenario == "" {
+			return fs.usageError(s.err, "--%s needs --scenario read-under-write", name)
+		}
+	}
+	for _, name := range mixedFlags {
+		if set[name] && *scenario != "" {
+			return fs.usageError(s.err, "--%s does not apply to --scenario %s (its flags: --%s)", name, *scenario, strings.Join(scenarioFlags, ", --"))
+		}
+	}
 	mode := "http"
 	if *embedded != "" {
 		mode, *addr, *token = "embedded", "", ""
@@ -120,7 +165,15 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 		Addr: *addr, token: *token, Sizes: *sizes, ReadRatio: *readRatio, Zipf: *zipf, Keys: *keys,
 		KeyPrefix: *keyPrefix, Duration: *duration, Warmup: *warmup, MaxOps: *ops,
 		Concurrency: *concurrency, Churn: *churn, Prefill: !*noPrefill, Seed: *seed, ContentType: *contentType,
-		Verify: *verify, Rate: *rate,
+		Verify: *verify, Rate: *rate, PlotDir: *plotDir,
+	}
+	if *scenario != "" {
+		cfg.Scenario, cfg.Sizes, cfg.Keys, cfg.ReadRatio, cfg.Churn, cfg.Prefill = *scenario, *readSize, *readKeys, 0, 0, true
+		cfg.ReadConcurrency, cfg.WriteSizes, cfg.WriteConcurrency = *readConcurrency, *writeSize, *writeConcurrency
+		cfg.Concurrency = *readConcurrency + *writeConcurrency
+	}
+	if terminal(s.out) {
+		cfg.progress = s.out
 	}
 	if err := cfg.validate(); err != nil {
 		return fs.usageError(s.err, "%v", err)
@@ -133,6 +186,13 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 		return fail(s, "bench", err)
 	}
 	res.print(s.out)
+	if cfg.PlotDir != "" {
+		files, err := res.writePlots(cfg.PlotDir)
+		if err != nil {
+			return fail(s, "bench", fmt.Errorf("writing --plot-dir: %w", err))
+		}
+		fmt.Fprintf(s.out, "plots: %s\n", strings.Join(files, " "))
+	}
 	if *jsonFile != "" {
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err == nil {
@@ -160,9 +220,14 @@ func runBench(ctx context.Context, s stdio, args []string) int {
 
 func (c *benchConfig) validate() error {
 	var errs []string
+	// A scenario's readers take --read-size and --read-keys for these.
+	sizeFlag, keysFlag := "--size", "--keys"
+	if c.Scenario != "" {
+		sizeFlag, keysFlag = "--read-size", "--read-keys"
+	}
 	mix, err := workload.ParseSizeMix(c.Sizes)
 	if err != nil {
-		errs = append(errs, err.Error())
+		errs = append(errs, sizeFlag+": "+err.Error())
 	}
 	c.sizes = mix
 	if c.ReadRatio < 0 || c.ReadRatio > 1 || math.IsNaN(c.ReadRatio) {
@@ -172,7 +237,7 @@ func (c *benchConfig) validate() error {
 		errs = append(errs, "--zipf must be >= 0")
 	}
 	if c.Keys < 1 || c.Keys > maxBenchKeys {
-		errs = append(errs, fmt.Sprintf("--keys must be in 1..%d", maxBenchKeys))
+		errs = append(errs, fmt.Sprintf("%s must be in 1..%d", keysFlag, maxBenchKeys))
 	}
 	if c.Duration <= 0 || c.Duration > maxBenchDuration || c.Warmup < 0 || c.Warmup > maxBenchDuration {
 		errs = append(errs, fmt.Sprintf("--duration must be in (0, %v] and --warmup in [0, %v]", maxBenchDuration, maxBenchDuration))
@@ -180,17 +245,37 @@ func (c *benchConfig) validate() error {
 	if c.MaxOps < 0 {
 		errs = append(errs, "--ops must be >= 0")
 	}
-	if c.Concurrency < 1 || c.Concurrency > maxBenchConcurrency {
+	if c.Scenario == "" && (c.Concurrency < 1 || c.Concurrency > maxBenchConcurrency) {
 		errs = append(errs, fmt.Sprintf("--concurrency must be in 1..%d", maxBenchConcurrency))
 	}
 	if c.Verify && c.sizes != nil && c.sizes.Min() < verifyHeaderSize {
-		errs = append(errs, fmt.Sprintf("--verify needs every --size >= %dB (the content header)", verifyHeaderSize))
+		errs = append(errs, fmt.Sprintf("--verify needs every %s >= %dB (the content header)", sizeFlag, verifyHeaderSize))
 	}
 	if c.Rate < 0 || c.Rate > maxBenchRate || math.IsNaN(c.Rate) {
 		errs = append(errs, fmt.Sprintf("--rate must be in 0..%d", maxBenchRate))
 	}
-	if c.Verify && c.Keys > maxVerifyKeys {
+	if c.Scenario == "" && c.Verify && c.Keys > maxVerifyKeys {
 		errs = append(errs, fmt.Sprintf("--verify supports at most %d --keys", maxVerifyKeys))
+	}
+	switch c.Scenario {
+	case "":
+	case scenarioReadUnderWrite:
+		mix, err := workload.ParseSizeMix(c.WriteSizes)
+		if err != nil {
+			errs = append(errs, "--write-size: "+err.Error())
+		}
+		c.writeSizes = mix
+		if c.Verify && mix != nil && mix.Min() < verifyHeaderSize {
+			errs = append(errs, fmt.Sprintf("--verify needs every --write-size >= %dB (the content header)", verifyHeaderSize))
+		}
+		if c.ReadConcurrency < 1 || c.WriteConcurrency < 1 || c.Concurrency > maxBenchConcurrency {
+			errs = append(errs, fmt.Sprintf("--read-concurrency and --write-concurrency must be >= 1 and add up to at most %d", maxBenchConcurrency))
+		}
+		if c.Verify && c.Keys+c.WriteConcurrency*writerKeysPerClient > maxVerifyKeys {
+			errs = append(errs, fmt.Sprintf("--verify supports at most %d --read-keys plus %d per writer", maxVerifyKeys, writerKeysPerClient))
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("--scenario %q is unknown (known: %s)", c.Scenario, scenarioReadUnderWrite))
 	}
 	if c.Churn < 0 || c.Churn > 1 || math.IsNaN(c.Churn) {
 		errs = append(errs, "--churn must be in 0..1")

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -11,23 +14,34 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// benchResult is a run's figures; --json writes it as is.
+// benchSchemaVersion is the version of the --json document
+// (docs/bench-json.md): raised when a field changes meaning or goes away,
+// not when one is added.
+const benchSchemaVersion = 1
+
+// benchResult is a run's figures; --json writes it as is. Its fields are
+// documented in docs/bench-json.md, which a test holds it to.
 type benchResult struct {
-	Config       benchConfig        `json:"config"`
-	Started      time.Time          `json:"started"`
-	ElapsedSec   float64            `json:"elapsed_sec"`
-	Prefill      *prefillResult     `json:"prefill,omitempty"`
-	Read         opSummary          `json:"read"`
-	Write        opSummary          `json:"write"`
-	Total        opSummary          `json:"total"`
-	TierReads    map[string]int64   `json:"tier_reads"`
-	TierHitRatio map[string]float64 `json:"tier_hit_ratio"`
-	ErrorSamples []string           `json:"error_samples,omitempty"`
+	SchemaVersion int                `json:"schema_version"`
+	Config        benchConfig        `json:"config"`
+	Started       time.Time          `json:"started"`
+	ElapsedSec    float64            `json:"elapsed_sec"`
+	Prefill       *prefillResult     `json:"prefill,omitempty"`
+	Read          opSummary          `json:"read"`
+	Write         opSummary          `json:"write"`
+	Total         opSummary          `json:"total"`
+	TierReads     map[string]int64   `json:"tier_reads"`
+	TierHitRatio  map[string]float64 `json:"tier_hit_ratio"`
+	ErrorSamples  []string           `json:"error_samples,omitempty"`
 	// With --rate: the requests per second sent (measured operations of
 	// any outcome over the elapsed time) and how many went out more than
 	// lateStartSlack after their intended start.
 	AchievedRate float64 `json:"achieved_rate,omitempty"`
 	LateStarts   int64   `json:"late_starts,omitempty"`
+	// Series is the run about once a second, phase by phase.
+	Series []seriesPoint `json:"series"`
+	// Scenario is the per-phase report of --scenario.
+	Scenario *scenarioResult `json:"scenario,omitempty"`
 
 	// Merged latency histograms (µs), for --hgrm.
 	readHist, writeHist *hdrhistogram.Histogram
@@ -47,14 +61,17 @@ type opSummary struct {
 	NotFound int64 `json:"not_found,omitempty"`
 	// With --verify: GETs whose bytes were checked and found right, and
 	// the two kinds of verification failure (not counted in Errors).
-	Verified       int64          `json:"verified,omitempty"`
-	VerifyMismatch int64          `json:"verify_mismatch,omitempty"`
-	VerifyStale    int64          `json:"verify_stale,omitempty"`
-	Bytes          int64          `json:"bytes"`
-	OpsPerSec      float64        `json:"ops_per_sec"`
-	MBPerSec       float64        `json:"mb_per_sec"` // 10^6 bytes
-	MiBPerSec      float64        `json:"mib_per_sec"`
-	Latency        latencySummary `json:"latency_us"`
+	Verified       int64 `json:"verified,omitempty"`
+	VerifyMismatch int64 `json:"verify_mismatch,omitempty"`
+	VerifyStale    int64 `json:"verify_stale,omitempty"`
+	// ErrorsByKind counts failures by errorKind ("http_503", "timeout",
+	// "verify_mismatch", ...); empty when none failed.
+	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	Bytes        int64            `json:"bytes"`
+	OpsPerSec    float64          `json:"ops_per_sec"`
+	MBPerSec     float64          `json:"mb_per_sec"` // 10^6 bytes
+	MiBPerSec    float64          `json:"mib_per_sec"`
+	Latency      latencySummary   `json:"latency_us"`
 }
 
 // latencySummary is in microseconds.
@@ -101,48 +118,38 @@ func newOpSummary(ops, errs, notFound, bytes int64, h *hdrhistogram.Histogram, e
 	return o
 }
 
-// summarize merges the workers' figures over a measured span of elapsed.
-func (r *benchResult) summarize(stats []*benchWorkerStats, elapsed time.Duration) {
-	read, write, total := newLatencyHistogram(), newLatencyHistogram(), newLatencyHistogram()
-	var ro, wo, rb, wb, re, we, nf, vok, vbad, vstale int64
-	r.TierReads = map[string]int64{}
-	for _, st := range stats {
-		read.Merge(st.read)
-		write.Merge(st.write)
-		ro, wo, rb, wb = ro+st.readOps, wo+st.writeOps, rb+st.readBytes, wb+st.writeBytes
-		re, we, nf = re+st.readErrs, we+st.writeErrs, nf+st.notFound
-		vok, vbad, vstale = vok+st.verified, vbad+st.mismatches, vstale+st.stale
-		r.LateStarts += st.lateStarts
-		for t, n := range st.tiers {
-			if t == "" {
-				t = "none"
-			}
-			r.TierReads[t] += n
-		}
-		for _, e := range st.errSamples {
-			if len(r.ErrorSamples) < maxErrorSamples {
-				r.ErrorSamples = append(r.ErrorSamples, e)
-			}
-		}
-	}
-	total.Merge(read)
-	total.Merge(write)
-	r.readHist, r.writeHist = read, write
+// summarize turns what the clients measured over a span of elapsed into
+// the run's figures.
+func (r *benchResult) summarize(st *benchWorkerStats, elapsed time.Duration) {
+	total := newLatencyHistogram()
+	total.Merge(st.read)
+	total.Merge(st.write)
+	r.readHist, r.writeHist = st.read, st.write
 	r.ElapsedSec = elapsed.Seconds()
-	r.Read = newOpSummary(ro, re, nf, rb, read, elapsed)
-	r.Write = newOpSummary(wo, we, 0, wb, write, elapsed)
-	r.Total = newOpSummary(ro+wo, re+we, nf, rb+wb, total, elapsed)
+	r.Read = newOpSummary(st.readOps, st.readErrs, st.notFound, st.readBytes, st.read, elapsed)
+	r.Write = newOpSummary(st.writeOps, st.writeErrs, 0, st.writeBytes, st.write, elapsed)
+	r.Total = newOpSummary(st.readOps+st.writeOps, st.readErrs+st.writeErrs, st.notFound, st.readBytes+st.writeBytes, total, elapsed)
+	r.LateStarts = st.lateStarts
 	if sec := elapsed.Seconds(); r.Config.Rate > 0 && sec > 0 {
-		r.AchievedRate = float64(ro+wo+re+we+nf+vbad+vstale) / sec
+		r.AchievedRate = float64(st.readOps+st.writeOps+st.readErrs+st.writeErrs+st.notFound+st.mismatches+st.stale) / sec
 	}
-	r.Read.Verified, r.Read.VerifyMismatch, r.Read.VerifyStale = vok, vbad, vstale
-	r.Total.Verified, r.Total.VerifyMismatch, r.Total.VerifyStale = vok, vbad, vstale
-	r.TierHitRatio = map[string]float64{}
+	r.Read.Verified, r.Read.VerifyMismatch, r.Read.VerifyStale = st.verified, st.mismatches, st.stale
+	r.Total.Verified, r.Total.VerifyMismatch, r.Total.VerifyStale = st.verified, st.mismatches, st.stale
+	r.Read.ErrorsByKind, r.Write.ErrorsByKind = maps.Clone(st.readErrKinds), maps.Clone(st.writeErrKinds)
+	r.Total.ErrorsByKind = maps.Clone(st.readErrKinds)
+	for k, n := range st.writeErrKinds {
+		r.Total.ErrorsByKind[k] += n
+	}
+	r.TierReads, r.TierHitRatio = map[string]int64{}, map[string]float64{}
+	for t, n := range st.tiers {
+		r.TierReads[tierName(t)] += n
+	}
 	for t, n := range r.TierReads {
-		if ro > 0 {
-			r.TierHitRatio[t] = float64(n) / float64(ro)
+		if st.readOps > 0 {
+			r.TierHitRatio[t] = float64(n) / float64(st.readOps)
 		}
 	}
+	r.ErrorSamples = slices.Clone(st.errSamples)
 }
 
 // print writes the figures in fio's layout.
@@ -192,8 +199,29 @@ func (r *benchResult) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  tiers (share of reads): %s\n", strings.Join(parts, " "))
 	}
+	if len(r.Total.ErrorsByKind) > 0 {
+		var parts []string
+		for kind, n := range sortedCounts(r.Total.ErrorsByKind) {
+			parts = append(parts, fmt.Sprintf("%s=%d", kind, n))
+		}
+		fmt.Fprintf(w, "  errors by kind: %s\n", strings.Join(parts, " "))
+	}
 	for _, e := range r.ErrorSamples {
 		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+	if r.Scenario != nil {
+		r.Scenario.print(w)
+	}
+}
+
+// sortedCounts yields m's entries in key order.
+func sortedCounts(m map[string]int64) iter.Seq2[string, int64] {
+	return func(yield func(string, int64) bool) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if !yield(k, m[k]) {
+				return
+			}
+		}
 	}
 }
 

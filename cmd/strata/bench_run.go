@@ -20,24 +20,27 @@ import (
 // maxErrorSamples is how many distinct error messages a run keeps.
 const maxErrorSamples = 5
 
-// benchWorkerStats is what one worker measured; merged at the end so the
-// hot loop takes no lock.
+// benchWorkerStats is what a set of clients measured over a span: one
+// recorder shard's interval, a phase's interval or total.
 type benchWorkerStats struct {
-	read, write           *hdrhistogram.Histogram
-	readOps, writeOps     int64
-	readBytes, writeBytes int64
-	readErrs, writeErrs   int64
-	notFound              int64
-	lateStarts            int64 // --rate: requests sent after their intended start
-	verified              int64 // GETs whose bytes --verify checked
-	mismatches, stale     int64 // --verify failures
-	tiers                 map[string]int64
-	errSamples            []string
-	lastDone              time.Time
+	read, write                 *hdrhistogram.Histogram
+	readOps, writeOps           int64
+	readBytes, writeBytes       int64
+	readErrs, writeErrs         int64
+	readErrKinds, writeErrKinds map[string]int64 // by errorKind, verification failures included
+	notFound                    int64
+	lateStarts                  int64 // --rate: requests sent after their intended start
+	verifying                   bool  // --verify: every successful GET was checked
+	verified                    int64 // GETs whose bytes --verify checked
+	mismatches, stale           int64 // --verify failures
+	tiers                       map[string]int64
+	errSamples                  []string
+	lastDone                    time.Time
 }
 
-func newBenchWorkerStats() *benchWorkerStats {
-	return &benchWorkerStats{read: newLatencyHistogram(), write: newLatencyHistogram(), tiers: map[string]int64{}}
+func newBenchWorkerStats(verifying bool) *benchWorkerStats {
+	return &benchWorkerStats{read: newLatencyHistogram(), write: newLatencyHistogram(), tiers: map[string]int64{},
+		readErrKinds: map[string]int64{}, writeErrKinds: map[string]int64{}, verifying: verifying}
 }
 
 // newLatencyHistogram records microseconds from 1 µs to one hour with three
@@ -79,6 +82,9 @@ func runBenchmarkOn(ctx context.Context, cfg benchConfig, c benchTarget, s stdio
 	if err := c.ready(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Scenario == scenarioReadUnderWrite {
+		return runReadUnderWrite(ctx, cfg, c, s)
+	}
 	ranks, err := zipf.New(uint64(cfg.Keys), cfg.Zipf)
 	if err != nil {
 		return nil, err
@@ -96,7 +102,7 @@ func runBenchmarkOn(ctx context.Context, cfg benchConfig, c benchTarget, s stdio
 	fmt.Fprintf(s.out, "strata bench: mode=%s %s size=%s read-ratio=%g zipf=%g keys=%d churn=%g concurrency=%d duration=%v warmup=%v ops=%d seed=%d verify=%t rate=%g\n",
 		c.mode(), c.describe(), cfg.sizes, cfg.ReadRatio, cfg.Zipf, cfg.Keys, cfg.Churn, cfg.Concurrency, cfg.Duration, cfg.Warmup, cfg.MaxOps, cfg.Seed, cfg.Verify, cfg.Rate)
 
-	res = &benchResult{Config: cfg, Started: time.Now().UTC()}
+	res = &benchResult{SchemaVersion: benchSchemaVersion, Config: cfg, Started: time.Now().UTC()}
 	if cfg.Prefill && cfg.ReadRatio > 0 {
 		p, err := prefill(ctx, cfg, c, pool, verifier)
 		if err != nil {
@@ -106,109 +112,159 @@ func runBenchmarkOn(ctx context.Context, cfg benchConfig, c benchTarget, s stdio
 		fmt.Fprintf(s.out, "prefill: %d keys, %s in %.1fs\n", p.Keys, formatBytes(p.Bytes), p.ElapsedSec)
 	}
 
-	start := time.Now()
-	measureStart := start.Add(cfg.Warmup)
-	runCtx, cancel := context.WithDeadline(ctx, measureStart.Add(cfg.Duration))
-	defer cancel()
-	var claimed atomic.Int64
-	var schedule *openLoopSchedule
-	if cfg.Rate > 0 {
-		schedule = newOpenLoopSchedule(start, cfg.Rate)
+	mixed := benchClients{
+		concurrency: cfg.Concurrency, rate: cfg.Rate, seed: cfg.Seed,
+		op: func(ctx context.Context, rng *rand.Rand, since time.Duration) (bool, int64, string, error) {
+			keyIndex := keys.Key(ranks.Next(rng), since)
+			if rng.Float64() < cfg.ReadRatio {
+				n, tier, err := benchGet(ctx, c, cfg, keyIndex, verifier)
+				return true, n, tier, err
+			}
+			n, err := benchPut(ctx, c, cfg, keyIndex, cfg.sizes.Pick(rng), pool, rng, verifier)
+			return false, n, "", err
+		},
 	}
-	deadline := measureStart.Add(cfg.Duration)
-	stats := make([]*benchWorkerStats, cfg.Concurrency)
+	progress := newBenchProgress(cfg.progress)
+	run := runPhase(ctx, benchPhase{name: phaseMixed, warmup: cfg.Warmup, duration: cfg.Duration, maxOps: cfg.MaxOps,
+		clients: []benchClients{mixed}}, time.Time{}, cfg.Verify, progress.update)
+	progress.done()
+	res.summarize(run.total, run.elapsed)
+	res.Series = run.series
+	return res, nil
+}
+
+// benchClients is a set of clients doing one kind of work in a phase.
+type benchClients struct {
+	concurrency int
+	rate        float64 // requests/s across the set, latency from each intended start; 0 = closed loop
+	seed        uint64  // of the clients' random streams
+	// op does one operation; since is its (intended) start since the
+	// phase began, warmup included.
+	op func(ctx context.Context, rng *rand.Rand, since time.Duration) (read bool, n int64, tier string, err error)
+}
+
+// benchPhase is one measured span of a run: sets of clients running side
+// by side for warmup (unmeasured) and then duration, or until maxOps
+// measured operations.
+type benchPhase struct {
+	name     string
+	warmup   time.Duration
+	duration time.Duration
+	maxOps   int64
+	clients  []benchClients
+}
+
+// Phase names, as the series and the scenario report them.
+const phaseMixed = "mixed"
+
+// phaseRun is what one phase measured.
+type phaseRun struct {
+	total        *benchWorkerStats
+	series       []seriesPoint
+	measureStart time.Time
+	elapsed      time.Duration
+}
+
+// runPhase runs ph and returns what it measured. origin is t=0 of the
+// series (zero: this phase's measured start). onSample, if not nil, sees
+// every point of the series as it is taken, with the phase's total so far.
+func runPhase(ctx context.Context, ph benchPhase, origin time.Time, verifying bool, onSample func(seriesPoint, *benchWorkerStats)) phaseRun {
+	start := time.Now()
+	measureStart := start.Add(ph.warmup)
+	deadline := measureStart.Add(ph.duration)
+	if origin.IsZero() {
+		origin = measureStart
+	}
+	runCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	clients := 0
+	for _, g := range ph.clients {
+		clients += g.concurrency
+	}
+	rec := newBenchRecorder(clients, ph.name, origin, measureStart, verifying)
+	stopSampler, samplerDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		rec.sampleEvery(time.Second, stopSampler, onSample)
+	}()
+	var claimed atomic.Int64
 	var wg sync.WaitGroup
-	for w := range cfg.Concurrency {
-		st := newBenchWorkerStats()
-		stats[w] = st
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(w)+1))
-			for runCtx.Err() == nil {
-				opStart := time.Now()
-				late := false
-				if schedule != nil {
-					// Open loop: the latency clock starts at the intended
-					// start, however late the request actually goes out.
-					opStart = schedule.claim()
-					if !opStart.Before(deadline) || !waitUntil(runCtx, opStart) {
+	client := 0
+	for _, g := range ph.clients {
+		var schedule *openLoopSchedule
+		if g.rate > 0 {
+			schedule = newOpenLoopSchedule(start, g.rate)
+		}
+		for w := range g.concurrency {
+			id := client
+			client++
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(g.seed, uint64(w)+1))
+				for runCtx.Err() == nil {
+					opStart := time.Now()
+					late := false
+					if schedule != nil {
+						// Open loop: the latency clock starts at the intended
+						// start, however late the request actually goes out.
+						opStart = schedule.claim()
+						if !opStart.Before(deadline) || !waitUntil(runCtx, opStart) {
+							return
+						}
+						late = time.Since(opStart) > lateStartSlack
+					}
+					measured := !opStart.Before(measureStart)
+					if measured && ph.maxOps > 0 && claimed.Add(1) > ph.maxOps {
 						return
 					}
-					late = time.Since(opStart) > lateStartSlack
-				}
-				measured := !opStart.Before(measureStart)
-				if measured && cfg.MaxOps > 0 && claimed.Add(1) > cfg.MaxOps {
-					return
-				}
-				keyIndex := keys.Key(ranks.Next(rng), opStart.Sub(start))
-				isRead := rng.Float64() < cfg.ReadRatio
-				var n int64
-				var tier string
-				var err error
-				if isRead {
-					n, tier, err = benchGet(runCtx, c, cfg, keyIndex, verifier)
-				} else {
-					n, err = benchPut(runCtx, c, keyIndex, pool, rng, cfg, verifier)
-				}
-				done := time.Now()
-				if err != nil && runCtx.Err() != nil {
-					return // cut off by the deadline: neither a result nor an error
-				}
-				if !measured {
-					continue
-				}
-				st.lastDone = done
-				if late {
-					st.lateStarts++
-				}
-				switch {
-				case isRead && errors.Is(err, errVerifyMismatch):
-					st.mismatches++
-					st.noteError(err)
-				case isRead && errors.Is(err, errVerifyStale):
-					st.stale++
-					st.noteError(err)
-				case isRead && errors.Is(err, errNotFound):
-					st.notFound++
-					recordLatency(st.read, done.Sub(opStart))
-				case isRead && err != nil:
-					st.readErrs++
-					st.noteError(err)
-				case isRead:
-					st.readOps++
-					st.readBytes += n
-					st.tiers[tier]++
-					if verifier != nil {
-						st.verified++
+					read, n, tier, err := g.op(runCtx, rng, opStart.Sub(start))
+					done := time.Now()
+					if err != nil && runCtx.Err() != nil {
+						return // cut off by the deadline: neither a result nor an error
 					}
-					recordLatency(st.read, done.Sub(opStart))
-				case err != nil:
-					st.writeErrs++
-					st.noteError(err)
-				default:
-					st.writeOps++
-					st.writeBytes += n
-					recordLatency(st.write, done.Sub(opStart))
+					if measured {
+						rec.record(id, benchOutcome{read: read, bytes: n, tier: tier, err: err, latency: done.Sub(opStart), late: late, done: done})
+					}
 				}
-			}
-		})
-	}
-	wg.Wait()
-	end := time.Now()
-	if d := measureStart.Add(cfg.Duration); end.After(d) {
-		end = d
-	}
-	if cfg.MaxOps > 0 && claimed.Load() > cfg.MaxOps {
-		// Ended by the operation count: the run lasted until the last
-		// operation finished.
-		end = measureStart
-		for _, st := range stats {
-			if st.lastDone.After(end) {
-				end = st.lastDone
-			}
+			})
 		}
 	}
-	res.summarize(stats, end.Sub(measureStart))
-	return res, nil
+	wg.Wait()
+	close(stopSampler)
+	<-samplerDone
+	end := time.Now()
+	if end.After(deadline) {
+		end = deadline
+	}
+	if ph.maxOps > 0 && claimed.Load() > ph.maxOps {
+		// Ended by the operation count: the phase lasted until the last
+		// operation finished.
+		end = measureStart
+		for i := range rec.shards {
+			if d := rec.shards[i].cur.lastDone; d.After(end) {
+				end = d
+			}
+		}
+		if rec.total.lastDone.After(end) {
+			end = rec.total.lastDone
+		}
+	}
+	// The last, partial interval; the sampler may have closed one ending
+	// after the last operation already.
+	last := rec.sample(later(end, rec.last))
+	if onSample != nil {
+		onSample(last, rec.total)
+	}
+	if n := len(rec.series); n > 1 && last.IntervalSec == 0 && last.Read.Ops+last.Read.Errors+last.Write.Ops+last.Write.Errors == 0 {
+		rec.series = rec.series[:n-1] // an empty last interval says nothing
+	}
+	return phaseRun{total: rec.total, series: rec.series, measureStart: measureStart, elapsed: end.Sub(measureStart)}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // checkReady fails early, with a clear message, when no node answers.
@@ -255,11 +311,10 @@ func benchGet(ctx context.Context, c benchTarget, cfg benchConfig, keyIndex uint
 	return n, tier, nil
 }
 
-// benchPut writes a body of a size drawn from the mix: random bytes, or
-// with a verifier the content of the key's next generation.
-func benchPut(ctx context.Context, c benchTarget, keyIndex uint64, pool []byte, rng *rand.Rand, cfg benchConfig, v *benchVerifier) (int64, error) {
+// benchPut writes size bytes under keyIndex: random bytes, or with a
+// verifier the content of the key's next generation.
+func benchPut(ctx context.Context, c benchTarget, cfg benchConfig, keyIndex uint64, size int64, pool []byte, rng *rand.Rand, v *benchVerifier) (int64, error) {
 	key := cfg.keyName(keyIndex)
-	size := cfg.sizes.Pick(rng)
 	var body io.Reader
 	var gen putGeneration
 	if v != nil {
@@ -294,7 +349,7 @@ func prefill(ctx context.Context, cfg benchConfig, c benchTarget, pool []byte, v
 				if i >= int64(cfg.Keys) {
 					return
 				}
-				n, err := benchPut(ctx, c, uint64(i), pool, rng, cfg, v)
+				n, err := benchPut(ctx, c, cfg, uint64(i), cfg.sizes.Pick(rng), pool, rng, v)
 				if err != nil {
 					cancel(err)
 					return
