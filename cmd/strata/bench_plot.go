@@ -23,6 +23,9 @@ const (
 	plotTiers      = "tiers.png"
 )
 
+// minPlotInterval is the shortest series interval the time plots draw.
+const minPlotInterval = 0.25
+
 const plotWidth, plotHeight = 8 * vg.Inch, 5 * vg.Inch
 
 // writePlots writes the run's PNG plots into dir (created if missing) and
@@ -244,6 +247,9 @@ func (r *benchResult) segments(value func(seriesPoint) (float64, bool)) []plotte
 	phase := ""
 	for _, s := range r.Series {
 		v, ok := value(s)
+		// A phase's last interval may be a few milliseconds long: its
+		// rates are noise, so it counts in the totals but is not drawn.
+		ok = ok && (s.IntervalSec >= minPlotInterval || len(r.Series) == 1)
 		if !ok || s.Phase != phase {
 			if len(cur) > 0 {
 				out = append(out, cur)
