@@ -95,7 +95,7 @@ var plotPercentiles = []float64{1, 5, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99
 
 func summarizeLatency(h *hdrhistogram.Histogram) latencySummary {
 	if h.TotalCount() == 0 {
-		return latencySummary{}
+		return latencySummary{Percentiles: []percentilePoint{}}
 	}
 	l := latencySummary{
 		Min: h.Min(), Mean: h.Mean(), Max: h.Max(),
