@@ -45,6 +45,30 @@
 // the run (exit 1). --embedded and --addr exclude each other, and no node may
 // be serving DIR at the same time.
 //
+// `strata bench --scenario read-under-write` asks whether uploads starve
+// reads: a reader set (--read-size, --read-concurrency, --read-keys,
+// --zipf; open loop with --rate) GETs a prefilled working set, read once
+// beforehand to warm the caches, while a writer set (--write-size,
+// --write-concurrency, closed loop) streams uploads over a bounded set of
+// keys. Three phases of --duration each (--warmup before each): reads
+// alone, reads with uploads, uploads alone. The report gives each phase's
+// figures, read p50/p99/p99.9 with uploads over alone, and upload MB/s
+// with reads over alone (the design's goal: at least 0.5). The defaults
+// (4KiB reads at 8 clients, 8MiB uploads at 8) saturate a single disk;
+// the mixed-workload flags (--size, --read-ratio, --keys, --concurrency,
+// --churn, --ops, --no-prefill) do not apply.
+//
+// Every bench run is measured in intervals of about a second: --json
+// holds that series (ops, MB/s, p50 and p99 per operation, tier counts)
+// next to the totals, with errors counted by kind and a schema_version
+// (docs/bench-json.md documents every field and the versioning rule).
+// --plot-dir DIR writes PNG plots (gonum.org/v1/plot): latency by
+// percentile per operation (for read-under-write, reads alone and with
+// uploads on one plot), throughput, bandwidth and p99 per second, and
+// each tier's share of reads per second. When stdout is a terminal a
+// progress line (phase, elapsed, ops/s, p99 so far, errors) is rewritten
+// in place each second; when it is not (a file, a pipe) there is none.
+//
 // `strata sim` needs no node: it runs the tiering package's simulator.
 // Client subcommands find the node through --addr (env STRATA_ADDR, default
 // http://127.0.0.1:7070) and authenticate with --token (env STRATA_TOKEN).
