@@ -154,27 +154,20 @@ func (r *benchResult) summarize(st *benchWorkerStats, elapsed time.Duration) {
 
 // print writes the figures in fio's layout.
 func (r *benchResult) print(w io.Writer) {
-	for _, k := range []struct {
-		name string
-		o    opSummary
-	}{{"read", r.Read}, {"write", r.Write}} {
-		o := k.o
-		if o.Ops+o.Errors+o.NotFound+o.VerifyMismatch+o.VerifyStale == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "  %s: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s)(%s/%.1fs)\n",
-			k.name, o.OpsPerSec, o.MiBPerSec, o.MBPerSec, formatBytes(o.Bytes), r.ElapsedSec)
-		l := o.Latency
-		fmt.Fprintf(w, "    lat (usec): min=%d, max=%d, avg=%.1f\n", l.Min, l.Max, l.Mean)
-		fmt.Fprintf(w, "    lat percentiles (usec): p50=%d, p90=%d, p99=%d, p99.9=%d, max=%d\n", l.P50, l.P90, l.P99, l.P999, l.Max)
-		fmt.Fprintf(w, "    ops=%d errors=%d", o.Ops, o.Errors)
-		if k.name == "read" {
-			fmt.Fprintf(w, " not_found=%d", o.NotFound)
-			if r.Config.Verify {
-				fmt.Fprintf(w, " verified=%d verify_mismatch=%d verify_stale=%d", o.Verified, o.VerifyMismatch, o.VerifyStale)
+	if r.Scenario != nil {
+		// A scenario's figures mean something phase by phase; the
+		// totals below only sum them up.
+		for _, p := range r.Scenario.Phases {
+			fmt.Fprintf(w, "  phase %s (%.1fs):\n", p.Name, p.ElapsedSec)
+			printOps(w, "    ", "read", p.Read, p.ElapsedSec, r.Config.Verify)
+			printOps(w, "    ", "upload", p.Write, p.ElapsedSec, r.Config.Verify)
+			if p.Read.Ops > 0 {
+				fmt.Fprintf(w, "      tiers (share of reads): %s\n", tierShares(p.TierReads, p.TierHitRatio))
 			}
 		}
-		fmt.Fprintln(w)
+	} else {
+		printOps(w, "  ", "read", r.Read, r.ElapsedSec, r.Config.Verify)
+		printOps(w, "  ", "write", r.Write, r.ElapsedSec, r.Config.Verify)
 	}
 	t := r.Total
 	fmt.Fprintf(w, "  total: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s), ops=%d, errors=%d, elapsed=%.2fs\n",
@@ -183,21 +176,8 @@ func (r *benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "  open loop: target=%.0f/s achieved=%.1f/s late_starts=%d (latency from intended start)\n",
 			r.Config.Rate, r.AchievedRate, r.LateStarts)
 	}
-	if r.Read.Ops > 0 {
-		tiers := []string{"ram", "ssd", "hdd", "peer"}
-		for name := range r.TierReads {
-			switch name {
-			case "ram", "ssd", "hdd", "peer":
-			default:
-				tiers = append(tiers, name)
-			}
-		}
-		sort.Strings(tiers[4:])
-		parts := make([]string, 0, len(tiers))
-		for _, name := range tiers {
-			parts = append(parts, fmt.Sprintf("%s=%.2f%%", name, 100*r.TierHitRatio[name]))
-		}
-		fmt.Fprintf(w, "  tiers (share of reads): %s\n", strings.Join(parts, " "))
+	if r.Read.Ops > 0 && r.Scenario == nil {
+		fmt.Fprintf(w, "  tiers (share of reads): %s\n", tierShares(r.TierReads, r.TierHitRatio))
 	}
 	if len(r.Total.ErrorsByKind) > 0 {
 		var parts []string
@@ -212,6 +192,45 @@ func (r *benchResult) print(w io.Writer) {
 	if r.Scenario != nil {
 		r.Scenario.print(w)
 	}
+}
+
+// printOps writes one kind of operation's figures in fio's layout, or
+// nothing if none ran.
+func printOps(w io.Writer, indent, name string, o opSummary, elapsedSec float64, verify bool) {
+	if o.Ops+o.Errors+o.NotFound+o.VerifyMismatch+o.VerifyStale == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s%s: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s)(%s/%.1fs)\n",
+		indent, name, o.OpsPerSec, o.MiBPerSec, o.MBPerSec, formatBytes(o.Bytes), elapsedSec)
+	l := o.Latency
+	fmt.Fprintf(w, "%s  lat (usec): min=%d, max=%d, avg=%.1f\n", indent, l.Min, l.Max, l.Mean)
+	fmt.Fprintf(w, "%s  lat percentiles (usec): p50=%d, p90=%d, p99=%d, p99.9=%d, max=%d\n", indent, l.P50, l.P90, l.P99, l.P999, l.Max)
+	fmt.Fprintf(w, "%s  ops=%d errors=%d", indent, o.Ops, o.Errors)
+	if name == "read" {
+		fmt.Fprintf(w, " not_found=%d", o.NotFound)
+		if verify {
+			fmt.Fprintf(w, " verified=%d verify_mismatch=%d verify_stale=%d", o.Verified, o.VerifyMismatch, o.VerifyStale)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// tierShares lists each tier's share of reads, the usual four first.
+func tierShares(reads map[string]int64, ratio map[string]float64) string {
+	tiers := []string{"ram", "ssd", "hdd", "peer"}
+	for name := range reads {
+		switch name {
+		case "ram", "ssd", "hdd", "peer":
+		default:
+			tiers = append(tiers, name)
+		}
+	}
+	sort.Strings(tiers[4:])
+	parts := make([]string, 0, len(tiers))
+	for _, name := range tiers {
+		parts = append(parts, fmt.Sprintf("%s=%.2f%%", name, 100*ratio[name]))
+	}
+	return strings.Join(parts, " ")
 }
 
 // sortedCounts yields m's entries in key order.

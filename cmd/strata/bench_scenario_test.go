@@ -14,15 +14,13 @@ import (
 	"time"
 )
 
-// contendedTarget is an in-memory target with one "disk head": a PUT
-// holds the head for writeHold after receiving its body, and a GET must
-// take the head before it is answered. Reads alone never wait; reads
-// beside uploads wait for the upload holding the head, so their latency
-// is a function of the writes in flight, as on a disk without read
-// priority.
+// contendedTarget is an in-memory target whose read latency is a
+// function of the uploads in flight: a PUT takes writeHold, and a GET waits
+// readCostPerWrite for each PUT in flight when it arrives, as reads queued
+// behind writes on a disk without read priority would. Reads alone never
+// wait.
 type contendedTarget struct {
-	head      sync.Mutex
-	writeHold time.Duration
+	writeHold, readCostPerWrite time.Duration
 
 	mu    sync.Mutex
 	blobs map[string][]byte
@@ -32,7 +30,7 @@ type contendedTarget struct {
 }
 
 func newContendedTarget(hold time.Duration) *contendedTarget {
-	return &contendedTarget{writeHold: hold, blobs: map[string][]byte{}}
+	return &contendedTarget{writeHold: hold, readCostPerWrite: hold / 2, blobs: map[string][]byte{}}
 }
 
 func (t *contendedTarget) mode() string                { return "fake" }
@@ -47,9 +45,7 @@ func (t *contendedTarget) put(_ context.Context, key string, body io.Reader, _ i
 	if err != nil {
 		return err
 	}
-	t.head.Lock()
 	time.Sleep(t.writeHold)
-	t.head.Unlock()
 	t.mu.Lock()
 	t.blobs[key] = b
 	t.mu.Unlock()
@@ -57,11 +53,10 @@ func (t *contendedTarget) put(_ context.Context, key string, body io.Reader, _ i
 }
 
 func (t *contendedTarget) get(_ context.Context, key string, read func(io.Reader) (int64, error)) (int64, string, error) {
-	if t.writesInFlight.Load() > 0 {
+	if n := t.writesInFlight.Load(); n > 0 {
 		t.readsBesideWrites.Add(1)
+		time.Sleep(time.Duration(n) * t.readCostPerWrite)
 	}
-	t.head.Lock()
-	t.head.Unlock() //nolint:staticcheck // waiting for the head is the point
 	t.mu.Lock()
 	b, ok := t.blobs[key]
 	t.mu.Unlock()
@@ -89,7 +84,7 @@ func scenarioConfig(t *testing.T, phase time.Duration) benchConfig {
 }
 
 // TestReadUnderWriteContention runs the scenario on a target whose reads
-// wait for the upload holding the disk head. The report must show the
+// wait longer the more uploads are in flight. The report must show the
 // mechanism: phase 1 reads only, phase 2 reads and uploads at once with
 // reads slower than alone (ratio > 1), phase 3 uploads only; and every
 // read verified.
@@ -117,15 +112,18 @@ func TestReadUnderWriteContention(t *testing.T) {
 			t.Errorf("phase %s: errors %d/%d, verified %d of %d reads", p.Name, p.Read.Errors, p.Write.Errors, p.Read.Verified, p.Read.Ops)
 		}
 	}
+	t.Logf("read latency with uploads / alone: p50 x%.1f p99 x%.1f", sc.ReadP50Ratio, sc.ReadP99Ratio)
 	if target.readsBesideWrites.Load() == 0 {
 		t.Error("no read ran while an upload was in flight")
 	}
-	// Reads beside uploads wait for the head (about half a 2ms hold on
-	// average); alone they wait for nothing. The median tells the two
-	// apart whatever the machine's load: a factor of 2 is far inside it.
-	if sc.ReadP50Ratio <= 2 || sc.ReadP99Ratio <= 1 {
-		t.Errorf("read latency with uploads / alone: p50 x%.2f p99 x%.2f, want > 2 and > 1 (phase 1 p50 %dus, phase 2 p50 %dus)",
-			sc.ReadP50Ratio, sc.ReadP99Ratio, sc.Phases[0].Read.Latency.P50, sc.Phases[1].Read.Latency.P50)
+	// Nearly every read beside the two uploads waits at least 2ms (1ms per
+	// upload in flight); alone, reads wait for nothing and take
+	// microseconds. The median tells the two apart whatever the machine's
+	// load: a factor of 2 is far inside the difference. (The tail is not
+	// asserted: one scheduling hiccup of a loaded machine moves it.)
+	if sc.ReadP50Ratio <= 2 {
+		t.Errorf("read p50 with uploads / alone x%.2f, want > 2 (phase 1 p50 %dus, phase 2 p50 %dus)",
+			sc.ReadP50Ratio, sc.Phases[0].Read.Latency.P50, sc.Phases[1].Read.Latency.P50)
 	}
 	if sc.UploadMBPerSec <= 0 || sc.UploadSoloMBPerSec <= 0 || sc.UploadShare <= 0 ||
 		sc.UploadShare != sc.UploadMBPerSec/sc.UploadSoloMBPerSec {
@@ -173,7 +171,7 @@ func TestReadUnderWriteCLI(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("bench: exit %d\n%s\n%s", code, out, errOut)
 			}
-			for _, want := range []string{"scenario=read-under-write", "phase reads ", "phase reads+writes", "phase writes",
+			for _, want := range []string{"scenario=read-under-write", "phase reads (", "phase reads+writes (", "phase writes (", "    upload: IOPS=",
 				"read latency with uploads / alone: p50 x", "upload MB/s with reads / alone: "} {
 				if !strings.Contains(out, want) {
 					t.Errorf("output lacks %q:\n%s", want, out)
