@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,4 +80,30 @@ func TestErrorKind(t *testing.T) {
 			t.Errorf("errorKind(%v) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
+}
+
+// BenchmarkBenchRecorder measures what recording one outcome costs a
+// client: through the recorder's locked shards, against counting into a
+// client's own stats with no lock (how the run counted before the
+// series). go test -run '^$' -bench BenchRecorder ./cmd/strata/
+func BenchmarkBenchRecorder(b *testing.B) {
+	o := benchOutcome{read: true, bytes: 4096, tier: "ram", latency: 3 * time.Microsecond}
+	b.Run("recorder", func(b *testing.B) {
+		rec := newBenchRecorder(16, phaseMixed, time.Now(), time.Now(), false)
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			id := int(next.Add(1))
+			for pb.Next() {
+				rec.record(id, o)
+			}
+		})
+	})
+	b.Run("unshared", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			st := newBenchWorkerStats(false)
+			for pb.Next() {
+				st.add(o)
+			}
+		})
+	})
 }
