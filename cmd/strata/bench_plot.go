@@ -180,8 +180,9 @@ func (r *benchResult) seriesPlot(title, yLabel string, logY bool, value func(ser
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 		logRange(p, lo, hi)
 	} else {
-		p.Y.Min = 0
+		p.Y.Min, p.Y.Max = 0, 1.25*hi // room for the legend above the lines
 	}
+	p.Legend.Top = true
 	r.markPhases(p)
 	return p, nil
 }
@@ -234,7 +235,11 @@ func (r *benchResult) tierPlot() (*plot.Plot, error) {
 		}
 		color++
 	}
-	p.Y.Min, p.Y.Max = 0, 100
+	// Up to 125 leaves room for the legend above the lines; shares stop
+	// at 100.
+	p.Y.Min, p.Y.Max = 0, 125
+	p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0"}, {Value: 25, Label: "25"}, {Value: 50, Label: "50"}, {Value: 75, Label: "75"}, {Value: 100, Label: "100"}}
+	p.Legend.Top = true
 	r.markPhases(p)
 	return p, nil
 }
@@ -311,14 +316,15 @@ func addLine(p *plot.Plot, name string, xys plotter.XYs, i int) error {
 	return nil
 }
 
-// logRange sets a log axis' range around [lo, hi], which must be > 0,
-// widening a single value so the axis is not empty.
+// logRange sets a log axis' range to the decades around [lo, hi], so
+// every decade has a labelled tick, or a default when there is no data.
 func logRange(p *plot.Plot, lo, hi float64) {
 	if lo <= 0 || math.IsInf(lo, 0) || hi <= 0 {
 		lo, hi = 0.001, 1
 	}
+	lo, hi = math.Pow10(int(math.Floor(math.Log10(lo)))), math.Pow10(int(math.Ceil(math.Log10(hi))))
 	if lo == hi {
-		lo, hi = lo/2, hi*2
+		hi *= 10
 	}
 	p.Y.Min, p.Y.Max = lo, hi
 }
