@@ -207,15 +207,31 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 			return fail(s, "bench", fmt.Errorf("writing --hgrm: %w", err))
 		}
 	}
-	if res.Total.Errors > 0 {
-		fmt.Fprintf(s.err, "strata bench: %d operations failed\n", res.Total.Errors)
-		return exitError
-	}
-	if bad := res.Total.VerifyMismatch + res.Total.VerifyStale; bad > 0 {
-		fmt.Fprintf(s.err, "strata bench: --verify: %d content mismatches, %d stale reads\n", res.Total.VerifyMismatch, res.Total.VerifyStale)
+	if failures := res.failures(); len(failures) > 0 {
+		for _, f := range failures {
+			fmt.Fprintf(s.err, "strata bench: %s\n", f)
+		}
 		return exitError
 	}
 	return exitOK
+}
+
+// failures says why a run that produced figures still failed: operations
+// that failed, and --verify's mismatches and stale reads.
+func (r *benchResult) failures() []string {
+	var f []string
+	if r.Total.Errors > 0 {
+		f = append(f, fmt.Sprintf("%d operations failed", r.Total.Errors))
+	}
+	if bad := r.Total.VerifyMismatch + r.Total.VerifyStale; bad > 0 {
+		f = append(f, fmt.Sprintf("--verify: %d content mismatches, %d stale reads", r.Total.VerifyMismatch, r.Total.VerifyStale))
+	}
+	if sc := r.Scenario; sc != nil && sc.UploadCheck != nil {
+		if c := sc.UploadCheck; c.VerifyMismatch+c.VerifyStale+c.Errors > 0 {
+			f = append(f, fmt.Sprintf("--verify: reading the uploads back: %d content mismatches, %d stale, %d failed", c.VerifyMismatch, c.VerifyStale, c.Errors))
+		}
+	}
+	return f
 }
 
 func (c *benchConfig) validate() error {

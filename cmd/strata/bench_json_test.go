@@ -126,7 +126,7 @@ func TestBenchJSONSchema(t *testing.T) {
 		wantCode int
 	}{
 		{name: "verify failures", args: []string{"--addr", corruptAddr, "--verify", "--keys", "5", "--ops", "50"}, wantCode: exitError},
-		{name: "scenario", args: []string{"--addr", addr, "--scenario", "read-under-write", "--read-keys", "10", "--read-size", "1KiB",
+		{name: "scenario", args: []string{"--addr", addr, "--scenario", "read-under-write", "--verify", "--read-keys", "10", "--read-size", "1KiB",
 			"--write-size", "16KiB", "--write-concurrency", "1", "--read-concurrency", "2", "--rate", "500", "--duration", "200ms"}},
 		{name: "open loop, not found", args: []string{"--addr", addr, "--no-prefill", "--key-prefix", "other/", "--read-ratio", "0.8",
 			"--rate", "1000", "--warmup", "50ms", "--duration", "300ms"}},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -53,6 +54,19 @@ type scenarioResult struct {
 	UploadMBPerSec     float64 `json:"upload_mb_per_sec"`
 	UploadSoloMBPerSec float64 `json:"upload_solo_mb_per_sec"`
 	UploadShare        float64 `json:"upload_share"`
+	// UploadCheck is, with --verify, the read-back of every uploaded key
+	// after the last phase.
+	UploadCheck *uploadCheck `json:"upload_check,omitempty"`
+}
+
+// uploadCheck counts the read-back of the uploads: each written key once,
+// unmeasured, its bytes checked against its last acknowledged generation.
+type uploadCheck struct {
+	Verified       int64    `json:"verified"`
+	VerifyMismatch int64    `json:"verify_mismatch"`
+	VerifyStale    int64    `json:"verify_stale"`
+	Errors         int64    `json:"errors"`
+	ErrorSamples   []string `json:"error_samples,omitempty"`
 }
 
 // phaseSummary is one phase's figures.
@@ -136,6 +150,9 @@ func runReadUnderWrite(ctx context.Context, cfg benchConfig, c benchTarget, s st
 		scen.Phases = append(scen.Phases, summarizePhase(ph.name, cfg, run))
 	}
 	scen.compare()
+	if verifier != nil {
+		scen.UploadCheck = checkUploads(ctx, cfg, c, verifier, writerKeys)
+	}
 	res.summarize(all, elapsed)
 	res.Scenario = scen
 	if cfg.Rate > 0 {
@@ -190,6 +207,40 @@ func (s *scenarioResult) compare() {
 func (s *scenarioResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  %s: read latency with uploads / alone: p50 x%.2f, p99 x%.2f, p99.9 x%.2f\n", s.Name, s.ReadP50Ratio, s.ReadP99Ratio, s.ReadP999Ratio)
 	fmt.Fprintf(w, "  %s: upload MB/s with reads / alone: %.2f (%.1f / %.1f MB/s)\n", s.Name, s.UploadShare, s.UploadMBPerSec, s.UploadSoloMBPerSec)
+	if c := s.UploadCheck; c != nil {
+		fmt.Fprintf(w, "  %s: uploads read back: verified=%d verify_mismatch=%d verify_stale=%d errors=%d\n", s.Name, c.Verified, c.VerifyMismatch, c.VerifyStale, c.Errors)
+		for _, e := range c.ErrorSamples {
+			fmt.Fprintf(w, "  error: %s\n", e)
+		}
+	}
+}
+
+// checkUploads reads back every writer key that was uploaded and checks
+// its bytes.
+func checkUploads(ctx context.Context, cfg benchConfig, c benchTarget, v *benchVerifier, writerKeys int) *uploadCheck {
+	check := &uploadCheck{}
+	for i := range writerKeys {
+		key := uint64(cfg.Keys + i)
+		if ctx.Err() != nil || !v.written(key) {
+			continue
+		}
+		_, _, err := benchGet(ctx, c, cfg, key, v)
+		switch {
+		case err == nil:
+			check.Verified++
+			continue
+		case errors.Is(err, errVerifyMismatch):
+			check.VerifyMismatch++
+		case errors.Is(err, errVerifyStale):
+			check.VerifyStale++
+		default:
+			check.Errors++
+		}
+		if len(check.ErrorSamples) < maxErrorSamples {
+			check.ErrorSamples = append(check.ErrorSamples, err.Error())
+		}
+	}
+	return check
 }
 
 // warmReads reads every key of the read set once, unmeasured, so the

@@ -27,6 +27,9 @@ type contendedTarget struct {
 
 	writesInFlight    atomic.Int64
 	readsBesideWrites atomic.Int64
+
+	// corrupt, if set, names keys whose GETs get one byte flipped.
+	corrupt func(key string) bool
 }
 
 func newContendedTarget(hold time.Duration) *contendedTarget {
@@ -62,6 +65,10 @@ func (t *contendedTarget) get(_ context.Context, key string, read func(io.Reader
 	t.mu.Unlock()
 	if !ok {
 		return 0, "", errNotFound
+	}
+	if t.corrupt != nil && t.corrupt(key) {
+		b = bytes.Clone(b)
+		b[len(b)/2] ^= 0x10
 	}
 	n, err := read(bytes.NewReader(b))
 	return n, "hdd", err
@@ -113,6 +120,12 @@ func TestReadUnderWriteContention(t *testing.T) {
 		}
 	}
 	t.Logf("read latency with uploads / alone: p50 x%.1f p99 x%.1f", sc.ReadP50Ratio, sc.ReadP99Ratio)
+	if c := sc.UploadCheck; c == nil || c.Verified != int64(cfg.WriteConcurrency*writerKeysPerClient) || c.VerifyMismatch+c.VerifyStale+c.Errors != 0 {
+		t.Errorf("upload read-back %+v, want all %d writer keys verified", c, cfg.WriteConcurrency*writerKeysPerClient)
+	}
+	if f := res.failures(); len(f) != 0 {
+		t.Errorf("failures %q", f)
+	}
 	if target.readsBesideWrites.Load() == 0 {
 		t.Error("no read ran while an upload was in flight")
 	}
@@ -146,6 +159,30 @@ func TestReadUnderWriteContention(t *testing.T) {
 	}
 	if strings.Join(phases, ",") != "reads,reads+writes,writes" {
 		t.Errorf("series phases %v", phases)
+	}
+}
+
+// TestReadUnderWriteUploadCheck corrupts the uploads as they are read
+// back: the read set stays clean, the read-back counts every upload as a
+// mismatch, and the run fails.
+func TestReadUnderWriteUploadCheck(t *testing.T) {
+	target := newContendedTarget(time.Millisecond)
+	cfg := scenarioConfig(t, 100*time.Millisecond)
+	firstWriterKey := cfg.keyName(uint64(cfg.Keys))
+	target.corrupt = func(key string) bool { return key >= firstWriterKey }
+	res, err := runBenchmarkOn(context.Background(), cfg, target, stdio{out: io.Discard, err: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Scenario.UploadCheck
+	if c == nil || c.VerifyMismatch == 0 || c.Verified != 0 || len(c.ErrorSamples) == 0 {
+		t.Fatalf("upload read-back %+v, want every upload a mismatch", c)
+	}
+	if res.Read.VerifyMismatch != 0 || res.Read.Verified != res.Read.Ops {
+		t.Errorf("reads of the read set: %d mismatches, %d of %d verified", res.Read.VerifyMismatch, res.Read.Verified, res.Read.Ops)
+	}
+	if f := res.failures(); len(f) != 1 || !strings.Contains(f[0], "reading the uploads back") {
+		t.Errorf("failures %q, want the read-back's", f)
 	}
 }
 

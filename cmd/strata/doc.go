@@ -53,7 +53,10 @@
 // keys. Three phases of --duration each (--warmup before each): reads
 // alone, reads with uploads, uploads alone. The report gives each phase's
 // figures, read p50/p99/p99.9 with uploads over alone, and upload MB/s
-// with reads over alone (the design's goal: at least 0.5). The defaults
+// with reads over alone (the design's goal: at least 0.5). With --verify
+// the readers check every GET and, after the last phase, every uploaded
+// key is read back once and checked; a failure of either makes the run
+// exit 1. The defaults
 // (4KiB reads at 8 clients, 8MiB uploads at 8) saturate a single disk;
 // the mixed-workload flags (--size, --read-ratio, --keys, --concurrency,
 // --churn, --ops, --no-prefill) do not apply.
