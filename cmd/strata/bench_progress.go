@@ -34,7 +34,7 @@ func newBenchProgress(w io.Writer) *benchProgress {
 }
 
 // update shows point p with total, the phase's figures so far.
-func (b *benchProgress) update(p seriesPoint, total *benchWorkerStats) {
+func (b *benchProgress) update(p seriesPoint, total *benchStats) {
 	if b.w == nil || p.IntervalSec <= 0 {
 		return
 	}

@@ -120,7 +120,7 @@ func newOpSummary(ops, errs, notFound, bytes int64, h *hdrhistogram.Histogram, e
 
 // summarize turns what the clients measured over a span of elapsed into
 // the run's figures.
-func (r *benchResult) summarize(st *benchWorkerStats, elapsed time.Duration) {
+func (r *benchResult) summarize(st *benchStats, elapsed time.Duration) {
 	total := newLatencyHistogram()
 	total.Merge(st.read)
 	total.Merge(st.write)

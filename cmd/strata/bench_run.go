@@ -20,9 +20,9 @@ import (
 // maxErrorSamples is how many distinct error messages a run keeps.
 const maxErrorSamples = 5
 
-// benchWorkerStats is what a set of clients measured over a span: one
+// benchStats is what a set of clients measured over a span: one
 // recorder shard's interval, a phase's interval or total.
-type benchWorkerStats struct {
+type benchStats struct {
 	read, write                 *hdrhistogram.Histogram
 	readOps, writeOps           int64
 	readBytes, writeBytes       int64
@@ -38,8 +38,8 @@ type benchWorkerStats struct {
 	lastDone                    time.Time
 }
 
-func newBenchWorkerStats(verifying bool) *benchWorkerStats {
-	return &benchWorkerStats{read: newLatencyHistogram(), write: newLatencyHistogram(), tiers: map[string]int64{},
+func newBenchStats(verifying bool) *benchStats {
+	return &benchStats{read: newLatencyHistogram(), write: newLatencyHistogram(), tiers: map[string]int64{},
 		readErrKinds: map[string]int64{}, writeErrKinds: map[string]int64{}, verifying: verifying}
 }
 
@@ -56,7 +56,7 @@ func recordLatency(h *hdrhistogram.Histogram, d time.Duration) {
 	}
 }
 
-func (w *benchWorkerStats) noteError(err error) {
+func (w *benchStats) noteError(err error) {
 	if len(w.errSamples) < maxErrorSamples {
 		w.errSamples = append(w.errSamples, err.Error())
 	}
@@ -159,7 +159,7 @@ const phaseMixed = "mixed"
 
 // phaseRun is what one phase measured.
 type phaseRun struct {
-	total        *benchWorkerStats
+	total        *benchStats
 	series       []seriesPoint
 	measureStart time.Time
 	elapsed      time.Duration
@@ -168,7 +168,7 @@ type phaseRun struct {
 // runPhase runs ph and returns what it measured. origin is t=0 of the
 // series (zero: this phase's measured start). onSample, if not nil, sees
 // every point of the series as it is taken, with the phase's total so far.
-func runPhase(ctx context.Context, ph benchPhase, origin time.Time, verifying bool, onSample func(seriesPoint, *benchWorkerStats)) phaseRun {
+func runPhase(ctx context.Context, ph benchPhase, origin time.Time, verifying bool, onSample func(seriesPoint, *benchStats)) phaseRun {
 	start := time.Now()
 	measureStart := start.Add(ph.warmup)
 	deadline := measureStart.Add(ph.duration)

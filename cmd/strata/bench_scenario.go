@@ -125,7 +125,7 @@ func runReadUnderWrite(ctx context.Context, cfg benchConfig, c benchTarget, s st
 			return false, n, "", err
 		},
 	}
-	all := newBenchWorkerStats(cfg.Verify)
+	all := newBenchStats(cfg.Verify)
 	var elapsed time.Duration
 	var origin time.Time
 	scen := &scenarioResult{Name: cfg.Scenario}

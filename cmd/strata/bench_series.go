@@ -25,7 +25,7 @@ type benchOutcome struct {
 }
 
 // add counts one outcome.
-func (w *benchWorkerStats) add(o benchOutcome) {
+func (w *benchStats) add(o benchOutcome) {
 	if o.done.After(w.lastDone) {
 		w.lastDone = o.done
 	}
@@ -69,7 +69,7 @@ func (w *benchWorkerStats) add(o benchOutcome) {
 }
 
 // merge adds what o counted to w.
-func (w *benchWorkerStats) merge(o *benchWorkerStats) {
+func (w *benchStats) merge(o *benchStats) {
 	w.read.Merge(o.read)
 	w.write.Merge(o.write)
 	w.readOps, w.writeOps = w.readOps+o.readOps, w.writeOps+o.writeOps
@@ -99,14 +99,14 @@ func (w *benchWorkerStats) merge(o *benchWorkerStats) {
 }
 
 // reset empties w for reuse, keeping its histograms' memory.
-func (w *benchWorkerStats) reset() {
+func (w *benchStats) reset() {
 	read, write, verifying := w.read, w.write, w.verifying
 	read.Reset()
 	write.Reset()
 	clear(w.tiers)
 	clear(w.readErrKinds)
 	clear(w.writeErrKinds)
-	*w = benchWorkerStats{read: read, write: write, tiers: w.tiers, readErrKinds: w.readErrKinds,
+	*w = benchStats{read: read, write: write, tiers: w.tiers, readErrKinds: w.readErrKinds,
 		writeErrKinds: w.writeErrKinds, errSamples: w.errSamples[:0], verifying: verifying}
 }
 
@@ -188,15 +188,15 @@ type benchRecorder struct {
 	last   time.Time // end of the last sampled interval
 
 	// Owned by the sampler: the interval being summed, and the total.
-	interval, total *benchWorkerStats
+	interval, total *benchStats
 	series          []seriesPoint
 }
 
 type recorderShard struct {
 	mu    sync.Mutex
-	cur   *benchWorkerStats
-	spare *benchWorkerStats // the sampler's
-	_     [64]byte          // keeps shards on their own cache lines
+	cur   *benchStats
+	spare *benchStats // the sampler's
+	_     [64]byte    // keeps shards on their own cache lines
 }
 
 // newBenchRecorder returns a recorder for clients clients whose series
@@ -204,9 +204,9 @@ type recorderShard struct {
 func newBenchRecorder(clients int, phase string, origin, start time.Time, verifying bool) *benchRecorder {
 	n := max(1, min(clients, 2*runtime.GOMAXPROCS(0)))
 	r := &benchRecorder{shards: make([]recorderShard, n), origin: origin, phase: phase, last: start,
-		interval: newBenchWorkerStats(verifying), total: newBenchWorkerStats(verifying)}
+		interval: newBenchStats(verifying), total: newBenchStats(verifying)}
 	for i := range r.shards {
-		r.shards[i].cur, r.shards[i].spare = newBenchWorkerStats(verifying), newBenchWorkerStats(verifying)
+		r.shards[i].cur, r.shards[i].spare = newBenchStats(verifying), newBenchStats(verifying)
 	}
 	return r
 }
@@ -250,7 +250,7 @@ func (r *benchRecorder) sample(now time.Time) seriesPoint {
 	return p
 }
 
-func newSeriesOp(ops, errs, bytes int64, iv *benchWorkerStats, read bool, sec float64) seriesOp {
+func newSeriesOp(ops, errs, bytes int64, iv *benchStats, read bool, sec float64) seriesOp {
 	h := iv.write
 	if read {
 		h = iv.read
@@ -275,7 +275,7 @@ func tierName(t string) string {
 // sampleEvery runs r's sampler: a sample every interval from r.last on,
 // each handed to onSample with the phase's total so far, until stop is
 // closed. The caller takes the last, partial sample.
-func (r *benchRecorder) sampleEvery(interval time.Duration, stop <-chan struct{}, onSample func(seriesPoint, *benchWorkerStats)) {
+func (r *benchRecorder) sampleEvery(interval time.Duration, stop <-chan struct{}, onSample func(seriesPoint, *benchStats)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

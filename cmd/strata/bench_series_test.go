@@ -100,7 +100,7 @@ func BenchmarkBenchRecorder(b *testing.B) {
 	})
 	b.Run("unshared", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
-			st := newBenchWorkerStats(false)
+			st := newBenchStats(false)
 			for pb.Next() {
 				st.add(o)
 			}
