@@ -107,20 +107,23 @@ func (r *benchResult) latencyCDFPlot() (*plot.Plot, error) {
 	maxNines := 1.0
 	lo, hi := math.Inf(1), 0.0
 	for i, c := range curves {
+		// A point every 0.05 of the stretched axis, as far as the count
+		// of samples resolves (1 in total), then the maximum.
 		var xys plotter.XYs
 		total := float64(c.h.TotalCount())
-		for _, b := range c.h.CumulativeDistribution() {
-			q := float64(b.Count) / total
-			if q >= 1 {
-				// The last value: place it one count short of 100%,
-				// where its rank puts it.
-				q = 1 - 1/(total+1)
-			}
-			x := math.Log10(1 / (1 - q))
-			y := math.Max(float64(b.ValueAt), 1) / 1000
+		last := math.Log10(total)
+		for k := 0; ; k++ {
+			x := math.Min(float64(k)*0.05, last)
+			y := math.Max(float64(c.h.ValueAtQuantile(100*(1-math.Pow(10, -x)))), 1) / 1000
 			xys = append(xys, plotter.XY{X: x, Y: y})
 			maxNines, lo, hi = math.Max(maxNines, x), math.Min(lo, y), math.Max(hi, y)
+			if x >= last {
+				break
+			}
 		}
+		top := math.Max(float64(c.h.Max()), 1) / 1000
+		xys = append(xys, plotter.XY{X: last, Y: top})
+		hi = math.Max(hi, top)
 		if err := addLine(p, c.name, xys, i); err != nil {
 			return nil, err
 		}
@@ -132,7 +135,8 @@ func (r *benchResult) latencyCDFPlot() (*plot.Plot, error) {
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min, p.X.Max = 0, math.Ceil(maxNines)
 	logRange(p, lo, hi)
-	p.Legend.Top, p.Legend.Left = true, true
+	// Bottom right stays empty: no latency is low at a high percentile.
+	p.Legend.Top, p.Legend.Left = false, false
 	return p, nil
 }
 
