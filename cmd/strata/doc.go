@@ -56,10 +56,10 @@
 // with reads over alone (the design's goal: at least 0.5). With --verify
 // the readers check every GET and, after the last phase, every uploaded
 // key is read back once and checked; a failure of either makes the run
-// exit 1. The defaults
-// (4KiB reads at 8 clients, 8MiB uploads at 8) saturate a single disk;
-// the mixed-workload flags (--size, --read-ratio, --keys, --concurrency,
-// --churn, --ops, --no-prefill) do not apply.
+// exit 1. The defaults (4KiB reads at 8 clients over 10000 keys, 8MiB
+// uploads at 8) saturate a single disk; the mixed-workload flags (--size,
+// --read-ratio, --keys, --concurrency, --churn, --ops, --no-prefill) do
+// not apply.
 //
 // Every bench run is measured in intervals of about a second: --json
 // holds that series (ops, MB/s, p50 and p99 per operation, tier counts)
