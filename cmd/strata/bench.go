@@ -186,13 +186,6 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 		return fail(s, "bench", err)
 	}
 	res.print(s.out)
-	if cfg.PlotDir != "" {
-		files, err := res.writePlots(cfg.PlotDir)
-		if err != nil {
-			return fail(s, "bench", fmt.Errorf("writing --plot-dir: %w", err))
-		}
-		fmt.Fprintf(s.out, "plots: %s\n", strings.Join(files, " "))
-	}
 	if *jsonFile != "" {
 		b, err := json.MarshalIndent(res, "", "  ")
 		if err == nil {
@@ -206,6 +199,13 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 		if err := res.writeHgrm(*hgrm); err != nil {
 			return fail(s, "bench", fmt.Errorf("writing --hgrm: %w", err))
 		}
+	}
+	if cfg.PlotDir != "" {
+		files, err := res.writePlots(cfg.PlotDir)
+		if err != nil {
+			return fail(s, "bench", fmt.Errorf("writing --plot-dir: %w", err))
+		}
+		fmt.Fprintf(s.out, "plots: %s\n", strings.Join(files, " "))
 	}
 	if failures := res.failures(); len(failures) > 0 {
 		for _, f := range failures {
