@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
 
 	"strata/blockstore"
+	"strata/node/replication"
 )
 
 // background owns hints, anti-entropy digests and rebalancing. (Stub: the
@@ -33,3 +35,20 @@ func (b *background) hint(ctx context.Context, target, key string, version uint6
 // repair asks for key to be brought to version on the stale members
 // (read repair): bounded, in the background, never blocking the caller.
 func (b *background) repair(key string, version uint64, stale []string) {}
+
+// digest is the local anti-entropy digest of the keys shared with forPeer
+// (peer.Backend's Digest).
+func (b *background) digest(ctx context.Context, forPeer string) (replication.Digest, error) {
+	return replication.Digest{}, errors.New("cluster: anti-entropy digests not built yet")
+}
+
+// entries lists the local entries of the keys shared with forPeer in the
+// given digest buckets, after startAfter, in key order (peer.Backend's
+// Entries).
+func (b *background) entries(ctx context.Context, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
+	return nil, errors.New("cluster: anti-entropy entries not built yet")
+}
+
+// status reports hints, anti-entropy and rebalancing progress for Status
+// (JSON-friendly).
+func (b *background) status() any { return struct{}{} }

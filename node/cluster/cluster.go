@@ -101,6 +101,17 @@ type Cluster struct {
 	// bg is the background machinery: hints, anti-entropy, rebalancing.
 	bg *background
 
+	// locks serializes the replica applies of one key (replica.go).
+	locks *keyLocks
+	// bufs recycles the fan-out buffers of replicated PUTs (write.go).
+	bufs sync.Pool
+	// stragglers counts replica requests still running after their write
+	// was answered; Close waits for them (each is bounded by ReplicaTimeout).
+	stragglers sync.WaitGroup
+	// watch sees the hints and repairs the coordinator asks for; nil in
+	// production (the package's tests set it).
+	watch *watcher
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -110,7 +121,8 @@ func New(opts Options) (*Cluster, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, log: opts.Logger}
+	c := &Cluster{opts: opts, log: opts.Logger, locks: newKeyLocks()}
+	c.bufs.New = func() any { return new([fanOutBufSize]byte) }
 	if err := c.refreshView(); err != nil {
 		return nil, err
 	}
@@ -176,5 +188,6 @@ func (c *Cluster) Close() error {
 		c.cancel()
 	}
 	c.wg.Wait()
+	c.stragglers.Wait()
 	return c.bg.close()
 }

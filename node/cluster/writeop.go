@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"strata/blockstore"
+	"strata/node/membership"
+	"strata/node/replication"
+)
+
+// writeOp is one replicated write (PUT or DELETE) in flight: the quorum
+// bookkeeping shared by the replica requests, which report into results,
+// the collector, which records them and hints whoever missed the write,
+// and the caller, which waits until the quorum is decided.
+type writeOp struct {
+	c       *Cluster
+	what    string // "put" or "delete", for errors
+	key     string
+	version uint64
+	deleted bool
+	sent    int // replica requests started
+	results chan replicaResult
+
+	mu        sync.Mutex
+	q         *replication.WriteQuorum
+	decided   chan struct{} // closed once q.Done()
+	closed    bool
+	aborted   bool // abandoned (body failed, quorum lost): nothing to hint
+	infos     map[string]blockstore.Info
+	hadLive   bool // an acked home had a live blob (delete's 404)
+	errs      []error
+	needed    int
+	homeCount int
+}
+
+// replicaResult is one home's answer to its replica request.
+type replicaResult struct {
+	home     string
+	info     blockstore.Info
+	hadLive  bool
+	err      error
+	timedOut bool
+}
+
+// newWriteOp sets up the bookkeeping for a write of key at version to
+// homes and returns the homes to send to: every reachable one (this node
+// always is), the others being recorded unreachable at once.
+func (c *Cluster) newWriteOp(v *view, what, key string, version uint64, deleted bool, homes []membership.Member) (*writeOp, []membership.Member) {
+	ids := make([]string, len(homes))
+	for i, h := range homes {
+		ids[i] = h.ID
+	}
+	op := &writeOp{
+		c: c, what: what, key: key, version: version, deleted: deleted,
+		q:         replication.NewWriteQuorum(ids, c.opts.WriteQuorum),
+		decided:   make(chan struct{}),
+		infos:     make(map[string]blockstore.Info),
+		needed:    c.opts.WriteQuorum,
+		homeCount: len(homes),
+	}
+	var send []membership.Member
+	for _, h := range homes {
+		if h.ID != v.self.ID && !h.Reachable() {
+			op.q.Unreachable(h.ID)
+			continue
+		}
+		send = append(send, h)
+	}
+	op.sent = len(send)
+	op.results = make(chan replicaResult, len(send))
+	op.checkDecidedLocked()
+	return op, send
+}
+
+// possible reports whether the quorum can still be reached.
+func (op *writeOp) possible() bool {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.q.Possible()
+}
+
+// lost reports whether the quorum can no longer be reached.
+func (op *writeOp) lost() bool { return !op.possible() }
+
+// abandon marks the write given up by the coordinator: no hints follow.
+func (op *writeOp) abandon() {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.aborted = true
+}
+
+func (op *writeOp) record(r replicaResult) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	switch {
+	case r.err == nil:
+		if op.q.Ack(r.home) {
+			op.infos[r.home] = r.info
+			op.hadLive = op.hadLive || r.hadLive
+		}
+	case r.timedOut:
+		op.q.TimeOut(r.home)
+		op.errs = append(op.errs, fmt.Errorf("%s: %w", r.home, r.err))
+	default:
+		op.q.Fail(r.home)
+		op.errs = append(op.errs, fmt.Errorf("%s: %w", r.home, r.err))
+	}
+	op.checkDecidedLocked()
+}
+
+func (op *writeOp) checkDecidedLocked() {
+	if !op.closed && op.q.Done() {
+		op.closed = true
+		close(op.decided)
+	}
+}
+
+// collect records every replica's answer, then hints the homes that missed
+// a write some home made durable. It runs as a straggler: the caller may
+// have been answered long before the last replica answers.
+func (op *writeOp) collect(ctx context.Context) {
+	defer op.c.stragglers.Done()
+	for range op.sent {
+		op.record(<-op.results)
+	}
+	op.mu.Lock()
+	var hints []string
+	if !op.aborted {
+		hints = op.q.ToHint()
+	}
+	op.mu.Unlock()
+	for _, home := range hints {
+		op.c.hint(ctx, home, op.key, op.version, op.deleted)
+	}
+}
+
+// wait blocks until the quorum is decided or ctx ends, then returns nil
+// when W homes acked, else the reason.
+func (op *writeOp) wait(ctx context.Context) error {
+	select {
+	case <-op.decided:
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: %s %q: waiting for the write quorum: %w", op.what, op.key, ctx.Err())
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.q.Succeeded() {
+		return nil
+	}
+	// The client's own mistake (a short body, a refused content type)
+	// explains the failure better than the quorum does.
+	for _, err := range op.errs {
+		if clientFault(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %s %q: %d of %d homes durable, %d needed: %v",
+		replication.ErrNoQuorum, op.what, op.key, op.q.Acks(), op.homeCount, op.needed, errors.Join(op.errs...))
+}
+
+// noQuorum is the error of a write whose quorum was out of reach before
+// anything was sent.
+func (op *writeOp) noQuorum() error {
+	return fmt.Errorf("%w: %s %q: %d of %d homes reachable, %d needed",
+		replication.ErrNoQuorum, op.what, op.key, op.sent, op.homeCount, op.needed)
+}
+
+// clientFault reports errors that say the request itself was bad, so they
+// keep their own status rather than becoming a 503.
+func clientFault(err error) bool {
+	return errors.Is(err, blockstore.ErrSizeMismatch) || errors.Is(err, blockstore.ErrTooLarge) ||
+		errors.Is(err, blockstore.ErrInvalidArgument) || errors.Is(err, blockstore.ErrInvalidKey)
+}
+
+// writeVersion is the version a write carries: the caller's when it set
+// one (observed, so the clock moves past it), else a fresh tick of the
+// local hybrid logical clock.
+func (c *Cluster) writeVersion(v uint64) uint64 {
+	if v != 0 {
+		c.opts.Local.ObserveVersion(v)
+		return v
+	}
+	return c.opts.Local.NextVersion()
+}
+
+// versionTime is the wall time a version stamp carries (hlc: ms << 16).
+func versionTime(version uint64) time.Time {
+	return time.UnixMilli(int64(version >> 16)).UTC()
+}
