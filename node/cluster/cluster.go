@@ -108,6 +108,9 @@ type Cluster struct {
 	// stragglers counts replica requests still running after their write
 	// was answered; Close waits for them (each is bounded by ReplicaTimeout).
 	stragglers sync.WaitGroup
+	// versionTag is the low bits of this node's write versions
+	// (writeVersion).
+	versionTag uint64
 	// watch sees the hints and repairs the coordinator asks for; nil in
 	// production (the package's tests set it).
 	watch *watcher
@@ -121,7 +124,7 @@ func New(opts Options) (*Cluster, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, log: opts.Logger, locks: newKeyLocks()}
+	c := &Cluster{opts: opts, log: opts.Logger, locks: newKeyLocks(), versionTag: versionTagOf(opts.Members.Self().ID)}
 	c.bufs.New = func() any { return new([fanOutBufSize]byte) }
 	if err := c.refreshView(); err != nil {
 		return nil, err

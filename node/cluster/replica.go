@@ -116,6 +116,9 @@ func (c *Cluster) noteApplied(ctx context.Context, key string, old, applied bloc
 		c.log.Warn("cluster: lookup after a replica apply", "key", key, "err", err)
 		cur = applied
 	}
+	if c.watch != nil && c.watch.applied != nil {
+		c.watch.applied(key, old, cur)
+	}
 	c.bg.noteApplied(key, old, cur)
 }
 

@@ -3,15 +3,19 @@ package cluster
 import (
 	"context"
 	"slices"
+
+	"strata/blockstore"
 )
 
-// watcher sees the background requests the coordinator makes (hints and
-// read repairs) before they go to the background work. Production leaves
+// watcher sees the background requests the coordinator and the replica
+// side make (hints, read repairs, applied changes) before they go to the
+// background work. Production leaves
 // it nil; the package's tests set it to assert who was hinted and what was
 // repaired without depending on how the background work stores them.
 type watcher struct {
-	hint   func(target, key string, version uint64, deleted bool)
-	repair func(key string, version uint64, stale []string)
+	hint    func(target, key string, version uint64, deleted bool)
+	repair  func(key string, version uint64, stale []string)
+	applied func(key string, old, cur blockstore.Entry)
 }
 
 // hint records durably that target missed key at version (deleted: a

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
 	"strata/blockstore"
+	"strata/internal/mix"
 	"strata/node/membership"
 	"strata/node/replication"
 )
@@ -176,15 +178,48 @@ func clientFault(err error) bool {
 		errors.Is(err, blockstore.ErrInvalidArgument) || errors.Is(err, blockstore.ErrInvalidKey)
 }
 
+// versionTagBits is how many low bits of a version the coordinator sets to
+// its tag.
+const versionTagBits = 8
+
 // writeVersion is the version a write carries: the caller's when it set
 // one (observed, so the clock moves past it), else a fresh tick of the
-// local hybrid logical clock.
+// local hybrid logical clock with its low bits set to this node's tag.
+//
+// The tag keeps two coordinators that tick in the same millisecond from
+// stamping two different writes of one key with one version: replicas
+// keep the first of equal versions they see, so such a pair would leave
+// homes disagreeing for good (and anti-entropy, comparing versions, would
+// never notice). The tagged version is the smallest one at or above the
+// tick with those low bits, and the clock is moved past it, so this node's
+// versions still increase strictly.
 func (c *Cluster) writeVersion(v uint64) uint64 {
 	if v != 0 {
 		c.opts.Local.ObserveVersion(v)
 		return v
 	}
-	return c.opts.Local.NextVersion()
+	v = tagVersion(c.opts.Local.NextVersion(), c.versionTag)
+	c.opts.Local.ObserveVersion(v)
+	return v
+}
+
+// tagVersion returns the smallest version >= tick whose low versionTagBits
+// are tag.
+func tagVersion(tick uint64, tag uint64) uint64 {
+	const mask = 1<<versionTagBits - 1
+	v := tick&^mask | tag&mask
+	if v < tick {
+		v += mask + 1
+	}
+	return v
+}
+
+// versionTagOf derives a node's version tag from its ID (stable across
+// restarts; two nodes share one with probability 1/256).
+func versionTagOf(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return mix.Mix64(h.Sum64()) & (1<<versionTagBits - 1)
 }
 
 // versionTime is the wall time a version stamp carries (hlc: ms << 16).

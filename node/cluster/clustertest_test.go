@@ -1,0 +1,673 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"strata/blockstore"
+	"strata/node"
+	"strata/node/membership"
+	"strata/node/replication"
+)
+
+// This file holds the in-process cluster the coordinator's tests run on:
+// fakeLocal (a versioned, last-writer-wins in-memory store with the index
+// view replication needs), fakeNet (a Peer that calls the other Clusters'
+// replica methods directly, with switches for a node that is down, stalls,
+// fails mid-body) and a shared roster for membership.
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fakeLocal is an in-memory Local with versions, tombstones and last
+// writer wins, as the blockstore does them.
+type fakeLocal struct {
+	mu      sync.Mutex
+	entries map[string]*fakeEntry
+	clock   uint64
+	// discard keeps sizes and checksums only (the memory test streams more
+	// than it would hold).
+	discard bool
+}
+
+type fakeEntry struct {
+	e         blockstore.Entry
+	data      []byte
+	corruptAt int64 // reads at or past this offset fail with ErrCorrupt; -1 none
+}
+
+func newFakeLocal() *fakeLocal { return &fakeLocal{entries: make(map[string]*fakeEntry)} }
+
+func (l *fakeLocal) NextVersion() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.clock = max(l.clock+1, uint64(time.Now().UnixMilli())<<16)
+	return l.clock
+}
+
+func (l *fakeLocal) ObserveVersion(v uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.clock = max(l.clock, v)
+}
+
+// newerThanCurrent reports whether an entry at version (a tombstone when
+// deleted) would supersede the current one: last writer wins.
+func (l *fakeLocal) newerThanCurrentLocked(key string, cand blockstore.Entry) bool {
+	cur, ok := l.entries[key]
+	return !ok || replication.Newer(cand, cur.e)
+}
+
+func (l *fakeLocal) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	if err := blockstore.ValidateKey(key); err != nil {
+		return blockstore.Info{}, err
+	}
+	version := opts.Version
+	if version == 0 {
+		version = l.NextVersion()
+	}
+	cand := blockstore.Entry{Info: blockstore.Info{Key: key, Version: version}}
+	l.mu.Lock()
+	if !l.newerThanCurrentLocked(key, cand) {
+		// As the blockstore: nothing written, the current Info returned,
+		// before reading the body.
+		info := l.entries[key].e.Info
+		l.mu.Unlock()
+		return info, nil
+	}
+	discard := l.discard
+	l.mu.Unlock()
+
+	var data []byte
+	var n int64
+	crc := uint32(0)
+	body := r
+	if size >= 0 {
+		body = io.LimitReader(r, size+1)
+	}
+	if discard {
+		buf := make([]byte, 32<<10)
+		for {
+			m, err := body.Read(buf)
+			n += int64(m)
+			crc = crc32.Update(crc, castagnoli, buf[:m])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return blockstore.Info{}, fmt.Errorf("fakelocal: %w", err)
+			}
+		}
+	} else {
+		var err error
+		data, err = io.ReadAll(body)
+		if err != nil {
+			return blockstore.Info{}, fmt.Errorf("fakelocal: %w", err)
+		}
+		n = int64(len(data))
+		crc = crc32.Checksum(data, castagnoli)
+	}
+	if size >= 0 && n != size {
+		return blockstore.Info{}, fmt.Errorf("fakelocal: %w: %d bytes, want %d", blockstore.ErrSizeMismatch, n, size)
+	}
+	if err := ctx.Err(); err != nil {
+		return blockstore.Info{}, err
+	}
+	info := blockstore.Info{Key: key, Size: n, Version: version, ModTime: versionTime(version), ContentType: opts.ContentType, Checksum: crc}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.newerThanCurrentLocked(key, cand) {
+		return l.entries[key].e.Info, nil // a newer write landed meanwhile
+	}
+	l.entries[key] = &fakeEntry{e: blockstore.Entry{Info: info}, data: data, corruptAt: -1}
+	return info, nil
+}
+
+func (l *fakeLocal) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {
+	version := opts.Version
+	if version == 0 {
+		version = l.NextVersion()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur, ok := l.entries[key]
+	hadBlob := ok && !cur.e.Deleted
+	stone := blockstore.Entry{Info: blockstore.Info{Key: key, Version: version, ModTime: versionTime(version)}, Deleted: true}
+	if l.newerThanCurrentLocked(key, stone) {
+		l.entries[key] = &fakeEntry{e: stone, corruptAt: -1}
+	}
+	if !hadBlob {
+		return fmt.Errorf("fakelocal: %q: %w", key, blockstore.ErrNotFound)
+	}
+	return nil
+}
+
+func (l *fakeLocal) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[key]
+	if !ok {
+		return blockstore.Entry{}, fmt.Errorf("fakelocal: %q: %w", key, blockstore.ErrNotFound)
+	}
+	return e.e, nil
+}
+
+func (l *fakeLocal) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []blockstore.Entry
+	for k, e := range l.entries {
+		if k > startAfter {
+			out = append(out, e.e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (l *fakeLocal) Drop(ctx context.Context, key string, version uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.entries[key]; !ok || e.e.Version != version {
+		return fmt.Errorf("fakelocal: drop %q: %w", key, blockstore.ErrNotFound)
+	}
+	delete(l.entries, key)
+	return nil
+}
+
+func (l *fakeLocal) Stat(ctx context.Context, key string) (blockstore.Info, error) {
+	e, err := l.Lookup(ctx, key)
+	if err == nil && (e.Deleted || e.Corrupt) {
+		err = fmt.Errorf("fakelocal: %q: %w", key, blockstore.ErrNotFound)
+	}
+	return e.Info, err
+}
+
+func (l *fakeLocal) Open(ctx context.Context, key string) (node.Object, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[key]
+	switch {
+	case !ok || e.e.Deleted:
+		return nil, fmt.Errorf("fakelocal: %q: %w", key, blockstore.ErrNotFound)
+	case e.e.Corrupt:
+		return nil, fmt.Errorf("fakelocal: %q: %w", key, blockstore.ErrCorrupt)
+	}
+	return &fakeObject{info: e.e.Info, r: bytes.NewReader(e.data), corruptAt: e.corruptAt}, nil
+}
+
+func (l *fakeLocal) List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error) {
+	all, _ := l.Scan(ctx, startAfter, 1<<30)
+	var out []blockstore.Info
+	for _, e := range all {
+		if strings.HasPrefix(e.Key, prefix) && !e.Deleted && len(out) < limit {
+			out = append(out, e.Info)
+		}
+	}
+	return out, nil
+}
+
+func (l *fakeLocal) Healthy() error              { return nil }
+func (l *fakeLocal) Writable() error             { return nil }
+func (l *fakeLocal) Stats() []node.TierStats     { return nil }
+func (l *fakeLocal) Devices() []node.DeviceStats { return nil }
+
+// corruptBytes makes reads of key's current copy fail with ErrCorrupt at
+// or past offset at, while the index still calls it live (a flipped bit
+// not found yet).
+func (l *fakeLocal) corruptBytes(key string, at int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries[key].corruptAt = at
+}
+
+// markCorrupt marks key's entry corrupt in the index (a corruption found).
+func (l *fakeLocal) markCorrupt(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries[key].e.Corrupt = true
+}
+
+// bytesOf returns key's live content, or false.
+func (l *fakeLocal) bytesOf(key string) ([]byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[key]
+	if !ok || e.e.Deleted {
+		return nil, false
+	}
+	return e.data, true
+}
+
+// fakeObject is an opened fakeLocal blob; it reports tier "hdd".
+type fakeObject struct {
+	info      blockstore.Info
+	r         *bytes.Reader
+	corruptAt int64
+}
+
+func (o *fakeObject) Info() blockstore.Info { return o.info }
+func (o *fakeObject) Tier() string          { return "hdd" }
+func (o *fakeObject) Locate() string        { return "hdd" }
+func (o *fakeObject) Close() error          { return nil }
+func (o *fakeObject) Seek(off int64, whence int) (int64, error) {
+	return o.r.Seek(off, whence)
+}
+
+func (o *fakeObject) Read(p []byte) (int, error) {
+	pos := o.r.Size() - int64(o.r.Len())
+	p = o.clip(p, pos)
+	if len(p) == 0 && o.corruptAt >= 0 && pos >= o.corruptAt {
+		return 0, fmt.Errorf("fakeobject: %w at %d", blockstore.ErrCorrupt, pos)
+	}
+	return o.r.Read(p)
+}
+
+func (o *fakeObject) ReadAt(p []byte, off int64) (int, error) {
+	short := o.clip(p, off)
+	if len(short) < len(p) && len(short) == 0 {
+		return 0, fmt.Errorf("fakeobject: %w at %d", blockstore.ErrCorrupt, off)
+	}
+	n, err := o.r.ReadAt(short, off)
+	if err == nil && len(short) < len(p) {
+		err = fmt.Errorf("fakeobject: %w at %d", blockstore.ErrCorrupt, off+int64(n))
+	}
+	return n, err
+}
+
+// clip shortens p so a read at off stops before the corrupt offset.
+func (o *fakeObject) clip(p []byte, off int64) []byte {
+	if o.corruptAt >= 0 && off+int64(len(p)) > o.corruptAt {
+		return p[:max(0, o.corruptAt-off)]
+	}
+	return p
+}
+
+// roster is the membership every node of a test cluster shares.
+type roster struct {
+	mu      sync.Mutex
+	members []membership.Member
+	changes chan struct{}
+}
+
+func (r *roster) setState(id string, st membership.State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.members {
+		if r.members[i].ID == id {
+			r.members[i].State = st
+		}
+	}
+}
+
+// memberView is one node's Members over the roster.
+type memberView struct {
+	r    *roster
+	self string
+}
+
+func (m memberView) Self() membership.Member {
+	for _, mem := range m.Members() {
+		if mem.ID == m.self {
+			return mem
+		}
+	}
+	return membership.Member{ID: m.self}
+}
+
+func (m memberView) Members() []membership.Member {
+	m.r.mu.Lock()
+	defer m.r.mu.Unlock()
+	return append([]membership.Member(nil), m.r.members...)
+}
+
+func (m memberView) Changes() <-chan struct{} { return m.r.changes }
+
+// errDown is what a request to a node switched down fails with.
+var errDown = errors.New("fakenet: connection refused")
+
+// fakeNet is the Peer of every node: it calls the addressed node's replica
+// side directly.
+type fakeNet struct {
+	mu    sync.Mutex
+	nodes map[string]*testNode // by HTTPAddr
+}
+
+func (f *fakeNet) node(addr string) (*testNode, error) {
+	f.mu.Lock()
+	n := f.nodes[addr]
+	f.mu.Unlock()
+	if n == nil {
+		return nil, fmt.Errorf("fakenet: no node at %s", addr)
+	}
+	if n.down.Load() {
+		return nil, errDown
+	}
+	return n, nil
+}
+
+func (f *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	n, err := f.node(addr)
+	if err != nil {
+		return blockstore.Info{}, err
+	}
+	n.putReplicas.Add(1)
+	if n.stall.Load() {
+		<-ctx.Done() // takes no byte, never answers
+		return blockstore.Info{}, ctx.Err()
+	}
+	if after := n.failAfter.Load(); after > 0 {
+		r = &failingReader{r: r, left: after, err: errors.New("fakenet: connection reset mid-body")}
+	}
+	return n.c.ApplyPut(ctx, key, r, size, opts)
+}
+
+func (f *fakeNet) DeleteReplica(ctx context.Context, addr, key string, version uint64) error {
+	n, err := f.node(addr)
+	if err != nil {
+		return err
+	}
+	if n.stall.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return n.c.ApplyDelete(ctx, key, version)
+}
+
+func (f *fakeNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
+	n, err := f.node(addr)
+	if err != nil {
+		return blockstore.Entry{}, err
+	}
+	n.lookups.Add(1)
+	return n.c.Lookup(ctx, key)
+}
+
+func (f *fakeNet) OpenRange(ctx context.Context, addr, key string, minVersion uint64, off, length int64) (io.ReadCloser, blockstore.Info, error) {
+	n, err := f.node(addr)
+	if err != nil {
+		return nil, blockstore.Info{}, err
+	}
+	n.openRanges.Add(1)
+	obj, err := n.c.OpenLocal(ctx, key)
+	if err != nil {
+		return nil, blockstore.Info{}, err
+	}
+	info := obj.Info()
+	if info.Version < minVersion {
+		obj.Close()
+		return nil, blockstore.Info{}, fmt.Errorf("fakenet: %q at %d, asked >= %d: %w", key, info.Version, minVersion, replication.ErrVersionGone)
+	}
+	if _, err := obj.Seek(off, io.SeekStart); err != nil {
+		obj.Close()
+		return nil, blockstore.Info{}, err
+	}
+	var r io.Reader = obj
+	if length >= 0 {
+		r = io.LimitReader(obj, length)
+	}
+	return &rangeReader{r: r, obj: obj, served: &n.servedBytes}, info, nil
+}
+
+func (f *fakeNet) Digest(ctx context.Context, addr, forPeer string) (replication.Digest, error) {
+	n, err := f.node(addr)
+	if err != nil {
+		return replication.Digest{}, err
+	}
+	return n.c.Digest(ctx, forPeer)
+}
+
+func (f *fakeNet) Entries(ctx context.Context, addr, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
+	n, err := f.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return n.c.Entries(ctx, forPeer, buckets, startAfter, limit)
+}
+
+type rangeReader struct {
+	r      io.Reader
+	obj    node.Object
+	served *atomic.Int64
+}
+
+func (r *rangeReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.served.Add(int64(n))
+	return n, err
+}
+
+func (r *rangeReader) Close() error { return r.obj.Close() }
+
+// failingReader passes left bytes through, then fails with err.
+type failingReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.left <= 0 {
+		return 0, f.err
+	}
+	if int64(len(p)) > f.left {
+		p = p[:f.left]
+	}
+	n, err := f.r.Read(p)
+	f.left -= int64(n)
+	return n, err
+}
+
+// testNode is one member of a test cluster with its switches.
+type testNode struct {
+	id, addr string
+	local    *fakeLocal
+	c        *Cluster
+
+	down      atomic.Bool  // requests to it fail at once
+	stall     atomic.Bool  // replica writes to it take nothing, never answer
+	failAfter atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
+
+	putReplicas, lookups, openRanges, servedBytes atomic.Int64
+
+	mu      sync.Mutex
+	hints   []hintReq
+	repairs []repairReq
+}
+
+type hintReq struct {
+	target, key string
+	version     uint64
+	deleted     bool
+}
+
+type repairReq struct {
+	key     string
+	version uint64
+	stale   []string
+}
+
+func (n *testNode) hinted() []hintReq {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]hintReq(nil), n.hints...)
+}
+
+func (n *testNode) repaired() []repairReq {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]repairReq(nil), n.repairs...)
+}
+
+// testCluster is k Clusters on fake locals over one fakeNet and roster.
+type testCluster struct {
+	t      *testing.T
+	net    *fakeNet
+	roster *roster
+	nodes  []*testNode
+}
+
+// newTestCluster starts k nodes n1..nk (N=3, W=2, R=2 unless tune says
+// otherwise) and closes them when the test ends.
+func newTestCluster(t *testing.T, k int, tune func(*Options)) *testCluster {
+	t.Helper()
+	tc := &testCluster{t: t, net: &fakeNet{nodes: make(map[string]*testNode)}, roster: &roster{changes: make(chan struct{})}}
+	for i := 1; i <= k; i++ {
+		id := fmt.Sprintf("n%d", i)
+		tc.roster.members = append(tc.roster.members, membership.Member{ID: id, HTTPAddr: id + ".test:7070", Weight: 1, State: membership.Alive})
+	}
+	for i := 1; i <= k; i++ {
+		id := fmt.Sprintf("n%d", i)
+		n := &testNode{id: id, addr: id + ".test:7070", local: newFakeLocal()}
+		opts := Options{
+			Local: n.local, Peer: tc.net, Members: memberView{r: tc.roster, self: id},
+			ReplicaTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler),
+		}
+		if tune != nil {
+			tune(&opts)
+		}
+		c, err := New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.c = c
+		c.watch = &watcher{
+			hint: func(target, key string, version uint64, deleted bool) {
+				n.mu.Lock()
+				defer n.mu.Unlock()
+				n.hints = append(n.hints, hintReq{target, key, version, deleted})
+			},
+			repair: func(key string, version uint64, stale []string) {
+				n.mu.Lock()
+				defer n.mu.Unlock()
+				n.repairs = append(n.repairs, repairReq{key, version, stale})
+			},
+		}
+		tc.net.nodes[n.addr] = n
+		tc.nodes = append(tc.nodes, n)
+		t.Cleanup(func() {
+			if err := c.Close(); err != nil {
+				t.Errorf("close %s: %v", id, err)
+			}
+		})
+	}
+	return tc
+}
+
+func (tc *testCluster) node(id string) *testNode {
+	for _, n := range tc.nodes {
+		if n.id == id {
+			return n
+		}
+	}
+	tc.t.Fatalf("no node %s", id)
+	return nil
+}
+
+// setDead marks id dead in membership (every node's view) and switches
+// its requests off.
+func (tc *testCluster) setDead(id string) {
+	tc.node(id).down.Store(true)
+	tc.roster.setState(id, membership.Dead)
+	tc.refresh()
+}
+
+func (tc *testCluster) refresh() {
+	for _, n := range tc.nodes {
+		if err := n.c.refreshView(); err != nil {
+			tc.t.Fatal(err)
+		}
+	}
+}
+
+// homes is key's home IDs in placement order.
+func (tc *testCluster) homes(key string) []string {
+	var ids []string
+	for _, m := range tc.nodes[0].c.currentView().homes(key, tc.nodes[0].c.opts.Replicas) {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// keyWithHomes finds a key (prefix + number) whose homes are exactly ids
+// in that order, or, with anyOrder, that set in any order.
+func (tc *testCluster) keyWithHomes(prefix string, anyOrder bool, ids ...string) string {
+	tc.t.Helper()
+	want := strings.Join(ids, ",")
+	for i := range 100000 {
+		key := fmt.Sprintf("%s%d", prefix, i)
+		got := tc.homes(key)
+		if anyOrder {
+			sort.Strings(got)
+		}
+		if strings.Join(got, ",") == want {
+			return key
+		}
+	}
+	tc.t.Fatalf("no key with homes %v", ids)
+	return ""
+}
+
+// put writes body under key through coordinator id.
+func (tc *testCluster) put(ctx context.Context, id, key string, body []byte) (blockstore.Info, error) {
+	return tc.node(id).c.Put(ctx, key, bytes.NewReader(body), int64(len(body)), blockstore.PutOptions{ContentType: "application/x-test"})
+}
+
+// readAll reads key through coordinator id and returns its bytes and tier.
+func (tc *testCluster) readAll(ctx context.Context, id, key string) ([]byte, string, error) {
+	obj, err := tc.node(id).c.Open(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	return data, obj.Tier(), err
+}
+
+// holding lists the nodes whose local store holds key live at version.
+func (tc *testCluster) holding(key string, version uint64) []string {
+	var ids []string
+	for _, n := range tc.nodes {
+		if e, err := n.local.Lookup(context.Background(), key); err == nil && !e.Deleted && e.Version == version {
+			ids = append(ids, n.id)
+		}
+	}
+	return ids
+}
+
+// anyHolds lists the nodes holding any entry for key.
+func (tc *testCluster) anyHolds(key string) []string {
+	var ids []string
+	for _, n := range tc.nodes {
+		if _, err := n.local.Lookup(context.Background(), key); err == nil {
+			ids = append(ids, n.id)
+		}
+	}
+	return ids
+}
+
+// pattern is deterministic content of n bytes (seeded), cheap to check.
+func pattern(seed byte, n int) []byte {
+	b := make([]byte, n)
+	x := uint32(seed)*2654435761 + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
