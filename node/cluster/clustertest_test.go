@@ -402,6 +402,7 @@ func (f *fakeNet) OpenRange(ctx context.Context, addr, key string, minVersion ui
 		return nil, blockstore.Info{}, err
 	}
 	n.openRanges.Add(1)
+	n.requested.Add(length)
 	obj, err := n.c.OpenLocal(ctx, key)
 	if err != nil {
 		return nil, blockstore.Info{}, err
@@ -482,6 +483,7 @@ type testNode struct {
 	failAfter atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
 
 	putReplicas, lookups, openRanges, servedBytes atomic.Int64
+	requested                                     atomic.Int64 // bytes asked for by OpenRange
 
 	mu      sync.Mutex
 	hints   []hintReq
