@@ -1,0 +1,96 @@
+// Package cluster makes one Strata node part of a cluster: a Cluster is
+// the node.Store the HTTP API serves from (the coordinator: quorum writes
+// and reads over each key's home replicas) and the replica side the
+// internal routes serve (peer.Backend: ApplyPut, ApplyDelete, Lookup,
+// OpenLocal, Digest, Entries), with the background work (hints,
+// anti-entropy, rebalancing) in between. The decisions (placement, which
+// acks count, what a read quorum says, whom to hint or repair) come from
+// the I/O-free cores in node/placement and node/replication; this package
+// does the sending. It reaches other nodes only through the Peer
+// interface (node/peer's Client over HTTP; cmd wires them together) and
+// its own disks only through Local.
+//
+// # Basics
+//
+//	c, err := cluster.New(cluster.Options{Local: cluster.LocalTiered(store), Peer: client, Members: m})
+//	c.Start(ctx)
+//	srv, err := node.New(cfg, c, logger) // the blob API over the cluster
+//	srv.SetInternal(peer.NewHandler(peer.HandlerOptions{Backend: c, ...}))
+//
+// The homes of a key are placement's N members for it among the placed
+// ones (not draining, not left); a dead member stays a home (writes to it
+// become hints) until it leaves.
+//
+// # Promises
+//
+//   - Durable means W homes made the write durable (fdatasync returned on
+//     each), counted strictly: a hint, a non-home or a repeated answer never
+//     counts. PUT and DELETE return only then; fewer than W is an error
+//     wrapping replication.ErrNoQuorum (503 with Retry-After), and with
+//     fewer than W homes reachable nothing is sent at all.
+//   - A PUT streams: the body goes through one 128 KiB buffer to every
+//     home's pipe at once, the slowest home pacing it, so memory per PUT
+//     is bounded whatever the blob size. A home that takes no bytes or
+//     gives no answer for ReplicaTimeout is cut out (its stream fails, so
+//     it stores nothing) and hinted. A body that fails, or a quorum that
+//     can no longer be reached, fails every home's stream: nothing becomes
+//     visible anywhere and no hints follow. Homes still answering after
+//     the quorum finish in the background and are hinted if they fail.
+//   - Every write carries a version from this node's hybrid logical clock,
+//     its low 8 bits set to a tag derived from the node ID, so two
+//     coordinators ticking in the same millisecond do not stamp one
+//     version on two different writes. Every replica keeps the newest
+//     version (last writer wins, tombstone > blob > corrupt at equal
+//     versions), in every order of arrival.
+//   - A GET or HEAD asks R homes for the key's entry (index only, this
+//     node's first), takes the newest among the answers (tombstone or none:
+//     404), and reads the bytes from one home holding exactly that version,
+//     this node first: a cold read costs one disk read in the cluster.
+//     Fewer than R answers is ErrNoQuorum, never a guess. Stale, missing
+//     and corrupt homes seen on the way go to background read repair.
+//   - Bad bytes are never served: when a holder fails (checksum, a newer
+//     version there, a cut connection), the read continues at the same
+//     offset from another holder of the same version, asking the homes not
+//     yet asked when the first ones run out; with none left the read fails.
+//     A remote read goes in windows (128 KiB doubling to 8 MiB), so a small
+//     Range costs one small request.
+//   - A node that is not a home proxies (X-Strata-Tier: peer) and keeps no
+//     copy, so cache space stays partitioned by the hash.
+//   - ?consistency=one (node.ConsistencyOne) reads this node's own copy
+//     when it is a home, else the first reachable home holding the key,
+//     without comparing versions: it may be stale.
+//   - List scatters to every reachable member and merges by key (newest
+//     wins, so a tombstone hides older copies elsewhere). It is complete
+//     while at most N-R placed members are missing; with more it fails with
+//     ErrNoQuorum rather than leave keys out silently.
+//   - Readiness (Healthy) and Writable are the local store's: a cluster
+//     node is ready while it serves reads from its own disks, even with
+//     peers down (quorum failures are 503 answers, not unreadiness).
+//   - Replica applies of one key are serialized (taking the lock once the
+//     body is complete, so two coordinators streaming the same key cannot
+//     deadlock), and each reports the entry before and after it to the
+//     background work, so digests follow every change.
+//
+// # Conditional writes
+//
+// node.Server checks If-Match, If-None-Match and If-Unmodified-Since with
+// Stat (a quorum read) under its per-key lock, then writes. In a cluster
+// that lock is per coordinator: conditional writes through one node are
+// serialized and exact (the quorum read sees every acknowledged write, R +
+// W > N). Two coordinators racing on one key can both pass their check
+// (say, two If-None-Match: * creates) and both write; last writer wins,
+// so every home converges on the newer version, and the older write was
+// acknowledged but is superseded. A compare-and-swap across the cluster
+// would need consensus, which Strata does not run.
+//
+// # Caveats
+//
+//   - A write that failed its quorum may still be durable on fewer than W
+//     homes and be seen by later reads (it was never acknowledged; a
+//     retried PUT supersedes it at a newer version).
+//   - Two nodes whose version tags collide (1 in 256 per pair) can still
+//     stamp equal versions on writes of one key in the same millisecond;
+//     the replicas then keep whichever arrived first.
+//   - Stragglers run on a context detached from the request; Close waits
+//     for them (each is bounded by ReplicaTimeout).
+package cluster
