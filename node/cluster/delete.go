@@ -66,5 +66,5 @@ func (c *Cluster) replicaDelete(ctx context.Context, op *writeOp, self string, h
 		err = c.opts.Peer.DeleteReplica(rctx, home.HTTPAddr, key, version)
 	}
 	timedOut := err != nil && errors.Is(rctx.Err(), context.DeadlineExceeded)
-	op.results <- replicaResult{home: home.ID, hadLive: hadLive, err: err, timedOut: timedOut}
+	op.reply(replicaResult{home: home.ID, hadLive: hadLive, err: err, timedOut: timedOut})
 }

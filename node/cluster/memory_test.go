@@ -9,10 +9,15 @@ import (
 	"strata/blockstore"
 )
 
-// genReader yields n pseudo-random bytes without holding them.
+// genReader yields n bytes of a repeating pattern without holding them.
 type genReader struct {
-	left int64
-	x    uint32
+	left  int64
+	off   int
+	block []byte
+}
+
+func newGenReader(seed byte, n int64) *genReader {
+	return &genReader{left: n, block: pattern(seed, 64<<10+13)}
 }
 
 func (g *genReader) Read(p []byte) (int, error) {
@@ -20,14 +25,14 @@ func (g *genReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	p = p[:min(int64(len(p)), g.left)]
-	for i := range p {
-		g.x ^= g.x << 13
-		g.x ^= g.x >> 17
-		g.x ^= g.x << 5
-		p[i] = byte(g.x)
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], g.block[g.off:])
+		n += c
+		g.off = (g.off + c) % len(g.block)
 	}
-	g.left -= int64(len(p))
-	return len(p), nil
+	g.left -= int64(n)
+	return n, nil
 }
 
 // A large PUT streams through the coordinator's one buffer to all three
@@ -41,14 +46,14 @@ func TestPutStreamsWithBoundedMemory(t *testing.T) {
 		n.local.discard = true
 	}
 	// Warm the buffer pool and the goroutines' first allocations.
-	if _, err := tc.node("n1").c.Put(context.Background(), "warm", &genReader{left: 1 << 20, x: 1}, 1<<20, blockstore.PutOptions{}); err != nil {
+	if _, err := tc.node("n1").c.Put(context.Background(), "warm", newGenReader(1, 1<<20), 1<<20, blockstore.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitStragglers(t, tc)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	info, err := tc.node("n1").c.Put(context.Background(), "big", &genReader{left: size, x: 7}, size, blockstore.PutOptions{})
+	info, err := tc.node("n1").c.Put(context.Background(), "big", newGenReader(7, size), size, blockstore.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,13 +112,14 @@ func (c *Cluster) startReplicaPut(ctx context.Context, op *writeOp, self string,
 			info, err = c.opts.Peer.PutReplica(rctx, home.HTTPAddr, key, pr, size, opts)
 		}
 		rep.markReturned()
-		// Unblock a fan-out still writing to a replica that stopped reading.
-		pr.CloseWithError(errReplicaDone)
-		cancel()
 		if err == nil && info.Version < opts.Version {
 			err = fmt.Errorf("cluster: replica %s reported version %d for a write at %d", home.ID, info.Version, opts.Version)
 		}
-		op.results <- replicaResult{home: home.ID, info: info, err: err, timedOut: err != nil && rep.timedOut.Load()}
+		// Record first, then fail the pipe: the fan-out learns that this
+		// replica stopped taking the body only after its result counts.
+		op.reply(replicaResult{home: home.ID, info: info, err: err, timedOut: err != nil && rep.timedOut.Load()})
+		pr.CloseWithError(errReplicaDone)
+		cancel()
 	}()
 	return rep
 }
@@ -170,8 +171,9 @@ func (rep *replicaWrite) cut(reason error) {
 // At EOF it closes the pipes (the replicas see EOF and commit) and arms
 // their answer timeouts. On a body error or cancellation it fails every
 // pipe with the error, so no replica commits, and returns it; when the
-// quorum is lost it stops the rest the same way. It returns the body bytes
-// handed on.
+// quorum can no longer be reached (checked after every chunk and before
+// the EOF that lets replicas commit) it stops the rest the same way. It
+// returns the body bytes handed on.
 func (c *Cluster) fanOut(ctx context.Context, body io.Reader, reps []*replicaWrite, op *writeOp) (int64, error) {
 	bufp := c.bufs.Get().(*[fanOutBufSize]byte)
 	defer c.bufs.Put(bufp)
@@ -195,8 +197,17 @@ func (c *Cluster) fanOut(ctx context.Context, body io.Reader, reps []*replicaWri
 			sent += int64(n)
 			c.offer(bufp[:n], reps, timer)
 		}
-		switch {
-		case err == io.EOF || err == io.ErrUnexpectedEOF:
+		eof := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !eof {
+			err = fmt.Errorf("reading the body: %w", err)
+			c.abandon(op, reps, err)
+			return sent, err
+		}
+		if !op.reachableWith(streaming(reps)) {
+			c.abandon(op, reps, errQuorumLost)
+			return sent, nil
+		}
+		if eof {
 			for _, rep := range reps {
 				if !rep.finished {
 					rep.pw.Close()
@@ -204,17 +215,9 @@ func (c *Cluster) fanOut(ctx context.Context, body io.Reader, reps []*replicaWri
 				}
 			}
 			return sent, nil
-		case err != nil:
-			err = fmt.Errorf("reading the body: %w", err)
-			c.abandon(op, reps, err)
-			return sent, err
 		}
-		if op.lost() {
-			c.abandon(op, reps, errQuorumLost)
-			return sent, nil
-		}
-		if allFinished(reps) {
-			return sent, nil // every replica already answered (newer held, or failed)
+		if streaming(reps) == 0 {
+			return sent, nil // every replica already answered (a newer version held)
 		}
 	}
 }
@@ -266,11 +269,13 @@ func (c *Cluster) abandon(op *writeOp, reps []*replicaWrite, reason error) {
 	}
 }
 
-func allFinished(reps []*replicaWrite) bool {
+// streaming counts the replicas still taking the body.
+func streaming(reps []*replicaWrite) int {
+	n := 0
 	for _, rep := range reps {
 		if !rep.finished {
-			return false
+			n++
 		}
 	}
-	return true
+	return n
 }

@@ -24,8 +24,8 @@ type writeOp struct {
 	key     string
 	version uint64
 	deleted bool
-	sent    int // replica requests started
-	results chan replicaResult
+	sent    int           // replica requests started
+	replied chan struct{} // one send per replica, after its result is recorded
 
 	mu        sync.Mutex
 	q         *replication.WriteQuorum
@@ -73,7 +73,7 @@ func (c *Cluster) newWriteOp(v *view, what, key string, version uint64, deleted 
 		send = append(send, h)
 	}
 	op.sent = len(send)
-	op.results = make(chan replicaResult, len(send))
+	op.replied = make(chan struct{}, len(send))
 	op.checkDecidedLocked()
 	return op, send
 }
@@ -85,14 +85,27 @@ func (op *writeOp) possible() bool {
 	return op.q.Possible()
 }
 
-// lost reports whether the quorum can no longer be reached.
-func (op *writeOp) lost() bool { return !op.possible() }
+// reachableWith reports whether the acks so far plus streaming replicas
+// (still taking the body) can make the quorum. A replica that stopped
+// taking the body has recorded its result before its pipe failed the
+// fan-out's write (reply orders the two), so it is counted exactly once.
+func (op *writeOp) reachableWith(streaming int) bool {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.q.Acks()+streaming >= op.needed
+}
 
 // abandon marks the write given up by the coordinator: no hints follow.
 func (op *writeOp) abandon() {
 	op.mu.Lock()
 	defer op.mu.Unlock()
 	op.aborted = true
+}
+
+// reply records one replica's result and tells the collector.
+func (op *writeOp) reply(r replicaResult) {
+	op.record(r)
+	op.replied <- struct{}{}
 }
 
 func (op *writeOp) record(r replicaResult) {
@@ -127,7 +140,7 @@ func (op *writeOp) checkDecidedLocked() {
 func (op *writeOp) collect(ctx context.Context) {
 	defer op.c.stragglers.Done()
 	for range op.sent {
-		op.record(<-op.results)
+		<-op.replied
 	}
 	op.mu.Lock()
 	var hints []string
