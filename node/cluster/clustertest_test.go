@@ -360,11 +360,15 @@ func (f *fakeNet) node(addr string) (*testNode, error) {
 }
 
 func (f *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	f.mu.Lock()
+	if n := f.nodes[addr]; n != nil {
+		n.putReplicas.Add(1) // attempts, refused ones included
+	}
+	f.mu.Unlock()
 	n, err := f.node(addr)
 	if err != nil {
 		return blockstore.Info{}, err
 	}
-	n.putReplicas.Add(1)
 	if n.stall.Load() {
 		<-ctx.Done() // takes no byte, never answers
 		return blockstore.Info{}, ctx.Err()

@@ -27,6 +27,7 @@ func TestPutQuorum(t *testing.T) {
 		noQuorum   bool
 		wantHolds  []string // nodes holding the write afterwards
 		wantHinted []string // hints n1 records
+		notSentTo  []string // nodes no replica write may reach
 	}{
 		{
 			name:      "all up",
@@ -38,6 +39,7 @@ func TestPutQuorum(t *testing.T) {
 			setup:      func(tc *testCluster) { tc.setDead("n3") },
 			wantHolds:  []string{"n1", "n2"},
 			wantHinted: []string{"n3"},
+			notSentTo:  []string{"n3"},
 		},
 		{
 			name:       "one refusing connections (membership still alive): hinted",
@@ -59,9 +61,10 @@ func TestPutQuorum(t *testing.T) {
 			wantHinted: []string{"n2"},
 		},
 		{
-			name:     "two dead: no quorum, nothing sent",
-			setup:    func(tc *testCluster) { tc.setDead("n2"); tc.setDead("n3") },
-			noQuorum: true,
+			name:      "two dead: no quorum, nothing sent",
+			setup:     func(tc *testCluster) { tc.setDead("n2"); tc.setDead("n3") },
+			noQuorum:  true,
+			notSentTo: []string{"n2", "n3"},
 		},
 		{
 			name: "two failing mid-body: no quorum, the third stopped too",
@@ -81,6 +84,12 @@ func TestPutQuorum(t *testing.T) {
 			})
 			tt.setup(tc)
 			info, err := tc.put(context.Background(), "n1", "k", body)
+			for _, id := range tt.notSentTo {
+				tc.node(id).down.Store(false) // count attempts, not refusals
+				if got := tc.node(id).putReplicas.Load(); got != 0 {
+					t.Errorf("%d replica writes sent to %s", got, id)
+				}
+			}
 			if tt.noQuorum {
 				if !errors.Is(err, replication.ErrNoQuorum) {
 					t.Fatalf("Put = %v, want ErrNoQuorum", err)
