@@ -373,6 +373,11 @@ func (f *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader,
 		<-ctx.Done() // takes no byte, never answers
 		return blockstore.Info{}, ctx.Err()
 	}
+	if n.hangAfterBody.Load() {
+		io.Copy(io.Discard, r) // takes the whole body, never answers
+		<-ctx.Done()
+		return blockstore.Info{}, ctx.Err()
+	}
 	if after := n.failAfter.Load(); after > 0 {
 		r = &failingReader{r: r, left: after, err: errors.New("fakenet: connection reset mid-body")}
 	}
@@ -482,9 +487,11 @@ type testNode struct {
 	local    *fakeLocal
 	c        *Cluster
 
-	down      atomic.Bool  // requests to it fail at once
-	stall     atomic.Bool  // replica writes to it take nothing, never answer
-	failAfter atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
+	down  atomic.Bool // requests to it fail at once
+	stall atomic.Bool // replica writes to it take nothing, never answer
+	// hangAfterBody: replica writes to it take the whole body, never answer.
+	hangAfterBody atomic.Bool
+	failAfter     atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
 
 	putReplicas, lookups, openRanges, servedBytes atomic.Int64
 	requested                                     atomic.Int64 // bytes asked for by OpenRange

@@ -61,6 +61,13 @@ func TestPutQuorum(t *testing.T) {
 			wantHinted: []string{"n2"},
 		},
 		{
+			name:       "one taking the body but never answering: a straggler, hinted once it times out",
+			setup:      func(tc *testCluster) { tc.node("n3").hangAfterBody.Store(true) },
+			timeout:    50 * time.Millisecond,
+			wantHolds:  []string{"n1", "n2"},
+			wantHinted: []string{"n3"},
+		},
+		{
 			name:      "two dead: no quorum, nothing sent",
 			setup:     func(tc *testCluster) { tc.setDead("n2"); tc.setDead("n3") },
 			noQuorum:  true,
@@ -190,7 +197,7 @@ var errClientGone = errors.New("client went away")
 // bodies span several chunks, so the replica applies overlap.
 func TestConcurrentCoordinatorsLastWriterWins(t *testing.T) {
 	tc := newTestCluster(t, 3, func(o *Options) { o.ReplicaTimeout = time.Minute })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for round := range 5 {
 		var wg sync.WaitGroup
@@ -311,6 +318,8 @@ func TestApplyPutLocksOnlyOnceTheBodyIsIn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := c.ApplyPut(ctx, "k", bytes.NewReader([]byte("newer")), 5, blockstore.PutOptions{Version: 6 << 16}); err != nil {
+		pw.CloseWithError(err)
+		<-first
 		t.Fatalf("a second apply waited on the streaming one: %v", err)
 	}
 	pw.Write([]byte("56789"))
