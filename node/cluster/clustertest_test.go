@@ -484,7 +484,8 @@ func (f *failingReader) Read(p []byte) (int, error) {
 // testNode is one member of a test cluster with its switches.
 type testNode struct {
 	id, addr string
-	local    *fakeLocal
+	local    *fakeLocal // nil over a real store
+	store    Local      // what the Cluster runs on (local, or a real store)
 	c        *Cluster
 
 	down  atomic.Bool // requests to it fail at once
@@ -533,9 +534,16 @@ type testCluster struct {
 	nodes  []*testNode
 }
 
-// newTestCluster starts k nodes n1..nk (N=3, W=2, R=2 unless tune says
-// otherwise) and closes them when the test ends.
+// newTestCluster starts k nodes n1..nk on fake locals (N=3, W=2, R=2
+// unless tune says otherwise) and closes them when the test ends.
 func newTestCluster(t *testing.T, k int, tune func(*Options)) *testCluster {
+	t.Helper()
+	return newTestClusterOn(t, k, tune, nil)
+}
+
+// newTestClusterOn is newTestCluster with each node's Local from
+// newLocal (nil: fake locals).
+func newTestClusterOn(t *testing.T, k int, tune func(*Options), newLocal func(t *testing.T, id string) Local) *testCluster {
 	t.Helper()
 	tc := &testCluster{t: t, net: &fakeNet{nodes: make(map[string]*testNode)}, roster: &roster{changes: make(chan struct{})}}
 	for i := 1; i <= k; i++ {
@@ -544,9 +552,15 @@ func newTestCluster(t *testing.T, k int, tune func(*Options)) *testCluster {
 	}
 	for i := 1; i <= k; i++ {
 		id := fmt.Sprintf("n%d", i)
-		n := &testNode{id: id, addr: id + ".test:7070", local: newFakeLocal()}
+		n := &testNode{id: id, addr: id + ".test:7070"}
+		if newLocal != nil {
+			n.store = newLocal(t, id)
+		} else {
+			n.local = newFakeLocal()
+			n.store = n.local
+		}
 		opts := Options{
-			Local: n.local, Peer: tc.net, Members: memberView{r: tc.roster, self: id},
+			Local: n.store, Peer: tc.net, Members: memberView{r: tc.roster, self: id},
 			ReplicaTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler),
 		}
 		if tune != nil {
@@ -654,7 +668,7 @@ func (tc *testCluster) readAll(ctx context.Context, id, key string) ([]byte, str
 func (tc *testCluster) holding(key string, version uint64) []string {
 	var ids []string
 	for _, n := range tc.nodes {
-		if e, err := n.local.Lookup(context.Background(), key); err == nil && !e.Deleted && e.Version == version {
+		if e, err := n.store.Lookup(context.Background(), key); err == nil && !e.Deleted && e.Version == version {
 			ids = append(ids, n.id)
 		}
 	}
@@ -665,7 +679,7 @@ func (tc *testCluster) holding(key string, version uint64) []string {
 func (tc *testCluster) anyHolds(key string) []string {
 	var ids []string
 	for _, n := range tc.nodes {
-		if _, err := n.local.Lookup(context.Background(), key); err == nil {
+		if _, err := n.store.Lookup(context.Background(), key); err == nil {
 			ids = append(ids, n.id)
 		}
 	}
