@@ -528,7 +528,7 @@ func (n *testNode) repaired() []repairReq {
 
 // testCluster is k Clusters on fake locals over one fakeNet and roster.
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	net    *fakeNet
 	roster *roster
 	nodes  []*testNode
@@ -536,14 +536,14 @@ type testCluster struct {
 
 // newTestCluster starts k nodes n1..nk on fake locals (N=3, W=2, R=2
 // unless tune says otherwise) and closes them when the test ends.
-func newTestCluster(t *testing.T, k int, tune func(*Options)) *testCluster {
+func newTestCluster(t testing.TB, k int, tune func(*Options)) *testCluster {
 	t.Helper()
 	return newTestClusterOn(t, k, tune, nil)
 }
 
 // newTestClusterOn is newTestCluster with each node's Local from
 // newLocal (nil: fake locals).
-func newTestClusterOn(t *testing.T, k int, tune func(*Options), newLocal func(t *testing.T, id string) Local) *testCluster {
+func newTestClusterOn(t testing.TB, k int, tune func(*Options), newLocal func(t testing.TB, id string) Local) *testCluster {
 	t.Helper()
 	tc := &testCluster{t: t, net: &fakeNet{nodes: make(map[string]*testNode)}, roster: &roster{changes: make(chan struct{})}}
 	for i := 1; i <= k; i++ {

@@ -92,5 +92,10 @@
 //     stamp equal versions on writes of one key in the same millisecond;
 //     the replicas then keep whichever arrived first.
 //   - Stragglers run on a context detached from the request; Close waits
-//     for them (each is bounded by ReplicaTimeout).
+//     for them (each is bounded by ReplicaTimeout). Close the Cluster after
+//     the HTTP server stopped sending it requests: a write that starts
+//     while Close waits is not waited for.
+//   - List reads peers through Peer.Entries with forPeer "" and no buckets,
+//     which the replica side (Entries) answers with every local entry; the
+//     internal route must pass those through as they are.
 package cluster

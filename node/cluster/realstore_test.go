@@ -18,7 +18,7 @@ import (
 
 // realLocal opens a tiered store over a blockstore on memfs (the index in
 // a temp dir), small chunks so a few hundred KiB is a chunked blob.
-func realLocal(t *testing.T, id string) Local {
+func realLocal(t testing.TB, id string) Local {
 	t.Helper()
 	ctx := context.Background()
 	bs, err := blockstore.Open(ctx, blockstore.Options{
