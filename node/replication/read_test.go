@@ -2,6 +2,7 @@ package replication
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -172,6 +173,80 @@ func TestNewer(t *testing.T) {
 	for _, tc := range tests {
 		if got := Newer(tc.a, tc.b); got != tc.want {
 			t.Errorf("Newer(%+v, %+v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// Random answer sets: the newest is the maximum under Newer, holders hold
+// exactly it readable with self first, stale lists exactly the answering
+// homes that are behind, and nothing that did not answer is named.
+func TestResolveReadProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	homes := []string{"n1", "n2", "n3", "n4", "n5"}
+	for range 5000 {
+		var answers []ReadAnswer
+		for _, h := range homes[:1+rng.IntN(len(homes))] {
+			a := ReadAnswer{Home: h}
+			switch rng.IntN(6) {
+			case 0:
+				a.Err = errors.New("down")
+			case 1: // no entry
+			default:
+				a.Found = true
+				a.Entry = blockstore.Entry{Info: blockstore.Info{Key: "k", Version: uint64(1 + rng.IntN(3))}}
+				switch rng.IntN(4) {
+				case 0:
+					a.Entry.Deleted = true
+				case 1:
+					a.Entry.Corrupt = true
+				}
+			}
+			answers = append(answers, a)
+		}
+		self := homes[rng.IntN(len(homes))]
+		r := 1 + rng.IntN(3)
+		res, err := ResolveRead(self, answers, r)
+		answered := 0
+		for _, a := range answers {
+			if a.Err == nil {
+				answered++
+			}
+		}
+		if answered < r {
+			if !errors.Is(err, ErrNoQuorum) {
+				t.Fatalf("%d answers for R=%d: err %v", answered, r, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range answers {
+			if a.Err != nil {
+				if slices.Contains(res.Holders, a.Home) || slices.Contains(res.Stale, a.Home) {
+					t.Fatalf("%s did not answer but is named: %+v", a.Home, res)
+				}
+				continue
+			}
+			if a.Found && Newer(a.Entry, res.Newest) {
+				t.Fatalf("%s holds %+v, newer than the resolved %+v", a.Home, a.Entry, res.Newest)
+			}
+			current := a.Found && !Newer(res.Newest, a.Entry)
+			holder := slices.Contains(res.Holders, a.Home)
+			stale := slices.Contains(res.Stale, a.Home)
+			switch {
+			case holder && (!current || a.Entry.Deleted || a.Entry.Corrupt):
+				t.Fatalf("%s is a holder with %+v (newest %+v)", a.Home, a.Entry, res.Newest)
+			case current && res.Live() && !holder:
+				t.Fatalf("%s holds the newest readable but is no holder", a.Home)
+			case res.Found && !current && !stale:
+				t.Fatalf("%s is behind (%+v vs %+v) but not stale", a.Home, a.Entry, res.Newest)
+			case holder && stale:
+				t.Fatalf("%s is both holder and stale", a.Home)
+			}
+		}
+		if len(res.Holders) > 0 && slices.Contains(res.Holders, self) && res.Holders[0] != self {
+			t.Fatalf("self %s not read first: %v", self, res.Holders)
 		}
 	}
 }
