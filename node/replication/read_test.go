@@ -243,6 +243,8 @@ func TestResolveReadProperties(t *testing.T) {
 				t.Fatalf("%s is behind (%+v vs %+v) but not stale", a.Home, a.Entry, res.Newest)
 			case holder && stale:
 				t.Fatalf("%s is both holder and stale", a.Home)
+			case a.Found && a.Entry.Corrupt && !stale:
+				t.Fatalf("%s holds a corrupt copy but is not stale", a.Home)
 			}
 		}
 		if len(res.Holders) > 0 && slices.Contains(res.Holders, self) && res.Holders[0] != self {
