@@ -95,7 +95,7 @@
 //     for them (each is bounded by ReplicaTimeout). Close the Cluster after
 //     the HTTP server stopped sending it requests: a write that starts
 //     while Close waits is not waited for.
-//   - List reads peers through Peer.Entries with forPeer "" and no buckets,
-//     which the replica side (Entries) answers with every local entry; the
-//     internal route must pass those through as they are.
+//   - List reads each peer through Peer.Entries with forPeer the peer's
+//     own ID and no buckets, which the replica side (Entries) answers with
+//     every local entry rather than a digest bucket's.
 package cluster

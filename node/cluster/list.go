@@ -16,7 +16,8 @@ const listPage = 1024
 
 // List returns up to limit live blobs whose keys start with prefix and
 // sort after startAfter, in key order: it scatters to every reachable
-// member (this node's index directly, the others through Peer.Entries)
+// member (this node's index directly, the others through Peer.Entries
+// asking each for the keys it shares with itself, that is all of them)
 // and merges by key, the newest entry winning, so a tombstone on one home
 // hides an older copy on another. Each key lives on N homes, so the answer
 // is complete while at most N-R placed members are missing (down or
@@ -117,7 +118,8 @@ func (s *listSource) fill(ctx context.Context) {
 	if s.self {
 		page, err = s.c.opts.Local.Scan(ctx, s.after, listPage)
 	} else {
-		page, err = s.c.opts.Peer.Entries(ctx, s.member.HTTPAddr, "", nil, s.after, listPage)
+		// forPeer the member itself, no buckets: every entry it holds.
+		page, err = s.c.opts.Peer.Entries(ctx, s.member.HTTPAddr, s.member.ID, nil, s.after, listPage)
 	}
 	if err != nil {
 		s.err = fmt.Errorf("cluster: list on %s: %w", s.member.ID, err)

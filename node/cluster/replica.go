@@ -149,11 +149,12 @@ func (c *Cluster) Digest(ctx context.Context, forPeer string) (replication.Diges
 }
 
 // Entries lists local entries of the keys shared with forPeer in the given
-// digest buckets, after startAfter, in key order. With forPeer "" and no
-// buckets it lists every local entry (tombstones included): the
-// scatter-gather listing of the coordinator (list.go) reads peers that way.
+// digest buckets, after startAfter, in key order. Asked for the keys this
+// node shares with itself (forPeer its own ID) and no buckets, it lists
+// every local entry (tombstones included): the coordinator's scatter-gather
+// listing (list.go) reads its peers that way.
 func (c *Cluster) Entries(ctx context.Context, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
-	if forPeer == "" && len(buckets) == 0 {
+	if len(buckets) == 0 && forPeer == c.currentView().self.ID {
 		return c.opts.Local.Scan(ctx, startAfter, limit)
 	}
 	return c.bg.entries(ctx, forPeer, buckets, startAfter, limit)
