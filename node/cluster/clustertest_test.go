@@ -378,6 +378,9 @@ func (f *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader,
 		<-ctx.Done()
 		return blockstore.Info{}, ctx.Err()
 	}
+	if n.slow.Load() {
+		r = &slowReader{r: r}
+	}
 	if after := n.failAfter.Load(); after > 0 {
 		r = &failingReader{r: r, left: after, err: errors.New("fakenet: connection reset mid-body")}
 	}
@@ -462,6 +465,14 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 
 func (r *rangeReader) Close() error { return r.obj.Close() }
 
+// slowReader hands out at most 16 KiB per read, after a short pause.
+type slowReader struct{ r io.Reader }
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return s.r.Read(p[:min(len(p), 16<<10)])
+}
+
 // failingReader passes left bytes through, then fails with err.
 type failingReader struct {
 	r    io.Reader
@@ -492,7 +503,10 @@ type testNode struct {
 	stall atomic.Bool // replica writes to it take nothing, never answer
 	// hangAfterBody: replica writes to it take the whole body, never answer.
 	hangAfterBody atomic.Bool
-	failAfter     atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
+	// slow: replica writes to it take the body in small pieces with a
+	// pause before each (progress, well within the replica timeout).
+	slow      atomic.Bool
+	failAfter atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
 
 	putReplicas, lookups, openRanges, servedBytes atomic.Int64
 	requested                                     atomic.Int64 // bytes asked for by OpenRange

@@ -35,6 +35,11 @@ func TestPutQuorum(t *testing.T) {
 			wantHolds: []string{"n1", "n2", "n3"},
 		},
 		{
+			name:      "one slow but progressing: paces the write, not cut out",
+			setup:     func(tc *testCluster) { tc.node("n2").slow.Store(true) },
+			wantHolds: []string{"n1", "n2", "n3"},
+		},
+		{
 			name:       "one dead in membership: not sent to, hinted",
 			setup:      func(tc *testCluster) { tc.setDead("n3") },
 			wantHolds:  []string{"n1", "n2"},
