@@ -16,9 +16,9 @@ import (
 	"strata/tiering"
 )
 
-// realLocal opens a tiered store over a blockstore on memfs (the index in
+// tieredLocalOnMemfs opens a tiered store over a blockstore on memfs (the index in
 // a temp dir), small chunks so a few hundred KiB is a chunked blob.
-func realLocal(t testing.TB, id string) Local {
+func tieredLocalOnMemfs(t testing.TB, id string) Local {
 	t.Helper()
 	ctx := context.Background()
 	bs, err := blockstore.Open(ctx, blockstore.Options{
@@ -48,7 +48,7 @@ func realLocal(t testing.TB, id string) Local {
 func TestOverRealStores(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tc := newTestClusterOn(t, 4, nil, realLocal)
+	tc := newTestClusterOn(t, 4, nil, tieredLocalOnMemfs)
 	key := tc.keyWithHomes("real", true, "n1", "n2", "n3")
 	body := pattern(9, 300<<10+5) // chunked: 64 KiB chunks
 
