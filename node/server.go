@@ -393,7 +393,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch code {
 	case "unauthorized":
 		h.Set("WWW-Authenticate", `Bearer realm="strata"`)
-	case "busy", "no_quorum", "shutting_down", "starting", "not_ready", "timeout":
+	case "busy", "shutting_down", "starting", "not_ready", "timeout", "no_quorum":
 		h.Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.Limits.RetryAfter.Round(time.Second)/time.Second))))
 	}
 	if r.ContentLength != 0 {

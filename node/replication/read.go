@@ -44,7 +44,8 @@ func (r ReadResolution) Live() bool {
 }
 
 // Newer reports whether entry a supersedes b under last-writer-wins: a
-// higher version, or at equal versions tombstone > blob > corrupt.
+// higher version, or at equal versions tombstone > blob > corrupt. A zero
+// Entry (no entry) is superseded by anything.
 func Newer(a, b blockstore.Entry) bool {
 	if a.Version != b.Version {
 		return a.Version > b.Version
@@ -52,9 +53,11 @@ func Newer(a, b blockstore.Entry) bool {
 	return rank(a) > rank(b)
 }
 
-// rank orders entries of one version: tombstone > blob > corrupt.
+// rank orders entries of one version: tombstone > blob > corrupt > none.
 func rank(e blockstore.Entry) int {
 	switch {
+	case e.Version == 0:
+		return -1
 	case e.Deleted:
 		return 2
 	case e.Corrupt:

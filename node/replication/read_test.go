@@ -169,6 +169,9 @@ func TestNewer(t *testing.T) {
 		{corrupt(1), blob(1), false},
 		{tomb(1), corrupt(1), true},
 		{corrupt(2), tomb(1), true},
+		{corrupt(0), blockstore.Entry{}, false}, // version 0: no entry either way
+		{blob(1), blockstore.Entry{}, true},
+		{blockstore.Entry{}, blockstore.Entry{}, false},
 	}
 	for _, tc := range tests {
 		if got := Newer(tc.a, tc.b); got != tc.want {
