@@ -61,14 +61,14 @@ func TestPutQuorum(t *testing.T) {
 		{
 			name:       "one stalled past the replica timeout: cut out, hinted",
 			setup:      func(tc *testCluster) { tc.node("n2").stall.Store(true) },
-			timeout:    50 * time.Millisecond,
+			timeout:    300 * time.Millisecond, // long enough that healthy replicas on a loaded machine never hit it
 			wantHolds:  []string{"n1", "n3"},
 			wantHinted: []string{"n2"},
 		},
 		{
 			name:       "one taking the body but never answering: a straggler, hinted once it times out",
 			setup:      func(tc *testCluster) { tc.node("n3").hangAfterBody.Store(true) },
-			timeout:    50 * time.Millisecond,
+			timeout:    300 * time.Millisecond, // long enough that healthy replicas on a loaded machine never hit it
 			wantHolds:  []string{"n1", "n2"},
 			wantHinted: []string{"n3"},
 		},
