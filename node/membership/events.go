@@ -1,9 +1,7 @@
 package membership
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -55,29 +53,33 @@ func (d *delegates) NotifyConflict(existing, other *memberlist.Node) {
 func (d *delegates) NotifyJoin(n *memberlist.Node) { d.m.observe(n, Alive) }
 
 // NotifyUpdate: an alive node's metadata changed.
-func (d *delegates) NotifyUpdate(n *memberlist.Node) { d.m.observe(n, stateOf(n.State)) }
+func (d *delegates) NotifyUpdate(n *memberlist.Node) { d.m.observe(n, Alive) }
 
-// NotifyLeave is memberlist's event for both dead and left nodes: the
-// node's State tells them apart. Dead stays a member; Left is removed.
+// NotifyLeave is memberlist's event for both a dead and a left node, and
+// memberlist never fills in Node.State (its nodeState.State shadows it),
+// so the node's last metadata tells them apart: Leave sets the leaving
+// flag and gossips it before the leave message. Dead stays a member;
+// Left is removed.
 func (d *delegates) NotifyLeave(n *memberlist.Node) {
-	if n.State == memberlist.StateLeft {
+	if meta, err := decodeMeta(n.Meta); err == nil && meta.Leaving {
 		d.m.remove(n.Name)
 		return
 	}
 	d.m.observe(n, Dead)
 }
 
-// stateOf maps memberlist's node state onto ours.
-func stateOf(s memberlist.NodeStateType) State {
-	switch s {
-	case memberlist.StateSuspect:
-		return Suspect
-	case memberlist.StateDead:
-		return Dead
-	case memberlist.StateLeft:
-		return Left
+// NotifyMerge sees a peer's whole member list when either side joins
+// (memberlist fills in State here, unlike in events). A member we hold as
+// Dead that the peer saw leave is removed: this catches a leave whose
+// flag update reached us after the leave message, and a leave that
+// happened while this node was down.
+func (d *delegates) NotifyMerge(peers []*memberlist.Node) error {
+	for _, p := range peers {
+		if p.State == memberlist.StateLeft {
+			d.m.removeIfDead(p.Name)
+		}
 	}
-	return Alive
+	return nil
 }
 
 // observe records what gossip says of node n: its state and, when its
@@ -117,13 +119,24 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 }
 
 // remove forgets a member that left.
-func (m *Membership) remove(id string) {
+func (m *Membership) remove(id string) { m.removeWhen(id, func(Member) bool { return true }) }
+
+// removeIfDead forgets a member that left, if we hold it as Dead (a live
+// one would be a newer incarnation than the leave the peer saw).
+func (m *Membership) removeIfDead(id string) {
+	m.removeWhen(id, func(o Member) bool { return o.State == Dead })
+}
+
+func (m *Membership) removeWhen(id string, cond func(Member) bool) {
 	if id == m.opts.NodeID {
 		return
 	}
 	m.mu.Lock()
-	_, known := m.others[id]
-	delete(m.others, id)
+	o, known := m.others[id]
+	known = known && cond(o)
+	if known {
+		delete(m.others, id)
+	}
 	closed := m.closed
 	m.mu.Unlock()
 	if !known || closed {
@@ -132,58 +145,4 @@ func (m *Membership) remove(id string) {
 	m.log.Info("membership: member left", "id", id)
 	m.notify()
 	m.markDirty()
-}
-
-// pollLoop reads memberlist's member list for suspect state. memberlist
-// raises no event when a node turns suspect or refutes a suspicion, and
-// its PingDelegate only reports this node's own successful probes (not a
-// suspicion gossiped by others, nor a failed probe), so reading the
-// states is the one way to see Suspect.
-func (m *Membership) pollLoop(ctx context.Context) {
-	t := time.NewTicker(m.opts.Timing.StatePollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.applyLiveStates(m.ml.Members())
-		}
-	}
-}
-
-// applyLiveStates moves members between Alive and Suspect as memberlist's
-// list (alive and suspect nodes only) shows them. Dead and Left come from
-// events, which are authoritative: a member we hold as Dead is left alone
-// even if this snapshot, taken before the event, still shows it alive.
-func (m *Membership) applyLiveStates(nodes []*memberlist.Node) {
-	changed := false
-	m.mu.Lock()
-	for _, n := range nodes {
-		cur, ok := m.others[n.Name]
-		if !ok || !cur.Reachable() {
-			continue
-		}
-		var st State
-		switch n.State {
-		case memberlist.StateAlive:
-			st = Alive
-		case memberlist.StateSuspect:
-			st = Suspect
-		default:
-			continue
-		}
-		if cur.State != st {
-			cur.State = st
-			m.others[n.Name] = cur
-			changed = true
-			m.log.Info("membership: member "+st.String(), "id", cur.ID)
-		}
-	}
-	closed := m.closed
-	m.mu.Unlock()
-	if changed && !closed {
-		m.notify()
-		m.markDirty()
-	}
 }

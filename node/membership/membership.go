@@ -123,7 +123,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	cfg.SecretKey = gossipKey(o.Secret)
 	cfg.GossipVerifyIncoming, cfg.GossipVerifyOutgoing = true, true
 	d := &delegates{m: m}
-	cfg.Delegate, cfg.Events, cfg.Alive, cfg.Conflict = d, d, d, d
+	cfg.Delegate, cfg.Events, cfg.Alive, cfg.Conflict, cfg.Merge = d, d, d, d, d
 	cfg.Logger = memberlistLogger(m.log)
 	return cfg, nil
 }
@@ -144,9 +144,8 @@ func (m *Membership) Start(ctx context.Context) error {
 	}
 	m.started = true
 	ctx, m.cancel = context.WithCancel(ctx)
-	m.wg.Add(3)
+	m.wg.Add(2)
 	go func() { defer m.wg.Done(); m.joinLoop(ctx) }()
-	go func() { defer m.wg.Done(); m.pollLoop(ctx) }()
 	go func() { defer m.wg.Done(); m.persistLoop(ctx) }()
 	return nil
 }
@@ -239,9 +238,26 @@ func (m *Membership) Leave(ctx context.Context) error {
 	}
 	timeout := m.opts.Timing.BroadcastTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(deadline), time.Millisecond)
+		timeout = max(time.Until(deadline), 2*time.Millisecond)
 	}
-	err := m.ml.Leave(timeout)
+	// First the leaving flag, so the others tell this leave from a death
+	// (memberlist reports both as NotifyLeave); then the leave itself.
+	m.mu.Lock()
+	leaving := metaOf(m.self)
+	leaving.Leaving = true
+	meta, err := encodeMeta(leaving)
+	if err == nil {
+		m.selfMeta = meta
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := m.ml.UpdateNode(timeout / 2); err != nil {
+		m.log.Warn("membership: leaving flag not broadcast in time; some members may keep this node as dead", "err", err)
+	}
+	err = m.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
 	m.mu.Lock()
 	m.left = true
 	m.self.State = Left

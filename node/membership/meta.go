@@ -13,7 +13,7 @@ import (
 //
 //	offset  size  field
 //	0       1     version (1)
-//	1       1     flags: bit 0 draining; other bits zero in version 1
+//	1       1     flags: bit 0 draining, bit 1 leaving; others zero in version 1
 //	2       8     weight, IEEE 754 float64, little endian
 //	10      var   uvarint length, then HTTPAddr (UTF-8)
 //	...     var   uvarint length, then Zone (UTF-8)
@@ -25,6 +25,8 @@ import (
 const (
 	metaVersion    = 1
 	metaFlagDrain  = 1 << 0
+	metaFlagLeave  = 1 << 1
+	metaFlagsV1    = metaFlagDrain | metaFlagLeave
 	metaFixedSize  = 10
 	maxHTTPAddrLen = 255
 	maxZoneLen     = 128
@@ -36,6 +38,11 @@ type nodeMeta struct {
 	Zone     string
 	Weight   float64
 	Draining bool
+	// Leaving is set by Leave just before memberlist's leave message:
+	// memberlist reports a dead and a left node through the same event
+	// (NotifyLeave) and never fills in Node.State, so this flag is what
+	// tells the others the node is gone for good.
+	Leaving bool
 }
 
 // validate checks what both sides of the codec promise.
@@ -68,6 +75,9 @@ func encodeMeta(m nodeMeta) ([]byte, error) {
 	if m.Draining {
 		b[1] |= metaFlagDrain
 	}
+	if m.Leaving {
+		b[1] |= metaFlagLeave
+	}
 	binary.LittleEndian.PutUint64(b[2:], math.Float64bits(m.Weight))
 	b = binary.AppendUvarint(b, uint64(len(m.HTTPAddr)))
 	b = append(b, m.HTTPAddr...)
@@ -86,10 +96,11 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	if version < metaVersion {
 		return m, fmt.Errorf("%w: version %d", ErrBadMeta, version)
 	}
-	if version == metaVersion && flags&^metaFlagDrain != 0 {
+	if version == metaVersion && flags&^metaFlagsV1 != 0 {
 		return m, fmt.Errorf("%w: unknown flags %#x", ErrBadMeta, flags)
 	}
 	m.Draining = flags&metaFlagDrain != 0
+	m.Leaving = flags&metaFlagLeave != 0
 	m.Weight = math.Float64frombits(binary.LittleEndian.Uint64(b[2:]))
 	rest := b[metaFixedSize:]
 	var err error

@@ -72,9 +72,6 @@ type Timing struct {
 	// ReconnectInterval between attempts to reach dead members again, so
 	// the two halves of a healed partition find each other (default 30s).
 	ReconnectInterval time.Duration
-	// StatePollInterval between reads of memberlist's view for suspect
-	// state, which it reports through no event (default ProbeInterval).
-	StatePollInterval time.Duration
 	// BroadcastTimeout bounds waiting for a metadata update to go out
 	// (SetDraining), and Leave when its ctx has no deadline (default 5s).
 	BroadcastTimeout time.Duration
@@ -97,7 +94,6 @@ func LoopbackTiming() Timing {
 		JoinRetryMin:      50 * time.Millisecond,
 		JoinRetryMax:      200 * time.Millisecond,
 		ReconnectInterval: 200 * time.Millisecond,
-		StatePollInterval: 20 * time.Millisecond,
 		BroadcastTimeout:  time.Second,
 		DeadNodeReclaim:   time.Second,
 	}
@@ -121,7 +117,6 @@ func (t *Timing) setDefaults() {
 	def(&t.JoinRetryMax, 30*time.Second)
 	t.JoinRetryMax = max(t.JoinRetryMax, t.JoinRetryMin)
 	def(&t.ReconnectInterval, 30*time.Second)
-	def(&t.StatePollInterval, t.ProbeInterval)
 	def(&t.BroadcastTimeout, 5*time.Second)
 	def(&t.DeadNodeReclaim, 30*time.Second)
 }

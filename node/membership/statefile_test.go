@@ -1,0 +1,118 @@
+package membership
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"strata/ioengine"
+)
+
+func TestStateFileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "members.json")
+	fsys := ioengine.OSFS()
+	if got, err := loadState(fsys, path); err != nil || got != nil {
+		t.Fatalf("missing file: %v, %v; want no members, no error", got, err)
+	}
+	members := []Member{
+		{ID: "n3", GossipAddr: "10.0.0.3:7946", HTTPAddr: "10.0.0.3:7070", Zone: "b", Weight: 2, State: Dead},
+		{ID: "n1", GossipAddr: "10.0.0.1:7946", HTTPAddr: "10.0.0.1:7070", Zone: "a", Weight: 1, State: Alive, Draining: true},
+		{ID: "n2", GossipAddr: "10.0.0.2:7946", HTTPAddr: "10.0.0.2:7070", Weight: 0.5, State: Suspect},
+		{ID: "gone", GossipAddr: "10.0.0.9:7946", Weight: 1, State: Left},
+	}
+	if err := saveState(fsys, path, members); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadState(fsys, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Member{members[1], members[2], members[0]} // sorted by ID, Left dropped
+	if !slices.Equal(got, want) {
+		t.Fatalf("loaded %+v\nwant %+v", got, want)
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temp file left behind: %v", err)
+	}
+}
+
+func TestStateFileRefused(t *testing.T) {
+	tests := []struct {
+		name, text string
+	}{
+		{"not json", "members"},
+		{"truncated", `{"version":1,"members":[{"id":"n1"`},
+		{"no version", `{"members":[]}`},
+		{"future version", `{"version":2,"members":[]}`},
+		{"empty id", `{"version":1,"members":[{"id":"","weight":1,"state":"alive"}]}`},
+		{"long id", `{"version":1,"members":[{"id":"` + strings.Repeat("x", maxIDLen+1) + `","weight":1,"state":"alive"}]}`},
+		{"duplicate", `{"version":1,"members":[{"id":"a","weight":1,"state":"alive"},{"id":"a","weight":1,"state":"dead"}]}`},
+		{"zero weight", `{"version":1,"members":[{"id":"a","weight":0,"state":"alive"}]}`},
+		{"unknown state", `{"version":1,"members":[{"id":"a","weight":1,"state":"zombie"}]}`},
+		{"left is not a member", `{"version":1,"members":[{"id":"a","weight":1,"state":"left"}]}`},
+		{"control character in address", `{"version":1,"members":[{"id":"a","weight":1,"state":"dead","gossip_addr":"a\u0000"}]}`},
+		{"zone too long", `{"version":1,"members":[{"id":"a","weight":1,"state":"dead","zone":"` + strings.Repeat("z", maxZoneLen+1) + `"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeState([]byte(tt.text))
+			if !errors.Is(err, ErrBadState) {
+				t.Fatalf("decodeState = %+v, %v; want ErrBadState", got, err)
+			}
+		})
+	}
+}
+
+// TestNewRefusesBadStateFile: a state file that does not decode stops New
+// (forgetting members that are down could misplace keys) with a clear
+// error, and the file is left as it was.
+func TestNewRefusesBadStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "members.json")
+	if err := os.WriteFile(path, []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{NodeID: "n1", BindAddr: "127.0.0.1:0", Secret: []byte("s"), StatePath: path})
+	if !errors.Is(err, ErrBadState) {
+		t.Fatalf("New over a bad state file: %v, want ErrBadState", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "{garbage" {
+		t.Fatalf("state file changed to %q", b)
+	}
+}
+
+func FuzzDecodeState(f *testing.F) {
+	good, err := encodeState([]Member{
+		{ID: "n1", GossipAddr: "10.0.0.1:7946", HTTPAddr: "10.0.0.1:7070", Zone: "a", Weight: 1, State: Alive},
+		{ID: "n2", GossipAddr: "10.0.0.2:7946", Weight: 2, State: Dead, Draining: true},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"members":[]}`))
+	f.Add([]byte(`{"version":1,"members":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		members, err := decodeState(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadState) {
+				t.Fatalf("error %v does not wrap ErrBadState", err)
+			}
+			return
+		}
+		again, err := encodeState(members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeState(again)
+		if err != nil {
+			t.Fatalf("re-encoded state does not decode: %v", err)
+		}
+		slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
+		if !slices.Equal(back, members) {
+			t.Fatalf("round trip: %+v, want %+v", back, members)
+		}
+	})
+}
