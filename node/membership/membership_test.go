@@ -214,8 +214,11 @@ func TestStoppedMemberIsDeadAndStays(t *testing.T) {
 
 func TestLeaveRemovesMember(t *testing.T) {
 	t.Parallel()
-	n1 := startNode(t, "n1", nil)
-	n2 := startNode(t, "n2", seeds(n1))
+	// No reconnects to dead members: their push/pull would show the leave
+	// too (NotifyMerge); this test is about the leaving flag.
+	noReconnect := func(o *Options) { o.Timing.ReconnectInterval = time.Hour }
+	n1 := startNode(t, "n1", noReconnect)
+	n2 := startNode(t, "n2", func(o *Options) { noReconnect(o); seeds(n1)(o) })
 	n3 := startNode(t, "n3", seeds(n1))
 	poll.Until(t, "three alive", func() bool { return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) })
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -309,35 +312,41 @@ func TestRestartKnowsDownMembers(t *testing.T) {
 	statePath := filepath.Join(t.TempDir(), "members.json")
 	withState := func(o *Options) { o.StatePath = statePath }
 	n1 := startNode(t, "n1", withState)
-	n2 := startNode(t, "n2", seeds(n1))
-	n3 := startNode(t, "n3", seeds(n1))
-	poll.Until(t, "n1 sees three alive", func() bool { return sees(n1, "n2", Alive) && sees(n1, "n3", Alive) })
-	if err := n3.SetDraining(true); err != nil {
+	// n2 and n3 never reach out to a dead member and are never alone, so
+	// the restarted n1 has to find them from its state file.
+	quiet := func(o *Options) { o.Seeds = []string{n1.Self().GossipAddr}; o.Timing.ReconnectInterval = time.Hour }
+	n2 := startNode(t, "n2", quiet)
+	n3 := startNode(t, "n3", quiet)
+	n4 := startNode(t, "n4", seeds(n1))
+	poll.Until(t, "n1 sees four alive", func() bool {
+		return sees(n1, "n2", Alive) && sees(n1, "n3", Alive) && sees(n1, "n4", Alive)
+	})
+	if err := n4.SetDraining(true); err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, "n1 sees n3 draining", func() bool { m, _ := memberOf(n1, "n3"); return m.Draining })
-	want2, want3 := n2.Self(), n3.Self()
+	poll.Until(t, "n1 sees n4 draining", func() bool { m, _ := memberOf(n1, "n4"); return m.Draining })
+	want2, want3, want4 := n2.Self(), n3.Self(), n4.Self()
 	n1Addr := n1.Self().GossipAddr
-	if err := n3.Close(); err != nil {
-		t.Fatal(err)
+	for _, n := range []*Membership{n4, n1} {
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := n1.Close(); err != nil {
-		t.Fatal(err)
-	}
+	poll.Until(t, "n2 and n3 see n1 dead", func() bool { return sees(n2, "n1", Dead) && sees(n3, "n1", Dead) })
 
 	again := newNode(t, "n1", func(o *Options) { withState(o); o.BindAddr = n1Addr })
-	want2.State, want3.State = Dead, Dead
-	want := []Member{again.Self(), want2, want3}
+	want2.State, want3.State, want4.State = Dead, Dead, Dead
+	want := []Member{again.Self(), want2, want3, want4}
 	if got := again.Members(); !slices.Equal(got, want) {
 		t.Fatalf("restarted, before gossip: Members =\n%+v\nwant\n%+v", got, want)
 	}
 	if err := again.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, "the restarted node rejoins through n2's persisted address", func() bool {
-		return sees(again, "n2", Alive) && sees(n2, "n1", Alive)
+	poll.Until(t, "the restarted node rejoins through the persisted addresses", func() bool {
+		return sees(again, "n2", Alive) && sees(again, "n3", Alive) && sees(n2, "n1", Alive) && sees(n3, "n1", Alive)
 	})
-	poll.Until(t, "n3, which is down, stays a dead member", func() bool { return sees(again, "n3", Dead) })
+	poll.Until(t, "n4, which is down, stays a dead member", func() bool { return sees(again, "n4", Dead) })
 }
 
 // TestLeaveOrDeath: memberlist reports a dead and a left node through
