@@ -22,12 +22,36 @@ func (d *delegates) NodeMeta(limit int) []byte {
 	return append([]byte(nil), d.m.selfMeta...)
 }
 
-// The user-message and state-exchange hooks are unused: everything a
-// member says about itself fits in its metadata.
+// User messages are unused: everything a member says about itself fits
+// in its metadata.
 func (d *delegates) NotifyMsg([]byte)                           {}
 func (d *delegates) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegates) LocalState(join bool) []byte                { return nil }
-func (d *delegates) MergeRemoteState(buf []byte, join bool)     {}
+
+// LocalState is this node's part of a push/pull: its left records.
+func (d *delegates) LocalState(join bool) []byte {
+	d.m.mu.Lock()
+	recs := d.m.leftRecords()
+	d.m.mu.Unlock()
+	b, err := encodeLeftExchange(recs)
+	if err != nil {
+		d.m.log.Error("membership: encode left records", "err", err)
+		return nil
+	}
+	return b
+}
+
+// MergeRemoteState takes a peer's left records.
+func (d *delegates) MergeRemoteState(buf []byte, join bool) {
+	if len(buf) == 0 {
+		return
+	}
+	recs, err := decodeLeftExchange(buf)
+	if err != nil {
+		d.m.log.Warn("membership: ignoring a peer's left records", "err", err)
+		return
+	}
+	d.m.mergeLeft(recs)
+}
 
 // NotifyAlive admits a node only when its metadata decodes, so every
 // member we hold has a usable HTTP address and weight.
@@ -56,30 +80,26 @@ func (d *delegates) NotifyJoin(n *memberlist.Node) { d.m.observe(n, Alive) }
 func (d *delegates) NotifyUpdate(n *memberlist.Node) { d.m.observe(n, Alive) }
 
 // NotifyLeave is memberlist's event for both a dead and a left node, and
-// memberlist never fills in Node.State (its nodeState.State shadows it),
-// so the node's last metadata tells them apart: Leave sets the leaving
-// flag and gossips it before the leave message. Dead stays a member;
-// Left is removed.
+// memberlist never fills in Node.State (its nodeState.State shadows it).
+// What tells them apart: the leaving flag Leave gossips just before the
+// leave message, or a left record for this run of the node. Dead stays a
+// member; Left is removed.
 func (d *delegates) NotifyLeave(n *memberlist.Node) {
-	if meta, err := decodeMeta(n.Meta); err == nil && meta.Leaving {
-		d.m.remove(n.Name)
+	meta, err := decodeMeta(n.Meta)
+	if err == nil && meta.Leaving {
+		d.m.removeLeft(n.Name, meta.Boot)
 		return
 	}
-	d.m.observe(n, Dead)
-}
-
-// NotifyMerge sees a peer's whole member list when either side joins
-// (memberlist fills in State here, unlike in events). A member we hold as
-// Dead that the peer saw leave is removed: this catches a leave whose
-// flag update reached us after the leave message, and a leave that
-// happened while this node was down.
-func (d *delegates) NotifyMerge(peers []*memberlist.Node) error {
-	for _, p := range peers {
-		if p.State == memberlist.StateLeft {
-			d.m.removeIfDead(p.Name)
+	if err == nil {
+		d.m.mu.Lock()
+		left := d.m.recordSaysLeft(n.Name, meta.Boot)
+		d.m.mu.Unlock()
+		if left {
+			d.m.removeLeft(n.Name, meta.Boot)
+			return
 		}
 	}
-	return nil
+	d.m.observe(n, Dead)
 }
 
 // observe records what gossip says of node n: its state and, when its
@@ -95,6 +115,7 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 	meta, err := decodeMeta(n.Meta)
 	if err == nil {
 		cur.HTTPAddr, cur.Zone, cur.Weight, cur.Draining = meta.HTTPAddr, meta.Zone, meta.Weight, meta.Draining
+		cur.boot = meta.Boot
 	} else if !known {
 		// Admission (NotifyAlive) checks metadata, so this is a node we
 		// never admitted: nothing to place on it.
@@ -118,31 +139,53 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 	m.markDirty()
 }
 
-// remove forgets a member that left.
-func (m *Membership) remove(id string) { m.removeWhen(id, func(Member) bool { return true }) }
-
-// removeIfDead forgets a member that left, if we hold it as Dead (a live
-// one would be a newer incarnation than the leave the peer saw).
-func (m *Membership) removeIfDead(id string) {
-	m.removeWhen(id, func(o Member) bool { return o.State == Dead })
-}
-
-func (m *Membership) removeWhen(id string, cond func(Member) bool) {
+// removeLeft forgets a member whose run boot left, and keeps the record
+// so peers that missed the leave learn it by push/pull.
+func (m *Membership) removeLeft(id string, boot uint64) {
 	if id == m.opts.NodeID {
 		return
 	}
 	m.mu.Lock()
-	o, known := m.others[id]
-	known = known && cond(o)
+	m.learnLeft(leftRecord{ID: id, Boot: boot, At: m.nowMilli()})
+	_, known := m.others[id]
 	if known {
 		delete(m.others, id)
 	}
 	closed := m.closed
 	m.mu.Unlock()
-	if !known || closed {
+	if closed {
 		return
 	}
-	m.log.Info("membership: member left", "id", id)
-	m.notify()
+	if known {
+		m.log.Info("membership: member left", "id", id)
+		m.notify()
+	}
 	m.markDirty()
+}
+
+// mergeLeft takes left records from a peer.
+func (m *Membership) mergeLeft(recs []leftRecord) {
+	var removed []string
+	m.mu.Lock()
+	before := len(m.left)
+	for _, r := range recs {
+		if m.learnLeft(r) {
+			removed = append(removed, r.ID)
+		}
+	}
+	grew := len(m.left) != before
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return
+	}
+	for _, id := range removed {
+		m.log.Info("membership: member left (learnt from a peer)", "id", id)
+	}
+	if len(removed) > 0 {
+		m.notify()
+	}
+	if len(removed) > 0 || grew {
+		m.markDirty()
+	}
 }

@@ -44,7 +44,7 @@ func (m *Membership) joinLoop(ctx context.Context) {
 func (m *Membership) joinTargets() (alone bool, targets []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.left {
+	if m.selfLeft {
 		return false, nil
 	}
 	alone = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -31,9 +32,11 @@ type Membership struct {
 	mu       sync.Mutex
 	self     Member
 	selfMeta []byte
-	others   map[string]Member // by ID; never this node, never Left
+	boot     uint64           // this run, gossiped in the metadata
+	others   map[string]known // by ID; never this node, never Left
+	left     map[string]leftRecord
 	started  bool
-	left     bool
+	selfLeft bool // Leave was called
 	closed   bool
 
 	changes chan struct{} // cap 1: coalesced change signal for readers
@@ -50,7 +53,8 @@ func New(opts Options) (*Membership, error) {
 		return nil, err
 	}
 	self := Member{ID: opts.NodeID, HTTPAddr: opts.HTTPAddr, Zone: opts.Zone, Weight: opts.Weight, State: Alive}
-	selfMeta, err := encodeMeta(metaOf(self))
+	boot := rand.Uint64() | 1
+	selfMeta, err := encodeMeta(metaOf(self, boot))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
@@ -62,16 +66,18 @@ func New(opts Options) (*Membership, error) {
 		log:      opts.Logger,
 		self:     self,
 		selfMeta: selfMeta,
-		others:   make(map[string]Member),
+		boot:     boot,
+		others:   make(map[string]known),
+		left:     make(map[string]leftRecord),
 		changes:  make(chan struct{}, 1),
 		dirty:    make(chan struct{}, 1),
 	}
 	if opts.StatePath != "" {
-		known, err := loadState(opts.FS, opts.StatePath)
+		st, err := loadState(opts.FS, opts.StatePath)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range known {
+		for _, k := range st.members {
 			if k.ID == opts.NodeID {
 				continue
 			}
@@ -80,6 +86,9 @@ func New(opts Options) (*Membership, error) {
 			// requests, until gossip reports it alive.
 			k.State = Dead
 			m.others[k.ID] = k
+		}
+		for _, r := range st.left {
+			m.learnLeft(r)
 		}
 	}
 	cfg, err := m.memberlistConfig()
@@ -123,7 +132,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	cfg.SecretKey = gossipKey(o.Secret)
 	cfg.GossipVerifyIncoming, cfg.GossipVerifyOutgoing = true, true
 	d := &delegates{m: m}
-	cfg.Delegate, cfg.Events, cfg.Alive, cfg.Conflict, cfg.Merge = d, d, d, d, d
+	cfg.Delegate, cfg.Events, cfg.Alive, cfg.Conflict = d, d, d, d
 	cfg.Logger = memberlistLogger(m.log)
 	return cfg, nil
 }
@@ -164,9 +173,9 @@ func (m *Membership) Members() []Member {
 	m.mu.Lock()
 	out := make([]Member, 0, len(m.others)+1)
 	for _, o := range m.others {
-		out = append(out, o)
+		out = append(out, o.Member)
 	}
-	if !m.left {
+	if !m.selfLeft {
 		out = append(out, m.self)
 	}
 	m.mu.Unlock()
@@ -192,7 +201,7 @@ func (m *Membership) SetDraining(draining bool) error {
 	case m.closed:
 		m.mu.Unlock()
 		return ErrClosed
-	case m.left:
+	case m.selfLeft:
 		m.mu.Unlock()
 		return ErrLeft
 	case m.self.Draining == draining:
@@ -201,7 +210,7 @@ func (m *Membership) SetDraining(draining bool) error {
 	}
 	next := m.self
 	next.Draining = draining
-	meta, err := encodeMeta(metaOf(next))
+	meta, err := encodeMeta(metaOf(next, m.boot))
 	if err != nil {
 		m.mu.Unlock()
 		return err
@@ -228,7 +237,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 	m.lifeMu.Lock()
 	defer m.lifeMu.Unlock()
 	m.mu.Lock()
-	closed, left := m.closed, m.left
+	closed, left := m.closed, m.selfLeft
 	m.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -243,7 +252,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 	// First the leaving flag, so the others tell this leave from a death
 	// (memberlist reports both as NotifyLeave); then the leave itself.
 	m.mu.Lock()
-	leaving := metaOf(m.self)
+	leaving := metaOf(m.self, m.boot)
 	leaving.Leaving = true
 	meta, err := encodeMeta(leaving)
 	if err == nil {
@@ -259,7 +268,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 	}
 	err = m.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
 	m.mu.Lock()
-	m.left = true
+	m.selfLeft = true
 	m.self.State = Left
 	m.mu.Unlock()
 	m.notify()
@@ -333,15 +342,22 @@ func (m *Membership) persist() error {
 		return nil
 	}
 	m.mu.Lock()
-	known := make([]Member, 0, len(m.others))
+	st := state{members: make([]known, 0, len(m.others)), left: m.leftRecords()}
 	for _, o := range m.others {
-		known = append(known, o)
+		st.members = append(st.members, o)
 	}
 	m.mu.Unlock()
-	return saveState(m.opts.FS, m.opts.StatePath, known)
+	return saveState(m.opts.FS, m.opts.StatePath, st)
+}
+
+// known is a member as this node holds it: the Member and the run of its
+// process that gossip last showed (0 when never seen).
+type known struct {
+	Member
+	boot uint64
 }
 
 // metaOf is the gossiped part of a member.
-func metaOf(m Member) nodeMeta {
-	return nodeMeta{HTTPAddr: m.HTTPAddr, Zone: m.Zone, Weight: m.Weight, Draining: m.Draining}
+func metaOf(m Member, boot uint64) nodeMeta {
+	return nodeMeta{HTTPAddr: m.HTTPAddr, Zone: m.Zone, Weight: m.Weight, Boot: boot, Draining: m.Draining}
 }

@@ -214,9 +214,9 @@ func TestStoppedMemberIsDeadAndStays(t *testing.T) {
 
 func TestLeaveRemovesMember(t *testing.T) {
 	t.Parallel()
-	// No reconnects to dead members: their push/pull would show the leave
-	// too (NotifyMerge); this test is about the leaving flag.
-	noReconnect := func(o *Options) { o.Timing.ReconnectInterval = time.Hour }
+	// No reconnects to dead members, and push/pull (left records) only
+	// every hour: this test is about the leaving flag.
+	noReconnect := func(o *Options) { o.Timing.ReconnectInterval = time.Hour; o.Timing.PushPullInterval = time.Hour }
 	n1 := startNode(t, "n1", noReconnect)
 	n2 := startNode(t, "n2", func(o *Options) { noReconnect(o); seeds(n1)(o) })
 	n3 := startNode(t, "n3", seeds(n1))
@@ -350,39 +350,82 @@ func TestRestartKnowsDownMembers(t *testing.T) {
 }
 
 // TestLeaveOrDeath: memberlist reports a dead and a left node through
-// one event; the leaving flag in the node's metadata tells them apart, and
-// a peer's view on join removes a dead member the peer saw leave.
+// one event; the leaving flag in the node's metadata, or a left record
+// for that run of the node, tells them apart. Records from a peer remove
+// a dead member of the same run only.
 func TestLeaveOrDeath(t *testing.T) {
 	m := newNode(t, "n1", nil)
 	d := &delegates{m: m}
-	node := func(id string, leaving bool) *memberlist.Node {
-		meta, err := encodeMeta(nodeMeta{HTTPAddr: "h:1", Weight: 1, Leaving: leaving})
+	node := func(id string, boot uint64, leaving bool) *memberlist.Node {
+		meta, err := encodeMeta(nodeMeta{HTTPAddr: "h:1", Weight: 1, Boot: boot, Leaving: leaving})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return &memberlist.Node{Name: id, Addr: net.IPv4(127, 0, 0, 1), Port: 1, Meta: meta}
 	}
-	for _, id := range []string{"crashed", "left", "alive", "dead"} {
-		d.NotifyJoin(node(id, false))
+	for _, id := range []string{"crashed", "left", "alive", "dead", "restarted", "later"} {
+		d.NotifyJoin(node(id, 7, false))
 	}
-	d.NotifyUpdate(node("left", true))
-	d.NotifyLeave(node("left", true))
-	d.NotifyLeave(node("crashed", false))
-	d.NotifyLeave(node("dead", false))
-	if err := d.NotifyMerge([]*memberlist.Node{
-		{Name: "dead", State: memberlist.StateLeft},
-		{Name: "alive", State: memberlist.StateLeft},
-		{Name: "crashed", State: memberlist.StateDead},
-	}); err != nil {
+	d.NotifyUpdate(node("left", 7, true))
+	d.NotifyLeave(node("left", 7, true))       // flag: left
+	d.NotifyLeave(node("crashed", 7, false))   // no flag, no record: dead
+	d.NotifyLeave(node("dead", 7, false))      // dead, then a record comes
+	d.NotifyLeave(node("restarted", 7, false)) // dead; the record is for an older run
+	peer, err := encodeLeftExchange([]leftRecord{
+		{ID: "dead", Boot: 7, At: time.Now().UnixMilli()},
+		{ID: "alive", Boot: 7, At: time.Now().UnixMilli()},
+		{ID: "restarted", Boot: 6, At: time.Now().UnixMilli()},
+		{ID: "later", Boot: 7, At: time.Now().UnixMilli()},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
+	d.MergeRemoteState(peer, false)
+	d.NotifyLeave(node("later", 7, false)) // the record came before its leave
 	got := map[string]State{}
 	for _, x := range m.Members() {
 		got[x.ID] = x.State
 	}
-	want := map[string]State{"n1": Alive, "crashed": Dead, "alive": Alive}
+	want := map[string]State{"n1": Alive, "crashed": Dead, "alive": Alive, "restarted": Dead}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("members: %v, want %v", got, want)
+	}
+	// What this node learnt, it passes on.
+	recs, err := decodeLeftExchange(d.LocalState(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range recs {
+		names = append(names, fmt.Sprintf("%s/%d", r.ID, r.Boot))
+	}
+	if want := []string{"alive/7", "dead/7", "later/7", "left/7", "restarted/6"}; !slices.Equal(names, want) {
+		t.Fatalf("left records passed on: %v, want %v", names, want)
+	}
+}
+
+// TestLeftRecordsExpire: records older than LeftRetention are dropped,
+// and the newest maxLeftRecords are kept.
+func TestLeftRecordsExpire(t *testing.T) {
+	now := time.UnixMilli(1_000_000_000_000)
+	m := newNode(t, "n1", func(o *Options) { o.LeftRetention = 24 * time.Hour; o.Now = func() time.Time { return now } })
+	var recs []leftRecord
+	for i := range maxLeftRecords + 10 {
+		recs = append(recs, leftRecord{ID: fmt.Sprintf("n%05d", i), Boot: 1, At: now.Add(-time.Duration(i) * time.Second).UnixMilli()})
+	}
+	recs = append(recs, leftRecord{ID: "old", Boot: 1, At: now.Add(-48 * time.Hour).UnixMilli()})
+	m.mergeLeft(recs[:maxLeftRecords])
+	m.mergeLeft(recs[maxLeftRecords:])
+	m.mu.Lock()
+	kept := m.leftRecords()
+	m.mu.Unlock()
+	if len(kept) != maxLeftRecords {
+		t.Fatalf("kept %d records, want %d", len(kept), maxLeftRecords)
+	}
+	for _, r := range kept {
+		if r.ID == "old" || r.ID >= fmt.Sprintf("n%05d", maxLeftRecords) {
+			t.Fatalf("kept %+v: expired or among the oldest", r)
+		}
 	}
 }
 

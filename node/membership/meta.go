@@ -15,7 +15,8 @@ import (
 //	0       1     version (1)
 //	1       1     flags: bit 0 draining, bit 1 leaving; others zero in version 1
 //	2       8     weight, IEEE 754 float64, little endian
-//	10      var   uvarint length, then HTTPAddr (UTF-8)
+//	10      8     boot: random per process start, little endian
+//	18      var   uvarint length, then HTTPAddr (UTF-8)
 //	...     var   uvarint length, then Zone (UTF-8)
 //
 // Version 1 has no bytes after Zone. A later version keeps this prefix and
@@ -27,7 +28,7 @@ const (
 	metaFlagDrain  = 1 << 0
 	metaFlagLeave  = 1 << 1
 	metaFlagsV1    = metaFlagDrain | metaFlagLeave
-	metaFixedSize  = 10
+	metaFixedSize  = 18
 	maxHTTPAddrLen = 255
 	maxZoneLen     = 128
 )
@@ -37,6 +38,10 @@ type nodeMeta struct {
 	HTTPAddr string
 	Zone     string
 	Weight   float64
+	// Boot names one run of the node's process (random at New): a record
+	// that a node left names the run that left, so it never removes the
+	// same node restarted later.
+	Boot     uint64
 	Draining bool
 	// Leaving is set by Leave just before memberlist's leave message:
 	// memberlist reports a dead and a left node through the same event
@@ -79,6 +84,7 @@ func encodeMeta(m nodeMeta) ([]byte, error) {
 		b[1] |= metaFlagLeave
 	}
 	binary.LittleEndian.PutUint64(b[2:], math.Float64bits(m.Weight))
+	binary.LittleEndian.PutUint64(b[10:], m.Boot)
 	b = binary.AppendUvarint(b, uint64(len(m.HTTPAddr)))
 	b = append(b, m.HTTPAddr...)
 	b = binary.AppendUvarint(b, uint64(len(m.Zone)))
@@ -102,6 +108,7 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	m.Draining = flags&metaFlagDrain != 0
 	m.Leaving = flags&metaFlagLeave != 0
 	m.Weight = math.Float64frombits(binary.LittleEndian.Uint64(b[2:]))
+	m.Boot = binary.LittleEndian.Uint64(b[10:])
 	rest := b[metaFixedSize:]
 	var err error
 	if m.HTTPAddr, rest, err = readString(rest, maxHTTPAddrLen); err != nil {

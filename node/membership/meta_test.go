@@ -15,7 +15,7 @@ func TestMetaRoundTrip(t *testing.T) {
 		name string
 		meta nodeMeta
 	}{
-		{"plain", nodeMeta{HTTPAddr: "127.0.0.1:7001", Weight: 1}},
+		{"plain", nodeMeta{HTTPAddr: "127.0.0.1:7001", Weight: 1, Boot: 42}},
 		{"zone and draining", nodeMeta{HTTPAddr: "[::1]:7070", Zone: "eu-west-1a", Weight: 2.5, Draining: true}},
 		{"empty address", nodeMeta{Weight: 0.001}},
 		{"largest", nodeMeta{HTTPAddr: strings.Repeat("h", maxHTTPAddrLen), Zone: strings.Repeat("z", maxZoneLen), Weight: math.MaxFloat64}},
@@ -45,11 +45,11 @@ func TestMetaRoundTrip(t *testing.T) {
 // TestMetaLayout pins the version-1 bytes, so a change of the encoding
 // (which other nodes decode) is a deliberate one.
 func TestMetaLayout(t *testing.T) {
-	b, err := encodeMeta(nodeMeta{HTTPAddr: "h:1", Zone: "z", Weight: 1, Draining: true})
+	b, err := encodeMeta(nodeMeta{HTTPAddr: "h:1", Zone: "z", Weight: 1, Boot: 0x0102030405060708, Draining: true, Leaving: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []byte{1, 1, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 3, 'h', ':', '1', 1, 'z'}
+	want := []byte{1, 3, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 8, 7, 6, 5, 4, 3, 2, 1, 3, 'h', ':', '1', 1, 'z'}
 	if !bytes.Equal(b, want) {
 		t.Fatalf("encoded % x, want % x", b, want)
 	}
@@ -72,13 +72,13 @@ func TestMetaRefused(t *testing.T) {
 		{"zero weight", with(func(b []byte) []byte { clear(b[2:10]); return b })},
 		{"NaN weight", with(func(b []byte) []byte { copy(b[2:10], []byte{1, 0, 0, 0, 0, 0, 0xf8, 0x7f}); return b })},
 		{"negative weight", with(func(b []byte) []byte { b[9] |= 0x80; return b })},
-		{"address length past the end", with(func(b []byte) []byte { b[10] = 100; return b })},
+		{"address length past the end", with(func(b []byte) []byte { b[metaFixedSize] = 100; return b })},
 		{"truncated zone", good[:len(good)-1]},
 		{"trailing bytes in version 1", append(append([]byte(nil), good...), 0)},
-		{"address too long", append(append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x80, 0x02}, strings.Repeat("h", 256)...), 0)},
-		{"control character", with(func(b []byte) []byte { b[11] = '\n'; return b })},
-		{"bad utf-8", with(func(b []byte) []byte { b[11] = 0xff; return b })},
-		{"bad varint", []byte{1, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0x80}},
+		{"address too long", append(append(append(append([]byte(nil), good[:metaFixedSize]...), 0x80, 0x02), strings.Repeat("h", 256)...), 0)},
+		{"control character", with(func(b []byte) []byte { b[metaFixedSize+1] = '\n'; return b })},
+		{"bad utf-8", with(func(b []byte) []byte { b[metaFixedSize+1] = 0xff; return b })},
+		{"bad varint", append(append([]byte(nil), good[:metaFixedSize]...), 0x80)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func FuzzDecodeMeta(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{})
-	f.Add([]byte{2, 0xff, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 1, 2, 3})
+	f.Add([]byte{2, 0xff, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMeta(b)
 		if err != nil {

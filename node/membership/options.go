@@ -44,6 +44,13 @@ type Options struct {
 	// FS is where StatePath lives; default ioengine.OSFS().
 	FS ioengine.FS
 
+	// LeftRetention is how long a record that a node left is kept and
+	// passed on, so a node down at the time still learns it (default 7
+	// days; make it longer than the longest outage you expect).
+	LeftRetention time.Duration
+	// Now is the clock for left records (default time.Now).
+	Now func() time.Time
+
 	// Timing tunes gossip; the zero value is memberlist's LAN defaults.
 	// Tests on loopback use LoopbackTiming.
 	Timing Timing
@@ -143,6 +150,12 @@ func (o *Options) setDefaults() error {
 	}
 	if math.IsNaN(o.Weight) || math.IsInf(o.Weight, 0) || o.Weight < 0 {
 		return fmt.Errorf("%w: weight %v: must be finite and greater than zero", ErrInvalidOptions, o.Weight)
+	}
+	if o.LeftRetention <= 0 {
+		o.LeftRetention = 7 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.FS == nil {
 		o.FS = ioengine.OSFS()

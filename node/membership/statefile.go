@@ -16,9 +16,11 @@ import (
 //
 //	{"version":1,"members":[{"id":"n2","gossip_addr":"10.0.0.2:7946",
 //	  "http_addr":"10.0.0.2:7070","zone":"a","weight":1,"draining":false,
-//	  "state":"dead"}]}
+//	  "state":"dead","boot":81985529216486895}],
+//	 "left":[{"id":"n9","boot":1311768467463790321,"at":1764633600000}]}
 //
-// It lists every known member but this node, sorted by ID. It is written
+// It lists every known member but this node, sorted by ID, and the left
+// records (see leftRecord). It is written
 // with ioengine.WriteFileAtomic (temp file, fsync, rename, fsync of the
 // directory), so a crash leaves the old file or the new one, never a mix.
 const (
@@ -31,6 +33,13 @@ const (
 type stateFile struct {
 	Version int           `json:"version"`
 	Members []stateMember `json:"members"`
+	Left    []leftRecord  `json:"left"`
+}
+
+// state is what the file holds, decoded.
+type state struct {
+	members []known
+	left    []leftRecord
 }
 
 type stateMember struct {
@@ -41,19 +50,23 @@ type stateMember struct {
 	Weight     float64 `json:"weight"`
 	Draining   bool    `json:"draining"`
 	State      string  `json:"state"`
+	Boot       uint64  `json:"boot"`
 }
 
-// encodeState returns the file's bytes for members (any order; Left ones
-// are not members and are skipped).
-func encodeState(members []Member) ([]byte, error) {
-	sf := stateFile{Version: stateVersion, Members: []stateMember{}}
-	for _, m := range members {
+// encodeState returns the file's bytes for st (members in any order;
+// Left ones are not members and are skipped).
+func encodeState(st state) ([]byte, error) {
+	sf := stateFile{Version: stateVersion, Members: []stateMember{}, Left: st.left}
+	if sf.Left == nil {
+		sf.Left = []leftRecord{}
+	}
+	for _, m := range st.members {
 		if m.State == Left {
 			continue
 		}
 		sf.Members = append(sf.Members, stateMember{
 			ID: m.ID, GossipAddr: m.GossipAddr, HTTPAddr: m.HTTPAddr, Zone: m.Zone,
-			Weight: m.Weight, Draining: m.Draining, State: m.State.String(),
+			Weight: m.Weight, Draining: m.Draining, State: m.State.String(), Boot: m.boot,
 		})
 	}
 	slices.SortFunc(sf.Members, func(a, b stateMember) int { return strings.Compare(a.ID, b.ID) })
@@ -62,30 +75,33 @@ func encodeState(members []Member) ([]byte, error) {
 
 // decodeState parses the file. Every failure wraps ErrBadState. The
 // members keep the state they were last seen in; New turns them Dead.
-func decodeState(b []byte) ([]Member, error) {
+func decodeState(b []byte) (state, error) {
 	var sf stateFile
 	if err := json.Unmarshal(b, &sf); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+		return state{}, fmt.Errorf("%w: %w", ErrBadState, err)
 	}
 	if sf.Version != stateVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, sf.Version, stateVersion)
+		return state{}, fmt.Errorf("%w: version %d, want %d", ErrBadState, sf.Version, stateVersion)
 	}
-	out := make([]Member, 0, len(sf.Members))
+	if err := validateLeftRecords(sf.Left); err != nil {
+		return state{}, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	out := make([]known, 0, len(sf.Members))
 	seen := make(map[string]bool, len(sf.Members))
 	for i, sm := range sf.Members {
 		if err := validateID(sm.ID); err != nil {
-			return nil, fmt.Errorf("%w: member %d: %w", ErrBadState, i, err)
+			return state{}, fmt.Errorf("%w: member %d: %w", ErrBadState, i, err)
 		}
 		if seen[sm.ID] {
-			return nil, fmt.Errorf("%w: member %q listed twice", ErrBadState, sm.ID)
+			return state{}, fmt.Errorf("%w: member %q listed twice", ErrBadState, sm.ID)
 		}
 		seen[sm.ID] = true
 		meta := nodeMeta{HTTPAddr: sm.HTTPAddr, Zone: sm.Zone, Weight: sm.Weight, Draining: sm.Draining}
 		if err := meta.validate(); err != nil {
-			return nil, fmt.Errorf("%w: member %q: %w", ErrBadState, sm.ID, err)
+			return state{}, fmt.Errorf("%w: member %q: %w", ErrBadState, sm.ID, err)
 		}
 		if len(sm.GossipAddr) > maxHTTPAddrLen || !printable(sm.GossipAddr) {
-			return nil, fmt.Errorf("%w: member %q: bad gossip address %q", ErrBadState, sm.ID, sm.GossipAddr)
+			return state{}, fmt.Errorf("%w: member %q: bad gossip address %q", ErrBadState, sm.ID, sm.GossipAddr)
 		}
 		var st State
 		switch sm.State {
@@ -96,47 +112,47 @@ func decodeState(b []byte) ([]Member, error) {
 		case "dead":
 			st = Dead
 		default:
-			return nil, fmt.Errorf("%w: member %q: state %q", ErrBadState, sm.ID, sm.State)
+			return state{}, fmt.Errorf("%w: member %q: state %q", ErrBadState, sm.ID, sm.State)
 		}
-		out = append(out, Member{
+		out = append(out, known{Member: Member{
 			ID: sm.ID, GossipAddr: sm.GossipAddr, HTTPAddr: sm.HTTPAddr, Zone: sm.Zone,
 			Weight: sm.Weight, Draining: sm.Draining, State: st,
-		})
+		}, boot: sm.Boot})
 	}
-	return out, nil
+	return state{members: out, left: sf.Left}, nil
 }
 
 // loadState reads the state file at path; a missing file is no members.
-func loadState(fsys ioengine.FS, path string) ([]Member, error) {
+func loadState(fsys ioengine.FS, path string) (state, error) {
 	size, err := fsys.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return state{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("membership: state file %s: %w", path, err)
+		return state{}, fmt.Errorf("membership: state file %s: %w", path, err)
 	}
 	if size > maxStateFileSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes, at most %d", ErrBadState, path, size, maxStateFileSize)
+		return state{}, fmt.Errorf("%w: %s is %d bytes, at most %d", ErrBadState, path, size, maxStateFileSize)
 	}
 	f, err := fsys.OpenFile(path, ioengine.FlagReadOnly)
 	if err != nil {
-		return nil, fmt.Errorf("membership: state file: %w", err)
+		return state{}, fmt.Errorf("membership: state file: %w", err)
 	}
 	defer f.Close()
 	buf := make([]byte, size)
 	if n, err := f.ReadAt(buf, 0); n != len(buf) {
-		return nil, fmt.Errorf("membership: read %s: %d of %d bytes: %w", path, n, size, err)
+		return state{}, fmt.Errorf("membership: read %s: %d of %d bytes: %w", path, n, size, err)
 	}
-	members, err := decodeState(buf)
+	st, err := decodeState(buf)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return state{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return members, nil
+	return st, nil
 }
 
-// saveState replaces the state file at path with members.
-func saveState(fsys ioengine.FS, path string, members []Member) error {
-	b, err := encodeState(members)
+// saveState replaces the state file at path with st.
+func saveState(fsys ioengine.FS, path string, st state) error {
+	b, err := encodeState(st)
 	if err != nil {
 		return fmt.Errorf("membership: encode state: %w", err)
 	}

@@ -14,25 +14,26 @@ import (
 func TestStateFileRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "members.json")
 	fsys := ioengine.OSFS()
-	if got, err := loadState(fsys, path); err != nil || got != nil {
-		t.Fatalf("missing file: %v, %v; want no members, no error", got, err)
+	if got, err := loadState(fsys, path); err != nil || got.members != nil || got.left != nil {
+		t.Fatalf("missing file: %+v, %v; want nothing, no error", got, err)
 	}
-	members := []Member{
-		{ID: "n3", GossipAddr: "10.0.0.3:7946", HTTPAddr: "10.0.0.3:7070", Zone: "b", Weight: 2, State: Dead},
-		{ID: "n1", GossipAddr: "10.0.0.1:7946", HTTPAddr: "10.0.0.1:7070", Zone: "a", Weight: 1, State: Alive, Draining: true},
-		{ID: "n2", GossipAddr: "10.0.0.2:7946", HTTPAddr: "10.0.0.2:7070", Weight: 0.5, State: Suspect},
-		{ID: "gone", GossipAddr: "10.0.0.9:7946", Weight: 1, State: Left},
+	members := []known{
+		{Member{ID: "n3", GossipAddr: "10.0.0.3:7946", HTTPAddr: "10.0.0.3:7070", Zone: "b", Weight: 2, State: Dead}, 3},
+		{Member{ID: "n1", GossipAddr: "10.0.0.1:7946", HTTPAddr: "10.0.0.1:7070", Zone: "a", Weight: 1, State: Alive, Draining: true}, 1},
+		{Member{ID: "n2", GossipAddr: "10.0.0.2:7946", HTTPAddr: "10.0.0.2:7070", Weight: 0.5, State: Suspect}, 1 << 63},
+		{Member{ID: "gone", GossipAddr: "10.0.0.9:7946", Weight: 1, State: Left}, 9},
 	}
-	if err := saveState(fsys, path, members); err != nil {
+	left := []leftRecord{{ID: "n9", Boot: 1<<64 - 1, At: 1764633600000}}
+	if err := saveState(fsys, path, state{members: members, left: left}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := loadState(fsys, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Member{members[1], members[2], members[0]} // sorted by ID, Left dropped
-	if !slices.Equal(got, want) {
-		t.Fatalf("loaded %+v\nwant %+v", got, want)
+	want := []known{members[1], members[2], members[0]} // sorted by ID, Left dropped
+	if !slices.Equal(got.members, want) || !slices.Equal(got.left, left) {
+		t.Fatalf("loaded %+v\nwant %+v and %+v", got, want, left)
 	}
 	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("temp file left behind: %v", err)
@@ -54,6 +55,7 @@ func TestStateFileRefused(t *testing.T) {
 		{"unknown state", `{"version":1,"members":[{"id":"a","weight":1,"state":"zombie"}]}`},
 		{"left is not a member", `{"version":1,"members":[{"id":"a","weight":1,"state":"left"}]}`},
 		{"control character in address", `{"version":1,"members":[{"id":"a","weight":1,"state":"dead","gossip_addr":"a\u0000"}]}`},
+		{"left record without id", `{"version":1,"members":[],"left":[{"id":"","boot":1,"at":1}]}`},
 		{"zone too long", `{"version":1,"members":[{"id":"a","weight":1,"state":"dead","zone":"` + strings.Repeat("z", maxZoneLen+1) + `"}]}`},
 	}
 	for _, tt := range tests {
@@ -84,10 +86,10 @@ func TestNewRefusesBadStateFile(t *testing.T) {
 }
 
 func FuzzDecodeState(f *testing.F) {
-	good, err := encodeState([]Member{
-		{ID: "n1", GossipAddr: "10.0.0.1:7946", HTTPAddr: "10.0.0.1:7070", Zone: "a", Weight: 1, State: Alive},
-		{ID: "n2", GossipAddr: "10.0.0.2:7946", Weight: 2, State: Dead, Draining: true},
-	})
+	good, err := encodeState(state{members: []known{
+		{Member{ID: "n1", GossipAddr: "10.0.0.1:7946", HTTPAddr: "10.0.0.1:7070", Zone: "a", Weight: 1, State: Alive}, 5},
+		{Member{ID: "n2", GossipAddr: "10.0.0.2:7946", Weight: 2, State: Dead, Draining: true}, 6},
+	}, left: []leftRecord{{ID: "n3", Boot: 7, At: 8}}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -95,14 +97,14 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"members":[]}`))
 	f.Add([]byte(`{"version":1,"members":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		members, err := decodeState(b)
+		st, err := decodeState(b)
 		if err != nil {
 			if !errors.Is(err, ErrBadState) {
 				t.Fatalf("error %v does not wrap ErrBadState", err)
 			}
 			return
 		}
-		again, err := encodeState(members)
+		again, err := encodeState(st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,9 +112,35 @@ func FuzzDecodeState(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded state does not decode: %v", err)
 		}
-		slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.ID, b.ID) })
-		if !slices.Equal(back, members) {
-			t.Fatalf("round trip: %+v, want %+v", back, members)
+		slices.SortFunc(st.members, func(a, b known) int { return strings.Compare(a.ID, b.ID) })
+		if !slices.Equal(back.members, st.members) || !slices.Equal(back.left, st.left) && len(st.left)+len(back.left) > 0 {
+			t.Fatalf("round trip: %+v, want %+v", back, st)
+		}
+	})
+}
+
+func FuzzDecodeLeftExchange(f *testing.F) {
+	good, err := encodeLeftExchange([]leftRecord{{ID: "n3", Boot: 7, At: 8}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"left":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := decodeLeftExchange(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadMeta) {
+				t.Fatalf("error %v does not wrap ErrBadMeta", err)
+			}
+			return
+		}
+		again, err := encodeLeftExchange(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeLeftExchange(again)
+		if err != nil || len(back) != len(recs) || len(recs) > 0 && !slices.Equal(back, recs) {
+			t.Fatalf("round trip: %+v, %v; want %+v", back, err, recs)
 		}
 	})
 }
