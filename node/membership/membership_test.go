@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"strata/internal/poll"
+	"strata/ioengine"
 )
 
 var testSecret = []byte("test cluster secret")
@@ -405,27 +406,68 @@ func TestLeaveOrDeath(t *testing.T) {
 }
 
 // TestLeftRecordsExpire: records older than LeftRetention are dropped,
-// and the newest maxLeftRecords are kept.
+// and past maxLeftRecords the oldest go.
 func TestLeftRecordsExpire(t *testing.T) {
 	now := time.UnixMilli(1_000_000_000_000)
 	m := newNode(t, "n1", func(o *Options) { o.LeftRetention = 24 * time.Hour; o.Now = func() time.Time { return now } })
+	kept := func() []leftRecord {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.leftRecords()
+	}
+	m.mergeLeft([]leftRecord{
+		{ID: "old", Boot: 1, At: now.Add(-25 * time.Hour).UnixMilli()},
+		{ID: "fresh", Boot: 1, At: now.Add(-23 * time.Hour).UnixMilli()},
+	})
+	if got := kept(); len(got) != 1 || got[0].ID != "fresh" {
+		t.Fatalf("after expiry: %+v, want only fresh", got)
+	}
 	var recs []leftRecord
 	for i := range maxLeftRecords + 10 {
 		recs = append(recs, leftRecord{ID: fmt.Sprintf("n%05d", i), Boot: 1, At: now.Add(-time.Duration(i) * time.Second).UnixMilli()})
 	}
-	recs = append(recs, leftRecord{ID: "old", Boot: 1, At: now.Add(-48 * time.Hour).UnixMilli()})
-	m.mergeLeft(recs[:maxLeftRecords])
-	m.mergeLeft(recs[maxLeftRecords:])
-	m.mu.Lock()
-	kept := m.leftRecords()
-	m.mu.Unlock()
-	if len(kept) != maxLeftRecords {
-		t.Fatalf("kept %d records, want %d", len(kept), maxLeftRecords)
+	m.mergeLeft(recs)
+	got := kept()
+	if len(got) != maxLeftRecords {
+		t.Fatalf("kept %d records, want %d", len(got), maxLeftRecords)
 	}
-	for _, r := range kept {
-		if r.ID == "old" || r.ID >= fmt.Sprintf("n%05d", maxLeftRecords) {
-			t.Fatalf("kept %+v: expired or among the oldest", r)
+	for _, r := range got {
+		if r.ID == "fresh" || r.ID > fmt.Sprintf("n%05d", maxLeftRecords-1) {
+			t.Fatalf("kept %+v, one of the oldest", r)
 		}
+	}
+}
+
+// TestStateFileKeepsLeftRecords: left records survive a restart: they
+// remove the run they name from the members read with them, and are
+// passed on to peers.
+func TestStateFileKeepsLeftRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "members.json")
+	now := time.Now().UnixMilli()
+	st := state{
+		members: []known{
+			{Member{ID: "gone", GossipAddr: "127.0.0.1:1", Weight: 1, State: Dead}, 5},
+			{Member{ID: "back", GossipAddr: "127.0.0.1:2", Weight: 1, State: Dead}, 9},
+		},
+		left: []leftRecord{{ID: "gone", Boot: 5, At: now}, {ID: "back", Boot: 8, At: now}},
+	}
+	if err := saveState(ioengine.OSFS(), path, st); err != nil {
+		t.Fatal(err)
+	}
+	m := newNode(t, "n1", func(o *Options) { o.StatePath = path })
+	if got := ids(m.Members()); !slices.Equal(got, []string{"back", "n1"}) {
+		t.Fatalf("members after the restart: %v, want back and n1", got)
+	}
+	recs, err := decodeLeftExchange((&delegates{m: m}).LocalState(false))
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records passed on: %+v, %v; want both", recs, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := loadState(ioengine.OSFS(), path)
+	if err != nil || len(again.left) != 2 || len(again.members) != 1 {
+		t.Fatalf("state file rewritten at Close: %+v, %v; want back and both records", again, err)
 	}
 }
 
@@ -459,4 +501,62 @@ func TestAfterClose(t *testing.T) {
 	if err := m.SetDraining(true); !errors.Is(err, ErrClosed) {
 		t.Fatalf("SetDraining after Close: %v, want ErrClosed", err)
 	}
+}
+
+// TestLeaveWhileDownIsLearntAfterRestart: a node that was down when a
+// member left removes it after its restart, from the left record its
+// peers pass on, instead of keeping it as Dead forever.
+func TestLeaveWhileDownIsLearntAfterRestart(t *testing.T) {
+	t.Parallel()
+	statePath := filepath.Join(t.TempDir(), "members.json")
+	n1 := startNode(t, "n1", func(o *Options) { o.StatePath = statePath })
+	n2 := startNode(t, "n2", seeds(n1))
+	n3 := startNode(t, "n3", seeds(n1))
+	poll.Until(t, "n1 sees three alive", func() bool { return sees(n1, "n2", Alive) && sees(n1, "n3", Alive) })
+	n1Addr := n1.Self().GossipAddr
+	if err := n1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := n3.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "n2 removes n3", func() bool { _, ok := memberOf(n2, "n3"); return !ok })
+	if err := n3.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := newNode(t, "n1", func(o *Options) { o.StatePath = statePath; o.BindAddr = n1Addr })
+	if !sees(again, "n3", Dead) {
+		t.Fatalf("restarted n1 should know n3 from its state file: %+v", again.Members())
+	}
+	if err := again.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "restarted n1 learns that n3 left", func() bool {
+		_, ok := memberOf(again, "n3")
+		return !ok && sees(again, "n2", Alive)
+	})
+}
+
+// TestReconnectFindsRestartedMember: a member that restarts with no seeds
+// and no state file (so it cannot find anyone) is found again by the
+// others, which retry dead members: the way two halves of a healed
+// partition merge.
+func TestReconnectFindsRestartedMember(t *testing.T) {
+	t.Parallel()
+	n1 := startNode(t, "n1", nil)
+	n2 := startNode(t, "n2", seeds(n1))
+	n3 := startNode(t, "n3", seeds(n1))
+	poll.Until(t, "three alive", func() bool { return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) })
+	n3Addr := n3.Self().GossipAddr
+	if err := n3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "n1 and n2 see n3 dead", func() bool { return sees(n1, "n3", Dead) && sees(n2, "n3", Dead) })
+	lonely := startNode(t, "n3", func(o *Options) { o.BindAddr = n3Addr })
+	poll.Until(t, "the others reconnect to n3", func() bool {
+		return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) && sees(lonely, "n1", Alive)
+	})
 }
