@@ -103,6 +103,8 @@ func TestOptionsRefused(t *testing.T) {
 		{"no port", func(o *Options) { o.BindAddr = "127.0.0.1" }, ErrInvalidOptions},
 		{"bad port", func(o *Options) { o.BindAddr = "127.0.0.1:99999" }, ErrInvalidOptions},
 		{"bad advertise address", func(o *Options) { o.AdvertiseAddr = "nowhere" }, ErrInvalidOptions},
+		{"host name to bind", func(o *Options) { o.BindAddr = "localhost:0" }, ErrInvalidOptions},
+		{"host name to advertise", func(o *Options) { o.AdvertiseAddr = "localhost:7946" }, ErrInvalidOptions},
 		{"negative weight", func(o *Options) { o.Weight = -1 }, ErrInvalidOptions},
 		{"NaN weight", func(o *Options) { o.Weight = math.NaN() }, ErrInvalidOptions},
 		{"zone too long", func(o *Options) { o.Zone = strings.Repeat("z", maxZoneLen+1) }, ErrInvalidOptions},

@@ -18,11 +18,12 @@ const maxIDLen = 128
 type Options struct {
 	// NodeID names this node in the cluster; unique, 1 to 128 printable bytes.
 	NodeID string
-	// BindAddr is the gossip listener, host:port (UDP and TCP on the same
-	// port; port 0 picks a free one, which Self reports).
+	// BindAddr is the gossip listener, ip:port (UDP and TCP on the same
+	// port; port 0 picks a free one, which Self reports; an empty host
+	// binds every interface).
 	BindAddr string
-	// AdvertiseAddr is the host:port other nodes reach this one at, when
-	// it differs from BindAddr (NAT, 0.0.0.0 binds). Optional.
+	// AdvertiseAddr is the ip:port other nodes reach this one at, when it
+	// differs from BindAddr (NAT, 0.0.0.0 binds). Optional.
 	AdvertiseAddr string
 	// HTTPAddr is this node's blob listener (where internal routes answer),
 	// gossiped to the others.
@@ -72,6 +73,7 @@ type Timing struct {
 	// PushPullInterval between full state exchanges (default 30s).
 	PushPullInterval time.Duration
 	// TCPTimeout bounds a join or push/pull connection (default 10s).
+	// Close waits for at most one join attempt, so at most this long.
 	TCPTimeout time.Duration
 	// JoinRetryMin and JoinRetryMax bound the backoff between join
 	// attempts while no seed answers (default 1s and 30s).
@@ -137,12 +139,18 @@ func (o *Options) setDefaults() error {
 	if len(o.Secret) == 0 {
 		return ErrNoSecret
 	}
-	if _, _, err := splitHostPort(o.BindAddr); err != nil {
+	if host, _, err := splitHostPort(o.BindAddr); err != nil {
 		return fmt.Errorf("%w: bind address: %w", ErrInvalidOptions, err)
+	} else if host != "" && net.ParseIP(host) == nil {
+		// memberlist binds IPs only; resolving here would pick one of a
+		// name's addresses behind the operator's back.
+		return fmt.Errorf("%w: bind address %q: the host must be an IP address", ErrInvalidOptions, o.BindAddr)
 	}
 	if o.AdvertiseAddr != "" {
-		if _, _, err := splitHostPort(o.AdvertiseAddr); err != nil {
+		if host, _, err := splitHostPort(o.AdvertiseAddr); err != nil {
 			return fmt.Errorf("%w: advertise address: %w", ErrInvalidOptions, err)
+		} else if net.ParseIP(host) == nil {
+			return fmt.Errorf("%w: advertise address %q: the host must be an IP address", ErrInvalidOptions, o.AdvertiseAddr)
 		}
 	}
 	if o.Weight == 0 {
