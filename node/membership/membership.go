@@ -270,6 +270,9 @@ func (m *Membership) Leave(ctx context.Context) error {
 	m.mu.Lock()
 	m.selfLeft = true
 	m.self.State = Left
+	// Its own record too: until Close, this node's push/pulls tell
+	// peers that missed both the flag and the leave message.
+	m.left[m.opts.NodeID] = leftRecord{ID: m.opts.NodeID, Boot: m.boot, At: m.nowMilli()}
 	m.mu.Unlock()
 	m.notify()
 	m.log.Info("membership: left the cluster", "node", m.opts.NodeID)

@@ -82,6 +82,18 @@ func sees(m *Membership, id string, st State) bool {
 	return ok && x.State == st
 }
 
+// allAlive reports whether every node sees every other one alive.
+func allAlive(nodes ...*Membership) bool {
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if !sees(a, b.Self().ID, Alive) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func ids(ms []Member) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
@@ -198,7 +210,7 @@ func TestStoppedMemberIsDeadAndStays(t *testing.T) {
 	n2 := startNode(t, "n2", seeds(n1))
 	n3 := startNode(t, "n3", seeds(n1))
 	want := n3.Self()
-	poll.Until(t, "three alive", func() bool { return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) })
+	poll.Until(t, "all see three alive", func() bool { return allAlive(n1, n2, n3) })
 	if err := n3.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +235,7 @@ func TestLeaveRemovesMember(t *testing.T) {
 	n1 := startNode(t, "n1", noReconnect)
 	n2 := startNode(t, "n2", func(o *Options) { noReconnect(o); seeds(n1)(o) })
 	n3 := startNode(t, "n3", seeds(n1))
-	poll.Until(t, "three alive", func() bool { return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) })
+	poll.Until(t, "all see three alive", func() bool { return allAlive(n1, n2, n3) })
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	if err := n3.Leave(ctx); err != nil {
@@ -321,9 +333,7 @@ func TestRestartKnowsDownMembers(t *testing.T) {
 	n2 := startNode(t, "n2", quiet)
 	n3 := startNode(t, "n3", quiet)
 	n4 := startNode(t, "n4", seeds(n1))
-	poll.Until(t, "n1 sees four alive", func() bool {
-		return sees(n1, "n2", Alive) && sees(n1, "n3", Alive) && sees(n1, "n4", Alive)
-	})
+	poll.Until(t, "all see four alive", func() bool { return allAlive(n1, n2, n3, n4) })
 	if err := n4.SetDraining(true); err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +524,7 @@ func TestLeaveWhileDownIsLearntAfterRestart(t *testing.T) {
 	n1 := startNode(t, "n1", func(o *Options) { o.StatePath = statePath })
 	n2 := startNode(t, "n2", seeds(n1))
 	n3 := startNode(t, "n3", seeds(n1))
-	poll.Until(t, "n1 sees three alive", func() bool { return sees(n1, "n2", Alive) && sees(n1, "n3", Alive) })
+	poll.Until(t, "all see three alive", func() bool { return allAlive(n1, n2, n3) })
 	n1Addr := n1.Self().GossipAddr
 	if err := n1.Close(); err != nil {
 		t.Fatal(err)
@@ -551,7 +561,7 @@ func TestReconnectFindsRestartedMember(t *testing.T) {
 	n1 := startNode(t, "n1", nil)
 	n2 := startNode(t, "n2", seeds(n1))
 	n3 := startNode(t, "n3", seeds(n1))
-	poll.Until(t, "three alive", func() bool { return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) })
+	poll.Until(t, "all see three alive", func() bool { return allAlive(n1, n2, n3) })
 	n3Addr := n3.Self().GossipAddr
 	if err := n3.Close(); err != nil {
 		t.Fatal(err)
