@@ -99,8 +99,10 @@ func New(opts Options) (*Membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("membership: gossip on %s: %w", opts.BindAddr, err)
 	}
+	m.mu.Lock()
 	m.ml = ml
 	m.self.GossipAddr = ml.LocalNode().Address()
+	m.mu.Unlock()
 	return m, nil
 }
 

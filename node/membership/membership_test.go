@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -571,4 +572,34 @@ func TestReconnectFindsRestartedMember(t *testing.T) {
 	poll.Until(t, "the others reconnect to n3", func() bool {
 		return sees(n1, "n3", Alive) && sees(n2, "n3", Alive) && sees(lonely, "n1", Alive)
 	})
+}
+
+// TestCloseStopsBackgroundWork: after Close no goroutine of this package
+// runs, even while a join was being retried. (Not parallel: the parallel
+// tests' nodes are not started yet when it runs.)
+func TestCloseStopsBackgroundWork(t *testing.T) {
+	m := startNode(t, "n1", func(o *Options) { o.Seeds = []string{freeLoopbackAddr(t)} })
+	if n := ourGoroutines(); n == 0 {
+		t.Fatal("no background goroutine found while started; the check below would prove nothing")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := ourGoroutines(); n != 0 {
+		t.Fatalf("%d goroutines of the package still run after Close", n)
+	}
+}
+
+// ourGoroutines counts goroutines started by Membership.Start (running
+// or not yet scheduled).
+func ourGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "strata/node/membership.(*Membership).Start") {
+			n++
+		}
+	}
+	return n
 }
