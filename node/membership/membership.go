@@ -327,7 +327,8 @@ func (m *Membership) markDirty() {
 	}
 }
 
-// persistLoop writes the state file after changes, coalesced.
+// persistLoop writes the state file after changes, coalesced, at most
+// once per PersistInterval.
 func (m *Membership) persistLoop(ctx context.Context) {
 	for {
 		select {
@@ -337,6 +338,13 @@ func (m *Membership) persistLoop(ctx context.Context) {
 			if err := m.persist(); err != nil {
 				m.log.Error("membership: cannot write the state file; a restart may forget members that are down", "err", err)
 			}
+		}
+		pause := time.NewTimer(m.opts.Timing.PersistInterval)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return
+		case <-pause.C:
 		}
 	}
 }

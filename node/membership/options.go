@@ -84,6 +84,10 @@ type Timing struct {
 	// BroadcastTimeout bounds waiting for a metadata update to go out
 	// (SetDraining), and Leave when its ctx has no deadline (default 5s).
 	BroadcastTimeout time.Duration
+	// PersistInterval is the least time between two writes of the state
+	// file, so a flapping member costs at most one fsync per interval
+	// (default 1s). Close writes it once more.
+	PersistInterval time.Duration
 	// DeadNodeReclaim: a node that restarts under the same ID at a new
 	// address is accepted once its old record has been dead this long
 	// (default 30s).
@@ -105,6 +109,7 @@ func LoopbackTiming() Timing {
 		ReconnectInterval: 200 * time.Millisecond,
 		BroadcastTimeout:  time.Second,
 		DeadNodeReclaim:   time.Second,
+		PersistInterval:   10 * time.Millisecond,
 	}
 }
 
@@ -128,6 +133,7 @@ func (t *Timing) setDefaults() {
 	def(&t.ReconnectInterval, 30*time.Second)
 	def(&t.BroadcastTimeout, 5*time.Second)
 	def(&t.DeadNodeReclaim, 30*time.Second)
+	def(&t.PersistInterval, time.Second)
 }
 
 // setDefaults fills defaults and checks what New needs; errors wrap

@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"strata/internal/poll"
 	"strata/ioengine"
 )
 
@@ -143,4 +146,40 @@ func FuzzDecodeLeftExchange(f *testing.F) {
 			t.Fatalf("round trip: %+v, %v; want %+v", back, err, recs)
 		}
 	})
+}
+
+// renameCounter counts renames: one per state file write.
+type renameCounter struct {
+	ioengine.FS
+	renames atomic.Int64
+}
+
+func (c *renameCounter) Rename(oldname, newname string) error {
+	c.renames.Add(1)
+	return c.FS.Rename(oldname, newname)
+}
+
+// TestStateFileWritesAreThrottled: many changes within PersistInterval
+// make one write, and Close writes once more.
+func TestStateFileWritesAreThrottled(t *testing.T) {
+	fsys := &renameCounter{FS: ioengine.OSFS()}
+	m, err := New(Options{NodeID: "n1", BindAddr: "127.0.0.1:0", Secret: []byte("s"), FS: fsys,
+		StatePath: filepath.Join(t.TempDir(), "members.json"), Timing: Timing{PersistInterval: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	m.markDirty()
+	poll.Until(t, "the first write", func() bool { return fsys.renames.Load() == 1 })
+	for range 100 {
+		m.markDirty()
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fsys.renames.Load(); got != 2 {
+		t.Fatalf("%d writes, want 2 (one for the changes, one at Close)", got)
+	}
 }
