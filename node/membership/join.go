@@ -25,6 +25,10 @@ func (m *Membership) joinLoop(ctx context.Context) {
 			// Jitter, so nodes restarted together do not knock in step.
 			wait = backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, t.JoinRetryMax)
+			// Serving alone is allowed, but an operator should hear of
+			// it: a typo in the seeds looks just like seeds that are down.
+			m.log.Warn("membership: no seed or known member answered; serving alone and retrying",
+				"tried", targets, "retry_in", wait.Round(time.Millisecond))
 		} else {
 			backoff = t.JoinRetryMin
 		}
