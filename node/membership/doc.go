@@ -36,8 +36,9 @@
 //     SHA-256("strata-gossip-v1\x00" + secret). An empty secret is refused
 //     (ErrNoSecret); a node with another secret cannot join.
 //   - The state file (StatePath) lists every known member but this one and
-//     the left records, rewritten after each change with write-temp,
-//     fsync, rename, fsync of the directory. After a restart those members
+//     the left records, rewritten after changes (at most once per
+//     Timing.PersistInterval, and at Close) with write-temp, fsync,
+//     rename, fsync of the directory. After a restart those members
 //     are known at once, as Dead until gossip reports them, so a restarted
 //     node still knows who is home for what while a member is down.
 //   - A leave is never taken for a death, nor a death for a leave.
