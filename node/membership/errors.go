@@ -12,8 +12,9 @@ var (
 	// ErrNoSecret: the cluster secret is empty. Gossip is always
 	// encrypted, so there is no unauthenticated mode to fall back to.
 	ErrNoSecret = errors.New("membership: cluster secret is empty")
-	// ErrBadMeta: gossiped node metadata that does not decode (wrong
-	// version, truncated, out of range). The node is not admitted.
+	// ErrBadMeta: gossiped node metadata, or a peer's left records, that
+	// do not decode (wrong version, truncated, out of range). The node is
+	// not admitted; the records are ignored.
 	ErrBadMeta = errors.New("membership: bad node metadata")
 	// ErrBadState: the member state file does not decode. New refuses to
 	// start on it rather than forget members that are down right now; the
