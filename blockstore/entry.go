@@ -58,23 +58,35 @@ func (e *indexEntry) live() bool { return e.flags&(entryTombstone|entryCorrupt|e
 // newer reports whether e replaces cur under last-writer-wins: a higher
 // version wins. At equal versions a tombstone beats a blob so replays of
 // one history converge on every replica, and anything beats a corrupt
-// entry so a repair can bring the same version back.
+// entry so a repair can bring the same version back. Two blobs at one
+// version (two coordinators that stamped the same version) are ordered by
+// content checksum, so every replica keeps the same one whatever order
+// they arrive in.
 func (e *indexEntry) newer(cur *indexEntry) bool {
 	if e.version != cur.version {
 		return e.version > cur.version
 	}
-	return e.rank() > cur.rank()
+	if er, cr := e.rank(), cur.rank(); er != cr {
+		return er > cr
+	}
+	return e.rank() == rankBlob && e.checksum > cur.checksum
 }
 
-// rank orders entries of equal version: corrupt, blob, tombstone.
+// Ranks order entries of equal version: corrupt, blob, tombstone.
+const (
+	rankCorrupt = iota
+	rankBlob
+	rankTombstone
+)
+
 func (e *indexEntry) rank() int {
 	switch {
 	case e.corrupt():
-		return 0
+		return rankCorrupt
 	case e.tombstone():
-		return 2
+		return rankTombstone
 	}
-	return 1
+	return rankBlob
 }
 
 func (e *indexEntry) info(key string) Info {

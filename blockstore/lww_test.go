@@ -31,6 +31,19 @@ func delV(v uint64) lwwStep               { return lwwStep{version: v} }
 // version wins: right away, with the index committed after every step,
 // across a Close/reopen after every step, after a crash that loses the
 // uncommitted index, and after an index rebuild.
+// lowCRC and highCRC are two contents whose CRC32C order the test relies
+// on (checked in TestTieBreakContents).
+const (
+	lowCRC  = "content-a"
+	highCRC = "content-b"
+)
+
+func TestTieBreakContents(t *testing.T) {
+	if lo, hi := crc32c([]byte(lowCRC)), crc32c([]byte(highCRC)); lo >= hi {
+		t.Fatalf("crc32c(%q) = %#x is not below crc32c(%q) = %#x: swap the constants", lowCRC, lo, highCRC, hi)
+	}
+}
+
 func TestVersionedWritesLastWriterWins(t *testing.T) {
 	orders := []struct {
 		name  string
@@ -44,6 +57,11 @@ func TestVersionedWritesLastWriterWins(t *testing.T) {
 		{"delete v40, delete v20, put v30", []lwwStep{delV(40), delV(20), putV(30, "b")}, delV(40)},
 		{"put v30, delete v20", []lwwStep{putV(30, "b"), delV(20)}, putV(30, "b")},
 		{"delete v20 on a tombstone of v20, put v20", []lwwStep{delV(20), delV(20), putV(20, "same")}, delV(20)},
+		// Two coordinators stamped one version: the higher checksum wins
+		// in either order of arrival.
+		{"put v50 low, put v50 high", []lwwStep{putV(50, lowCRC), putV(50, highCRC)}, putV(50, highCRC)},
+		{"put v50 high, put v50 low", []lwwStep{putV(50, highCRC), putV(50, lowCRC)}, putV(50, highCRC)},
+		{"put v50 high, put v50 high", []lwwStep{putV(50, highCRC), putV(50, highCRC)}, putV(50, highCRC)},
 	}
 	modes := []string{"live", "committed", "reopen", "crash", "rebuild"}
 	for _, order := range orders {

@@ -33,7 +33,10 @@ type DeleteOptions struct {
 //
 // With opts.Version set and a current version at least as high, nothing is
 // written and the current Info is returned (last writer wins); its Version
-// tells the caller. The exception is a key indexed as corrupt: a Put at
+// tells the caller. At exactly the version of a live blob the record is
+// written and the higher content checksum wins (two coordinators that
+// stamped one version converge on every replica); the returned Info is
+// then the one the index keeps. The exception is a key indexed as corrupt: a Put at
 // the same version replaces it (a repair brings the lost version back). Errors wrap ErrInvalidKey, ErrInvalidArgument,
 // ErrTooLarge, ErrSizeMismatch, ErrNoSpace, ErrReadOnly or ErrClosed; on any
 // error nothing becomes visible.
@@ -54,14 +57,19 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return Info{}, ErrClosed
 	}
 	version := opts.Version
+	sameVersionBlob := false
 	if version != 0 {
 		s.clock.observe(version)
 		cur, ok, err := s.index.lookup(key)
 		if err != nil {
 			return Info{}, err
 		}
+		// A live blob at exactly this version may lose to this one on
+		// its checksum (newer), which only the body tells: write, and let
+		// the index decide.
 		blob := indexEntry{version: version}
-		if ok && !blob.newer(&cur) {
+		sameVersionBlob = ok && cur.version == version && cur.rank() == rankBlob && !cur.dropped()
+		if ok && !sameVersionBlob && !blob.newer(&cur) {
 			info := cur.info(key)
 			if !cur.live() {
 				info = Info{Key: key, Version: cur.version}
@@ -82,6 +90,11 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	info, err := p.run(r, size)
 	if err != nil {
 		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)
+	}
+	if sameVersionBlob {
+		if cur, ok, err := s.index.lookup(key); err == nil && ok && cur.live() && cur.version == version {
+			info = cur.info(key)
+		}
 	}
 	return info, nil
 }

@@ -89,8 +89,11 @@
 //     homes and be seen by later reads (it was never acknowledged; a
 //     retried PUT supersedes it at a newer version).
 //   - Two nodes whose version tags collide (1 in 256 per pair) can still
-//     stamp equal versions on writes of one key in the same millisecond;
-//     the replicas then keep whichever arrived first.
+//     stamp equal versions on writes of one key in the same millisecond.
+//     The replicas still converge: at equal versions the blockstore keeps
+//     a tombstone over a blob, and of two blobs the one with the higher
+//     content checksum, whatever order they arrive in. The other write is
+//     lost as any concurrent overwrite is.
 //   - Stragglers run on a context detached from the request; Close waits
 //     for them (each is bounded by ReplicaTimeout). Close the Cluster after
 //     the HTTP server stopped sending it requests: a write that starts
