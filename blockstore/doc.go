@@ -159,7 +159,7 @@
 // tombstone entry. Last writer wins by version stamp, both in the pending
 // index and in each bbolt transaction, so an older record that recovery
 // replays never overwrites a newer committed one. At equal versions a
-// tombstone beats a blob, and both beat a corrupt entry. Writers are held
+// tombstone beats a blob, both beat a corrupt entry, and of two blobs the higher content checksum wins (so replicas converge whatever the order of arrival). Writers are held
 // back when more than Options.IndexQueueLimit (about a million) entries
 // wait for bbolt, which bounds memory and the work recovery replays after
 // a crash. A rebuild (index.db missing, unreadable, or left by an
