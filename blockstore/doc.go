@@ -159,8 +159,9 @@
 // tombstone entry. Last writer wins by version stamp, both in the pending
 // index and in each bbolt transaction, so an older record that recovery
 // replays never overwrites a newer committed one. At equal versions a
-// tombstone beats a blob, both beat a corrupt entry, and of two blobs the higher content checksum wins (so replicas converge whatever the order of arrival). Writers are held
-// back when more than Options.IndexQueueLimit (about a million) entries
+// tombstone beats a blob, both beat a corrupt entry, and of two blobs the
+// higher content checksum wins (so replicas converge whatever the order of
+// arrival). Writers are held back when more than Options.IndexQueueLimit (about a million) entries
 // wait for bbolt, which bounds memory and the work recovery replays after
 // a crash. A rebuild (index.db missing, unreadable, or left by an
 // interrupted rebuild) and a scan of any volume the index does not know
