@@ -161,9 +161,9 @@
 // replays never overwrites a newer committed one. At equal versions a
 // tombstone beats a blob, both beat a corrupt entry, and of two blobs the
 // higher content checksum wins (so replicas converge whatever the order of
-// arrival). Writers are held back when more than Options.IndexQueueLimit (about a million) entries
-// wait for bbolt, which bounds memory and the work recovery replays after
-// a crash. A rebuild (index.db missing, unreadable, or left by an
+// arrival). Writers are held back when more than Options.IndexQueueLimit
+// (about a million) entries wait for bbolt, which bounds memory and the
+// work recovery replays after a crash. A rebuild (index.db missing, unreadable, or left by an
 // interrupted rebuild) and a scan of any volume the index does not know
 // (an index.db a crash left empty) run with the indexer committing as the
 // scan goes, under the same bound, inside a rebuild marker kept in the
