@@ -141,7 +141,7 @@ func (s *Server) beginWrite(w http.ResponseWriter, r *http.Request, st *requestS
 	if !s.admit(w, r, s.uploads, "upload") {
 		return nil, false
 	}
-	unlock, err := s.locks.lock(r.Context(), key)
+	unlock, err := s.locks.Lock(r.Context(), key)
 	if err != nil {
 		s.writeError(w, r, err)
 		s.uploads.release()

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"strata/internal/keylock"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -30,7 +32,7 @@ type Server struct {
 	auth     *authenticator
 	uploads  *semaphore
 	reads    *semaphore
-	locks    *keyLocks
+	locks    *keylock.Set
 	registry *prometheus.Registry
 	metrics  *metrics
 	metricsH http.Handler
@@ -76,7 +78,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		auth:     newAuthenticator(cfg.Auth.Tokens),
 		uploads:  newSemaphore(cfg.Limits.MaxUploads, cfg.Limits.AdmissionWait),
 		reads:    newSemaphore(cfg.Limits.MaxReads, cfg.Limits.AdmissionWait),
-		locks:    newKeyLocks(),
+		locks:    keylock.New(),
 		registry: prometheus.NewRegistry(),
 	}
 	if store != nil {

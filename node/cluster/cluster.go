@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"strata/internal/keylock"
 )
 
 // Options configure a Cluster. Local, Peer and Members are required.
@@ -102,7 +104,7 @@ type Cluster struct {
 	bg *background
 
 	// locks serializes the replica applies of one key (replica.go).
-	locks *keyLocks
+	locks *keylock.Set
 	// bufs recycles the fan-out buffers of replicated PUTs (write.go).
 	bufs sync.Pool
 	// stragglers counts replica requests still running after their write
@@ -124,7 +126,7 @@ func New(opts Options) (*Cluster, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, log: opts.Logger, locks: newKeyLocks(), versionTag: versionTagOf(opts.Members.Self().ID)}
+	c := &Cluster{opts: opts, log: opts.Logger, locks: keylock.New(), versionTag: versionTagOf(opts.Members.Self().ID)}
 	c.bufs.New = func() any { return new([fanOutBufSize]byte) }
 	if err := c.refreshView(); err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func (c *Cluster) ApplyPut(ctx context.Context, key string, r io.Reader, size in
 	var old blockstore.Entry
 	var unlock func()
 	body.lock = func() error {
-		u, err := c.locks.lock(ctx, key)
+		u, err := c.locks.Lock(ctx, key)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (c *Cluster) applyDelete(ctx context.Context, key string, version uint64) (
 		return false, fmt.Errorf("%w: replica delete of %q without a version", blockstore.ErrInvalidArgument, key)
 	}
 	c.opts.Local.ObserveVersion(version)
-	unlock, err := c.locks.lock(ctx, key)
+	unlock, err := c.locks.Lock(ctx, key)
 	if err != nil {
 		return false, err
 	}

@@ -1,4 +1,10 @@
-package node
+// Package keylock serializes work per key: exact per-key locks (two keys
+// never wait on each other) in striped maps, dropped when nobody holds or
+// waits for them, so memory is bounded by the keys in use. The node's HTTP
+// layer holds one around a conditional write's check and write; the
+// cluster's replica side holds one around an apply and the lookups that
+// bracket it.
+package keylock
 
 import (
 	"context"
@@ -6,12 +12,8 @@ import (
 	"sync"
 )
 
-// keyLocks serializes writes (PUT, DELETE) per key so a conditional
-// request's check and its write are one atomic step. Locks are exact per key
-// (two keys never wait on each other), kept in striped maps so unrelated
-// keys rarely contend on the map mutex, and dropped when nobody holds or
-// waits for them, so memory is bounded by the number of in-flight writes.
-type keyLocks struct {
+// Set is a set of per-key locks; the zero value is not usable, use New.
+type Set struct {
 	seed    maphash.Seed
 	stripes [64]lockStripe
 }
@@ -26,17 +28,18 @@ type keyLock struct {
 	refs  int           // holders plus waiters; guarded by the stripe mutex
 }
 
-func newKeyLocks() *keyLocks {
-	l := &keyLocks{seed: maphash.MakeSeed()}
+// New returns an empty Set.
+func New() *Set {
+	l := &Set{seed: maphash.MakeSeed()}
 	for i := range l.stripes {
 		l.stripes[i].locks = make(map[string]*keyLock)
 	}
 	return l
 }
 
-// lock waits for key's lock or for ctx; on success the caller must call the
+// Lock waits for key's lock or for ctx; on success the caller must call the
 // returned unlock exactly once.
-func (l *keyLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+func (l *Set) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	s := &l.stripes[maphash.String(l.seed, key)%uint64(len(l.stripes))]
 	s.mu.Lock()
 	kl := s.locks[key]
