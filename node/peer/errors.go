@@ -59,6 +59,9 @@ type errBodyMAC struct{}
 func (errBodyMAC) Error() string { return "peer: request body MAC missing or wrong" }
 func (errBodyMAC) Unwrap() error { return ErrUnauthenticated }
 
+// headerErrorCode repeats an error answer's code, for HEAD answers (no body).
+const headerErrorCode = "X-Strata-Error-Code"
+
 // statusClientClosed is logged (as nginx does) when the caller went away;
 // it never reaches a client.
 const statusClientClosed = 499
