@@ -161,12 +161,14 @@ func (c *Client) do(ctx context.Context, k call, want ...int) (*http.Response, e
 // responseError turns an error answer into an error wrapping the sentinel
 // of its code.
 func responseError(resp *http.Response) error {
-	var e apiError
-	b, err := readBounded(resp.Body, maxSmallResponse)
-	if err == nil {
-		err = json.Unmarshal(b, &e)
+	e := apiError{Code: resp.Header.Get(headerErrorCode)}
+	if e.Code == "" {
+		b, err := readBounded(resp.Body, maxSmallResponse)
+		if err == nil {
+			_ = json.Unmarshal(b, &e)
+		}
 	}
-	if err != nil || e.Code == "" {
+	if e.Code == "" {
 		return fmt.Errorf("%w: status %d without an error code", ErrPeerFailed, resp.StatusCode)
 	}
 	sentinel := sentinelFor(e.Code)

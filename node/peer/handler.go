@@ -369,6 +369,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, sender stri
 	if we.status == http.StatusUnauthorized {
 		hdr.Set("WWW-Authenticate", `Strata-HMAC realm="strata-internal"`)
 	}
+	hdr.Set(headerErrorCode, we.code) // a HEAD answer has no body to carry it
 	if r.ContentLength != 0 {
 		hdr.Set("Connection", "close")
 	}
