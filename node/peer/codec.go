@@ -45,16 +45,22 @@ func toWireInfo(i blockstore.Info) wireInfo {
 	return w
 }
 
-// info checks and converts a decoded Info: a valid key, no negative sizes,
-// a content type the store would take.
-func (w wireInfo) info() (blockstore.Info, error) {
+// check holds an Info to what a store can hold: a valid key, no negative
+// sizes, a content type the store would take. Both ends check, so nothing
+// is silently changed on the way (JSON would mangle invalid UTF-8).
+func (w wireInfo) check() error {
 	if err := blockstore.ValidateKey(w.Key); err != nil {
-		return blockstore.Info{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
+		return err
 	}
 	if w.Size < 0 || w.ChunkSize < 0 {
-		return blockstore.Info{}, fmt.Errorf("%w: negative size", ErrBadResponse)
+		return fmt.Errorf("%w: negative size", blockstore.ErrInvalidArgument)
 	}
-	if err := blockstore.ValidateContentType(w.ContentType); err != nil {
+	return blockstore.ValidateContentType(w.ContentType)
+}
+
+// info checks and converts a decoded Info.
+func (w wireInfo) info() (blockstore.Info, error) {
+	if err := w.check(); err != nil {
 		return blockstore.Info{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}
 	i := blockstore.Info{Key: w.Key, Size: w.Size, Version: w.Version, ContentType: w.ContentType, Checksum: w.Checksum, ChunkSize: w.ChunkSize}
@@ -68,19 +74,36 @@ func toWireEntry(e blockstore.Entry) wireEntry {
 	return wireEntry{wireInfo: toWireInfo(e.Info), Deleted: e.Deleted, Corrupt: e.Corrupt}
 }
 
+func (w wireEntry) check() error {
+	if err := w.wireInfo.check(); err != nil {
+		return err
+	}
+	if w.Deleted && w.Corrupt {
+		return fmt.Errorf("%w: entry %q both deleted and corrupt", blockstore.ErrInvalidArgument, w.Key)
+	}
+	return nil
+}
+
 func (w wireEntry) entry() (blockstore.Entry, error) {
+	if err := w.check(); err != nil {
+		return blockstore.Entry{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
 	info, err := w.wireInfo.info()
 	if err != nil {
 		return blockstore.Entry{}, err
 	}
-	if w.Deleted && w.Corrupt {
-		return blockstore.Entry{}, fmt.Errorf("%w: entry %q both deleted and corrupt", ErrBadResponse, w.Key)
-	}
 	return blockstore.Entry{Info: info, Deleted: w.Deleted, Corrupt: w.Corrupt}, nil
 }
 
-// EncodeInfo and DecodeInfo are the JSON form of a blockstore.Info.
-func EncodeInfo(i blockstore.Info) ([]byte, error) { return json.Marshal(toWireInfo(i)) }
+// EncodeInfo and DecodeInfo are the JSON form of a blockstore.Info. An
+// Info no store could hold (see check) is refused.
+func EncodeInfo(i blockstore.Info) ([]byte, error) {
+	w := toWireInfo(i)
+	if err := w.check(); err != nil {
+		return nil, fmt.Errorf("peer: encoding info: %w", err)
+	}
+	return jsonMarshal(w)
+}
 
 // DecodeInfo decodes and checks an encoded Info; errors wrap ErrBadResponse.
 func DecodeInfo(b []byte) (blockstore.Info, error) {
@@ -92,7 +115,13 @@ func DecodeInfo(b []byte) (blockstore.Info, error) {
 }
 
 // EncodeEntry and DecodeEntry are the JSON form of a blockstore.Entry.
-func EncodeEntry(e blockstore.Entry) ([]byte, error) { return json.Marshal(toWireEntry(e)) }
+func EncodeEntry(e blockstore.Entry) ([]byte, error) {
+	w := toWireEntry(e)
+	if err := w.check(); err != nil {
+		return nil, fmt.Errorf("peer: encoding entry: %w", err)
+	}
+	return jsonMarshal(w)
+}
 
 // DecodeEntry decodes and checks an encoded Entry; errors wrap ErrBadResponse.
 func DecodeEntry(b []byte) (blockstore.Entry, error) {
@@ -107,8 +136,11 @@ func encodeEntries(entries []blockstore.Entry) ([]byte, error) {
 	page := entriesPage{Entries: make([]wireEntry, len(entries))}
 	for i, e := range entries {
 		page.Entries[i] = toWireEntry(e)
+		if err := page.Entries[i].check(); err != nil {
+			return nil, fmt.Errorf("peer: encoding entries: %w", err)
+		}
 	}
-	return json.Marshal(page)
+	return jsonMarshal(page)
 }
 
 // decodeEntries decodes a page and checks it answers the question asked:

@@ -77,15 +77,15 @@ func FuzzEntryRoundTrip(f *testing.F) {
 		}
 		valid := blockstore.ValidateKey(key) == nil && size >= 0 && chunk >= 0 && blockstore.ValidateContentType(ctype) == nil && !(deleted && corrupt)
 		b, err := EncodeEntry(e)
-		if err != nil {
-			t.Fatalf("EncodeEntry: %v", err)
-		}
-		got, err := DecodeEntry(b)
 		if (err == nil) != valid {
-			t.Fatalf("DecodeEntry(%s) = %v; valid %v", b, err, valid)
+			t.Fatalf("EncodeEntry(%+v) = %v; valid %v", e, err, valid)
 		}
 		if !valid {
 			return
+		}
+		got, err := DecodeEntry(b)
+		if err != nil {
+			t.Fatalf("DecodeEntry(%s): %v", b, err)
 		}
 		if !entriesEqual(got, e) {
 			t.Fatalf("round trip: %+v -> %s -> %+v", e, b, got)

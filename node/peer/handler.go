@@ -142,7 +142,11 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, a authHeaders, key
 		h.log.Error("peer: store accepted a body it did not read to the end", "key", key, "read", body.n, "size", a.size)
 		return errors.New("peer: body not read to its end")
 	}
-	return writeJSON(w, http.StatusCreated, toWireInfo(info))
+	b, err := EncodeInfo(info)
+	if err != nil {
+		return internal(err)
+	}
+	return writeBody(w, http.StatusCreated, b)
 }
 
 func (h *handler) delete(w http.ResponseWriter, r *http.Request, key string) error {
@@ -166,7 +170,11 @@ func (h *handler) meta(w http.ResponseWriter, r *http.Request, key string) error
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toWireEntry(e))
+	b, err := EncodeEntry(e)
+	if err != nil {
+		return internal(err)
+	}
+	return writeBody(w, http.StatusOK, b)
 }
 
 // get streams the current version's bytes (a range of them). Errors before
@@ -318,19 +326,15 @@ func (h *handler) entries(w http.ResponseWriter, r *http.Request) error {
 	}
 	b, err := encodeEntries(entries)
 	if err != nil {
-		return err
+		return internal(err)
 	}
 	return writeBody(w, http.StatusOK, b)
 }
 
-// writeJSON answers status with v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	b, err := jsonMarshal(v)
-	if err != nil {
-		return err
-	}
-	return writeBody(w, status, b)
-}
+// internal marks a Backend answer this side cannot send (an entry no store
+// could hold): a 500, not the 400 its blockstore error would map to, since
+// the request was fine. %v on purpose: the cause must not pick the status.
+func internal(err error) error { return fmt.Errorf("peer: backend answer cannot be sent: %v", err) }
 
 func writeBody(w http.ResponseWriter, status int, b []byte) error {
 	hdr := w.Header()
