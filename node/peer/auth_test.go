@@ -183,7 +183,7 @@ func TestAuthFailuresAre401AndChangeNothing(t *testing.T) {
 // gets the last byte.
 func TestTamperedBodyNeverReachesAStoreThatTrustsTheSize(t *testing.T) {
 	e := newEnv(t)
-	e.backend.readExactly = true
+	e.backend.configure(func(f *fakeBackend) { f.readExactly = true })
 	const body = "exactly seventeen"
 	c := e.newClient(peer.ClientOptions{Secret: testSecret, NodeID: "n1"}, func(r *http.Request) {
 		wrapBody(r, func(b io.Reader) io.Reader { return &flipLast{r: b} })

@@ -46,7 +46,7 @@ func TestPutReplicaRoundTrip(t *testing.T) {
 			if info.Key != tc.key || info.Version != v || info.Size != int64(len(tc.data)) || info.ContentType != tc.ctype || !info.ModTime.Equal(modTimeOf(v)) {
 				t.Fatalf("PutReplica = %+v; want key %q version %d size %d type %q", info, tc.key, v, len(tc.data), tc.ctype)
 			}
-			rec := e.backend.records[tc.key]
+			rec, _ := e.backend.get(tc.key)
 			if !bytes.Equal(rec.data, tc.data) || rec.entry.ContentType != tc.ctype {
 				t.Fatalf("backend holds %d bytes type %q; want %d bytes type %q", len(rec.data), rec.entry.ContentType, len(tc.data), tc.ctype)
 			}
@@ -81,8 +81,8 @@ func TestPutReplicaLastWriterWins(t *testing.T) {
 	if info.Version != newer {
 		t.Fatalf("an older write answered version %d; want the newer %d the peer holds", info.Version, newer)
 	}
-	if got := string(e.backend.records["k"].data); got != "new" {
-		t.Fatalf("peer holds %q; want new", got)
+	if rec, _ := e.backend.get("k"); string(rec.data) != "new" {
+		t.Fatalf("peer holds %q; want new", rec.data)
 	}
 }
 
@@ -213,13 +213,13 @@ func TestOpenRangeCorrupt(t *testing.T) {
 		t.Fatalf("OpenRange of a corrupt entry: %v; want ErrCorrupt", err)
 	}
 	// Bad at the first byte: still an error answer.
-	e.backend.readErrAt["k"] = 0
+	e.backend.configure(func(f *fakeBackend) { f.readErrAt["k"] = 0 })
 	if _, _, err := e.client.OpenRange(ctx, e.addr, "k", 0, 0, -1); !errors.Is(err, blockstore.ErrCorrupt) {
 		t.Fatalf("OpenRange failing at byte 0: %v; want ErrCorrupt", err)
 	}
 	// Bad mid-stream: the stream is cut, the reader fails, never io.EOF.
 	const badAt = 600 << 10
-	e.backend.readErrAt["k"] = badAt
+	e.backend.configure(func(f *fakeBackend) { f.readErrAt["k"] = badAt })
 	r, _, err := e.client.OpenRange(ctx, e.addr, "k", 0, 0, -1)
 	if err != nil {
 		t.Fatalf("OpenRange: %v", err)
@@ -246,10 +246,12 @@ func TestOpenRangeCorrupt(t *testing.T) {
 func TestDigestAndEntries(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.backend.digest = replication.Digest{View: 0xfeedface12345678, Buckets: []uint64{0, 1, 1<<64 - 1, 42}}
+	e.backend.configure(func(f *fakeBackend) {
+		f.digest = replication.Digest{View: 0xfeedface12345678, Buckets: []uint64{0, 1, 1<<64 - 1, 42}}
+	})
 	d, err := e.client.Digest(ctx, e.addr, "n1")
-	if err != nil || d.View != e.backend.digest.View || !slices.Equal(d.Buckets, e.backend.digest.Buckets) {
-		t.Fatalf("Digest = %+v, %v; want %+v", d, err, e.backend.digest)
+	if want := (replication.Digest{View: 0xfeedface12345678, Buckets: []uint64{0, 1, 1<<64 - 1, 42}}); err != nil || d.View != want.View || !slices.Equal(d.Buckets, want.Buckets) {
+		t.Fatalf("Digest = %+v, %v", d, err)
 	}
 	for i, k := range []string{"a", "b", "c", "d/e"} {
 		e.backend.set(blockstore.Entry{Info: blockstore.Info{Key: k, Version: uint64(10 + i), ModTime: modTimeOf(uint64(10 + i))}, Deleted: k == "c"}, nil)
@@ -285,7 +287,7 @@ func TestBackendErrorsKeepTheirSentinel(t *testing.T) {
 		blockstore.ErrTooLarge, blockstore.ErrClosed, blockstore.ErrInvalidKey, blockstore.ErrInvalidArgument,
 		blockstore.ErrSizeMismatch, replication.ErrVersionGone, replication.ErrNoQuorum, context.DeadlineExceeded,
 	} {
-		e.backend.fail = fmt.Errorf("deep inside: %w", sentinel)
+		e.backend.configure(func(f *fakeBackend) { f.fail = fmt.Errorf("deep inside: %w", sentinel) })
 		calls := map[string]error{}
 		_, calls["put"] = e.client.PutReplica(ctx, e.addr, "k", strings.NewReader("x"), 1, blockstore.PutOptions{Version: 1})
 		calls["delete"] = e.client.DeleteReplica(ctx, e.addr, "k", 1)
@@ -299,7 +301,7 @@ func TestBackendErrorsKeepTheirSentinel(t *testing.T) {
 			}
 		}
 	}
-	e.backend.fail = errors.New("something unexpected")
+	e.backend.configure(func(f *fakeBackend) { f.fail = errors.New("something unexpected") })
 	if err := e.client.DeleteReplica(ctx, e.addr, "k", 1); !errors.Is(err, peer.ErrPeerFailed) {
 		t.Fatalf("an unknown backend error: %v; want ErrPeerFailed", err)
 	}

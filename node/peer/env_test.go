@@ -87,7 +87,7 @@ func (t tamperTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // newLoopbackServer serves h on loopback until the test ends; it returns
 // the host:port.
-func newLoopbackServer(t *testing.T, h http.Handler) string {
+func newLoopbackServer(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)

@@ -58,9 +58,12 @@ func (f *fakeBackend) ApplyPut(ctx context.Context, key string, r io.Reader, siz
 	if err := f.record("put " + key); err != nil {
 		return blockstore.Info{}, err
 	}
+	f.mu.Lock()
+	exact := f.readExactly
+	f.mu.Unlock()
 	var data []byte
 	var err error
-	if f.readExactly && size >= 0 {
+	if exact && size >= 0 {
 		data = make([]byte, size)
 		_, err = io.ReadFull(r, data)
 	} else {
@@ -173,6 +176,22 @@ func (f *fakeBackend) callLog() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
+}
+
+// configure changes the fake's knobs (fail, readErrAt, readExactly,
+// digest) between requests.
+func (f *fakeBackend) configure(fn func(f *fakeBackend)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+// get returns what is stored under key.
+func (f *fakeBackend) get(key string) (fakeRecord, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.records[key]
+	return r, ok
 }
 
 // set stores a record directly (test setup).
