@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"math"
 	"net"
@@ -281,7 +283,8 @@ func (c *Client) Lookup(ctx context.Context, addr, key string) (blockstore.Entry
 // is older than minVersion. The reader returns io.EOF only after every
 // byte the peer announced arrived; a stream cut short (the peer aborts
 // when its copy fails a checksum, or the connection breaks) is an error
-// wrapping ErrShortBody.
+// wrapping ErrShortBody. A read of the whole blob is also held to the
+// blob's CRC32C: a mismatch fails the last read with ErrCorrupt.
 func (c *Client) OpenRange(ctx context.Context, addr, key string, minVersion uint64, off, length int64) (io.ReadCloser, blockstore.Info, error) {
 	if off < 0 || length < -1 || (length > 0 && off > math.MaxInt64-length) {
 		return nil, blockstore.Info{}, fmt.Errorf("peer: read %q: %w: offset %d, length %d", key, blockstore.ErrInvalidArgument, off, length)
@@ -325,15 +328,31 @@ func (c *Client) OpenRange(ctx context.Context, addr, key string, minVersion uin
 		drainClose(resp.Body)
 		return nil, blockstore.Info{}, fmt.Errorf("peer %s: read %q: %w: %d bytes announced, want %d", addr, key, ErrBadResponse, resp.ContentLength, expect)
 	}
-	return &rangeBody{body: resp.Body, left: expect, where: fmt.Sprintf("peer %s: read %q at %d", addr, key, off)}, info, nil
+	b := &rangeBody{body: resp.Body, left: expect, where: fmt.Sprintf("peer %s: read %q at %d", addr, key, off)}
+	if off == 0 && expect == info.Size {
+		// The whole blob: check it against its content checksum too, so
+		// damage on the way is caught, not only damage on the peer's disk.
+		if expect == 0 && info.Checksum != 0 {
+			drainClose(resp.Body)
+			return nil, blockstore.Info{}, fmt.Errorf("%s: %w: an empty blob with checksum %08x", b.where, blockstore.ErrCorrupt, info.Checksum)
+		}
+		b.crc, b.want = crc32.New(castagnoli), info.Checksum
+	}
+	return b, info, nil
 }
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // rangeBody is a blob stream from a peer: io.EOF only once every
-// announced byte arrived.
+// announced byte arrived and, for a whole blob, matched its checksum; the
+// read that would complete a blob whose checksum fails returns an error
+// wrapping blockstore.ErrCorrupt instead of its bytes.
 type rangeBody struct {
 	body  io.ReadCloser
 	left  int64
 	where string
+	crc   hash.Hash32 // nil: a partial range, no whole-content checksum to hold it to
+	want  uint32
 	err   error
 }
 
@@ -349,6 +368,13 @@ func (b *rangeBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.body.Read(p)
 	b.left -= int64(n)
+	if b.crc != nil {
+		b.crc.Write(p[:n])
+		if b.left == 0 && b.crc.Sum32() != b.want {
+			b.err = fmt.Errorf("%s: %w: content checksum %08x, want %08x", b.where, blockstore.ErrCorrupt, b.crc.Sum32(), b.want)
+			return 0, b.err
+		}
+	}
 	switch {
 	case err == nil || (errors.Is(err, io.EOF) && b.left == 0):
 		return n, nil

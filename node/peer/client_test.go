@@ -232,6 +232,22 @@ func TestOpenRangeCorrupt(t *testing.T) {
 	if len(got) >= badAt || !bytes.Equal(got, data[:len(got)]) {
 		t.Fatalf("got %d bytes before the error; want a correct prefix shorter than %d", len(got), badAt)
 	}
+	// Damage on the way (bytes that no longer match the blob's checksum) is
+	// caught on a whole read: the read that would end it fails instead.
+	e.backend.configure(func(f *fakeBackend) {
+		delete(f.readErrAt, "k")
+		r := f.records["k"]
+		r.entry.Checksum ^= 1
+		f.records["k"] = r
+	})
+	r3, _, err := e.client.OpenRange(ctx, e.addr, "k", 0, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r3.Close()
+	if got, err := io.ReadAll(r3); !errors.Is(err, blockstore.ErrCorrupt) || len(got) == len(data) {
+		t.Fatalf("whole read with a wrong checksum: %d of %d bytes, %v; want ErrCorrupt before the last bytes", len(got), len(data), err)
+	}
 	// A ranged read that stays before the bad spot is whole.
 	r2, _, err := e.client.OpenRange(ctx, e.addr, "k", 0, 100, 1000)
 	if err != nil {
