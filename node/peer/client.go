@@ -147,9 +147,9 @@ func (c *Client) do(ctx context.Context, k call, want ...int) (*http.Response, e
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if body != nil && body.err != nil && !errors.Is(body.err, io.EOF) {
-			err = body.err // the source failed (or was the wrong size): that is the story
+			return nil, fmt.Errorf("%s: %w", where, body.err) // the source failed or had the wrong size: that is the story
 		}
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, fmt.Errorf("%s: %w: %w", where, ErrUnreachable, err)
 	}
 	for _, w := range want {
 		if resp.StatusCode == w {

@@ -346,3 +346,17 @@ func TestClientRefusesBadOptionsAndAddresses(t *testing.T) {
 		t.Fatalf("backend was called: %q", e.backend.callLog())
 	}
 }
+
+func TestUnreachablePeer(t *testing.T) {
+	e := newEnv(t)
+	addr := e.addr
+	e.srv.Close() // nothing listens there now
+	if _, err := e.client.Lookup(context.Background(), addr, "k"); !errors.Is(err, peer.ErrUnreachable) {
+		t.Fatalf("Lookup of a stopped peer: %v; want ErrUnreachable", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.client.Lookup(ctx, addr, "k"); !errors.Is(err, peer.ErrUnreachable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lookup with a cancelled context: %v; want ErrUnreachable and context.Canceled", err)
+	}
+}

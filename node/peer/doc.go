@@ -57,14 +57,20 @@
 //     first byte is an error answer (503 "corrupt" for a checksum failure);
 //     one after it aborts the connection, and the Client's reader returns
 //     an error wrapping ErrShortBody, never io.EOF, until every byte the
-//     peer announced arrived.
+//     peer announced arrived. A whole-blob read is also held to the blob's
+//     CRC32C on the Client: a mismatch fails the read that would complete
+//     it (ErrCorrupt), so damage on the way is caught too.
+//   - Client errors tell the cases apart: a peer's answer wraps the
+//     sentinel its Backend returned; no answer at all wraps ErrUnreachable
+//     (and the transport's error, context ones included).
 //   - The Client never follows redirects, never retries a request with a
 //     body, and bounds every answer it buffers.
 //
 // # Caveats
 //
-// Answers are not signed: integrity of returned bytes rests on the
-// serving replica's checksums and on TCP. A node that holds the secret is
+// Answers are not signed: a ranged read's bytes rest on the serving
+// replica's checksums and on TCP's (a whole-blob read is checked end to
+// end with the CRC32C, which catches damage, not forgery). A node that holds the secret is
 // trusted with any key and any sender id; the id is for logs. Requests
 // need clocks within MaxClockSkew of each other (run NTP).
 package peer

@@ -36,6 +36,10 @@ var (
 	ErrShortBody = errors.New("peer: body ended early")
 	// ErrBadResponse: a peer's answer could not be decoded.
 	ErrBadResponse = errors.New("peer: malformed response")
+	// ErrUnreachable: no answer came (refused or broken connection, a
+	// timeout, the caller's context ended); the transport's error is
+	// wrapped too, so context.Canceled and DeadlineExceeded still match.
+	ErrUnreachable = errors.New("peer: no answer")
 	// ErrPeerFailed: a peer answered an error this package has no sentinel
 	// for (a 500, say); the wrapping error carries status and code.
 	ErrPeerFailed = errors.New("peer: request failed on the peer")
