@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -364,11 +365,28 @@ type signedBody struct {
 	key     authKey
 	sig     []byte
 	trailer http.Header
-	err     error
-	stop    chan struct{} // closed when the call returned: start no more reads of src
+	err     error                 // sticky, io.EOF at the end; touched only by the transport's reads
+	failed  atomic.Pointer[error] // the first failure (not io.EOF), for the caller: reads may outlive Do
+	stop    chan struct{}         // closed when the call returned: start no more reads of src
+}
+
+// failure is the error the source (or its size) caused, nil if none.
+func (b *signedBody) failure() error {
+	if p := b.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (b *signedBody) Read(p []byte) (int, error) {
+	n, err := b.read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.failed.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+func (b *signedBody) read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}

@@ -146,8 +146,8 @@ func (c *Client) do(ctx context.Context, k call, want ...int) (*http.Response, e
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if body != nil && body.err != nil && !errors.Is(body.err, io.EOF) {
-			return nil, fmt.Errorf("%s: %w", where, body.err) // the source failed or had the wrong size: that is the story
+		if body != nil && body.failure() != nil {
+			return nil, fmt.Errorf("%s: %w", where, body.failure()) // the source failed or had the wrong size: that is the story
 		}
 		return nil, fmt.Errorf("%s: %w: %w", where, ErrUnreachable, err)
 	}
