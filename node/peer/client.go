@@ -100,8 +100,9 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 type call struct {
 	method  string
 	addr    string
-	path    string // unescaped
-	rawPath string // escaped
+	path    string  // unescaped
+	rawPath string  // escaped
+	key     *string // the key of a keyed route, checked before sending
 	query   url.Values
 	header  http.Header // extra headers (Range, Content-Type)
 	body    io.Reader   // nil: none
@@ -116,6 +117,11 @@ func (c *Client) do(ctx context.Context, k call, want ...int) (*http.Response, e
 		return nil, c.err
 	}
 	where := fmt.Sprintf("peer %s: %s %s", k.addr, k.method, k.rawPath)
+	if k.key != nil {
+		if err := blockstore.ValidateKey(*k.key); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err) // refused here, as the peer would
+		}
+	}
 	if err := checkAddr(k.addr); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -215,8 +221,11 @@ func (c *Client) PutReplica(ctx context.Context, addr, key string, r io.Reader, 
 	if opts.Version == 0 || size < -1 || r == nil {
 		return blockstore.Info{}, fmt.Errorf("peer: put %q: %w: version %d, size %d", key, blockstore.ErrInvalidArgument, opts.Version, size)
 	}
+	if err := blockstore.ValidateContentType(opts.ContentType); err != nil {
+		return blockstore.Info{}, fmt.Errorf("peer: put %q: %w", key, err)
+	}
 	path, raw := keyURL(prefixBlobs, key)
-	k := call{method: http.MethodPut, addr: addr, path: path, rawPath: raw,
+	k := call{method: http.MethodPut, addr: addr, path: path, rawPath: raw, key: &key,
 		query: url.Values{"version": {strconv.FormatUint(opts.Version, 10)}}, body: r, size: size}
 	if opts.ContentType != "" {
 		k.header = http.Header{"Content-Type": {opts.ContentType}}
@@ -246,7 +255,7 @@ func (c *Client) DeleteReplica(ctx context.Context, addr, key string, version ui
 		return fmt.Errorf("peer: delete %q: %w: version 0", key, blockstore.ErrInvalidArgument)
 	}
 	path, raw := keyURL(prefixBlobs, key)
-	resp, err := c.do(ctx, call{method: http.MethodDelete, addr: addr, path: path, rawPath: raw,
+	resp, err := c.do(ctx, call{method: http.MethodDelete, addr: addr, path: path, rawPath: raw, key: &key,
 		query: url.Values{"version": {strconv.FormatUint(version, 10)}}}, http.StatusNoContent)
 	if err != nil {
 		return err
@@ -259,7 +268,7 @@ func (c *Client) DeleteReplica(ctx context.Context, addr, key string, version ui
 // blockstore.ErrNotFound when it has none.
 func (c *Client) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
 	path, raw := keyURL(prefixMeta, key)
-	resp, err := c.do(ctx, call{method: http.MethodGet, addr: addr, path: path, rawPath: raw}, http.StatusOK)
+	resp, err := c.do(ctx, call{method: http.MethodGet, addr: addr, path: path, rawPath: raw, key: &key}, http.StatusOK)
 	if err != nil {
 		return blockstore.Entry{}, err
 	}
@@ -290,7 +299,7 @@ func (c *Client) OpenRange(ctx context.Context, addr, key string, minVersion uin
 		return nil, blockstore.Info{}, fmt.Errorf("peer: read %q: %w: offset %d, length %d", key, blockstore.ErrInvalidArgument, off, length)
 	}
 	path, raw := keyURL(prefixBlobs, key)
-	k := call{method: http.MethodGet, addr: addr, path: path, rawPath: raw, query: url.Values{}}
+	k := call{method: http.MethodGet, addr: addr, path: path, rawPath: raw, key: &key, query: url.Values{}}
 	if minVersion > 0 {
 		k.query.Set("min_version", strconv.FormatUint(minVersion, 10))
 	}

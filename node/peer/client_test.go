@@ -342,6 +342,12 @@ func TestClientRefusesBadOptionsAndAddresses(t *testing.T) {
 			t.Errorf("address %q: %v; want ErrBadOptions", addr, err)
 		}
 	}
+	if _, err := e.client.Lookup(ctx, e.addr, ""); !errors.Is(err, blockstore.ErrInvalidKey) {
+		t.Errorf("an empty key: %v; want ErrInvalidKey", err)
+	}
+	if _, err := e.client.PutReplica(ctx, e.addr, "k", strings.NewReader("x"), 1, blockstore.PutOptions{Version: 1, ContentType: "a\nb"}); !errors.Is(err, blockstore.ErrInvalidArgument) {
+		t.Errorf("a content type with a newline: %v; want ErrInvalidArgument", err)
+	}
 	if len(e.backend.callLog()) != 0 {
 		t.Fatalf("backend was called: %q", e.backend.callLog())
 	}
