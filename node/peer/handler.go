@@ -88,13 +88,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, a.node, err)
 		return
 	}
-	if want := bodyNone; r.Method == http.MethodPut {
-		if a.body != bodyMAC {
-			h.writeError(w, r, a.node, fmt.Errorf("%w: a PUT needs a MAC'd body", ErrBadRequest))
-			return
-		}
-	} else if a.body != want {
-		h.writeError(w, r, a.node, fmt.Errorf("%w: %s takes no body", ErrBadRequest, r.Method))
+	wantBody := bodyNone // only a PUT carries a body, always MAC'd
+	if r.Method == http.MethodPut {
+		wantBody = bodyMAC
+	}
+	if a.body != wantBody {
+		h.writeError(w, r, a.node, fmt.Errorf("%w: %s with body mode %q, want %q", ErrBadRequest, r.Method, a.body, wantBody))
 		return
 	}
 	switch {
