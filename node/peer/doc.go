@@ -13,6 +13,12 @@
 //	GET    /internal/v1/digest?for=ID             binary anti-entropy Digest
 //	GET    /internal/v1/entries?for=ID&buckets=1,5&after=K&limit=N  JSON entries
 //
+// Wiring (cmd does it; node/cluster never imports this package):
+//
+//	client := peer.NewClient(peer.ClientOptions{Secret: secret, NodeID: id})
+//	c, err := cluster.New(cluster.Options{Peer: client, ...})
+//	srv.SetInternal(peer.NewHandler(peer.HandlerOptions{Secret: secret, Backend: c, Logger: log}))
+//
 // Keys are path-escaped as on /blobs/. Info, Entry and Digest have one
 // wire encoding each (codec.go, fuzzed); errors are JSON {"error","code"}
 // and one table (errors.go) maps sentinels to statuses on the handler and
