@@ -280,13 +280,14 @@ type verifiedBody struct {
 	sum     hash.Hash
 	err     error // sticky
 	done    bool  // verified: only io.EOF from now on
+	stall   *progress
 }
 
-func newVerifiedBody(r *http.Request, key authKey, a authHeaders) *verifiedBody {
+func newVerifiedBody(r *http.Request, key authKey, a authHeaders, stall *progress) *verifiedBody {
 	return &verifiedBody{
 		body:    r.Body,
 		trailer: func() string { return r.Trailer.Get(trailerBodyMAC) },
-		key:     key, sig: a.signature, size: a.size, sum: sha256.New(),
+		key:     key, sig: a.signature, size: a.size, sum: sha256.New(), stall: stall,
 	}
 }
 
@@ -302,6 +303,7 @@ func (b *verifiedBody) Read(p []byte) (int, error) {
 	}
 	n, err := 0, error(nil)
 	if len(p) > 0 || b.size < 0 {
+		b.stall.extend()
 		n, err = b.body.Read(p)
 	}
 	b.n += int64(n)
@@ -327,6 +329,7 @@ func (b *verifiedBody) Read(p []byte) (int, error) {
 func (b *verifiedBody) finish(atEOF bool) error {
 	if !atEOF {
 		var one [1]byte
+		b.stall.extend()
 		m, err := io.ReadAtLeast(b.body, one[:], 1)
 		switch {
 		case m > 0:
@@ -335,6 +338,7 @@ func (b *verifiedBody) finish(atEOF bool) error {
 			return fmt.Errorf("%w: after %d bytes: %w", ErrShortBody, b.n, err)
 		}
 	}
+	b.stall.clear()
 	if b.size >= 0 && b.n != b.size {
 		return fmt.Errorf("%w: %w: body of %d bytes, signed size %d", ErrBodyMAC, blockstore.ErrSizeMismatch, b.n, b.size)
 	}

@@ -216,7 +216,12 @@ func drainClose(body io.ReadCloser) {
 
 // PutReplica streams size bytes of r (-1: to EOF) to the peer at
 // opts.Version and returns what the peer holds once it is durable there.
-// After PutReplica returns, no new read of r starts.
+//
+// r is read by net/http's connection goroutine. After PutReplica returns
+// no new Read of r starts, but one in flight may finish later (a peer can
+// answer before it took the whole body). And net/http does not return
+// from a cancelled request while a Read of r is blocked: to cut a replica
+// off, end ctx and also close r (CloseWithError on a pipe).
 func (c *Client) PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
 	if opts.Version == 0 || size < -1 || r == nil {
 		return blockstore.Info{}, fmt.Errorf("peer: put %q: %w: version %d, size %d", key, blockstore.ErrInvalidArgument, opts.Version, size)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"strata/blockstore"
 	"strata/node/peer"
@@ -364,5 +365,26 @@ func TestUnreachablePeer(t *testing.T) {
 	cancel()
 	if _, err := e.client.Lookup(ctx, addr, "k"); !errors.Is(err, peer.ErrUnreachable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Lookup with a cancelled context: %v; want ErrUnreachable and context.Canceled", err)
+	}
+}
+
+// A peer that stops sending a body mid-way is cut off after the progress
+// timeout: the handler answers, the store keeps nothing.
+func TestStalledBodyIsCutOff(t *testing.T) {
+	e := newEnv(t, func(c *envConfig) { c.handler.ProgressTimeout = 50 * time.Millisecond })
+	src, feed := io.Pipe()
+	t.Cleanup(func() { feed.Close() })
+	go func() { _, _ = feed.Write([]byte("the first bytes")) }() // and then nothing
+	// The deadline only turns a missing cut-off into a failure instead of a
+	// hang; a caller cuts a replica off by ending ctx and closing its reader.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	context.AfterFunc(ctx, func() { feed.CloseWithError(ctx.Err()) })
+	_, err := e.client.PutReplica(ctx, e.addr, "k", src, 1<<20, blockstore.PutOptions{Version: 3})
+	if !errors.Is(err, peer.ErrShortBody) {
+		t.Fatalf("stalled body: %v; want the peer's short_body answer", err)
+	}
+	if s := e.backend.state(); s != "" {
+		t.Fatalf("backend stored:\n%s", s)
 	}
 }

@@ -33,6 +33,7 @@ type envOption func(*envConfig)
 
 type envConfig struct {
 	nodeCfg func(*node.Config)
+	handler peer.HandlerOptions // Secret, Backend and Now are the env's
 }
 
 func newEnv(t *testing.T, opts ...envOption) *env {
@@ -50,7 +51,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatalf("node.New: %v", err)
 	}
 	e := &env{t: t, backend: newFakeBackend(), now: time.Now()}
-	srv.SetInternal(peer.NewHandler(peer.HandlerOptions{Secret: testSecret, Backend: e.backend, Now: func() time.Time { return e.now }}))
+	ho := ec.handler
+	ho.Secret, ho.Backend, ho.Now = testSecret, e.backend, func() time.Time { return e.now }
+	srv.SetInternal(peer.NewHandler(ho))
 	e.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.srv.Close)
 	e.addr = strings.TrimPrefix(e.srv.URL, "http://")

@@ -25,6 +25,10 @@ type HandlerOptions struct {
 	Logger  *slog.Logger
 	// Now is the clock dates are checked against; default time.Now.
 	Now func() time.Time
+	// ProgressTimeout cuts off a request body or a blob stream that moves
+	// no byte for this long (a peer gone without closing its connection).
+	// Default 30s; negative: never.
+	ProgressTimeout time.Duration
 }
 
 // handler serves the internal routes.
@@ -34,6 +38,7 @@ type handler struct {
 	backend Backend
 	log     *slog.Logger
 	now     func() time.Time
+	stall   time.Duration
 	bufs    sync.Pool
 }
 
@@ -52,7 +57,10 @@ const streamBufSize = 256 << 10
 //	GET    /internal/v1/digest?for=ID             binary Digest
 //	GET    /internal/v1/entries?for=ID&buckets=1,5&after=K&limit=N  JSON entries
 func NewHandler(opts HandlerOptions) http.Handler {
-	h := &handler{backend: opts.Backend, log: opts.Logger, now: opts.Now}
+	h := &handler{backend: opts.Backend, log: opts.Logger, now: opts.Now, stall: opts.ProgressTimeout}
+	if h.stall == 0 {
+		h.stall = 30 * time.Second
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -123,7 +131,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, a authHeaders, key
 	if q.err != nil {
 		return q.err
 	}
-	body := newVerifiedBody(r, h.key, a)
+	body := newVerifiedBody(r, h.key, a, &progress{set: http.NewResponseController(w).SetReadDeadline, timeout: h.stall})
 	info, err := h.backend.ApplyPut(r.Context(), key, body, a.size, blockstore.PutOptions{
 		ContentType: r.Header.Get("Content-Type"), Version: version,
 	})
@@ -221,12 +229,15 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, key string) error 
 	defer h.bufs.Put(bp)
 	buf := *bp
 	src := io.NewSectionReader(obj, first, n)
+	stall := &progress{set: http.NewResponseController(w).SetWriteDeadline, timeout: h.stall}
+	defer stall.clear()
 	// The first read decides whether this is an answer or an error.
 	m, err := io.ReadFull(src, buf[:min(int64(len(buf)), n)])
 	if err != nil {
 		return fmt.Errorf("peer: reading %q at %d: %w", key, first, shortRead(err))
 	}
 	w.WriteHeader(status)
+	stall.extend()
 	if _, err := w.Write(buf[:m]); err != nil {
 		return nil // the reader went away; nothing to answer
 	}
@@ -237,6 +248,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, key string) error 
 			h.log.Warn("peer: read failed mid-stream, aborting it", "key", key, "version", info.Version, "at", first+sent, "err", shortRead(err))
 			panic(http.ErrAbortHandler)
 		}
+		stall.extend()
 		if _, err := w.Write(buf[:m]); err != nil {
 			return nil
 		}
