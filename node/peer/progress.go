@@ -26,9 +26,9 @@ func (p *progress) extend() {
 	_ = p.set(now.Add(p.timeout)) // ErrNotSupported (a recorder in tests): no deadline
 }
 
-// clear disarms the deadline. After a request body's end net/http watches
-// the connection for the client going away; a read deadline left armed
-// would fire there and cancel the request while the store syncs.
+// clear disarms the deadline once the transfer is over, so a deadline
+// meant for the body cannot cut what follows on the connection while the
+// store syncs (net/http watches it for the client going away).
 func (p *progress) clear() {
 	if p != nil && p.timeout > 0 {
 		_ = p.set(time.Time{})
