@@ -10,6 +10,7 @@
 //	DELETE /internal/v1/blobs/{key}?version=V     204
 //	GET    /internal/v1/meta/{key}                JSON Entry (tombstones too), 404
 //	GET    /internal/v1/blobs/{key}?min_version=V bytes, Range "bytes=a-b"; 410 when older
+//	HEAD   /internal/v1/blobs/{key}?min_version=V the same headers, no bytes
 //	GET    /internal/v1/digest?for=ID             binary anti-entropy Digest
 //	GET    /internal/v1/entries?for=ID&buckets=1,5&after=K&limit=N  JSON entries
 //
@@ -41,7 +42,7 @@
 //
 // HMAC rather than mTLS: a cluster then needs one secret file, the same
 // one gossip encryption already needs, instead of a CA to run, per-node
-// certificates to issue, rotate and revoke, and clocks of expiry. The cost
+// certificates to issue, rotate and revoke, and expiry dates to watch. The cost
 // is that traffic is authenticated, not encrypted (run the cluster on a
 // private network, or under a VPN or IPsec, if bytes must not be seen),
 // and that a captured request can be replayed within MaxClockSkew: every
@@ -76,7 +77,14 @@
 //
 // Answers are not signed: a ranged read's bytes rest on the serving
 // replica's checksums and on TCP's (a whole-blob read is checked end to
-// end with the CRC32C, which catches damage, not forgery). A node that holds the secret is
-// trusted with any key and any sender id; the id is for logs. Requests
-// need clocks within MaxClockSkew of each other (run NTP).
+// end with the CRC32C, which catches damage, not forgery). A node that
+// holds the secret is trusted with any key and any sender id; the id is
+// for logs. Requests need clocks within MaxClockSkew of each other (run
+// NTP).
+//
+// The routes bypass node.Server's admission budgets (a coordinator's own
+// budget bounds what it fans out); a body or stream that moves no byte for
+// HandlerOptions.ProgressTimeout is cut off. The Client's PutReplica
+// reader is read by net/http's goroutine: see PutReplica for how to cut a
+// replica off.
 package peer
