@@ -42,9 +42,9 @@
 //
 // HMAC rather than mTLS: a cluster then needs one secret file, the same
 // one gossip encryption already needs, instead of a CA to run, per-node
-// certificates to issue, rotate and revoke, and expiry dates to watch. The cost
-// is that traffic is authenticated, not encrypted (run the cluster on a
-// private network, or under a VPN or IPsec, if bytes must not be seen),
+// certificates to issue, rotate and revoke, and expiry dates to watch. The
+// cost is that traffic is authenticated, not encrypted (run the cluster on
+// a private network, or under a VPN or IPsec, if bytes must not be seen),
 // and that a captured request can be replayed within MaxClockSkew: every
 // internal write is versioned, so a replay re-applies a version the
 // replica already holds and changes nothing.
