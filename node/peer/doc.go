@@ -46,8 +46,8 @@
 // cost is that traffic is authenticated, not encrypted (run the cluster on
 // a private network, or under a VPN or IPsec, if bytes must not be seen),
 // and that a captured request can be replayed within MaxClockSkew: every
-// internal write is versioned, so a replay re-applies a version the
-// replica already holds and changes nothing.
+// internal write is versioned, so a replay re-applies a version that last
+// writer wins has already ordered and cannot undo a newer write.
 //
 // # Promises
 //
