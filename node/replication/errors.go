@@ -10,4 +10,13 @@ var (
 	// ErrVersionGone: a replica no longer holds (or never held) the
 	// version asked for; the reader moves to another replica.
 	ErrVersionGone = errors.New("replication: replica does not hold the version asked for")
+
+	// ErrViewMismatch: two digests were computed under different
+	// membership views, so their buckets do not cover the same keys; the
+	// anti-entropy round waits for the views to agree.
+	ErrViewMismatch = errors.New("replication: digests of different views")
+	// ErrBadDigest: a digest without the expected number of buckets.
+	ErrBadDigest = errors.New("replication: malformed digest")
+	// ErrBadHint: a stored hint record that does not decode.
+	ErrBadHint = errors.New("replication: malformed hint record")
 )
