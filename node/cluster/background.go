@@ -2,53 +2,194 @@ package cluster
 
 import (
 	"context"
-	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"strata/blockstore"
-	"strata/node/replication"
 )
 
-// background owns hints, anti-entropy digests and rebalancing. (Stub: the
-// hints/anti-entropy engineer replaces this file.)
-type background struct{ c *Cluster }
+// background owns the work that heals the cluster behind the request
+// path: hints (hints.go), anti-entropy digests and rounds (digests.go,
+// antientropy.go), read repair (repair.go), rebalancing and draining
+// (rebalance.go, drain.go). Every loop is started by start and stopped by
+// the context; close waits for them and closes the hint store.
+type background struct {
+	c   *Cluster
+	now func() time.Time
 
-func newBackground(c *Cluster) (*background, error) { return &background{c: c}, nil }
+	hints   *hintStore // nil: hints off (HintsPath empty), every hint dropped
+	digests digestState
+	repairs chan repairRequest
+	aePace  aePacer
 
-// start runs the background loops until ctx ends.
-func (b *background) start(ctx context.Context) {}
+	// Wake-ups, coalesced (capacity one, never blocking the sender).
+	rebuildWake   chan struct{} // the view's hash changed: rebuild digests
+	rebalanceWake chan struct{} // the view's hash changed: rebalance pass
+	hintWake      chan struct{} // a member's state changed: try hints
 
-// close waits for the loops and closes the hint store.
-func (b *background) close() error { return nil }
+	rebalanceMu sync.Mutex // one rebalance pass at a time (loop or Drain)
+
+	// stubLocks serialises replica applies per key until replica.go's
+	// lock takes over (replica_stub.go).
+	stubLocks [64]sync.Mutex
+
+	counters backgroundCounters
+	wg       sync.WaitGroup
+}
+
+type backgroundCounters struct {
+	hintsStored, hintsDropped, hintsReplayed, hintsObsolete atomic.Uint64
+	aeRounds, aeViewMismatch, aeBucketsDiffering            atomic.Uint64
+	aeKeysPulled, aeBytesPulled                             atomic.Uint64
+	keysMoving                                              atomic.Int64
+	keysMoved, rebalancePasses                              atomic.Uint64
+	repairsQueued, repairsDropped, repairsDone              atomic.Uint64
+	digestRebuilds                                          atomic.Uint64
+}
+
+// repairQueueLength bounds the read repairs waiting: past it a request is
+// dropped (counted) and anti-entropy covers the key.
+const repairQueueLength = 1024
+
+func newBackground(c *Cluster) (*background, error) {
+	b := &background{
+		c:             c,
+		now:           c.opts.Now,
+		repairs:       make(chan repairRequest, repairQueueLength),
+		rebuildWake:   make(chan struct{}, 1),
+		rebalanceWake: make(chan struct{}, 1),
+		hintWake:      make(chan struct{}, 1),
+	}
+	if c.opts.HintsPath != "" {
+		hs, err := openHintStore(c.opts.HintsPath, c.opts.HintsMaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		b.hints = hs
+	}
+	return b, nil
+}
+
+// start runs the background loops until ctx ends: the digest rebuild (at
+// once, then on view changes), hint replay, anti-entropy rounds,
+// rebalancing and read repair.
+func (b *background) start(ctx context.Context) {
+	wake(b.rebuildWake)
+	wake(b.rebalanceWake)
+	for _, loop := range []func(context.Context){b.digestLoop, b.hintLoop, b.antiEntropyLoop, b.rebalanceLoop, b.repairLoop} {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			loop(ctx)
+		}()
+	}
+}
+
+// close waits for the loops (their context is cancelled first) and closes
+// the hint store.
+func (b *background) close() error {
+	b.wg.Wait()
+	if b.hints != nil {
+		return b.hints.close()
+	}
+	return nil
+}
 
 // viewChanged is called (from the membership watcher) with the old view
-// (nil at start) and the new one.
-func (b *background) viewChanged(old, cur *view) {}
+// (nil at start) and the new one. It never blocks: it wakes the loops.
+func (b *background) viewChanged(old, cur *view) {
+	if old == nil || old.hash != cur.hash {
+		wake(b.rebuildWake)
+		wake(b.rebalanceWake)
+	}
+	wake(b.hintWake)
+}
+
+// wake signals ch without blocking; a signal already pending absorbs it.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// BackgroundStatus is the background machinery's progress, for
+// Cluster.Status (the admin route and strata stat).
+type BackgroundStatus struct {
+	// HintsPending counts stored hints per target member; HintBytes is
+	// what they count against HintsMaxBytes.
+	HintsPending  map[string]int `json:"hints_pending"`
+	HintBytes     int64          `json:"hint_bytes"`
+	HintsStored   uint64         `json:"hints_stored"`
+	HintsDropped  uint64         `json:"hints_dropped"`  // refused: store full or hints off
+	HintsReplayed uint64         `json:"hints_replayed"` // target confirmed it holds the version
+	HintsObsolete uint64         `json:"hints_obsolete"` // target no longer a home, or nothing to copy
+
+	AntiEntropyRounds        uint64 `json:"anti_entropy_rounds"`
+	AntiEntropyViewMismatch  uint64 `json:"anti_entropy_view_mismatch"` // rounds skipped: views differ
+	AntiEntropyBucketsDiffer uint64 `json:"anti_entropy_buckets_differing"`
+	AntiEntropyKeysPulled    uint64 `json:"anti_entropy_keys_pulled"`
+	AntiEntropyBytesPulled   uint64 `json:"anti_entropy_bytes_pulled"`
+	DigestRebuilds           uint64 `json:"digest_rebuilds"`
+
+	// KeysMoving counts local entries this node is no longer a home of,
+	// found by the latest rebalance pass and not yet dropped.
+	KeysMoving      int64  `json:"keys_moving"`
+	KeysMoved       uint64 `json:"keys_moved"`
+	RebalancePasses uint64 `json:"rebalance_passes"`
+
+	RepairsQueued  uint64 `json:"repairs_queued"`
+	RepairsDropped uint64 `json:"repairs_dropped"` // queue full: anti-entropy covers them
+	RepairsDone    uint64 `json:"repairs_done"`
+}
+
+// status reports the counters and the hint store's contents.
+func (b *background) status() BackgroundStatus {
+	k := &b.counters
+	st := BackgroundStatus{
+		HintsPending:             map[string]int{},
+		HintsStored:              k.hintsStored.Load(),
+		HintsDropped:             k.hintsDropped.Load(),
+		HintsReplayed:            k.hintsReplayed.Load(),
+		HintsObsolete:            k.hintsObsolete.Load(),
+		AntiEntropyRounds:        k.aeRounds.Load(),
+		AntiEntropyViewMismatch:  k.aeViewMismatch.Load(),
+		AntiEntropyBucketsDiffer: k.aeBucketsDiffering.Load(),
+		AntiEntropyKeysPulled:    k.aeKeysPulled.Load(),
+		AntiEntropyBytesPulled:   k.aeBytesPulled.Load(),
+		DigestRebuilds:           k.digestRebuilds.Load(),
+		KeysMoving:               k.keysMoving.Load(),
+		KeysMoved:                k.keysMoved.Load(),
+		RebalancePasses:          k.rebalancePasses.Load(),
+		RepairsQueued:            k.repairsQueued.Load(),
+		RepairsDropped:           k.repairsDropped.Load(),
+		RepairsDone:              k.repairsDone.Load(),
+	}
+	if b.hints != nil {
+		st.HintsPending, st.HintBytes = b.hints.pending()
+	}
+	return st
+}
 
 // noteApplied is called after a local replica apply changed key's entry
-// from old to cur (old.Version 0: none), under the key's lock.
-func (b *background) noteApplied(key string, old, cur blockstore.Entry) {}
-
-// hint records durably that target missed key at version (deleted: a
-// tombstone); replay copies it when target is reachable again.
-func (b *background) hint(ctx context.Context, target, key string, version uint64, deleted bool) {}
-
-// repair asks for key to be brought to version on the stale members
-// (read repair): bounded, in the background, never blocking the caller.
-func (b *background) repair(key string, version uint64, stale []string) {}
-
-// digest is the local anti-entropy digest of the keys shared with forPeer
-// (peer.Backend's Digest).
-func (b *background) digest(ctx context.Context, forPeer string) (replication.Digest, error) {
-	return replication.Digest{}, errors.New("cluster: anti-entropy digests not built yet")
+// from old to cur (old.Version 0: none), under the key's lock: the digests
+// follow every change without a scan.
+func (b *background) noteApplied(key string, old, cur blockstore.Entry) {
+	b.digests.note(b.c, key, old, cur)
 }
-
-// entries lists the local entries of the keys shared with forPeer in the
-// given digest buckets, after startAfter, in key order (peer.Backend's
-// Entries).
-func (b *background) entries(ctx context.Context, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
-	return nil, errors.New("cluster: anti-entropy entries not built yet")
-}
-
-// status reports hints, anti-entropy and rebalancing progress for Status
-// (JSON-friendly).
-func (b *background) status() any { return struct{}{} }

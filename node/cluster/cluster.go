@@ -44,6 +44,11 @@ type Options struct {
 	// home replica holds it.
 	TombstoneGrace time.Duration
 
+	// SetDraining marks this node draining (or not) in the gossiped
+	// membership, so placement moves its keys away: Drain calls it.
+	// node/membership's SetDraining, wired by cmd; nil: Drain refuses.
+	SetDraining func(bool) error
+
 	// Now is the clock (tests move it); default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger

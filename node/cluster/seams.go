@@ -26,6 +26,10 @@ type Local interface {
 	NextVersion() uint64
 	// ObserveVersion moves the clock past v (a version seen from a peer).
 	ObserveVersion(v uint64)
+	// Drop forgets the local copy of key if its entry is still exactly at
+	// version (rebalancing, once the new homes hold it); no tombstone is
+	// written. It fails wrapping ErrNotFound if the entry changed.
+	Drop(ctx context.Context, key string, version uint64) error
 }
 
 // Peer sends internal (replica) requests to another node, addressed by its

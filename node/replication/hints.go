@@ -89,6 +89,14 @@ func (b *HintBudget) Admit(n int64) bool {
 	return true
 }
 
+// Restore counts n bytes already stored (found when the store opens),
+// even past Max: they were admitted under an earlier bound.
+func (b *HintBudget) Restore(n int64) {
+	if n > 0 {
+		b.used += n
+	}
+}
+
 // Release returns n bytes (a hint replayed or dropped).
 func (b *HintBudget) Release(n int64) {
 	b.used -= n

@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"strata/blockstore"
+	"strata/node/membership"
+	"strata/node/replication"
+)
+
+// entriesPage is how many entries one Peer.Entries call asks for.
+const entriesPage = 512
+
+// aePacer paces the bytes anti-entropy copies (AntiEntropyBytesPerSec).
+type aePacer struct {
+	mu sync.Mutex
+	p  *replication.Pacer
+}
+
+func (a *aePacer) wait(ctx context.Context, rate int64, n int64) bool {
+	a.mu.Lock()
+	if a.p == nil {
+		a.p = replication.NewPacer(float64(rate), float64(rate))
+	}
+	d := a.p.Reserve(time.Now(), float64(n))
+	a.mu.Unlock()
+	return sleep(ctx, d)
+}
+
+// antiEntropyLoop runs a round with every peer each AntiEntropyInterval,
+// jittered by up to a quarter either way so nodes do not beat in step.
+func (b *background) antiEntropyLoop(ctx context.Context) {
+	every := b.c.opts.AntiEntropyInterval
+	for {
+		jitter := time.Duration((rand.Float64() - 0.5) / 2 * float64(every))
+		if !sleep(ctx, every+jitter) {
+			return
+		}
+		b.antiEntropyRound(ctx)
+	}
+}
+
+// antiEntropyRound pulls from every reachable placed peer once.
+func (b *background) antiEntropyRound(ctx context.Context) {
+	v := b.c.currentView()
+	for _, m := range v.members {
+		if ctx.Err() != nil {
+			return
+		}
+		if m.ID == v.self.ID || !m.Placed() || !m.Reachable() {
+			continue
+		}
+		if err := b.pullFrom(ctx, v, m); err != nil {
+			b.c.log.Debug("cluster: anti-entropy round", "peer", m.ID, "err", err)
+		}
+	}
+}
+
+// pullFrom runs one round with peer m, pull only: compare m's digest of
+// what it shares with this node against ours, list m's entries in the
+// differing buckets, and copy here whatever m holds newer (a tombstone as
+// a tombstone, a blob through OpenRange). m pulls from us in its own
+// round, so both sides converge.
+func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member) error {
+	c := b.c
+	local, _, err := b.localDigest(m.ID)
+	if err != nil {
+		b.counters.aeViewMismatch.Add(1)
+		return err
+	}
+	remote, err := c.opts.Peer.Digest(ctx, m.HTTPAddr, v.self.ID)
+	if err != nil {
+		return fmt.Errorf("cluster: digest from %s: %w", m.ID, err)
+	}
+	b.counters.aeRounds.Add(1)
+	diff, err := replication.DiffBuckets(local, remote)
+	if errors.Is(err, replication.ErrViewMismatch) {
+		b.counters.aeViewMismatch.Add(1)
+		return nil // views still converging; a later round compares
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: digest from %s: %w", m.ID, err)
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	b.counters.aeBucketsDiffering.Add(uint64(len(diff)))
+	after := ""
+	var firstErr error
+	for {
+		page, err := c.opts.Peer.Entries(ctx, m.HTTPAddr, v.self.ID, diff, after, entriesPage)
+		if err != nil {
+			return fmt.Errorf("cluster: entries from %s: %w", m.ID, err)
+		}
+		for _, e := range page {
+			after = e.Key
+			if e.Corrupt || e.Version == 0 {
+				continue // nothing to copy from a corrupt copy; its other homes have it
+			}
+			if err := b.pullEntry(ctx, v, m, e); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				// One key failing (moved on meanwhile, say) does not stop
+				// the round; the next round retries it.
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		if len(page) < entriesPage {
+			return firstErr
+		}
+	}
+}
+
+// pullEntry copies e from m when this node does not hold it or newer.
+func (b *background) pullEntry(ctx context.Context, v *view, m membership.Member, e blockstore.Entry) error {
+	c := b.c
+	held, err := c.opts.Local.Lookup(ctx, e.Key)
+	if err != nil && !errors.Is(err, blockstore.ErrNotFound) {
+		return fmt.Errorf("cluster: lookup %q: %w", e.Key, err)
+	}
+	if err == nil && replication.Holds(held, e) {
+		return nil
+	}
+	if !e.Deleted && !b.aePace.wait(ctx, c.opts.AntiEntropyBytesPerSec, e.Size) {
+		return ctx.Err()
+	}
+	n, err := c.copyEntry(ctx, v.self.ID, m, v.self, e.Key, e)
+	if err != nil {
+		return err
+	}
+	b.counters.aeKeysPulled.Add(1)
+	b.counters.aeBytesPulled.Add(uint64(n))
+	return nil
+}

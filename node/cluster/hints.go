@@ -1,0 +1,293 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"strata/blockstore"
+	"strata/node/membership"
+	"strata/node/replication"
+)
+
+// hintStore keeps hints durably in a bbolt file: one bucket per target
+// member, keys replication.HintKey (version, then key: a cursor walks them
+// oldest first), values replication.HintValue. It is bounded in bytes
+// (replication.HintBytes per hint): a hint past the bound is refused and
+// anti-entropy covers the key. Safe for concurrent use.
+type hintStore struct {
+	db *bolt.DB
+
+	mu      sync.Mutex
+	budget  replication.HintBudget
+	counts  map[string]int // hints per target
+	corrupt int            // undecodable records found at open (skipped, removed on replay)
+}
+
+func openHintStore(path string, maxBytes int64) (*hintStore, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open hint store %s: %w", path, err)
+	}
+	s := &hintStore{db: db, budget: replication.HintBudget{Max: maxBytes}, counts: map[string]int{}}
+	// Count what is there so the bound holds across restarts.
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			return bk.ForEach(func(k, v []byte) error {
+				h, derr := replication.DecodeHint(k, v)
+				if derr != nil {
+					s.corrupt++
+					return nil
+				}
+				s.budget.Restore(replication.HintBytes(h.Key))
+				s.counts[string(name)]++
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cluster: read hint store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *hintStore) close() error { return s.db.Close() }
+
+// add stores h for target durably (bbolt commit, fsync; concurrent adds
+// share one through Batch). It reports false, storing nothing, when the
+// bound is reached.
+func (s *hintStore) add(ctx context.Context, target string, h replication.Hint) (bool, error) {
+	n := replication.HintBytes(h.Key)
+	s.mu.Lock()
+	ok := s.budget.Admit(n)
+	s.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	k, v := replication.HintKey(h), replication.HintValue(h)
+	var existed bool
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte(target))
+		if err != nil {
+			return err
+		}
+		existed = bk.Get(k) != nil
+		return bk.Put(k, v)
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || existed {
+		s.budget.Release(n)
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: store hint for %s: %w", target, err)
+	}
+	if !existed {
+		s.counts[target]++
+	}
+	return true, nil
+}
+
+// oldest returns up to n hints for target, oldest first.
+func (s *hintStore) oldest(target string, n int) ([]replication.Hint, error) {
+	var out []replication.Hint
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(target))
+		if bk == nil {
+			return nil
+		}
+		cur := bk.Cursor()
+		for k, v := cur.First(); k != nil && len(out) < n; k, v = cur.Next() {
+			h, err := replication.DecodeHint(k, v)
+			if err != nil {
+				// Undecodable: hand back what the key says so remove drops it.
+				h = replication.Hint{Key: string(k), Version: 0}
+			}
+			out = append(out, h)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// remove deletes one hint (replayed, or no longer needed).
+func (s *hintStore) remove(target string, h replication.Hint) error {
+	var k []byte
+	if h.Version == 0 {
+		k = []byte(h.Key) // an undecodable record, by its raw key
+	} else {
+		k = replication.HintKey(h)
+	}
+	var existed bool
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(target))
+		if bk == nil {
+			existed = false
+			return nil
+		}
+		existed = bk.Get(k) != nil
+		return bk.Delete(k)
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: remove hint for %s: %w", target, err)
+	}
+	if existed && h.Version != 0 {
+		s.mu.Lock()
+		s.budget.Release(replication.HintBytes(h.Key))
+		if s.counts[target]--; s.counts[target] <= 0 {
+			delete(s.counts, target)
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// targets lists the members with hints pending.
+func (s *hintStore) targets() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.counts))
+	for t := range s.counts {
+		out = append(out, t)
+	}
+	return out
+}
+
+// pending reports hints per target and the bytes they count.
+func (s *hintStore) pending() (map[string]int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.counts))
+	for t, n := range s.counts {
+		out[t] = n
+	}
+	return out, s.budget.Used()
+}
+
+// hint records durably that target missed key at version (deleted: a
+// tombstone); replay copies it when target is reachable again. It never
+// fails the caller's write: a hint that cannot be stored (hints off, store
+// full, store error) is dropped and counted, and anti-entropy covers it.
+func (b *background) hint(ctx context.Context, target, key string, version uint64, deleted bool) {
+	if b.hints == nil {
+		b.counters.hintsDropped.Add(1)
+		return
+	}
+	ok, err := b.hints.add(ctx, target, replication.Hint{Key: key, Version: version, Deleted: deleted})
+	if err != nil {
+		b.c.log.Warn("cluster: hint not stored; anti-entropy will cover it", "target", target, "key", key, "err", err)
+	}
+	if !ok {
+		b.counters.hintsDropped.Add(1)
+		return
+	}
+	b.counters.hintsStored.Add(1)
+}
+
+// hintBatch is how many hints one replay step reads.
+const hintBatch = 64
+
+// hintLoop replays hints whenever a member's state changes and every
+// second while any are pending, at HintReplayRate.
+func (b *background) hintLoop(ctx context.Context) {
+	if b.hints == nil {
+		return
+	}
+	pacer := replication.NewPacer(b.c.opts.HintReplayRate, b.c.opts.HintReplayRate)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.hintWake:
+		case <-tick.C:
+		}
+		b.replayHints(ctx, func() bool { return sleep(ctx, pacer.Reserve(time.Now(), 1)) })
+	}
+}
+
+// replayHints replays the hints of every reachable target, oldest first;
+// pace is called before each replay and returns false to stop. A target
+// that fails a replay is left for the next try.
+func (b *background) replayHints(ctx context.Context, pace func() bool) {
+	if b.hints == nil {
+		return
+	}
+	v := b.c.currentView()
+	for _, target := range b.hints.targets() {
+		m, known := v.byID[target]
+		if known && !m.Reachable() {
+			continue
+		}
+		for ctx.Err() == nil {
+			batch, err := b.hints.oldest(target, hintBatch)
+			if err != nil || len(batch) == 0 {
+				break
+			}
+			progressed := false
+			for _, h := range batch {
+				if !pace() {
+					return
+				}
+				done, err := b.replayHint(ctx, v, m, known, h)
+				if err != nil {
+					b.c.log.Debug("cluster: hint replay", "target", target, "key", h.Key, "err", err)
+				}
+				if !done {
+					continue
+				}
+				if err := b.hints.remove(target, h); err != nil {
+					b.c.log.Warn("cluster: hint replayed but not removed", "target", target, "err", err)
+					return
+				}
+				progressed = true
+			}
+			if !progressed {
+				break // the rest waits for the next try
+			}
+		}
+	}
+}
+
+// replayHint brings target to the hint's version (or newer) and reports
+// whether the hint is done with: replayed, already held, or obsolete
+// (target no longer a home, or no member holds the version after every
+// home answered).
+func (b *background) replayHint(ctx context.Context, v *view, target membership.Member, known bool, h replication.Hint) (bool, error) {
+	c := b.c
+	if h.Version == 0 || !known || !v.isHome(h.Key, c.opts.Replicas, target.ID) {
+		// Not a home any more (or gone, or an unreadable record): the new
+		// homes get the key from rebalancing and anti-entropy.
+		b.counters.hintsObsolete.Add(1)
+		return true, nil
+	}
+	want := blockstore.Entry{Info: blockstore.Info{Key: h.Key, Version: h.Version}, Deleted: h.Deleted}
+	held, err := c.lookupOn(ctx, v.self.ID, target, h.Key)
+	if err != nil {
+		return false, err
+	}
+	if replication.Holds(held, want) {
+		b.counters.hintsReplayed.Add(1)
+		return true, nil
+	}
+	homes := v.homes(h.Key, c.opts.Replicas)
+	src, srcEntry, allAnswered, err := c.findSource(ctx, v, h.Key, want, homes, map[string]bool{target.ID: true})
+	if errors.Is(err, errNoSource) {
+		if allAnswered {
+			b.counters.hintsObsolete.Add(1)
+			return true, nil // never made durable anywhere, or superseded and gone
+		}
+		return false, err
+	}
+	if _, err := c.copyEntry(ctx, v.self.ID, src, target, h.Key, srcEntry); err != nil {
+		return false, err
+	}
+	b.counters.hintsReplayed.Add(1)
+	return true, nil
+}

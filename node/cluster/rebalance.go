@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"strata/blockstore"
+	"strata/node/replication"
+)
+
+// rebalanceLoop runs a pass after every view change (and at start), and
+// again each AntiEntropyInterval while a pass left keys behind.
+func (b *background) rebalanceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.rebalanceWake:
+		}
+		left, err := b.rebalancePass(ctx)
+		if err != nil && ctx.Err() == nil {
+			b.c.log.Warn("cluster: rebalance pass", "err", err)
+		}
+		if (left > 0 || err != nil) && sleep(ctx, b.c.opts.AntiEntropyInterval) {
+			wake(b.rebalanceWake)
+		}
+	}
+}
+
+// rebalancePass walks the local index and moves every entry this node is
+// no longer a home of under the current view: each new home must hold the
+// entry's version or newer (pushed from here if not, durable on return),
+// and only then is the local copy dropped (Local.Drop, which refuses if
+// the entry changed meanwhile). A key therefore never has fewer copies on
+// its way. It returns how many misplaced entries are left (a home
+// unreachable or failing, or the entry changed); KeysMoving shows them.
+func (b *background) rebalancePass(ctx context.Context) (left int, err error) {
+	b.rebalanceMu.Lock()
+	defer b.rebalanceMu.Unlock()
+	c := b.c
+	v := c.currentView()
+	b.counters.rebalancePasses.Add(1)
+	b.counters.keysMoving.Store(0)
+	after := ""
+	for {
+		page, err := c.opts.Local.Scan(ctx, after, scanPage)
+		if err != nil {
+			return left, fmt.Errorf("cluster: rebalance scan: %w", err)
+		}
+		for _, e := range page {
+			after = e.Key
+			homes := v.homes(e.Key, c.opts.Replicas)
+			ids := make([]string, len(homes))
+			for i, h := range homes {
+				ids[i] = h.ID
+			}
+			action, _ := replication.PlanMove(v.self.ID, ids)
+			if action == replication.Keep {
+				continue
+			}
+			b.counters.keysMoving.Add(1)
+			if b.moveEntry(ctx, v, e, ids) {
+				b.counters.keysMoving.Add(-1)
+				b.counters.keysMoved.Add(1)
+			} else {
+				left++
+			}
+			if ctx.Err() != nil {
+				return left, ctx.Err()
+			}
+		}
+		if len(page) < scanPage {
+			return left, nil
+		}
+	}
+}
+
+// moveEntry pushes e to every home lacking it, then drops the local copy;
+// it reports whether the copy was dropped.
+func (b *background) moveEntry(ctx context.Context, v *view, e blockstore.Entry, homes []string) bool {
+	c := b.c
+	confirmed := make(map[string]bool, len(homes))
+	for _, id := range homes {
+		m := v.byID[id]
+		held, err := c.lookupOn(ctx, v.self.ID, m, e.Key)
+		if err != nil {
+			continue
+		}
+		if !replication.Holds(held, e) {
+			if e.Corrupt || !m.Reachable() {
+				continue // nothing sound to push from here; the key's other copies must cover it
+			}
+			if _, err := c.copyEntry(ctx, v.self.ID, v.self, m, e.Key, e); err != nil {
+				c.log.Debug("cluster: rebalance push", "key", e.Key, "to", id, "err", err)
+				continue
+			}
+		}
+		confirmed[id] = true
+	}
+	if !replication.DropAllowed(homes, confirmed) {
+		return false
+	}
+	if err := c.opts.Local.Drop(ctx, e.Key, e.Version); err != nil {
+		if !errors.Is(err, blockstore.ErrNotFound) {
+			c.log.Warn("cluster: rebalance drop", "key", e.Key, "err", err)
+		}
+		return false // changed meanwhile: the next pass looks again
+	}
+	b.noteApplied(e.Key, e, blockstore.Entry{})
+	return true
+}
