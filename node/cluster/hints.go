@@ -33,6 +33,9 @@ func openHintStore(path string, maxBytes int64) (*hintStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open hint store %s: %w", path, err)
 	}
+	// Concurrent hints (one per write while a replica is down) share a
+	// commit; a lone one waits at most a millisecond for company.
+	db.MaxBatchDelay = time.Millisecond
 	s := &hintStore{db: db, budget: replication.HintBudget{Max: maxBytes}, counts: map[string]int{}}
 	// Count what is there so the bound holds across restarts.
 	err = db.View(func(tx *bolt.Tx) error {
@@ -115,35 +118,44 @@ func (s *hintStore) oldest(target string, n int) ([]replication.Hint, error) {
 	return out, err
 }
 
-// remove deletes one hint (replayed, or no longer needed).
-func (s *hintStore) remove(target string, h replication.Hint) error {
-	var k []byte
-	if h.Version == 0 {
-		k = []byte(h.Key) // an undecodable record, by its raw key
-	} else {
-		k = replication.HintKey(h)
-	}
-	var existed bool
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+// remove deletes hints of target (replayed, or no longer needed) in one
+// commit.
+func (s *hintStore) remove(target string, hints []replication.Hint) error {
+	var released int64
+	var removed int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		released, removed = 0, 0
 		bk := tx.Bucket([]byte(target))
 		if bk == nil {
-			existed = false
 			return nil
 		}
-		existed = bk.Get(k) != nil
-		return bk.Delete(k)
+		for _, h := range hints {
+			k := replication.HintKey(h)
+			if h.Version == 0 {
+				k = []byte(h.Key) // an undecodable record, by its raw key
+			}
+			if bk.Get(k) == nil {
+				continue
+			}
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+			if h.Version != 0 {
+				released += replication.HintBytes(h.Key)
+				removed++
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: remove hint for %s: %w", target, err)
+		return fmt.Errorf("cluster: remove hints for %s: %w", target, err)
 	}
-	if existed && h.Version != 0 {
-		s.mu.Lock()
-		s.budget.Release(replication.HintBytes(h.Key))
-		if s.counts[target]--; s.counts[target] <= 0 {
-			delete(s.counts, target)
-		}
-		s.mu.Unlock()
+	s.mu.Lock()
+	s.budget.Release(released)
+	if s.counts[target] -= removed; s.counts[target] <= 0 {
+		delete(s.counts, target)
 	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -230,25 +242,29 @@ func (b *background) replayHints(ctx context.Context, pace func() bool) {
 			if err != nil || len(batch) == 0 {
 				break
 			}
-			progressed := false
+			var done []replication.Hint
+			stopped := false
 			for _, h := range batch {
 				if !pace() {
-					return
+					stopped = true
+					break
 				}
-				done, err := b.replayHint(ctx, v, m, known, h)
+				ok, err := b.replayHint(ctx, v, m, known, h)
 				if err != nil {
 					b.c.log.Debug("cluster: hint replay", "target", target, "key", h.Key, "err", err)
 				}
-				if !done {
-					continue
+				if ok {
+					done = append(done, h)
 				}
-				if err := b.hints.remove(target, h); err != nil {
-					b.c.log.Warn("cluster: hint replayed but not removed", "target", target, "err", err)
-					return
-				}
-				progressed = true
 			}
-			if !progressed {
+			if err := b.hints.remove(target, done); err != nil {
+				b.c.log.Warn("cluster: hints replayed but not removed", "target", target, "err", err)
+				return
+			}
+			if stopped {
+				return
+			}
+			if len(done) == 0 {
 				break // the rest waits for the next try
 			}
 		}

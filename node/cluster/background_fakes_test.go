@@ -1,0 +1,624 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"strata/blockstore"
+	"strata/node"
+	"strata/node/membership"
+	"strata/node/replication"
+)
+
+// Small in-process fakes for the background tests: a versioned in-memory
+// Local with last writer wins, a membership world shared by every node, and
+// a Peer that calls the other nodes' replica side directly.
+
+// fakeLocal is an in-memory Local: last writer wins per key as the
+// blockstore does it (replication.Newer), tombstones kept, Drop at an
+// exact version.
+type fakeLocal struct {
+	mu      sync.Mutex
+	entries map[string]fakeItem
+	clock   uint64
+	now     func() time.Time
+
+	writes atomic.Int64 // puts and deletes that changed an entry
+	// onDrop, when set, is called before a Drop takes effect.
+	onDrop func(key string, version uint64)
+}
+
+type fakeItem struct {
+	e    blockstore.Entry
+	data []byte
+}
+
+func newFakeLocal(now func() time.Time) *fakeLocal {
+	return &fakeLocal{entries: make(map[string]fakeItem), now: now}
+}
+
+func (l *fakeLocal) NextVersion() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	wall := uint64(l.now().UnixMilli()) << 16
+	l.clock = max(l.clock+1, wall)
+	return l.clock
+}
+
+func (l *fakeLocal) ObserveVersion(v uint64) {
+	l.mu.Lock()
+	l.clock = max(l.clock, v)
+	l.mu.Unlock()
+}
+
+func (l *fakeLocal) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return blockstore.Info{}, fmt.Errorf("fake put %q: %w", key, err)
+	}
+	if size >= 0 && int64(len(data)) != size {
+		return blockstore.Info{}, fmt.Errorf("fake put %q: %w", key, blockstore.ErrSizeMismatch)
+	}
+	version := opts.Version
+	if version == 0 {
+		version = l.NextVersion()
+	}
+	l.ObserveVersion(version)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := blockstore.Entry{Info: blockstore.Info{Key: key, Size: int64(len(data)), Version: version, ContentType: opts.ContentType,
+		ModTime: replication.VersionTime(version)}}
+	cur := l.entries[key]
+	if !replication.Newer(e, cur.e) {
+		return cur.e.Info, nil
+	}
+	l.entries[key] = fakeItem{e: e, data: data}
+	l.writes.Add(1)
+	return e.Info, nil
+}
+
+func (l *fakeLocal) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {
+	version := opts.Version
+	if version == 0 {
+		version = l.NextVersion()
+	}
+	l.ObserveVersion(version)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.entries[key]
+	live := cur.e.Version != 0 && !cur.e.Deleted
+	e := blockstore.Entry{Info: blockstore.Info{Key: key, Version: version, ModTime: replication.VersionTime(version)}, Deleted: true}
+	if replication.Newer(e, cur.e) {
+		l.entries[key] = fakeItem{e: e}
+		l.writes.Add(1)
+	}
+	if !live {
+		return fmt.Errorf("fake delete %q: %w", key, blockstore.ErrNotFound)
+	}
+	return nil
+}
+
+func (l *fakeLocal) Stat(ctx context.Context, key string) (blockstore.Info, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it, ok := l.entries[key]
+	if !ok || it.e.Deleted {
+		return blockstore.Info{}, blockstore.ErrNotFound
+	}
+	return it.e.Info, nil
+}
+
+func (l *fakeLocal) Open(ctx context.Context, key string) (node.Object, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it, ok := l.entries[key]
+	switch {
+	case !ok || it.e.Deleted:
+		return nil, fmt.Errorf("fake open %q: %w", key, blockstore.ErrNotFound)
+	case it.e.Corrupt:
+		return nil, fmt.Errorf("fake open %q: %w", key, blockstore.ErrCorrupt)
+	}
+	return &memObject{Reader: bytes.NewReader(it.data), info: it.e.Info}, nil
+}
+
+func (l *fakeLocal) List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []blockstore.Info
+	for _, k := range l.sortedKeysLocked() {
+		if it := l.entries[k]; k > startAfter && strings.HasPrefix(k, prefix) && !it.e.Deleted {
+			out = append(out, it.e.Info)
+		}
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (l *fakeLocal) Healthy() error              { return nil }
+func (l *fakeLocal) Writable() error             { return nil }
+func (l *fakeLocal) Stats() []node.TierStats     { return nil }
+func (l *fakeLocal) Devices() []node.DeviceStats { return nil }
+
+func (l *fakeLocal) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it, ok := l.entries[key]
+	if !ok {
+		return blockstore.Entry{}, fmt.Errorf("fake lookup %q: %w", key, blockstore.ErrNotFound)
+	}
+	return it.e, nil
+}
+
+func (l *fakeLocal) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []blockstore.Entry
+	for _, k := range l.sortedKeysLocked() {
+		if k > startAfter {
+			out = append(out, l.entries[k].e)
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (l *fakeLocal) Drop(ctx context.Context, key string, version uint64) error {
+	if l.onDrop != nil {
+		l.onDrop(key, version)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it, ok := l.entries[key]
+	if !ok || it.e.Version != version {
+		return fmt.Errorf("fake drop %q: %w", key, blockstore.ErrNotFound)
+	}
+	delete(l.entries, key)
+	return nil
+}
+
+func (l *fakeLocal) sortedKeysLocked() []string {
+	keys := make([]string, 0, len(l.entries))
+	for k := range l.entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// wipe forgets everything, as a replaced disk does.
+func (l *fakeLocal) wipe() {
+	l.mu.Lock()
+	l.entries = make(map[string]fakeItem)
+	l.mu.Unlock()
+}
+
+// entry returns the key's entry and bytes (zero when none).
+func (l *fakeLocal) entry(key string) (blockstore.Entry, []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it := l.entries[key]
+	return it.e, it.data
+}
+
+func (l *fakeLocal) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.entries)
+}
+
+type memObject struct {
+	*bytes.Reader
+	info blockstore.Info
+}
+
+func (o *memObject) Info() blockstore.Info { return o.info }
+func (o *memObject) Tier() string          { return "ram" }
+func (o *memObject) Locate() string        { return "ram" }
+func (o *memObject) Close() error          { return nil }
+
+// world is the membership every fake node sees.
+type world struct {
+	mu      sync.Mutex
+	members map[string]membership.Member
+	subs    []chan struct{}
+}
+
+func (w *world) add(m membership.Member) {
+	w.mu.Lock()
+	if w.members == nil {
+		w.members = make(map[string]membership.Member)
+	}
+	w.members[m.ID] = m
+	w.mu.Unlock()
+	w.notify()
+}
+
+func (w *world) update(id string, change func(*membership.Member)) {
+	w.mu.Lock()
+	m := w.members[id]
+	change(&m)
+	w.members[id] = m
+	w.mu.Unlock()
+	w.notify()
+}
+
+func (w *world) notify() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.subs {
+		wake(ch)
+	}
+}
+
+type fakeMembers struct {
+	w    *world
+	self string
+	ch   chan struct{}
+}
+
+func (w *world) membersFor(self string) *fakeMembers {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	w.subs = append(w.subs, ch)
+	w.mu.Unlock()
+	return &fakeMembers{w: w, self: self, ch: ch}
+}
+
+func (f *fakeMembers) Self() membership.Member {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	return f.w.members[f.self]
+}
+
+func (f *fakeMembers) Members() []membership.Member {
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	var out []membership.Member
+	for _, m := range f.w.members {
+		if m.State != membership.Left {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b membership.Member) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (f *fakeMembers) Changes() <-chan struct{} { return f.ch }
+
+var errNodeDown = errors.New("fake net: node down")
+
+// fakeNet is the Peer every fake node uses: it calls the addressed node's
+// replica side directly, unless that node is down.
+type fakeNet struct {
+	mu    sync.Mutex
+	nodes map[string]*Cluster
+	down  map[string]bool
+
+	digests, entryCalls, opens atomic.Int64
+}
+
+func (n *fakeNet) node(addr string) (*Cluster, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.down[addr] {
+		return nil, fmt.Errorf("%s: %w", addr, errNodeDown)
+	}
+	c := n.nodes[addr]
+	if c == nil {
+		return nil, fmt.Errorf("%s: no such node", addr)
+	}
+	return c, nil
+}
+
+func (n *fakeNet) setDown(addr string, down bool) {
+	n.mu.Lock()
+	n.down[addr] = down
+	n.mu.Unlock()
+}
+
+func (n *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	c, err := n.node(addr)
+	if err != nil {
+		return blockstore.Info{}, err
+	}
+	return c.ApplyPut(ctx, key, r, size, opts)
+}
+
+func (n *fakeNet) DeleteReplica(ctx context.Context, addr, key string, version uint64) error {
+	c, err := n.node(addr)
+	if err != nil {
+		return err
+	}
+	return c.ApplyDelete(ctx, key, version)
+}
+
+func (n *fakeNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
+	c, err := n.node(addr)
+	if err != nil {
+		return blockstore.Entry{}, err
+	}
+	return c.Lookup(ctx, key)
+}
+
+func (n *fakeNet) OpenRange(ctx context.Context, addr, key string, minVersion uint64, off, length int64) (io.ReadCloser, blockstore.Info, error) {
+	c, err := n.node(addr)
+	if err != nil {
+		return nil, blockstore.Info{}, err
+	}
+	n.opens.Add(1)
+	obj, err := c.opts.Local.Open(ctx, key)
+	if err != nil {
+		return nil, blockstore.Info{}, err
+	}
+	info := obj.Info()
+	if info.Version < minVersion {
+		obj.Close()
+		return nil, blockstore.Info{}, fmt.Errorf("fake open %q: %w", key, replication.ErrVersionGone)
+	}
+	if _, err := obj.Seek(off, io.SeekStart); err != nil {
+		return nil, blockstore.Info{}, err
+	}
+	var r io.Reader = obj
+	if length >= 0 {
+		r = io.LimitReader(obj, length)
+	}
+	return io.NopCloser(r), info, nil
+}
+
+func (n *fakeNet) Digest(ctx context.Context, addr, forPeer string) (replication.Digest, error) {
+	c, err := n.node(addr)
+	if err != nil {
+		return replication.Digest{}, err
+	}
+	n.digests.Add(1)
+	return c.bg.digest(ctx, forPeer)
+}
+
+func (n *fakeNet) Entries(ctx context.Context, addr, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
+	c, err := n.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	n.entryCalls.Add(1)
+	return c.bg.entries(ctx, forPeer, buckets, startAfter, limit)
+}
+
+// fakeClock is a clock tests move.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testCluster is n fake nodes n1..nN over one world and one fakeNet. The
+// background loops do not run unless a test starts them: tests drive
+// rebuilds, rounds, replays and passes themselves, so they are
+// deterministic.
+type testCluster struct {
+	t     *testing.T
+	world *world
+	net   *fakeNet
+	clock *fakeClock
+	dir   string
+	opts  func(*Options)
+	nodes map[string]*testNode
+}
+
+type testNode struct {
+	id    string
+	c     *Cluster
+	local *fakeLocal
+}
+
+func newTestCluster(t *testing.T, n int, opts func(*Options)) *testCluster {
+	t.Helper()
+	tc := &testCluster{
+		t:     t,
+		world: &world{},
+		net:   &fakeNet{nodes: map[string]*Cluster{}, down: map[string]bool{}},
+		clock: &fakeClock{t: time.UnixMilli(1_760_000_000_000)},
+		dir:   t.TempDir(),
+		opts:  opts,
+		nodes: map[string]*testNode{},
+	}
+	for i := range n {
+		tc.world.add(membership.Member{ID: fmt.Sprintf("n%d", i+1), HTTPAddr: fmt.Sprintf("n%d", i+1), Weight: 1, State: membership.Alive})
+	}
+	for i := range n {
+		tc.addNode(fmt.Sprintf("n%d", i+1))
+	}
+	tc.refresh()
+	return tc
+}
+
+// join adds member id to the world and starts a node for it.
+func (tc *testCluster) join(id string) *testNode {
+	tc.world.add(membership.Member{ID: id, HTTPAddr: id, Weight: 1, State: membership.Alive})
+	nd := tc.addNode(id)
+	tc.refresh()
+	return nd
+}
+
+func (tc *testCluster) addNode(id string) *testNode {
+	tc.t.Helper()
+	local := newFakeLocal(tc.clock.Now)
+	o := Options{
+		Local:                  local,
+		Peer:                   tc.net,
+		Members:                tc.world.membersFor(id),
+		HintsPath:              filepath.Join(tc.dir, id+"-hints.db"),
+		HintReplayRate:         1e9,
+		AntiEntropyBytesPerSec: 1 << 40,
+		Now:                    tc.clock.Now,
+	}
+	if tc.opts != nil {
+		tc.opts(&o)
+	}
+	c, err := New(o)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	tc.t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			tc.t.Errorf("close %s: %v", id, err)
+		}
+	})
+	nd := &testNode{id: id, c: c, local: local}
+	tc.nodes[id] = nd
+	tc.net.mu.Lock()
+	tc.net.nodes[id] = c
+	tc.net.mu.Unlock()
+	return nd
+}
+
+// refresh makes every node take a new membership snapshot.
+func (tc *testCluster) refresh() {
+	tc.t.Helper()
+	for _, nd := range tc.nodes {
+		if err := nd.c.refreshView(); err != nil {
+			tc.t.Fatal(err)
+		}
+	}
+}
+
+// stop makes id unreachable: down on the net, dead in gossip.
+func (tc *testCluster) stop(id string) {
+	tc.net.setDown(id, true)
+	tc.world.update(id, func(m *membership.Member) { m.State = membership.Dead })
+	tc.refresh()
+}
+
+// restart brings id back.
+func (tc *testCluster) restart(id string) {
+	tc.net.setDown(id, false)
+	tc.world.update(id, func(m *membership.Member) { m.State = membership.Alive })
+	tc.refresh()
+}
+
+func (tc *testCluster) ids() []string {
+	var out []string
+	for id := range tc.nodes {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// rebuild rebuilds every node's digests, as a start does.
+func (tc *testCluster) rebuild() {
+	tc.t.Helper()
+	for _, id := range tc.ids() {
+		if err := tc.nodes[id].c.bg.rebuildDigests(context.Background()); err != nil {
+			tc.t.Fatalf("rebuild %s: %v", id, err)
+		}
+	}
+}
+
+// antiEntropy runs one round on every reachable node.
+func (tc *testCluster) antiEntropy() {
+	for _, id := range tc.ids() {
+		if !tc.net.down[id] {
+			tc.nodes[id].c.bg.antiEntropyRound(context.Background())
+		}
+	}
+}
+
+// replay replays every reachable node's hints, unpaced.
+func (tc *testCluster) replay() {
+	for _, id := range tc.ids() {
+		if !tc.net.down[id] {
+			tc.nodes[id].c.bg.replayHints(context.Background(), func() bool { return true })
+		}
+	}
+}
+
+// write is a minimal coordinator for the tests (the real one is write.go):
+// a version from coord, the blob (or tombstone when data is nil) applied on
+// every reachable home, a hint for every other home. It returns the
+// version.
+func (tc *testCluster) write(coord, key string, data []byte) uint64 {
+	tc.t.Helper()
+	ctx := context.Background()
+	cn := tc.nodes[coord]
+	v := cn.c.currentView()
+	version := cn.local.NextVersion()
+	for _, h := range v.homes(key, cn.c.opts.Replicas) {
+		var err error
+		switch {
+		case !h.Reachable():
+			err = errNodeDown
+		case data == nil && h.ID == coord:
+			err = cn.c.ApplyDelete(ctx, key, version)
+		case data == nil:
+			err = tc.net.DeleteReplica(ctx, h.HTTPAddr, key, version)
+		case h.ID == coord:
+			_, err = cn.c.ApplyPut(ctx, key, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{Version: version})
+		default:
+			_, err = tc.net.PutReplica(ctx, h.HTTPAddr, key, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{Version: version})
+		}
+		if err != nil {
+			cn.c.bg.hint(ctx, h.ID, key, version, data == nil)
+		}
+	}
+	return version
+}
+
+// homesOf lists key's home ids under id's current view.
+func (tc *testCluster) homesOf(id, key string) []string {
+	nd := tc.nodes[id]
+	var out []string
+	for _, h := range nd.c.currentView().homes(key, nd.c.opts.Replicas) {
+		out = append(out, h.ID)
+	}
+	return out
+}
+
+// holders lists the nodes holding key at version or newer (blob or
+// tombstone, not corrupt).
+func (tc *testCluster) holders(key string, version uint64) []string {
+	var out []string
+	for _, id := range tc.ids() {
+		if e, _ := tc.nodes[id].local.entry(key); e.Version >= version && !e.Corrupt {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func blobData(key string, version uint64) []byte {
+	return fmt.Appendf(nil, "%s@%d", key, version)
+}
+
+func testKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%04d", i)
+	}
+	return keys
+}

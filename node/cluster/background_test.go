@@ -1,0 +1,344 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"strata/internal/poll"
+	"strata/node/replication"
+)
+
+// writeKeys writes every key through coord and returns the version and
+// bytes each key was written with.
+func writeKeys(tc *testCluster, coord string, keys []string, gen int) map[string]written {
+	out := make(map[string]written, len(keys))
+	for _, k := range keys {
+		data := fmt.Appendf(nil, "%s gen %d", k, gen)
+		out[k] = written{version: tc.write(coord, k, data), data: data}
+	}
+	return out
+}
+
+type written struct {
+	version uint64
+	data    []byte // nil: a delete
+}
+
+// assertHoldsAll fails unless node id holds every written key itself, at
+// its version, with its bytes (or its tombstone), for every key id is a
+// home of.
+func assertHoldsAll(t *testing.T, tc *testCluster, id string, want map[string]written) {
+	t.Helper()
+	missing := 0
+	for k, w := range want {
+		if !slices.Contains(tc.homesOf(id, k), id) {
+			continue
+		}
+		e, data := tc.nodes[id].local.entry(k)
+		switch {
+		case e.Version != w.version:
+			missing++
+			if missing <= 3 {
+				t.Errorf("%s: %q at version %d, want %d", id, k, e.Version, w.version)
+			}
+		case w.data == nil && !e.Deleted:
+			t.Errorf("%s: %q is not deleted", id, k)
+		case w.data != nil && !bytes.Equal(data, w.data):
+			t.Errorf("%s: %q holds %q, want %q", id, k, data, w.data)
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%s lacks %d of the keys it is home to", id, missing)
+	}
+}
+
+func TestReplicaDownGetsHintsAndHoldsEveryKeyAfterReplay(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.rebuild()
+	tc.stop("n3")
+	want := writeKeys(tc, "n1", testKeys(60), 1)
+	st := tc.nodes["n1"].c.bg.status()
+	if st.HintsPending["n3"] != 60 || st.HintsStored != 60 {
+		t.Fatalf("hints pending for n3: %d (stored %d), want 60", st.HintsPending["n3"], st.HintsStored)
+	}
+	tc.replay() // n3 still down: nothing moves
+	if got := tc.nodes["n1"].c.bg.status().HintsPending["n3"]; got != 60 {
+		t.Fatalf("replay to a dead member: %d hints left, want 60", got)
+	}
+	tc.restart("n3")
+	tc.replay() // hints alone, no anti-entropy
+	assertHoldsAll(t, tc, "n3", want)
+	st = tc.nodes["n1"].c.bg.status()
+	if st.HintsPending["n3"] != 0 || st.HintBytes != 0 || st.HintsReplayed != 60 {
+		t.Errorf("after replay: %d pending, %d bytes, %d replayed; want 0, 0, 60", st.HintsPending["n3"], st.HintBytes, st.HintsReplayed)
+	}
+}
+
+func TestHintsReplayOldestFirstAndDropWhatTheTargetHolds(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.stop("n3")
+	v1 := tc.write("n1", "k", []byte("one"))
+	v2 := tc.write("n1", "k", []byte("two"))
+	hints, err := tc.nodes["n1"].c.bg.hints.oldest("n3", 10)
+	if err != nil || len(hints) != 2 || hints[0].Version != v1 || hints[1].Version != v2 {
+		t.Fatalf("hints for n3: %+v, %v; want versions %d then %d", hints, err, v1, v2)
+	}
+	tc.restart("n3")
+	tc.replay()
+	e, data := tc.nodes["n3"].local.entry("k")
+	if e.Version != v2 || string(data) != "two" {
+		t.Fatalf("n3 holds %q at %d, want two at %d", data, e.Version, v2)
+	}
+	if w := tc.nodes["n3"].local.writes.Load(); w != 1 {
+		t.Errorf("n3 took %d writes; the first replay copies the current version, the second finds it held", w)
+	}
+}
+
+func TestHintStoreIsBoundedAndSurvivesRestart(t *testing.T) {
+	bound := 10 * replication.HintBytes("key-0000")
+	tc := newTestCluster(t, 3, func(o *Options) { o.HintsMaxBytes = bound })
+	tc.stop("n3")
+	writeKeys(tc, "n1", testKeys(25), 1)
+	st := tc.nodes["n1"].c.bg.status()
+	if st.HintsPending["n3"] != 10 || st.HintsDropped != 15 || st.HintBytes != bound {
+		t.Fatalf("bounded store: %d pending, %d dropped, %d bytes; want 10, 15, %d", st.HintsPending["n3"], st.HintsDropped, st.HintBytes, bound)
+	}
+	// Reopen the file: the count and the bound carry over.
+	n1 := tc.nodes["n1"]
+	if err := n1.c.bg.hints.close(); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := openHintStore(n1.c.opts.HintsPath, bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.c.bg.hints = hs
+	if pending, used := hs.pending(); pending["n3"] != 10 || used != bound {
+		t.Fatalf("after reopen: %v pending, %d bytes; want 10, %d", pending, used, bound)
+	}
+	if ok, err := hs.add(context.Background(), "n3", replication.Hint{Key: "key-9999", Version: 1}); ok || err != nil {
+		t.Errorf("add past the bound after reopen: %v, %v; want refused", ok, err)
+	}
+}
+
+func TestAntiEntropyAloneRefillsAReplicaThatMissedWrites(t *testing.T) {
+	tc := newTestCluster(t, 3, func(o *Options) { o.HintsPath = "" }) // hints off: every hint dropped
+	tc.rebuild()
+	tc.stop("n3")
+	want := writeKeys(tc, "n1", testKeys(80), 1)
+	if st := tc.nodes["n1"].c.bg.status(); st.HintsDropped != 80 || len(st.HintsPending) != 0 {
+		t.Fatalf("hints off: %d dropped, %v pending; want 80 dropped", st.HintsDropped, st.HintsPending)
+	}
+	tc.restart("n3")
+	tc.antiEntropy()
+	assertHoldsAll(t, tc, "n3", want)
+	assertConverged(t, tc)
+}
+
+// assertConverged checks that every pair's digests agree and that one more
+// round of anti-entropy copies nothing and lists no entries.
+func assertConverged(t *testing.T, tc *testCluster) {
+	t.Helper()
+	for _, a := range tc.ids() {
+		for _, b := range tc.ids() {
+			if a == b {
+				continue
+			}
+			da, errA := tc.nodes[a].c.bg.digest(context.Background(), b)
+			db, errB := tc.nodes[b].c.bg.digest(context.Background(), a)
+			if errA != nil || errB != nil {
+				t.Fatalf("digests %s/%s: %v %v", a, b, errA, errB)
+			}
+			if diff, err := replication.DiffBuckets(da, db); err != nil || len(diff) != 0 {
+				t.Errorf("digests of %s for %s and of %s for %s differ in %d buckets (%v)", a, b, b, a, len(diff), err)
+			}
+		}
+	}
+	writes := make(map[string]int64)
+	for _, id := range tc.ids() {
+		writes[id] = tc.nodes[id].local.writes.Load()
+	}
+	entriesBefore, opensBefore := tc.net.entryCalls.Load(), tc.net.opens.Load()
+	tc.antiEntropy()
+	for _, id := range tc.ids() {
+		if w := tc.nodes[id].local.writes.Load(); w != writes[id] {
+			t.Errorf("%s took %d writes in a round where nothing differs", id, w-writes[id])
+		}
+	}
+	if e, o := tc.net.entryCalls.Load()-entriesBefore, tc.net.opens.Load()-opensBefore; e != 0 || o != 0 {
+		t.Errorf("a round where nothing differs listed entries %d times and opened %d blobs", e, o)
+	}
+}
+
+func TestWipedNodeRefillsByAntiEntropy(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.rebuild()
+	want := writeKeys(tc, "n1", testKeys(120), 1)
+	assertConverged(t, tc)
+	tc.nodes["n2"].local.wipe()
+	tc.nodes["n2"].c.bg.rebuildDigests(context.Background()) // the restart's rebuild
+	tc.antiEntropy()
+	assertHoldsAll(t, tc, "n2", want)
+	if st := tc.nodes["n2"].c.bg.status(); st.AntiEntropyKeysPulled != 120 {
+		t.Errorf("n2 pulled %d keys, want 120 (three nodes, N=3: it is home to all)", st.AntiEntropyKeysPulled)
+	}
+	assertConverged(t, tc)
+}
+
+func TestCorruptCopyIsPulledAgain(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.rebuild()
+	want := writeKeys(tc, "n1", testKeys(10), 1)
+	n2 := tc.nodes["n2"]
+	e, _ := n2.local.entry("key-0003")
+	corrupt := e
+	corrupt.Corrupt = true
+	n2.local.mu.Lock()
+	n2.local.entries["key-0003"] = fakeItem{e: corrupt}
+	n2.local.mu.Unlock()
+	n2.c.bg.noteApplied("key-0003", e, corrupt) // as the store reports a failed checksum
+	tc.antiEntropy()
+	assertHoldsAll(t, tc, "n2", want)
+	if got, _ := n2.local.entry("key-0003"); got.Corrupt {
+		t.Error("the corrupt copy was not replaced")
+	}
+}
+
+func TestDeleteWhileReplicaDownDoesNotComeBack(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		hints bool
+	}{{"hints", true}, {"anti-entropy alone", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			tc := newTestCluster(t, 3, func(o *Options) {
+				if !c.hints {
+					o.HintsPath = ""
+				}
+			})
+			tc.rebuild()
+			want := writeKeys(tc, "n1", testKeys(20), 1)
+			tc.stop("n3")
+			for _, k := range []string{"key-0002", "key-0007"} {
+				want[k] = written{version: tc.write("n1", k, nil)}
+			}
+			tc.restart("n3")
+			// n3 holds the old blobs: rounds in every direction, and hint
+			// replay, must leave the tombstones winning everywhere.
+			for range 2 {
+				tc.replay()
+				tc.antiEntropy()
+			}
+			for _, id := range tc.ids() {
+				assertHoldsAll(t, tc, id, want)
+				if _, err := tc.nodes[id].local.Stat(context.Background(), "key-0002"); err == nil {
+					t.Errorf("%s serves the deleted key-0002", id)
+				}
+			}
+			assertConverged(t, tc)
+		})
+	}
+}
+
+func TestTombstoneDroppableOnlyOnceEveryHomeHoldsIt(t *testing.T) {
+	grace := 10 * 24 * time.Hour
+	tc := newTestCluster(t, 3, func(o *Options) { o.TombstoneGrace = grace })
+	tc.write("n1", "k", []byte("v"))
+	tc.stop("n3")
+	tc.write("n1", "k", nil)
+	tomb, _ := tc.nodes["n1"].local.entry("k")
+	if !tomb.Deleted {
+		t.Fatal("n1 has no tombstone")
+	}
+	n1 := tc.nodes["n1"].c
+	ctx := context.Background()
+	if n1.TombstoneDroppable(ctx, tomb) {
+		t.Fatal("droppable within the grace period")
+	}
+	tc.clock.advance(grace + time.Hour)
+	if n1.TombstoneDroppable(ctx, tomb) {
+		t.Fatal("droppable past the grace while n3 is down and lacks it")
+	}
+	tc.restart("n3")
+	if n1.TombstoneDroppable(ctx, tomb) {
+		t.Fatal("droppable past the grace while n3 holds the old blob")
+	}
+	tc.replay()
+	if !n1.TombstoneDroppable(ctx, tomb) {
+		t.Fatal("not droppable past the grace with every home holding it")
+	}
+	live, _ := tc.nodes["n2"].local.Lookup(ctx, "k")
+	live.Deleted = false
+	if n1.TombstoneDroppable(ctx, live) {
+		t.Error("a live entry reported droppable")
+	}
+}
+
+func TestReadRepairCopiesTheNewestToStaleHomes(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.stop("n3")
+	v := tc.write("n1", "k", []byte("new"))
+	tc.restart("n3")
+	bg := tc.nodes["n2"].c.bg
+	bg.repair("k", v, []string{"n3"})
+	bg.repairOne(context.Background(), <-bg.repairs)
+	if e, data := tc.nodes["n3"].local.entry("k"); e.Version != v || string(data) != "new" {
+		t.Fatalf("n3 after repair: %q at %d, want new at %d", data, e.Version, v)
+	}
+	if st := bg.status(); st.RepairsQueued != 1 || st.RepairsDone != 1 {
+		t.Errorf("repairs queued %d done %d, want 1 1", st.RepairsQueued, st.RepairsDone)
+	}
+	// The queue is bounded: past it requests are dropped and counted.
+	for range repairQueueLength + 5 {
+		bg.repair("k", v, []string{"n3"})
+	}
+	if st := bg.status(); st.RepairsDropped != 5 {
+		t.Errorf("repairs dropped %d, want 5", st.RepairsDropped)
+	}
+}
+
+// TestLoopsHealAReturningReplica runs the real loops (Start) and waits,
+// with a deadline, for a replica that missed writes to hold them all.
+func TestLoopsHealAReturningReplica(t *testing.T) {
+	tc := newTestCluster(t, 3, func(o *Options) { o.AntiEntropyInterval = 5 * time.Millisecond })
+	ctx := context.Background()
+	for _, id := range tc.ids() {
+		tc.nodes[id].c.Start(ctx)
+	}
+	poll.Until(t, "digests built", func() bool {
+		for _, id := range tc.ids() {
+			if tc.nodes[id].c.bg.status().DigestRebuilds == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	tc.stop("n3")
+	want := writeKeys(tc, "n2", testKeys(30), 1)
+	tc.restart("n3")
+	poll.Until(t, "n3 holds every key", func() bool {
+		for k, w := range want {
+			if e, _ := tc.nodes["n3"].local.entry(k); e.Version != w.version {
+				return false
+			}
+		}
+		return true
+	})
+	poll.Until(t, "hints on n2 drained", func() bool { return len(tc.nodes["n2"].c.bg.status().HintsPending) == 0 })
+}
+
+func TestEntriesRejectsBadBuckets(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	tc.rebuild()
+	for _, b := range []int{-1, replication.DigestBuckets} {
+		if _, err := tc.nodes["n1"].c.bg.entries(context.Background(), "n2", []int{b}, "", 10); err == nil {
+			t.Errorf("bucket %d accepted", b)
+		}
+	}
+	if _, err := tc.nodes["n1"].c.bg.digest(context.Background(), "stranger"); err == nil {
+		t.Error("digest for a member that is not a peer")
+	}
+}
