@@ -309,7 +309,7 @@ type fakeNet struct {
 	nodes map[string]*Cluster
 	down  map[string]bool
 
-	digests, entryCalls, opens atomic.Int64
+	digests, entryCalls, opens, puts atomic.Int64
 }
 
 func (n *fakeNet) node(addr string) (*Cluster, error) {
@@ -336,6 +336,7 @@ func (n *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader,
 	if err != nil {
 		return blockstore.Info{}, err
 	}
+	n.puts.Add(1)
 	return c.ApplyPut(ctx, key, r, size, opts)
 }
 

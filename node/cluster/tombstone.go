@@ -17,6 +17,7 @@ import (
 func (c *Cluster) TombstoneDroppable(ctx context.Context, e blockstore.Entry) bool {
 	grace := c.opts.TombstoneGrace
 	now := c.opts.Now()
+	// The clock first: within the grace no home is asked.
 	if !e.Deleted || !replication.TombstoneDroppable(now, e.Version, grace, true) {
 		return false
 	}
@@ -25,17 +26,14 @@ func (c *Cluster) TombstoneDroppable(ctx context.Context, e blockstore.Entry) bo
 	if len(homes) == 0 {
 		return false
 	}
-	held := true
 	for _, m := range homes {
 		if m.ID != v.self.ID && !m.Reachable() {
-			held = false
-			break
+			return false
 		}
 		got, err := c.lookupOn(ctx, v.self.ID, m, e.Key)
 		if err != nil || got.Version < e.Version {
-			held = false
-			break
+			return false
 		}
 	}
-	return replication.TombstoneDroppable(now, e.Version, grace, held)
+	return true
 }
