@@ -228,7 +228,14 @@ func TestDeleteWhileReplicaDownDoesNotComeBack(t *testing.T) {
 			}
 			tc.restart("n3")
 			// n3 holds the old blobs: rounds in every direction, and hint
-			// replay, must leave the tombstones winning everywhere.
+			// replay, must leave the tombstones winning everywhere, and
+			// nobody fetches the stale bytes.
+			opensBefore := tc.net.opens.Load()
+			defer func() {
+				if o := tc.net.opens.Load() - opensBefore; o != 0 {
+					t.Errorf("%d blobs opened to heal two deletes", o)
+				}
+			}()
 			for range 2 {
 				tc.replay()
 				tc.antiEntropy()
@@ -270,6 +277,17 @@ func TestTombstoneDroppableOnlyOnceEveryHomeHoldsIt(t *testing.T) {
 	tc.replay()
 	if !n1.TombstoneDroppable(ctx, tomb) {
 		t.Fatal("not droppable past the grace with every home holding it")
+	}
+	// Every home holds a fresh tombstone at once: the clock alone keeps it.
+	tc.write("n1", "k2", []byte("v"))
+	tc.write("n1", "k2", nil)
+	fresh, _ := tc.nodes["n1"].local.entry("k2")
+	if n1.TombstoneDroppable(ctx, fresh) {
+		t.Fatal("droppable within the grace although every home holds it")
+	}
+	tc.clock.advance(grace)
+	if !n1.TombstoneDroppable(ctx, fresh) {
+		t.Fatal("not droppable at the end of the grace with every home holding it")
 	}
 	live, _ := tc.nodes["n2"].local.Lookup(ctx, "k")
 	live.Deleted = false
