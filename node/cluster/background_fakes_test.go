@@ -422,7 +422,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // rebuilds, rounds, replays and passes themselves, so they are
 // deterministic.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	world *world
 	net   *fakeNet
 	clock *fakeClock
@@ -437,7 +437,7 @@ type testNode struct {
 	local *fakeLocal
 }
 
-func newTestCluster(t *testing.T, n int, opts func(*Options)) *testCluster {
+func newTestCluster(t testing.TB, n int, opts func(*Options)) *testCluster {
 	t.Helper()
 	tc := &testCluster{
 		t:     t,
