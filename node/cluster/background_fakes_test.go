@@ -25,12 +25,12 @@ import (
 // Local with last writer wins, a membership world shared by every node, and
 // a Peer that calls the other nodes' replica side directly.
 
-// fakeLocal is an in-memory Local: last writer wins per key as the
+// bgLocal is an in-memory Local: last writer wins per key as the
 // blockstore does it (replication.Newer), tombstones kept, Drop at an
 // exact version.
-type fakeLocal struct {
+type bgLocal struct {
 	mu      sync.Mutex
-	entries map[string]fakeItem
+	entries map[string]bgItem
 	clock   uint64
 	now     func() time.Time
 
@@ -39,16 +39,16 @@ type fakeLocal struct {
 	onDrop func(key string, version uint64)
 }
 
-type fakeItem struct {
+type bgItem struct {
 	e    blockstore.Entry
 	data []byte
 }
 
-func newFakeLocal(now func() time.Time) *fakeLocal {
-	return &fakeLocal{entries: make(map[string]fakeItem), now: now}
+func newBGLocal(now func() time.Time) *bgLocal {
+	return &bgLocal{entries: make(map[string]bgItem), now: now}
 }
 
-func (l *fakeLocal) NextVersion() uint64 {
+func (l *bgLocal) NextVersion() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	wall := uint64(l.now().UnixMilli()) << 16
@@ -56,13 +56,13 @@ func (l *fakeLocal) NextVersion() uint64 {
 	return l.clock
 }
 
-func (l *fakeLocal) ObserveVersion(v uint64) {
+func (l *bgLocal) ObserveVersion(v uint64) {
 	l.mu.Lock()
 	l.clock = max(l.clock, v)
 	l.mu.Unlock()
 }
 
-func (l *fakeLocal) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+func (l *bgLocal) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return blockstore.Info{}, fmt.Errorf("fake put %q: %w", key, err)
@@ -83,12 +83,12 @@ func (l *fakeLocal) Put(ctx context.Context, key string, r io.Reader, size int64
 	if !replication.Newer(e, cur.e) {
 		return cur.e.Info, nil
 	}
-	l.entries[key] = fakeItem{e: e, data: data}
+	l.entries[key] = bgItem{e: e, data: data}
 	l.writes.Add(1)
 	return e.Info, nil
 }
 
-func (l *fakeLocal) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {
+func (l *bgLocal) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {
 	version := opts.Version
 	if version == 0 {
 		version = l.NextVersion()
@@ -100,7 +100,7 @@ func (l *fakeLocal) Delete(ctx context.Context, key string, opts blockstore.Dele
 	live := cur.e.Version != 0 && !cur.e.Deleted
 	e := blockstore.Entry{Info: blockstore.Info{Key: key, Version: version, ModTime: replication.VersionTime(version)}, Deleted: true}
 	if replication.Newer(e, cur.e) {
-		l.entries[key] = fakeItem{e: e}
+		l.entries[key] = bgItem{e: e}
 		l.writes.Add(1)
 	}
 	if !live {
@@ -109,7 +109,7 @@ func (l *fakeLocal) Delete(ctx context.Context, key string, opts blockstore.Dele
 	return nil
 }
 
-func (l *fakeLocal) Stat(ctx context.Context, key string) (blockstore.Info, error) {
+func (l *bgLocal) Stat(ctx context.Context, key string) (blockstore.Info, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	it, ok := l.entries[key]
@@ -119,7 +119,7 @@ func (l *fakeLocal) Stat(ctx context.Context, key string) (blockstore.Info, erro
 	return it.e.Info, nil
 }
 
-func (l *fakeLocal) Open(ctx context.Context, key string) (node.Object, error) {
+func (l *bgLocal) Open(ctx context.Context, key string) (node.Object, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	it, ok := l.entries[key]
@@ -129,10 +129,10 @@ func (l *fakeLocal) Open(ctx context.Context, key string) (node.Object, error) {
 	case it.e.Corrupt:
 		return nil, fmt.Errorf("fake open %q: %w", key, blockstore.ErrCorrupt)
 	}
-	return &memObject{Reader: bytes.NewReader(it.data), info: it.e.Info}, nil
+	return &bgObject{Reader: bytes.NewReader(it.data), info: it.e.Info}, nil
 }
 
-func (l *fakeLocal) List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error) {
+func (l *bgLocal) List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []blockstore.Info
@@ -147,12 +147,12 @@ func (l *fakeLocal) List(ctx context.Context, prefix, startAfter string, limit i
 	return out, nil
 }
 
-func (l *fakeLocal) Healthy() error              { return nil }
-func (l *fakeLocal) Writable() error             { return nil }
-func (l *fakeLocal) Stats() []node.TierStats     { return nil }
-func (l *fakeLocal) Devices() []node.DeviceStats { return nil }
+func (l *bgLocal) Healthy() error              { return nil }
+func (l *bgLocal) Writable() error             { return nil }
+func (l *bgLocal) Stats() []node.TierStats     { return nil }
+func (l *bgLocal) Devices() []node.DeviceStats { return nil }
 
-func (l *fakeLocal) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
+func (l *bgLocal) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	it, ok := l.entries[key]
@@ -162,7 +162,7 @@ func (l *fakeLocal) Lookup(ctx context.Context, key string) (blockstore.Entry, e
 	return it.e, nil
 }
 
-func (l *fakeLocal) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
+func (l *bgLocal) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []blockstore.Entry
@@ -177,7 +177,7 @@ func (l *fakeLocal) Scan(ctx context.Context, startAfter string, limit int) ([]b
 	return out, nil
 }
 
-func (l *fakeLocal) Drop(ctx context.Context, key string, version uint64) error {
+func (l *bgLocal) Drop(ctx context.Context, key string, version uint64) error {
 	if l.onDrop != nil {
 		l.onDrop(key, version)
 	}
@@ -191,7 +191,7 @@ func (l *fakeLocal) Drop(ctx context.Context, key string, version uint64) error 
 	return nil
 }
 
-func (l *fakeLocal) sortedKeysLocked() []string {
+func (l *bgLocal) sortedKeysLocked() []string {
 	keys := make([]string, 0, len(l.entries))
 	for k := range l.entries {
 		keys = append(keys, k)
@@ -201,44 +201,44 @@ func (l *fakeLocal) sortedKeysLocked() []string {
 }
 
 // wipe forgets everything, as a replaced disk does.
-func (l *fakeLocal) wipe() {
+func (l *bgLocal) wipe() {
 	l.mu.Lock()
-	l.entries = make(map[string]fakeItem)
+	l.entries = make(map[string]bgItem)
 	l.mu.Unlock()
 }
 
 // entry returns the key's entry and bytes (zero when none).
-func (l *fakeLocal) entry(key string) (blockstore.Entry, []byte) {
+func (l *bgLocal) entry(key string) (blockstore.Entry, []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	it := l.entries[key]
 	return it.e, it.data
 }
 
-func (l *fakeLocal) len() int {
+func (l *bgLocal) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.entries)
 }
 
-type memObject struct {
+type bgObject struct {
 	*bytes.Reader
 	info blockstore.Info
 }
 
-func (o *memObject) Info() blockstore.Info { return o.info }
-func (o *memObject) Tier() string          { return "ram" }
-func (o *memObject) Locate() string        { return "ram" }
-func (o *memObject) Close() error          { return nil }
+func (o *bgObject) Info() blockstore.Info { return o.info }
+func (o *bgObject) Tier() string          { return "ram" }
+func (o *bgObject) Locate() string        { return "ram" }
+func (o *bgObject) Close() error          { return nil }
 
-// world is the membership every fake node sees.
-type world struct {
+// bgWorld is the membership every fake node sees.
+type bgWorld struct {
 	mu      sync.Mutex
 	members map[string]membership.Member
 	subs    []chan struct{}
 }
 
-func (w *world) add(m membership.Member) {
+func (w *bgWorld) add(m membership.Member) {
 	w.mu.Lock()
 	if w.members == nil {
 		w.members = make(map[string]membership.Member)
@@ -248,7 +248,7 @@ func (w *world) add(m membership.Member) {
 	w.notify()
 }
 
-func (w *world) update(id string, change func(*membership.Member)) {
+func (w *bgWorld) update(id string, change func(*membership.Member)) {
 	w.mu.Lock()
 	m := w.members[id]
 	change(&m)
@@ -257,7 +257,7 @@ func (w *world) update(id string, change func(*membership.Member)) {
 	w.notify()
 }
 
-func (w *world) notify() {
+func (w *bgWorld) notify() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, ch := range w.subs {
@@ -265,27 +265,27 @@ func (w *world) notify() {
 	}
 }
 
-type fakeMembers struct {
-	w    *world
+type bgMembers struct {
+	w    *bgWorld
 	self string
 	ch   chan struct{}
 }
 
-func (w *world) membersFor(self string) *fakeMembers {
+func (w *bgWorld) membersFor(self string) *bgMembers {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()
 	w.subs = append(w.subs, ch)
 	w.mu.Unlock()
-	return &fakeMembers{w: w, self: self, ch: ch}
+	return &bgMembers{w: w, self: self, ch: ch}
 }
 
-func (f *fakeMembers) Self() membership.Member {
+func (f *bgMembers) Self() membership.Member {
 	f.w.mu.Lock()
 	defer f.w.mu.Unlock()
 	return f.w.members[f.self]
 }
 
-func (f *fakeMembers) Members() []membership.Member {
+func (f *bgMembers) Members() []membership.Member {
 	f.w.mu.Lock()
 	defer f.w.mu.Unlock()
 	var out []membership.Member
@@ -298,13 +298,13 @@ func (f *fakeMembers) Members() []membership.Member {
 	return out
 }
 
-func (f *fakeMembers) Changes() <-chan struct{} { return f.ch }
+func (f *bgMembers) Changes() <-chan struct{} { return f.ch }
 
-var errNodeDown = errors.New("fake net: node down")
+var errBGNodeDown = errors.New("fake net: node down")
 
-// fakeNet is the Peer every fake node uses: it calls the addressed node's
+// bgNet is the Peer every fake node uses: it calls the addressed node's
 // replica side directly, unless that node is down.
-type fakeNet struct {
+type bgNet struct {
 	mu    sync.Mutex
 	nodes map[string]*Cluster
 	down  map[string]bool
@@ -312,11 +312,11 @@ type fakeNet struct {
 	digests, entryCalls, opens, puts atomic.Int64
 }
 
-func (n *fakeNet) node(addr string) (*Cluster, error) {
+func (n *bgNet) node(addr string) (*Cluster, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.down[addr] {
-		return nil, fmt.Errorf("%s: %w", addr, errNodeDown)
+		return nil, fmt.Errorf("%s: %w", addr, errBGNodeDown)
 	}
 	c := n.nodes[addr]
 	if c == nil {
@@ -325,13 +325,13 @@ func (n *fakeNet) node(addr string) (*Cluster, error) {
 	return c, nil
 }
 
-func (n *fakeNet) setDown(addr string, down bool) {
+func (n *bgNet) setDown(addr string, down bool) {
 	n.mu.Lock()
 	n.down[addr] = down
 	n.mu.Unlock()
 }
 
-func (n *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+func (n *bgNet) PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
 	c, err := n.node(addr)
 	if err != nil {
 		return blockstore.Info{}, err
@@ -340,7 +340,7 @@ func (n *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader,
 	return c.ApplyPut(ctx, key, r, size, opts)
 }
 
-func (n *fakeNet) DeleteReplica(ctx context.Context, addr, key string, version uint64) error {
+func (n *bgNet) DeleteReplica(ctx context.Context, addr, key string, version uint64) error {
 	c, err := n.node(addr)
 	if err != nil {
 		return err
@@ -348,7 +348,7 @@ func (n *fakeNet) DeleteReplica(ctx context.Context, addr, key string, version u
 	return c.ApplyDelete(ctx, key, version)
 }
 
-func (n *fakeNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
+func (n *bgNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
 	c, err := n.node(addr)
 	if err != nil {
 		return blockstore.Entry{}, err
@@ -356,7 +356,7 @@ func (n *fakeNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entr
 	return c.Lookup(ctx, key)
 }
 
-func (n *fakeNet) OpenRange(ctx context.Context, addr, key string, minVersion uint64, off, length int64) (io.ReadCloser, blockstore.Info, error) {
+func (n *bgNet) OpenRange(ctx context.Context, addr, key string, minVersion uint64, off, length int64) (io.ReadCloser, blockstore.Info, error) {
 	c, err := n.node(addr)
 	if err != nil {
 		return nil, blockstore.Info{}, err
@@ -381,7 +381,7 @@ func (n *fakeNet) OpenRange(ctx context.Context, addr, key string, minVersion ui
 	return io.NopCloser(r), info, nil
 }
 
-func (n *fakeNet) Digest(ctx context.Context, addr, forPeer string) (replication.Digest, error) {
+func (n *bgNet) Digest(ctx context.Context, addr, forPeer string) (replication.Digest, error) {
 	c, err := n.node(addr)
 	if err != nil {
 		return replication.Digest{}, err
@@ -390,7 +390,7 @@ func (n *fakeNet) Digest(ctx context.Context, addr, forPeer string) (replication
 	return c.bg.digest(ctx, forPeer)
 }
 
-func (n *fakeNet) Entries(ctx context.Context, addr, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
+func (n *bgNet) Entries(ctx context.Context, addr, forPeer string, buckets []int, startAfter string, limit int) ([]blockstore.Entry, error) {
 	c, err := n.node(addr)
 	if err != nil {
 		return nil, err
@@ -399,54 +399,54 @@ func (n *fakeNet) Entries(ctx context.Context, addr, forPeer string, buckets []i
 	return c.bg.entries(ctx, forPeer, buckets, startAfter, limit)
 }
 
-// fakeClock is a clock tests move.
-type fakeClock struct {
+// bgClock is a clock tests move.
+type bgClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *fakeClock) Now() time.Time {
+func (c *bgClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *fakeClock) advance(d time.Duration) {
+func (c *bgClock) advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
-// testCluster is n fake nodes n1..nN over one world and one fakeNet. The
+// bgCluster is n fake nodes n1..nN over one world and one bgNet. The
 // background loops do not run unless a test starts them: tests drive
 // rebuilds, rounds, replays and passes themselves, so they are
 // deterministic.
-type testCluster struct {
+type bgCluster struct {
 	t     testing.TB
-	world *world
-	net   *fakeNet
-	clock *fakeClock
+	world *bgWorld
+	net   *bgNet
+	clock *bgClock
 	dir   string
 	opts  func(*Options)
-	nodes map[string]*testNode
+	nodes map[string]*bgNode
 }
 
-type testNode struct {
+type bgNode struct {
 	id    string
 	c     *Cluster
-	local *fakeLocal
+	local *bgLocal
 }
 
-func newTestCluster(t testing.TB, n int, opts func(*Options)) *testCluster {
+func newBGCluster(t testing.TB, n int, opts func(*Options)) *bgCluster {
 	t.Helper()
-	tc := &testCluster{
+	tc := &bgCluster{
 		t:     t,
-		world: &world{},
-		net:   &fakeNet{nodes: map[string]*Cluster{}, down: map[string]bool{}},
-		clock: &fakeClock{t: time.UnixMilli(1_760_000_000_000)},
+		world: &bgWorld{},
+		net:   &bgNet{nodes: map[string]*Cluster{}, down: map[string]bool{}},
+		clock: &bgClock{t: time.UnixMilli(1_760_000_000_000)},
 		dir:   t.TempDir(),
 		opts:  opts,
-		nodes: map[string]*testNode{},
+		nodes: map[string]*bgNode{},
 	}
 	for i := range n {
 		tc.world.add(membership.Member{ID: fmt.Sprintf("n%d", i+1), HTTPAddr: fmt.Sprintf("n%d", i+1), Weight: 1, State: membership.Alive})
@@ -459,16 +459,16 @@ func newTestCluster(t testing.TB, n int, opts func(*Options)) *testCluster {
 }
 
 // join adds member id to the world and starts a node for it.
-func (tc *testCluster) join(id string) *testNode {
+func (tc *bgCluster) join(id string) *bgNode {
 	tc.world.add(membership.Member{ID: id, HTTPAddr: id, Weight: 1, State: membership.Alive})
 	nd := tc.addNode(id)
 	tc.refresh()
 	return nd
 }
 
-func (tc *testCluster) addNode(id string) *testNode {
+func (tc *bgCluster) addNode(id string) *bgNode {
 	tc.t.Helper()
-	local := newFakeLocal(tc.clock.Now)
+	local := newBGLocal(tc.clock.Now)
 	o := Options{
 		Local:                  local,
 		Peer:                   tc.net,
@@ -490,7 +490,7 @@ func (tc *testCluster) addNode(id string) *testNode {
 			tc.t.Errorf("close %s: %v", id, err)
 		}
 	})
-	nd := &testNode{id: id, c: c, local: local}
+	nd := &bgNode{id: id, c: c, local: local}
 	tc.nodes[id] = nd
 	tc.net.mu.Lock()
 	tc.net.nodes[id] = c
@@ -499,7 +499,7 @@ func (tc *testCluster) addNode(id string) *testNode {
 }
 
 // refresh makes every node take a new membership snapshot.
-func (tc *testCluster) refresh() {
+func (tc *bgCluster) refresh() {
 	tc.t.Helper()
 	for _, nd := range tc.nodes {
 		if err := nd.c.refreshView(); err != nil {
@@ -509,20 +509,20 @@ func (tc *testCluster) refresh() {
 }
 
 // stop makes id unreachable: down on the net, dead in gossip.
-func (tc *testCluster) stop(id string) {
+func (tc *bgCluster) stop(id string) {
 	tc.net.setDown(id, true)
 	tc.world.update(id, func(m *membership.Member) { m.State = membership.Dead })
 	tc.refresh()
 }
 
 // restart brings id back.
-func (tc *testCluster) restart(id string) {
+func (tc *bgCluster) restart(id string) {
 	tc.net.setDown(id, false)
 	tc.world.update(id, func(m *membership.Member) { m.State = membership.Alive })
 	tc.refresh()
 }
 
-func (tc *testCluster) ids() []string {
+func (tc *bgCluster) ids() []string {
 	var out []string
 	for id := range tc.nodes {
 		out = append(out, id)
@@ -532,7 +532,7 @@ func (tc *testCluster) ids() []string {
 }
 
 // rebuild rebuilds every node's digests, as a start does.
-func (tc *testCluster) rebuild() {
+func (tc *bgCluster) rebuild() {
 	tc.t.Helper()
 	for _, id := range tc.ids() {
 		if err := tc.nodes[id].c.bg.rebuildDigests(context.Background()); err != nil {
@@ -542,7 +542,7 @@ func (tc *testCluster) rebuild() {
 }
 
 // antiEntropy runs one round on every reachable node.
-func (tc *testCluster) antiEntropy() {
+func (tc *bgCluster) antiEntropy() {
 	for _, id := range tc.ids() {
 		if !tc.net.down[id] {
 			tc.nodes[id].c.bg.antiEntropyRound(context.Background())
@@ -551,7 +551,7 @@ func (tc *testCluster) antiEntropy() {
 }
 
 // replay replays every reachable node's hints, unpaced.
-func (tc *testCluster) replay() {
+func (tc *bgCluster) replay() {
 	for _, id := range tc.ids() {
 		if !tc.net.down[id] {
 			tc.nodes[id].c.bg.replayHints(context.Background(), func() bool { return true })
@@ -563,7 +563,7 @@ func (tc *testCluster) replay() {
 // a version from coord, the blob (or tombstone when data is nil) applied on
 // every reachable home, a hint for every other home. It returns the
 // version.
-func (tc *testCluster) write(coord, key string, data []byte) uint64 {
+func (tc *bgCluster) write(coord, key string, data []byte) uint64 {
 	tc.t.Helper()
 	ctx := context.Background()
 	cn := tc.nodes[coord]
@@ -573,7 +573,7 @@ func (tc *testCluster) write(coord, key string, data []byte) uint64 {
 		var err error
 		switch {
 		case !h.Reachable():
-			err = errNodeDown
+			err = errBGNodeDown
 		case data == nil && h.ID == coord:
 			err = cn.c.ApplyDelete(ctx, key, version)
 		case data == nil:
@@ -591,7 +591,7 @@ func (tc *testCluster) write(coord, key string, data []byte) uint64 {
 }
 
 // homesOf lists key's home ids under id's current view.
-func (tc *testCluster) homesOf(id, key string) []string {
+func (tc *bgCluster) homesOf(id, key string) []string {
 	nd := tc.nodes[id]
 	var out []string
 	for _, h := range nd.c.currentView().homes(key, nd.c.opts.Replicas) {
@@ -602,7 +602,7 @@ func (tc *testCluster) homesOf(id, key string) []string {
 
 // holders lists the nodes holding key at version or newer (blob or
 // tombstone, not corrupt).
-func (tc *testCluster) holders(key string, version uint64) []string {
+func (tc *bgCluster) holders(key string, version uint64) []string {
 	var out []string
 	for _, id := range tc.ids() {
 		if e, _ := tc.nodes[id].local.entry(key); e.Version >= version && !e.Corrupt {

@@ -14,7 +14,7 @@ import (
 
 // writeKeys writes every key through coord and returns the version and
 // bytes each key was written with.
-func writeKeys(tc *testCluster, coord string, keys []string, gen int) map[string]written {
+func writeKeys(tc *bgCluster, coord string, keys []string, gen int) map[string]written {
 	out := make(map[string]written, len(keys))
 	for _, k := range keys {
 		data := fmt.Appendf(nil, "%s gen %d", k, gen)
@@ -31,7 +31,7 @@ type written struct {
 // assertHoldsAll fails unless node id holds every written key itself, at
 // its version, with its bytes (or its tombstone), for every key id is a
 // home of.
-func assertHoldsAll(t *testing.T, tc *testCluster, id string, want map[string]written) {
+func assertHoldsAll(t *testing.T, tc *bgCluster, id string, want map[string]written) {
 	t.Helper()
 	missing := 0
 	for k, w := range want {
@@ -57,7 +57,7 @@ func assertHoldsAll(t *testing.T, tc *testCluster, id string, want map[string]wr
 }
 
 func TestReplicaDownGetsHintsAndHoldsEveryKeyAfterReplay(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.rebuild()
 	tc.stop("n3")
 	want := writeKeys(tc, "n1", testKeys(60), 1)
@@ -79,7 +79,7 @@ func TestReplicaDownGetsHintsAndHoldsEveryKeyAfterReplay(t *testing.T) {
 }
 
 func TestHintsReplayOldestFirstAndDropWhatTheTargetHolds(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.stop("n3")
 	v1 := tc.write("n1", "k", []byte("one"))
 	v2 := tc.write("n1", "k", []byte("two"))
@@ -101,7 +101,7 @@ func TestHintsReplayOldestFirstAndDropWhatTheTargetHolds(t *testing.T) {
 
 func TestHintStoreIsBoundedAndSurvivesRestart(t *testing.T) {
 	bound := 10 * replication.HintBytes("key-0000")
-	tc := newTestCluster(t, 3, func(o *Options) { o.HintsMaxBytes = bound })
+	tc := newBGCluster(t, 3, func(o *Options) { o.HintsMaxBytes = bound })
 	tc.stop("n3")
 	writeKeys(tc, "n1", testKeys(25), 1)
 	st := tc.nodes["n1"].c.bg.status()
@@ -127,7 +127,7 @@ func TestHintStoreIsBoundedAndSurvivesRestart(t *testing.T) {
 }
 
 func TestAntiEntropyAloneRefillsAReplicaThatMissedWrites(t *testing.T) {
-	tc := newTestCluster(t, 3, func(o *Options) { o.HintsPath = "" }) // hints off: every hint dropped
+	tc := newBGCluster(t, 3, func(o *Options) { o.HintsPath = "" }) // hints off: every hint dropped
 	tc.rebuild()
 	tc.stop("n3")
 	want := writeKeys(tc, "n1", testKeys(80), 1)
@@ -142,7 +142,7 @@ func TestAntiEntropyAloneRefillsAReplicaThatMissedWrites(t *testing.T) {
 
 // assertConverged checks that every pair's digests agree and that one more
 // round of anti-entropy copies nothing and lists no entries.
-func assertConverged(t *testing.T, tc *testCluster) {
+func assertConverged(t *testing.T, tc *bgCluster) {
 	t.Helper()
 	for _, a := range tc.ids() {
 		for _, b := range tc.ids() {
@@ -176,7 +176,7 @@ func assertConverged(t *testing.T, tc *testCluster) {
 }
 
 func TestWipedNodeRefillsByAntiEntropy(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.rebuild()
 	want := writeKeys(tc, "n1", testKeys(120), 1)
 	assertConverged(t, tc)
@@ -191,7 +191,7 @@ func TestWipedNodeRefillsByAntiEntropy(t *testing.T) {
 }
 
 func TestCorruptCopyIsPulledAgain(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.rebuild()
 	want := writeKeys(tc, "n1", testKeys(10), 1)
 	n2 := tc.nodes["n2"]
@@ -199,7 +199,7 @@ func TestCorruptCopyIsPulledAgain(t *testing.T) {
 	corrupt := e
 	corrupt.Corrupt = true
 	n2.local.mu.Lock()
-	n2.local.entries["key-0003"] = fakeItem{e: corrupt}
+	n2.local.entries["key-0003"] = bgItem{e: corrupt}
 	n2.local.mu.Unlock()
 	n2.c.bg.noteApplied("key-0003", e, corrupt) // as the store reports a failed checksum
 	tc.antiEntropy()
@@ -215,7 +215,7 @@ func TestDeleteWhileReplicaDownDoesNotComeBack(t *testing.T) {
 		hints bool
 	}{{"hints", true}, {"anti-entropy alone", false}} {
 		t.Run(c.name, func(t *testing.T) {
-			tc := newTestCluster(t, 3, func(o *Options) {
+			tc := newBGCluster(t, 3, func(o *Options) {
 				if !c.hints {
 					o.HintsPath = ""
 				}
@@ -253,7 +253,7 @@ func TestDeleteWhileReplicaDownDoesNotComeBack(t *testing.T) {
 
 func TestTombstoneDroppableOnlyOnceEveryHomeHoldsIt(t *testing.T) {
 	grace := 10 * 24 * time.Hour
-	tc := newTestCluster(t, 3, func(o *Options) { o.TombstoneGrace = grace })
+	tc := newBGCluster(t, 3, func(o *Options) { o.TombstoneGrace = grace })
 	tc.write("n1", "k", []byte("v"))
 	tc.stop("n3")
 	tc.write("n1", "k", nil)
@@ -297,7 +297,7 @@ func TestTombstoneDroppableOnlyOnceEveryHomeHoldsIt(t *testing.T) {
 }
 
 func TestReadRepairCopiesTheNewestToStaleHomes(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.stop("n3")
 	v := tc.write("n1", "k", []byte("new"))
 	tc.restart("n3")
@@ -322,7 +322,7 @@ func TestReadRepairCopiesTheNewestToStaleHomes(t *testing.T) {
 // TestLoopsHealAReturningReplica runs the real loops (Start) and waits,
 // with a deadline, for a replica that missed writes to hold them all.
 func TestLoopsHealAReturningReplica(t *testing.T) {
-	tc := newTestCluster(t, 3, func(o *Options) { o.AntiEntropyInterval = 5 * time.Millisecond })
+	tc := newBGCluster(t, 3, func(o *Options) { o.AntiEntropyInterval = 5 * time.Millisecond })
 	ctx := context.Background()
 	for _, id := range tc.ids() {
 		tc.nodes[id].c.Start(ctx)
@@ -350,7 +350,7 @@ func TestLoopsHealAReturningReplica(t *testing.T) {
 }
 
 func TestEntriesRejectsBadBuckets(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.rebuild()
 	for _, b := range []int{-1, replication.DigestBuckets} {
 		if _, err := tc.nodes["n1"].c.bg.entries(context.Background(), "n2", []int{b}, "", 10); err == nil {

@@ -16,7 +16,7 @@ var benchDigestKeys = flag.Int("digest.keys", 250_000, "keys in the index for Be
 // scanLocal is a Local whose Scan walks a sorted slice, so a benchmark
 // measures the digest work rather than a fake's sorting.
 type scanLocal struct {
-	*fakeLocal
+	*bgLocal
 	sorted []blockstore.Entry
 }
 
@@ -27,14 +27,14 @@ func (l *scanLocal) Scan(ctx context.Context, startAfter string, limit int) ([]b
 
 // benchCluster builds three nodes whose indexes hold the same n keys (N=3:
 // every node is home to all of them, the worst case for a digest).
-func benchCluster(b *testing.B, n int) *testCluster {
+func benchCluster(b *testing.B, n int) *bgCluster {
 	entries := make([]blockstore.Entry, n)
 	for i := range entries {
 		entries[i] = blockstore.Entry{Info: blockstore.Info{Key: fmt.Sprintf("bench/key-%09d", i), Version: uint64(i+1) << 16, Size: 4096}}
 	}
-	tc := newTestCluster(b, 3, func(o *Options) { o.HintsPath = "" })
+	tc := newBGCluster(b, 3, func(o *Options) { o.HintsPath = "" })
 	for _, nd := range tc.nodes {
-		nd.c.opts.Local = &scanLocal{fakeLocal: nd.local, sorted: entries}
+		nd.c.opts.Local = &scanLocal{bgLocal: nd.local, sorted: entries}
 	}
 	return tc
 }

@@ -13,7 +13,7 @@ import (
 
 // guardCopies makes every Drop in tc check that the key keeps at least n
 // copies at the dropped version or newer on the other nodes at that instant.
-func guardCopies(t *testing.T, tc *testCluster, n int) *atomic.Int64 {
+func guardCopies(t *testing.T, tc *bgCluster, n int) *atomic.Int64 {
 	var drops atomic.Int64
 	for _, id := range tc.ids() {
 		self := id
@@ -35,7 +35,7 @@ func guardCopies(t *testing.T, tc *testCluster, n int) *atomic.Int64 {
 
 // assertPlacedExactly checks that every key is held at its version by
 // exactly its homes under view of node viewer, and by nobody else.
-func assertPlacedExactly(t *testing.T, tc *testCluster, viewer string, want map[string]written) {
+func assertPlacedExactly(t *testing.T, tc *bgCluster, viewer string, want map[string]written) {
 	t.Helper()
 	bad := 0
 	for k, w := range want {
@@ -54,7 +54,7 @@ func assertPlacedExactly(t *testing.T, tc *testCluster, viewer string, want map[
 }
 
 func TestJoiningMemberGetsItsKeysAndOldOwnersDropOnlyAfter(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	tc.rebuild()
 	want := writeKeys(tc, "n1", testKeys(300), 1)
 	drops := guardCopies(t, tc, 3)
@@ -97,7 +97,7 @@ func TestJoiningMemberGetsItsKeysAndOldOwnersDropOnlyAfter(t *testing.T) {
 }
 
 func TestRebalanceKeepsTheCopyWhileANewHomeIsDown(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	want := writeKeys(tc, "n1", testKeys(100), 1)
 	guardCopies(t, tc, 3)
 	tc.join("n4")
@@ -124,7 +124,7 @@ func TestRebalanceKeepsTheCopyWhileANewHomeIsDown(t *testing.T) {
 }
 
 func TestDrainMovesEverythingOff(t *testing.T) {
-	tc := newTestCluster(t, 4, nil)
+	tc := newBGCluster(t, 4, nil)
 	tc.rebuild()
 	want := writeKeys(tc, "n2", testKeys(200), 1)
 	want["key-0005"] = written{version: tc.write("n2", "key-0005", nil)} // a tombstone moves as a tombstone
@@ -153,7 +153,7 @@ func TestDrainMovesEverythingOff(t *testing.T) {
 }
 
 func TestDrainWithoutHookRefuses(t *testing.T) {
-	tc := newTestCluster(t, 3, nil)
+	tc := newBGCluster(t, 3, nil)
 	if err := tc.nodes["n1"].c.Drain(context.Background()); err == nil {
 		t.Fatal("Drain without Options.SetDraining succeeded")
 	}

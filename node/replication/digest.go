@@ -134,28 +134,6 @@ func DiffBuckets(a, b Digest) ([]int, error) {
 	return diff, nil
 }
 
-// Newer reports whether entry a supersedes entry b under last writer wins:
-// a higher version, or at equal versions tombstone over blob over corrupt.
-// A zero Entry (no entry) is superseded by anything.
-func Newer(a, b blockstore.Entry) bool {
-	if a.Version != b.Version {
-		return a.Version > b.Version
-	}
-	return rank(a) > rank(b)
-}
-
-func rank(e blockstore.Entry) int {
-	switch {
-	case e.Version == 0:
-		return -1
-	case e.Deleted:
-		return 2
-	case e.Corrupt:
-		return 0
-	}
-	return 1
-}
-
 // Holds reports whether a replica whose entry is held already has want or
 // something newer, so nothing needs to be copied to it: a higher version,
 // or the same version in a state at least as strong (a corrupt copy does
