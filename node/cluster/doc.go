@@ -71,6 +71,60 @@
 //     deadlock), and each reports the entry before and after it to the
 //     background work, so digests follow every change.
 //
+// # Hints
+//
+// A home that is down or fails a write gets a hint on the coordinator: a
+// record (target, key, version, deleted) of about key + 32 bytes in a
+// bbolt file at Options.HintsPath, committed (fsync) before hint returns;
+// the bytes stay on the homes that acked. The store is bounded by
+// HintsMaxBytes: past it the hint is dropped and counted, and
+// anti-entropy covers the key. Hints never count toward the write quorum.
+// When membership shows the target reachable, hints replay oldest first
+// at HintReplayRate: a hint whose target already holds its version or
+// newer is dropped; otherwise the current version is copied from a
+// holder (this node first, then the key's homes). A hint whose target is
+// no longer a home, or whose version no home holds any more, is dropped
+// (obsolete, counted).
+//
+// # Anti-entropy
+//
+// Each node keeps one digest per peer (see node/replication) over the keys
+// they share, rebuilt from the index (Local.Scan, never data) at start,
+// when the view's hash changes and hourly, and updated on every replica apply
+// (noteApplied). Every AntiEntropyInterval (jittered) a node fetches each
+// reachable peer's digest for it, compares it with its own under the same
+// view, lists the peer's entries in the differing buckets and pulls what
+// the peer holds newer: a tombstone as a tombstone, a blob through
+// OpenRange at that version, copied at AntiEntropyBytesPerSec. Pull only:
+// the peer pulls from us in its own round, so both converge, and a wiped
+// node refills from its peers. Rounds between nodes that agree copy
+// nothing and list nothing.
+//
+// # Read repair
+//
+// Stale, missing or corrupt homes seen by a read are queued (bounded:
+// when full the request is dropped, counted, and anti-entropy covers it)
+// and brought to the newest version from a holder.
+//
+// # Rebalancing and decommission
+//
+// After a view change a pass walks the local index: every entry this node
+// is no longer a home of is pushed to each new home that lacks it
+// (durable on return, paced like anti-entropy), and only once every new
+// home confirmed it holds the version is the local copy dropped
+// (Local.Drop, which refuses if the entry changed). A home down or
+// failing keeps the local copy for a later pass; KeysMoving counts what
+// is left. Drain marks the node draining (Options.SetDraining), so
+// placement moves every key away, and returns once a pass leaves nothing
+// to move; the caller then leaves the membership.
+//
+// # Tombstones
+//
+// TombstoneDroppable lets compaction drop a tombstone only past
+// TombstoneGrace and only when every home, asked now, holds it or
+// something newer; an unreachable or stale home keeps it. Non-home copies
+// awaiting rebalancing are the grace period's business.
+//
 // # Conditional writes
 //
 // node.Server checks If-Match, If-None-Match and If-Unmodified-Since with
@@ -101,4 +155,10 @@
 //   - List reads each peer through Peer.Entries with forPeer the peer's
 //     own ID and no buckets, which the replica side (Entries) answers with
 //     every local entry rather than a digest bucket's.
+//   - A digest rebuild reads index pages under the digest lock; a change
+//     applied to the index but not yet noted when its page is read leaves
+//     its bucket off until the next rebuild. That costs an extra entries
+//     listing per round, never a wrong copy: pulls compare entries, not
+//     buckets. Digests are therefore also rebuilt every 64 anti-entropy
+//     intervals (about an hour by default).
 package cluster

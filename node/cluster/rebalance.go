@@ -33,7 +33,8 @@ func (b *background) rebalanceLoop(ctx context.Context) {
 // entry's version or newer (pushed from here if not, durable on return),
 // and only then is the local copy dropped (Local.Drop, which refuses if
 // the entry changed meanwhile). A key therefore never has fewer copies on
-// its way. It returns how many misplaced entries are left (a home
+// its way. Pushes are paced at AntiEntropyBytesPerSec. It returns how
+// many misplaced entries are left (a home
 // unreachable or failing, or the entry changed); KeysMoving shows them.
 func (b *background) rebalancePass(ctx context.Context) (left int, err error) {
 	b.rebalanceMu.Lock()
@@ -90,6 +91,11 @@ func (b *background) moveEntry(ctx context.Context, v *view, e blockstore.Entry,
 		if !replication.Holds(held, e) {
 			if e.Corrupt || !m.Reachable() {
 				continue // nothing sound to push from here; the key's other copies must cover it
+			}
+			// Pushes share anti-entropy's byte rate, so a view change
+			// cannot flood the disks and links.
+			if !e.Deleted && !b.aePace.wait(ctx, c.opts.AntiEntropyBytesPerSec, e.Size) {
+				return false
 			}
 			if _, err := c.copyEntry(ctx, v.self.ID, v.self, m, e.Key, e); err != nil {
 				c.log.Debug("cluster: rebalance push", "key", e.Key, "to", id, "err", err)
