@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"strata/blockstore"
+	"strata/node/placement"
 	"strata/node/replication"
 )
 
@@ -36,24 +38,37 @@ type digestState struct {
 // sharedWith lists the other homes of key under v when this node is one
 // of them (the peers whose digests the key is in); nil otherwise.
 func (c *Cluster) sharedWith(v *view, key string) []string {
-	homes := v.homes(key, c.opts.Replicas)
+	var s sharing
+	return s.with(c, v, key)
+}
+
+// sharing is reusable scratch for sharedWith, so a rebuild over millions
+// of keys places each without allocating.
+type sharing struct {
+	homes []placement.Member
+	peers []string
+}
+
+// with is sharedWith into s's buffers: the result is valid until the next
+// call.
+func (s *sharing) with(c *Cluster, v *view, key string) []string {
+	s.peers = s.peers[:0]
+	if v.ring == nil {
+		return nil
+	}
+	s.homes = v.ring.AppendReplicas(s.homes[:0], key, c.opts.Replicas)
 	self := false
-	for _, h := range homes {
+	for _, h := range s.homes {
 		if h.ID == v.self.ID {
 			self = true
-			break
+		} else {
+			s.peers = append(s.peers, h.ID)
 		}
 	}
 	if !self {
 		return nil
 	}
-	out := make([]string, 0, len(homes)-1)
-	for _, h := range homes {
-		if h.ID != v.self.ID {
-			out = append(out, h.ID)
-		}
-	}
-	return out
+	return s.peers
 }
 
 // placedPeers lists the placed members of v other than this node.
@@ -84,6 +99,7 @@ func (b *background) rebuildDigests(ctx context.Context) error {
 	c, d := b.c, &b.digests
 	v := c.currentView()
 	t := replication.NewDigestTable(v.hash, placedPeers(v))
+	var sh sharing
 	d.mu.Lock()
 	d.building, d.buildView, d.cursor = t, v, ""
 	d.mu.Unlock()
@@ -97,7 +113,7 @@ func (b *background) rebuildDigests(ctx context.Context) error {
 			return fmt.Errorf("cluster: digest rebuild: %w", err)
 		}
 		for _, e := range page {
-			t.Add(c.sharedWith(v, e.Key), e)
+			t.Add(sh.with(c, v, e.Key), e)
 		}
 		if len(page) > 0 {
 			after = page[len(page)-1].Key
@@ -116,19 +132,28 @@ func (b *background) rebuildDigests(ctx context.Context) error {
 	}
 }
 
-// digestLoop rebuilds the digests at start and whenever the view's hash
-// changes.
+// digestRefreshRounds: besides view changes, the digests are rebuilt
+// every this many anti-entropy intervals (about an hour by default), so a
+// bucket knocked off by the races the Caveats in doc.go name is right
+// again within that time. A rebuild reads the index only.
+const digestRefreshRounds = 64
+
+// digestLoop rebuilds the digests at start, whenever the view's hash
+// changes, and every digestRefreshRounds anti-entropy intervals.
 func (b *background) digestLoop(ctx context.Context) {
+	refresh := time.NewTicker(digestRefreshRounds * b.c.opts.AntiEntropyInterval)
+	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.rebuildWake:
-			if err := b.rebuildDigests(ctx); err != nil && ctx.Err() == nil {
-				b.c.log.Warn("cluster: digest rebuild failed; retrying", "err", err)
-				if sleep(ctx, b.c.opts.AntiEntropyInterval) {
-					wake(b.rebuildWake)
-				}
+		case <-refresh.C:
+		}
+		if err := b.rebuildDigests(ctx); err != nil && ctx.Err() == nil {
+			b.c.log.Warn("cluster: digest rebuild failed; retrying", "err", err)
+			if sleep(ctx, b.c.opts.AntiEntropyInterval) {
+				wake(b.rebuildWake)
 			}
 		}
 	}
@@ -179,6 +204,7 @@ func (b *background) entries(ctx context.Context, forPeer string, buckets []int,
 		return nil, err
 	}
 	var out []blockstore.Entry
+	var sh sharing
 	after := startAfter
 	for {
 		page, err := b.c.opts.Local.Scan(ctx, after, scanPage)
@@ -186,7 +212,7 @@ func (b *background) entries(ctx context.Context, forPeer string, buckets []int,
 			return nil, fmt.Errorf("cluster: entries: %w", err)
 		}
 		for _, e := range page {
-			if !want[replication.BucketOf(e.Key)] || !sharesWith(b.c.sharedWith(v, e.Key), forPeer) {
+			if !want[replication.BucketOf(e.Key)] || !sharesWith(sh.with(b.c, v, e.Key), forPeer) {
 				continue
 			}
 			out = append(out, e)
