@@ -119,12 +119,12 @@ func (s *hintStore) oldest(target string, n int) ([]replication.Hint, error) {
 }
 
 // remove deletes hints of target (replayed, or no longer needed) in one
-// commit.
-func (s *hintStore) remove(target string, hints []replication.Hint) error {
+// commit and returns how many records went.
+func (s *hintStore) remove(target string, hints []replication.Hint) (int, error) {
 	var released int64
-	var removed int
+	var removed, records int
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		released, removed = 0, 0
+		released, removed, records = 0, 0, 0
 		bk := tx.Bucket([]byte(target))
 		if bk == nil {
 			return nil
@@ -140,6 +140,7 @@ func (s *hintStore) remove(target string, hints []replication.Hint) error {
 			if err := bk.Delete(k); err != nil {
 				return err
 			}
+			records++
 			if h.Version != 0 {
 				released += replication.HintBytes(h.Key)
 				removed++
@@ -148,7 +149,7 @@ func (s *hintStore) remove(target string, hints []replication.Hint) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: remove hints for %s: %w", target, err)
+		return 0, fmt.Errorf("cluster: remove hints for %s: %w", target, err)
 	}
 	s.mu.Lock()
 	s.budget.Release(released)
@@ -156,7 +157,7 @@ func (s *hintStore) remove(target string, hints []replication.Hint) error {
 		delete(s.counts, target)
 	}
 	s.mu.Unlock()
-	return nil
+	return records, nil
 }
 
 // targets lists the members with hints pending.
@@ -257,15 +258,16 @@ func (b *background) replayHints(ctx context.Context, pace func() bool) {
 					done = append(done, h)
 				}
 			}
-			if err := b.hints.remove(target, done); err != nil {
+			removed, err := b.hints.remove(target, done)
+			if err != nil {
 				b.c.log.Warn("cluster: hints replayed but not removed", "target", target, "err", err)
 				return
 			}
 			if stopped {
 				return
 			}
-			if len(done) == 0 {
-				break // the rest waits for the next try
+			if removed == 0 {
+				break // no progress: the rest waits for the next try
 			}
 		}
 	}
