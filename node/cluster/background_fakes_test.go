@@ -35,8 +35,6 @@ type bgLocal struct {
 	now     func() time.Time
 
 	writes atomic.Int64 // puts and deletes that changed an entry
-	// onDrop, when set, is called before a Drop takes effect.
-	onDrop func(key string, version uint64)
 }
 
 type bgItem struct {
@@ -178,9 +176,6 @@ func (l *bgLocal) Scan(ctx context.Context, startAfter string, limit int) ([]blo
 }
 
 func (l *bgLocal) Drop(ctx context.Context, key string, version uint64) error {
-	if l.onDrop != nil {
-		l.onDrop(key, version)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	it, ok := l.entries[key]
@@ -429,24 +424,70 @@ type bgCluster struct {
 	dir   string
 	opts  func(*Options)
 	nodes map[string]*bgNode
+	// newLocal makes a node's store; nil: a bgLocal.
+	newLocal func(id string) Local
 }
 
 type bgNode struct {
 	id    string
 	c     *Cluster
-	local *bgLocal
+	local *bgLocal // the fake store; nil when the node runs on a real one
+	// onDrop, when set, is called before a Drop reaches the store.
+	onDrop func(key string, version uint64)
+}
+
+// hookedLocal passes everything to the node's store and calls the node's
+// onDrop first on Drop.
+type hookedLocal struct {
+	Local
+	nd *bgNode
+}
+
+func (h hookedLocal) Drop(ctx context.Context, key string, version uint64) error {
+	if h.nd.onDrop != nil {
+		h.nd.onDrop(key, version)
+	}
+	return h.Local.Drop(ctx, key, version)
+}
+
+// entry returns the node's entry for key and, for a live blob, its bytes
+// (zero Entry when none), through the Local interface.
+func (nd *bgNode) entry(key string) (blockstore.Entry, []byte) {
+	ctx := context.Background()
+	e, err := nd.c.opts.Local.Lookup(ctx, key)
+	if err != nil {
+		return blockstore.Entry{}, nil
+	}
+	if e.Deleted || e.Corrupt {
+		return e, nil
+	}
+	obj, err := nd.c.opts.Local.Open(ctx, key)
+	if err != nil {
+		return e, nil
+	}
+	defer obj.Close()
+	data, _ := io.ReadAll(obj)
+	return e, data
 }
 
 func newBGCluster(t testing.TB, n int, opts func(*Options)) *bgCluster {
 	t.Helper()
+	return newBGClusterWith(t, n, opts, nil)
+}
+
+// newBGClusterWith is newBGCluster with each node's store made by newLocal
+// (nil: the fake).
+func newBGClusterWith(t testing.TB, n int, opts func(*Options), newLocal func(id string) Local) *bgCluster {
+	t.Helper()
 	tc := &bgCluster{
-		t:     t,
-		world: &bgWorld{},
-		net:   &bgNet{nodes: map[string]*Cluster{}, down: map[string]bool{}},
-		clock: &bgClock{t: time.UnixMilli(1_760_000_000_000)},
-		dir:   t.TempDir(),
-		opts:  opts,
-		nodes: map[string]*bgNode{},
+		newLocal: newLocal,
+		t:        t,
+		world:    &bgWorld{},
+		net:      &bgNet{nodes: map[string]*Cluster{}, down: map[string]bool{}},
+		clock:    &bgClock{t: time.UnixMilli(1_760_000_000_000)},
+		dir:      t.TempDir(),
+		opts:     opts,
+		nodes:    map[string]*bgNode{},
 	}
 	for i := range n {
 		tc.world.add(membership.Member{ID: fmt.Sprintf("n%d", i+1), HTTPAddr: fmt.Sprintf("n%d", i+1), Weight: 1, State: membership.Alive})
@@ -468,9 +509,16 @@ func (tc *bgCluster) join(id string) *bgNode {
 
 func (tc *bgCluster) addNode(id string) *bgNode {
 	tc.t.Helper()
-	local := newBGLocal(tc.clock.Now)
+	nd := &bgNode{id: id}
+	var store Local
+	if tc.newLocal != nil {
+		store = tc.newLocal(id)
+	} else {
+		nd.local = newBGLocal(tc.clock.Now)
+		store = nd.local
+	}
 	o := Options{
-		Local:                  local,
+		Local:                  hookedLocal{Local: store, nd: nd},
 		Peer:                   tc.net,
 		Members:                tc.world.membersFor(id),
 		HintsPath:              filepath.Join(tc.dir, id+"-hints.db"),
@@ -490,7 +538,7 @@ func (tc *bgCluster) addNode(id string) *bgNode {
 			tc.t.Errorf("close %s: %v", id, err)
 		}
 	})
-	nd := &bgNode{id: id, c: c, local: local}
+	nd.c = c
 	tc.nodes[id] = nd
 	tc.net.mu.Lock()
 	tc.net.nodes[id] = c
@@ -568,7 +616,7 @@ func (tc *bgCluster) write(coord, key string, data []byte) uint64 {
 	ctx := context.Background()
 	cn := tc.nodes[coord]
 	v := cn.c.currentView()
-	version := cn.local.NextVersion()
+	version := cn.c.opts.Local.NextVersion()
 	for _, h := range v.homes(key, cn.c.opts.Replicas) {
 		var err error
 		switch {
@@ -605,7 +653,7 @@ func (tc *bgCluster) homesOf(id, key string) []string {
 func (tc *bgCluster) holders(key string, version uint64) []string {
 	var out []string
 	for _, id := range tc.ids() {
-		if e, _ := tc.nodes[id].local.entry(key); e.Version >= version && !e.Corrupt {
+		if e, err := tc.nodes[id].c.opts.Local.Lookup(context.Background(), key); err == nil && e.Version >= version && !e.Corrupt {
 			out = append(out, id)
 		}
 	}

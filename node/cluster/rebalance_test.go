@@ -17,7 +17,7 @@ func guardCopies(t *testing.T, tc *bgCluster, n int) *atomic.Int64 {
 	var drops atomic.Int64
 	for _, id := range tc.ids() {
 		self := id
-		tc.nodes[id].local.onDrop = func(key string, version uint64) {
+		tc.nodes[id].onDrop = func(key string, version uint64) {
 			drops.Add(1)
 			others := 0
 			for _, h := range tc.holders(key, version) {
@@ -59,7 +59,7 @@ func TestJoiningMemberGetsItsKeysAndOldOwnersDropOnlyAfter(t *testing.T) {
 	want := writeKeys(tc, "n1", testKeys(300), 1)
 	drops := guardCopies(t, tc, 3)
 	n4 := tc.join("n4")
-	n4.local.onDrop = tc.nodes["n1"].local.onDrop // n4 drops nothing, but guard it too
+	n4.onDrop = tc.nodes["n1"].onDrop // n4 drops nothing, but guard it too
 	tc.rebuild()
 	moved := 0
 	for _, k := range testKeys(300) {
