@@ -4,19 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"strata/blockstore"
 	"strata/node/replication"
 )
 
-// rebalanceLoop runs a pass after every view change (and at start), and
-// again each AntiEntropyInterval while a pass left keys behind.
+// rebalanceSettle is how long a pass waits after a view change for the
+// membership to settle (a join or a restart brings several changes in a
+// burst), so keys are not moved for a view that lasts a moment.
+const rebalanceSettle = 2 * time.Second
+
+// rebalanceLoop runs a pass after every view change (and at start), once
+// the view has settled, and again each AntiEntropyInterval while a pass
+// left keys behind.
 func (b *background) rebalanceLoop(ctx context.Context) {
+	settle := min(rebalanceSettle, b.c.opts.AntiEntropyInterval)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.rebalanceWake:
+		}
+		// Wait for a quiet spell, but not for ever under constant churn.
+		for settled, waits := false, 0; !settled && waits < 5; waits++ {
+			t := time.NewTimer(settle)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-b.rebalanceWake: // changed again: wait anew
+				t.Stop()
+			case <-t.C:
+				settled = true
+			}
 		}
 		left, err := b.rebalancePass(ctx)
 		if err != nil && ctx.Err() == nil {
