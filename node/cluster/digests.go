@@ -174,6 +174,18 @@ func (b *background) localDigest(forPeer string) (replication.Digest, *view, err
 	return dg, d.tableView, nil
 }
 
+// digestViewFor is the view the digests were built under, when forPeer
+// has one.
+func (b *background) digestViewFor(forPeer string) (*view, error) {
+	d := &b.digests
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.table == nil || !d.table.Has(forPeer) {
+		return nil, fmt.Errorf("%w: no digest for %q yet", replication.ErrViewMismatch, forPeer)
+	}
+	return d.tableView, nil
+}
+
 // digest is the local digest of the keys shared with member forPeer
 // (peer.Backend's Digest).
 func (b *background) digest(ctx context.Context, forPeer string) (replication.Digest, error) {
@@ -199,7 +211,7 @@ func (b *background) entries(ctx context.Context, forPeer string, buckets []int,
 	if limit <= 0 || limit > maxEntriesLimit {
 		limit = maxEntriesLimit
 	}
-	_, v, err := b.localDigest(forPeer)
+	v, err := b.digestViewFor(forPeer)
 	if err != nil {
 		return nil, err
 	}

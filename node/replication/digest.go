@@ -115,6 +115,9 @@ func (t *DigestTable) Digest(peer string) (Digest, bool) {
 	return Digest{View: t.view, Buckets: append([]uint64(nil), d[:]...)}, true
 }
 
+// Has reports whether the table keeps a digest for peer.
+func (t *DigestTable) Has(peer string) bool { return t.byPeer[peer] != nil }
+
 // DiffBuckets returns the buckets where a and b differ, ascending. Digests
 // under different views, or malformed ones, are not comparable:
 // ErrViewMismatch or ErrBadDigest.
