@@ -158,3 +158,46 @@ func TestDrainWithoutHookRefuses(t *testing.T) {
 		t.Fatal("Drain without Options.SetDraining succeeded")
 	}
 }
+
+func TestDrainWaitsForADownHome(t *testing.T) {
+	tc := newBGCluster(t, 4, nil)
+	want := writeKeys(tc, "n2", testKeys(100), 1)
+	guardCopies(t, tc, 3)
+	n4 := tc.nodes["n4"]
+	n4.c.opts.SetDraining = func(draining bool) error {
+		tc.world.update("n4", func(m *membership.Member) { m.Draining = draining })
+		return nil
+	}
+	tc.stop("n1")
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n4.c.Drain(ctx) }()
+	poll.Until(t, "a drain pass that leaves keys for n1", func() bool {
+		st := n4.c.bg.status()
+		return st.RebalancePasses >= 2 && st.KeysMoving > 0
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Drain returned (%v) while n1, a new home, is down", err)
+	default:
+	}
+	tc.restart("n1")
+	var err error
+	poll.Until(t, "Drain to return once n1 is back", func() bool {
+		select {
+		case err = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := n4.local.len(); n != 0 {
+		t.Fatalf("n4 still holds %d entries", n)
+	}
+	tc.refresh()
+	assertPlacedExactly(t, tc, "n1", want)
+}

@@ -114,8 +114,8 @@ func TestDiffBuckets(t *testing.T) {
 	if _, err := DiffBuckets(da, Digest{View: 1, Buckets: make([]uint64, 3)}); !errors.Is(err, ErrBadDigest) {
 		t.Errorf("short digest: %v, want ErrBadDigest", err)
 	}
-	if _, ok := a.Digest("stranger"); ok {
-		t.Error("digest for a peer the table does not know")
+	if _, ok := a.Digest("stranger"); ok || a.Has("stranger") || !a.Has("p") {
+		t.Error("the table knows a peer it was not built for, or not one it was")
 	}
 }
 
