@@ -9,9 +9,9 @@ import (
 	"strata/tiering"
 )
 
-// realLocal opens a small tiered store under dir for one node, closed when
+// bgRealLocal opens a small tiered store under dir for one node, closed when
 // the test ends.
-func realLocal(t *testing.T, dir string) Local {
+func bgRealLocal(t *testing.T, dir string) Local {
 	t.Helper()
 	ctx := context.Background()
 	bs, err := blockstore.Open(ctx, blockstore.Options{
@@ -39,7 +39,7 @@ func realLocal(t *testing.T, dir string) Local {
 // tombstones, Scan and Drop), not the fake.
 func TestBackgroundOverRealStores(t *testing.T) {
 	base := t.TempDir()
-	tc := newBGClusterWith(t, 3, nil, func(id string) Local { return realLocal(t, filepath.Join(base, id)) })
+	tc := newBGClusterWith(t, 3, nil, func(id string) Local { return bgRealLocal(t, filepath.Join(base, id)) })
 	tc.rebuild()
 	tc.stop("n3")
 	want := writeKeys(tc, "n1", testKeys(40), 1)
