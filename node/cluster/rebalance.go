@@ -128,6 +128,13 @@ func (b *background) moveEntry(ctx context.Context, v *view, e blockstore.Entry,
 	if !replication.DropAllowed(homes, confirmed) {
 		return false
 	}
+	// Under the key's apply lock, so the digests see the drop and any
+	// concurrent apply of the key in one order.
+	unlock, err := c.lockKey(ctx, e.Key)
+	if err != nil {
+		return false
+	}
+	defer unlock()
 	if err := c.opts.Local.Drop(ctx, e.Key, e.Version); err != nil {
 		if !errors.Is(err, blockstore.ErrNotFound) {
 			c.log.Warn("cluster: rebalance drop", "key", e.Key, "err", err)

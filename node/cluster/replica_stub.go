@@ -13,10 +13,12 @@ import (
 	"strata/node/replication"
 )
 
-func (c *Cluster) lockKey(key string) func() {
+// lockKey takes key's replica-apply lock (replica.go's c.locks.lock once
+// it lands: rebalancing drops under it).
+func (c *Cluster) lockKey(ctx context.Context, key string) (func(), error) {
 	mu := &c.bg.stubLocks[replication.BucketOf(key)%len(c.bg.stubLocks)]
 	mu.Lock()
-	return mu.Unlock
+	return mu.Unlock, nil
 }
 
 func (c *Cluster) lookupLocal(ctx context.Context, key string) (blockstore.Entry, error) {
@@ -29,7 +31,11 @@ func (c *Cluster) lookupLocal(ctx context.Context, key string) (blockstore.Entry
 
 // ApplyPut stores a replica write at opts.Version (last writer wins).
 func (c *Cluster) ApplyPut(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
-	defer c.lockKey(key)()
+	unlock, err := c.lockKey(ctx, key)
+	if err != nil {
+		return blockstore.Info{}, err
+	}
+	defer unlock()
 	old, err := c.lookupLocal(ctx, key)
 	if err != nil {
 		return blockstore.Info{}, err
@@ -47,7 +53,11 @@ func (c *Cluster) ApplyPut(ctx context.Context, key string, r io.Reader, size in
 
 // ApplyDelete writes a tombstone at version.
 func (c *Cluster) ApplyDelete(ctx context.Context, key string, version uint64) error {
-	defer c.lockKey(key)()
+	unlock, err := c.lockKey(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	old, err := c.lookupLocal(ctx, key)
 	if err != nil {
 		return err
