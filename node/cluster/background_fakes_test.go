@@ -305,6 +305,7 @@ type bgNet struct {
 	down  map[string]bool
 
 	digests, entryCalls, opens, puts atomic.Int64
+	lookups                          map[string]*atomic.Int64 // per addr, set by tests that count them
 }
 
 func (n *bgNet) node(addr string) (*Cluster, error) {
@@ -344,6 +345,9 @@ func (n *bgNet) DeleteReplica(ctx context.Context, addr, key string, version uin
 }
 
 func (n *bgNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
+	if ctr := n.lookups[addr]; ctr != nil {
+		ctr.Add(1)
+	}
 	c, err := n.node(addr)
 	if err != nil {
 		return blockstore.Entry{}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"strata/blockstore"
 	"strata/internal/poll"
+	"strata/node/membership"
 	"strata/node/replication"
 )
 
@@ -100,6 +102,24 @@ func TestHintsReplayOldestFirstAndDropWhatTheTargetHolds(t *testing.T) {
 	}
 	if p := tc.net.puts.Load() - putsBefore; p != 1 {
 		t.Errorf("replay sent %d copies; the first hint copies the current version, the second finds it held", p)
+	}
+}
+
+func TestHintReplayStopsAtAFailingTarget(t *testing.T) {
+	tc := newBGCluster(t, 3, nil)
+	tc.stop("n3")
+	writeKeys(tc, "n1", testKeys(10), 1)
+	// Gossip says n3 is back, but its requests fail (flapping).
+	tc.world.update("n3", func(m *membership.Member) { m.State = membership.Alive })
+	tc.refresh()
+	var lookups atomic.Int64
+	tc.net.lookups = map[string]*atomic.Int64{"n3": &lookups}
+	tc.nodes["n1"].c.bg.replayHints(context.Background(), func() bool { return true })
+	if n := lookups.Load(); n != 1 {
+		t.Errorf("%d requests to a failing target; want the first failure to stop its batch", n)
+	}
+	if got := tc.nodes["n1"].c.bg.status().HintsPending["n3"]; got != 10 {
+		t.Errorf("%d hints left, want 10", got)
 	}
 }
 

@@ -15,6 +15,10 @@ import (
 // needs; the work stays queued (a hint) or waits for a later pass.
 var errNoSource = errors.New("cluster: no reachable member holds the version")
 
+// errSourceFailed: a background copy could not read its source (the copy
+// moved on, or its bytes failed their checksum); the destination is fine.
+var errSourceFailed = errors.New("cluster: copy source failed")
+
 // lookupOn returns member m's index entry for key (the zero Entry when it
 // has none): this node's own through Local, another's through Peer.
 func (c *Cluster) lookupOn(ctx context.Context, self string, m membership.Member, key string) (blockstore.Entry, error) {
@@ -88,18 +92,18 @@ func (c *Cluster) copyEntry(ctx context.Context, self string, src, dst membershi
 	if src.ID == self {
 		obj, oerr := c.opts.Local.Open(ctx, key)
 		if oerr != nil {
-			return 0, fmt.Errorf("cluster: open %q locally: %w", key, oerr)
+			return 0, fmt.Errorf("%w: open %q locally: %w", errSourceFailed, key, oerr)
 		}
 		info = obj.Info()
 		if info.Version < e.Version {
 			obj.Close()
-			return 0, fmt.Errorf("cluster: open %q locally: %w", key, replication.ErrVersionGone)
+			return 0, fmt.Errorf("%w: open %q locally: %w", errSourceFailed, key, replication.ErrVersionGone)
 		}
 		r = obj
 	} else {
 		r, info, err = c.opts.Peer.OpenRange(ctx, src.HTTPAddr, key, e.Version, 0, -1)
 		if err != nil {
-			return 0, fmt.Errorf("cluster: open %q on %s: %w", key, src.ID, err)
+			return 0, fmt.Errorf("%w: open %q on %s: %w", errSourceFailed, key, src.ID, err)
 		}
 	}
 	defer r.Close()

@@ -202,6 +202,10 @@ func (b *background) hint(ctx context.Context, target, key string, version uint6
 	b.counters.hintsStored.Add(1)
 }
 
+// errTargetFailed: a replay failed on its target's side (lookup or copy),
+// so the target's other hints wait for the next try.
+var errTargetFailed = errors.New("cluster: hint target failed")
+
 // hintBatch is how many hints one replay step reads.
 const hintBatch = 64
 
@@ -247,15 +251,19 @@ func (b *background) replayHints(ctx context.Context, pace func() bool) {
 			stopped := false
 			for _, h := range batch {
 				if !pace() {
-					stopped = true
-					break
+					b.hints.remove(target, done)
+					return
 				}
 				ok, err := b.replayHint(ctx, v, m, known, h)
-				if err != nil {
-					b.c.log.Debug("cluster: hint replay", "target", target, "key", h.Key, "err", err)
-				}
 				if ok {
 					done = append(done, h)
+				}
+				if err != nil {
+					b.c.log.Debug("cluster: hint replay", "target", target, "key", h.Key, "err", err)
+					if errors.Is(err, errTargetFailed) {
+						stopped = true // flapping or slow: do not pay its timeout per hint
+						break
+					}
 				}
 			}
 			removed, err := b.hints.remove(target, done)
@@ -264,7 +272,7 @@ func (b *background) replayHints(ctx context.Context, pace func() bool) {
 				return
 			}
 			if stopped {
-				return
+				break
 			}
 			if removed == 0 {
 				break // no progress: the rest waits for the next try
@@ -288,7 +296,7 @@ func (b *background) replayHint(ctx context.Context, v *view, target membership.
 	want := blockstore.Entry{Info: blockstore.Info{Key: h.Key, Version: h.Version}, Deleted: h.Deleted}
 	held, err := c.lookupOn(ctx, v.self.ID, target, h.Key)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", errTargetFailed, err)
 	}
 	if replication.Holds(held, want) {
 		b.counters.hintsReplayed.Add(1)
@@ -304,7 +312,10 @@ func (b *background) replayHint(ctx context.Context, v *view, target membership.
 		return false, err
 	}
 	if _, err := c.copyEntry(ctx, v.self.ID, src, target, h.Key, srcEntry); err != nil {
-		return false, err
+		if errors.Is(err, errSourceFailed) {
+			return false, err // this hint waits; the target's others go on
+		}
+		return false, fmt.Errorf("%w: %w", errTargetFailed, err)
 	}
 	b.counters.hintsReplayed.Add(1)
 	return true, nil
