@@ -35,7 +35,7 @@ type Options struct {
 
 	// AntiEntropyInterval is the pause between anti-entropy rounds with
 	// each peer (default 1m); AntiEntropyBytesPerSec bounds the bytes it
-	// copies (default 32 MiB/s).
+	// copies, and rebalancing pushes, together (default 32 MiB/s).
 	AntiEntropyInterval    time.Duration
 	AntiEntropyBytesPerSec int64
 

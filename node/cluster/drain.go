@@ -16,7 +16,11 @@ const drainRetry = 200 * time.Millisecond
 // local entry is left whose new homes lack it (each moved entry is pushed,
 // confirmed durable, then dropped here). It returns nil once nothing is
 // left to move; the caller then leaves the membership. Hints this node
-// holds for others are not waited for: anti-entropy covers them.
+// holds for others are not waited for: anti-entropy covers them. A Drain
+// that fails or is cancelled leaves the node draining (SetDraining(false)
+// undoes it). A corrupt local copy whose homes lack its version is never
+// dropped, so Drain waits on it and KeysMoving shows it: the operator
+// decides.
 func (c *Cluster) Drain(ctx context.Context) error {
 	if c.opts.SetDraining == nil {
 		return errors.New("cluster: Drain needs Options.SetDraining")
