@@ -55,9 +55,12 @@ func (b *background) antiEntropyRound(ctx context.Context) {
 		if m.ID == v.self.ID || !m.Placed() || !m.Reachable() {
 			continue
 		}
-		if err := b.pullFrom(ctx, v, m); err != nil {
+		pulledBefore := b.counters.aeKeysPulled.Load()
+		diff, err := b.pullFrom(ctx, v, m)
+		if err != nil {
 			b.c.log.Debug("cluster: anti-entropy round", "peer", m.ID, "err", err)
 		}
+		b.notePeerRound(m.ID, diff, b.counters.aeKeysPulled.Load()-pulledBefore, err)
 	}
 }
 
@@ -66,28 +69,29 @@ func (b *background) antiEntropyRound(ctx context.Context) {
 // differing buckets, and copy here whatever m holds newer (a tombstone as
 // a tombstone, a blob through OpenRange). m pulls from us in its own
 // round, so both sides converge.
-func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member) error {
+// It returns how many buckets differed.
+func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member) (int, error) {
 	c := b.c
 	local, _, err := b.localDigest(m.ID)
 	if err != nil {
 		b.counters.aeViewMismatch.Add(1)
-		return err
+		return 0, err
 	}
 	remote, err := c.opts.Peer.Digest(ctx, m.HTTPAddr, v.self.ID)
 	if err != nil {
-		return fmt.Errorf("cluster: digest from %s: %w", m.ID, err)
+		return 0, fmt.Errorf("cluster: digest from %s: %w", m.ID, err)
 	}
 	b.counters.aeRounds.Add(1)
 	diff, err := replication.DiffBuckets(local, remote)
 	if errors.Is(err, replication.ErrViewMismatch) {
 		b.counters.aeViewMismatch.Add(1)
-		return nil // views still converging; a later round compares
+		return 0, err // views still converging; a later round compares
 	}
 	if err != nil {
-		return fmt.Errorf("cluster: digest from %s: %w", m.ID, err)
+		return 0, fmt.Errorf("cluster: digest from %s: %w", m.ID, err)
 	}
 	if len(diff) == 0 {
-		return nil
+		return 0, nil
 	}
 	b.counters.aeBucketsDiffering.Add(uint64(len(diff)))
 	after := ""
@@ -95,7 +99,7 @@ func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member)
 	for {
 		page, err := c.opts.Peer.Entries(ctx, m.HTTPAddr, v.self.ID, diff, after, entriesPage)
 		if err != nil {
-			return fmt.Errorf("cluster: entries from %s: %w", m.ID, err)
+			return len(diff), fmt.Errorf("cluster: entries from %s: %w", m.ID, err)
 		}
 		for _, e := range page {
 			after = e.Key
@@ -104,7 +108,7 @@ func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member)
 			}
 			if err := b.pullEntry(ctx, v, m, e); err != nil {
 				if ctx.Err() != nil {
-					return ctx.Err()
+					return len(diff), ctx.Err()
 				}
 				// One key failing (moved on meanwhile, say) does not stop
 				// the round; the next round retries it.
@@ -114,7 +118,7 @@ func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member)
 			}
 		}
 		if len(page) < entriesPage {
-			return firstErr
+			return len(diff), firstErr
 		}
 	}
 }
@@ -139,4 +143,26 @@ func (b *background) pullEntry(ctx context.Context, v *view, m membership.Member
 	b.counters.aeKeysPulled.Add(1)
 	b.counters.aeBytesPulled.Add(uint64(n))
 	return nil
+}
+
+// PeerRound is the latest anti-entropy round with one peer, for Status.
+type PeerRound struct {
+	At               time.Time `json:"at"`
+	BucketsDiffering int       `json:"buckets_differing"`
+	KeysPulled       uint64    `json:"keys_pulled"`
+	Error            string    `json:"error,omitempty"`
+}
+
+// notePeerRound records the outcome of a round with peer.
+func (b *background) notePeerRound(peer string, diff int, pulled uint64, err error) {
+	r := PeerRound{At: b.now(), BucketsDiffering: diff, KeysPulled: pulled}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	b.peerRoundsMu.Lock()
+	if b.peerRounds == nil {
+		b.peerRounds = make(map[string]PeerRound)
+	}
+	b.peerRounds[peer] = r
+	b.peerRoundsMu.Unlock()
 }

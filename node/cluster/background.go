@@ -35,7 +35,10 @@ type background struct {
 	stubLocks [64]sync.Mutex
 
 	counters backgroundCounters
-	wg       sync.WaitGroup
+	// peerRounds is the latest anti-entropy round with each peer.
+	peerRoundsMu sync.Mutex
+	peerRounds   map[string]PeerRound
+	wg           sync.WaitGroup
 }
 
 type backgroundCounters struct {
@@ -146,7 +149,10 @@ type BackgroundStatus struct {
 	AntiEntropyBucketsDiffer uint64 `json:"anti_entropy_buckets_differing"`
 	AntiEntropyKeysPulled    uint64 `json:"anti_entropy_keys_pulled"`
 	AntiEntropyBytesPulled   uint64 `json:"anti_entropy_bytes_pulled"`
-	DigestRebuilds           uint64 `json:"digest_rebuilds"`
+	// AntiEntropyPeers is the latest round with each peer: when, how many
+	// buckets differed, keys pulled, and the error that cut it short.
+	AntiEntropyPeers map[string]PeerRound `json:"anti_entropy_peers"`
+	DigestRebuilds   uint64               `json:"digest_rebuilds"`
 
 	// KeysMoving counts local entries this node is no longer a home of,
 	// found by the latest rebalance pass and not yet dropped.
@@ -184,6 +190,12 @@ func (b *background) status() BackgroundStatus {
 	if b.hints != nil {
 		st.HintsPending, st.HintBytes = b.hints.pending()
 	}
+	b.peerRoundsMu.Lock()
+	st.AntiEntropyPeers = make(map[string]PeerRound, len(b.peerRounds))
+	for p, r := range b.peerRounds {
+		st.AntiEntropyPeers[p] = r
+	}
+	b.peerRoundsMu.Unlock()
 	return st
 }
 

@@ -220,10 +220,19 @@ func TestWipedNodeRefillsByAntiEntropy(t *testing.T) {
 	tc.nodes["n2"].c.bg.rebuildDigests(context.Background()) // the restart's rebuild
 	tc.antiEntropy()
 	assertHoldsAll(t, tc, "n2", want)
-	if st := tc.nodes["n2"].c.bg.status(); st.AntiEntropyKeysPulled != 120 {
+	st := tc.nodes["n2"].c.bg.status()
+	if st.AntiEntropyKeysPulled != 120 {
 		t.Errorf("n2 pulled %d keys, want 120 (three nodes, N=3: it is home to all)", st.AntiEntropyKeysPulled)
 	}
+	// n2 pulls from n1 first (rounds go in member order), then n3 has
+	// nothing more to give.
+	if r1, r3 := st.AntiEntropyPeers["n1"], st.AntiEntropyPeers["n3"]; r1.KeysPulled != 120 || r1.BucketsDiffering == 0 || r3.KeysPulled != 0 || r3.BucketsDiffering != 0 || r1.At.IsZero() {
+		t.Errorf("n2's rounds: with n1 %+v, with n3 %+v", r1, r3)
+	}
 	assertConverged(t, tc)
+	if r1 := tc.nodes["n2"].c.bg.status().AntiEntropyPeers["n1"]; r1.KeysPulled != 0 || r1.BucketsDiffering != 0 || r1.Error != "" {
+		t.Errorf("n2's round with n1 once converged: %+v", r1)
+	}
 }
 
 func TestCorruptCopyIsPulledAgain(t *testing.T) {

@@ -74,7 +74,7 @@ func BenchmarkDigestCompare(b *testing.B) {
 	peer := v.byID["n2"]
 	b.ResetTimer()
 	for b.Loop() {
-		if err := n1.bg.pullFrom(ctx, v, peer); err != nil {
+		if _, err := n1.bg.pullFrom(ctx, v, peer); err != nil {
 			b.Fatal(err)
 		}
 	}
