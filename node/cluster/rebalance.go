@@ -55,8 +55,8 @@ func (b *background) rebalanceLoop(ctx context.Context) {
 // and only then is the local copy dropped (Local.Drop, which refuses if
 // the entry changed meanwhile). A key therefore never has fewer copies on
 // its way. Pushes are paced at AntiEntropyBytesPerSec. It returns how
-// many misplaced entries are left (a home
-// unreachable or failing, or the entry changed); KeysMoving shows them.
+// many misplaced entries are left (a home unreachable or failing, or the
+// entry changed); KeysMoving shows them.
 func (b *background) rebalancePass(ctx context.Context) (left int, err error) {
 	b.rebalanceMu.Lock()
 	defer b.rebalanceMu.Unlock()
