@@ -430,6 +430,8 @@ type bgCluster struct {
 	nodes map[string]*bgNode
 	// newLocal makes a node's store; nil: a bgLocal.
 	newLocal func(id string) Local
+	// lastVersion is the last version write handed out.
+	lastVersion uint64
 }
 
 type bgNode struct {
@@ -620,7 +622,12 @@ func (tc *bgCluster) write(coord, key string, data []byte) uint64 {
 	ctx := context.Background()
 	cn := tc.nodes[coord]
 	v := cn.c.currentView()
-	version := cn.c.opts.Local.NextVersion()
+	// Versions are unique and grow in call order across coordinators (the
+	// real coordinator tags them per node; that is not what these tests
+	// are about), so the last write of a key is its newest.
+	version := max(cn.c.opts.Local.NextVersion(), tc.lastVersion+1)
+	tc.lastVersion = version
+	cn.c.opts.Local.ObserveVersion(version)
 	for _, h := range v.homes(key, cn.c.opts.Replicas) {
 		var err error
 		switch {
