@@ -30,10 +30,6 @@ type background struct {
 
 	rebalanceMu sync.Mutex // one rebalance pass at a time (loop or Drain)
 
-	// stubLocks serialises replica applies per key until replica.go's
-	// lock takes over (replica_stub.go).
-	stubLocks [64]sync.Mutex
-
 	counters backgroundCounters
 	// peerRounds is the latest anti-entropy round with each peer.
 	peerRoundsMu sync.Mutex

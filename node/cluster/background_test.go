@@ -533,3 +533,47 @@ func TestRandomHistoryConverges(t *testing.T) {
 		})
 	}
 }
+
+// TestCoordinatorWritesHealTheReturningReplica goes through the real
+// coordinator (Cluster.Put and Delete, with their quorum and their hints)
+// rather than the tests' minimal one: with n3 down every write is
+// acknowledged on W=2 and hinted, and after n3 returns, hints alone make
+// it hold every key; a wiped n2 then refills by anti-entropy alone.
+func TestCoordinatorWritesHealTheReturningReplica(t *testing.T) {
+	tc := newBGCluster(t, 3, nil)
+	tc.rebuild()
+	ctx := context.Background()
+	tc.stop("n3")
+	n1 := tc.nodes["n1"].c
+	want := make(map[string]written)
+	for _, k := range testKeys(30) {
+		data := []byte("coordinated " + k)
+		info, err := n1.Put(ctx, k, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{})
+		if err != nil {
+			t.Fatalf("put %s with one replica down: %v", k, err)
+		}
+		want[k] = written{version: info.Version, data: data}
+	}
+	for _, k := range []string{"key-0004", "key-0014"} {
+		if err := n1.Delete(ctx, k, blockstore.DeleteOptions{}); err != nil {
+			t.Fatalf("delete %s: %v", k, err)
+		}
+		e, _ := tc.nodes["n1"].entry(k)
+		want[k] = written{version: e.Version}
+	}
+	n1.stragglers.Wait() // hints are stored once every replica answered (each bounded by ReplicaTimeout)
+	if got := n1.bg.status().HintsPending["n3"]; got != 32 {
+		t.Fatalf("%d hints for n3, want 32", got)
+	}
+	tc.restart("n3")
+	tc.replay()
+	assertHoldsAll(t, tc, "n3", want)
+
+	tc.nodes["n2"].local.wipe()
+	if err := tc.nodes["n2"].c.bg.rebuildDigests(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tc.antiEntropy()
+	assertHoldsAll(t, tc, "n2", want)
+	assertConverged(t, tc)
+}
