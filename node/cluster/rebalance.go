@@ -130,7 +130,7 @@ func (b *background) moveEntry(ctx context.Context, v *view, e blockstore.Entry,
 	}
 	// Under the key's apply lock, so the digests see the drop and any
 	// concurrent apply of the key in one order.
-	unlock, err := c.locks.lock(ctx, e.Key)
+	unlock, err := c.locks.Lock(ctx, e.Key)
 	if err != nil {
 		return false
 	}
