@@ -53,6 +53,9 @@ type dataDir struct {
 	free        int64
 	lastAcked   ackedGroup // the last group acknowledged on this disk
 	readOnly    error      // set when the disk failed to read back what it acked
+
+	health diskHealth // I/O errors; failed past the threshold (diskhealth.go)
+	scrub  scrubState // scrub cursor and counters (scrub.go)
 }
 
 // appender owns the active volume of one data directory: one goroutine
@@ -240,6 +243,10 @@ func (a *appender) commitGroup(group []*appendReq) {
 		a.budget.release(r.queued)
 		r.queued = 0
 	}
+	if err := a.d.failedErr(); err != nil {
+		a.fail(group, err, true) // nothing written: another disk takes it
+		return
+	}
 	ctx := context.Background()
 	align := a.align()
 	total := 0
@@ -296,6 +303,7 @@ func (a *appender) commitGroup(group []*appendReq) {
 	w := &written{v: v, off: off, size: size, group: group}
 	if _, err := v.h.WriteAt(ctx, ioengine.ClassWrite, buf, off); err != nil {
 		// Stop writing here at once; the syncer reports it in order.
+		a.d.noteIOError(a.s, err)
 		v.state.Store(uint32(volFailed))
 		w.err = fmt.Errorf("write %d bytes at %d: %w", len(buf), off, err)
 	} else {
@@ -338,6 +346,7 @@ func (a *appender) syncer() {
 		err := w.err
 		if err == nil {
 			if serr := v.h.Sync(ctx, ioengine.ClassWrite); serr != nil {
+				a.d.noteIOError(a.s, serr)
 				err = fmt.Errorf("fdatasync after write at %d: %w", w.off, serr)
 			}
 		}
@@ -433,6 +442,7 @@ func (a *appender) replaceVolume(ctx context.Context, old *volume, size int64) (
 	}
 	v, err := a.s.createVolume(ctx, a.d)
 	if err != nil {
+		a.d.noteIOError(a.s, err)
 		a.d.setUnavailable(a.s, err)
 		if ioengine.IsNoSpace(err) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrNoSpace, a.d.dev.Dir(), err)
@@ -496,6 +506,9 @@ const (
 
 // available reports whether the directory may make a new volume now.
 func (d *dataDir) available(s *Store) error {
+	if err := d.failedErr(); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.readOnly != nil {
@@ -528,6 +541,9 @@ func (d *dataDir) setUnavailable(s *Store, err error) {
 // accepting reports whether writes to d can succeed without making a
 // volume, or d may make one. Deletes may use the tombstone reserve.
 func (d *dataDir) accepting(s *Store, deletes bool) error {
+	if err := d.failedErr(); err != nil {
+		return err
+	}
 	if v := d.app.activeVolume(); v != nil && (deletes || v.end.Load()+d.app.align() <= v.size-s.opts.TombstoneReserve) {
 		return nil
 	}

@@ -37,4 +37,10 @@ var (
 	// (or no disk) is mounted there. The error says which directory and what
 	// to check.
 	ErrDiskIdentity = errors.New("blockstore: data directory identity mismatch")
+	// ErrDiskFailed: the data directory's disk passed Options.DiskErrorThreshold
+	// I/O errors and is out of service until the store is reopened: no reads
+	// of the blobs on it (another replica has them), no new writes there. It
+	// does not wrap ErrReadOnly: the store stays ready while another disk
+	// serves.
+	ErrDiskFailed = errors.New("blockstore: disk failed")
 )

@@ -51,7 +51,11 @@ const (
 	opWatermark              // volume is indexed up to end
 	opVolState               // volume changed state (sealed/failed) with valid end
 	opDrop                   // delete a key's entry if it is still at e.version (Drop)
+	opCorrupt                // mark a key corrupt if still at e.version and e.loc (scrub.go)
 )
+
+// keyed reports whether op changes a key (rather than a volume's record).
+func (op *indexOp) keyed() bool { return op.kind == opKey || op.kind == opDrop || op.kind == opCorrupt }
 
 // indexOp is one change queued for the indexer. Ops are committed in queue
 // order; a watermark op follows the key ops of the group it covers.
@@ -586,7 +590,7 @@ func (ix *index) run() {
 		ix.failed = nil
 		for i := range batch {
 			op := &batch[i]
-			if op.kind != opKey && op.kind != opDrop {
+			if !op.keyed() {
 				continue
 			}
 			if p, ok := ix.pending[op.key]; ok && p == op.e {
@@ -646,7 +650,7 @@ func (ix *index) writable() error {
 func (ix *index) commit(batch []indexOp) error {
 	keys := make([]int, 0, len(batch))
 	for i := range batch {
-		if k := batch[i].kind; k == opKey || k == opDrop {
+		if batch[i].keyed() {
 			keys = append(keys, i)
 		}
 	}
@@ -680,6 +684,13 @@ func (ix *index) commit(batch []indexOp) error {
 				}
 				continue
 			}
+			if op.kind == opCorrupt {
+				var err error
+				if arena, liveKeys, liveBytes, err = commitCorrupt(kb, k, &op.e, arena, liveKeys, liveBytes); err != nil {
+					return err
+				}
+				continue
+			}
 			if cur := kb.Get(k); cur != nil {
 				c, ok := decodeEntryOrZero(cur)
 				if ok && !op.e.newer(&c) {
@@ -702,7 +713,7 @@ func (ix *index) commit(batch []indexOp) error {
 		vb := tx.Bucket(bucketVolumes)
 		for i := range batch {
 			op := &batch[i]
-			if op.kind == opKey || op.kind == opDrop {
+			if op.keyed() {
 				continue
 			}
 			k := volumeKey(op.vol)

@@ -85,10 +85,35 @@ type Options struct {
 	// volumes under 64 MiB; a multiple of 4096. About 1000 lone deletes
 	// fit in 4 MiB (each is a 4 KiB group; concurrent ones share groups).
 	TombstoneReserve int64
+
+	// Scrub and failed disks (scrub.go, diskhealth.go).
+
+	// ScrubInterval starts a background scrub pass (every record of every
+	// volume read and verified) this long after the previous complete pass
+	// of a disk; a pass interrupted by a restart resumes at once. 0: no
+	// background scrub (Scrub still runs a pass on demand).
+	ScrubInterval time.Duration
+	// ScrubBytesPerSec bounds each disk's scrub reads; default 8 MiB/s.
+	ScrubBytesPerSec int64
+	// OnCorrupt, when set, is called (from the scrub's goroutine, so it
+	// should hand off rather than block) with each key whose current
+	// version a scrub found corrupt: a cluster rewrites it from a replica
+	// at that version, which replaces the corrupt entry.
+	OnCorrupt func(key string, version uint64)
+	// DiskErrorThreshold is how many I/O errors (failed reads, writes,
+	// fdatasyncs, volume creations; not ENOSPC) mark a disk failed until
+	// the store is reopened. Default 10; negative: never.
+	DiskErrorThreshold int
 }
 
 // DefaultTombstoneReserve is the reserve of volumes of 64 MiB and more.
 const DefaultTombstoneReserve = 4 << 20
+
+// Scrub and disk health defaults.
+const (
+	DefaultScrubBytesPerSec   = 8 << 20
+	DefaultDiskErrorThreshold = 10
+)
 
 func (o *Options) normalize() error {
 	if o.FS == nil {
@@ -130,6 +155,12 @@ func (o *Options) normalize() error {
 	if o.TombstoneReserve == 0 {
 		o.TombstoneReserve = defaultTombstoneReserve(o.VolumeSize)
 	}
+	if o.ScrubBytesPerSec == 0 {
+		o.ScrubBytesPerSec = DefaultScrubBytesPerSec
+	}
+	if o.DiskErrorThreshold == 0 {
+		o.DiskErrorThreshold = DefaultDiskErrorThreshold
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -155,6 +186,8 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("%w: index queue limit %d", ErrInvalidArgument, o.IndexQueueLimit)
 	case len(o.NodeID) > maxIdentityIDLen || strings.ContainsFunc(o.NodeID, unicode.IsControl):
 		return fmt.Errorf("%w: node id %q (at most %d bytes, no control characters)", ErrInvalidArgument, o.NodeID, maxIdentityIDLen)
+	case o.ScrubInterval < 0 || o.ScrubBytesPerSec < 0:
+		return fmt.Errorf("%w: scrub interval %v, rate %d bytes/s", ErrInvalidArgument, o.ScrubInterval, o.ScrubBytesPerSec)
 	case o.Compression < CodecDefault || o.Compression > CodecS2:
 		return fmt.Errorf("%w: codec %d", ErrInvalidArgument, o.Compression)
 	}

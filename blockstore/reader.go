@@ -21,6 +21,9 @@ func (s *Store) readRecord(ctx context.Context, loc location, key string, versio
 		s.stats.corruptions.Add(1)
 		return record{}, nil, fmt.Errorf("%w: %q: volume %d is missing", ErrCorrupt, key, loc.volume)
 	}
+	if err := v.dir.failedErr(); err != nil {
+		return record{}, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, err)
+	}
 	align := int64(v.h.Alignment())
 	start := alignDown(loc.offset, align)
 	end := alignUp(loc.offset+loc.length, align)
@@ -28,7 +31,8 @@ func (s *Store) readRecord(ctx context.Context, loc location, key string, versio
 	defer s.putBuf(buf)
 	n, err := v.h.ReadAt(ctx, ioengine.ClassRead, buf.B[:end-start], start)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(n) >= loc.offset+loc.length-start) {
-		return record{}, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, err)
+		v.dir.noteIOError(s, err)
+		return record{}, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, v.dir.diskError(err))
 	}
 	s.stats.reads.Add(1)
 	rb := buf.B[loc.offset-start : loc.offset-start+loc.length]

@@ -475,6 +475,10 @@ type scanReader struct {
 	limit  int64
 	align  int64
 	window int
+	class  ioengine.Class // ClassRead unless set (scrub: ClassBackground)
+	// before, when set, is called with the size of each device read
+	// before it is issued (scrub paces and counts its reads with it).
+	before func(ctx context.Context, n int64) error
 	buf    []byte
 	off    int64
 	n      int
@@ -495,11 +499,18 @@ func (r *scanReader) at(ctx context.Context, p int64, n int) ([]byte, error) {
 	start := alignDown(p, r.align)
 	size := max(int64(r.window), alignUp(p+int64(n), r.align)-start)
 	size = min(size, alignUp(r.limit, r.align)-start)
+	if r.before != nil {
+		if err := r.before(ctx, size); err != nil {
+			return nil, err
+		}
+	}
 	if int64(cap(r.buf)) < size {
 		r.buf = ioengine.AlignedBytes(int(size), int(r.align))
+		r.n = 0
 	}
-	m, err := r.h.ReadAt(ctx, ioengine.ClassRead, r.buf[:size], start)
+	m, err := r.h.ReadAt(ctx, r.class, r.buf[:size], start)
 	if err != nil && !errors.Is(err, io.EOF) {
+		r.n = 0 // the buffer no longer holds what off and n describe
 		return nil, fmt.Errorf("blockstore: scan read at %d: %w", start, err)
 	}
 	r.buf = r.buf[:cap(r.buf)]

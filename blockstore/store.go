@@ -42,6 +42,8 @@ type Store struct {
 	// check is set only in a Store that Check builds: scans report to it
 	// instead of indexing, and nothing on disk is changed.
 	check *checker
+
+	scrub scrubber // scrub.go
 }
 
 type storeCounters struct {
@@ -72,6 +74,9 @@ type Stats struct {
 	// they lag writes by up to one index commit.
 	LiveKeys  int64
 	LiveBytes int64
+	// Disks is per data directory: health (failed disks), usage and scrub
+	// progress (diskhealth.go, scrub.go).
+	Disks []DiskStats
 }
 
 // Open opens (or creates) a store and runs recovery: every volume is
@@ -124,6 +129,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	for _, d := range s.dirs {
 		go d.app.run()
 	}
+	if err := s.startScrub(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
 }
 
@@ -136,6 +144,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return ErrClosed
 	}
+	s.stopScrub()
 	for _, d := range s.dirs {
 		d.app.close()
 	}
@@ -181,7 +190,12 @@ func (s *Store) lookupLive(key string) (indexEntry, error) {
 	case !ok || e.tombstone():
 		return e, fmt.Errorf("%w: %q", ErrNotFound, key)
 	case e.corrupt():
-		return e, fmt.Errorf("%w: %q: version %d at %s failed its checksum in recovery", ErrCorrupt, key, e.version, e.loc)
+		return e, fmt.Errorf("%w: %q: version %d at %s failed its checksum (found by recovery or scrub)", ErrCorrupt, key, e.version, e.loc)
+	}
+	if v, ok := s.volume(e.loc.volume); ok {
+		if err := v.dir.failedErr(); err != nil {
+			return e, fmt.Errorf("blockstore: %q: %w", key, err)
+		}
 	}
 	return e, nil
 }
@@ -368,6 +382,7 @@ func (s *Store) Stats() Stats {
 		Volumes:         nvol,
 		LiveKeys:        s.index.liveKeys.Load(),
 		LiveBytes:       s.index.liveBytes.Load(),
+		Disks:           s.diskStats(),
 	}
 }
 

@@ -41,6 +41,9 @@ func (s *Store) anyDir(ok func(*dataDir) error) error {
 }
 
 func (d *dataDir) writable(s *Store) error {
+	if err := d.failedErr(); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	readOnly, lastErr, until := d.readOnly, d.lastErr, d.unavailable
 	d.mu.Unlock()
