@@ -380,6 +380,7 @@ func TestStoreErrorsMapToStatus(t *testing.T) {
 		{"corrupt on open", nodetest.OpOpen, fmt.Errorf("%w: %w", blockstore.ErrCorrupt, secret), http.MethodGet, 503, "corrupt"},
 		{"corrupt on first read", nodetest.OpRead, fmt.Errorf("%w: %w", blockstore.ErrCorrupt, secret), http.MethodGet, 503, "corrupt"},
 		{"not found", nodetest.OpOpen, blockstore.ErrNotFound, http.MethodGet, 404, "not_found"},
+		{"disk failed", nodetest.OpOpen, fmt.Errorf("%w: %w", blockstore.ErrDiskFailed, secret), http.MethodGet, 503, "disk_failed"},
 		{"delete read-only", nodetest.OpDelete, blockstore.ErrReadOnly, http.MethodDelete, 503, "read_only"},
 		{"list failure", nodetest.OpList, secret, "LIST", 500, "internal"},
 	} {

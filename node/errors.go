@@ -100,6 +100,10 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusServiceUnavailable, "busy", "too many concurrent requests, retry later"
 	case errors.Is(err, replication.ErrNoQuorum):
 		return http.StatusServiceUnavailable, "no_quorum", "too few replicas answered, retry later"
+	case errors.Is(err, blockstore.ErrDiskFailed):
+		// The disk holding the local copy is out of service; another
+		// replica has the blob.
+		return http.StatusServiceUnavailable, "disk_failed", "the disk holding the blob has failed"
 	case errors.Is(err, blockstore.ErrReadOnly), errors.Is(err, syscall.EROFS):
 		return http.StatusServiceUnavailable, "read_only", "storage is read-only"
 	case errors.Is(err, blockstore.ErrCorrupt):

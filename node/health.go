@@ -18,6 +18,10 @@ type readyzBody struct {
 	// code ("no_space", "read_only"), says why not.
 	Writable    bool   `json:"writable"`
 	WriteReason string `json:"write_reason,omitempty"`
+	// FailedDisks lists the data directories whose disks the store took
+	// out of service after too many I/O errors ([] when none, or when the
+	// store cannot tell). The node stays ready while another disk serves.
+	FailedDisks []string `json:"failed_disks"`
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +43,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	body.Writable, body.WriteReason = writability(store)
+	body.FailedDisks = failedDisks(store)
 	if body.Reason != "" {
 		body.Status = "not_ready"
 		w.Header().Set("Retry-After", "1")
@@ -59,6 +64,31 @@ func writability(store Store) (writable bool, reason string) {
 		return false, reason
 	}
 	return true, ""
+}
+
+// failedDisksReporter is the optional Store method behind "failed_disks"
+// in /readyz and strata_failed_disks.
+type failedDisksReporter interface {
+	FailedDisks() []string
+}
+
+// failedDisks is what store reports as failed disks, never nil.
+func failedDisks(store Store) []string {
+	if r, ok := store.(failedDisksReporter); ok {
+		if dirs := r.FailedDisks(); dirs != nil {
+			return dirs
+		}
+	}
+	return []string{}
+}
+
+// newFailedDisksGauge exports the number of failed disks as
+// strata_failed_disks.
+func newFailedDisksGauge(store func() Store) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strata_failed_disks",
+		Help: "Data disks taken out of service after too many I/O errors (their blobs are served by other replicas); /readyz lists them.",
+	}, func() float64 { return float64(len(failedDisks(store()))) })
 }
 
 // newWritableGauge exports writability as strata_writable, 1 or 0.

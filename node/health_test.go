@@ -95,6 +95,36 @@ func TestReadyzReportsWritability(t *testing.T) {
 	}
 }
 
+// A store that took a disk out of service stays ready (another disk
+// serves) and lists the disk in /readyz and strata_failed_disks.
+func TestReadyzReportsFailedDisks(t *testing.T) {
+	e := newEnv(t, nil)
+	get := func() (int, string, string) {
+		t.Helper()
+		w := e.do(http.MethodGet, "/readyz", nil)
+		var body struct {
+			FailedDisks []string `json:"failed_disks"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.FailedDisks == nil {
+			t.Fatalf("readyz body %s: %v", w.Body, err)
+		}
+		gauge := ""
+		for _, line := range strings.Split(e.do(http.MethodGet, "/metrics", nil).Body.String(), "\n") {
+			if strings.HasPrefix(line, "strata_failed_disks ") {
+				gauge = line
+			}
+		}
+		return w.Code, strings.Join(body.FailedDisks, ","), gauge
+	}
+	if code, dirs, gauge := get(); code != 200 || dirs != "" || gauge != "strata_failed_disks 0" {
+		t.Fatalf("no failed disk: %d %q %q", code, dirs, gauge)
+	}
+	e.store.SetFailedDisks([]string{"/hdd1", "/hdd3"})
+	if code, dirs, gauge := get(); code != 200 || dirs != "/hdd1,/hdd3" || gauge != "strata_failed_disks 2" {
+		t.Fatalf("two failed disks: %d %q %q", code, dirs, gauge)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	e := newEnv(t, nil)
 	e.store.SetStats(

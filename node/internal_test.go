@@ -31,6 +31,7 @@ func TestStatusOf(t *testing.T) {
 		{blockstore.ErrNoSpace, 507, "no_space"},
 		{fmt.Errorf("append: %w", syscall.ENOSPC), 507, "no_space"},
 		{blockstore.ErrReadOnly, 503, "read_only"},
+		{fmt.Errorf("read: %w (%w)", blockstore.ErrDiskFailed, syscall.EIO), 503, "disk_failed"},
 		{syscall.EROFS, 503, "read_only"},
 		{blockstore.ErrCorrupt, 503, "corrupt"},
 		{blockstore.ErrSizeMismatch, 400, "size_mismatch"},

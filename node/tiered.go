@@ -85,6 +85,17 @@ func (t tieredStore) Devices() []DeviceStats {
 	return out
 }
 
+// FailedDisks lists the HDD tier's data directories whose disks failed.
+func (t tieredStore) FailedDisks() []string {
+	var out []string
+	for _, d := range t.Store.Stats().Backend.Disks {
+		if d.Failed {
+			out = append(out, d.Dir)
+		}
+	}
+	return out
+}
+
 // StoreStats reports the backend's and the caches' own counters.
 func (t tieredStore) StoreStats() StoreStats {
 	st := t.Store.Stats()

@@ -53,6 +53,7 @@ type MemStore struct {
 	tierStat  []node.TierStats
 	devStat   []node.DeviceStats
 	storeStat node.StoreStats
+	failed    []string
 }
 
 type memBlob struct {
@@ -310,6 +311,21 @@ func (m *MemStore) Writable() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.writable
+}
+
+// SetFailedDisks sets what FailedDisks reports.
+func (m *MemStore) SetFailedDisks(dirs []string) {
+	m.mu.Lock()
+	m.failed = dirs
+	m.mu.Unlock()
+}
+
+// FailedDisks reports the data directories set by SetFailedDisks, as a
+// blockstore-backed store reports its failed disks.
+func (m *MemStore) FailedDisks() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.failed
 }
 
 // Stats implements node.Store.
