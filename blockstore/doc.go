@@ -183,6 +183,57 @@
 // (Stats.LiveKeys, LiveBytes: the HDD tier's items and bytes on /metrics);
 // an index without them counts them at Open.
 //
+// # Scrub
+//
+// Scrub reads every record of every volume and verifies its checksums
+// (header, body, and the raw content after decompression), so rot is
+// found before a reader trips on it. With Options.ScrubInterval set, a
+// background loop runs a pass whenever a disk is due (ScrubInterval after
+// its last complete pass; at once when a pass was interrupted or none ever
+// completed); Scrub runs one on demand. Each disk is read in volume id
+// order, in 1 MiB reads at background priority (ioengine.ClassBackground:
+// foreground reads and writes go first at the device queue), paced to
+// Options.ScrubBytesPerSec (8 MiB/s by default) per disk, the disks in
+// parallel. A pass covers the volumes that existed when it began, the
+// active one up to its end when the pass reaches it, so it ends under
+// writes. Each disk's cursor (volume, offset), the pass's start and the
+// time of its last complete pass are kept in the index (bucket "scrub",
+// saved every 64 MiB read and at each volume's end, in its own small
+// transaction), so a pass over many terabytes completes across restarts;
+// Stats.Disks reports them.
+//
+// A corrupt record is logged with volume, offset, key and version and
+// counted (Stats.Corruptions, the disk's ScrubStats.Corruptions). If it
+// holds its key's current version (the entry's own record, or a chunk its
+// manifest lists), the entry is marked corrupt in the index, as recovery
+// marks one: Get and Stat answer ErrCorrupt, List leaves the key out, and
+// Options.OnCorrupt(key, version) is called so a cluster rewrites it from
+// a replica; a write at that version or newer replaces the corrupt entry
+// (last writer wins ranks a corrupt entry below a blob of its version).
+// The mark is committed only if the entry is still that version at that
+// location when the indexer commits it, so a concurrent write wins. A
+// damaged older version or tombstone is only reported (the index entry
+// already holds all a tombstone says). Damaged bytes that are not a
+// record are reported as corrupt bytes, and the scan resumes at the next
+// valid record. A failed read is counted against the disk and its 1 MiB
+// skipped for this pass.
+//
+// # Failed disks
+//
+// Every I/O error on a data directory (a failed read, write, fdatasync or
+// volume creation; never ENOSPC, a cancelled caller or a closed file)
+// counts against its disk; at Options.DiskErrorThreshold errors (10 by
+// default) the disk is marked failed, logged, and reported in Stats.Disks
+// and FailedDisks. A failed disk is out of service until the store is
+// reopened: Stat, Get and reads of the blobs on it answer an error
+// wrapping ErrDiskFailed without touching it (another replica has them),
+// new writes go to the other disks (a group already queued for it is
+// handed to another, nothing having been written), scrub skips it, and
+// Writable and Healthy stop counting it. The store stays healthy while
+// another disk serves; when every disk has failed, Healthy and Writable
+// answer ErrDiskFailed (which does not wrap ErrReadOnly: nothing serves).
+// Deletes of its keys write their tombstones to another disk.
+//
 // # Check
 //
 // Check verifies a stopped store (strata fsck): it takes the same locks
@@ -235,6 +286,13 @@
 //     than that free takes no new volumes.
 //   - List and Scan merge pending entries by scanning the pending map,
 //     which is large only while bbolt lags far behind.
+//   - A failed disk is not remembered across a restart: a disk that still
+//     fails is marked again after DiskErrorThreshold more errors (each
+//     failed read of it costs a client an error meanwhile).
+//   - Scrub finds damage in the bytes on disk; a record the page cache
+//     holds (a device that fell back to buffered I/O) is read from memory.
+//   - OnCorrupt is called once per pass per corrupt current record, from
+//     the scrub's goroutine: a slow hook slows the pass.
 //   - The dropped bucket keeps a key and a version per dropped key until
 //     compaction (not yet built) removes the records it accounts for.
 package blockstore

@@ -57,7 +57,7 @@ type Stats struct {
 	RecordsWritten  uint64        // records appended (blobs, chunks, manifests, tombstones)
 	BytesWritten    uint64        // bytes written to volumes, padding included
 	Groups          uint64        // group commits (one write + one fdatasync each)
-	Corruptions     uint64        // records that failed a checksum, on read or in recovery
+	Corruptions     uint64        // records that failed a checksum, on read, in recovery or by scrub
 	TornTails       uint64        // unacknowledged writes found torn by recovery (not corruption)
 	WriteErrors     uint64        // failed writes/syncs (each retires a volume)
 	IndexCommits    uint64        // bbolt transactions
