@@ -23,6 +23,7 @@ type diskHealth struct {
 
 // DiskStats describes one data directory (one disk).
 type DiskStats struct {
+	Name   string // the device's name, as in Devices ("data0", ...)
 	Dir    string
 	DiskID string
 	// Failed: the disk passed Options.DiskErrorThreshold I/O errors; its
@@ -98,7 +99,7 @@ func (s *Store) FailedDisks() []string {
 func (s *Store) diskStats() []DiskStats {
 	out := make([]DiskStats, len(s.dirs))
 	for i, d := range s.dirs {
-		ds := DiskStats{Dir: d.dev.Dir(), DiskID: d.diskID, IOErrors: d.health.errors.Load(), Scrub: d.scrub.stats()}
+		ds := DiskStats{Name: d.dev.Name(), Dir: d.dev.Dir(), DiskID: d.diskID, IOErrors: d.health.errors.Load(), Scrub: d.scrub.stats()}
 		if err := d.failedErr(); err != nil {
 			ds.Failed, ds.FailedReason = true, err.Error()
 		}
@@ -110,8 +111,17 @@ func (s *Store) diskStats() []DiskStats {
 	s.volMu.RLock()
 	for _, v := range s.volumes {
 		ds := &out[v.dir.idx]
+		end := v.end.Load()
 		ds.Volumes++
-		ds.UsedBytes += v.end.Load()
+		ds.UsedBytes += end
+		if sc := &ds.Scrub; !sc.PassStarted.IsZero() {
+			switch {
+			case v.id < sc.Volume:
+				sc.Done += end
+			case v.id == sc.Volume:
+				sc.Done += min(sc.Offset, end)
+			}
+		}
 	}
 	s.volMu.RUnlock()
 	return out

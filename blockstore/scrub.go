@@ -45,6 +45,7 @@ type ScrubStats struct {
 	// when no pass is in progress.
 	Volume      uint32
 	Offset      int64
+	Done        int64 // bytes of the disk's volumes behind the cursor (of UsedBytes)
 	PassStarted time.Time
 	// LastComplete is when the disk's last complete pass ended; zero if
 	// none has (kept in the index across restarts).

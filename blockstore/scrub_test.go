@@ -253,9 +253,10 @@ func TestScrubResumesAfterRestart(t *testing.T) {
 		t.Fatalf("stopped pass: %v, want context.Canceled", err)
 	}
 	clock.onSleep = nil
-	at := s.Stats().Disks[0].Scrub
-	if at.PassStarted.IsZero() || at.Volume == 0 {
-		t.Fatalf("progress after the stop: %+v", at)
+	disk := s.Stats().Disks[0]
+	at := disk.Scrub
+	if at.PassStarted.IsZero() || at.Volume == 0 || at.Done <= 0 || at.Done >= disk.UsedBytes {
+		t.Fatalf("progress after the stop: %+v of %d used bytes", at, disk.UsedBytes)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

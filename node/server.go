@@ -86,7 +86,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	}
 	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads, ReadBuild(cfg.BuildVersion))
 	s.registry.MustRegister(newWritableGauge(s.currentStore))
-	s.registry.MustRegister(newFailedDisksGauge(s.currentStore))
+	s.registry.MustRegister(newFailedDisksGauge(s.currentStore), &diskCollector{s.currentStore})
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,

@@ -96,6 +96,22 @@ func (t tieredStore) FailedDisks() []string {
 	return out
 }
 
+// Disks reports the HDD tier's data disks: health, usage and scrub.
+func (t tieredStore) Disks() []DiskHealth {
+	disks := t.Store.Stats().Backend.Disks
+	out := make([]DiskHealth, len(disks))
+	for i, d := range disks {
+		out[i] = DiskHealth{
+			Name: d.Name, Dir: d.Dir, Failed: d.Failed, IOErrors: d.IOErrors,
+			UsedBytes: d.UsedBytes, FreeBytes: d.FreeBytes,
+			ScrubBytes: d.Scrub.Bytes, ScrubCorruptions: d.Scrub.Corruptions, ScrubReadErrors: d.Scrub.ReadErrors,
+			ScrubPassStarted: d.Scrub.PassStarted, ScrubLastComplete: d.Scrub.LastComplete,
+			ScrubVolume: d.Scrub.Volume, ScrubOffset: d.Scrub.Offset, ScrubDone: d.Scrub.Done,
+		}
+	}
+	return out
+}
+
 // StoreStats reports the backend's and the caches' own counters.
 func (t tieredStore) StoreStats() StoreStats {
 	st := t.Store.Stats()

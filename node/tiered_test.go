@@ -150,6 +150,30 @@ func TestTieredReadyzWritable(t *testing.T) {
 	}
 }
 
+// Through the real stack the HDD tier's disks reach /readyz and /metrics:
+// none failed, and each disk's health, usage and scrub series.
+func TestTieredDiskHealth(t *testing.T) {
+	e := newTieredEnv(t, nil)
+	e.put("k", "v")
+	if w := e.do(http.MethodGet, "/readyz", nil); !strings.Contains(w.Body.String(), `"failed_disks":[]`) {
+		t.Fatalf("readyz body %s", w.Body)
+	}
+	m := e.do(http.MethodGet, "/metrics", nil).Body.String()
+	for _, want := range []string{
+		"\nstrata_failed_disks 0\n",
+		`strata_disk_failed{device="data0",dir=`,
+		`strata_disk_io_errors_total{device="data0",dir=`,
+		`strata_disk_used_bytes{device="data0",dir=`,
+		`strata_scrub_corrupt_records_total{device="data0",dir=`,
+		`strata_scrub_last_complete_timestamp_seconds{device="data0",dir=`,
+		`strata_scrub_progress_ratio{device="data0",dir=`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
 // TestContentTypeLimitIsTheStores checks that the node and the store apply
 // one Content-Type limit: every length past it answers the same class of
 // error, and the longest allowed one is stored and served back.
