@@ -78,6 +78,15 @@ type Config struct {
 	// default) computes it from the other settings (MemoryBudget). The
 	// GOMEMLIMIT environment variable overrides both.
 	MemoryLimit ByteSize `toml:"memory_limit"`
+	// ScrubInterval is how long after a disk's last complete scrub pass
+	// (every record read and verified) the next begins; "0s" turns the
+	// background scrub off. Default 168h.
+	ScrubInterval time.Duration `toml:"scrub_interval"`
+	// ScrubRate bounds each disk's scrub reads, per second. Default 8MiB.
+	ScrubRate ByteSize `toml:"scrub_rate"`
+	// DiskErrorThreshold is how many I/O errors take a data disk out of
+	// service until restart; -1: never. Default 10.
+	DiskErrorThreshold int `toml:"disk_error_threshold"`
 
 	HTTP   HTTPConfig   `toml:"http"`
 	Limits LimitsConfig `toml:"limits"`
@@ -153,16 +162,19 @@ func DefaultConfig(dataRoot string) Config {
 		dataRoot = DefaultDataDir
 	}
 	c := Config{
-		Listen:          "127.0.0.1:7070",
-		AdminListen:     "127.0.0.1:7071",
-		RAMCacheSize:    256 << 20,
-		SSDCacheSize:    1 << 30,
-		MaxBlobSize:     5 << 30,
-		ChunkSize:       8 << 20,
-		VolumeSize:      4 << 30,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 30 * time.Second,
+		Listen:             "127.0.0.1:7070",
+		AdminListen:        "127.0.0.1:7071",
+		RAMCacheSize:       256 << 20,
+		SSDCacheSize:       1 << 30,
+		MaxBlobSize:        5 << 30,
+		ChunkSize:          8 << 20,
+		VolumeSize:         4 << 30,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		ShutdownTimeout:    30 * time.Second,
+		ScrubInterval:      DefaultScrubInterval,
+		ScrubRate:          blockstore.DefaultScrubBytesPerSec,
+		DiskErrorThreshold: blockstore.DefaultDiskErrorThreshold,
 		HTTP: HTTPConfig{
 			ReadHeaderTimeout:       10 * time.Second,
 			IdleTimeout:             120 * time.Second,
@@ -181,6 +193,17 @@ func DefaultConfig(dataRoot string) Config {
 	}
 	c.SetDataDir(dataRoot)
 	return c
+}
+
+// DefaultScrubInterval is scrub_interval's default: a pass a week after
+// the last one ended (a pass over a 10 TB disk at 8 MiB/s takes two weeks).
+const DefaultScrubInterval = 7 * 24 * time.Hour
+
+// ApplyDiskOptions sets the scrub and failed-disk settings in o.
+func (c Config) ApplyDiskOptions(o *blockstore.Options) {
+	o.ScrubInterval = c.ScrubInterval
+	o.ScrubBytesPerSec = int64(c.ScrubRate)
+	o.DiskErrorThreshold = c.DiskErrorThreshold
 }
 
 // Sizes of the embedded layout (EmbeddedConfig): small enough for a
@@ -322,6 +345,14 @@ func (c Config) Validate() error {
 		if v < 0 {
 			bad("%s is negative", name)
 		}
+	}
+	switch {
+	case c.ScrubInterval < 0:
+		bad("scrub_interval %v is negative", c.ScrubInterval)
+	case c.ScrubRate <= 0:
+		bad("scrub_rate must be positive")
+	case c.DiskErrorThreshold == 0 || c.DiskErrorThreshold < -1:
+		bad("disk_error_threshold %d: want a positive count, or -1 for never", c.DiskErrorThreshold)
 	}
 	for name, v := range map[string]ByteSize{"max_blob_size": c.MaxBlobSize, "chunk_size": c.ChunkSize, "volume_size": c.VolumeSize, "http.max_header_bytes": c.HTTP.MaxHeaderBytes} {
 		if v <= 0 {

@@ -34,6 +34,21 @@ func TestDefaultConfig(t *testing.T) {
 	}
 }
 
+// The scrub and failed-disk settings reach the blockstore's options.
+func TestApplyDiskOptions(t *testing.T) {
+	c := DefaultConfig("")
+	var o blockstore.Options
+	c.ApplyDiskOptions(&o)
+	if o.ScrubInterval != 7*24*time.Hour || o.ScrubBytesPerSec != 8<<20 || o.DiskErrorThreshold != 10 {
+		t.Fatalf("defaults give %v, %d bytes/s, threshold %d", o.ScrubInterval, o.ScrubBytesPerSec, o.DiskErrorThreshold)
+	}
+	c.ScrubInterval, c.ScrubRate, c.DiskErrorThreshold = time.Hour, 1<<20, -1
+	c.ApplyDiskOptions(&o)
+	if o.ScrubInterval != time.Hour || o.ScrubBytesPerSec != 1<<20 || o.DiskErrorThreshold != -1 {
+		t.Fatalf("set values give %v, %d bytes/s, threshold %d", o.ScrubInterval, o.ScrubBytesPerSec, o.DiskErrorThreshold)
+	}
+}
+
 func TestSetDataDir(t *testing.T) {
 	c := DefaultConfig("/a")
 	c.IndexDir = "/ssd/index" // set elsewhere: stays
@@ -117,6 +132,11 @@ func TestValidate(t *testing.T) {
 		err    string // substring; "" = valid
 	}{
 		{"defaults", func(*Config) {}, ""},
+		{"scrub off", func(c *Config) { c.ScrubInterval = 0 }, ""},
+		{"negative scrub interval", func(c *Config) { c.ScrubInterval = -time.Second }, "scrub_interval"},
+		{"no scrub rate", func(c *Config) { c.ScrubRate = 0 }, "scrub_rate"},
+		{"disk errors never", func(c *Config) { c.DiskErrorThreshold = -1 }, ""},
+		{"zero disk error threshold", func(c *Config) { c.DiskErrorThreshold = 0 }, "disk_error_threshold"},
 		{"loopback v6", func(c *Config) { c.Listen = "[::1]:7070" }, ""},
 		{"localhost", func(c *Config) { c.Listen = "localhost:0" }, ""},
 		{"public with tokens", func(c *Config) { c.Listen = "0.0.0.0:7070"; c.Auth.Tokens = []Token{token} }, ""},
