@@ -22,12 +22,26 @@ func runStat(ctx context.Context, s stdio, args []string) int {
 	fs := newFlagSet("stat", "KEY...",
 		"Show each KEY's size, ETag, content type, last-modified time and the tier the\n"+
 			"node would serve it from (X-Strata-Tier), using HEAD. Exits 1 if any KEY is\n"+
-			"missing.")
+			"missing. With --disks (and no KEY), show the node's data disks instead:\n"+
+			"health, usage, scrub progress and errors; exits 1 if a disk failed or the\n"+
+			"scrub found corruption.")
 	mk := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per key")
+	disks := fs.Bool("disks", false, "show the node's data disks (from its /metrics) instead of keys")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
 		return code
+	}
+	if *disks {
+		if len(pos) > 0 {
+			return fs.usageError(s.err, "--disks takes no KEY")
+		}
+		c, err := mk()
+		if err != nil {
+			return fs.usageError(s.err, "%v", err)
+		}
+		defer c.close()
+		return statDisks(ctx, s, c, *asJSON)
 	}
 	if len(pos) == 0 {
 		return fs.usageError(s.err, "want at least one KEY")
