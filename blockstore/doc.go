@@ -145,7 +145,16 @@
 // it reports room for a volume. The last Options.TombstoneReserve bytes of
 // every volume take only groups of deletes, and a full volume stays active
 // for them while no new volume can be made: on a full disk puts get
-// ErrNoSpace and deletes still work. Writable reports whether a put can
+// ErrNoSpace and deletes still work. The reserve is sized for tombstones
+// (about a thousand lone deletes in 4 MiB), not for compaction's copies:
+// those are puts as far as space goes (they need room before the
+// reserve, in the active volume or a new one), since a volume's live
+// records would not fit in it and would take the deletes' room. So
+// compaction needs the filesystem to have room for one volume when it
+// starts; a disk that filled completely takes deletes through the
+// reserve, and their garbage is reclaimed once room for a volume is
+// made (strata_disk_free_bytes below volume_size is the early warning).
+// Writable reports whether a put can
 // succeed, from the disks' state (the same answer before and after a
 // restart). Each appender queue holds at most Options.MaxQueueBytes of
 // records (a larger record goes alone); writers wait for room with their

@@ -84,6 +84,7 @@ type Options struct {
 	// only the reserve is left. Default 4 MiB, or VolumeSize/16 for
 	// volumes under 64 MiB; a multiple of 4096. About 1000 lone deletes
 	// fit in 4 MiB (each is a 4 KiB group; concurrent ones share groups).
+	// Compaction's copies do not use it (doc.go, # Durability).
 	TombstoneReserve int64
 
 	// Scrub and failed disks (scrub.go, diskhealth.go).
