@@ -363,6 +363,25 @@ type scrubRun struct {
 	rep   ScrubReport
 	pace  pacer
 	saved int64 // rep.Bytes when the progress was last saved
+	// marked are the keys marked corrupt whose OnCorrupt call waits for
+	// the end of the step: the hook may use the store, and must not run
+	// inside enter (a Close waiting would deadlock it).
+	marked []markedKey
+}
+
+type markedKey struct {
+	key     string
+	version uint64
+}
+
+// tell calls Options.OnCorrupt for the keys marked so far.
+func (r *scrubRun) tell() {
+	for _, m := range r.marked {
+		if r.s.opts.OnCorrupt != nil {
+			r.s.opts.OnCorrupt(m.key, m.version)
+		}
+	}
+	r.marked = r.marked[:0]
 }
 
 // pass scrubs the disk's volumes in id order from its cursor, saving the
@@ -460,6 +479,7 @@ func (r *scrubRun) volume(ctx context.Context, v *volume, p scrubProgress) (int6
 		}
 		next, err := r.scanRange(ctx, sc, v, off, min(limit, off+s.scrub.persistEvery))
 		s.exit()
+		r.tell()
 		if errors.Is(err, ioengine.ErrClosed) {
 			if _, still := s.volume(v.id); !still {
 				return limit, nil // the volume went away (compacted): nothing left to check
@@ -653,8 +673,8 @@ func (r *scrubRun) corruptRecord(ctx context.Context, v *volume, off int64, h re
 	}
 	r.corrupt(v, off, key, h.version, what, "blockstore: scrub found a corrupt record",
 		"kind", h.kind(), "current", current, "err", cause)
-	if current && r.s.opts.OnCorrupt != nil {
-		r.s.opts.OnCorrupt(key, h.version)
+	if current {
+		r.marked = append(r.marked, markedKey{key, h.version})
 	}
 }
 

@@ -338,24 +338,39 @@ func TestScrubRate(t *testing.T) {
 }
 
 // TestScrubBackgroundLoop opens a store with ScrubInterval set over a
-// volume with a flipped bit: the loop's first pass finds it on its own, and
-// Close stops the loop.
+// volume with a flipped bit: the loop's first pass finds it on its own and
+// calls OnCorrupt, whose repair (a write at that version from a "replica",
+// through the store) replaces the corrupt entry; Close stops the loop.
 func TestScrubBackgroundLoop(t *testing.T) {
 	ctx := context.Background()
 	mfs := memfs.New(memfs.Options{})
 	opts := testOptions(t, mfs)
 	s := mustOpen(t, opts)
-	info := put(t, s, "k", randBytes(newRand(1), 5000))
+	replica := randBytes(newRand(1), 5000)
+	info := put(t, s, "k", replica)
 	put(t, s, "after", randBytes(newRand(2), 5000))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	corruptAt(t, mfs, 1, payloadAt(info.loc, "k"))
 	found := make(chan corruptCall, 1)
-	opts.OnCorrupt = func(key string, version uint64) { found <- corruptCall{key, version} }
+	var repaired error
+	var s2 *Store
+	ready := make(chan struct{})
+	opts.OnCorrupt = func(key string, version uint64) {
+		<-ready
+		if _, _, err := s2.Get(ctx, key); !errors.Is(err, ErrCorrupt) {
+			repaired = fmt.Errorf("Get in OnCorrupt: %v, want ErrCorrupt", err)
+		} else {
+			_, repaired = s2.Put(ctx, key, bytes.NewReader(replica), int64(len(replica)), PutOptions{Version: version})
+		}
+		found <- corruptCall{key, version}
+	}
 	opts.ScrubInterval = time.Hour
 	opts.ScrubBytesPerSec = 1 << 40
 	s = mustOpen(t, opts)
+	s2 = s
+	close(ready)
 	var call corruptCall
 	poll.Until(t, "the background scrub to report the corrupt key", func() bool {
 		select {
@@ -369,9 +384,10 @@ func TestScrubBackgroundLoop(t *testing.T) {
 		t.Fatalf("OnCorrupt(%v), want k at %d", call, info.Version)
 	}
 	poll.Until(t, "the pass to complete", func() bool { return !s.Stats().Disks[0].Scrub.LastComplete.IsZero() })
-	if _, _, err := s.Get(ctx, "k"); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Get: %v, want ErrCorrupt", err)
+	if repaired != nil {
+		t.Fatal(repaired)
 	}
+	mustGet(t, s, "k", replica)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
