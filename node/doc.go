@@ -71,7 +71,12 @@
 //   - /readyz means "serves reads": 200 while the store serves reads
 //     (Store.Healthy), also on a full or read-only disk. Writability
 //     (Store.Writable) is reported apart, in the body ("writable",
-//     "write_reason") and as the gauge strata_writable.
+//     "write_reason") and as the gauge strata_writable. Data disks the
+//     store took out of service after too many I/O errors are listed in
+//     the body ("failed_disks") and counted by strata_failed_disks; the
+//     node stays ready while another disk serves. A store with a Disks
+//     method has each disk's health, usage and scrub state exported
+//     (strata_disk_*, strata_scrub_*).
 //   - A Server may start without a store (New with nil) and listen while
 //     the store recovers: /healthz answers, /readyz and the blob routes
 //     answer 503 "starting" until Attach.
