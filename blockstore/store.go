@@ -388,7 +388,8 @@ func (s *Store) Stats() Stats {
 
 // Healthy is nil when the index commits and at least one data directory
 // accepts writes; else the error wraps ErrNoSpace or ErrReadOnly (and
-// ErrIndexFailed when the index cannot commit).
+// ErrIndexFailed when the index cannot commit), or only ErrDiskFailed
+// when every disk failed (then nothing serves).
 func (s *Store) Healthy() error {
 	return s.anyDir(func(d *dataDir) error { return d.accepting(s, false) })
 }

@@ -10,8 +10,9 @@ import (
 // Writable is nil when at least one data directory can take a put now:
 // its active volume has room for a group before the tombstone reserve, or
 // its filesystem reports room for a new volume. Otherwise the error wraps
-// ErrNoSpace (deletes still work while a reserve is left) or ErrReadOnly
-// (the disks failed writes), or is ErrClosed. It is computed from what is
+// ErrNoSpace (deletes still work while a reserve is left), ErrReadOnly
+// (the disks failed writes) or ErrDiskFailed (disks out of service past
+// Options.DiskErrorThreshold), or is ErrClosed. It is computed from what is
 // on disk now, not from the history of failed writes, so it answers the
 // same before and after a restart. The exception is an index that failed
 // every commit attempt: the error then wraps ErrIndexFailed and
