@@ -442,3 +442,51 @@ func BenchmarkScrub(b *testing.B) {
 	}
 	b.SetBytes(read / int64(b.N))
 }
+
+// TestScrubUnderWrites scrubs while writers fill and seal volumes: the
+// active volume is read only up to what was written, so a pass finds no
+// corruption where there is none, and ends although writes keep coming.
+func TestScrubUnderWrites(t *testing.T) {
+	opts := testOptions(t, nil)
+	opts.ScrubBytesPerSec = 1 << 40
+	s := mustOpen(t, opts)
+	defer s.Close()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	stopWriters := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopWriters() // before Close, also when the test fails
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := newRand(uint64(w))
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				data := randBytes(r, 1000+int(r.Uint32()%(40<<10)))
+				if _, err := s.Put(context.Background(), fmt.Sprintf("w%d/%d", w, i), bytes.NewReader(data), int64(len(data)), PutOptions{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	// Passes until the writers have sealed two volumes (bounded: each
+	// pass reads at most a few volumes of 4 MiB).
+	for pass := 0; pass < 5 || s.Stats().Volumes < 3; pass++ {
+		if pass == 10000 {
+			t.Fatal("the writers never filled three volumes")
+		}
+		rep, err := s.Scrub(context.Background())
+		if err != nil || rep.Corruptions != 0 {
+			t.Fatalf("pass %d under writes: %+v, %v", pass, rep, err)
+		}
+	}
+	stopWriters()
+	if st := s.Stats(); st.Corruptions != 0 {
+		t.Fatalf("%d corruptions, %d volumes", st.Corruptions, st.Volumes)
+	}
+}
