@@ -162,19 +162,16 @@ func DefaultConfig(dataRoot string) Config {
 		dataRoot = DefaultDataDir
 	}
 	c := Config{
-		Listen:             "127.0.0.1:7070",
-		AdminListen:        "127.0.0.1:7071",
-		RAMCacheSize:       256 << 20,
-		SSDCacheSize:       1 << 30,
-		MaxBlobSize:        5 << 30,
-		ChunkSize:          8 << 20,
-		VolumeSize:         4 << 30,
-		LogLevel:           "info",
-		LogFormat:          "text",
-		ShutdownTimeout:    30 * time.Second,
-		ScrubInterval:      DefaultScrubInterval,
-		ScrubRate:          blockstore.DefaultScrubBytesPerSec,
-		DiskErrorThreshold: blockstore.DefaultDiskErrorThreshold,
+		Listen:          "127.0.0.1:7070",
+		AdminListen:     "127.0.0.1:7071",
+		RAMCacheSize:    256 << 20,
+		SSDCacheSize:    1 << 30,
+		MaxBlobSize:     5 << 30,
+		ChunkSize:       8 << 20,
+		VolumeSize:      4 << 30,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 30 * time.Second,
 		HTTP: HTTPConfig{
 			ReadHeaderTimeout:       10 * time.Second,
 			IdleTimeout:             120 * time.Second,
@@ -191,6 +188,7 @@ func DefaultConfig(dataRoot string) Config {
 		},
 		Auth: AuthConfig{PublicMetrics: true},
 	}
+	c.ScrubInterval, c.ScrubRate, c.DiskErrorThreshold = DefaultScrubInterval, blockstore.DefaultScrubBytesPerSec, blockstore.DefaultDiskErrorThreshold
 	c.SetDataDir(dataRoot)
 	return c
 }
