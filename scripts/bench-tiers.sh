@@ -89,7 +89,7 @@ mkdir -p "$out"
 summary="$out/summary.txt"
 results="$out/results.tsv"
 : >"$summary"
-printf 'test\trun\tmetric\tstrata\tbaseline\tbaseline_name\tratio\tload1\tload5\tnote\n' >"$results"
+printf 'test\trun\tmetric\tfigure\tbaseline\tbaseline_name\tratio\tload1\tload5\tnote\n' >"$results"
 tiers="$dir/tiers"
 emulate="$repo/scripts/tier-emulate.sh"
 
@@ -486,15 +486,15 @@ done
 # The table: per test and metric, the median of each side and of the ratios.
 say ""
 say "== summary (medians over runs; ratio = figure / baseline, per run, then the median)"
-jq -R -s --arg mode "$THROTTLE_MODE" --arg throttle "$THROTTLE" --arg started "$(head -1 "$summary")" --argjson short "$short" '
+jq -R -s --arg mode "$THROTTLE_MODE" --arg throttle "$THROTTLE" --arg started "$(grep -m1 '^strata tier benchmarks' "$summary")" --argjson short "$short" '
 	split("\n") | map(select(length > 0) | split("\t")) | .[0] as $h | .[1:]
 	| map([$h, .] | transpose | map({(.[0]): .[1]}) | add)
 	| {schema_version: 1, header: $started, throttle_mode: $mode, throttle: $throttle, short: ($short == 1),
-	   runs: map(. + {run: (.run | tonumber), strata: (.strata | tonumber? // null), baseline: (.baseline | tonumber? // null),
+	   runs: map(. + {run: (.run | tonumber), figure: (.figure | tonumber? // null), baseline: (.baseline | tonumber? // null),
 	                  ratio: (.ratio | tonumber? // null), load1: (.load1 | tonumber), load5: (.load5 | tonumber)})}' \
 	"$results" >"$out/bench-tiers.json"
 jq -r '.runs | group_by(.test + "|" + .metric)[] | {t: .[0].test, m: .[0].metric,
-		s: (map(.strata | select(. != null)) | sort), b: (map(.baseline | select(. != null)) | sort), r: (map(.ratio | select(. != null)) | sort),
+		s: (map(.figure | select(. != null)) | sort), b: (map(.baseline | select(. != null)) | sort), r: (map(.ratio | select(. != null)) | sort),
 		l: (map(.load1) | map(tostring) | join(","))}
 	| def med: if length == 0 then "-" else (if length % 2 == 1 then .[(length - 1) / 2] else (.[length / 2 - 1] + .[length / 2]) / 2 end | tostring) end;
 	  [.t, .m, (.s | med), (.b | med), (.r | med), .l] | @tsv' "$out/bench-tiers.json" |
