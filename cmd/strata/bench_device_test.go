@@ -63,6 +63,11 @@ func TestBenchDeviceModelEmbedded(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstDoc(t, readBenchJSONDoc(t), "", generic) // config.device_model is documented
 	if !strings.HasPrefix(res.Config.DeviceModel, "hdd:seek=20µs,") {
 		t.Errorf("JSON config.device_model = %q", res.Config.DeviceModel)
 	}
