@@ -37,9 +37,9 @@
 #   --keys     keys of cold-get (default 50000, about 400 MiB of records)
 #   --out      results (default DIR/results): summary.txt, results.tsv,
 #              bench-tiers.json and every raw output
-#   SHORT=1    2-second runs, one repeat, small files: a smoke test for CI
-#              (under a minute once the binary is built; STRATA_BIN=PATH
-#              skips the build)
+#   SHORT=1    2-second runs, one repeat, small files, no read-under-write
+#              and no --scenario runs: a smoke test for CI (about a minute
+#              once the binary is built; STRATA_BIN=PATH skips the build)
 # Needs root (loop device, mount, cgroups). Installs fio with apt-get when it
 # is missing; without fio the baselines are skipped and ratios say n/a.
 # Every figure is from one machine at one moment: the summary gives the load
@@ -78,7 +78,10 @@ while [[ $# -gt 0 ]]; do
 	*) echo "bench-tiers: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-[[ ${#tests[@]} -gt 0 ]] || tests=(fio cold-get warm-get large-put read-under-write device-model)
+if [[ ${#tests[@]} -eq 0 ]]; then
+	tests=(fio cold-get warm-get large-put read-under-write device-model)
+	[[ $short == 1 ]] && tests=(fio cold-get warm-get large-put device-model)
+fi
 if [[ -z "$dir" ]]; then
 	dir="$(mktemp -d /var/tmp/strata-tiers-bench.XXXXXX)"
 else
@@ -152,7 +155,9 @@ if [[ -z "${STRATA_BIN:-}" ]]; then
 	go build -o "$bin" ./cmd/strata
 fi
 has_scenario=0
-if "$bin" bench --help 2>&1 | grep -q -- '-scenario'; then
+if [[ $short == 1 ]]; then
+	: # SHORT=1 leaves the scenarios out (three phases each)
+elif "$bin" bench --help 2>&1 | grep -q -- '-scenario'; then
 	has_scenario=1
 fi
 
@@ -313,7 +318,7 @@ cold_get() {
 	start_node cold 'ram_cache_size = "0"\nssd_cache_size = "0"'
 	bench cold.prefill --size 4KiB --read-ratio 1 --zipf 0 --keys "$keys" --key-prefix cold/ --concurrency 16 --duration 1s --verify
 	say "prefill: $(grep '^prefill:' "$out/cold.prefill.txt" || true)"
-	local rv=() pv=() s f m0 m1 k0 k1 g0 g1 gets per_get per_get_kernel p99 hdd_share
+	local rv=() pv=() wv=() cv=() s f m0 m1 k0 k1 g0 g1 gets per_get per_get_kernel p99 hdd_share
 	for ((run = 1; run <= repeat; run++)); do
 		mark_run
 		m0="$(node_hdd_reads)"
@@ -321,8 +326,10 @@ cold_get() {
 		g0="$(node_gets)"
 		# A count, not a deadline, ends the run, so no GET is cut off after
 		# its read: reads per GET is exact. About $duration s at 150 IOPS.
+		local plots=()
+		[[ $run -eq 1 && $has_scenario -eq 1 ]] && plots=(--plot-dir "$out/plots/cold")
 		bench "cold.$run" --size 4KiB --read-ratio 1 --zipf 0 --keys "$keys" --key-prefix cold/ --no-prefill \
-			--concurrency 64 --ops "$((duration * 150))" --duration "$((duration * 10))s"
+			--concurrency 64 --ops "$((duration * 150))" --duration "$((duration * 10))s" "${plots[@]}"
 		m1="$(node_hdd_reads)"
 		k1="$(cg_reads)"
 		g1="$(node_gets)"
@@ -418,19 +425,38 @@ read_under_write() {
 	done
 	say "read-under-write (two processes, $THROTTLE_MODE): read p99 ratio with/without uploads, median: $(median "${rv[@]}"); uploads $(median "${up[@]}") MB/s"
 	if [[ $has_scenario -eq 1 ]]; then
+		say "-- strata bench --scenario read-under-write over HTTP, its defaults (warm 4 KiB working set, 8 readers; 8 MiB uploads, 8 writers), default caches"
 		local sv=()
 		for ((run = 1; run <= repeat; run++)); do
 			start_node rws
 			mark_run
-			bench "rw.scenario.$run" --scenario read-under-write --duration "${duration}s"
+			sv+=("$(scenario_run read-under-write-scenario "rw.scenario.$run" --addr "$node_addr")")
 			stop_node
-			sv+=("$(record read-under-write-scenario "$run" "read p99 ratio (scenario)" "$(jq_num "$out/rw.scenario.$run.json" '.scenario.read_p99_ratio')" 1 "ratio itself" "uploads $(jq_num "$out/rw.scenario.$run.json" '.scenario.upload_mb_per_sec') MB/s, share of solo $(jq_num "$out/rw.scenario.$run.json" '.scenario.upload_share')")")
-			say "scenario run $run: read p99 ratio ${sv[-1]}, uploads $(jq_num "$out/rw.scenario.$run.json" '.scenario.upload_mb_per_sec') MB/s ($(jq_num "$out/rw.scenario.$run.json" '.scenario.upload_share') of solo) | load $run_load1"
 		done
 		say "read-under-write --scenario over HTTP: read p99 ratio, median: $(median "${sv[@]}")"
 	else
 		say "read-under-write --scenario: SKIPPED (this strata bench has no --scenario)"
 	fi
+}
+
+# scenario_run TEST NAME ARGS...: one strata bench --scenario read-under-write
+# (target in ARGS), plots for the first run under $out/plots/NAME; records
+# and prints the read p99 ratio, then prints it on stdout.
+scenario_run() {
+	local test="$1" name="$2" plots=()
+	shift 2
+	[[ $run -eq 1 ]] && plots=(--plot-dir "$out/plots/${name%.*}")
+	"$bin" bench "$@" --scenario read-under-write --duration "${duration}s" --json "$out/$name.json" "${plots[@]}" >"$out/$name.txt" 2>&1 ||
+		echo "bench-tiers: $name failed: $(tail -2 "$out/$name.txt")" >&2
+	local j="$out/$name.json" p1 p2 r u share
+	p1="$(jq_num "$j" '.scenario.phases[] | select(.name == "reads") | .read.latency_us.p99 / 1000')"
+	p2="$(jq_num "$j" '.scenario.phases[] | select(.name == "reads+writes") | .read.latency_us.p99 / 1000')"
+	u="$(jq_num "$j" '.scenario.upload_mb_per_sec | . * 10 | round / 10')"
+	share="$(jq_num "$j" '.scenario.upload_share | . * 1000 | round / 1000')"
+	r="$(record "$test" "$run" "read p99 ms with uploads vs alone (scenario)" "$p2" "$p1" "phase reads alone" "uploads $u MB/s, $share of solo")"
+	echo "run $run: read p99 alone $p1 ms, with uploads $p2 ms, ratio $r; p99.9 ratio $(jq_num "$j" '.scenario.read_p99_9_ratio | . * 1000 | round / 1000'); uploads $u MB/s ($share of solo) | load $run_load1" >>"$summary"
+	echo "run $run: read p99 alone $p1 ms, with uploads $p2 ms, ratio $r; uploads $u MB/s ($share of solo) | load $run_load1" >&2
+	echo "$r"
 }
 
 device_model() {
@@ -460,16 +486,22 @@ device_model() {
 		pv+=("$(record device-model-large-put "$run" "PUT MB/s vs model media MB/s" "$s" "$model_mbps" "model mbps")")
 		say "run $run: 1 MiB PUT $s MB/s vs model $model_mbps MB/s: ratio ${pv[-1]} | load $run_load1"
 		if [[ $has_scenario -eq 1 ]]; then
+			# As designed: the working set warm in the embedded layout's
+			# RAM cache, uploads on the modelled head.
 			rm -rf "$mdir"
-			"$bin" bench --embedded "$mdir" --device-model "$spec" --scenario read-under-write --duration "${duration}s" \
-				--json "$out/model.rw.$run.json" >"$out/model.rw.$run.txt" 2>&1 || true
-			record device-model-read-under-write "$run" "read p99 ratio (scenario)" "$(jq_num "$out/model.rw.$run.json" '.scenario.read_p99_ratio')" 1 "ratio itself" >/dev/null
-			say "run $run: --scenario read-under-write on the model: read p99 ratio $(jq_num "$out/model.rw.$run.json" '.scenario.read_p99_ratio'), uploads $(jq_num "$out/model.rw.$run.json" '.scenario.upload_mb_per_sec') MB/s"
+			wv+=("$(scenario_run device-model-read-under-write-warm "model.rw-warm.$run" --embedded "$mdir" --device-model hdd)")
+			# Cold: caches off, so every read needs the head the uploads hold.
+			rm -rf "$mdir"
+			cv+=("$(scenario_run device-model-read-under-write-cold "model.rw-cold.$run" --embedded "$mdir" --config "$dir/model.toml" --device-model hdd)")
 		fi
 	done
 	rm -rf "$mdir"
 	say "device-model cold GET / model IOPS, median: $(median "${rv[@]}"); 1 MiB PUT / model MB/s, median: $(median "${pv[@]}")"
-	[[ $has_scenario -eq 1 ]] || say "device-model --scenario read-under-write: SKIPPED (this strata bench has no --scenario)"
+	if [[ $has_scenario -eq 1 ]]; then
+		say "device-model --scenario read-under-write (hdd, span 1 GiB): read p99 ratio, median: warm set $(median "${wv[@]}"), caches off $(median "${cv[@]}")"
+	else
+		say "device-model --scenario read-under-write: SKIPPED (this strata bench has no --scenario)"
+	fi
 }
 
 for t in "${tests[@]}"; do
