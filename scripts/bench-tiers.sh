@@ -161,8 +161,12 @@ elif "$bin" bench --help 2>&1 | grep -q -- '-scenario'; then
 	has_scenario=1
 fi
 
-eval "$("$emulate" up --dir "$tiers" --size "$img_size" 2> >(tee -a "$summary" >&2))"
+layout="$("$emulate" up --dir "$tiers" --size "$img_size" 2> >(tee -a "$summary" >&2))" || {
+	echo "bench-tiers: tier-emulate.sh up failed" >&2
+	exit 1
+}
 tiers_up=1
+eval "$layout"
 majmin="$(cat "/sys/block/$(basename "$LOOP_DEV")/dev")"
 
 say "strata tier benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)${SHORT:+, SHORT=$short}"
@@ -235,6 +239,12 @@ stop_node() {
 # node_hdd_reads: read operations the node did on its HDD (data) devices.
 node_hdd_reads() {
 	curl -fsS "$node_addr/metrics" | awk '/^strata_device_ops_total/ && /device="data[0-9]+"/ && /op="read"/ {s += $2} END {printf "%d\n", s}'
+}
+
+# node_coalesced: cache misses that waited for another GET's read of the
+# same key instead of reading themselves.
+node_coalesced() {
+	curl -fsS "$node_addr/metrics" | awk '/^strata_tier_coalesced_reads_total/ {s += $2} END {printf "%d\n", s}'
 }
 
 # node_gets: GETs of blobs the node answered with 200, the denominator of
@@ -318,12 +328,13 @@ cold_get() {
 	start_node cold 'ram_cache_size = "0"\nssd_cache_size = "0"'
 	bench cold.prefill --size 4KiB --read-ratio 1 --zipf 0 --keys "$keys" --key-prefix cold/ --concurrency 16 --duration 1s --verify
 	say "prefill: $(grep '^prefill:' "$out/cold.prefill.txt" || true)"
-	local rv=() pv=() wv=() cv=() s f m0 m1 k0 k1 g0 g1 gets per_get per_get_kernel p99 hdd_share
+	local rv=() pv=() s f m0 m1 k0 k1 g0 g1 c0 c1 gets per_get per_get_kernel p99 hdd_share
 	for ((run = 1; run <= repeat; run++)); do
 		mark_run
 		m0="$(node_hdd_reads)"
 		k0="$(cg_reads)"
 		g0="$(node_gets)"
+		c0="$(node_coalesced)"
 		# A count, not a deadline, ends the run, so no GET is cut off after
 		# its read: reads per GET is exact. About $duration s at 150 IOPS.
 		local plots=()
@@ -333,6 +344,7 @@ cold_get() {
 		m1="$(node_hdd_reads)"
 		k1="$(cg_reads)"
 		g1="$(node_gets)"
+		c1="$(node_coalesced)"
 		s="$(jq_num "$out/cold.$run.json" '.read.ops_per_sec | . * 10 | round / 10')"
 		gets="$(jq_num "$out/cold.$run.json" '.read.ops')"
 		p99="$(jq_num "$out/cold.$run.json" '.read.latency_us.p99 / 1000')"
@@ -341,9 +353,9 @@ cold_get() {
 		per_get_kernel="$(ratio "$((k1 - k0))" "$((g1 - g0))")"
 		f=""
 		[[ $fio_ok -eq 1 ]] && f="$(fio_run hdd randread-qd32 randread 4k 32)"
-		rv+=("$(record cold-get "$run" "GET/s vs fio QD32 IOPS" "$s" "$f" "fio randread 4KiB QD32 HDD" "hdd_reads_per_get=$per_get kernel_reads_per_get=$per_get_kernel")")
+		rv+=("$(record cold-get "$run" "GET/s vs fio QD32 IOPS" "$s" "$f" "fio randread 4KiB QD32 HDD" "hdd_reads_per_get=$per_get kernel_reads_per_get=$per_get_kernel coalesced=$((c1 - c0))")")
 		pv+=("$per_get")
-		say "run $run: strata $s GET/s (p99 $p99 ms, hdd share $hdd_share, $gets GETs, HDD reads per GET: node $per_get, kernel $per_get_kernel over $((g1 - g0)) GETs answered) | fio QD32 ${f:-n/a} IOPS | ratio ${rv[-1]} | load $run_load1"
+		say "run $run: strata $s GET/s (p99 $p99 ms, hdd share $hdd_share, $gets GETs, HDD reads per GET: node $per_get, kernel $per_get_kernel over $((g1 - g0)) GETs answered; $((m1 - m0)) reads + $((c1 - c0)) coalesced) | fio QD32 ${f:-n/a} IOPS | ratio ${rv[-1]} | load $run_load1"
 	done
 	stop_node
 	say "cold-get ratio strata GET/s / fio QD32 IOPS, median of paired runs: $(median "${rv[@]}") (goal >= 0.95); HDD reads per GET (node counters), median: $(median "${pv[@]}")"
@@ -465,7 +477,7 @@ device_model() {
 	# The full stroke spans the records the GETs read (about 4.25 KiB each
 	# on disk), so a random GET pays the average seek, as on a disk full of
 	# such data.
-	local spec="hdd:span=$((keys * 4352))B" mdir="$SSD_DIR/model" rv=() pv=() s
+	local spec="hdd:span=$((keys * 4352))B" mdir="$SSD_DIR/model" rv=() pv=() wv=() cv=() s
 	# The model's own figures: a random read costs seek + half a turn +
 	# transfer; sequential writes stream at the media rate.
 	local model_iops model_mbps=180
