@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"strata/cmd/strata/internal/workload"
+	"strata/ioengine/devmodel"
 )
 
 // benchConfig is one workload, as given on the command line.
@@ -47,11 +48,15 @@ type benchConfig struct {
 	WriteSizes       string `json:"write_sizes,omitempty"`
 	WriteConcurrency int    `json:"write_concurrency,omitempty"`
 	PlotDir          string `json:"plot_dir,omitempty"`
+	// DeviceModel is the --device-model spec in canonical form (bench_device.go).
+	DeviceModel string `json:"device_model,omitempty"`
 
 	token      string
 	sizes      *workload.SizeMix
 	writeSizes *workload.SizeMix
 	progress   io.Writer // the progress line's terminal; nil: none
+
+	deviceModel *devmodel.Model
 }
 
 // benchLimits bound a run so a typo cannot turn into an unbounded load test.
@@ -119,6 +124,7 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 	verify := fs.Bool("verify", false, "write content derived from (key, generation) and check every GET's bytes; content mismatches and stale reads are counted as their own errors and make the run exit 1 (sizes must be >= 24B)")
 	contentType := fs.String("content-type", "application/octet-stream", "Content-Type of written blobs")
 	embedded := fs.String("embedded", "", "open the store in-process on `DIR` (hdd/, ssd/, index/ under it) and drive it without HTTP; not with --addr")
+	deviceModel := addDeviceModelFlag(fs)
 	configFile := fs.String("config", "", "with --embedded: the TOML config `file` whose layout and sizes the store takes (docs/config.md), DIR replacing its data_dir")
 	scenario := fs.String("scenario", "", "run a `NAME`d scenario instead of the mixed workload: read-under-write")
 	readSize := fs.String("read-size", "4KiB", "read-under-write: size `MIX` of the readers' working set")
@@ -176,6 +182,9 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 		cfg.progress = s.out
 	}
 	if err := cfg.validate(); err != nil {
+		return fs.usageError(s.err, "%v", err)
+	}
+	if err := cfg.setDeviceModel(*deviceModel); err != nil {
 		return fs.usageError(s.err, "%v", err)
 	}
 	if cfg.Seed == 0 {

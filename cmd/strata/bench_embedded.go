@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"strata/blockstore"
+	"strata/ioengine/devmodel"
 	"strata/node"
 	"strata/tiering"
 )
@@ -14,8 +16,11 @@ import (
 // embeddedTarget drives the tiered store in-process, with no HTTP in the
 // way, so a run measures the disks and the caches alone.
 type embeddedTarget struct {
-	dir   string
-	store *tiering.Store
+	dir    string
+	store  *tiering.Store
+	device *devmodel.FS // --device-model: the HDD tier's modelled head, else nil
+	opened time.Time
+	out    io.Writer
 }
 
 // openEmbeddedTarget opens the store on cfg.EmbeddedDir as `strata serve
@@ -42,15 +47,19 @@ func openEmbeddedTarget(ctx context.Context, cfg benchConfig, s stdio) (*embedde
 	if err := createDataDirs(nc); err != nil {
 		return nil, err
 	}
-	store, _, err := openStore(ctx, nc, log)
+	device, err := benchDataFS(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &embeddedTarget{dir: cfg.EmbeddedDir, store: store}, nil
+	store, _, err := openStore(ctx, nc, log, fsOrNil(device))
+	if err != nil {
+		return nil, err
+	}
+	return &embeddedTarget{dir: cfg.EmbeddedDir, store: store, device: device, opened: time.Now(), out: s.out}, nil
 }
 
 func (t *embeddedTarget) mode() string     { return "embedded" }
-func (t *embeddedTarget) describe() string { return "embedded=" + abs(t.dir) }
+func (t *embeddedTarget) describe() string { return "embedded=" + abs(t.dir) + deviceNote(t.device) }
 
 func (t *embeddedTarget) ready(context.Context) error {
 	if err := t.store.Writable(); err != nil {
@@ -82,6 +91,7 @@ func (t *embeddedTarget) delete(ctx context.Context, key string) error {
 }
 
 func (t *embeddedTarget) close() error {
+	reportDeviceModel(t.out, t.device, time.Since(t.opened))
 	if err := t.store.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

@@ -45,6 +45,12 @@
 // the run (exit 1). --embedded and --addr exclude each other, and no node may
 // be serving DIR at the same time.
 //
+// With --embedded, `--device-model hdd` (or hdd:seek=8ms,rpm=7200,mbps=180,...)
+// puts the HDD directories on one modelled disk head (package
+// ioengine/devmodel): reads, writes and fdatasyncs share its time and pay
+// seek, rotation and transfer, so a run on an SSD shows what a spinning disk
+// would do; the run ends with a line on how busy the head was.
+//
 // `strata bench --scenario read-under-write` asks whether uploads starve
 // reads: a reader set (--read-size, --read-concurrency, --read-keys,
 // --zipf; open loop with --rate) GETs a prefilled working set, read once

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"strata/blockstore"
+	"strata/ioengine"
 	"strata/node"
 	"strata/tiering"
 )
@@ -251,7 +252,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	log.Info("opening store", "layout", layout, "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
-	store, backend, err := openStore(ctx, cfg, log)
+	store, backend, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return failStart(err)
 	}
@@ -306,10 +307,12 @@ func createDataDirs(cfg node.Config) error {
 
 // openStore opens the HDD block store of cfg, then the tiered store (RAM
 // and SSD caches) over it. Closing the returned store closes the backend
-// too; the backend is returned for its identity.
-func openStore(ctx context.Context, cfg node.Config, log *slog.Logger) (*tiering.Store, *blockstore.Store, error) {
+// too; the backend is returned for its identity. dataFS is the file system
+// of the HDD directories (nil: the real one).
+func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
 	backend, err := blockstore.Open(ctx, blockstore.Options{
+		FS:          dataFS, // nil: the real one; bench --device-model: a modelled head
 		NodeID:      cfg.NodeID,
 		FileMode:    fileMode,
 		DataDirs:    cfg.HDDDirs,
