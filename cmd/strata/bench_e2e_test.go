@@ -63,7 +63,10 @@ func TestE2EBench(t *testing.T) {
 			if len(res.Series) < 5 || len(res.Series) > 7 {
 				t.Errorf("%d series points for a 5s run", len(res.Series))
 			}
-			if res.Config.Rate > 0 && (res.AchievedRate < 0.9*res.Config.Rate || res.AchievedRate > 1.01*res.Config.Rate) {
+			// An open loop never sends faster than its rate; how close it
+			// gets depends on the machine's load, which a test must not
+			// assert (late starts show up as latency, not here).
+			if res.Config.Rate > 0 && (res.AchievedRate <= 0 || res.AchievedRate > 1.01*res.Config.Rate) {
 				t.Errorf("open loop achieved %.1f/s of %g/s", res.AchievedRate, res.Config.Rate)
 			}
 			counted := int64(res.Prefill.Keys) + res.Total.Ops
