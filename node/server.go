@@ -43,7 +43,7 @@ type Server struct {
 	internal atomic.Pointer[http.Handler]
 	// admin serves AdminPrefix on the admin listener (SetAdmin); nil: 404.
 	admin atomic.Pointer[http.Handler]
-	pprof    http.Handler
+	pprof http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter
 
