@@ -78,6 +78,29 @@ log_level = "warn"
 					t.Fatalf("got  %+v\nwant %+v", c, want)
 				}
 			}, ""},
+		{"cluster flags", []string{"--data", "/d1", "--listen", "127.0.0.1:7001", "--gossip", "127.0.0.1:7946",
+			"--join", "127.0.0.1:7947,127.0.0.1:7948", "--join", "127.0.0.1:7949", "--replicas", "5", "--write-quorum", "3",
+			"--read-quorum", "3", "--cluster-secret-file", "/s", "--zone", "z1", "--weight", "2", "--node-id", "n1"},
+			func(t *testing.T, c node.Config, embedded bool) {
+				cl := c.Cluster
+				n, w, r := cl.Quorums()
+				if !cl.Enabled() || cl.Gossip != "127.0.0.1:7946" || !reflect.DeepEqual(cl.Join, []string{"127.0.0.1:7947", "127.0.0.1:7948", "127.0.0.1:7949"}) ||
+					n != 5 || w != 3 || r != 3 || cl.SecretFile != "/s" || cl.Zone != "z1" || cl.Weight != 2 || c.NodeID != "n1" || !embedded {
+					t.Fatalf("embedded %v, %+v", embedded, c)
+				}
+				if got := c.AdminAddress(); got != "127.0.0.1:8001" {
+					t.Fatalf("cluster admin address %q, want the listen port + 1000", got)
+				}
+			}, ""},
+		{"cluster admin flag kept", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--admin-listen", "127.0.0.1:7071"},
+			func(t *testing.T, c node.Config, embedded bool) {
+				if got := c.AdminAddress(); got != "127.0.0.1:7071" {
+					t.Fatalf("admin address %q, want the flag's", got)
+				}
+			}, ""},
+		{"cluster without secret", []string{"--gossip", "127.0.0.1:7946"}, nil, "secret_file"},
+		{"quorum above replicas", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--write-quorum", "4"}, nil, "write_quorum 4"},
+		{"replicas alone", []string{"--replicas", "3"}, nil, "needs cluster mode"},
 		{"public listen without tokens", []string{"--listen", "0.0.0.0:7070"}, nil, "non-loopback"},
 		{"bad size", []string{"--ram-cache-size", "lots"}, nil, "bad size"},
 		{"missing config", []string{"--config", filepath.Join(dir, "nope.toml")}, nil, "no such file"},
