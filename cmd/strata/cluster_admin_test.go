@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -141,5 +142,54 @@ func TestClusterAdminRoutes(t *testing.T) {
 		if code, _ := adminCall(t, a, tc.method, tc.path); code != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, code, tc.want)
 		}
+	}
+}
+
+func TestLeaveCommand(t *testing.T) {
+	f := &fakeDecommission{}
+	srv := httptest.NewServer(f.admin(context.Background()))
+	defer srv.Close()
+	code, out, errOut := cliRun(t, "", "leave", "--addr", srv.URL)
+	if code != exitOK || !strings.Contains(out, "has left") {
+		t.Fatalf("strata leave: code %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if drains, leaves, _ := f.counts(); drains != 1 || leaves != 1 {
+		t.Fatalf("drains %d leaves %d", drains, leaves)
+	}
+
+	failing := &fakeDecommission{drainErr: errors.New("new homes unreachable")}
+	srv2 := httptest.NewServer(failing.admin(context.Background()))
+	defer srv2.Close()
+	code, _, errOut = cliRun(t, "", "leave", "--addr", srv2.URL)
+	if code != exitError || !strings.Contains(errOut, "new homes unreachable") {
+		t.Fatalf("strata leave of a failing drain: code %d, stderr %s", code, errOut)
+	}
+	if _, leaves, _ := failing.counts(); leaves != 0 {
+		t.Fatal("left after a failed drain")
+	}
+}
+
+func TestStatMembers(t *testing.T) {
+	srv := httptest.NewServer((&fakeDecommission{}).admin(context.Background()))
+	defer srv.Close()
+	code, out, errOut := cliRun(t, "", "stat", "--members", "--admin-addr", srv.URL)
+	if code != exitOK {
+		t.Fatalf("code %d, stderr %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "id") || !strings.Contains(lines[0], "state") ||
+		!strings.HasPrefix(lines[1], "n1") || !strings.Contains(lines[1], "alive") || !strings.Contains(out, `leave: {"state":"idle"}`) {
+		t.Fatalf("stat --members printed:\n%s", out)
+	}
+	code, out, _ = cliRun(t, "", "stat", "--members", "--json", "--admin-addr", srv.URL)
+	var report map[string]any
+	if code != exitOK || json.Unmarshal([]byte(out), &report) != nil || report["members"] == nil {
+		t.Fatalf("stat --members --json: code %d, %q", code, out)
+	}
+	// A node alone has no /admin/cluster: a clear error, exit 1.
+	alone := httptest.NewServer(http.NotFoundHandler())
+	defer alone.Close()
+	if code, _, errOut := cliRun(t, "", "stat", "--members", "--admin-addr", alone.URL); code != exitError || !strings.Contains(errOut, "cluster mode") {
+		t.Fatalf("stat --members on a node alone: code %d, stderr %s", code, errOut)
 	}
 }
