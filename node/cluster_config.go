@@ -55,6 +55,11 @@ type ClusterConfig struct {
 	// TombstoneGrace is how long a tombstone is kept at least. Default
 	// 240h (10 days): longer than any outage you expect.
 	TombstoneGrace time.Duration `toml:"tombstone_grace"`
+	// GossipTiming is "lan" (memberlist's LAN defaults: a dead node is
+	// declared in a few seconds) or "loopback" (everything scaled down
+	// about tenfold, for clusters on one machine and tests: more gossip
+	// packets, failures seen in well under a second). Default "lan".
+	GossipTiming string `toml:"gossip_timing"`
 	// Decommission drains the node as soon as it has started (its keys
 	// move to their new homes), then leaves the cluster and exits: the
 	// config-file form of `strata leave`.
@@ -77,12 +82,19 @@ const (
 	clusterAdminPortOffset = 1000
 )
 
+// Values of cluster.gossip_timing.
+const (
+	GossipTimingLAN      = "lan"
+	GossipTimingLoopback = "loopback"
+)
+
 // DefaultAdminListen is admin_listen's default.
 const DefaultAdminListen = "127.0.0.1:7071"
 
 func defaultClusterConfig() ClusterConfig {
 	return ClusterConfig{
 		Weight:              1,
+		GossipTiming:        GossipTimingLAN,
 		ReplicaTimeout:      DefaultReplicaTimeout,
 		HintsMaxBytes:       DefaultHintsMaxBytes,
 		AntiEntropyInterval: DefaultAntiEntropyInterval,
@@ -218,6 +230,9 @@ func (c Config) validateCluster(bad func(format string, args ...any)) {
 		if v <= 0 {
 			bad("%s must be positive", name)
 		}
+	}
+	if cl.GossipTiming != GossipTimingLAN && cl.GossipTiming != GossipTimingLoopback {
+		bad("cluster.gossip_timing %q: want %q or %q", cl.GossipTiming, GossipTimingLAN, GossipTimingLoopback)
 	}
 	if cl.HintsMaxBytes <= 0 {
 		bad("cluster.hints_max_bytes must be positive")

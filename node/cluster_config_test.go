@@ -56,6 +56,8 @@ func TestValidateCluster(t *testing.T) {
 		{"zero replica timeout", clusterConfig, func(c *Config) { c.Cluster.ReplicaTimeout = 0 }, "replica_timeout"},
 		{"zero grace", clusterConfig, func(c *Config) { c.Cluster.TombstoneGrace = 0 }, "tombstone_grace"},
 		{"zero interval", clusterConfig, func(c *Config) { c.Cluster.AntiEntropyInterval = -time.Second }, "anti_entropy_interval"},
+		{"loopback timing", clusterConfig, func(c *Config) { c.Cluster.GossipTiming = GossipTimingLoopback }, ""},
+		{"bad timing", clusterConfig, func(c *Config) { c.Cluster.GossipTiming = "wan" }, "gossip_timing"},
 		{"zero hints", clusterConfig, func(c *Config) { c.Cluster.HintsMaxBytes = 0 }, "hints_max_bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

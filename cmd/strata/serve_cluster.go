@@ -61,6 +61,7 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 		Seeds:         cfg.Cluster.Join,
 		Secret:        secret,
 		StatePath:     filepath.Join(cfg.IndexDir, membersStateFile),
+		Timing:        gossipTiming(cfg.Cluster.GossipTiming),
 		Logger:        log.With("component", "membership"),
 	})
 	if err != nil {
@@ -69,7 +70,7 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 	client := peer.NewClient(peer.ClientOptions{
 		Secret:     secret,
 		NodeID:     nodeID,
-		HTTPClient: &http.Client{Transport: peerTransport()},
+		HTTPClient: &http.Client{Transport: peerTransport(cfg.Listen)},
 	})
 	cl, err := cluster.New(cluster.Options{
 		Local:               cluster.LocalTiered(store),
@@ -130,13 +131,24 @@ func (rt *clusterRuntime) close() error {
 	return err
 }
 
+// gossipTiming maps cluster.gossip_timing to membership's timings.
+func gossipTiming(name string) membership.Timing {
+	if name == node.GossipTimingLoopback {
+		return membership.LoopbackTiming()
+	}
+	return membership.Timing{} // memberlist's LAN defaults
+}
+
 // peerTransport is the HTTP transport of replica traffic: many idle
 // connections per peer (every write fans out), bounded dials, no proxy, no
-// compression (blobs are opaque).
-func peerTransport() *http.Transport {
+// compression (blobs are opaque). Connections leave from the listen
+// address's IP when it names one, so a peer (or a firewall, or the e2e
+// tests' fault proxy) sees which node is calling.
+func peerTransport(listen string) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: peerSourceAddr(listen)}
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer.DialContext,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
