@@ -72,6 +72,13 @@ type nodeOptions struct {
 	// cacheConfig replaces the default cache, shutdown and log settings
 	// (small caches, debug logs) when set.
 	cacheConfig string
+	// listenHost and port fix the blob listener (default 127.0.0.1 and a
+	// free port, new at each start); adminAddr the admin one (default
+	// 127.0.0.1:0). Cluster nodes keep theirs across restarts.
+	listenHost string
+	port       int
+	adminAddr  string
+	args       []string // extra `strata serve` flags
 }
 
 // nodeProc is a running `strata serve`.
@@ -105,13 +112,23 @@ func startNode(t testing.TB, opts nodeOptions) *nodeProc {
 }
 
 func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port, host, admin := opts.port, opts.listenHost, opts.adminAddr
+	if host == "" {
+		host = "127.0.0.1"
 	}
+	if admin == "" {
+		admin = "127.0.0.1:0"
+	}
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	base := "http://" + net.JoinHostPort(host, fmt.Sprint(port))
 	dir := t.TempDir()
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "listen = %q\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = %q\n", fmt.Sprintf("127.0.0.1:%d", port), opts.dataDir)
+	fmt.Fprintf(&cfg, "listen = %q\nadmin_listen = %q\ndata_dir = %q\n", net.JoinHostPort(host, fmt.Sprint(port)), admin, opts.dataDir)
 	for _, kv := range []struct{ k, v string }{{"max_blob_size", opts.maxBlobSize}, {"chunk_size", opts.chunkSize}, {"volume_size", opts.volumeSize}} {
 		if kv.v != "" {
 			fmt.Fprintf(&cfg, "%s = %q\n", kv.k, kv.v)
@@ -132,7 +149,7 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd := exec.Command(bin, append([]string{"serve", "--config", cfgPath}, opts.args...)...)
 	cmd.Env = append(os.Environ(), opts.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
@@ -141,7 +158,7 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 		return nil, err
 	}
 	logFile.Close()
-	n := &nodeProc{t: t, opts: opts, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), logPath: logPath, done: make(chan struct{})}
+	n := &nodeProc{t: t, opts: opts, cmd: cmd, base: base, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		n.exitErr = cmd.Wait()
 		close(n.done)

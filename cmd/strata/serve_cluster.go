@@ -25,6 +25,9 @@ const (
 	hintsFile        = "hints.db"     // durable hints for replicas that were down
 )
 
+// clusterBuilt reports whether cluster mode is wired in.
+const clusterBuilt = true
+
 // clusterRuntime is the cluster side of a serving node: membership, the
 // coordinator over the local store, and the internal and admin routes.
 type clusterRuntime struct {

@@ -14,6 +14,9 @@ import (
 // errNoClusterBuild: this binary was built without the cluster wiring.
 var errNoClusterBuild = errors.New("cluster mode is not in this build")
 
+// clusterBuilt reports whether cluster mode is wired in.
+const clusterBuilt = false
+
 // clusterRuntime stands in for the cluster side when it is not built.
 type clusterRuntime struct{}
 
