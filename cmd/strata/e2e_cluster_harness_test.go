@@ -197,6 +197,9 @@ func (c *testCluster) restart(n *clusterNode) {
 	if err := c.startProc(n); err != nil {
 		c.t.Fatal(err)
 	}
+	// Until gossip has caught up the restarted node holds the others dead
+	// (from its state file) and would hint everything.
+	c.waitMembers(c.running()...)
 }
 
 // wipe empties a stopped node's data directory (a replaced disk).
