@@ -31,9 +31,11 @@ type leaveStatus struct {
 //	GET  /admin/cluster   the cluster's Status as JSON, plus "leave"
 //	POST /admin/leave     drain, then leave the cluster, then stop the node
 //
-// POST /admin/leave answers 202 at once with the leave state; the drain
-// runs in the background (it moves every local key whose homes lack it)
-// and `strata leave` polls /admin/cluster until the node has left.
+// POST /admin/leave answers 202 at once with the leave state while the
+// drain runs in the background (it moves every local key whose homes lack
+// it); with ?wait=true it answers when the attempt is over: 200 once the
+// node has left (it then stops), 500 with the error when the drain or the
+// leave failed. `strata leave` waits that way.
 type clusterAdmin struct {
 	status func() any                  // the cluster's Status
 	drain  func(context.Context) error // move the keys away (Cluster.Drain)
@@ -64,7 +66,27 @@ func (a *clusterAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			adminJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST", "code": "method_not_allowed"}, "POST")
 			return
 		}
-		adminJSON(w, http.StatusAccepted, a.startLeave(), "")
+		st, done := a.startLeave()
+		if r.URL.Query().Get("wait") != "true" {
+			adminJSON(w, http.StatusAccepted, st, "")
+			return
+		}
+		// Wait for the outcome: the node stops only after this answer is
+		// written (stop ends the blob listener first; the admin one goes
+		// last), so the caller learns that it left.
+		select {
+		case <-done:
+		case <-r.Context().Done():
+			return
+		}
+		a.mu.Lock()
+		st = a.state
+		a.mu.Unlock()
+		status := http.StatusOK
+		if st.State != leaveLeft {
+			status = http.StatusInternalServerError
+		}
+		adminJSON(w, status, st, "")
 	default:
 		adminJSON(w, http.StatusNotFound, map[string]string{"error": "no such route", "code": "no_route"}, "")
 	}
@@ -90,17 +112,17 @@ func (a *clusterAdmin) report() map[string]any {
 }
 
 // startLeave begins a drain and leave unless one is running or done, and
-// returns the state.
-func (a *clusterAdmin) startLeave() leaveStatus {
+// returns the state and a channel closed when the attempt ends.
+func (a *clusterAdmin) startLeave() (leaveStatus, <-chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state.State != leaveIdle && a.state.State != leaveFailed {
-		return a.state
+		return a.state, a.done
 	}
 	a.state = leaveStatus{State: leaveDraining, Started: time.Now().UTC()}
 	a.done = make(chan struct{})
 	go a.run(a.done)
-	return a.state
+	return a.state, a.done
 }
 
 func (a *clusterAdmin) set(state string, err error) {

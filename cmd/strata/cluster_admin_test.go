@@ -157,11 +157,25 @@ func TestLeaveCommand(t *testing.T) {
 		t.Fatalf("drains %d leaves %d", drains, leaves)
 	}
 
+	slow := &fakeDecommission{release: make(chan struct{})}
+	slowAdmin := slow.admin(context.Background())
+	srv3 := httptest.NewServer(slowAdmin)
+	defer srv3.Close()
+	code, out, _ = cliRun(t, "", "leave", "--no-wait", "--addr", srv3.URL)
+	if code != exitOK || !strings.Contains(out, "draining") {
+		t.Fatalf("strata leave --no-wait: code %d, stdout %s", code, out)
+	}
+	if _, leaves, _ := slow.counts(); leaves != 0 {
+		t.Fatal("left before the drain ended")
+	}
+	close(slow.release)
+	slowAdmin.wait()
+
 	failing := &fakeDecommission{drainErr: errors.New("new homes unreachable")}
 	srv2 := httptest.NewServer(failing.admin(context.Background()))
 	defer srv2.Close()
 	code, _, errOut = cliRun(t, "", "leave", "--addr", srv2.URL)
-	if code != exitError || !strings.Contains(errOut, "new homes unreachable") {
+	if code != exitError || !strings.Contains(errOut, "new homes unreachable") || !strings.Contains(errOut, "stays a member") {
 		t.Fatalf("strata leave of a failing drain: code %d, stderr %s", code, errOut)
 	}
 	if _, leaves, _ := failing.counts(); leaves != 0 {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 )
 
 // defaultAdminAddr is the admin listener of a node alone; a cluster node
@@ -55,37 +54,25 @@ func runLeave(ctx context.Context, s stdio, args []string) int {
 		defer cancel()
 	}
 	var st leaveStatus
-	if err := c.adminJSON(ctx, http.MethodPost, "/admin/leave", http.StatusAccepted, &st); err != nil {
-		return fail(s, "leave", err)
-	}
-	fmt.Fprintf(s.out, "leave: %s\n", st.State)
 	if *noWait {
-		return exitOK
-	}
-	last := st.State
-	for st.State != leaveLeft {
-		if st.State == leaveFailed {
-			return fail(s, "leave", fmt.Errorf("decommission failed: %s", st.Error))
-		}
-		select {
-		case <-ctx.Done():
-			return fail(s, "leave", fmt.Errorf("still %s: %w", st.State, ctx.Err()))
-		case <-time.After(500 * time.Millisecond):
-		}
-		var report map[string]json.RawMessage
-		if err := c.adminJSON(ctx, http.MethodGet, "/admin/cluster", http.StatusOK, &report); err != nil {
-			if last == leaveLeaving || last == leaveLeft {
-				break // the node left and exited between two polls
-			}
+		if err := c.adminJSON(ctx, http.MethodPost, "/admin/leave", http.StatusAccepted, &st); err != nil {
 			return fail(s, "leave", err)
 		}
-		_ = json.Unmarshal(report["leave"], &st)
-		if st.State != last {
-			fmt.Fprintf(s.out, "leave: %s\n", st.State)
-			last = st.State
-		}
+		fmt.Fprintf(s.out, "leave: %s (not waiting; GET /admin/cluster shows progress)\n", st.State)
+		return exitOK
 	}
-	fmt.Fprintln(s.out, "leave: the node has left the cluster")
+	fmt.Fprintln(s.out, "leave: draining (waiting until every key this node holds is on its new homes)")
+	err = c.adminJSON(ctx, http.MethodPost, "/admin/leave?wait=true", http.StatusOK, &st)
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && se.code == http.StatusInternalServerError:
+		return fail(s, "leave", fmt.Errorf("decommission failed; the node stays a member (run strata leave again): %s", se.msg))
+	case err != nil && ctx.Err() != nil:
+		return fail(s, "leave", fmt.Errorf("gave up waiting (the drain goes on; GET /admin/cluster shows it): %w", ctx.Err()))
+	case err != nil:
+		return fail(s, "leave", err)
+	}
+	fmt.Fprintln(s.out, "leave: the node has left the cluster and is stopping")
 	return exitOK
 }
 

@@ -111,7 +111,7 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 	log.Info("cluster mode", "node_id", nodeID, "gossip", cfg.GossipAddress(), "http_advertise", cfg.HTTPAdvertiseAddress(),
 		"join", cfg.Cluster.Join, "replicas", n, "write_quorum", w, "read_quorum", r, "zone", cfg.Cluster.Zone, "weight", cfg.Cluster.Weight)
 	if cfg.Cluster.Decommission {
-		rt.admin.startLeave()
+		_, _ = rt.admin.startLeave()
 	}
 	return rt, cl, nil
 }
