@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,6 +32,7 @@ type clusterOptions struct {
 	perNodeIP                          bool   // node i listens on 127.0.0.(10+i) (partition tests)
 	extraConfig                        string
 	httpAdvertise                      func(i int, listen string) string // default listen
+	netns                              *netnsLayout                      // run each node in its own network namespace (root only)
 	maxBlobSize, chunkSize, volumeSize string
 }
 
@@ -54,6 +54,7 @@ type testCluster struct {
 	secret string
 	nodes  []*clusterNode
 	client *http.Client
+	token  string // bearer token for the blob and admin routes, when the nodes have tokens
 }
 
 // skipUnlessClusterBuild skips when the binary has no cluster mode.
@@ -63,17 +64,6 @@ func skipUnlessClusterBuild(t *testing.T) {
 	if !clusterBuilt {
 		t.Skip("this strata binary has no cluster wiring (built without its packages)")
 	}
-}
-
-// runBinary runs the binary and returns its combined output.
-func runBinary(bin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
 }
 
 // newTestCluster starts opts.nodes nodes and waits until every node sees
@@ -93,6 +83,9 @@ func newTestCluster(t *testing.T, opts clusterOptions) *testCluster {
 	t.Cleanup(c.client.CloseIdleConnections)
 	if err := os.WriteFile(c.secret, []byte("e2e-cluster-secret-"+fmt.Sprint(time.Now().UnixNano())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if opts.netns != nil {
+		c.token = netnsToken
 	}
 	for i := range opts.nodes {
 		c.nodes = append(c.nodes, c.newNode(i))
@@ -119,10 +112,19 @@ func (c *testCluster) newNode(i int) *clusterNode {
 	if c.opts.perNodeIP {
 		ip = fmt.Sprintf("127.0.0.%d", 11+i)
 	}
-	port, gport, aport := freePortOn(c.t, ip), freePortOn(c.t, ip), freePortOn(c.t, "127.0.0.1")
+	var port, gport, aport int
+	adminIP, listenIP := "127.0.0.1", ip
+	if ns := c.opts.netns; ns != nil {
+		// Own namespaces: fixed ports never collide. Peers use the bridge,
+		// the tests the node's direct link.
+		port, gport, aport = 7070, 7946, 8070
+		ip, listenIP, adminIP = ns.clusterIP(i), "0.0.0.0", ns.clientIP(i)
+	} else {
+		port, gport, aport = freePortOn(c.t, ip), freePortOn(c.t, ip), freePortOn(c.t, "127.0.0.1")
+	}
 	n := &clusterNode{index: i, id: fmt.Sprintf("n%d", i+1), ip: ip,
-		gossip: net.JoinHostPort(ip, fmt.Sprint(gport)), admin: fmt.Sprintf("http://127.0.0.1:%d", aport)}
-	listen := net.JoinHostPort(ip, fmt.Sprint(port))
+		gossip: net.JoinHostPort(ip, fmt.Sprint(gport)), admin: "http://" + net.JoinHostPort(adminIP, fmt.Sprint(aport))}
+	listen := net.JoinHostPort(listenIP, fmt.Sprint(port))
 	var cfg strings.Builder
 	cfg.WriteString(c.opts.extraConfig)
 	fmt.Fprintf(&cfg, "\n[cluster]\nanti_entropy_interval = %q\nreplica_timeout = %q\ngossip_timing = \"loopback\"\n", c.opts.antiEntropy, c.opts.replicaTimeout)
@@ -139,9 +141,18 @@ func (c *testCluster) newNode(i int) *clusterNode {
 	if c.opts.httpAdvertise != nil {
 		args = append(args, "--http-advertise", c.opts.httpAdvertise(i, listen))
 	}
+	var wrap []string
+	baseHost := ""
+	if ns := c.opts.netns; ns != nil {
+		args = append(args, "--http-advertise", net.JoinHostPort(ip, fmt.Sprint(port)))
+		wrap = []string{"ip", "netns", "exec", ns.node(i)}
+		baseHost = ns.clientIP(i)
+	}
 	n.opts = nodeOptions{
 		dataDir:     filepath.Join(c.t.TempDir(), n.id),
-		listenHost:  ip,
+		listenHost:  listenIP,
+		baseHost:    baseHost,
+		wrap:        wrap,
 		port:        port,
 		adminAddr:   strings.TrimPrefix(n.admin, "http://"),
 		maxBlobSize: c.opts.maxBlobSize, chunkSize: c.opts.chunkSize, volumeSize: c.opts.volumeSize,
@@ -242,7 +253,14 @@ type clusterStatus struct {
 
 func (c *testCluster) status(n *clusterNode) (clusterStatus, error) {
 	var st clusterStatus
-	resp, err := c.client.Get(n.admin + "/admin/cluster")
+	req, err := http.NewRequest(http.MethodGet, n.admin+"/admin/cluster", nil)
+	if err != nil {
+		return st, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.client.Do(req)
 	if err != nil {
 		return st, err
 	}
@@ -340,6 +358,9 @@ func (c *testCluster) do(ctx context.Context, method, target string, body []byte
 	req, err := http.NewRequestWithContext(ctx, method, target, r)
 	if err != nil {
 		return result{err: err}
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {

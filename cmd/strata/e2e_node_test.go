@@ -79,6 +79,8 @@ type nodeOptions struct {
 	port       int
 	adminAddr  string
 	args       []string // extra `strata serve` flags
+	wrap       []string // command prefix, e.g. ip netns exec NS
+	baseHost   string   // host the tests reach the blob listener at (default listenHost)
 }
 
 // nodeProc is a running `strata serve`.
@@ -125,7 +127,11 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 			return nil, err
 		}
 	}
-	base := "http://" + net.JoinHostPort(host, fmt.Sprint(port))
+	baseHost := host
+	if opts.baseHost != "" {
+		baseHost = opts.baseHost
+	}
+	base := "http://" + net.JoinHostPort(baseHost, fmt.Sprint(port))
 	dir := t.TempDir()
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "listen = %q\nadmin_listen = %q\ndata_dir = %q\n", net.JoinHostPort(host, fmt.Sprint(port)), admin, opts.dataDir)
@@ -149,7 +155,8 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--config", cfgPath}, opts.args...)...)
+	argv := append(append(append([]string(nil), opts.wrap...), bin, "serve", "--config", cfgPath), opts.args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), opts.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
