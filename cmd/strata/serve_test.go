@@ -92,10 +92,14 @@ log_level = "warn"
 					t.Fatalf("cluster admin address %q, want the listen port + 1000", got)
 				}
 			}, ""},
-		{"cluster admin flag kept", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--admin-listen", "127.0.0.1:7071"},
+		{"cluster admin flag kept", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--admin-listen", "127.0.0.1:7071",
+			"--decommission", "--gossip-advertise", "127.0.0.2:7946", "--http-advertise", "127.0.0.2:7070"},
 			func(t *testing.T, c node.Config, embedded bool) {
 				if got := c.AdminAddress(); got != "127.0.0.1:7071" {
 					t.Fatalf("admin address %q, want the flag's", got)
+				}
+				if !c.Cluster.Decommission || c.GossipAdvertiseAddress() != "127.0.0.2:7946" || c.HTTPAdvertiseAddress() != "127.0.0.2:7070" {
+					t.Fatalf("cluster flags not applied: %+v", c.Cluster)
 				}
 			}, ""},
 		{"cluster without secret", []string{"--gossip", "127.0.0.1:7946"}, nil, "secret_file"},
