@@ -210,6 +210,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "strata serve: %v\n", err)
 		return exitUsage
 	}
+	if cfg.Cluster.Enabled() {
+		// Checked before anything is bound or opened: a cluster node
+		// without its secret must not start (startCluster reads it again).
+		if _, _, err := cfg.Cluster.LoadClusterSecret(); err != nil {
+			fmt.Fprintf(stderr, "strata serve: %v\n", err)
+			return exitUsage
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, embedded, logger); err != nil {

@@ -420,3 +420,27 @@ func TestServeDiskIdentityAndLocks(t *testing.T) {
 	}
 	refused(args("index-a", "alpha"), "is the disk mounted?")
 }
+
+// A cluster node whose secret file is missing or too short does not start:
+// exit 2 with the reason, before anything is bound or created.
+func TestServeClusterNeedsSecret(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("abc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, secret := range map[string]string{"missing": filepath.Join(dir, "nope"), "short": short} {
+		t.Run(name, func(t *testing.T) {
+			data := filepath.Join(dir, name+"-data")
+			var stderr bytes.Buffer
+			code := runServe(context.Background(), []string{"--data", data, "--listen", "127.0.0.1:1",
+				"--gossip", "127.0.0.1:7946", "--cluster-secret-file", secret}, io.Discard, &stderr)
+			if code != exitUsage || !strings.Contains(stderr.String(), "cluster secret") {
+				t.Fatalf("exit %d, stderr %q; want exit 2 naming the cluster secret", code, stderr.String())
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Fatalf("the data directory was created (%v)", err)
+			}
+		})
+	}
+}
