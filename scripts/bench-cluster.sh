@@ -7,7 +7,7 @@
 #               (N=3, W=2, R=2; the client talks to node 1) and against one
 #               node alone (N=1), runs alternating; prints ops/s, p99 and the
 #               cluster/single ratios (median of the per-pair ratios).
-#   catch-up    node 3 stopped, 100k writes of 1 KiB (bench prefill) through
+#   catch-up    node 3 stopped, 100k writes of 1 KiB (uniform keys) through
 #               node 1, node 3 restarted: seconds until node 3's index holds
 #               as many blobs as node 1's (hints replay + anti-entropy).
 #
@@ -177,7 +177,7 @@ throughput() {
 }
 
 hdd_items() { # ADMIN_URL
-	curl -fsS "$1/metrics" 2>/dev/null | awk '/^strata_tier_items\{tier="hdd"\}/ {print $2; exit}'
+	curl -fsS "$1/metrics" 2>/dev/null | awk '/^strata_tier_items\{tier="hdd"\}/ {v = $2} END {print v}' || true
 }
 
 catch_up() {
@@ -185,8 +185,8 @@ catch_up() {
 	kill -TERM "${npid[3]}"
 	wait "${npid[3]}" 2>/dev/null || true
 	echo "catch-up: node 3 stopped; writing $writes keys of 1 KiB through node 1"
-	"$bin" bench --addr "http://127.0.0.1:${lport[1]}" --size 1KiB --read-ratio 0 --keys "$writes" \
-		--ops 1 --duration 1s --key-prefix catchup/ --concurrency 32 >"$out/catchup-writes.txt"
+	"$bin" bench --addr "http://127.0.0.1:${lport[1]}" --size 1KiB --read-ratio 0 --keys "$writes" --zipf 0 \
+		--ops "$writes" --duration 1h --key-prefix catchup/ --concurrency 32 >"$out/catchup-writes.txt"
 	sleep 1
 	local want
 	want=$(hdd_items "http://127.0.0.1:$((lport[1] + 1000))")
