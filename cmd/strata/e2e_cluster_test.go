@@ -123,14 +123,18 @@ func TestE2EClusterCorruptReplica(t *testing.T) {
 	if flipped := flipByteOnDisk(t, n2.opts.dataDir, body[1000:1064]); !flipped {
 		t.Fatal("the blob's bytes were not found in n2's volumes")
 	}
+	start := time.Now()
 	c.restart(n2)
+	t.Logf("n2 restarted and sees the others after %v", time.Since(start).Round(time.Millisecond))
 	// Through n2 (a home holding a bad copy): the right bytes.
 	r := c.do(context.Background(), http.MethodGet, n2.blobURL("corrupt/me", false), nil)
 	if r.err != nil || r.status != http.StatusOK || !bytes.Equal(r.body, body) {
 		t.Fatalf("GET through the corrupt replica: %d %v, %d bytes (equal %v)\n%s", r.status, r.err, len(r.body), bytes.Equal(r.body, body), c.logs())
 	}
 	// And the copy is repaired: n2 serves it from its own disks again.
+	start = time.Now()
 	waitHolds(c, n2, map[string][]byte{"corrupt/me": body}, 30*time.Second)
+	t.Logf("n2's copy repaired %v after the read", time.Since(start).Round(time.Millisecond))
 }
 
 // flipByteOnDisk finds needle in the files under dir and flips one byte of
