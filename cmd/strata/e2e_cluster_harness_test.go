@@ -77,6 +77,10 @@ func newTestCluster(t *testing.T, opts clusterOptions) *testCluster {
 	if opts.replicaTimeout == "" {
 		opts.replicaTimeout = "2s"
 	}
+	// Small volumes: every node preallocates one, and tests scan them.
+	if opts.volumeSize == "" {
+		opts.volumeSize, opts.chunkSize, opts.maxBlobSize = "32MiB", "1MiB", "64MiB"
+	}
 	dir := t.TempDir()
 	c := &testCluster{t: t, opts: opts, secret: filepath.Join(dir, "cluster.secret"),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
