@@ -57,20 +57,11 @@ type testCluster struct {
 	token  string // bearer token for the blob and admin routes, when the nodes have tokens
 }
 
-// skipUnlessClusterBuild skips when the binary has no cluster mode.
-func skipUnlessClusterBuild(t *testing.T) {
-	t.Helper()
-	strataBinary(t)
-	if !clusterBuilt {
-		t.Skip("this strata binary has no cluster wiring (built without its packages)")
-	}
-}
-
 // newTestCluster starts opts.nodes nodes and waits until every node sees
 // every other one alive.
 func newTestCluster(t *testing.T, opts clusterOptions) *testCluster {
 	t.Helper()
-	skipUnlessClusterBuild(t)
+	strataBinary(t) // skips with -short
 	if opts.antiEntropy == "" {
 		opts.antiEntropy = "1s"
 	}

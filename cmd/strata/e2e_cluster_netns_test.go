@@ -113,7 +113,7 @@ func (l *netnsLayout) remove() {
 // traffic) makes it a minority that refuses writes with 503 while the
 // majority accepts them; after healing every node converges.
 func TestE2EClusterPartitionNetns(t *testing.T) {
-	skipUnlessClusterBuild(t)
+	strataBinary(t) // skips with -short
 	l := newNetnsLayout(t, 3)
 	c := newTestCluster(t, clusterOptions{nodes: 3, netns: l, replicaTimeout: "1s",
 		extraConfig: fmt.Sprintf("[[auth.tokens]]\nname = \"e2e\"\ntoken = %q\nscope = \"read-write\"\n", netnsToken)})

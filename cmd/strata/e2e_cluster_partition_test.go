@@ -67,7 +67,7 @@ func TestE2EClusterPartitionProxy(t *testing.T) {
 			pp.ips = append(pp.ips, ip)
 			return px.Addr()
 		}}
-	skipUnlessClusterBuild(t)
+	strataBinary(t) // skips with -short
 	c := newTestCluster(t, opts)
 	checkPartition(t, c, pp)
 }

@@ -1,5 +1,3 @@
-//go:build strata_cluster
-
 package main
 
 import (
@@ -24,9 +22,6 @@ const (
 	membersStateFile = "members.json" // known members, so a restart knows who is home for what
 	hintsFile        = "hints.db"     // durable hints for replicas that were down
 )
-
-// clusterBuilt reports whether cluster mode is wired in.
-const clusterBuilt = true
 
 // clusterRuntime is the cluster side of a serving node: membership, the
 // coordinator over the local store, and the internal and admin routes.
