@@ -16,6 +16,13 @@ const routePprof = "pprof"
 // pprofPrefix is where the profiling handlers live, on the admin listener only.
 const pprofPrefix = "/debug/pprof/"
 
+// routeAdmin labels the admin listener's AdminPrefix requests.
+const routeAdmin = "admin"
+
+// AdminPrefix is where the process's own admin routes (SetAdmin) live, on
+// the admin listener only.
+const AdminPrefix = "/admin/"
+
 // adminMaxConnections bounds the admin listener's open connections. It
 // serves probes, scrapes and an operator's profiles, never blob traffic.
 const adminMaxConnections = 64
@@ -44,6 +51,8 @@ func adminRouteOf(escapedPath string) string {
 		return route
 	case strings.HasPrefix(escapedPath, pprofPrefix):
 		return routePprof
+	case strings.HasPrefix(escapedPath, AdminPrefix):
+		return routeAdmin
 	}
 	return routeOther
 }
@@ -55,6 +64,25 @@ func (s *Server) handlePprof(w http.ResponseWriter, r *http.Request, st *request
 		return
 	}
 	s.pprof.ServeHTTP(w, r)
+}
+
+// SetAdmin mounts h under AdminPrefix on the admin listener (the cluster's
+// /admin/cluster and /admin/leave). With tokens configured, GET and HEAD
+// need a read token and every other method a read-write one, as for blobs.
+// Without a handler those paths answer 404.
+func (s *Server) SetAdmin(h http.Handler) { s.admin.Store(&h) }
+
+// handleAdmin authorizes and serves an AdminPrefix request.
+func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request, st *requestState) {
+	h := s.admin.Load()
+	if h == nil {
+		s.writeError(w, r, errNoRoute)
+		return
+	}
+	if !s.authorize(w, r, st, r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }
 
 // ServeAdmin answers the admin routes (AdminHandler) on ln until ctx is

@@ -226,3 +226,64 @@ func TestServeAdminRefusesPublicListenerWithoutTokens(t *testing.T) {
 		t.Fatalf("ServeAdmin on a public address without tokens: %v", err)
 	}
 }
+
+// SetAdmin mounts /admin/ on the admin listener only; with tokens GET
+// needs a read token and POST a read-write one.
+func TestSetAdminRoutes(t *testing.T) {
+	mounted := func(srv *node.Server) *int {
+		calls := new(int)
+		srv.SetAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			*calls++
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		return calls
+	}
+	call := func(h http.Handler, method, path string, headers ...string) int {
+		t.Helper()
+		r := newRequest(method, path, nil)
+		for i := 0; i+1 < len(headers); i += 2 {
+			r.Header.Add(headers[i], headers[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+
+	e := newEnv(t, nil)
+	if got := call(e.srv.AdminHandler(), http.MethodGet, "/admin/cluster"); got != 404 {
+		t.Errorf("/admin/cluster before SetAdmin: %d, want 404", got)
+	}
+	calls := mounted(e.srv)
+	if got := call(e.srv.AdminHandler(), http.MethodPost, "/admin/leave"); got != http.StatusAccepted {
+		t.Errorf("POST /admin/leave without tokens: %d, want 202", got)
+	}
+	wantStatus(t, e.do(http.MethodGet, "/admin/cluster", nil), 404, "no_route") // never on the blob listener
+	if *calls != 1 {
+		t.Errorf("handler ran %d times, want 1", *calls)
+	}
+
+	sec := newEnv(t, withTokens)
+	calls = mounted(sec.srv)
+	h := sec.srv.AdminHandler()
+	for _, tc := range []struct {
+		method, token string
+		want          int
+	}{
+		{http.MethodGet, "", 401},
+		{http.MethodGet, readToken, http.StatusAccepted},
+		{http.MethodPost, "", 401},
+		{http.MethodPost, readToken, 403},
+		{http.MethodPost, writeToken, http.StatusAccepted},
+	} {
+		var hdr []string
+		if tc.token != "" {
+			hdr = []string{"Authorization", "Bearer " + tc.token}
+		}
+		if got := call(h, tc.method, "/admin/leave", hdr...); got != tc.want {
+			t.Errorf("%s /admin/leave with token %q: %d, want %d", tc.method, tc.token, got, tc.want)
+		}
+	}
+	if *calls != 2 {
+		t.Errorf("handler ran %d times with tokens, want 2 (the authorized requests)", *calls)
+	}
+}

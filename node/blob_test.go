@@ -15,6 +15,7 @@ import (
 	"strata/blockstore"
 	"strata/node"
 	"strata/node/nodetest"
+	"strata/node/replication"
 )
 
 func TestPutGetHeaders(t *testing.T) {
@@ -382,6 +383,8 @@ func TestStoreErrorsMapToStatus(t *testing.T) {
 		{"not found", nodetest.OpOpen, blockstore.ErrNotFound, http.MethodGet, 404, "not_found"},
 		{"disk failed", nodetest.OpOpen, fmt.Errorf("%w: %w", blockstore.ErrDiskFailed, secret), http.MethodGet, 503, "disk_failed"},
 		{"delete read-only", nodetest.OpDelete, blockstore.ErrReadOnly, http.MethodDelete, 503, "read_only"},
+		{"no quorum on put", nodetest.OpPut, fmt.Errorf("%w: %w", replication.ErrNoQuorum, secret), http.MethodPut, 503, "no_quorum"},
+		{"no quorum on delete", nodetest.OpDelete, replication.ErrNoQuorum, http.MethodDelete, 503, "no_quorum"},
 		{"list failure", nodetest.OpList, secret, "LIST", 500, "internal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,8 +399,8 @@ func TestStoreErrorsMapToStatus(t *testing.T) {
 			if strings.Contains(w.Body.String(), "secret") || strings.Contains(w.Body.String(), "/dev/") {
 				t.Fatalf("error body leaks internals: %s", w.Body)
 			}
-			if tc.status == 503 && tc.code == "shutting_down" && w.Header().Get("Retry-After") == "" {
-				t.Error("503 shutting_down without Retry-After")
+			if tc.status == 503 && (tc.code == "shutting_down" || tc.code == "no_quorum") && w.Header().Get("Retry-After") == "" {
+				t.Errorf("503 %s without Retry-After", tc.code)
 			}
 			if tc.method == http.MethodPut {
 				if b, _ := e.store.Bytes("k"); string(b) != "value" {

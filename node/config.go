@@ -88,9 +88,14 @@ type Config struct {
 	// service until restart; -1: never. Default 10.
 	DiskErrorThreshold int `toml:"disk_error_threshold"`
 
-	HTTP   HTTPConfig   `toml:"http"`
-	Limits LimitsConfig `toml:"limits"`
-	Auth   AuthConfig   `toml:"auth"`
+	HTTP    HTTPConfig    `toml:"http"`
+	Limits  LimitsConfig  `toml:"limits"`
+	Auth    AuthConfig    `toml:"auth"`
+	Cluster ClusterConfig `toml:"cluster"`
+
+	// adminListenGiven: admin_listen was set by the file or a flag, so
+	// cluster mode does not move it (AdminAddress).
+	adminListenGiven bool
 
 	// BuildVersion is the binary's link-time version, set by the binary
 	// (never by a config file) for strata_build_info; "" lets the node
@@ -163,7 +168,7 @@ func DefaultConfig(dataRoot string) Config {
 	}
 	c := Config{
 		Listen:          "127.0.0.1:7070",
-		AdminListen:     "127.0.0.1:7071",
+		AdminListen:     DefaultAdminListen,
 		RAMCacheSize:    256 << 20,
 		SSDCacheSize:    1 << 30,
 		MaxBlobSize:     5 << 30,
@@ -186,7 +191,8 @@ func DefaultConfig(dataRoot string) Config {
 			MaxReads:   128,
 			RetryAfter: time.Second,
 		},
-		Auth: AuthConfig{PublicMetrics: true},
+		Auth:    AuthConfig{PublicMetrics: true},
+		Cluster: defaultClusterConfig(),
 	}
 	c.ScrubInterval, c.ScrubRate, c.DiskErrorThreshold = DefaultScrubInterval, blockstore.DefaultScrubBytesPerSec, blockstore.DefaultDiskErrorThreshold
 	c.SetDataDir(dataRoot)
@@ -265,6 +271,7 @@ func LoadConfig(path string) (Config, error) {
 		}
 		return Config{}, fmt.Errorf("node: config %s: unknown keys: %s", path, strings.Join(keys, ", "))
 	}
+	c.adminListenGiven = md.IsDefined("admin_listen")
 	root := c.DataDir
 	if root == "" {
 		root = DefaultDataDir
@@ -305,14 +312,15 @@ func (c Config) Validate() error {
 	} else if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
 		errs = append(errs, fmt.Errorf("%w: listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, c.Listen))
 	}
-	if c.AdminEnabled() {
-		host, _, err := net.SplitHostPort(c.AdminListen)
+	if admin := c.AdminAddress(); c.AdminEnabled() {
+		host, _, err := net.SplitHostPort(admin)
 		if err != nil {
-			bad("admin_listen %q: %v (\"off\" turns it off)", c.AdminListen, err)
+			bad("admin_listen %q: %v (\"off\" turns it off)", admin, err)
 		} else if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
-			errs = append(errs, fmt.Errorf("%w: admin_listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, c.AdminListen))
+			errs = append(errs, fmt.Errorf("%w: admin_listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, admin))
 		}
 	}
+	c.validateCluster(bad)
 	if _, err := c.FileModeBits(); err != nil {
 		bad("%v", err)
 	}
@@ -423,8 +431,11 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// AdminEnabled reports whether the admin listener is on.
-func (c Config) AdminEnabled() bool { return c.AdminListen != "" && c.AdminListen != "off" }
+// AdminEnabled reports whether the admin listener is on (AdminAddress).
+func (c Config) AdminEnabled() bool {
+	a := c.AdminAddress()
+	return a != "" && a != "off"
+}
 
 // isLoopbackHost reports whether host only reaches this machine.
 func isLoopbackHost(host string) bool {

@@ -22,6 +22,16 @@
 // default) with AdminHandler: /healthz, /readyz, /metrics and net/http/pprof
 // under /debug/pprof/, mounted on a private mux and never on the blob
 // listener, so probes and scrapes never queue behind blob clients.
+// SetAdmin mounts the process's own routes under /admin/ there (the
+// cluster's /admin/cluster and /admin/leave), authorized like blobs: GET
+// with a read token, anything else with a read-write one.
+//
+// Config's [cluster] table (ClusterConfig) turns cluster mode on when
+// gossip or join is set; Validate checks it (W and R within N, a secret
+// file named, reachable advertised addresses) and LoadClusterSecret reads
+// the secret. In cluster mode an admin_listen left at its default moves to
+// the listen port + 1000 (AdminAddress), so nodes sharing a machine do not
+// collide.
 //
 // Errors are JSON {"error": "...", "code": "..."}; statusOf is the one
 // place that maps errors (the blockstore sentinels among them) to statuses,

@@ -41,7 +41,9 @@ type Server struct {
 	adminHandler http.Handler
 	// internal serves InternalPrefix (SetInternal); nil when alone.
 	internal atomic.Pointer[http.Handler]
-	pprof    http.Handler
+	// admin serves AdminPrefix on the admin listener (SetAdmin); nil: 404.
+	admin atomic.Pointer[http.Handler]
+	pprof http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter
 
@@ -358,6 +360,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 		s.handleMetrics(rec, r, st)
 	case routePprof:
 		s.handlePprof(rec, r, st)
+	case routeAdmin:
+		s.handleAdmin(rec, r, st)
 	default:
 		s.writeError(rec, r, errNoRoute)
 	}

@@ -10,6 +10,8 @@
 //	strata rm KEY...                     delete blobs
 //	strata ls [--prefix P]               list keys, following continuation
 //	strata stat KEY                      show size, ETag, content type, tier
+//	strata stat --members                show the cluster: members, hints, anti-entropy (admin listener)
+//	strata leave [--addr ADMIN]          decommission a cluster node: drain, leave, exit
 //	strata bench [flags]                 drive a node (or --embedded DIR: the store in-process) with a workload, print fio-style figures
 //	strata sim --trace FILE [flags]      replay a cache trace through Strata's policy and baselines (docs/sim.md)
 //	strata fsck [--repair] [--json] (--config FILE | --data ROOT | DIR...)
@@ -77,6 +79,14 @@
 // each tier's share of reads per second. When stdout is a terminal a
 // progress line (phase, elapsed, ops/s, p99 so far, errors) is rewritten
 // in place each second; when it is not (a file, a pipe) there is none.
+//
+// `strata serve --gossip ADDR --join ADDR,ADDR --cluster-secret-file FILE`
+// runs the node in cluster mode (docs/cluster.md): the local store behind
+// the cluster coordinator (node/cluster), gossip membership
+// (node/membership) and the internal replica routes (node/peer), wired in
+// serve_cluster.go; the admin listener adds /admin/cluster and
+// /admin/leave. SIGTERM stops the node without leaving the cluster; only
+// `strata leave` (or decommission = true) drains, leaves and exits 0.
 //
 // `strata sim` needs no node: it runs the tiering package's simulator.
 // Client subcommands find the node through --addr (env STRATA_ADDR, default

@@ -72,6 +72,15 @@ type nodeOptions struct {
 	// cacheConfig replaces the default cache, shutdown and log settings
 	// (small caches, debug logs) when set.
 	cacheConfig string
+	// listenHost and port fix the blob listener (default 127.0.0.1 and a
+	// free port, new at each start); adminAddr the admin one (default
+	// 127.0.0.1:0). Cluster nodes keep theirs across restarts.
+	listenHost string
+	port       int
+	adminAddr  string
+	args       []string // extra `strata serve` flags
+	wrap       []string // command prefix, e.g. ip netns exec NS
+	baseHost   string   // host the tests reach the blob listener at (default listenHost)
 }
 
 // nodeProc is a running `strata serve`.
@@ -105,13 +114,27 @@ func startNode(t testing.TB, opts nodeOptions) *nodeProc {
 }
 
 func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port, host, admin := opts.port, opts.listenHost, opts.adminAddr
+	if host == "" {
+		host = "127.0.0.1"
 	}
+	if admin == "" {
+		admin = "127.0.0.1:0"
+	}
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	baseHost := host
+	if opts.baseHost != "" {
+		baseHost = opts.baseHost
+	}
+	base := "http://" + net.JoinHostPort(baseHost, fmt.Sprint(port))
 	dir := t.TempDir()
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "listen = %q\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = %q\n", fmt.Sprintf("127.0.0.1:%d", port), opts.dataDir)
+	fmt.Fprintf(&cfg, "listen = %q\nadmin_listen = %q\ndata_dir = %q\n", net.JoinHostPort(host, fmt.Sprint(port)), admin, opts.dataDir)
 	for _, kv := range []struct{ k, v string }{{"max_blob_size", opts.maxBlobSize}, {"chunk_size", opts.chunkSize}, {"volume_size", opts.volumeSize}} {
 		if kv.v != "" {
 			fmt.Fprintf(&cfg, "%s = %q\n", kv.k, kv.v)
@@ -132,7 +155,8 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	argv := append(append(append([]string(nil), opts.wrap...), bin, "serve", "--config", cfgPath), opts.args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), opts.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
@@ -141,7 +165,7 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 		return nil, err
 	}
 	logFile.Close()
-	n := &nodeProc{t: t, opts: opts, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), logPath: logPath, done: make(chan struct{})}
+	n := &nodeProc{t: t, opts: opts, cmd: cmd, base: base, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		n.exitErr = cmd.Wait()
 		close(n.done)

@@ -54,6 +54,14 @@ type serveFlags struct {
 	maxBlobSize       node.ByteSize
 	logLevel          string
 	nodeID            string
+
+	// Cluster mode (docs/cluster.md).
+	gossip, gossipAdvertise, httpAdvertise string
+	join                                   stringList
+	replicas, writeQuorum, readQuorum      int
+	secretFile, zone                       string
+	weight                                 float64
+	decommission                           bool
 }
 
 func newServeFlags() *serveFlags {
@@ -72,6 +80,17 @@ func newServeFlags() *serveFlags {
 	fs.Var(&f.maxBlobSize, "max-blob-size", "largest blob `size` accepted (default 5GiB)")
 	fs.StringVar(&f.nodeID, "node-id", "", "`id` of this node, kept in every data directory's identity file (default: the disks' id, or a new random one)")
 	fs.StringVar(&f.logLevel, "log-level", "", "`level`: debug, info, warn or error (default info)")
+	fs.StringVar(&f.gossip, "gossip", "", "gossip `host:port` (TCP and UDP) to bind; turns cluster mode on (docs/cluster.md)")
+	fs.StringVar(&f.gossipAdvertise, "gossip-advertise", "", "gossip `host:port` the other nodes reach (default --gossip)")
+	fs.StringVar(&f.httpAdvertise, "http-advertise", "", "blob listener `host:port` the other nodes reach (default --listen)")
+	fs.Var(&f.join, "join", "seed gossip `addresses`, comma-separated or repeated; turns cluster mode on")
+	fs.IntVar(&f.replicas, "replicas", 0, "copies of each blob, N (default 3 in a cluster, 1 alone)")
+	fs.IntVar(&f.writeQuorum, "write-quorum", 0, "replicas that must make a write durable before it is acknowledged, W (default 2 in a cluster)")
+	fs.IntVar(&f.readQuorum, "read-quorum", 0, "replicas asked for the newest version on a read, R (default 2 in a cluster)")
+	fs.StringVar(&f.secretFile, "cluster-secret-file", "", "`file` holding the cluster secret (at least 16 bytes, same on every node); required in cluster mode")
+	fs.StringVar(&f.zone, "zone", "", "this node's failure `domain`: replicas of a key go to distinct zones while there are enough")
+	fs.Float64Var(&f.weight, "weight", 0, "this node's capacity `weight` in placement (default 1)")
+	fs.BoolVar(&f.decommission, "decommission", false, "drain this node once started (its keys move to their new homes), then leave the cluster and exit")
 	return f
 }
 
@@ -102,7 +121,7 @@ func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 		cfg.Listen = f.listen
 	}
 	if set["admin-listen"] {
-		cfg.AdminListen = f.adminListen
+		cfg.SetAdminListen(f.adminListen)
 	}
 	if set["max-connections-per-client"] {
 		cfg.HTTP.MaxConnectionsPerClient = f.maxConnsPerClient
@@ -131,7 +150,44 @@ func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 	if set["node-id"] {
 		cfg.NodeID = f.nodeID
 	}
+	f.applyCluster(&cfg.Cluster, set)
 	return cfg, embedded, cfg.Validate()
+}
+
+// applyCluster applies the cluster flags that were given over the file's
+// [cluster] table.
+func (f *serveFlags) applyCluster(c *node.ClusterConfig, set map[string]bool) {
+	for name, apply := range map[string]func(){
+		"gossip":              func() { c.Gossip = f.gossip },
+		"gossip-advertise":    func() { c.GossipAdvertise = f.gossipAdvertise },
+		"http-advertise":      func() { c.HTTPAdvertise = f.httpAdvertise },
+		"join":                func() { c.Join = splitList(f.join) },
+		"replicas":            func() { c.Replicas = f.replicas },
+		"write-quorum":        func() { c.WriteQuorum = f.writeQuorum },
+		"read-quorum":         func() { c.ReadQuorum = f.readQuorum },
+		"cluster-secret-file": func() { c.SecretFile = f.secretFile },
+		"zone":                func() { c.Zone = f.zone },
+		"weight":              func() { c.Weight = f.weight },
+		"decommission":        func() { c.Decommission = f.decommission },
+	} {
+		if set[name] {
+			apply()
+		}
+	}
+}
+
+// splitList splits comma-separated (and repeated) flag values, dropping
+// empty items.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
 }
 
 // runServe is `strata serve`: it returns after a signal (or ctx) has shut
@@ -155,6 +211,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "strata serve: %v\n", err)
 		return exitUsage
 	}
+	if cfg.Cluster.Enabled() {
+		// Checked before anything is bound or opened: a cluster node
+		// without its secret must not start (startCluster reads it again).
+		if _, _, err := cfg.Cluster.LoadClusterSecret(); err != nil {
+			fmt.Fprintf(stderr, "strata serve: %v\n", err)
+			return exitUsage
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, embedded, logger); err != nil {
@@ -171,7 +235,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // passed through: the configuration must change, so the exit code is the
 // usage one, which the systemd unit does not restart on.
 func isConfigError(err error) bool {
-	return errors.Is(err, blockstore.ErrInvalidArgument) || errors.Is(err, tiering.ErrBadOptions)
+	return errors.Is(err, blockstore.ErrInvalidArgument) || errors.Is(err, tiering.ErrBadOptions) || errors.Is(err, node.ErrClusterSecret)
 }
 
 func newLogger(cfg node.Config, w io.Writer) (*slog.Logger, error) {
@@ -210,7 +274,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	}
 	var adminLn net.Listener
 	if cfg.AdminEnabled() {
-		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddress()); err != nil {
 			ln.Close()
 			return fmt.Errorf("admin listen: %w", err)
 		}
@@ -232,6 +296,9 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			adminServed <- err
 		}()
 	} else {
+		if cfg.Cluster.Enabled() {
+			log.Warn("admin listener off: no /admin/cluster or /admin/leave (strata stat --members, strata leave); set admin_listen")
+		}
 		adminServed <- nil
 	}
 	defer func() {
@@ -264,7 +331,19 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Info("store closed")
 		return nil
 	}
-	if err := srv.Attach(node.Tiered(store)); err != nil {
+	var blobs node.Store = node.Tiered(store)
+	var clusterRT *clusterRuntime // nil alone
+	if cfg.Cluster.Enabled() {
+		rt, st, err := startCluster(serveCtx, cfg, srv, store, backend.NodeID(), stopServing, log)
+		if err != nil {
+			return failStart(errors.Join(fmt.Errorf("cluster: %w", err), closeStore()))
+		}
+		clusterRT, blobs = rt, st
+		// The cluster stops after the blob listener drained, before the store closes.
+		innerClose := closeStore
+		closeStore = func() error { return errors.Join(clusterRT.close(), innerClose()) }
+	}
+	if err := srv.Attach(blobs); err != nil {
 		return failStart(errors.Join(err, closeStore()))
 	}
 	log.Info("store ready", "addr", ln.Addr().String(), "node_id", backend.NodeID())

@@ -78,6 +78,33 @@ log_level = "warn"
 					t.Fatalf("got  %+v\nwant %+v", c, want)
 				}
 			}, ""},
+		{"cluster flags", []string{"--data", "/d1", "--listen", "127.0.0.1:7001", "--gossip", "127.0.0.1:7946",
+			"--join", "127.0.0.1:7947,127.0.0.1:7948", "--join", "127.0.0.1:7949", "--replicas", "5", "--write-quorum", "3",
+			"--read-quorum", "3", "--cluster-secret-file", "/s", "--zone", "z1", "--weight", "2", "--node-id", "n1"},
+			func(t *testing.T, c node.Config, embedded bool) {
+				cl := c.Cluster
+				n, w, r := cl.Quorums()
+				if !cl.Enabled() || cl.Gossip != "127.0.0.1:7946" || !reflect.DeepEqual(cl.Join, []string{"127.0.0.1:7947", "127.0.0.1:7948", "127.0.0.1:7949"}) ||
+					n != 5 || w != 3 || r != 3 || cl.SecretFile != "/s" || cl.Zone != "z1" || cl.Weight != 2 || c.NodeID != "n1" || !embedded {
+					t.Fatalf("embedded %v, %+v", embedded, c)
+				}
+				if got := c.AdminAddress(); got != "127.0.0.1:8001" {
+					t.Fatalf("cluster admin address %q, want the listen port + 1000", got)
+				}
+			}, ""},
+		{"cluster admin flag kept", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--admin-listen", "127.0.0.1:7071",
+			"--decommission", "--gossip-advertise", "127.0.0.2:7946", "--http-advertise", "127.0.0.2:7070"},
+			func(t *testing.T, c node.Config, embedded bool) {
+				if got := c.AdminAddress(); got != "127.0.0.1:7071" {
+					t.Fatalf("admin address %q, want the flag's", got)
+				}
+				if !c.Cluster.Decommission || c.GossipAdvertiseAddress() != "127.0.0.2:7946" || c.HTTPAdvertiseAddress() != "127.0.0.2:7070" {
+					t.Fatalf("cluster flags not applied: %+v", c.Cluster)
+				}
+			}, ""},
+		{"cluster without secret", []string{"--gossip", "127.0.0.1:7946"}, nil, "secret_file"},
+		{"quorum above replicas", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--write-quorum", "4"}, nil, "write_quorum 4"},
+		{"replicas alone", []string{"--replicas", "3"}, nil, "needs cluster mode"},
 		{"public listen without tokens", []string{"--listen", "0.0.0.0:7070"}, nil, "non-loopback"},
 		{"bad size", []string{"--ram-cache-size", "lots"}, nil, "bad size"},
 		{"missing config", []string{"--config", filepath.Join(dir, "nope.toml")}, nil, "no such file"},
@@ -392,4 +419,28 @@ func TestServeDiskIdentityAndLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused(args("index-a", "alpha"), "is the disk mounted?")
+}
+
+// A cluster node whose secret file is missing or too short does not start:
+// exit 2 with the reason, before anything is bound or created.
+func TestServeClusterNeedsSecret(t *testing.T) {
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("abc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, secret := range map[string]string{"missing": filepath.Join(dir, "nope"), "short": short} {
+		t.Run(name, func(t *testing.T) {
+			data := filepath.Join(dir, name+"-data")
+			var stderr bytes.Buffer
+			code := runServe(context.Background(), []string{"--data", data, "--listen", "127.0.0.1:1",
+				"--gossip", "127.0.0.1:7946", "--cluster-secret-file", secret}, io.Discard, &stderr)
+			if code != exitUsage || !strings.Contains(stderr.String(), "cluster secret") {
+				t.Fatalf("exit %d, stderr %q; want exit 2 naming the cluster secret", code, stderr.String())
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Fatalf("the data directory was created (%v)", err)
+			}
+		})
+	}
 }

@@ -19,15 +19,19 @@ type blobStat struct {
 }
 
 func runStat(ctx context.Context, s stdio, args []string) int {
-	fs := newFlagSet("stat", "KEY...",
+	fs := newFlagSet("stat", "[--members] KEY...",
 		"Show each KEY's size, ETag, content type, last-modified time and the tier the\n"+
 			"node would serve it from (X-Strata-Tier), using HEAD. Exits 1 if any KEY is\n"+
 			"missing. With --disks (and no KEY), show the node's data disks instead:\n"+
 			"health, usage, scrub progress and errors; exits 1 if a disk failed or the\n"+
-			"scrub found corruption.")
+			"scrub found corruption. --members shows the cluster as the node sees it\n"+
+			"(GET /admin/cluster on its admin listener): members with state, zone and\n"+
+			"weight, pending hints, anti-entropy progress, keys moving.")
 	mk := clientFlags(fs)
-	asJSON := fs.Bool("json", false, "print one JSON object per key")
+	asJSON := fs.Bool("json", false, "print one JSON object per key (and the disks or cluster status as JSON)")
 	disks := fs.Bool("disks", false, "show the node's data disks (from its /metrics) instead of keys")
+	members := fs.Bool("members", false, "show the cluster's members and background work")
+	mkAdmin := adminClientFlags(fs, "admin-addr")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
 		return code
@@ -43,15 +47,20 @@ func runStat(ctx context.Context, s stdio, args []string) int {
 		defer c.close()
 		return statDisks(ctx, s, c, *asJSON)
 	}
-	if len(pos) == 0 {
-		return fs.usageError(s.err, "want at least one KEY")
+	if len(pos) == 0 && !*members {
+		return fs.usageError(s.err, "want at least one KEY (or --disks, or --members)")
+	}
+	code = exitOK
+	if *members {
+		if code = statMembers(ctx, s, mkAdmin, *asJSON); code != exitOK || len(pos) == 0 {
+			return code
+		}
 	}
 	c, err := mk()
 	if err != nil {
 		return fs.usageError(s.err, "%v", err)
 	}
 	defer c.close()
-	code = exitOK
 	for i, key := range pos {
 		st, err := statBlob(ctx, c, key)
 		if err != nil {
@@ -98,4 +107,23 @@ func statBlob(ctx context.Context, c *client, key string) (blobStat, error) {
 		LastModified: resp.Header.Get("Last-Modified"),
 		Tier:         resp.Header.Get("X-Strata-Tier"),
 	}, nil
+}
+
+// statMembers prints GET /admin/cluster of the node's admin listener.
+func statMembers(ctx context.Context, s stdio, mk func() (*client, error), asJSON bool) int {
+	c, err := mk()
+	if err != nil {
+		return fail(s, "stat", err)
+	}
+	defer c.close()
+	var report map[string]json.RawMessage
+	if err := c.adminJSON(ctx, http.MethodGet, "/admin/cluster", http.StatusOK, &report); err != nil {
+		return fail(s, "stat", err)
+	}
+	if asJSON {
+		_ = json.NewEncoder(s.out).Encode(report)
+	} else {
+		printClusterStatus(s.out, report)
+	}
+	return exitOK
 }
