@@ -127,16 +127,27 @@ func TestCheck(t *testing.T) {
 			name: "records past the watermark are not a problem",
 			damage: func(t *testing.T, f checkFixture) {
 				// As after a crash: the index had not committed k5, nor
-				// moved the watermark past it.
+				// moved the watermark past it, nor counted its bytes.
 				editIndex(t, f, func(tx *bolt.Tx) error {
 					r := volumeRecord{state: volOpen, watermark: f.infos["k5"].loc.offset}
 					if err := tx.Bucket(bucketVolumes).Put(volumeKey(1), r.encode()); err != nil {
+						return err
+					}
+					if err := putLive(tx, liveDelta{1: -f.infos["k5"].loc.length}); err != nil {
 						return err
 					}
 					return tx.Bucket(bucketKeys).Delete([]byte("k5"))
 				})
 			},
 			unindexed: 1,
+		},
+		{
+			name: "live-byte count off",
+			damage: func(t *testing.T, f checkFixture) {
+				editIndex(t, f, func(tx *bolt.Tx) error { return putLive(tx, liveDelta{1: 1000}) })
+			},
+			want:    []string{"volume 1 at offset 0: the index counts", "garbage accounting is off"},
+			repairs: true,
 		},
 		{
 			name: "index entry points past the end",

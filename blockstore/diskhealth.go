@@ -110,6 +110,9 @@ func (s *Store) diskStats() []DiskStats {
 	}
 	s.volMu.RLock()
 	for _, v := range s.volumes {
+		if uint8(v.state.Load()) == volCompacted {
+			continue // removed by compaction; its handle lingers for readers
+		}
 		ds := &out[v.dir.idx]
 		end := v.end.Load()
 		ds.Volumes++

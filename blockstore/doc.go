@@ -243,6 +243,100 @@
 // answer ErrDiskFailed (which does not wrap ErrReadOnly: nothing serves).
 // Deletes of its keys write their tombstones to another disk.
 //
+// # Garbage and compaction
+//
+// The index keeps, per volume, the bytes of the records its entries need
+// (each entry's record, and a chunked blob's chunks, whose bytes per
+// volume the entry carries), in the same bbolt transactions that commit
+// the ops: counting what is needed, not what is not, makes a replayed op
+// change nothing, and a rebuild counts them afresh. A volume's garbage is
+// the rest of its used length: overwritten, deleted, dropped and expired
+// records, records that lost under last writer wins, chunks of puts that
+// never wrote their manifest, and group padding. Stats.VolumeUsage and
+// Stats.DiskUsage report live bytes, garbage bytes and the ratio.
+//
+// Compact runs one pass (Options.CompactInterval runs them in the
+// background; off by default): each sealed volume whose garbage ratio is
+// at least Options.CompactThreshold (0.5), highest first, is emptied and
+// removed. Every step is durable before the next:
+//
+//  1. The index is flushed and read for the entries that need the volume.
+//     Their records are read at ioengine.ClassBackground, at most
+//     Options.CompactBytesPerSec (read and written bytes together), and
+//     appended unchanged (bytes, checksums, version, codec) to the active
+//     volume of the same disk, batched so the appender packs them into
+//     groups, each fdatasync'd before it is acknowledged. Copies have no
+//     entry yet: they count as garbage.
+//  2. One bbolt transaction per batch of moves (up to 16384) switches each
+//     entry that still points at its old record to the copy; an entry a
+//     write, delete or drop changed meanwhile keeps the change, and the
+//     copy stays garbage.
+//  3. Expired tombstones (below) are deleted through the indexer, in order
+//     with the writes queued before them, each only if the key's entry is
+//     still that tombstone.
+//  4. A second pass over the index (and pending) confirms no entry needs
+//     the volume; else it is kept and reported in CompactReport.Failed
+//     (a live record that fails its checksum cannot move: scrub's case).
+//  5. The volume's state becomes volCompacted in the index, then the file
+//     is removed and the directory fsynced. Open removes the file of a
+//     compacted volume a crash left behind; the record stays, so volume
+//     ids are never reused.
+//
+// A crash before step 2 leaves copies at the same version as the entries:
+// recovery replays them and last writer wins keeps the entry (equal
+// version, equal kind: the committed one stays), so they are garbage of
+// the active volume, compacted once it is sealed. A rebuild may index
+// either copy of a record; both hold the same bytes.
+//
+// Chunked blobs: a manifest names its chunks by location, so chunks
+// cannot move alone. When a blob's manifest or any of its chunks lies in
+// the volume, those chunks are copied and the manifest is written anew to
+// the active volume: same key, version, content type, size and checksums,
+// new chunk locations, and a generation (in the manifest record's chunk
+// index field, unused otherwise) one above the old one's. Of two manifests
+// at one version the higher generation wins, in the index and in a
+// rebuild, so a rebuild never picks a manifest whose chunks moved away.
+// Chunks in other volumes stay where they are and are named by both.
+//
+// A reader holding an Info from before a switch still reads the old
+// record: the removed file's handle stays open for a minute (until the
+// next pass after that), so its bytes remain readable.
+//
+// # Tombstone expiry
+//
+// Compaction drops a tombstone in the volume it compacts, instead of
+// copying it, only when all of these hold:
+//
+//   - it is older than Options.TombstoneGrace (10 days) by its version's
+//     time (version>>16 milliseconds);
+//   - Options.TombstoneDroppable (nil: always) agrees; the cluster passes
+//     its check that every home replica holds the tombstone;
+//   - no older record of its key remains in a volume that could
+//     resurface. Each index entry carries its shadow: the volumes where
+//     the records it replaced were written, and those of records of its
+//     key that lost to it (a late older write, a compaction copy that lost
+//     its switch), inherited from entry to entry and pruned of volumes
+//     already compacted away. The tombstone may go only when every volume
+//     in its shadow is the one being compacted (whose records go with it)
+//     or already removed. A key Drop forgot, or whose shadow outgrew 16
+//     volumes, is marked unknown and keeps its tombstone;
+//   - the index was created by a version that keeps shadows (a new
+//     index, or a rebuild: fsck --repair); an older index keeps every
+//     tombstone.
+//
+// Without the third rule an older record would come back as the key's
+// newest version when the index is rebuilt from the volumes. After the
+// drop the key is unknown: a write at any version is taken, which is why
+// the grace must outlast the longest outage and hint replay.
+//
+// bbolt reuses its free pages: BenchmarkIndexChurn (20000 keys, eight
+// rounds of overwriting every key, deleting a fifth and writing them back,
+// with a compaction pass) keeps about 760 pages in use, and the file's
+// high-water mark grows once, to 9 MiB, and then stays (the file itself
+// stays at bbolt's 16 MiB preallocation). The index is never copied into
+// a new file: under churn it does not grow; it only keeps its size after
+// a mass delete.
+//
 // # Check
 //
 // Check verifies a stopped store (strata fsck): it takes the same locks
@@ -260,9 +354,18 @@
 // # Caveats
 //
 //   - Deleted keys keep a small tombstone entry in the index (so an older
-//     write arriving late cannot resurrect them); there is no tombstone
-//     garbage collection and no compaction yet, so deleted and overwritten
-//     bytes stay in their volumes.
+//     write arriving late cannot resurrect them) until compaction of its
+//     volume drops it (see Tombstone expiry). Only sealed volumes are
+//     compacted: the garbage of the active volume waits until it fills.
+//   - Compaction holds, per volume, the list of entries that need it in
+//     memory (key and entry: about 100 bytes each), and reads the whole
+//     index twice per volume.
+//   - The live counts of chunked blobs written before chunk bytes were
+//     kept in the entries are unknown: their chunks' volumes look emptier
+//     than they are, and compaction reads those manifests to find out.
+//   - A rebuild from the volumes forgets which volumes were compacted; a
+//     volume id may then be reused (harmless: nothing names a removed
+//     volume's records but garbage).
 //   - A write that failed (or was in flight at a crash) may still appear
 //     after recovery if its bytes reached the disk: its outcome is
 //     unknown, as with any storage system. Acknowledged writes always
@@ -302,6 +405,6 @@
 //     holds (a device that fell back to buffered I/O) is read from memory.
 //   - OnCorrupt is called once per pass per corrupt current record, from
 //     the scrub's goroutine: a slow hook slows the pass.
-//   - The dropped bucket keeps a key and a version per dropped key until
-//     compaction (not yet built) removes the records it accounts for.
+//   - The dropped bucket keeps a key and a version per dropped key for
+//     good; compaction does not prune it.
 package blockstore

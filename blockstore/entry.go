@@ -43,6 +43,10 @@ type indexEntry struct {
 	checksum    uint32
 	chunkSize   int64
 	contentType string
+	// tail is what bbolt keeps beyond format 1 (see garbage.go): the
+	// volumes that may hold older records of the key and, for a chunked
+	// blob, its chunk bytes per volume. A string so entries compare with ==.
+	tail string
 }
 
 func (e *indexEntry) tombstone() bool { return e.flags&entryTombstone != 0 }
@@ -61,7 +65,8 @@ func (e *indexEntry) live() bool { return e.flags&(entryTombstone|entryCorrupt|e
 // entry so a repair can bring the same version back. Two blobs at one
 // version (two coordinators that stamped the same version) are ordered by
 // content checksum, so every replica keeps the same one whatever order
-// they arrive in.
+// they arrive in; of two copies of one manifest (same checksum) the one
+// compaction rewrote last wins.
 func (e *indexEntry) newer(cur *indexEntry) bool {
 	if e.version != cur.version {
 		return e.version > cur.version
@@ -69,7 +74,11 @@ func (e *indexEntry) newer(cur *indexEntry) bool {
 	if er, cr := e.rank(), cur.rank(); er != cr {
 		return er > cr
 	}
-	return e.rank() == rankBlob && e.checksum > cur.checksum
+	if e.rank() == rankBlob && e.checksum != cur.checksum {
+		return e.checksum > cur.checksum
+	}
+	// Two copies of one manifest: compaction's later rewrite wins.
+	return e.tail != cur.tail && tailOf(e).gen > tailOf(cur).gen
 }
 
 // Ranks order entries of equal version: corrupt, blob, tombstone.
@@ -121,11 +130,21 @@ func (e *indexEntry) info(key string) Info {
 //	         usually 0 or 1 byte, as store-assigned versions are HLC stamps
 //	uint32   checksum (little endian)
 //	uvarint  chunk size
+//	         format 2 only: uvarint tail length, tail (see entryTail)
 //	rest     content type
-const entryFormat = 1
+//
+// Format 2 is written only for entries with a tail; both decode.
+const (
+	entryFormat     = 1
+	entryFormatTail = 2
+)
 
 func (e *indexEntry) encode(dst []byte) []byte {
-	dst = append(dst, entryFormat, e.flags)
+	format := byte(entryFormat)
+	if e.tail != "" {
+		format = entryFormatTail
+	}
+	dst = append(dst, format, e.flags)
 	dst = binary.AppendUvarint(dst, uint64(e.loc.volume))
 	dst = binary.AppendUvarint(dst, uint64(e.loc.offset))
 	dst = binary.AppendUvarint(dst, uint64(e.loc.length))
@@ -134,13 +153,17 @@ func (e *indexEntry) encode(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, floorDiv(e.modTime, 1e6)-int64(e.version>>16))
 	dst = binary.LittleEndian.AppendUint32(dst, e.checksum)
 	dst = binary.AppendUvarint(dst, uint64(e.chunkSize))
+	if e.tail != "" {
+		dst = binary.AppendUvarint(dst, uint64(len(e.tail)))
+		dst = append(dst, e.tail...)
+	}
 	dst = append(dst, e.contentType...)
 	return dst
 }
 
 func decodeEntry(b []byte) (indexEntry, error) {
 	var e indexEntry
-	if len(b) < 2 || b[0] != entryFormat {
+	if len(b) < 2 || (b[0] != entryFormat && b[0] != entryFormatTail) {
 		return e, fmt.Errorf("%w: index entry format", ErrCorrupt)
 	}
 	e.flags = b[1]
@@ -169,6 +192,17 @@ func decodeEntry(b []byte) (indexEntry, error) {
 		return e, fmt.Errorf("%w: index entry chunk size", ErrCorrupt)
 	}
 	p = p[n:]
+	if b[0] == entryFormatTail {
+		tl, n := binary.Uvarint(p)
+		if n <= 0 || tl == 0 || tl > uint64(len(p)-n) {
+			return e, fmt.Errorf("%w: index entry tail", ErrCorrupt)
+		}
+		e.tail = string(p[n : n+int(tl)])
+		if _, err := decodeTail(e.tail); err != nil {
+			return e, err
+		}
+		p = p[n+int(tl):]
+	}
 	if vals[0] > 1<<32-1 || vals[1] > 1<<62 || vals[2] > 1<<40 || vals[3] > 1<<62 || cs > 1<<40 || len(p) > MaxContentTypeLen {
 		return e, fmt.Errorf("%w: index entry out of range", ErrCorrupt)
 	}

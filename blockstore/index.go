@@ -52,10 +52,13 @@ const (
 	opVolState               // volume changed state (sealed/failed) with valid end
 	opDrop                   // delete a key's entry if it is still at e.version (Drop)
 	opCorrupt                // mark a key corrupt if still at e.version and e.loc (scrub.go)
+	opExpire                 // delete a key's tombstone if it is still e (tombstone expiry)
 )
 
 // keyed reports whether op changes a key (rather than a volume's record).
-func (op *indexOp) keyed() bool { return op.kind == opKey || op.kind == opDrop || op.kind == opCorrupt }
+func (op *indexOp) keyed() bool {
+	return op.kind == opKey || op.kind == opDrop || op.kind == opCorrupt || op.kind == opExpire
+}
 
 // indexOp is one change queued for the indexer. Ops are committed in queue
 // order; a watermark op follows the key ops of the group it covers.
@@ -83,7 +86,7 @@ func (r volumeRecord) encode() []byte {
 
 func decodeVolumeRecord(b []byte) (volumeRecord, error) {
 	var r volumeRecord
-	if len(b) < 2 || b[0] != 1 || b[1] > volFailed {
+	if len(b) < 2 || b[0] != 1 || b[1] > volCompacted {
 		return r, fmt.Errorf("%w: volume record format", ErrCorrupt)
 	}
 	r.state = b[1]
@@ -158,6 +161,7 @@ type index struct {
 	commitErrors atomic.Uint64 // failed commit attempts
 	liveKeys     atomic.Int64  // committed live keys (as in metaLiveKeys)
 	liveBytes    atomic.Int64  // their blob bytes (as in metaLiveBytes)
+	garbage      volumeGarbage // per-volume live bytes (garbage.go)
 }
 
 // indexConfig is what openIndex needs from the Options.
@@ -254,7 +258,7 @@ func openIndex(cfg indexConfig) (ix *index, rebuild bool, err error) {
 	ix.retryDelay.Store(int64(50 * time.Millisecond))
 	ix.wake = make(chan struct{}, 1)
 	ix.space = sync.NewCond(&ix.mu)
-	if err := ix.loadLiveCounts(); err != nil {
+	if err := errors.Join(ix.loadLiveCounts(), ix.loadGarbage(rebuild)); err != nil {
 		db.Close()
 		return nil, false, fmt.Errorf("blockstore: open index %s: %w", path, err)
 	}
@@ -658,7 +662,9 @@ func (ix *index) commit(batch []indexOp) error {
 	started := time.Now()
 	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
 	var liveKeys, liveBytes int64 // after this batch; only the indexer commits
+	var live liveDelta
 	err := ix.db.Update(func(tx *bolt.Tx) error {
+		live = liveDelta{}
 		if fault := ix.commitFault.Load(); fault != nil {
 			return *fault
 		}
@@ -682,29 +688,60 @@ func (ix *index) commit(batch []indexOp) error {
 				if dropped.live() {
 					liveKeys, liveBytes = liveKeys-1, liveBytes-dropped.size
 				}
+				live.remove(&dropped)
 				continue
 			}
 			if op.kind == opCorrupt {
 				var err error
-				if arena, liveKeys, liveBytes, err = commitCorrupt(kb, k, &op.e, arena, liveKeys, liveBytes); err != nil {
+				if arena, liveKeys, liveBytes, err = commitCorrupt(kb, k, &op.e, arena, liveKeys, liveBytes, live); err != nil {
 					return err
 				}
 				continue
 			}
+			if op.kind == opExpire {
+				if err := commitExpire(kb, k, &op.e, live); err != nil {
+					return err
+				}
+				continue
+			}
+			e := op.e
 			if cur := kb.Get(k); cur != nil {
 				c, ok := decodeEntryOrZero(cur)
 				if ok && !op.e.newer(&c) {
+					if c.loc != op.e.loc {
+						// The record lost as soon as it was written: an
+						// older record the entry's tombstone must outlive.
+						if nc, changed := ix.addShadow(c, op.e.loc.volume); changed {
+							start = len(arena)
+							arena = nc.encode(arena)
+							if err := kb.Put(k, arena[start:len(arena):len(arena)]); err != nil {
+								return err
+							}
+						}
+					}
 					continue
 				}
 				if ok && c.live() {
 					liveKeys, liveBytes = liveKeys-1, liveBytes-c.size
+				}
+				if ok {
+					live.install(&op.e, &c)
+					e = ix.shadowed(e, &c)
+				} else {
+					live.install(&op.e, nil)
+				}
+			} else {
+				live.install(&op.e, nil)
+				if droppedVersion(tx, op.key) != 0 {
+					// Drop left the key's records in the volumes, unnamed.
+					e = ix.shadowed(e, &indexEntry{}, shadowUnknown)
 				}
 			}
 			if op.e.live() {
 				liveKeys, liveBytes = liveKeys+1, liveBytes+op.e.size
 			}
 			start = len(arena)
-			arena = op.e.encode(arena)
+			arena = e.encode(arena)
 			if err := kb.Put(k, arena[start:len(arena):len(arena)]); err != nil {
 				return err
 			}
@@ -737,6 +774,9 @@ func (ix *index) commit(batch []indexOp) error {
 				return err
 			}
 		}
+		if err := putLive(tx, live); err != nil {
+			return err
+		}
 		mb := tx.Bucket(bucketMeta)
 		if err := putLiveCounts(mb, liveKeys, liveBytes); err != nil {
 			return err
@@ -748,6 +788,7 @@ func (ix *index) commit(batch []indexOp) error {
 		ix.committed.Add(uint64(len(keys)))
 		ix.liveKeys.Store(liveKeys)
 		ix.liveBytes.Store(liveBytes)
+		ix.addLive(live)
 	}
 	return err
 }

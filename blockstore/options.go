@@ -1,6 +1,7 @@
 package blockstore
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -105,7 +106,29 @@ type Options struct {
 	// fdatasyncs, volume creations; not ENOSPC) mark a disk failed until
 	// the store is reopened. Default 10; negative: never.
 	DiskErrorThreshold int
+
+	// Compaction (compact.go). CompactThreshold is the garbage ratio at
+	// which a sealed volume is compacted, in (0, 1]; default 0.5.
+	// CompactBytesPerSec bounds the bytes a pass reads and copies; default
+	// 32 MiB/s, negative: unlimited. CompactInterval runs a pass that
+	// often in the background; 0 (the default) never: call Compact.
+	CompactThreshold   float64
+	CompactBytesPerSec int64
+	CompactInterval    time.Duration
+	// TombstoneGrace is how long a tombstone is kept at least, by its
+	// version's time (version>>16 ms); default 10 days. Compaction drops
+	// an older tombstone only when TombstoneDroppable (nil: always) agrees
+	// and no older record of its key can resurface (see doc.go).
+	TombstoneGrace     time.Duration
+	TombstoneDroppable func(ctx context.Context, e Entry) bool
 }
+
+// Compaction defaults.
+const (
+	DefaultCompactThreshold   = 0.5
+	DefaultCompactBytesPerSec = 32 << 20
+	DefaultTombstoneGrace     = 10 * 24 * time.Hour
+)
 
 // DefaultTombstoneReserve is the reserve of volumes of 64 MiB and more.
 const DefaultTombstoneReserve = 4 << 20
@@ -165,6 +188,15 @@ func (o *Options) normalize() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.CompactThreshold == 0 {
+		o.CompactThreshold = DefaultCompactThreshold
+	}
+	if o.CompactBytesPerSec == 0 {
+		o.CompactBytesPerSec = DefaultCompactBytesPerSec
+	}
+	if o.TombstoneGrace == 0 {
+		o.TombstoneGrace = DefaultTombstoneGrace
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -189,6 +221,10 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("%w: node id %q (at most %d bytes, no control characters)", ErrInvalidArgument, o.NodeID, maxIdentityIDLen)
 	case o.ScrubInterval < 0 || o.ScrubBytesPerSec < 0:
 		return fmt.Errorf("%w: scrub interval %v, rate %d bytes/s", ErrInvalidArgument, o.ScrubInterval, o.ScrubBytesPerSec)
+	case !(o.CompactThreshold > 0 && o.CompactThreshold <= 1):
+		return fmt.Errorf("%w: compact threshold %v outside (0, 1]", ErrInvalidArgument, o.CompactThreshold)
+	case o.CompactInterval < 0 || o.TombstoneGrace < 0:
+		return fmt.Errorf("%w: negative compact interval %v or tombstone grace %v", ErrInvalidArgument, o.CompactInterval, o.TombstoneGrace)
 	case o.Compression < CodecDefault || o.Compression > CodecS2:
 		return fmt.Errorf("%w: codec %d", ErrInvalidArgument, o.Compression)
 	}

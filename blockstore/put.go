@@ -322,6 +322,7 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		chunkSize:   s.opts.ChunkSize,
 		contentType: p.ct,
 	}
+	e = withSpans(e, &m, 0) // the chunks' bytes, for garbage accounting
 	loc, err := s.write(p.ctx, p.dir, rec, indexOp{kind: opKey, key: p.key, e: e})
 	if err != nil {
 		return Info{}, fmt.Errorf("manifest: %w", err)

@@ -35,6 +35,7 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 	if interrupted {
 		s.log.Warn("blockstore: the index is from an interrupted rebuild; rebuilding from volumes")
 	}
+	stored := known
 	if rebuild || interrupted {
 		known = map[uint32]volumeRecord{}
 	}
@@ -42,6 +43,9 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 	var unknown []uint32
 	for i, d := range s.dirs {
 		if dirVols[i], err = s.openVolumes(d); err != nil {
+			return err
+		}
+		if dirVols[i], err = s.finishRemovals(d, dirVols[i], stored); err != nil {
 			return err
 		}
 		for _, v := range dirVols[i] {
@@ -71,7 +75,7 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 		s.index.mu.Unlock()
 	}()
 	var maxID uint32
-	for id := range known {
+	for id := range stored { // compacted volumes too: ids are never reused
 		maxID = max(maxID, id)
 	}
 	for i, d := range s.dirs {
@@ -91,8 +95,8 @@ func (s *Store) recover(ctx context.Context, rebuild bool) error {
 			return fmt.Errorf("blockstore: clearing the rebuild mark: %w", err)
 		}
 	}
-	for id := range known {
-		if _, ok := s.volume(id); !ok {
+	for id, r := range known {
+		if _, ok := s.volume(id); !ok && r.state != volCompacted {
 			s.log.Error("blockstore: volume named in the index is missing; its blobs will read as corrupt", "volume", id)
 		}
 	}
@@ -459,6 +463,7 @@ func (s *Store) recoveredOp(rec record, loc location) (indexOp, bool) {
 		e.chunkSize = m.chunkSize
 		e.checksum = rec.contentCRC
 		e.contentType = string(rec.contentType)
+		e = withSpans(e, &m, rec.chunkIndex)
 	default:
 		e.size = int64(rec.rawLen)
 		e.chunkSize = max(s.opts.ChunkSize, e.size)

@@ -433,7 +433,8 @@ func (s *Store) nextScrubVolume(d *dataDir, from, to uint32) *volume {
 	defer s.volMu.RUnlock()
 	var best *volume
 	for id, v := range s.volumes {
-		if v.dir == d && id >= from && id <= to && (best == nil || id < best.id) {
+		// A compacted volume is garbage on its way out (compact.go).
+		if v.dir == d && id >= from && id <= to && (best == nil || id < best.id) && uint8(v.state.Load()) != volCompacted {
 			best = v
 		}
 	}
@@ -748,7 +749,7 @@ func (ix *index) markCorrupt(key string, seen indexEntry) bool {
 // commitCorrupt (in the indexer's transaction) stores the corrupt entry e
 // for key k if bbolt still holds a live entry at e's version and location,
 // and returns the live key and byte counts adjusted.
-func commitCorrupt(kb *bolt.Bucket, k []byte, e *indexEntry, arena []byte, liveKeys, liveBytes int64) ([]byte, int64, int64, error) {
+func commitCorrupt(kb *bolt.Bucket, k []byte, e *indexEntry, arena []byte, liveKeys, liveBytes int64, live liveDelta) ([]byte, int64, int64, error) {
 	v := kb.Get(k)
 	if v == nil {
 		return arena, liveKeys, liveBytes, nil
@@ -762,6 +763,7 @@ func commitCorrupt(kb *bolt.Bucket, k []byte, e *indexEntry, arena []byte, liveK
 	if err := kb.Put(k, arena[start:len(arena):len(arena)]); err != nil {
 		return arena, liveKeys, liveBytes, err
 	}
+	live.remove(&cur) // nothing of a corrupt entry can move (garbage.go)
 	return arena, liveKeys - 1, liveBytes - cur.size, nil
 }
 

@@ -39,6 +39,8 @@ type Store struct {
 
 	stats storeCounters
 
+	compaction compactState // compact.go
+
 	// check is set only in a Store that Check builds: scans report to it
 	// instead of indexing, and nothing on disk is changed.
 	check *checker
@@ -77,6 +79,11 @@ type Stats struct {
 	// Disks is per data directory: health (failed disks), usage and scrub
 	// progress (diskhealth.go, scrub.go).
 	Disks []DiskStats
+	// Volumes and disks as garbage accounting sees them (garbage.go), and
+	// what compaction did since Open (compact.go).
+	VolumeUsage []VolumeUsage
+	DiskUsage   []DiskUsage
+	Compaction  CompactStats
 }
 
 // Open opens (or creates) a store and runs recovery: every volume is
@@ -129,6 +136,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	for _, d := range s.dirs {
 		go d.app.run()
 	}
+	s.startCompactor()
 	if err := s.startScrub(); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -144,6 +152,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return ErrClosed
 	}
+	s.stopCompactor()
 	s.stopScrub()
 	for _, d := range s.dirs {
 		d.app.close()
@@ -364,7 +373,11 @@ func (s *Store) Stats() Stats {
 		queued += used
 		queuePeak = max(queuePeak, peak)
 	}
+	volumeUsage, diskUsage := s.usage()
 	return Stats{
+		VolumeUsage:     volumeUsage,
+		DiskUsage:       diskUsage,
+		Compaction:      s.compactStats(),
 		QueuedBytes:     queued,
 		QueuePeakBytes:  queuePeak,
 		RecordsWritten:  s.stats.records.Load(),

@@ -42,6 +42,10 @@ const (
 	volOpen   uint8 = iota // may take appends
 	volSealed              // full or retired: read-only, valid up to end
 	volFailed              // a write or sync failed: read-only, valid up to end
+	// volCompacted: compaction moved every record still needed elsewhere
+	// and removes the file (recovery finishes a removal a crash cut
+	// short). The record stays, so the id is never reused.
+	volCompacted
 )
 
 // volume is one preallocated file of records on one data directory.

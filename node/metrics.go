@@ -246,13 +246,30 @@ var (
 		"Durable, readable entries not yet committed to the index.", nil, nil)
 	coalescedDesc = prometheus.NewDesc("strata_tier_coalesced_reads_total",
 		"Reads that shared another reader's backend read instead of issuing their own.", nil, nil)
+	diskLiveDesc = prometheus.NewDesc("strata_disk_live_bytes",
+		"Bytes of a data disk's volumes that the index needs.", []string{"device", "dir"}, nil)
+	diskGarbageDesc = prometheus.NewDesc("strata_disk_garbage_bytes",
+		"Bytes of a data disk's volumes that compaction can reclaim (overwritten, deleted, padding).", []string{"device", "dir"}, nil)
+	diskGarbageRatioDesc = prometheus.NewDesc("strata_disk_garbage_ratio",
+		"Garbage bytes over used bytes of a data disk's volumes (0 to 1).", []string{"device", "dir"}, nil)
+	compactPassesDesc = prometheus.NewDesc("strata_compaction_passes_total",
+		"Compaction passes run.", nil, nil)
+	compactVolumesDesc = prometheus.NewDesc("strata_compaction_volumes_total",
+		"Volumes compacted and removed.", nil, nil)
+	compactWrittenDesc = prometheus.NewDesc("strata_compaction_written_bytes_total",
+		"Bytes compaction copied into active volumes.", nil, nil)
+	compactReclaimedDesc = prometheus.NewDesc("strata_compaction_reclaimed_bytes_total",
+		"Bytes of the volumes compaction removed.", nil, nil)
+	compactTombstonesDesc = prometheus.NewDesc("strata_compaction_tombstones_dropped_total",
+		"Tombstones compaction dropped past their grace period.", nil, nil)
 )
 
 // storeCollector exports StoreStats at scrape time, for stores that have them.
 type storeCollector struct{ store func() Store }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc} {
+	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc,
+		diskLiveDesc, diskGarbageDesc, diskGarbageRatioDesc, compactPassesDesc, compactVolumesDesc, compactWrittenDesc, compactReclaimedDesc, compactTombstonesDesc} {
 		ch <- d
 	}
 }
@@ -269,6 +286,17 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(indexErrorsDesc, prometheus.CounterValue, float64(st.IndexErrors))
 	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(st.PendingIndexEntries))
 	ch <- prometheus.MustNewConstMetric(coalescedDesc, prometheus.CounterValue, float64(st.CoalescedReads))
+	for _, d := range st.Disks {
+		ch <- prometheus.MustNewConstMetric(diskLiveDesc, prometheus.GaugeValue, float64(d.Live), d.Device, d.Dir)
+		ch <- prometheus.MustNewConstMetric(diskGarbageDesc, prometheus.GaugeValue, float64(d.Garbage), d.Device, d.Dir)
+		ch <- prometheus.MustNewConstMetric(diskGarbageRatioDesc, prometheus.GaugeValue, d.GarbageRatio, d.Device, d.Dir)
+	}
+	cs := st.Compaction
+	ch <- prometheus.MustNewConstMetric(compactPassesDesc, prometheus.CounterValue, float64(cs.Passes))
+	ch <- prometheus.MustNewConstMetric(compactVolumesDesc, prometheus.CounterValue, float64(cs.Volumes))
+	ch <- prometheus.MustNewConstMetric(compactWrittenDesc, prometheus.CounterValue, float64(cs.BytesCopied))
+	ch <- prometheus.MustNewConstMetric(compactReclaimedDesc, prometheus.CounterValue, float64(cs.BytesReclaimed))
+	ch <- prometheus.MustNewConstMetric(compactTombstonesDesc, prometheus.CounterValue, float64(cs.TombstonesDropped))
 }
 
 // buildInfoGauge is strata_build_info: always 1, the build in its labels.

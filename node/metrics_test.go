@@ -25,7 +25,9 @@ func TestMetricsStoreCounters(t *testing.T) {
 				Bounds: []time.Duration{time.Millisecond}, Counts: []uint64{2, 1}, Sum: 5 * time.Millisecond, Count: 3}},
 		}}},
 	)
-	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7})
+	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7,
+		Disks:      []node.DiskSpace{{Device: "hdd0", Dir: "/hdd0", Live: 600, Garbage: 400, GarbageRatio: 0.4}},
+		Compaction: node.CompactionStats{Passes: 8, Volumes: 9, TombstonesDropped: 10, BytesCopied: 11, BytesReclaimed: 12}})
 	w := e.do(http.MethodGet, "/metrics", nil)
 	wantStatus(t, w, 200, "")
 	text := w.Body.String()
@@ -36,6 +38,14 @@ func TestMetricsStoreCounters(t *testing.T) {
 		`strata_tier_coalesced_reads_total 5`,
 		`strata_store_torn_tails_total 6`,
 		`strata_index_commit_errors_total 7`,
+		`strata_disk_live_bytes{device="hdd0",dir="/hdd0"} 600`,
+		`strata_disk_garbage_bytes{device="hdd0",dir="/hdd0"} 400`,
+		`strata_disk_garbage_ratio{device="hdd0",dir="/hdd0"} 0.4`,
+		`strata_compaction_passes_total 8`,
+		`strata_compaction_volumes_total 9`,
+		`strata_compaction_tombstones_dropped_total 10`,
+		`strata_compaction_written_bytes_total 11`,
+		`strata_compaction_reclaimed_bytes_total 12`,
 		`strata_device_queue_wait_seconds_bucket{class="read",device="hdd0",le="0.001"} 2`,
 		`strata_device_queue_wait_seconds_count{class="read",device="hdd0"} 3`,
 		`strata_tier_items{tier="hdd"} 3`,

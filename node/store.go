@@ -99,6 +99,24 @@ type StoreStats struct {
 	IndexErrors         uint64 // failed index commit attempts
 	PendingIndexEntries int    // durable, readable, not yet committed to the index
 	CoalescedReads      uint64 // reads that shared another reader's backend read
+	// Disks is the HDD tier's space per data directory, as garbage
+	// accounting sees it; Compaction what compaction did since start.
+	Disks      []DiskSpace
+	Compaction CompactionStats
+}
+
+// DiskSpace is one data directory's used bytes split into the records the
+// index needs (live) and the rest (garbage: overwritten, deleted, padding).
+type DiskSpace struct {
+	Device, Dir   string // the device label of DeviceStats, the data directory
+	Live, Garbage int64
+	GarbageRatio  float64
+}
+
+// CompactionStats counts compaction's work.
+type CompactionStats struct {
+	Passes, Volumes, TombstonesDropped uint64
+	BytesCopied, BytesReclaimed        uint64
 }
 
 // Latency is a bucketed (not cumulative) latency histogram: Counts[i] counts

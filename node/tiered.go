@@ -122,7 +122,23 @@ func (t tieredStore) StoreStats() StoreStats {
 		IndexErrors:         st.Backend.IndexErrors,
 		PendingIndexEntries: st.Backend.PendingKeys,
 		CoalescedReads:      st.Coalesced,
+		Disks:               diskSpace(st.Backend.DiskUsage),
+		Compaction: CompactionStats{
+			Passes:            st.Backend.Compaction.Passes,
+			Volumes:           st.Backend.Compaction.VolumesCompacted,
+			TombstonesDropped: st.Backend.Compaction.TombstonesDropped,
+			BytesCopied:       st.Backend.Compaction.BytesCopied,
+			BytesReclaimed:    st.Backend.Compaction.BytesReclaimed,
+		},
 	}
+}
+
+func diskSpace(disks []blockstore.DiskUsage) []DiskSpace {
+	out := make([]DiskSpace, len(disks))
+	for i, d := range disks {
+		out[i] = DiskSpace{Device: d.Device, Dir: d.Dir, Live: d.Live, Garbage: d.Garbage, GarbageRatio: d.GarbageRatio}
+	}
+	return out
 }
 
 func classLabel(c ioengine.Class) string {
