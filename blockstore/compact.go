@@ -213,8 +213,8 @@ func (s *Store) compactCandidates() []*volume {
 	s.volMu.RLock()
 	for _, v := range s.volumes {
 		st := uint8(v.state.Load())
-		if active[v] || (st != volSealed && st != volFailed) {
-			continue
+		if active[v] || (st != volSealed && st != volFailed) || v.dir.failedErr() != nil {
+			continue // a failed disk is out of service: not read, not written
 		}
 		used := v.end.Load()
 		if r := ratio(s.index.garbageOf(v.id, used), used); used > 0 && r >= s.opts.CompactThreshold {
@@ -466,6 +466,7 @@ func (s *Store) readRaw(ctx context.Context, loc location, key string, version u
 	n, err := v.h.ReadAt(ctx, ioengine.ClassBackground, buf.B[:end-start], start)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(n) >= loc.offset+loc.length-start) {
 		s.putBuf(buf)
+		v.dir.noteIOError(s, err)
 		return record{}, nil, nil, fmt.Errorf("read at %s: %w", loc, err)
 	}
 	rb := buf.B[loc.offset-start : loc.offset-start+loc.length]
@@ -625,6 +626,7 @@ func (c *copier) release() {
 func (s *Store) moveRecord(ctx context.Context, cp *copier, sc *scanReader, r liveRef, done func(move)) error {
 	rb, err := sc.at(ctx, r.e.loc.offset, int(r.e.loc.length))
 	if err != nil {
+		cp.d.noteIOError(s, err)
 		return err
 	}
 	rec, _, err := decodeRecord(rb)

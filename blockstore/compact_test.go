@@ -545,3 +545,24 @@ func TestCompactCrash(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestCompactSkipsFailedDisk: a disk marked failed is out of service, so
+// compaction neither reads its volumes nor copies onto it.
+func TestCompactSkipsFailedDisk(t *testing.T) {
+	opts := compactOptions(t)
+	s := mustOpen(t, opts)
+	defer s.Close()
+	garbageState(t, s, newBlobModel(), rand.New(rand.NewPCG(7, 7)))
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.compactCandidates()) == 0 {
+		t.Fatal("no candidate to begin with")
+	}
+	failed := fmt.Errorf("%w: test", ErrDiskFailed)
+	s.dirs[0].health.failed.Store(&failed)
+	rep, err := s.Compact(context.Background())
+	if err != nil || len(rep.Volumes) != 0 || rep.RecordsCopied != 0 {
+		t.Fatalf("report %+v, %v: want nothing compacted on a failed disk", rep, err)
+	}
+}
