@@ -265,8 +265,10 @@
 //     Options.CompactBytesPerSec (read and written bytes together), and
 //     appended unchanged (bytes, checksums, version, codec) to the active
 //     volume of the same disk, batched so the appender packs them into
-//     groups, each fdatasync'd before it is acknowledged. Copies have no
-//     entry yet: they count as garbage.
+//     groups, each fdatasync'd before it is acknowledged; a batch waits
+//     (up to 20 ms) while puts are queued for the disk, so copies do not
+//     hold up group commits. Copies have no entry yet: they count as
+//     garbage. A disk marked failed is skipped.
 //  2. One bbolt transaction per batch of moves (up to 16384) switches each
 //     entry that still points at its old record to the copy; an entry a
 //     write, delete or drop changed meanwhile keeps the change, and the
