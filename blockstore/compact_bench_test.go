@@ -7,7 +7,7 @@ package blockstore
 //
 // Each foreground sub-benchmark builds its own store with sealed volumes
 // about 2/3 garbage; the "compacting" ones run passes (at the default
-// 32 MiB/s) for as long as they find work, and report how many bytes the
+// 8 MiB/s) for as long as they find work, and report how many bytes the
 // passes copied while the operations ran (compact-MB) and whether the
 // passes ran out of work before the operations did (compact-ended-early).
 // STRATA_BENCH_COMPACT_RATE sets Options.CompactBytesPerSec.
