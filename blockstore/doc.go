@@ -27,11 +27,18 @@
 // entries (Entry.Corrupt) that Stat and List hide; Scan walks all keys in
 // order, merging pending entries over bbolt as List does. NextVersion
 // issues a version from the clock and ObserveVersion moves the clock past
-// a version learnt from a peer; every index commit and Close store the
-// clock's current stamp with the highest version, so after a restart the
-// clock is also above the versions it issued for writes stored only on
-// other nodes (except those issued after the last commit before a crash,
-// if the wall clock was also set back by more than the time since).
+// a version learnt from a peer. The clock keeps a ceiling in the index
+// (its own small bbolt write, not tied to ops): 2 s of wall time above the
+// clock, rewritten about once a second by a goroutine, and by NextVersion
+// itself only when a stamp would come within 1 ms of it (after observing
+// a peer whose clock runs ahead, say); a version is returned only once a
+// ceiling above it is durable, and Open starts the clock at the stored
+// ceiling. So after a crash, even with the wall clock set back, the clock
+// is above every version it issued, for writes stored only on other nodes
+// too; a restart may start it up to 2 s ahead of the wall clock. If the
+// ceiling cannot be written (a broken index, a full disk) that is logged
+// and versions are still issued, then only as safe as the index commits,
+// which also store the clock's current stamp.
 //
 // Drop(key, version) forgets the local copy of key if its entry is still
 // exactly at version (rebalancing: the key's new owners hold it). It

@@ -25,11 +25,14 @@ import (
 const IndexFileName = "index.db"
 
 var (
-	bucketKeys     = []byte("keys")
-	bucketVolumes  = []byte("volumes")
-	bucketMeta     = []byte("meta")
-	metaMaxVer     = []byte("max-version")
-	metaCleanClose = []byte("clean-close")
+	bucketKeys    = []byte("keys")
+	bucketVolumes = []byte("volumes")
+	bucketMeta    = []byte("meta")
+	metaMaxVer    = []byte("max-version")
+	// metaClockCeiling is the version clock's persisted ceiling: every
+	// version issued is below it (hlc.go).
+	metaClockCeiling = []byte("clock-ceiling")
+	metaCleanClose   = []byte("clean-close")
 	// metaLiveKeys and metaLiveBytes count the live (non-tombstone) keys
 	// and their blob bytes, kept in the same transactions as the keys.
 	metaLiveKeys  = []byte("live-keys")
@@ -142,7 +145,9 @@ type index struct {
 	// clock, when set, is the store's version clock: every commit (and
 	// Close) stores its current stamp with the highest version, so versions
 	// issued by NextVersion for writes held only elsewhere (a coordinator
-	// that is not a home) stay below the clock after a restart.
+	// that is not a home) stay below the clock after a restart. The clock
+	// ceiling (hlc.go, putClockCeiling) covers those issued since the last
+	// commit; this is the fallback when the ceiling cannot be written.
 	clock   func() uint64
 	done    chan struct{}
 	started atomic.Bool   // start ran: close waits for done
@@ -840,6 +845,38 @@ func (ix *index) clockStamp(v uint64) uint64 {
 		v = max(v, ix.clock())
 	}
 	return v
+}
+
+// loadClockCeiling reads the version clock's persisted ceiling (0: none).
+func (ix *index) loadClockCeiling() (uint64, error) {
+	var v uint64
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta).Get(metaClockCeiling); len(b) == 8 {
+			v = binary.BigEndian.Uint64(b)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// putClockCeiling raises the version clock's persisted ceiling to v (never
+// lowers it) in a transaction of its own: one small page write and an
+// fsync, about once a second (hlc.go). A broken index gets no more writes.
+func (ix *index) putClockCeiling(v uint64) error {
+	if broken := ix.broken.Load(); broken != nil {
+		return fmt.Errorf("blockstore: clock ceiling: index broken: %w", *broken)
+	}
+	err := ix.db.Update(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketMeta)
+		if cur := mb.Get(metaClockCeiling); len(cur) == 8 {
+			v = max(v, binary.BigEndian.Uint64(cur))
+		}
+		return mb.Put(metaClockCeiling, binary.BigEndian.AppendUint64(nil, v))
+	})
+	if err != nil {
+		return fmt.Errorf("blockstore: clock ceiling: %w", err)
+	}
+	return nil
 }
 
 // putMaxVersion raises the stored highest version to v (never lowers it).

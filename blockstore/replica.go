@@ -65,8 +65,9 @@ func (s *Store) Scan(ctx context.Context, startAfter string, limit int) ([]Entry
 
 // NextVersion ticks the store's hybrid logical clock: a version above every
 // version the store has issued, stored or observed since Open, and above
-// every version on disk or issued before the last index commit of the
-// previous run (see the package doc).
+// every version on disk or issued by the previous run, crash or not (the
+// clock's persisted ceiling: see the package doc). It writes to the index
+// only when the clock jumps past the ceiling, not per call.
 func (s *Store) NextVersion() uint64 { return s.clock.next() }
 
 // ObserveVersion moves the clock to at least v, so later versions are

@@ -841,3 +841,68 @@ func TestNextVersionAfterCrashAboveIssued(t *testing.T) {
 		t.Fatalf("after a crash with the clock set back: version %d, not above %d issued before the last commit", v, issued)
 	}
 }
+
+// TestNextVersionAfterCrashAboveIssuedWithoutOps: a coordinator issues
+// versions for keys it is not home of (no local op, so no index commit),
+// after observing a peer whose clock runs ahead; a crash right after, and
+// a restart with the wall clock set back, still give versions above every
+// one issued before the crash (the persisted clock ceiling).
+func TestNextVersionAfterCrashAboveIssuedWithoutOps(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	mfs := memfs.New(memfs.Options{})
+	opts := testOptions(t, mfs)
+	opts.Now = func() time.Time { return now }
+	s := mustOpen(t, opts)
+	putAt(t, s, "local", 5, "x") // an old local write, committed
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.ObserveVersion(uint64(now.Add(10*time.Second).UnixMilli()) << 16) // a fast peer
+	var issued uint64
+	for range 1000 {
+		issued = max(issued, s.NextVersion())
+	}
+	crashed := opts
+	crashed.IndexDir = t.TempDir()
+	copyIndex(t, s, crashed.IndexDir)
+	crashed.FS = mfs.CrashClone()
+	s.Close()
+	now = now.Add(-time.Hour)
+	s = mustOpen(t, crashed)
+	defer s.Close()
+	if v := s.NextVersion(); v <= issued {
+		t.Fatalf("after a crash with no local op since the versions were issued: version %d, not above %d", v, issued)
+	}
+}
+
+// TestNextVersionWritesCeilingRarely: the clock ceiling keeps its cost off
+// NextVersion: no write while the stamps stay under it, one write when the
+// refresher finds the wall clock has moved on, and one when a fast peer's
+// version pushes the clock past it.
+func TestNextVersionWritesCeilingRarely(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	opts := testOptions(t, memfs.New(memfs.Options{}))
+	opts.Now = func() time.Time { return now } // the wall clock only moves when told
+	s := mustOpen(t, opts)
+	defer s.Close()
+	issue := func(when string, wantWrites uint64) {
+		t.Helper()
+		before := s.clock.ceilingWrites()
+		for range 10000 {
+			s.NextVersion()
+		}
+		if got := s.clock.ceilingWrites() - before; got != wantWrites {
+			t.Fatalf("%s: 10000 versions wrote the ceiling %d times, want %d", when, got, wantWrites)
+		}
+	}
+	issue("after Open", 0)
+	now = now.Add(10 * time.Second)
+	before := s.clock.ceilingWrites()
+	s.clock.refresh()
+	if got := s.clock.ceilingWrites() - before; got != 1 {
+		t.Fatalf("refresh after the wall clock moved on wrote %d times, want 1", got)
+	}
+	issue("after a refresh", 0)
+	s.ObserveVersion(uint64(now.Add(time.Minute).UnixMilli()) << 16)
+	issue("after observing a fast peer", 1)
+}

@@ -46,6 +46,10 @@ type Store struct {
 	check *checker
 
 	scrub scrubber // scrub.go
+
+	// clockStop ends the clock ceiling's refresher; clockDone is closed
+	// when it has returned (clock.go).
+	clockStop, clockDone chan struct{}
 }
 
 type storeCounters struct {
@@ -133,6 +137,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.releaseDirs()
 		return nil, errors.Join(err, ix.close())
 	}
+	if err := s.startClock(); err != nil {
+		s.closeFiles()
+		s.releaseDirs()
+		return nil, errors.Join(err, ix.close())
+	}
 	for _, d := range s.dirs {
 		go d.app.run()
 	}
@@ -154,6 +163,7 @@ func (s *Store) Close() error {
 	}
 	s.stopCompactor()
 	s.stopScrub()
+	s.stopClock()
 	for _, d := range s.dirs {
 		d.app.close()
 	}
