@@ -142,6 +142,8 @@ type index struct {
 	// existing index lost at a crash: at most what was queued then (about
 	// maxQueue + maxTxOps), so readiness does not wait for bbolt.
 	unbounded bool
+	// drops counts Drop's markers, to tell them apart (dropMarker).
+	drops uint64
 	// clock, when set, is the store's version clock: every commit (and
 	// Close) stores its current stamp with the highest version, so versions
 	// issued by NextVersion for writes held only elsewhere (a coordinator
@@ -159,6 +161,9 @@ type index struct {
 	// commitFault, when set (tests only), fails every commit transaction
 	// with its error before anything is written.
 	commitFault atomic.Pointer[error]
+	// commitHook, when set (tests only), runs before each commit attempt
+	// with its batch: a test can hold the batch in flight.
+	commitHook atomic.Pointer[func([]indexOp)]
 
 	commits      atomic.Uint64
 	committed    atomic.Uint64 // key ops committed
@@ -492,11 +497,24 @@ func (ix *index) drop(key string, version uint64) (bool, error) {
 	if !ok || cur.dropped() || cur.version != version {
 		return false, nil
 	}
-	marker := indexEntry{flags: entryDropped, version: version}
+	ix.drops++
+	marker := dropMarker(version, ix.drops)
 	ix.pending[key] = marker
 	ix.queue = append(ix.queue, indexOp{kind: opDrop, key: key, e: marker})
 	ix.signal()
 	return true, nil
+}
+
+// dropMarker is the pending entry of a key Drop forgot at version. seq,
+// unique per index, is kept in modTime (which a marker has no use for):
+// the indexer removes a committed op's entry from pending only if it is
+// still that op's (==), and two drops of one key at one version (dropped,
+// written again at that version, dropped again while the first drop's
+// batch was in flight) must not look alike, or the first drop's commit
+// would take away the second's marker and show the write in between until
+// the second drop commits.
+func dropMarker(version, seq uint64) indexEntry {
+	return indexEntry{flags: entryDropped, version: version, modTime: int64(seq)}
 }
 
 func (ix *index) signal() {
@@ -657,6 +675,9 @@ func (ix *index) writable() error {
 // last-writer-wins, then volume watermarks and states, then the highest
 // version.
 func (ix *index) commit(batch []indexOp) error {
+	if hook := ix.commitHook.Load(); hook != nil {
+		(*hook)(batch)
+	}
 	keys := make([]int, 0, len(batch))
 	for i := range batch {
 		if batch[i].keyed() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -905,4 +906,82 @@ func TestNextVersionWritesCeilingRarely(t *testing.T) {
 	issue("after a refresh", 0)
 	s.ObserveVersion(uint64(now.Add(time.Minute).UnixMilli()) << 16)
 	issue("after observing a fast peer", 1)
+}
+
+// TestDropAgainWhileDropCommits: a key dropped at v, written again at v
+// and dropped at v again while the first drop's batch (with the write) is
+// in flight stays dropped when that batch completes: the second drop's
+// marker must not be taken for the first one's and leave pending, which
+// would show the write bbolt just committed until the second drop commits.
+// (Found through TestDropWhileIndexerCommits, which hit it about 1 run in 30.)
+func TestDropAgainWhileDropCommits(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions(t, memfs.New(memfs.Options{}))
+	s := mustOpen(t, opts)
+	defer func() { s.Close() }()
+	putAt(t, s, "k", 21, "a")
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Each commit waits for the test: inflight reports its batch, resume
+	// lets it go. Every wait has a deadline, so a bug cannot hang the test.
+	inflight, resume := make(chan []indexOp), make(chan struct{})
+	hook := func(batch []indexOp) {
+		inflight <- slices.Clone(batch)
+		<-resume
+	}
+	s.index.commitHook.Store(&hook)
+	defer func() {
+		s.index.commitHook.Store(nil)
+		close(resume)
+	}()
+	waitBatch := func(what string) []indexOp {
+		t.Helper()
+		select {
+		case b := <-inflight:
+			return b
+		case <-time.After(time.Minute):
+			t.Fatalf("no commit of %s within a minute", what)
+			return nil
+		}
+	}
+	release := func() {
+		select {
+		case resume <- struct{}{}:
+		case <-time.After(time.Minute):
+			t.Fatal("the commit did not take its release within a minute")
+		}
+	}
+	putAt(t, s, "other", 1, "o") // a batch to hold while the next ops queue
+	go s.index.flush()
+	waitBatch("other")
+	if err := s.Drop(ctx, "k", 21); err != nil {
+		t.Fatal(err)
+	}
+	putAt(t, s, "k", 21, "b") // after a drop any version is taken
+	release()
+	b := waitBatch("the drop and the write")
+	isDrop := func(op indexOp) bool { return op.kind == opDrop && op.key == "k" }
+	isPut := func(op indexOp) bool { return op.kind == opKey && op.key == "k" }
+	if !slices.ContainsFunc(b, isDrop) || !slices.ContainsFunc(b, isPut) {
+		t.Fatalf("the second batch is %v, want the drop and the write of k", b)
+	}
+	if err := s.Drop(ctx, "k", 21); err != nil { // the write, dropped again
+		t.Fatal(err)
+	}
+	release()
+	waitBatch("the second drop") // held: the second drop is not committed yet
+	if e, err := s.Lookup(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the first drop's batch committed: Lookup k = v%d, %v; want ErrNotFound (dropped again)", e.Version, err)
+	}
+	if ents := scanAll(t, s, 100); slices.ContainsFunc(ents, func(e entrySummary) bool { return e.key == "k" }) {
+		t.Fatalf("Scan shows the key dropped again: %v", ents)
+	}
+	release()
+	if err := s.index.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(ctx, "k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after every commit: Lookup k: %v, want ErrNotFound", err)
+	}
 }
