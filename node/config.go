@@ -87,6 +87,17 @@ type Config struct {
 	// DiskErrorThreshold is how many I/O errors take a data disk out of
 	// service until restart; -1: never. Default 10.
 	DiskErrorThreshold int `toml:"disk_error_threshold"`
+	// CompactInterval is how often a background compaction pass looks
+	// for sealed volumes whose garbage ratio reached CompactThreshold and
+	// copies their live records away; "0s" turns it off (strata compact
+	// and the admin route still run a pass). Default 1h.
+	CompactInterval time.Duration `toml:"compact_interval"`
+	// CompactThreshold is the garbage ratio, in (0, 1], at which a sealed
+	// volume is compacted. Default 0.5.
+	CompactThreshold float64 `toml:"compact_threshold"`
+	// CompactRate bounds the bytes a compaction pass reads and writes
+	// together, per second. Default 8MiB.
+	CompactRate ByteSize `toml:"compact_rate"`
 
 	HTTP    HTTPConfig    `toml:"http"`
 	Limits  LimitsConfig  `toml:"limits"`
@@ -195,6 +206,7 @@ func DefaultConfig(dataRoot string) Config {
 		Cluster: defaultClusterConfig(),
 	}
 	c.ScrubInterval, c.ScrubRate, c.DiskErrorThreshold = DefaultScrubInterval, blockstore.DefaultScrubBytesPerSec, blockstore.DefaultDiskErrorThreshold
+	c.CompactInterval, c.CompactThreshold, c.CompactRate = DefaultCompactInterval, blockstore.DefaultCompactThreshold, blockstore.DefaultCompactBytesPerSec
 	c.SetDataDir(dataRoot)
 	return c
 }
@@ -202,6 +214,21 @@ func DefaultConfig(dataRoot string) Config {
 // DefaultScrubInterval is scrub_interval's default: a pass a week after
 // the last one ended (a pass over a 10 TB disk at 8 MiB/s takes two weeks).
 const DefaultScrubInterval = 7 * 24 * time.Hour
+
+// DefaultCompactInterval is compact_interval's default: a node reclaims
+// the space of overwrites and deletes without an operator asking, and a
+// pass that finds no volume over the threshold only reads the index's
+// per-volume counts.
+const DefaultCompactInterval = time.Hour
+
+// ApplyCompactOptions sets the compaction settings in o (the tombstone
+// grace and hook are the cluster's business: cmd/strata sets them in
+// cluster mode).
+func (c Config) ApplyCompactOptions(o *blockstore.Options) {
+	o.CompactInterval = c.CompactInterval
+	o.CompactThreshold = c.CompactThreshold
+	o.CompactBytesPerSec = int64(c.CompactRate)
+}
 
 // ApplyDiskOptions sets the scrub and failed-disk settings in o.
 func (c Config) ApplyDiskOptions(o *blockstore.Options) {
@@ -359,6 +386,14 @@ func (c Config) Validate() error {
 		bad("scrub_rate must be positive")
 	case c.DiskErrorThreshold == 0 || c.DiskErrorThreshold < -1:
 		bad("disk_error_threshold %d: want a positive count, or -1 for never", c.DiskErrorThreshold)
+	}
+	switch {
+	case c.CompactInterval < 0:
+		bad("compact_interval %v is negative", c.CompactInterval)
+	case !(c.CompactThreshold > 0 && c.CompactThreshold <= 1):
+		bad("compact_threshold %v outside (0, 1]", c.CompactThreshold)
+	case c.CompactRate <= 0:
+		bad("compact_rate must be positive")
 	}
 	for name, v := range map[string]ByteSize{"max_blob_size": c.MaxBlobSize, "chunk_size": c.ChunkSize, "volume_size": c.VolumeSize, "http.max_header_bytes": c.HTTP.MaxHeaderBytes} {
 		if v <= 0 {

@@ -49,6 +49,29 @@ func TestApplyDiskOptions(t *testing.T) {
 	}
 }
 
+// The compaction settings reach the blockstore's options; the example
+// config gives the defaults.
+func TestApplyCompactOptions(t *testing.T) {
+	c := DefaultConfig("")
+	var o blockstore.Options
+	c.ApplyCompactOptions(&o)
+	if o.CompactInterval != time.Hour || o.CompactThreshold != 0.5 || o.CompactBytesPerSec != 8<<20 {
+		t.Fatalf("defaults give %v, threshold %v, %d bytes/s", o.CompactInterval, o.CompactThreshold, o.CompactBytesPerSec)
+	}
+	c.CompactInterval, c.CompactThreshold, c.CompactRate = 0, 0.25, 1<<20
+	c.ApplyCompactOptions(&o)
+	if o.CompactInterval != 0 || o.CompactThreshold != 0.25 || o.CompactBytesPerSec != 1<<20 {
+		t.Fatalf("set values give %v, threshold %v, %d bytes/s", o.CompactInterval, o.CompactThreshold, o.CompactBytesPerSec)
+	}
+	ex, err := LoadConfig(filepath.Join("..", "docs", "strata.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := DefaultConfig(""); ex.CompactInterval != d.CompactInterval || ex.CompactThreshold != d.CompactThreshold || ex.CompactRate != d.CompactRate {
+		t.Fatalf("example config: %v, %v, %v; want the defaults", ex.CompactInterval, ex.CompactThreshold, ex.CompactRate)
+	}
+}
+
 func TestSetDataDir(t *testing.T) {
 	c := DefaultConfig("/a")
 	c.IndexDir = "/ssd/index" // set elsewhere: stays
@@ -135,6 +158,11 @@ func TestValidate(t *testing.T) {
 		{"scrub off", func(c *Config) { c.ScrubInterval = 0 }, ""},
 		{"negative scrub interval", func(c *Config) { c.ScrubInterval = -time.Second }, "scrub_interval"},
 		{"no scrub rate", func(c *Config) { c.ScrubRate = 0 }, "scrub_rate"},
+		{"compaction off", func(c *Config) { c.CompactInterval = 0 }, ""},
+		{"negative compact interval", func(c *Config) { c.CompactInterval = -time.Second }, "compact_interval"},
+		{"zero compact threshold", func(c *Config) { c.CompactThreshold = 0 }, "compact_threshold"},
+		{"compact threshold above 1", func(c *Config) { c.CompactThreshold = 1.5 }, "compact_threshold"},
+		{"no compact rate", func(c *Config) { c.CompactRate = 0 }, "compact_rate"},
 		{"disk errors never", func(c *Config) { c.DiskErrorThreshold = -1 }, ""},
 		{"zero disk error threshold", func(c *Config) { c.DiskErrorThreshold = 0 }, "disk_error_threshold"},
 		{"loopback v6", func(c *Config) { c.Listen = "[::1]:7070" }, ""},

@@ -319,7 +319,8 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	log.Info("opening store", "layout", layout, "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
-	store, backend, err := openStore(ctx, cfg, log, nil)
+	tombstones := &tombstoneHook{} // bound to the cluster once it exists
+	store, backend, err := openStore(ctx, cfg, log, nil, tombstones)
 	if err != nil {
 		return failStart(err)
 	}
@@ -339,6 +340,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			return failStart(errors.Join(fmt.Errorf("cluster: %w", err), closeStore()))
 		}
 		clusterRT, blobs = rt, st
+		tombstones.bind(rt.cluster.TombstoneDroppable)
 		// The cluster stops after the blob listener drained, before the store closes.
 		innerClose := closeStore
 		closeStore = func() error { return errors.Join(clusterRT.close(), innerClose()) }
@@ -387,10 +389,12 @@ func createDataDirs(cfg node.Config) error {
 // openStore opens the HDD block store of cfg, then the tiered store (RAM
 // and SSD caches) over it. Closing the returned store closes the backend
 // too; the backend is returned for its identity. dataFS is the file system
-// of the HDD directories (nil: the real one).
-func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS) (*tiering.Store, *blockstore.Store, error) {
+// of the HDD directories (nil: the real one). tombstones is the cluster's
+// late-bound tombstone hook, used in cluster mode (nil: compaction keeps
+// every tombstone there; see applyCompaction).
+func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
-	backend, err := blockstore.Open(ctx, blockstore.Options{
+	opts := blockstore.Options{
 		FS:          dataFS, // nil: the real one; bench --device-model: a modelled head
 		NodeID:      cfg.NodeID,
 		FileMode:    fileMode,
@@ -400,7 +404,9 @@ func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS io
 		ChunkSize:   int64(cfg.ChunkSize),
 		MaxBlobSize: int64(cfg.MaxBlobSize),
 		Logger:      log.With("component", "blockstore"),
-	})
+	}
+	applyCompaction(cfg, &opts, tombstones)
+	backend, err := blockstore.Open(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blockstore: %w", err)
 	}
