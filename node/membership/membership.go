@@ -128,6 +128,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	cfg.PushPullInterval = t.PushPullInterval
 	cfg.TCPTimeout = t.TCPTimeout
 	cfg.DeadNodeReclaimTime = t.DeadNodeReclaim
+	cfg.GossipToTheDeadTime = t.GossipToTheDead
 	if err := memberlist.ValidateKey(gossipKey(o.Secret)); err != nil {
 		return nil, fmt.Errorf("membership: gossip key: %w", err)
 	}
