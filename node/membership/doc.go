@@ -50,6 +50,12 @@
 //     time, or the leave message overtook the flag) removes the member
 //     when a record reaches it; a record names one run, so it never
 //     removes the node restarted later.
+//   - A Leave that fails (its broadcast not confirmed in time) leaves the
+//     node a member here and can be retried. memberlist cannot take its
+//     leave back (the message stays queued, suspicion is no longer
+//     refuted), so the retry delivers the leave by a state exchange with
+//     a live member and succeeds once one answered; SetDraining may then
+//     only keep the current flag.
 //   - Every node learns every dead member, also one that died before it
 //     joined or while its state file was wiped. memberlist forgets a dead
 //     node after Timing.GossipToTheDead and ignores a dead node it never

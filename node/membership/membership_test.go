@@ -727,3 +727,49 @@ func TestDeadRecordsMerge(t *testing.T) {
 		t.Fatal("a left record did not remove the member learnt dead")
 	}
 }
+
+// TestFailedLeaveCanBeRetried: a Leave whose broadcast does not go out in
+// time fails and leaves the node a member (Self, Members, SetDraining as
+// before); a retry then delivers the leave by a state exchange with the
+// live members, and the others remove the node.
+func TestFailedLeaveCanBeRetried(t *testing.T) {
+	t.Parallel()
+	// No gossip rounds, probes or periodic push/pulls: nothing carries a
+	// broadcast, so the first Leave cannot get its message out.
+	silent := func(o *Options) {
+		o.Timing.GossipInterval, o.Timing.ProbeInterval, o.Timing.PushPullInterval = time.Hour, time.Hour, time.Hour
+		o.Timing.ReconnectInterval = time.Hour
+	}
+	n1 := startNode(t, "n1", silent)
+	n2 := startNode(t, "n2", func(o *Options) { silent(o); seeds(n1)(o) })
+	poll.Until(t, "both see both alive", func() bool { return allAlive(n1, n2) })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	err := n1.Leave(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("Leave succeeded although nothing could carry its broadcast")
+	}
+	if self := n1.Self(); self.State == Left {
+		t.Fatalf("after a failed Leave, Self = %+v; want it still a member", self)
+	}
+	if got := ids(n1.Members()); !slices.Contains(got, "n1") {
+		t.Fatalf("after a failed Leave, n1's members %v leave it out", got)
+	}
+	if err := n1.SetDraining(n1.Self().Draining); err != nil {
+		t.Fatalf("SetDraining (unchanged) after a failed Leave: %v", err)
+	}
+	if !sees(n2, "n1", Alive) {
+		t.Fatal("n2 learnt the leave although nothing carried it; the test proves nothing")
+	}
+
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := n1.Leave(ctx); err != nil {
+		t.Fatalf("retried Leave: %v", err)
+	}
+	if self := n1.Self(); self.State != Left {
+		t.Fatalf("after the retry, Self = %+v; want Left", self)
+	}
+	poll.Until(t, "n2 removes n1 after the retry", func() bool { _, ok := memberOf(n2, "n1"); return !ok })
+}
