@@ -60,7 +60,7 @@ func adminRouteOf(escapedPath string) string {
 // handlePprof serves the profiling handlers. With tokens configured they
 // need a read-write token: profiles show memory contents and cost CPU.
 func (s *Server) handlePprof(w http.ResponseWriter, r *http.Request, st *requestState) {
-	if !s.authorize(w, r, st, true) {
+	if !s.authorize(w, r, st, accessWrite) {
 		return
 	}
 	s.pprof.ServeHTTP(w, r)
@@ -68,7 +68,11 @@ func (s *Server) handlePprof(w http.ResponseWriter, r *http.Request, st *request
 
 // SetAdmin mounts h under AdminPrefix on the admin listener (the cluster's
 // /admin/cluster and /admin/leave). With tokens configured, GET and HEAD
-// need a read token and every other method a read-write one, as for blobs.
+// need a read token. Every other method can change the node (POST
+// /admin/leave decommissions it), so it needs an admin-scope token; when
+// no admin token is configured it is answered for loopback clients only
+// (with a read-write token when tokens are configured), 403 otherwise: a
+// client's blob write token never decommissions a node from afar.
 // Without a handler those paths answer 404.
 func (s *Server) SetAdmin(h http.Handler) { s.admin.Store(&h) }
 
@@ -79,10 +83,32 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request, st *request
 		s.writeError(w, r, errNoRoute)
 		return
 	}
-	if !s.authorize(w, r, st, r.Method != http.MethodGet && r.Method != http.MethodHead) {
+	need := accessRead
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		need = accessAdmin
+		if !s.auth.hasAdmin() {
+			if !isLoopbackRemote(r.RemoteAddr) {
+				s.writeError(w, r, fmt.Errorf("%w: %s %s needs an admin token, and none is configured: loopback clients only", errForbidden, r.Method, r.URL.Path))
+				return
+			}
+			need = accessWrite
+		}
+	}
+	if !s.authorize(w, r, st, need) {
 		return
 	}
 	(*h).ServeHTTP(w, r)
+}
+
+// isLoopbackRemote reports whether a request's RemoteAddr is a loopback
+// address.
+func isLoopbackRemote(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ServeAdmin answers the admin routes (AdminHandler) on ln until ctx is

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,9 +228,13 @@ func TestServeAdminRefusesPublicListenerWithoutTokens(t *testing.T) {
 	}
 }
 
-// SetAdmin mounts /admin/ on the admin listener only; with tokens GET
-// needs a read token and POST a read-write one.
+// SetAdmin mounts /admin/ on the admin listener only. GET needs a read
+// token when tokens are configured; POST (which can decommission the
+// node) needs an admin token, and when no admin token is configured it is
+// answered for loopback clients only (with a read-write token when tokens
+// are configured): a client's write token never decommissions a node.
 func TestSetAdminRoutes(t *testing.T) {
+	const adminToken = "admin-token-0123456789"
 	mounted := func(srv *node.Server) *int {
 		calls := new(int)
 		srv.SetAdmin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -238,52 +243,75 @@ func TestSetAdminRoutes(t *testing.T) {
 		}))
 		return calls
 	}
-	call := func(h http.Handler, method, path string, headers ...string) int {
+	const remote, loopback = "192.0.2.1:1234", "127.0.0.1:1234"
+	type request struct {
+		method, token, from string
+		want                int
+	}
+	check := func(t *testing.T, h http.Handler, calls *int, cases []request) {
 		t.Helper()
-		r := newRequest(method, path, nil)
-		for i := 0; i+1 < len(headers); i += 2 {
-			r.Header.Add(headers[i], headers[i+1])
+		want := *calls
+		for _, tc := range cases {
+			r := newRequest(tc.method, "/admin/leave", nil)
+			r.RemoteAddr = tc.from
+			if tc.token != "" {
+				r.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("%s /admin/leave from %s with token %q: %d %s, want %d", tc.method, tc.from, tc.token, w.Code, w.Body, tc.want)
+			}
+			if tc.want == http.StatusAccepted {
+				want++
+			}
 		}
+		if *calls != want {
+			t.Errorf("handler ran %d times, want %d (the authorized requests)", *calls, want)
+		}
+	}
+
+	t.Run("admin token configured", func(t *testing.T) {
+		e := newEnv(t, func(c *node.Config) {
+			withTokens(c)
+			c.Auth.Tokens = append(c.Auth.Tokens, node.Token{Name: "operator", Token: adminToken, Scope: node.ScopeAdmin})
+		})
+		check(t, e.srv.AdminHandler(), mounted(e.srv), []request{
+			{http.MethodPost, writeToken, remote, 403},
+			{http.MethodPost, writeToken, loopback, 403},
+			{http.MethodPost, readToken, remote, 403},
+			{http.MethodPost, "", remote, 401},
+			{http.MethodPost, adminToken, remote, http.StatusAccepted},
+			{http.MethodGet, "", remote, 401},
+			{http.MethodGet, readToken, remote, http.StatusAccepted},
+			{http.MethodGet, adminToken, remote, http.StatusAccepted}, // admin implies read
+		})
+		// admin implies read-write on the blob API too.
+		wantStatus(t, e.do(http.MethodPut, "/blobs/k", strings.NewReader("x"), "Authorization", "Bearer "+adminToken), 201, "")
+	})
+	t.Run("tokens without an admin one", func(t *testing.T) {
+		e := newEnv(t, withTokens)
+		check(t, e.srv.AdminHandler(), mounted(e.srv), []request{
+			{http.MethodPost, writeToken, remote, 403},
+			{http.MethodPost, writeToken, loopback, http.StatusAccepted},
+			{http.MethodPost, readToken, loopback, 403},
+			{http.MethodPost, "", loopback, 401},
+			{http.MethodGet, readToken, remote, http.StatusAccepted},
+		})
+	})
+	t.Run("no tokens", func(t *testing.T) {
+		e := newEnv(t, nil)
+		r := newRequest(http.MethodGet, "/admin/cluster", nil)
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w.Code
-	}
-
-	e := newEnv(t, nil)
-	if got := call(e.srv.AdminHandler(), http.MethodGet, "/admin/cluster"); got != 404 {
-		t.Errorf("/admin/cluster before SetAdmin: %d, want 404", got)
-	}
-	calls := mounted(e.srv)
-	if got := call(e.srv.AdminHandler(), http.MethodPost, "/admin/leave"); got != http.StatusAccepted {
-		t.Errorf("POST /admin/leave without tokens: %d, want 202", got)
-	}
-	wantStatus(t, e.do(http.MethodGet, "/admin/cluster", nil), 404, "no_route") // never on the blob listener
-	if *calls != 1 {
-		t.Errorf("handler ran %d times, want 1", *calls)
-	}
-
-	sec := newEnv(t, withTokens)
-	calls = mounted(sec.srv)
-	h := sec.srv.AdminHandler()
-	for _, tc := range []struct {
-		method, token string
-		want          int
-	}{
-		{http.MethodGet, "", 401},
-		{http.MethodGet, readToken, http.StatusAccepted},
-		{http.MethodPost, "", 401},
-		{http.MethodPost, readToken, 403},
-		{http.MethodPost, writeToken, http.StatusAccepted},
-	} {
-		var hdr []string
-		if tc.token != "" {
-			hdr = []string{"Authorization", "Bearer " + tc.token}
+		e.srv.AdminHandler().ServeHTTP(w, r)
+		if w.Code != 404 {
+			t.Errorf("/admin/cluster before SetAdmin: %d, want 404", w.Code)
 		}
-		if got := call(h, tc.method, "/admin/leave", hdr...); got != tc.want {
-			t.Errorf("%s /admin/leave with token %q: %d, want %d", tc.method, tc.token, got, tc.want)
-		}
-	}
-	if *calls != 2 {
-		t.Errorf("handler ran %d times with tokens, want 2 (the authorized requests)", *calls)
-	}
+		check(t, e.srv.AdminHandler(), mounted(e.srv), []request{
+			{http.MethodPost, "", loopback, http.StatusAccepted},
+			{http.MethodPost, "", remote, 403},
+			{http.MethodGet, "", remote, http.StatusAccepted},
+		})
+		wantStatus(t, e.do(http.MethodGet, "/admin/cluster", nil), 404, "no_route") // never on the blob listener
+	})
 }

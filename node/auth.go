@@ -18,7 +18,35 @@ type authenticator struct {
 type tokenDigest struct {
 	name   string
 	digest [sha256.Size]byte
-	write  bool
+	access access
+}
+
+// access is what a request needs and a token allows; each level allows
+// the ones below it.
+type access uint8
+
+const (
+	accessRead  access = iota // GET, HEAD, list
+	accessWrite               // the blob API's PUT and DELETE, pprof
+	accessAdmin               // the admin routes that change the node
+)
+
+// accessFor is the level of a blob request: write or read.
+func accessFor(write bool) access {
+	if write {
+		return accessWrite
+	}
+	return accessRead
+}
+
+func scopeAccess(scope string) access {
+	switch scope {
+	case ScopeAdmin:
+		return accessAdmin
+	case ScopeReadWrite:
+		return accessWrite
+	}
+	return accessRead
 }
 
 func newAuthenticator(tokens []Token) *authenticator {
@@ -27,7 +55,7 @@ func newAuthenticator(tokens []Token) *authenticator {
 		a.tokens = append(a.tokens, tokenDigest{
 			name:   t.Name,
 			digest: sha256.Sum256([]byte(t.Token)),
-			write:  t.Scope == ScopeReadWrite,
+			access: scopeAccess(t.Scope),
 		})
 	}
 	return a
@@ -36,11 +64,21 @@ func newAuthenticator(tokens []Token) *authenticator {
 // enabled reports whether requests need a token.
 func (a *authenticator) enabled() bool { return len(a.tokens) > 0 }
 
+// hasAdmin reports whether an admin token is configured.
+func (a *authenticator) hasAdmin() bool {
+	for _, t := range a.tokens {
+		if t.access >= accessAdmin {
+			return true
+		}
+	}
+	return false
+}
+
 // check returns nil when the request may proceed: errUnauthorized when the
-// token is missing or unknown, errForbidden when a read token asks to write,
-// errBadRequest when the request carries several Authorization headers.
-// It also returns the token's name for logs.
-func (a *authenticator) check(r *http.Request, write bool) (string, error) {
+// token is missing or unknown, errForbidden when the token's scope is below
+// need, errBadRequest when the request carries several Authorization
+// headers. It also returns the token's name for logs.
+func (a *authenticator) check(r *http.Request, need access) (string, error) {
 	if !a.enabled() {
 		return "", nil
 	}
@@ -63,7 +101,7 @@ func (a *authenticator) check(r *http.Request, write bool) (string, error) {
 		return "", errUnauthorized
 	}
 	t := a.tokens[match]
-	if write && !t.write {
+	if t.access < need {
 		return t.name, errForbidden
 	}
 	return t.name, nil

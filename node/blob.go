@@ -39,7 +39,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, st *requestS
 		s.writeError(w, r, errMethod)
 		return
 	}
-	if !s.authorize(w, r, st, write) {
+	if !s.authorize(w, r, st, accessFor(write)) {
 		return
 	}
 	key, err := keyFromEscapedPath(r.URL.EscapedPath())
@@ -302,7 +302,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, st *requestS
 		s.writeError(w, r, errMethod)
 		return
 	}
-	if !s.authorize(w, r, st, false) {
+	if !s.authorize(w, r, st, accessRead) {
 		return
 	}
 	q, err := parseListQuery(r.URL.RawQuery)

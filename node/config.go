@@ -23,7 +23,10 @@ const DefaultDataDir = "./strata-data"
 // Token scopes.
 const (
 	ScopeRead      = "read"       // GET, HEAD, list
-	ScopeReadWrite = "read-write" // everything, including PUT and DELETE
+	ScopeReadWrite = "read-write" // the blob API: also PUT and DELETE
+	// ScopeAdmin is read-write and the admin listener's routes that change
+	// the node (POST /admin/..., such as a decommission).
+	ScopeAdmin = "admin"
 )
 
 // minTokenLen keeps guessable tokens out of configs.
@@ -167,7 +170,8 @@ type Token struct {
 	Name string `toml:"name"`
 	// Token is the secret, at least 16 bytes.
 	Token string `toml:"token"`
-	// Scope is "read" or "read-write".
+	// Scope is "read", "read-write" or "admin"; each allows what the one
+	// before it does.
 	Scope string `toml:"scope"`
 }
 
@@ -458,8 +462,8 @@ func (c Config) Validate() error {
 			bad("%s: token repeats an earlier one", label)
 		}
 		secrets[t.Token] = true
-		if t.Scope != ScopeRead && t.Scope != ScopeReadWrite {
-			bad("%s: scope %q: want %q or %q", label, t.Scope, ScopeRead, ScopeReadWrite)
+		if t.Scope != ScopeRead && t.Scope != ScopeReadWrite && t.Scope != ScopeAdmin {
+			bad("%s: scope %q: want %q, %q or %q", label, t.Scope, ScopeRead, ScopeReadWrite, ScopeAdmin)
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

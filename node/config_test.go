@@ -142,7 +142,7 @@ func TestExampleConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("example config does not validate: %v", err)
 	}
-	if len(c.HDDDirs) != 2 || len(c.Auth.Tokens) != 2 {
+	if len(c.HDDDirs) != 2 || len(c.Auth.Tokens) != 3 || c.Auth.Tokens[2].Scope != ScopeAdmin {
 		t.Fatalf("example config read as %+v", c)
 	}
 }
@@ -214,7 +214,7 @@ func TestValidate(t *testing.T) {
 		{"short token", func(c *Config) { c.Auth.Tokens = []Token{{Token: "short", Scope: ScopeRead}} }, "shorter"},
 		{"token whitespace", func(c *Config) { c.Auth.Tokens = []Token{{Token: "0123456789 abcdef", Scope: ScopeRead}} }, "whitespace"},
 		{"dup token", func(c *Config) { c.Auth.Tokens = []Token{token, token} }, "repeats"},
-		{"bad scope", func(c *Config) { c.Auth.Tokens = []Token{{Token: "0123456789abcdef", Scope: "admin"}} }, "scope"},
+		{"bad scope", func(c *Config) { c.Auth.Tokens = []Token{{Token: "0123456789abcdef", Scope: "superuser"}} }, "scope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig("/data")

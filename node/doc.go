@@ -23,8 +23,11 @@
 // under /debug/pprof/, mounted on a private mux and never on the blob
 // listener, so probes and scrapes never queue behind blob clients.
 // SetAdmin mounts the process's own routes under /admin/ there (the
-// cluster's /admin/cluster and /admin/leave), authorized like blobs: GET
-// with a read token, anything else with a read-write one.
+// cluster's /admin/cluster and /admin/leave): GET with a read token,
+// anything else (a decommission) with an admin-scope token; when no admin
+// token is configured, anything else is answered for loopback clients
+// only (with a read-write token when tokens are configured). Scopes are
+// read < read-write < admin, each allowing what the ones below do.
 //
 // Config's [cluster] table (ClusterConfig) turns cluster mode on when
 // gossip or join is set; Validate checks it (W and R within N, a secret

@@ -427,8 +427,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, sem *semaphore, c
 }
 
 // authorize checks the bearer token for a read or a write; it reports whether to go on.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, st *requestState, write bool) bool {
-	name, err := s.auth.check(r, write)
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, st *requestState, need access) bool {
+	name, err := s.auth.check(r, need)
 	st.token = name
 	if err != nil {
 		s.writeError(w, r, err)
@@ -452,7 +452,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, st *reque
 		s.writeError(w, r, errMethod)
 		return
 	}
-	if !s.cfg.Auth.PublicMetrics && !s.authorize(w, r, st, false) {
+	if !s.cfg.Auth.PublicMetrics && !s.authorize(w, r, st, accessRead) {
 		return
 	}
 	s.metricsH.ServeHTTP(w, r)

@@ -50,6 +50,20 @@
 //     time, or the leave message overtook the flag) removes the member
 //     when a record reaches it; a record names one run, so it never
 //     removes the node restarted later.
+//   - A Leave that fails (its broadcast not confirmed in time) leaves the
+//     node a member here and can be retried. memberlist cannot take its
+//     leave back (the message stays queued, suspicion is no longer
+//     refuted), so the retry delivers the leave by a state exchange with
+//     a live member and succeeds once one answered; SetDraining may then
+//     only keep the current flag.
+//   - Every node learns every dead member, also one that died before it
+//     joined or while its state file was wiped. memberlist forgets a dead
+//     node after Timing.GossipToTheDead and ignores a dead node it never
+//     knew, so each push/pull also carries the members this node holds as
+//     Dead (ID, boot id, metadata, gossip address; bounded, versioned,
+//     see exchange.go); the receiver adds those it does not know, as Dead,
+//     unless a left record names that run. Nodes that exchanged state
+//     thus hold the same members and place keys alike.
 //   - Metadata (HTTP address, zone, weight, boot id, draining, leaving)
 //     travels in memberlist's node meta, a versioned binary encoding of at
 //     most 512 bytes (see meta.go); a node whose metadata does not decode
@@ -73,5 +87,11 @@
 //     Timing.DeadNodeReclaim after its old record died: memberlist
 //     refuses a live ID from a new address (NotifyConflict, logged).
 //   - Left records expire after LeftRetention: a node down for longer
-//     than that keeps a member that left meanwhile as Dead.
+//     than that keeps a member that left meanwhile as Dead, and passes it
+//     on as Dead to the others, which then hold it again until it is
+//     removed with a leave.
+//   - A member that is dead for good (its host gone, no leave) stays a
+//     Dead member on every node, also those that join later: that is what
+//     keeps the views alike. To take it out, start a node under its ID
+//     (at its gossip address) and have that one leave.
 package membership

@@ -27,30 +27,34 @@ func (d *delegates) NodeMeta(limit int) []byte {
 func (d *delegates) NotifyMsg([]byte)                           {}
 func (d *delegates) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 
-// LocalState is this node's part of a push/pull: its left records.
+// LocalState is this node's part of a push/pull: its left records and
+// the members it holds as Dead (see exchange.go).
 func (d *delegates) LocalState(join bool) []byte {
 	d.m.mu.Lock()
-	recs := d.m.leftRecords()
+	left, dead := d.m.leftRecords(), d.m.deadRecords()
 	d.m.mu.Unlock()
-	b, err := encodeLeftExchange(recs)
+	b, err := encodeExchange(left, dead)
 	if err != nil {
-		d.m.log.Error("membership: encode left records", "err", err)
+		d.m.log.Error("membership: encode push/pull state", "err", err)
 		return nil
 	}
 	return b
 }
 
-// MergeRemoteState takes a peer's left records.
+// MergeRemoteState takes a peer's left records, then its dead members.
+// memberlist calls it after merging the peer's node states, so a member
+// the peer knows alive is already known here.
 func (d *delegates) MergeRemoteState(buf []byte, join bool) {
 	if len(buf) == 0 {
 		return
 	}
-	recs, err := decodeLeftExchange(buf)
+	left, dead, err := decodeExchange(buf)
 	if err != nil {
-		d.m.log.Warn("membership: ignoring a peer's left records", "err", err)
+		d.m.log.Warn("membership: ignoring a peer's push/pull state", "err", err)
 		return
 	}
-	d.m.mergeLeft(recs)
+	d.m.mergeLeft(left)
+	d.m.mergeDead(dead)
 }
 
 // NotifyAlive admits a node only when its metadata decodes, so every

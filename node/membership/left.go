@@ -2,7 +2,6 @@ package membership
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +10,7 @@ import (
 // A left record says the run Boot of node ID left the cluster at At
 // (unix ms). Every node keeps the records it learns for LeftRetention,
 // persists them in the state file and exchanges them in memberlist's
-// push/pull (LocalState, MergeRemoteState), because memberlist itself
+// push/pull (LocalState, MergeRemoteState; see exchange.go), because memberlist itself
 // only remembers a left node for GossipToTheDeadTime and reports a leave
 // through the same event as a death. So a node that missed the leave
 // (down at the time, or the leave overtook the leaving flag) still
@@ -26,37 +25,6 @@ type leftRecord struct {
 // maxLeftRecords bounds the records kept (the oldest go first), so the
 // push/pull payload stays small however many nodes ever left.
 const maxLeftRecords = 4096
-
-// leftExchangeVersion versions the push/pull payload.
-const leftExchangeVersion = 1
-
-type leftExchange struct {
-	Version int          `json:"version"`
-	Left    []leftRecord `json:"left"`
-}
-
-// encodeLeftExchange is this node's push/pull payload.
-func encodeLeftExchange(recs []leftRecord) ([]byte, error) {
-	if recs == nil {
-		recs = []leftRecord{}
-	}
-	return json.Marshal(leftExchange{Version: leftExchangeVersion, Left: recs})
-}
-
-// decodeLeftExchange parses a peer's payload; failures wrap ErrBadMeta.
-func decodeLeftExchange(b []byte) ([]leftRecord, error) {
-	var x leftExchange
-	if err := json.Unmarshal(b, &x); err != nil {
-		return nil, fmt.Errorf("%w: left records: %w", ErrBadMeta, err)
-	}
-	if x.Version != leftExchangeVersion {
-		return nil, fmt.Errorf("%w: left records version %d", ErrBadMeta, x.Version)
-	}
-	if err := validateLeftRecords(x.Left); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadMeta, err)
-	}
-	return x.Left, nil
-}
 
 // validateLeftRecords checks records from a peer or the state file.
 func validateLeftRecords(recs []leftRecord) error {

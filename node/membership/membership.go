@@ -36,7 +36,12 @@ type Membership struct {
 	others   map[string]known // by ID; never this node, never Left
 	left     map[string]leftRecord
 	started  bool
-	selfLeft bool // Leave was called
+	// leaving: memberlist's Leave ran (memberlist cannot take it back:
+	// its leave message stays queued and it no longer refutes suspicion)
+	// but the broadcast was not confirmed, so a retry goes straight to
+	// delivering the leave.
+	leaving  bool
+	selfLeft bool // a Leave succeeded
 	closed   bool
 
 	changes chan struct{} // cap 1: coalesced change signal for readers
@@ -128,6 +133,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	cfg.PushPullInterval = t.PushPullInterval
 	cfg.TCPTimeout = t.TCPTimeout
 	cfg.DeadNodeReclaimTime = t.DeadNodeReclaim
+	cfg.GossipToTheDeadTime = t.GossipToTheDead
 	if err := memberlist.ValidateKey(gossipKey(o.Secret)); err != nil {
 		return nil, fmt.Errorf("membership: gossip key: %w", err)
 	}
@@ -209,6 +215,9 @@ func (m *Membership) SetDraining(draining bool) error {
 	case m.self.Draining == draining:
 		m.mu.Unlock()
 		return nil
+	case m.leaving:
+		m.mu.Unlock()
+		return fmt.Errorf("%w: a leave is under way (retry Leave)", ErrLeft)
 	}
 	next := m.self
 	next.Draining = draining
@@ -232,6 +241,12 @@ func (m *Membership) SetDraining(draining bool) error {
 // waits for the broadcast to go out, bounded by ctx (or
 // Timing.BroadcastTimeout when ctx has no deadline). The node keeps
 // answering gossip until Close.
+//
+// A Leave that fails (the broadcast not confirmed in time) leaves the node
+// a member here (Self, Members; SetDraining to the current value), and can
+// be retried. memberlist cannot take its leave back, so a retry does not
+// start over: it delivers the leave by a full state exchange with one live
+// member (which passes it on), and succeeds once one answered.
 func (m *Membership) Leave(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -239,7 +254,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 	m.lifeMu.Lock()
 	defer m.lifeMu.Unlock()
 	m.mu.Lock()
-	closed, left := m.closed, m.selfLeft
+	closed, left, retry := m.closed, m.selfLeft, m.leaving
 	m.mu.Unlock()
 	if closed {
 		return ErrClosed
@@ -251,6 +266,30 @@ func (m *Membership) Leave(ctx context.Context) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(deadline), 2*time.Millisecond)
 	}
+	var err error
+	if retry {
+		err = m.deliverLeave(ctx)
+	} else {
+		err = m.startLeave(timeout)
+	}
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w: %w", ctxErr, err)
+		}
+		return fmt.Errorf("membership: leave broadcast (retry Leave): %w", err)
+	}
+	m.mu.Lock()
+	m.selfLeft = true
+	m.self.State = Left
+	m.mu.Unlock()
+	m.notify()
+	m.log.Info("membership: left the cluster", "node", m.opts.NodeID)
+	return nil
+}
+
+// startLeave gossips the leaving flag, then memberlist's leave, and waits
+// up to timeout for both broadcasts. Caller holds lifeMu.
+func (m *Membership) startLeave(timeout time.Duration) error {
 	// First the leaving flag, so the others tell this leave from a death
 	// (memberlist reports both as NotifyLeave); then the leave itself.
 	m.mu.Lock()
@@ -268,23 +307,47 @@ func (m *Membership) Leave(ctx context.Context) error {
 	if err := m.ml.UpdateNode(timeout / 2); err != nil {
 		m.log.Warn("membership: leaving flag not broadcast in time; some members may keep this node as dead", "err", err)
 	}
-	err = m.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
 	m.mu.Lock()
-	m.selfLeft = true
-	m.self.State = Left
+	m.leaving = true
 	// Its own record too: until Close, this node's push/pulls tell
 	// peers that missed both the flag and the leave message.
 	m.left[m.opts.NodeID] = leftRecord{ID: m.opts.NodeID, Boot: m.boot, At: m.nowMilli()}
 	m.mu.Unlock()
-	m.notify()
-	m.log.Info("membership: left the cluster", "node", m.opts.NodeID)
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			err = ctxErr
+	return m.ml.Leave(max(timeout-time.Since(start), time.Millisecond))
+}
+
+// deliverLeave is a retry of a Leave whose broadcast was not confirmed:
+// memberlist's leave is under way, so a push/pull with a live member
+// (memberlist's Join) carries this node's left state and left record to
+// it, and it passes them on. One answer is enough. Each attempt is
+// bounded by Timing.TCPTimeout; ctx is checked between them. With no
+// live member there is nobody to tell, as for memberlist's own Leave.
+// Caller holds lifeMu.
+func (m *Membership) deliverLeave(ctx context.Context) error {
+	var targets []string
+	m.mu.Lock()
+	for _, o := range m.others {
+		if o.Reachable() && o.GossipAddr != "" {
+			targets = append(targets, o.GossipAddr)
 		}
-		return fmt.Errorf("membership: leave broadcast: %w", err)
 	}
-	return nil
+	m.mu.Unlock()
+	slices.Sort(targets)
+	var errs []error
+	for _, addr := range targets {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		n, err := m.ml.Join([]string{addr})
+		if n > 0 {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("no answer")
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	return errors.Join(errs...)
 }
 
 // Close stops gossip without a leave (the others will see this node

@@ -385,12 +385,12 @@ func TestLeaveOrDeath(t *testing.T) {
 	d.NotifyLeave(node("crashed", 7, false))   // no flag, no record: dead
 	d.NotifyLeave(node("dead", 7, false))      // dead, then a record comes
 	d.NotifyLeave(node("restarted", 7, false)) // dead; the record is for an older run
-	peer, err := encodeLeftExchange([]leftRecord{
+	peer, err := encodeExchange([]leftRecord{
 		{ID: "dead", Boot: 7, At: time.Now().UnixMilli()},
 		{ID: "alive", Boot: 7, At: time.Now().UnixMilli()},
 		{ID: "restarted", Boot: 6, At: time.Now().UnixMilli()},
 		{ID: "later", Boot: 7, At: time.Now().UnixMilli()},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestLeaveOrDeath(t *testing.T) {
 		t.Fatalf("members: %v, want %v", got, want)
 	}
 	// What this node learnt, it passes on.
-	recs, err := decodeLeftExchange(d.LocalState(false))
+	recs, _, err := decodeExchange(d.LocalState(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestStateFileKeepsLeftRecords(t *testing.T) {
 	if got := ids(m.Members()); !slices.Equal(got, []string{"back", "n1"}) {
 		t.Fatalf("members after the restart: %v, want back and n1", got)
 	}
-	recs, err := decodeLeftExchange((&delegates{m: m}).LocalState(false))
+	recs, _, err := decodeExchange((&delegates{m: m}).LocalState(false))
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("records passed on: %+v, %v; want both", recs, err)
 	}
@@ -602,4 +602,174 @@ func ourGoroutines() int {
 		}
 	}
 	return n
+}
+
+// TestLateJoinerLearnsDeadMember: memberlist forgets a dead node after
+// GossipToTheDead and never passes an unknown dead node on, so a node that
+// joins after that (or restarts with its state file wiped) learns the
+// dead member only from this package's push/pull payload. Without it the
+// newcomer places keys over another member set than everyone else.
+func TestLateJoinerLearnsDeadMember(t *testing.T) {
+	t.Parallel()
+	const forget = 200 * time.Millisecond
+	fast := func(more ...func(*Options)) func(*Options) {
+		return func(o *Options) {
+			o.Timing.GossipToTheDead = forget
+			for _, f := range more {
+				f(o)
+			}
+		}
+	}
+	n1 := startNode(t, "n1", fast())
+	n2 := startNode(t, "n2", fast(seeds(n1)))
+	n3 := startNode(t, "n3", fast(seeds(n1), func(o *Options) { o.Weight = 3; o.Zone = "far" }))
+	poll.Until(t, "all see three alive", func() bool { return allAlive(n1, n2, n3) })
+	wantDead := n3.Self()
+	wantDead.State = Dead
+	if err := n3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "n1 and n2 see n3 dead", func() bool { return sees(n1, "n3", Dead) && sees(n2, "n3", Dead) })
+	// Past GossipToTheDead (with room: memberlist drops dead nodes on its
+	// next gossip round after it), n1's and n2's memberlists no longer
+	// hold n3.
+	since := time.Now()
+	poll.Until(t, "memberlist's GossipToTheDead to pass", func() bool { return time.Since(since) > 5*forget })
+
+	n4 := startNode(t, "n4", fast(seeds(n1)))
+	n2Addr := n2.Self().GossipAddr
+	if err := n2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wiped := startNode(t, "n2", fast(seeds(n1), func(o *Options) { o.BindAddr = n2Addr }))
+	for _, n := range []*Membership{n4, wiped} {
+		poll.Until(t, n.Self().ID+" learns n3 as a dead member, with its metadata", func() bool {
+			got, ok := memberOf(n, "n3")
+			return ok && got == wantDead
+		})
+	}
+	poll.Until(t, "n1, n2 and n4 hold the same members", func() bool {
+		a, b, c := n1.Members(), wiped.Members(), n4.Members()
+		return len(a) == 4 && slices.Equal(a, b) && slices.Equal(a, c)
+	})
+	var placed []string
+	for _, m := range n4.Members() {
+		if m.Placed() {
+			placed = append(placed, m.ID)
+		}
+	}
+	if want := []string{"n1", "n2", "n3", "n4"}; !slices.Equal(placed, want) {
+		t.Fatalf("n4 places keys over %v, want %v", placed, want)
+	}
+}
+
+// TestDeadRecordsMerge: a peer's dead records add the members this node
+// does not know, as Dead with their metadata; they never override what
+// this node knows (alive or dead), never name this node, and never bring
+// back a run a left record says left. What this node holds as Dead, it
+// passes on.
+func TestDeadRecordsMerge(t *testing.T) {
+	m := newNode(t, "n1", nil)
+	d := &delegates{m: m}
+	meta, err := encodeMeta(nodeMeta{HTTPAddr: "h:1", Weight: 1, Boot: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.NotifyJoin(&memberlist.Node{Name: "alive", Addr: net.IPv4(127, 0, 0, 1), Port: 1, Meta: meta})
+	rec := func(id string, boot uint64) deadRecord {
+		return deadRecord{ID: id, Boot: boot, GossipAddr: "127.0.0.1:9", HTTPAddr: "127.0.0.1:8", Zone: "z", Weight: 2}
+	}
+	now := time.Now().UnixMilli()
+	// "gone" left in the run the record names; "reborn" left in an older
+	// run than the one that died.
+	peer, err := encodeExchange([]leftRecord{{ID: "gone", Boot: 3, At: now}, {ID: "reborn", Boot: 2, At: now}},
+		[]deadRecord{rec("alive", 7), rec("gone", 3), rec("n1", 1), rec("new", 5), rec("reborn", 4)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-drained(m.Changes())
+	d.MergeRemoteState(peer, false)
+	select {
+	case <-m.Changes():
+	default:
+		t.Fatal("Changes was not signalled by the new dead member")
+	}
+	want := []Member{
+		{ID: "alive", HTTPAddr: "h:1", GossipAddr: "127.0.0.1:1", Weight: 1, State: Alive},
+		m.Self(),
+		{ID: "new", HTTPAddr: "127.0.0.1:8", GossipAddr: "127.0.0.1:9", Zone: "z", Weight: 2, State: Dead},
+		{ID: "reborn", HTTPAddr: "127.0.0.1:8", GossipAddr: "127.0.0.1:9", Zone: "z", Weight: 2, State: Dead},
+	}
+	if got := m.Members(); !slices.Equal(got, want) {
+		t.Fatalf("members:\n%+v\nwant\n%+v", got, want)
+	}
+	// The second time, nothing changes: the members are known now.
+	d.MergeRemoteState(peer, false)
+	select {
+	case <-m.Changes():
+		t.Fatal("Changes signalled by records of known members")
+	default:
+	}
+	_, dead, err := decodeExchange(d.LocalState(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []deadRecord{rec("new", 5), rec("reborn", 4)}; !slices.Equal(dead, want) {
+		t.Fatalf("dead records passed on: %+v, want %+v", dead, want)
+	}
+	// A left record for the run, arriving later, removes it as usual.
+	later, err := encodeExchange([]leftRecord{{ID: "new", Boot: 5, At: time.Now().UnixMilli()}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.MergeRemoteState(later, false)
+	if _, ok := memberOf(m, "new"); ok {
+		t.Fatal("a left record did not remove the member learnt dead")
+	}
+}
+
+// TestFailedLeaveCanBeRetried: a Leave whose broadcast does not go out in
+// time fails and leaves the node a member (Self, Members, SetDraining as
+// before); a retry then delivers the leave by a state exchange with the
+// live members, and the others remove the node.
+func TestFailedLeaveCanBeRetried(t *testing.T) {
+	t.Parallel()
+	// No gossip rounds, probes or periodic push/pulls: nothing carries a
+	// broadcast, so the first Leave cannot get its message out.
+	silent := func(o *Options) {
+		o.Timing.GossipInterval, o.Timing.ProbeInterval, o.Timing.PushPullInterval = time.Hour, time.Hour, time.Hour
+		o.Timing.ReconnectInterval = time.Hour
+	}
+	n1 := startNode(t, "n1", silent)
+	n2 := startNode(t, "n2", func(o *Options) { silent(o); seeds(n1)(o) })
+	poll.Until(t, "both see both alive", func() bool { return allAlive(n1, n2) })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	err := n1.Leave(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("Leave succeeded although nothing could carry its broadcast")
+	}
+	if self := n1.Self(); self.State == Left {
+		t.Fatalf("after a failed Leave, Self = %+v; want it still a member", self)
+	}
+	if got := ids(n1.Members()); !slices.Contains(got, "n1") {
+		t.Fatalf("after a failed Leave, n1's members %v leave it out", got)
+	}
+	if err := n1.SetDraining(n1.Self().Draining); err != nil {
+		t.Fatalf("SetDraining (unchanged) after a failed Leave: %v", err)
+	}
+	if !sees(n2, "n1", Alive) {
+		t.Fatal("n2 learnt the leave although nothing carried it; the test proves nothing")
+	}
+
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := n1.Leave(ctx); err != nil {
+		t.Fatalf("retried Leave: %v", err)
+	}
+	if self := n1.Self(); self.State != Left {
+		t.Fatalf("after the retry, Self = %+v; want Left", self)
+	}
+	poll.Until(t, "n2 removes n1 after the retry", func() bool { _, ok := memberOf(n2, "n1"); return !ok })
 }

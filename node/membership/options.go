@@ -92,6 +92,11 @@ type Timing struct {
 	// address is accepted once its old record has been dead this long
 	// (default 30s).
 	DeadNodeReclaim time.Duration
+	// GossipToTheDead is how long memberlist keeps gossiping to, and
+	// exchanging the state of, a dead node before it forgets it (default
+	// 30s). The dead member stays a Member; its record travels in this
+	// package's own push/pull payload from then on.
+	GossipToTheDead time.Duration
 }
 
 // LoopbackTiming is gossip scaled down for tests on one machine: joins,
@@ -133,6 +138,7 @@ func (t *Timing) setDefaults() {
 	def(&t.ReconnectInterval, 30*time.Second)
 	def(&t.BroadcastTimeout, 5*time.Second)
 	def(&t.DeadNodeReclaim, 30*time.Second)
+	def(&t.GossipToTheDead, 30*time.Second)
 	def(&t.PersistInterval, time.Second)
 }
 

@@ -122,28 +122,34 @@ func FuzzDecodeState(f *testing.F) {
 	})
 }
 
-func FuzzDecodeLeftExchange(f *testing.F) {
-	good, err := encodeLeftExchange([]leftRecord{{ID: "n3", Boot: 7, At: 8}})
+func FuzzDecodeExchange(f *testing.F) {
+	good, err := encodeExchange([]leftRecord{{ID: "n3", Boot: 7, At: 8}}, []deadRecord{
+		{ID: "n4", Boot: 9, GossipAddr: "10.0.0.4:7946", HTTPAddr: "10.0.0.4:7070", Zone: "b", Weight: 2, Draining: true},
+		{ID: "n5", Boot: 10, GossipAddr: "10.0.0.5:7946", Weight: 1},
+	})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
 	f.Add([]byte(`{"version":1,"left":null}`))
+	f.Add([]byte(`{"version":1,"left":[],"dead":[{"id":"n1","weight":1},{"id":"n1","weight":1}]}`))
+	f.Add([]byte(`{"version":1,"left":[],"dead":[{"id":"n1","weight":0}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, err := decodeLeftExchange(b)
+		left, dead, err := decodeExchange(b)
 		if err != nil {
 			if !errors.Is(err, ErrBadMeta) {
 				t.Fatalf("error %v does not wrap ErrBadMeta", err)
 			}
 			return
 		}
-		again, err := encodeLeftExchange(recs)
+		again, err := encodeExchange(left, dead)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := decodeLeftExchange(again)
-		if err != nil || len(back) != len(recs) || len(recs) > 0 && !slices.Equal(back, recs) {
-			t.Fatalf("round trip: %+v, %v; want %+v", back, err, recs)
+		backLeft, backDead, err := decodeExchange(again)
+		if err != nil || len(backLeft) != len(left) || len(left) > 0 && !slices.Equal(backLeft, left) ||
+			len(backDead) != len(dead) || len(dead) > 0 && !slices.Equal(backDead, dead) {
+			t.Fatalf("round trip: %+v %+v, %v; want %+v %+v", backLeft, backDead, err, left, dead)
 		}
 	})
 }

@@ -14,7 +14,9 @@ import (
 // through it so its anti-entropy digests follow every change).
 type Backend interface {
 	// ApplyPut stores a replica write at opts.Version (last writer wins)
-	// and returns once durable, with what the node then holds.
+	// and returns once durable, with what the node then holds. Holding
+	// that version or a newer one already, it may return without reading
+	// r: the handler then acknowledges the write with the Info held.
 	ApplyPut(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error)
 	// ApplyDelete writes a tombstone at version; durable on return.
 	ApplyDelete(ctx context.Context, key string, version uint64) error

@@ -216,6 +216,9 @@ func drainClose(body io.ReadCloser) {
 
 // PutReplica streams size bytes of r (-1: to EOF) to the peer at
 // opts.Version and returns what the peer holds once it is durable there.
+// A peer that already held that version or a newer one answers at once
+// without taking the body: the returned Info's Version then says what it
+// holds (a write superseded there, acknowledged all the same).
 //
 // r is read by net/http's connection goroutine. After PutReplica returns
 // no new Read of r starts, but one in flight may finish later (a peer can

@@ -6,7 +6,7 @@
 //
 // # Basics
 //
-//	PUT    /internal/v1/blobs/{key}?version=V     201 + JSON Info the node holds
+//	PUT    /internal/v1/blobs/{key}?version=V     201 + JSON Info the node holds (V or newer)
 //	DELETE /internal/v1/blobs/{key}?version=V     204
 //	GET    /internal/v1/meta/{key}                JSON Entry (tombstones too), 404
 //	GET    /internal/v1/blobs/{key}?min_version=V bytes, Range "bytes=a-b"; 410 when older
@@ -60,6 +60,12 @@
 //   - The body MAC is checked before the Backend can see the body's end:
 //     the last byte (the declared size reached) or io.EOF is handed over
 //     only after the trailer verified.
+//   - A replica write to a node that already holds its version or a newer
+//     one (blob or tombstone) is acknowledged, 201 with the Info held, even
+//     though its Backend returned without reading the body (nothing was
+//     stored, so the unread body's MAC does not matter; the connection
+//     closes instead of draining it). PutReplica returns that Info: a
+//     higher Version tells the coordinator the write was superseded.
 //   - A blob stream never passes bad bytes for good: an error before the
 //     first byte is an error answer (503 "corrupt" for a checksum failure);
 //     one after it aborts the connection, and the Client's reader returns

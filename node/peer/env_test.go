@@ -34,7 +34,11 @@ type envOption func(*envConfig)
 type envConfig struct {
 	nodeCfg func(*node.Config)
 	handler peer.HandlerOptions // Secret, Backend and Now are the env's
+	backend peer.Backend        // nil: the env's fakeBackend
 }
+
+// withBackend serves the internal routes over b instead of the fake.
+func withBackend(b peer.Backend) envOption { return func(c *envConfig) { c.backend = b } }
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -53,6 +57,9 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e := &env{t: t, backend: newFakeBackend(), now: time.Now()}
 	ho := ec.handler
 	ho.Secret, ho.Backend, ho.Now = testSecret, e.backend, func() time.Time { return e.now }
+	if ec.backend != nil {
+		ho.Backend = ec.backend
+	}
 	srv.SetInternal(peer.NewHandler(ho))
 	e.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.srv.Close)

@@ -49,7 +49,7 @@ const streamBufSize = 256 << 10
 // node.Server.SetInternal. Every request is authenticated first (401 and
 // nothing done otherwise), then routed:
 //
-//	PUT    /internal/v1/blobs/{key}?version=V     201 + JSON Info held
+//	PUT    /internal/v1/blobs/{key}?version=V     201 + JSON Info held (V or newer)
 //	DELETE /internal/v1/blobs/{key}?version=V     204
 //	GET    /internal/v1/meta/{key}                JSON Entry, 404
 //	GET    /internal/v1/blobs/{key}?min_version=V bytes (Range: bytes=a-b), 410
@@ -144,10 +144,21 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, a authHeaders, key
 		return err
 	}
 	if !body.verified() {
-		// Only a store that stops reading before the end (and still
-		// reports success) gets here; it is a bug, and loud.
-		h.log.Error("peer: store accepted a body it did not read to the end", "key", key, "read", body.n, "size", a.size)
-		return errors.New("peer: body not read to its end")
+		if info.Version < version {
+			// A store that stops reading before the end and reports
+			// success without holding the write or anything newer: a bug,
+			// and loud.
+			h.log.Error("peer: store accepted a body it did not read to the end", "key", key, "read", body.n, "size", a.size, "version", version, "held", info.Version)
+			return errors.New("peer: body not read to its end")
+		}
+		// The store already held this version or a newer one (a blob, or
+		// a tombstone that wins at its version) and stored nothing: the
+		// write is superseded there, which is durable, so it is
+		// acknowledged with what is held. The unread body's MAC does not
+		// matter (nothing of it was kept); the connection closes rather
+		// than drain the rest of it.
+		body.stall.clear()
+		w.Header().Set("Connection", "close")
 	}
 	b, err := EncodeInfo(info)
 	if err != nil {

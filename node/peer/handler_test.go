@@ -170,3 +170,46 @@ func TestHandlerWithoutBackend(t *testing.T) {
 		t.Fatalf("unsigned request: %d %v; want 401 with WWW-Authenticate", w.Code, w.Header())
 	}
 }
+
+// earlyBackend answers a put without reading the body, holding version
+// held: what a store does when it already has something at least as new.
+type earlyBackend struct {
+	stubBackend
+	held uint64
+}
+
+func (b *earlyBackend) ApplyPut(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	return blockstore.Info{Key: key, Size: 3, Version: b.held}, nil
+}
+
+// A store that returns without reading the body is acknowledged (201, the
+// Info it holds, the connection closed rather than drained) when it holds
+// the write's version or newer; holding anything older it is a bug: 500.
+func TestHandlerPutSupersededWithoutReadingTheBody(t *testing.T) {
+	key := newAuthKey([]byte("secret"))
+	for _, tc := range []struct {
+		name   string
+		held   uint64
+		status int
+	}{
+		{"newer held", 8, http.StatusCreated},
+		{"same version held", 7, http.StatusCreated},
+		{"older held", 6, http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(HandlerOptions{Secret: []byte("secret"), Backend: &earlyBackend{held: tc.held}})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, signed(key, "PUT", "/internal/v1/blobs/k?version=7", bodyMAC, []byte("body"), nil))
+			if w.Code != tc.status || w.Header().Get("Connection") != "close" {
+				t.Fatalf("%d, Connection %q: %s; want %d and Connection close", w.Code, w.Header().Get("Connection"), w.Body.Bytes(), tc.status)
+			}
+			if tc.status != http.StatusCreated {
+				return
+			}
+			info, err := DecodeInfo(w.Body.Bytes())
+			if err != nil || info.Key != "k" || info.Version != tc.held {
+				t.Fatalf("answer %+v, %v; want key k at version %d", info, err, tc.held)
+			}
+		})
+	}
+}
