@@ -32,10 +32,12 @@
 //     home's pipe at once, the slowest home pacing it, so memory per PUT
 //     is bounded whatever the blob size. A home that takes no bytes or
 //     gives no answer for ReplicaTimeout is cut out (its stream fails, so
-//     it stores nothing) and hinted. A body that fails, or a quorum that
-//     can no longer be reached, fails every home's stream: nothing becomes
-//     visible anywhere and no hints follow. Homes still answering after
-//     the quorum finish in the background and are hinted if they fail.
+//     it stores nothing) and hinted. A body that fails (only the reader's
+//     io.EOF ends it cleanly: io.ErrUnexpectedEOF from a chunked body cut
+//     short is a failure), or a quorum that can no longer be reached,
+//     fails every home's stream: nothing becomes visible anywhere and no
+//     hints follow. Homes still answering after the quorum finish in the
+//     background and are hinted if they fail.
 //   - Every write carries a version from this node's hybrid logical clock,
 //     its low 8 bits set to a tag derived from the node ID, so two
 //     coordinators ticking in the same millisecond do not stamp one
