@@ -114,9 +114,11 @@
 // is no longer a home of is pushed to each new home that lacks it
 // (durable on return, paced like anti-entropy), and only once every new
 // home confirmed it holds the version is the local copy dropped
-// (Local.Drop, which refuses if the entry changed). A home down or
-// failing keeps the local copy for a later pass; KeysMoving counts what
-// is left. Drain marks the node draining (Options.SetDraining), so
+// (Local.Drop, which refuses if the entry changed). The drop is decided
+// under the key's lock against the view current then, not the one the
+// pass began with: if this node is a home again, or a current home is not
+// among those that confirmed, the copy stays. A home down or failing keeps
+// the local copy for a later pass; KeysMoving counts what is left. Drain marks the node draining (Options.SetDraining), so
 // placement moves every key away, and returns once a pass leaves nothing
 // to move; the caller then leaves the membership.
 //

@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -200,4 +203,136 @@ func TestDrainWaitsForADownHome(t *testing.T) {
 	}
 	tc.refresh()
 	assertPlacedExactly(t, tc, "n1", want)
+}
+
+// A view change while a pass is moving an entry: the drop is decided
+// under the current view, not the one the pass started with. Here the
+// pass starts with n4 placed (n1 no longer a home of the key) and, while
+// it confirms the new homes, n4 starts draining: n1 is a home again and
+// keeps its copy.
+func TestRebalanceKeepsTheCopyWhenAViewChangeMakesItAHomeAgain(t *testing.T) {
+	tc := newBGCluster(t, 3, nil)
+	tc.join("n4")
+	key := keyHomedOn(t, tc, "n1", []string{"n2", "n3", "n4"})
+	tc.world.update("n4", func(m *membership.Member) { m.Draining = true })
+	tc.refresh()
+	version := tc.write("n2", key, []byte("v1")) // homes n1, n2, n3
+	tc.world.update("n4", func(m *membership.Member) { m.Draining = false })
+	tc.refresh()
+	// The pass starts under that view; the first lookup of a new home
+	// flips n4 back to draining.
+	var once sync.Once
+	tc.net.onLookup = func(addr, k string) {
+		if k == key {
+			once.Do(func() {
+				tc.world.update("n4", func(m *membership.Member) { m.Draining = true })
+				tc.refresh()
+			})
+		}
+	}
+	if _, err := tc.nodes["n1"].c.bg.rebalancePass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if homes := tc.homesOf("n1", key); !slices.Contains(homes, "n1") {
+		t.Fatalf("homes after the change %v, want n1 among them", homes)
+	}
+	if e, _ := tc.nodes["n1"].entry(key); e.Version != version {
+		t.Fatalf("n1, a home again, dropped its copy (holds version %d, want %d)", e.Version, version)
+	}
+	if st := tc.nodes["n1"].c.bg.status(); st.KeysMoving != 0 {
+		t.Errorf("keys moving %d for a key n1 is a home of again", st.KeysMoving)
+	}
+}
+
+// A view change that replaces a confirmed new home with another: the
+// drop waits until the current homes confirmed.
+func TestRebalanceDropsOnlyOnceTheCurrentHomesConfirmed(t *testing.T) {
+	tc := newBGCluster(t, 3, nil)
+	tc.join("n4")
+	tc.join("n5")
+	// Under {n1..n5} the key's homes are n2, n3, n4; without n4 (draining)
+	// they are n2, n3, n5; without n4 and n5 they are n1, n2, n3.
+	key := ""
+	for i := range 100000 {
+		k := fmt.Sprintf("swap-%d", i)
+		if homesWithout(tc, k, nil) == "n2,n3,n4" && homesWithout(tc, k, []string{"n4"}) == "n2,n3,n5" && homesWithout(tc, k, []string{"n4", "n5"}) == "n1,n2,n3" {
+			key = k
+			break
+		}
+	}
+	if key == "" {
+		t.Fatal("no key with the homes this test needs")
+	}
+	setDraining(tc, true, "n4", "n5")
+	version := tc.write("n2", key, []byte("v1")) // homes n1, n2, n3
+	setDraining(tc, false, "n4", "n5")
+	var once sync.Once
+	tc.net.onLookup = func(addr, k string) {
+		if k == key {
+			once.Do(func() { setDraining(tc, true, "n4") }) // homes now n2, n3, n5
+		}
+	}
+	left, err := tc.nodes["n1"].c.bg.rebalancePass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := tc.nodes["n5"].entry(key); e.Version != version {
+		if e, _ := tc.nodes["n1"].entry(key); e.Version != version {
+			t.Fatalf("n1 dropped %q while n5, a current home, does not hold it", key)
+		}
+		if left != 1 {
+			t.Errorf("pass left %d, want the key left to move", left)
+		}
+	}
+	// The next pass (the view change woke one) moves it for good.
+	tc.net.onLookup = nil
+	if left, err := tc.nodes["n1"].c.bg.rebalancePass(context.Background()); err != nil || left != 0 {
+		t.Fatalf("second pass: %d left, %v", left, err)
+	}
+	if got := tc.holders(key, version); !slices.Equal(got, []string{"n2", "n3", "n4", "n5"}) && !slices.Equal(got, []string{"n2", "n3", "n5"}) {
+		t.Errorf("%q held by %v, want n2, n3, n5 (and n4, draining, until it drains)", key, got)
+	}
+}
+
+// keyHomedOn finds a key whose homes are want under the current view and
+// that self was a home of without the members not in it.
+func keyHomedOn(t *testing.T, tc *bgCluster, self string, want []string) string {
+	t.Helper()
+	for i := range 100000 {
+		k := fmt.Sprintf("moving-%d", i)
+		if homesWithout(tc, k, nil) == strings.Join(want, ",") && slices.Contains(strings.Split(homesWithout(tc, k, []string{want[len(want)-1]}), ","), self) {
+			return k
+		}
+	}
+	t.Fatalf("no key with homes %v", want)
+	return ""
+}
+
+// homesWithout is key's sorted homes over the world's members except
+// those in without.
+func homesWithout(tc *bgCluster, key string, without []string) string {
+	var ms []membership.Member
+	for _, m := range tc.nodes["n1"].c.currentView().members {
+		if !slices.Contains(without, m.ID) {
+			m.Draining = false
+			ms = append(ms, m)
+		}
+	}
+	v, err := newView(ms[0], ms)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range v.homes(key, 3) {
+		ids = append(ids, h.ID)
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
+}
+
+func setDraining(tc *bgCluster, draining bool, ids ...string) {
+	for _, id := range ids {
+		tc.world.update(id, func(m *membership.Member) { m.Draining = draining })
+	}
+	tc.refresh()
 }
