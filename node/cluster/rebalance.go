@@ -50,6 +50,65 @@ func (b *background) rebalanceLoop(ctx context.Context) {
 	}
 }
 
+// misplacedLoop moves the keys noteApplied queued (a replica write that
+// landed here although this node is not a home), one at a time and never
+// during a pass, once the view has been stable for the rebalance settle
+// time (while views differ between nodes, keys would bounce between
+// them). A key it cannot move yet (a home down) is left to the rebalance
+// loop, woken for it.
+func (b *background) misplacedLoop(ctx context.Context) {
+	settle := min(rebalanceSettle, b.c.opts.AntiEntropyInterval)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key := <-b.misplaced:
+			for {
+				quiet := time.Since(time.Unix(0, b.viewChangedAt.Load()))
+				if quiet >= settle {
+					break
+				}
+				if !sleep(ctx, settle-quiet) {
+					return
+				}
+			}
+			if !b.moveMisplaced(ctx, key) && ctx.Err() == nil {
+				wake(b.rebalanceWake)
+			}
+		}
+	}
+}
+
+// moveMisplaced moves key's local entry to its homes under the current
+// view if this node is not one of them; it reports false when the entry
+// is left behind.
+func (b *background) moveMisplaced(ctx context.Context, key string) bool {
+	b.rebalanceMu.Lock()
+	defer b.rebalanceMu.Unlock()
+	c := b.c
+	e, err := c.localEntry(ctx, key)
+	if err != nil {
+		return false
+	}
+	if e.Version == 0 {
+		return true // gone meanwhile (moved by a pass, say)
+	}
+	v := c.currentView()
+	ids := memberIDs(v.homes(key, c.opts.Replicas))
+	if action, _ := replication.PlanMove(v.self.ID, ids); action == replication.Keep {
+		return true
+	}
+	switch b.moveEntry(ctx, v, e, ids) {
+	case moved:
+		b.counters.keysMoved.Add(1)
+		return true
+	case homeAgain:
+		return true
+	default:
+		return false
+	}
+}
+
 // rebalancePass walks the local index and moves every entry this node is
 // no longer a home of under the current view: each new home must hold the
 // entry's version or newer (pushed from here if not, durable on return),

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -8,9 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"strata/blockstore"
 	"strata/internal/poll"
-
 	"strata/node/membership"
 )
 
@@ -136,10 +138,7 @@ func TestDrainMovesEverythingOff(t *testing.T) {
 	}
 	guardCopies(t, tc, 3)
 	n4 := tc.nodes["n4"]
-	n4.c.opts.SetDraining = func(draining bool) error {
-		tc.world.update("n4", func(m *membership.Member) { m.Draining = draining })
-		return nil
-	}
+	n4.c.opts.SetDraining = gossipDraining(tc, "n4")
 	ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout) // a deadline, not a timed assertion
 	defer cancel()
 	if err := n4.c.Drain(ctx); err != nil {
@@ -167,10 +166,7 @@ func TestDrainWaitsForADownHome(t *testing.T) {
 	want := writeKeys(tc, "n2", testKeys(100), 1)
 	guardCopies(t, tc, 3)
 	n4 := tc.nodes["n4"]
-	n4.c.opts.SetDraining = func(draining bool) error {
-		tc.world.update("n4", func(m *membership.Member) { m.Draining = draining })
-		return nil
-	}
+	n4.c.opts.SetDraining = gossipDraining(tc, "n4")
 	tc.stop("n1")
 	ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout)
 	defer cancel()
@@ -335,4 +331,161 @@ func setDraining(tc *bgCluster, draining bool, ids ...string) {
 		tc.world.update(id, func(m *membership.Member) { m.Draining = draining })
 	}
 	tc.refresh()
+}
+
+// A coordinator that has not heard of a drain yet still sends the
+// draining node writes. Drain waits until every reachable member's view
+// has it draining, then moves what arrived meanwhile: here n2, with a
+// stale view, writes a key through n1 (draining) and n2 while n3 is dead;
+// after the drain and the leave, at least W of the key's new homes hold
+// it.
+func TestDrainMovesWritesFromCoordinatorsThatHaveNotSeenIt(t *testing.T) {
+	tc := newBGCluster(t, 4, nil)
+	tc.rebuild()
+	key := ""
+	for i := range 100000 {
+		if k := fmt.Sprintf("late-%d", i); homesWithout(tc, k, nil) == "n1,n2,n3" {
+			key = k
+			break
+		}
+	}
+	if key == "" {
+		t.Fatal("no key homed on n1, n2, n3")
+	}
+	tc.stop("n3")
+	n1 := tc.nodes["n1"]
+	n1.c.opts.SetDraining = func(draining bool) error {
+		tc.world.update("n1", func(m *membership.Member) { m.Draining = draining })
+		// Gossip reaches n1, n3 and n4 at once; n2 hears of it later.
+		for _, id := range []string{"n1", "n3", "n4"} {
+			if err := tc.nodes[id].c.refreshView(); err != nil {
+				return err
+			}
+			if id != "n1" {
+				if err := tc.nodes[id].c.bg.rebuildDigests(context.Background()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout) // a deadline, not a timed assertion
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n1.c.Drain(ctx) }()
+	var drainErr error
+	drained := false
+	poll.Until(t, "the drain to end or to ask its peers for their views", func() bool {
+		select {
+		case drainErr = <-done:
+			drained = true
+			return true
+		default:
+			return tc.net.digests.Load() > 0
+		}
+	})
+	// n2 still places n1: the write goes to n1 and n2, and n3 is hinted.
+	data := []byte("written while n1 drains")
+	info, err := tc.nodes["n2"].c.Put(ctx, key, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tc.holders(key, info.Version); !slices.Equal(got, []string{"n1", "n2"}) {
+		t.Fatalf("the write is on %v, want n1 and n2", got)
+	}
+	// n2 hears of the drain; n3 comes back.
+	if err := tc.nodes["n2"].c.refreshView(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.nodes["n2"].c.bg.rebuildDigests(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tc.restart("n3")
+	if !drained {
+		poll.Until(t, "Drain to return", func() bool {
+			select {
+			case drainErr = <-done:
+				return true
+			default:
+				return false
+			}
+		})
+	}
+	if drainErr != nil {
+		t.Fatal(drainErr)
+	}
+	// n1 leaves with whatever it still holds.
+	tc.net.setDown("n1", true)
+	tc.world.update("n1", func(m *membership.Member) { m.State = membership.Left })
+	tc.refresh()
+	var held []string
+	for _, id := range tc.homesOf("n2", key) {
+		if e, _ := tc.nodes[id].entry(key); e.Version == info.Version && !e.Deleted {
+			held = append(held, id)
+		}
+	}
+	if len(held) < 2 {
+		t.Fatalf("after n1 left, only %v of the new homes %v hold the acknowledged write, want at least W=2", held, tc.homesOf("n2", key))
+	}
+}
+
+// A replica write that lands on a node after it stopped being a home (the
+// coordinator's view is older) is moved to the key's homes without
+// waiting for another view change: the node runs its rebalancing loop,
+// has finished its pass, and then gets the write.
+func TestWriteOnANonHomeIsMovedWithoutAViewChange(t *testing.T) {
+	tc := newBGCluster(t, 3, func(o *Options) { o.AntiEntropyInterval = time.Hour })
+	// n4 joins; n1, n3 and n4 hear of it, n2 not yet.
+	tc.world.add(membership.Member{ID: "n4", HTTPAddr: "n4", Weight: 1, State: membership.Alive})
+	tc.addNode("n4")
+	for _, id := range []string{"n1", "n3", "n4"} {
+		if err := tc.nodes[id].c.refreshView(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := ""
+	for i := range 100000 {
+		k := fmt.Sprintf("stale-%d", i)
+		if homesWithout(tc, k, nil) == "n2,n3,n4" && homesWithout(tc, k, []string{"n4"}) == "n1,n2,n3" {
+			key = k
+			break
+		}
+	}
+	if key == "" {
+		t.Fatal("no key with the homes this test needs")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout) // a deadline, not a timed assertion
+	defer cancel()
+	n1 := tc.nodes["n1"]
+	n1.c.Start(ctx)
+	poll.Until(t, "n1's first rebalance pass", func() bool { return n1.c.bg.status().RebalancePasses >= 1 })
+	data := []byte("from a stale coordinator")
+	info, err := tc.nodes["n2"].c.Put(ctx, key, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, "the key to move from n1 to n4", func() bool {
+		return slices.Equal(tc.holders(key, info.Version), []string{"n2", "n3", "n4"})
+	})
+}
+
+// gossipDraining is a SetDraining hook for node id: the flag reaches every
+// node's view at once, and each other node rebuilds its digests under the
+// new view, as its digest loop would.
+func gossipDraining(tc *bgCluster, id string) func(bool) error {
+	return func(draining bool) error {
+		tc.world.update(id, func(m *membership.Member) { m.Draining = draining })
+		for _, other := range tc.ids() {
+			nd := tc.nodes[other]
+			if err := nd.c.refreshView(); err != nil {
+				return err
+			}
+			if other != id {
+				if err := nd.c.bg.rebuildDigests(context.Background()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
 }
