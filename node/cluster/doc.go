@@ -118,9 +118,24 @@
 // under the key's lock against the view current then, not the one the
 // pass began with: if this node is a home again, or a current home is not
 // among those that confirmed, the copy stays. A home down or failing keeps
-// the local copy for a later pass; KeysMoving counts what is left. Drain marks the node draining (Options.SetDraining), so
-// placement moves every key away, and returns once a pass leaves nothing
-// to move; the caller then leaves the membership.
+// the local copy for a later pass; KeysMoving counts what is left.
+//
+// A replica write can land on a node that is not a home of its key under
+// the node's current view (its coordinator has an older view, or the node
+// is draining), also after the pass that followed the view change. Every
+// apply checks: such a key is queued (bounded; when full, a full pass is
+// woken instead) and moved the same way once the view has been stable for
+// the settle time, without waiting for another view change.
+//
+// Drain marks the node draining (Options.SetDraining), so placement moves
+// every key away. It then waits until its own view and every reachable
+// member's view has it draining: a member is clear when its anti-entropy
+// digest (which follows its view) is built under this node's view; where
+// no other placed member's digest can be asked for, after a settle time
+// longer than gossip takes. Writes are never refused meanwhile. Then it
+// runs passes until one leaves nothing to move and no write landed on a
+// non-home during it, and returns; the caller then leaves the membership.
+// Status (DrainWaitingOn) names the members a drain is waiting for.
 //
 // # Tombstones
 //
@@ -159,6 +174,12 @@
 //   - List reads each peer through Peer.Entries with forPeer the peer's
 //     own ID and no buckets, which the replica side (Entries) answers with
 //     every local entry rather than a digest bucket's.
+//   - Drain's last check and the leave are not atomic: a replica write a
+//     coordinator sent before its view had this node draining, landing
+//     after that check, leaves with the node (its other homes still hold
+//     it; hints and anti-entropy bring the rest). Drain waits for every
+//     reachable member's view first, so only a request already in flight
+//     then can do that.
 //   - A digest rebuild reads index pages under the digest lock; a change
 //     applied to the index but not yet noted when its page is read leaves
 //     its bucket off until the next rebuild. That costs an extra entries
