@@ -54,6 +54,7 @@ func (c *Cluster) Drain(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	defer c.bg.setDrainWaiting(nil)
 	for {
 		waiting := c.peersPlacingSelf(ctx, time.Since(started) >= drainSettle)
 		c.bg.setDrainWaiting(waiting)

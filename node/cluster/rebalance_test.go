@@ -375,13 +375,13 @@ func TestDrainMovesWritesFromCoordinatorsThatHaveNotSeenIt(t *testing.T) {
 	go func() { done <- n1.c.Drain(ctx) }()
 	var drainErr error
 	drained := false
-	poll.Until(t, "the drain to end or to ask its peers for their views", func() bool {
+	poll.Until(t, "the drain to end or to wait for n2's view", func() bool {
 		select {
 		case drainErr = <-done:
 			drained = true
 			return true
 		default:
-			return tc.net.digests.Load() > 0
+			return slices.Contains(n1.c.bg.status().DrainWaitingOn, "n2")
 		}
 	})
 	// n2 still places n1: the write goes to n1 and n2, and n3 is hinted.
@@ -488,4 +488,53 @@ func gossipDraining(tc *bgCluster, id string) func(bool) error {
 		}
 		return nil
 	}
+}
+
+// A write that lands on the draining node during its last pass (a request
+// sent before its coordinator heard of the drain) makes Drain pass again
+// rather than return with it.
+func TestDrainPassesAgainWhenAWriteLandsDuringItsPass(t *testing.T) {
+	tc := newBGCluster(t, 4, nil)
+	tc.rebuild()
+	writeKeys(tc, "n2", testKeys(50), 1)
+	n4 := tc.nodes["n4"]
+	if n4.local.len() == 0 {
+		t.Fatal("n4 holds nothing to drain")
+	}
+	n4.c.opts.SetDraining = gossipDraining(tc, "n4")
+	late := "aaa-late" // sorts before every key the pass walks: it has passed it
+	var once sync.Once
+	var lateErr error
+	tc.net.onLookup = func(addr, key string) {
+		if key != late {
+			once.Do(func() {
+				_, lateErr = n4.c.ApplyPut(context.Background(), late, bytes.NewReader([]byte("late")), 4, blockstore.PutOptions{Version: n4.c.opts.Local.NextVersion()})
+			})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), poll.Timeout) // a deadline, not a timed assertion
+	defer cancel()
+	if err := n4.c.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lateErr != nil {
+		t.Fatal(lateErr)
+	}
+	if n := n4.local.len(); n != 0 {
+		t.Fatalf("n4 still holds %d entries after Drain (the late write among them: %v)", n, slices.Contains(tc.anyHolders(late), "n4"))
+	}
+	if got := tc.anyHolders(late); len(got) != 3 {
+		t.Errorf("the late write is on %v, want its three homes", got)
+	}
+}
+
+// anyHolders lists the nodes holding any entry for key.
+func (tc *bgCluster) anyHolders(key string) []string {
+	var out []string
+	for _, id := range tc.ids() {
+		if e, _ := tc.nodes[id].entry(key); e.Version != 0 {
+			out = append(out, id)
+		}
+	}
+	return out
 }
