@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,17 @@ type background struct {
 	hintWake      chan struct{} // a member's state changed: try hints
 
 	rebalanceMu sync.Mutex // one rebalance pass at a time (loop or Drain)
+	// misplaced holds keys a replica apply left here although this node is
+	// not one of their homes (a coordinator with another view): the
+	// misplaced loop moves them without waiting for a view change.
+	misplaced chan string
+	// viewChangedAt is when the view's hash last changed (unix ns).
+	viewChangedAt atomic.Int64
+
+	// drainWaiting lists the members whose view may still place this node
+	// while a Drain waits for them.
+	drainMu      sync.Mutex
+	drainWaiting []string
 
 	counters backgroundCounters
 	// peerRounds is the latest anti-entropy round with each peer.
@@ -43,6 +55,7 @@ type backgroundCounters struct {
 	aeKeysPulled, aeBytesPulled                             atomic.Uint64
 	keysMoving                                              atomic.Int64
 	keysMoved, rebalancePasses                              atomic.Uint64
+	nonHomeApplies, misplacedDropped                        atomic.Uint64
 	repairsQueued, repairsDropped, repairsDone              atomic.Uint64
 	digestRebuilds                                          atomic.Uint64
 }
@@ -51,11 +64,17 @@ type backgroundCounters struct {
 // dropped (counted) and anti-entropy covers the key.
 const repairQueueLength = 1024
 
+// misplacedQueueLength bounds the keys waiting to be moved off this node
+// after a write landed here on a non-home: past it a key is dropped
+// (counted) and a full rebalance pass is woken, which finds it.
+const misplacedQueueLength = 4096
+
 func newBackground(c *Cluster) (*background, error) {
 	b := &background{
 		c:             c,
 		now:           c.opts.Now,
 		repairs:       make(chan repairRequest, repairQueueLength),
+		misplaced:     make(chan string, misplacedQueueLength),
 		rebuildWake:   make(chan struct{}, 1),
 		rebalanceWake: make(chan struct{}, 1),
 		hintWake:      make(chan struct{}, 1),
@@ -76,7 +95,7 @@ func newBackground(c *Cluster) (*background, error) {
 func (b *background) start(ctx context.Context) {
 	wake(b.rebuildWake)
 	wake(b.rebalanceWake)
-	for _, loop := range []func(context.Context){b.digestLoop, b.hintLoop, b.antiEntropyLoop, b.rebalanceLoop, b.repairLoop} {
+	for _, loop := range []func(context.Context){b.digestLoop, b.hintLoop, b.antiEntropyLoop, b.rebalanceLoop, b.misplacedLoop, b.repairLoop} {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
@@ -99,6 +118,7 @@ func (b *background) close() error {
 // (nil at start) and the new one. It never blocks: it wakes the loops.
 func (b *background) viewChanged(old, cur *view) {
 	if old == nil || old.hash != cur.hash {
+		b.viewChangedAt.Store(time.Now().UnixNano())
 		wake(b.rebuildWake)
 		wake(b.rebalanceWake)
 	}
@@ -155,6 +175,14 @@ type BackgroundStatus struct {
 	KeysMoving      int64  `json:"keys_moving"`
 	KeysMoved       uint64 `json:"keys_moved"`
 	RebalancePasses uint64 `json:"rebalance_passes"`
+	// NonHomeApplies counts replica writes that landed here for keys this
+	// node is not a home of (moved on at once); MisplacedDropped those
+	// left to the next full pass because the queue was full.
+	NonHomeApplies   uint64 `json:"non_home_applies"`
+	MisplacedDropped uint64 `json:"misplaced_dropped"`
+	// DrainWaitingOn lists the members a running Drain waits for: their
+	// view may still have this node placed.
+	DrainWaitingOn []string `json:"drain_waiting_on,omitempty"`
 
 	RepairsQueued  uint64 `json:"repairs_queued"`
 	RepairsDropped uint64 `json:"repairs_dropped"` // queue full: anti-entropy covers them
@@ -179,6 +207,8 @@ func (b *background) status() BackgroundStatus {
 		KeysMoving:               k.keysMoving.Load(),
 		KeysMoved:                k.keysMoved.Load(),
 		RebalancePasses:          k.rebalancePasses.Load(),
+		NonHomeApplies:           k.nonHomeApplies.Load(),
+		MisplacedDropped:         k.misplacedDropped.Load(),
 		RepairsQueued:            k.repairsQueued.Load(),
 		RepairsDropped:           k.repairsDropped.Load(),
 		RepairsDone:              k.repairsDone.Load(),
@@ -192,12 +222,38 @@ func (b *background) status() BackgroundStatus {
 		st.AntiEntropyPeers[p] = r
 	}
 	b.peerRoundsMu.Unlock()
+	b.drainMu.Lock()
+	st.DrainWaitingOn = slices.Clone(b.drainWaiting)
+	b.drainMu.Unlock()
 	return st
+}
+
+func (b *background) setDrainWaiting(ids []string) {
+	b.drainMu.Lock()
+	b.drainWaiting = ids
+	b.drainMu.Unlock()
 }
 
 // noteApplied is called after a local replica apply changed key's entry
 // from old to cur (old.Version 0: none), under the key's lock: the digests
-// follow every change without a scan.
+// follow every change without a scan. An entry left on a node that is not
+// one of the key's homes under the current view (the coordinator had an
+// older view, or this node is draining) is queued to be moved: the
+// rebalance pass that follows a view change may be over already.
 func (b *background) noteApplied(key string, old, cur blockstore.Entry) {
 	b.digests.note(b.c, key, old, cur)
+	if cur.Version == 0 {
+		return // dropped (or nothing held): nothing to move
+	}
+	v := b.c.currentView()
+	if v.isHome(key, b.c.opts.Replicas, v.self.ID) {
+		return
+	}
+	b.counters.nonHomeApplies.Add(1)
+	select {
+	case b.misplaced <- key:
+	default:
+		b.counters.misplacedDropped.Add(1)
+		wake(b.rebalanceWake) // a full pass finds it
+	}
 }

@@ -306,6 +306,9 @@ type bgNet struct {
 
 	digests, entryCalls, opens, puts atomic.Int64
 	lookups                          map[string]*atomic.Int64 // per addr, set by tests that count them
+	// onLookup, when set (before the nodes run), is called before every
+	// Lookup reaches the addressed node.
+	onLookup func(addr, key string)
 }
 
 func (n *bgNet) node(addr string) (*Cluster, error) {
@@ -347,6 +350,9 @@ func (n *bgNet) DeleteReplica(ctx context.Context, addr, key string, version uin
 func (n *bgNet) Lookup(ctx context.Context, addr, key string) (blockstore.Entry, error) {
 	if ctr := n.lookups[addr]; ctr != nil {
 		ctr.Add(1)
+	}
+	if n.onLookup != nil {
+		n.onLookup(addr, key)
 	}
 	c, err := n.node(addr)
 	if err != nil {

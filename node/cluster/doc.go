@@ -32,10 +32,12 @@
 //     home's pipe at once, the slowest home pacing it, so memory per PUT
 //     is bounded whatever the blob size. A home that takes no bytes or
 //     gives no answer for ReplicaTimeout is cut out (its stream fails, so
-//     it stores nothing) and hinted. A body that fails, or a quorum that
-//     can no longer be reached, fails every home's stream: nothing becomes
-//     visible anywhere and no hints follow. Homes still answering after
-//     the quorum finish in the background and are hinted if they fail.
+//     it stores nothing) and hinted. A body that fails (only the reader's
+//     io.EOF ends it cleanly: io.ErrUnexpectedEOF from a chunked body cut
+//     short is a failure), or a quorum that can no longer be reached,
+//     fails every home's stream: nothing becomes visible anywhere and no
+//     hints follow. Homes still answering after the quorum finish in the
+//     background and are hinted if they fail.
 //   - Every write carries a version from this node's hybrid logical clock,
 //     its low 8 bits set to a tag derived from the node ID, so two
 //     coordinators ticking in the same millisecond do not stamp one
@@ -112,11 +114,28 @@
 // is no longer a home of is pushed to each new home that lacks it
 // (durable on return, paced like anti-entropy), and only once every new
 // home confirmed it holds the version is the local copy dropped
-// (Local.Drop, which refuses if the entry changed). A home down or
-// failing keeps the local copy for a later pass; KeysMoving counts what
-// is left. Drain marks the node draining (Options.SetDraining), so
-// placement moves every key away, and returns once a pass leaves nothing
-// to move; the caller then leaves the membership.
+// (Local.Drop, which refuses if the entry changed). The drop is decided
+// under the key's lock against the view current then, not the one the
+// pass began with: if this node is a home again, or a current home is not
+// among those that confirmed, the copy stays. A home down or failing keeps
+// the local copy for a later pass; KeysMoving counts what is left.
+//
+// A replica write can land on a node that is not a home of its key under
+// the node's current view (its coordinator has an older view, or the node
+// is draining), also after the pass that followed the view change. Every
+// apply checks: such a key is queued (bounded; when full, a full pass is
+// woken instead) and moved the same way once the view has been stable for
+// the settle time, without waiting for another view change.
+//
+// Drain marks the node draining (Options.SetDraining), so placement moves
+// every key away. It then waits until its own view and every reachable
+// member's view has it draining: a member is clear when its anti-entropy
+// digest (which follows its view) is built under this node's view; where
+// no other placed member's digest can be asked for, after a settle time
+// longer than gossip takes. Writes are never refused meanwhile. Then it
+// runs passes until one leaves nothing to move and no write landed on a
+// non-home during it, and returns; the caller then leaves the membership.
+// Status (DrainWaitingOn) names the members a drain is waiting for.
 //
 // # Tombstones
 //
@@ -155,6 +174,12 @@
 //   - List reads each peer through Peer.Entries with forPeer the peer's
 //     own ID and no buckets, which the replica side (Entries) answers with
 //     every local entry rather than a digest bucket's.
+//   - Drain's last check and the leave are not atomic: a replica write a
+//     coordinator sent before its view had this node draining, landing
+//     after that check, leaves with the node (its other homes still hold
+//     it; hints and anti-entropy bring the rest). Drain waits for every
+//     reachable member's view first, so only a request already in flight
+//     then can do that.
 //   - A digest rebuild reads index pages under the digest lock; a change
 //     applied to the index but not yet noted when its page is read leaves
 //     its bucket off until the next rebuild. That costs an extra entries

@@ -192,13 +192,12 @@ func (c *Cluster) fanOut(ctx context.Context, body io.Reader, reps []*replicaWri
 			c.abandon(op, reps, err)
 			return sent, err
 		}
-		n, err := io.ReadFull(body, bufp[:])
+		n, eof, err := readChunk(body, bufp[:])
 		if n > 0 {
 			sent += int64(n)
 			c.offer(bufp[:n], reps, timer)
 		}
-		eof := err == io.EOF || err == io.ErrUnexpectedEOF
-		if err != nil && !eof {
+		if err != nil {
 			err = fmt.Errorf("reading the body: %w", err)
 			c.abandon(op, reps, err)
 			return sent, err
@@ -220,6 +219,25 @@ func (c *Cluster) fanOut(ctx context.Context, body io.Reader, reps []*replicaWri
 			return sent, nil // every replica already answered (a newer version held)
 		}
 	}
+}
+
+// readChunk fills buf from r as far as it can. eof reports that r itself
+// returned io.EOF (the body ended cleanly). Any other error is a failed
+// body, io.ErrUnexpectedEOF included: that is what a chunked HTTP body cut
+// short returns, so it must never pass for a clean end (io.ReadFull's
+// error cannot tell the two apart).
+func readChunk(r io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
 }
 
 // offer hands chunk to every replica still taking the body and waits until

@@ -175,6 +175,11 @@ func TestPutBodyFailureLeavesNothing(t *testing.T) {
 		{"fails after several chunks", &failingReader{r: bytes.NewReader(body), left: 300 << 10, err: errClientGone}, int64(len(body)), errClientGone},
 		{"fails with unknown size", &failingReader{r: bytes.NewReader(body), left: 200 << 10, err: errClientGone}, -1, errClientGone},
 		{"ends short of its size", bytes.NewReader(body[:100<<10]), int64(len(body)), blockstore.ErrSizeMismatch},
+		// A raw net/http chunked body cut short reads as io.ErrUnexpectedEOF:
+		// a truncated body, never a clean end.
+		{"truncated, unknown size", &failingReader{r: bytes.NewReader(body), left: 1000, err: io.ErrUnexpectedEOF}, -1, io.ErrUnexpectedEOF},
+		{"truncated at a chunk boundary, unknown size", &failingReader{r: bytes.NewReader(body), left: fanOutBufSize, err: io.ErrUnexpectedEOF}, -1, io.ErrUnexpectedEOF},
+		{"truncated, known size", &failingReader{r: bytes.NewReader(body), left: 300 << 10, err: io.ErrUnexpectedEOF}, int64(len(body)), io.ErrUnexpectedEOF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
