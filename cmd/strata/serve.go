@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"strata/blockstore"
@@ -319,7 +320,18 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	log.Info("opening store", "layout", layout, "hdd", absAll(cfg.HDDDirs), "index", abs(cfg.IndexDir),
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
-	store, backend, err := openStore(ctx, cfg, log, nil)
+	// The store's options are fixed before the cluster exists: the scrub's
+	// corrupt-record hook forwards to whatever repair is set later (none
+	// alone: a single node has no other copy to repair from).
+	var repairCorrupt atomic.Pointer[func(key string, version uint64)]
+	onCorrupt := func(key string, version uint64) {
+		if f := repairCorrupt.Load(); f != nil {
+			(*f)(key, version)
+			return
+		}
+		log.Warn("scrub found a corrupt blob and no replica can repair it: restore it from a backup or rewrite it", "key", key, "version", version)
+	}
+	store, backend, err := openStore(ctx, cfg, log, nil, onCorrupt)
 	if err != nil {
 		return failStart(err)
 	}
@@ -339,9 +351,15 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			return failStart(errors.Join(fmt.Errorf("cluster: %w", err), closeStore()))
 		}
 		clusterRT, blobs = rt, st
+		// From here a scrub's corrupt find queues a copy from a replica.
+		repair := clusterRT.cluster.RepairCorrupt
+		repairCorrupt.Store(&repair)
 		// The cluster stops after the blob listener drained, before the store closes.
 		innerClose := closeStore
-		closeStore = func() error { return errors.Join(clusterRT.close(), innerClose()) }
+		closeStore = func() error {
+			repairCorrupt.Store(nil)
+			return errors.Join(clusterRT.close(), innerClose())
+		}
 	}
 	if err := srv.Attach(blobs); err != nil {
 		return failStart(errors.Join(err, closeStore()))
@@ -387,20 +405,12 @@ func createDataDirs(cfg node.Config) error {
 // openStore opens the HDD block store of cfg, then the tiered store (RAM
 // and SSD caches) over it. Closing the returned store closes the backend
 // too; the backend is returned for its identity. dataFS is the file system
-// of the HDD directories (nil: the real one).
-func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS) (*tiering.Store, *blockstore.Store, error) {
+// of the HDD directories (nil: the real one). onCorrupt, when set, is the
+// store's Options.OnCorrupt (the scrub found a key's current version
+// corrupt); in serve it forwards to the cluster once there is one.
+func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64)) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
-	backend, err := blockstore.Open(ctx, blockstore.Options{
-		FS:          dataFS, // nil: the real one; bench --device-model: a modelled head
-		NodeID:      cfg.NodeID,
-		FileMode:    fileMode,
-		DataDirs:    cfg.HDDDirs,
-		IndexDir:    cfg.IndexDir,
-		VolumeSize:  int64(cfg.VolumeSize),
-		ChunkSize:   int64(cfg.ChunkSize),
-		MaxBlobSize: int64(cfg.MaxBlobSize),
-		Logger:      log.With("component", "blockstore"),
-	})
+	backend, err := blockstore.Open(ctx, blockstoreOptions(cfg, log, dataFS, onCorrupt))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blockstore: %w", err)
 	}
@@ -416,6 +426,27 @@ func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS io
 		return nil, nil, errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close())
 	}
 	return store, backend, nil
+}
+
+// blockstoreOptions are the block store's options for cfg: its layout,
+// sizes, and the scrub and failed-disk settings (scrub_interval,
+// scrub_rate, disk_error_threshold).
+func blockstoreOptions(cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64)) blockstore.Options {
+	fileMode, _ := cfg.FileModeBits() // checked by Validate
+	opts := blockstore.Options{
+		FS:          dataFS, // nil: the real one; bench --device-model: a modelled head
+		NodeID:      cfg.NodeID,
+		FileMode:    fileMode,
+		DataDirs:    cfg.HDDDirs,
+		IndexDir:    cfg.IndexDir,
+		VolumeSize:  int64(cfg.VolumeSize),
+		ChunkSize:   int64(cfg.ChunkSize),
+		MaxBlobSize: int64(cfg.MaxBlobSize),
+		OnCorrupt:   onCorrupt,
+		Logger:      log.With("component", "blockstore"),
+	}
+	cfg.ApplyDiskOptions(&opts)
+	return opts
 }
 
 // setMemoryLimit sets the Go memory limit the configuration asks for (see
