@@ -66,6 +66,10 @@
 //   - Readiness (Healthy) and Writable are the local store's: a cluster
 //     node is ready while it serves reads from its own disks, even with
 //     peers down (quorum failures are 503 answers, not unreadiness).
+//     So are its counters: Stats, Devices, StoreStats, FailedDisks and
+//     Disks pass the local store's through (LocalTiered passes them from
+//     the tiered store), so /metrics and /readyz's failed_disks read as a
+//     single node's.
 //   - Replica applies of one key are serialized (taking the lock once the
 //     body is complete, so two coordinators streaming the same key cannot
 //     deadlock), and each reports the entry before and after it to the
@@ -104,7 +108,11 @@
 //
 // Stale, missing or corrupt homes seen by a read are queued (bounded:
 // when full the request is dropped, counted, and anti-entropy covers it)
-// and brought to the newest version from a holder.
+// and brought to the newest version from a holder. RepairCorrupt queues
+// the same repair for this node's own copy when the local store's scrub
+// finds the key's current version corrupt (blockstore Options.OnCorrupt,
+// wired by cmd/strata): a copy at that version or newer from another
+// holder replaces the corrupt entry.
 //
 // # Rebalancing and decommission
 //
