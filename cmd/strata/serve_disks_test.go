@@ -9,6 +9,7 @@ import (
 
 	"strata/internal/poll"
 	"strata/node"
+	"strata/node/cluster"
 )
 
 // The scrub and failed-disk settings of the config reach the block store
@@ -50,4 +51,15 @@ func TestOpenStoreRunsTheConfiguredScrub(t *testing.T) {
 		disks := store.Stats().Backend.Disks
 		return len(disks) == 1 && !disks[0].Scrub.LastComplete.IsZero()
 	})
+}
+
+// The [cluster] table's background rates reach the cluster's options.
+func TestApplyBackgroundRates(t *testing.T) {
+	c := node.DefaultConfig("").Cluster
+	c.HintReplayRate, c.HintReplayConcurrency, c.AntiEntropyRate, c.AntiEntropyConcurrency = 50, 3, 1<<20, 5
+	var o cluster.Options
+	applyBackgroundRates(c, &o)
+	if o.HintReplayRate != 50 || o.HintReplayConcurrency != 3 || o.AntiEntropyBytesPerSec != 1<<20 || o.AntiEntropyConcurrency != 5 {
+		t.Fatalf("cluster options %+v, want the table's rates", o)
+	}
 }
