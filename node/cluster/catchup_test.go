@@ -174,4 +174,3 @@ func TestRestartedNodePullsAtOnce(t *testing.T) {
 		t.Errorf("no immediate round counted: %+v", st)
 	}
 }
-
