@@ -84,11 +84,16 @@
 // HintsMaxBytes: past it the hint is dropped and counted, and
 // anti-entropy covers the key. Hints never count toward the write quorum.
 // When membership shows the target reachable, hints replay oldest first
-// at HintReplayRate: a hint whose target already holds its version or
-// newer is dropped; otherwise the current version is copied from a
-// holder (this node first, then the key's homes). A hint whose target is
-// no longer a home, or whose version no home holds any more, is dropped
-// (obsolete, counted).
+// at HintReplayRate (default 1000/s): a hint whose target already holds
+// its version or newer is dropped; otherwise the current version is
+// copied from a holder (this node first, then the key's homes), its
+// bytes paced with anti-entropy's (AntiEntropyBytesPerSec). A batch's
+// first key replays alone (a probe: a target that fails costs one
+// request per try), then up to HintReplayConcurrency distinct keys
+// replay at once (default 8), so their writes on the target share group
+// commits instead of paying an fdatasync each in turn; the hints of one
+// key replay in order. A hint whose target is no longer a home, or whose
+// version no home holds any more, is dropped (obsolete, counted).
 //
 // # Anti-entropy
 //
@@ -99,7 +104,14 @@
 // reachable peer's digest for it, compares it with its own under the same
 // view, lists the peer's entries in the differing buckets and pulls what
 // the peer holds newer: a tombstone as a tombstone, a blob through
-// OpenRange at that version, copied at AntiEntropyBytesPerSec. Pull only:
+// OpenRange at that version, up to AntiEntropyConcurrency pulls at once
+// (default 8), their bytes at AntiEntropyBytesPerSec (default 32 MiB/s,
+// shared with hint replays and rebalancing pushes). A peer that becomes
+// reachable (it restarted, or this node sees it again) gets a round at
+// once, and Start runs one with every reachable peer (a restarted node
+// may have missed writes); such a round that fails (digests not yet built
+// for the view) is retried every second, up to ten times, then left to
+// the periodic rounds. Pull only:
 // the peer pulls from us in its own round, so both converge, and a wiped
 // node refills from its peers. Rounds between nodes that agree copy
 // nothing and list nothing.
