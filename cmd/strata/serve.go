@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 
 	"strata/blockstore"
@@ -321,17 +321,10 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
 	// The store's options are fixed before the cluster exists: the scrub's
-	// corrupt-record hook forwards to whatever repair is set later (none
-	// alone: a single node has no other copy to repair from).
-	var repairCorrupt atomic.Pointer[func(key string, version uint64)]
-	onCorrupt := func(key string, version uint64) {
-		if f := repairCorrupt.Load(); f != nil {
-			(*f)(key, version)
-			return
-		}
-		log.Warn("scrub found a corrupt blob and no replica can repair it: restore it from a backup or rewrite it", "key", key, "version", version)
-	}
-	store, backend, err := openStore(ctx, cfg, log, nil, onCorrupt)
+	// corrupt-record hook goes through a relay the cluster's repair is set
+	// on later (alone there is no other copy to repair from).
+	relay := &corruptRelay{log: log}
+	store, backend, err := openStore(ctx, cfg, log, nil, relay.onCorrupt)
 	if err != nil {
 		return failStart(err)
 	}
@@ -352,14 +345,15 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		}
 		clusterRT, blobs = rt, st
 		// From here a scrub's corrupt find queues a copy from a replica.
-		repair := clusterRT.cluster.RepairCorrupt
-		repairCorrupt.Store(&repair)
+		relay.set(clusterRT.cluster.RepairCorrupt)
 		// The cluster stops after the blob listener drained, before the store closes.
 		innerClose := closeStore
 		closeStore = func() error {
-			repairCorrupt.Store(nil)
+			relay.stop()
 			return errors.Join(clusterRT.close(), innerClose())
 		}
+	} else {
+		relay.stop()
 	}
 	if err := srv.Attach(blobs); err != nil {
 		return failStart(errors.Join(err, closeStore()))
@@ -385,6 +379,64 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Warn("shutdown cut off in-flight requests", "err", serveErr)
 	}
 	return closeStore()
+}
+
+// corruptRelay passes the block store's OnCorrupt calls (the scrub found a
+// key's current version corrupt) to the cluster's repair once set. Calls
+// before that (a scrub pass may run while the cluster starts) wait, up to
+// maxEarlyCorrupt of them, and are handed over when it is set; after stop
+// (alone, or the cluster closing) they are only logged.
+type corruptRelay struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	repair  func(key string, version uint64)
+	early   []corruptKey
+	stopped bool
+}
+
+type corruptKey struct {
+	key     string
+	version uint64
+}
+
+// maxEarlyCorrupt bounds the corrupt keys held until the cluster runs;
+// past it they are logged only (the next scrub pass reports them again).
+const maxEarlyCorrupt = 1024
+
+func (r *corruptRelay) onCorrupt(key string, version uint64) {
+	r.mu.Lock()
+	repair := r.repair
+	if repair == nil && !r.stopped && len(r.early) < maxEarlyCorrupt {
+		r.early = append(r.early, corruptKey{key, version})
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	if repair != nil {
+		repair(key, version)
+		return
+	}
+	r.log.Warn("scrub found a corrupt blob and no replica repair is running: it is rewritten by a later write, or restore it", "key", key, "version", version)
+}
+
+// set starts passing calls to repair, first those that waited.
+func (r *corruptRelay) set(repair func(key string, version uint64)) {
+	r.mu.Lock()
+	r.repair = repair
+	early := r.early
+	r.early = nil
+	r.mu.Unlock()
+	for _, k := range early {
+		repair(k.key, k.version)
+	}
+}
+
+// stop ends the passing (and the waiting) of calls: they are logged.
+func (r *corruptRelay) stop() {
+	r.mu.Lock()
+	r.repair, r.early, r.stopped = nil, nil, true
+	r.mu.Unlock()
 }
 
 // createDataDirs creates the directories of cfg's layout that the store

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -61,5 +62,28 @@ func TestApplyBackgroundRates(t *testing.T) {
 	applyBackgroundRates(c, &o)
 	if o.HintReplayRate != 50 || o.HintReplayConcurrency != 3 || o.AntiEntropyBytesPerSec != 1<<20 || o.AntiEntropyConcurrency != 5 {
 		t.Fatalf("cluster options %+v, want the table's rates", o)
+	}
+}
+
+// The scrub's corrupt finds reach the repair set later: those before it
+// wait (bounded) and are handed over; after stop they are only logged.
+func TestCorruptRelay(t *testing.T) {
+	r := &corruptRelay{log: slog.New(slog.DiscardHandler)}
+	for i := range maxEarlyCorrupt + 5 {
+		r.onCorrupt(fmt.Sprintf("early-%d", i), uint64(i+1))
+	}
+	var got []string
+	r.set(func(key string, version uint64) { got = append(got, fmt.Sprintf("%s@%d", key, version)) })
+	if len(got) != maxEarlyCorrupt || got[0] != "early-0@1" {
+		t.Fatalf("handed over %d early calls (first %q), want the first %d", len(got), got[0], maxEarlyCorrupt)
+	}
+	r.onCorrupt("late", 9)
+	if got[len(got)-1] != "late@9" {
+		t.Fatalf("a call after set did not reach the repair: %q", got[len(got)-1])
+	}
+	r.stop()
+	r.onCorrupt("after-stop", 10)
+	if len(got) != maxEarlyCorrupt+1 {
+		t.Fatalf("%d calls reached the repair, want none after stop", len(got)-maxEarlyCorrupt-1)
 	}
 }
