@@ -175,6 +175,11 @@
 //   - List reads each peer through Peer.Entries with forPeer the peer's
 //     own ID and no buckets, which the replica side (Entries) answers with
 //     every local entry rather than a digest bucket's.
+//   - A flapping peer gets an immediate anti-entropy round each time it
+//     comes back: a digest exchange (8 KiB) per return, copies only for
+//     what differs. Hint replay and anti-entropy may copy the same key to
+//     a returning node at once; the second write finds it held (last
+//     writer wins) and changes nothing.
 //   - A digest rebuild reads index pages under the digest lock; a change
 //     applied to the index but not yet noted when its page is read leaves
 //     its bucket off until the next rebuild. That costs an extra entries
