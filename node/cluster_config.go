@@ -49,9 +49,22 @@ type ClusterConfig struct {
 	ReplicaTimeout time.Duration `toml:"replica_timeout"`
 	// HintsMaxBytes bounds the durable hint store. Default 64MiB.
 	HintsMaxBytes ByteSize `toml:"hints_max_bytes"`
+	// HintReplayRate bounds hint replays per second. Default 1000.
+	HintReplayRate float64 `toml:"hint_replay_rate"`
+	// HintReplayConcurrency bounds the hint replays in flight at once.
+	// Default 8.
+	HintReplayConcurrency int `toml:"hint_replay_concurrency"`
 	// AntiEntropyInterval is the pause between anti-entropy rounds with
-	// each peer. Default 1m.
+	// each peer (a peer that becomes reachable gets one at once). Default
+	// 1m.
 	AntiEntropyInterval time.Duration `toml:"anti_entropy_interval"`
+	// AntiEntropyRate bounds the bytes per second this node's background
+	// copies move together: anti-entropy pulls, hint replays, rebalancing
+	// pushes. Default 32MiB.
+	AntiEntropyRate ByteSize `toml:"anti_entropy_rate"`
+	// AntiEntropyConcurrency bounds an anti-entropy round's pulls in
+	// flight at once. Default 8.
+	AntiEntropyConcurrency int `toml:"anti_entropy_concurrency"`
 	// TombstoneGrace is how long a tombstone is kept at least. Default
 	// 240h (10 days): longer than any outage you expect.
 	TombstoneGrace time.Duration `toml:"tombstone_grace"`
@@ -74,7 +87,16 @@ const (
 	DefaultReplicaTimeout      = 10 * time.Second
 	DefaultHintsMaxBytes       = 64 << 20
 	DefaultAntiEntropyInterval = time.Minute
-	DefaultTombstoneGrace      = 10 * 24 * time.Hour
+	DefaultHintReplayRate      = 1000
+	DefaultAntiEntropyRate     = 32 << 20
+	// DefaultBackgroundConcurrency is hint_replay_concurrency's and
+	// anti_entropy_concurrency's default: copies in flight at once, so
+	// their replica writes share group commits.
+	DefaultBackgroundConcurrency = 8
+	DefaultTombstoneGrace        = 10 * 24 * time.Hour
+	// maxBackgroundConcurrency bounds hint_replay_concurrency and
+	// anti_entropy_concurrency.
+	maxBackgroundConcurrency = 256
 	// MinClusterSecretLen is the shortest cluster secret accepted.
 	MinClusterSecretLen = 16
 	// clusterAdminPortOffset moves the admin listener of a cluster node
@@ -99,6 +121,11 @@ func defaultClusterConfig() ClusterConfig {
 		HintsMaxBytes:       DefaultHintsMaxBytes,
 		AntiEntropyInterval: DefaultAntiEntropyInterval,
 		TombstoneGrace:      DefaultTombstoneGrace,
+
+		HintReplayRate:         DefaultHintReplayRate,
+		HintReplayConcurrency:  DefaultBackgroundConcurrency,
+		AntiEntropyRate:        DefaultAntiEntropyRate,
+		AntiEntropyConcurrency: DefaultBackgroundConcurrency,
 	}
 }
 
@@ -236,6 +263,20 @@ func (c Config) validateCluster(bad func(format string, args ...any)) {
 	}
 	if cl.HintsMaxBytes <= 0 {
 		bad("cluster.hints_max_bytes must be positive")
+	}
+	if !(cl.HintReplayRate > 0) {
+		bad("cluster.hint_replay_rate %v: want replays per second > 0", cl.HintReplayRate)
+	}
+	if cl.AntiEntropyRate <= 0 {
+		bad("cluster.anti_entropy_rate must be positive (bytes per second)")
+	}
+	for name, v := range map[string]int{
+		"cluster.hint_replay_concurrency":  cl.HintReplayConcurrency,
+		"cluster.anti_entropy_concurrency": cl.AntiEntropyConcurrency,
+	} {
+		if v < 1 || v > maxBackgroundConcurrency {
+			bad("%s %d: want 1 to %d", name, v, maxBackgroundConcurrency)
+		}
 	}
 }
 

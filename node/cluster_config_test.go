@@ -59,6 +59,10 @@ func TestValidateCluster(t *testing.T) {
 		{"loopback timing", clusterConfig, func(c *Config) { c.Cluster.GossipTiming = GossipTimingLoopback }, ""},
 		{"bad timing", clusterConfig, func(c *Config) { c.Cluster.GossipTiming = "wan" }, "gossip_timing"},
 		{"zero hints", clusterConfig, func(c *Config) { c.Cluster.HintsMaxBytes = 0 }, "hints_max_bytes"},
+		{"zero hint replay rate", clusterConfig, func(c *Config) { c.Cluster.HintReplayRate = 0 }, "hint_replay_rate"},
+		{"zero anti-entropy rate", clusterConfig, func(c *Config) { c.Cluster.AntiEntropyRate = 0 }, "anti_entropy_rate"},
+		{"zero hint concurrency", clusterConfig, func(c *Config) { c.Cluster.HintReplayConcurrency = 0 }, "hint_replay_concurrency"},
+		{"huge anti-entropy concurrency", clusterConfig, func(c *Config) { c.Cluster.AntiEntropyConcurrency = 1000 }, "anti_entropy_concurrency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.base()
@@ -142,6 +146,10 @@ replica_timeout = "3s"
 hints_max_bytes = "8MiB"
 anti_entropy_interval = "30s"
 tombstone_grace = "48h"
+hint_replay_rate = 250.5
+hint_replay_concurrency = 3
+anti_entropy_rate = "4MiB"
+anti_entropy_concurrency = 5
 `
 	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
@@ -156,7 +164,8 @@ tombstone_grace = "48h"
 	cl := c.Cluster
 	if !cl.Enabled() || c.NodeID != "n1" || len(cl.Join) != 2 || cl.Zone != "rack1" || cl.Weight != 2.5 ||
 		cl.ReplicaTimeout != 3*time.Second || cl.HintsMaxBytes != 8<<20 || cl.AntiEntropyInterval != 30*time.Second ||
-		cl.TombstoneGrace != 48*time.Hour || cl.SecretFile != "/etc/strata/secret" {
+		cl.TombstoneGrace != 48*time.Hour || cl.SecretFile != "/etc/strata/secret" ||
+		cl.HintReplayRate != 250.5 || cl.HintReplayConcurrency != 3 || cl.AntiEntropyRate != 4<<20 || cl.AntiEntropyConcurrency != 5 {
 		t.Fatalf("cluster table read as %+v", cl)
 	}
 	// admin_listen written in the file is kept even at its default value.

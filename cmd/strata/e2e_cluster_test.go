@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -228,4 +230,43 @@ func TestE2EClusterJoinAndLeaveUnderLoad(t *testing.T) {
 		waitHolds(c, n, acked, 45*time.Second)
 	}
 	t.Logf("%d writes acknowledged during the join and the leave; every one has 3 local copies", len(acked))
+}
+
+// TestE2EClusterScrubRepairsCorruptReplica: the background scrub finds a
+// flipped byte in n2's copy and n2 copies the blob back from a replica on
+// its own: no read of the key meanwhile, and no periodic anti-entropy
+// (interval 1h).
+func TestE2EClusterScrubRepairsCorruptReplica(t *testing.T) {
+	c := newTestCluster(t, clusterOptions{nodes: 3, antiEntropy: "1h",
+		extraConfig: "scrub_interval = \"1s\"\nscrub_rate = \"256MiB\"\n"})
+	n1, n2 := c.nodes[0], c.nodes[1]
+	body := randomBytes(t, 64<<10) // random: stored uncompressed, findable on disk
+	c.put(n1, "scrub/me", body)
+	waitHolds(c, n2, map[string][]byte{"scrub/me": body}, 20*time.Second)
+	if err := n2.stop(10 * time.Second); err != nil { // clean: the index holds the entry
+		t.Fatal(err)
+	}
+	if !flipByteOnDisk(t, n2.opts.dataDir, body[1000:1064]) {
+		t.Fatal("the blob's bytes were not found in n2's volumes")
+	}
+	c.restart(n2)
+	c.eventually(60*time.Second, "n2's scrub to have its corrupt copy repaired", func() error {
+		var st struct {
+			Background struct {
+				RepairsDone uint64 `json:"repairs_done"`
+			} `json:"background"`
+		}
+		r := c.do(context.Background(), http.MethodGet, n2.admin+"/admin/cluster", nil)
+		if r.err != nil || r.status != http.StatusOK {
+			return fmt.Errorf("/admin/cluster: %d %v", r.status, r.err)
+		}
+		if err := json.Unmarshal(r.body, &st); err != nil {
+			return err
+		}
+		if st.Background.RepairsDone == 0 {
+			return errors.New("no repair done yet")
+		}
+		return nil
+	})
+	waitHolds(c, n2, map[string][]byte{"scrub/me": body}, 10*time.Second)
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"strata/blockstore"
@@ -320,7 +321,11 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		"volume_size", cfg.VolumeSize, "ssd_cache", abs(filepath.Join(cfg.SSDDir, ssdCacheFile)), "ssd_cache_size", cfg.SSDCacheSize,
 		"ram_cache_size", cfg.RAMCacheSize, "max_blob_size", cfg.MaxBlobSize)
 	tombstones := &tombstoneHook{} // bound to the cluster once it exists
-	store, backend, err := openStore(ctx, cfg, log, nil, tombstones)
+	// The store's options are fixed before the cluster exists: the scrub's
+	// corrupt-record hook goes through a relay the cluster's repair is set
+	// on later (alone there is no other copy to repair from).
+	relay := &corruptRelay{log: log}
+	store, backend, err := openStore(ctx, cfg, log, nil, relay.onCorrupt, tombstones)
 	if err != nil {
 		return failStart(err)
 	}
@@ -341,9 +346,16 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		}
 		clusterRT, blobs = rt, st
 		tombstones.bind(rt.cluster.TombstoneDroppable)
+		// From here a scrub's corrupt find queues a copy from a replica.
+		relay.set(clusterRT.cluster.RepairCorrupt)
 		// The cluster stops after the blob listener drained, before the store closes.
 		innerClose := closeStore
-		closeStore = func() error { return errors.Join(clusterRT.close(), innerClose()) }
+		closeStore = func() error {
+			relay.stop()
+			return errors.Join(clusterRT.close(), innerClose())
+		}
+	} else {
+		relay.stop()
 	}
 	if err := srv.Attach(blobs); err != nil {
 		return failStart(errors.Join(err, closeStore()))
@@ -371,6 +383,64 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	return closeStore()
 }
 
+// corruptRelay passes the block store's OnCorrupt calls (the scrub found a
+// key's current version corrupt) to the cluster's repair once set. Calls
+// before that (a scrub pass may run while the cluster starts) wait, up to
+// maxEarlyCorrupt of them, and are handed over when it is set; after stop
+// (alone, or the cluster closing) they are only logged.
+type corruptRelay struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	repair  func(key string, version uint64)
+	early   []corruptKey
+	stopped bool
+}
+
+type corruptKey struct {
+	key     string
+	version uint64
+}
+
+// maxEarlyCorrupt bounds the corrupt keys held until the cluster runs;
+// past it they are logged only (the next scrub pass reports them again).
+const maxEarlyCorrupt = 1024
+
+func (r *corruptRelay) onCorrupt(key string, version uint64) {
+	r.mu.Lock()
+	repair := r.repair
+	if repair == nil && !r.stopped && len(r.early) < maxEarlyCorrupt {
+		r.early = append(r.early, corruptKey{key, version})
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	if repair != nil {
+		repair(key, version)
+		return
+	}
+	r.log.Warn("scrub found a corrupt blob and no replica repair is running: it is rewritten by a later write, or restore it", "key", key, "version", version)
+}
+
+// set starts passing calls to repair, first those that waited.
+func (r *corruptRelay) set(repair func(key string, version uint64)) {
+	r.mu.Lock()
+	r.repair = repair
+	early := r.early
+	r.early = nil
+	r.mu.Unlock()
+	for _, k := range early {
+		repair(k.key, k.version)
+	}
+}
+
+// stop ends the passing (and the waiting) of calls: they are logged.
+func (r *corruptRelay) stop() {
+	r.mu.Lock()
+	r.repair, r.early, r.stopped = nil, nil, true
+	r.mu.Unlock()
+}
+
 // createDataDirs creates the directories of cfg's layout that the store
 // needs (the SSD one only when the SSD cache is on).
 func createDataDirs(cfg node.Config) error {
@@ -389,24 +459,14 @@ func createDataDirs(cfg node.Config) error {
 // openStore opens the HDD block store of cfg, then the tiered store (RAM
 // and SSD caches) over it. Closing the returned store closes the backend
 // too; the backend is returned for its identity. dataFS is the file system
-// of the HDD directories (nil: the real one). tombstones is the cluster's
-// late-bound tombstone hook, used in cluster mode (nil: compaction keeps
-// every tombstone there; see applyCompaction).
-func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
+// of the HDD directories (nil: the real one). onCorrupt, when set, is the
+// store's Options.OnCorrupt (the scrub found a key's current version
+// corrupt); in serve it forwards to the cluster once there is one.
+// tombstones is the cluster's late-bound tombstone hook, used in cluster
+// mode (nil: compaction keeps every tombstone there; see applyCompaction).
+func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
-	opts := blockstore.Options{
-		FS:          dataFS, // nil: the real one; bench --device-model: a modelled head
-		NodeID:      cfg.NodeID,
-		FileMode:    fileMode,
-		DataDirs:    cfg.HDDDirs,
-		IndexDir:    cfg.IndexDir,
-		VolumeSize:  int64(cfg.VolumeSize),
-		ChunkSize:   int64(cfg.ChunkSize),
-		MaxBlobSize: int64(cfg.MaxBlobSize),
-		Logger:      log.With("component", "blockstore"),
-	}
-	applyCompaction(cfg, &opts, tombstones)
-	backend, err := blockstore.Open(ctx, opts)
+	backend, err := blockstore.Open(ctx, blockstoreOptions(cfg, log, dataFS, onCorrupt, tombstones))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blockstore: %w", err)
 	}
@@ -422,6 +482,28 @@ func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS io
 		return nil, nil, errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close())
 	}
 	return store, backend, nil
+}
+
+// blockstoreOptions are the block store's options for cfg: its layout,
+// sizes, and the scrub and failed-disk settings (scrub_interval,
+// scrub_rate, disk_error_threshold) and compaction (applyCompaction).
+func blockstoreOptions(cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook) blockstore.Options {
+	fileMode, _ := cfg.FileModeBits() // checked by Validate
+	opts := blockstore.Options{
+		FS:          dataFS, // nil: the real one; bench --device-model: a modelled head
+		NodeID:      cfg.NodeID,
+		FileMode:    fileMode,
+		DataDirs:    cfg.HDDDirs,
+		IndexDir:    cfg.IndexDir,
+		VolumeSize:  int64(cfg.VolumeSize),
+		ChunkSize:   int64(cfg.ChunkSize),
+		MaxBlobSize: int64(cfg.MaxBlobSize),
+		OnCorrupt:   onCorrupt,
+		Logger:      log.With("component", "blockstore"),
+	}
+	cfg.ApplyDiskOptions(&opts)
+	applyCompaction(cfg, &opts, tombstones)
+	return opts
 }
 
 // setMemoryLimit sets the Go memory limit the configuration asks for (see

@@ -70,7 +70,7 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 		NodeID:     nodeID,
 		HTTPClient: &http.Client{Transport: peerTransport(cfg.Listen)},
 	})
-	cl, err := cluster.New(cluster.Options{
+	opts := cluster.Options{
 		Local:               cluster.LocalTiered(store),
 		Peer:                client,
 		Members:             mem,
@@ -84,7 +84,9 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 		AntiEntropyInterval: cfg.Cluster.AntiEntropyInterval,
 		TombstoneGrace:      cfg.Cluster.TombstoneGrace,
 		Logger:              log.With("component", "cluster"),
-	})
+	}
+	applyBackgroundRates(cfg.Cluster, &opts)
+	cl, err := cluster.New(opts)
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("cluster: %w", err), mem.Close())
 	}
@@ -109,6 +111,16 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 		_, _ = rt.admin.startLeave()
 	}
 	return rt, cl, nil
+}
+
+// applyBackgroundRates sets the bounds of the background copies (hint
+// replay rate and concurrency, anti-entropy bytes per second and
+// concurrency) from the [cluster] table.
+func applyBackgroundRates(c node.ClusterConfig, o *cluster.Options) {
+	o.HintReplayRate = c.HintReplayRate
+	o.HintReplayConcurrency = c.HintReplayConcurrency
+	o.AntiEntropyBytesPerSec = int64(c.AntiEntropyRate)
+	o.AntiEntropyConcurrency = c.AntiEntropyConcurrency
 }
 
 // close stops the cluster side after the blob listener has drained. It

@@ -33,16 +33,117 @@ func (a *aePacer) wait(ctx context.Context, rate int64, n int64) bool {
 }
 
 // antiEntropyLoop runs a round with every peer each AntiEntropyInterval,
-// jittered by up to a quarter either way so nodes do not beat in step.
+// jittered by up to a quarter either way so nodes do not beat in step,
+// and a round at once with each peer that became reachable (soonRounds).
 func (b *background) antiEntropyLoop(ctx context.Context) {
 	every := b.c.opts.AntiEntropyInterval
+	jittered := func() time.Duration { return every + time.Duration((rand.Float64()-0.5)/2*float64(every)) }
+	next := time.NewTimer(jittered())
+	defer next.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
-		jitter := time.Duration((rand.Float64() - 0.5) / 2 * float64(every))
-		if !sleep(ctx, every+jitter) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-next.C:
+			b.antiEntropyRound(ctx)
+			next.Reset(jittered())
+			continue
+		case <-b.aeSoon.wake:
+		case <-retry.C:
 		}
-		b.antiEntropyRound(ctx)
+		if b.soonRounds(ctx) {
+			retry.Reset(min(aeSoonRetry, every))
+		}
 	}
+}
+
+// aeSoonRetry is the pause before another try of an immediate round that
+// failed (the digests of one side not built for the view yet, say), and
+// aeSoonTries how many tries a peer gets before it waits for the
+// periodic round.
+const (
+	aeSoonRetry = time.Second
+	aeSoonTries = 10
+)
+
+// aeSoonSet holds the peers due an anti-entropy round at once: they just
+// became reachable (a restart of theirs or ours; Start marks every
+// reachable peer), so they or we likely missed writes. Each has tries
+// left; wake is signalled (coalesced) when one is added.
+type aeSoonSet struct {
+	mu    sync.Mutex
+	peers map[string]int
+	wake  chan struct{}
+}
+
+func (s *aeSoonSet) add(id string, tries int) {
+	s.mu.Lock()
+	if s.peers == nil {
+		s.peers = make(map[string]int)
+	}
+	s.peers[id] = max(s.peers[id], tries)
+	s.mu.Unlock()
+	wake(s.wake)
+}
+
+func (s *aeSoonSet) take() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.peers
+	s.peers = nil
+	return out
+}
+
+// markReachable adds to the immediate rounds every placed peer reachable
+// in cur that was not reachable (or not known) in old; old nil: every
+// reachable peer.
+func (b *background) markReachable(old, cur *view) {
+	for _, m := range cur.members {
+		if m.ID == cur.self.ID || !m.Placed() || !m.Reachable() {
+			continue
+		}
+		if old != nil {
+			if was, ok := old.byID[m.ID]; ok && was.Reachable() {
+				continue
+			}
+		}
+		b.aeSoon.add(m.ID, aeSoonTries)
+	}
+}
+
+// soonRounds runs a round with each peer marked for one at once and
+// reports whether some failed and should be tried again shortly.
+func (b *background) soonRounds(ctx context.Context) (again bool) {
+	for id, tries := range b.aeSoon.take() {
+		if ctx.Err() != nil {
+			return false
+		}
+		v := b.c.currentView()
+		m, ok := v.byID[id]
+		if !ok || !m.Placed() || !m.Reachable() {
+			continue // gone again: marked anew when it returns
+		}
+		b.counters.aeSoonRounds.Add(1)
+		pulledBefore := b.counters.aeKeysPulled.Load()
+		diff, err := b.pullFrom(ctx, v, m)
+		b.notePeerRound(m.ID, diff, b.counters.aeKeysPulled.Load()-pulledBefore, err)
+		if err != nil {
+			b.c.log.Debug("cluster: immediate anti-entropy round", "peer", m.ID, "tries_left", tries-1, "err", err)
+			if tries > 1 && ctx.Err() == nil {
+				b.aeSoon.mu.Lock()
+				if b.aeSoon.peers == nil {
+					b.aeSoon.peers = make(map[string]int)
+				}
+				b.aeSoon.peers[id] = max(b.aeSoon.peers[id], tries-1)
+				b.aeSoon.mu.Unlock()
+				again = true
+			}
+		}
+	}
+	return again
 }
 
 // antiEntropyRound pulls from every reachable placed peer once.
@@ -101,26 +202,62 @@ func (b *background) pullFrom(ctx context.Context, v *view, m membership.Member)
 		if err != nil {
 			return len(diff), fmt.Errorf("cluster: entries from %s: %w", m.ID, err)
 		}
-		for _, e := range page {
-			after = e.Key
-			if e.Corrupt || e.Version == 0 {
-				continue // nothing to copy from a corrupt copy; its other homes have it
+		if len(page) > 0 {
+			after = page[len(page)-1].Key
+		}
+		// One key failing (moved on meanwhile, say) does not stop the
+		// round; the next round retries it.
+		if err := b.pullPage(ctx, v, m, page); err != nil {
+			if ctx.Err() != nil {
+				return len(diff), ctx.Err()
 			}
-			if err := b.pullEntry(ctx, v, m, e); err != nil {
-				if ctx.Err() != nil {
-					return len(diff), ctx.Err()
-				}
-				// One key failing (moved on meanwhile, say) does not stop
-				// the round; the next round retries it.
-				if firstErr == nil {
-					firstErr = err
-				}
+			if firstErr == nil {
+				firstErr = err
 			}
 		}
 		if len(page) < entriesPage {
 			return len(diff), firstErr
 		}
 	}
+}
+
+// pullPage pulls the entries of one page from m, up to
+// AntiEntropyConcurrency at once (their local writes then share group
+// commits), and returns the first error.
+func (b *background) pullPage(ctx context.Context, v *view, m membership.Member, page []blockstore.Entry) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	slots := make(chan struct{}, b.c.opts.AntiEntropyConcurrency)
+	for _, e := range page {
+		if e.Corrupt || e.Version == 0 {
+			continue // nothing to copy from a corrupt copy; its other homes have it
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := b.pullEntry(ctx, v, m, e); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
 }
 
 // pullEntry copies e from m when this node does not hold it or newer.

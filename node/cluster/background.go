@@ -23,6 +23,7 @@ type background struct {
 	digests digestState
 	repairs chan repairRequest
 	aePace  aePacer
+	aeSoon  aeSoonSet // peers due an anti-entropy round at once
 
 	// Wake-ups, coalesced (capacity one, never blocking the sender).
 	rebuildWake   chan struct{} // the view's hash changed: rebuild digests
@@ -52,7 +53,7 @@ type background struct {
 type backgroundCounters struct {
 	hintsStored, hintsDropped, hintsReplayed, hintsObsolete atomic.Uint64
 	aeRounds, aeViewMismatch, aeBucketsDiffering            atomic.Uint64
-	aeKeysPulled, aeBytesPulled                             atomic.Uint64
+	aeKeysPulled, aeBytesPulled, aeSoonRounds               atomic.Uint64
 	keysMoving                                              atomic.Int64
 	keysMoved, rebalancePasses                              atomic.Uint64
 	nonHomeApplies, misplacedDropped                        atomic.Uint64
@@ -79,6 +80,7 @@ func newBackground(c *Cluster) (*background, error) {
 		rebalanceWake: make(chan struct{}, 1),
 		hintWake:      make(chan struct{}, 1),
 	}
+	b.aeSoon.wake = make(chan struct{}, 1)
 	if c.opts.HintsPath != "" {
 		hs, err := openHintStore(c.opts.HintsPath, c.opts.HintsMaxBytes)
 		if err != nil {
@@ -95,6 +97,9 @@ func newBackground(c *Cluster) (*background, error) {
 func (b *background) start(ctx context.Context) {
 	wake(b.rebuildWake)
 	wake(b.rebalanceWake)
+	// A node that starts may have missed writes: a round with every
+	// reachable peer at once (retried while the digests are built).
+	b.markReachable(nil, b.c.currentView())
 	for _, loop := range []func(context.Context){b.digestLoop, b.hintLoop, b.antiEntropyLoop, b.rebalanceLoop, b.misplacedLoop, b.repairLoop} {
 		b.wg.Add(1)
 		go func() {
@@ -123,6 +128,9 @@ func (b *background) viewChanged(old, cur *view) {
 		wake(b.rebalanceWake)
 	}
 	wake(b.hintWake)
+	// A peer that came back (or one we see again) gets an anti-entropy
+	// round at once rather than after up to an interval.
+	b.markReachable(old, cur)
 }
 
 // wake signals ch without blocking; a signal already pending absorbs it.
@@ -164,7 +172,10 @@ type BackgroundStatus struct {
 	AntiEntropyViewMismatch  uint64 `json:"anti_entropy_view_mismatch"` // rounds skipped: views differ
 	AntiEntropyBucketsDiffer uint64 `json:"anti_entropy_buckets_differing"`
 	AntiEntropyKeysPulled    uint64 `json:"anti_entropy_keys_pulled"`
-	AntiEntropyBytesPulled   uint64 `json:"anti_entropy_bytes_pulled"`
+	// AntiEntropySoonRounds counts rounds run at once with a peer that
+	// became reachable (besides the periodic ones).
+	AntiEntropySoonRounds  uint64 `json:"anti_entropy_soon_rounds"`
+	AntiEntropyBytesPulled uint64 `json:"anti_entropy_bytes_pulled"`
 	// AntiEntropyPeers is the latest round with each peer: when, how many
 	// buckets differed, keys pulled, and the error that cut it short.
 	AntiEntropyPeers map[string]PeerRound `json:"anti_entropy_peers"`
@@ -202,6 +213,7 @@ func (b *background) status() BackgroundStatus {
 		AntiEntropyViewMismatch:  k.aeViewMismatch.Load(),
 		AntiEntropyBucketsDiffer: k.aeBucketsDiffering.Load(),
 		AntiEntropyKeysPulled:    k.aeKeysPulled.Load(),
+		AntiEntropySoonRounds:    k.aeSoonRounds.Load(),
 		AntiEntropyBytesPulled:   k.aeBytesPulled.Load(),
 		DigestRebuilds:           k.digestRebuilds.Load(),
 		KeysMoving:               k.keysMoving.Load(),

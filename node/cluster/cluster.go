@@ -28,16 +28,23 @@ type Options struct {
 	// HintsPath is the durable hint store's file (hints.db next to the
 	// index); HintsMaxBytes bounds it (default 64 MiB): past it new hints
 	// are dropped (counted) and anti-entropy covers them. HintReplayRate
-	// bounds replays per second (default 200).
-	HintsPath      string
-	HintsMaxBytes  int64
-	HintReplayRate float64
+	// bounds replays per second (default 1000), HintReplayConcurrency the
+	// replays in flight at once (default 8); their bytes count against
+	// AntiEntropyBytesPerSec.
+	HintsPath             string
+	HintsMaxBytes         int64
+	HintReplayRate        float64
+	HintReplayConcurrency int
 
 	// AntiEntropyInterval is the pause between anti-entropy rounds with
-	// each peer (default 1m); AntiEntropyBytesPerSec bounds the bytes it
-	// copies, and rebalancing pushes, together (default 32 MiB/s).
+	// each peer (default 1m); a peer that becomes reachable gets a round
+	// at once. AntiEntropyBytesPerSec bounds the bytes anti-entropy pulls,
+	// rebalancing pushes and hint replays copy, together (default 32
+	// MiB/s); AntiEntropyConcurrency bounds a round's pulls in flight at
+	// once (default 8).
 	AntiEntropyInterval    time.Duration
 	AntiEntropyBytesPerSec int64
+	AntiEntropyConcurrency int
 
 	// TombstoneGrace is how long a tombstone must be kept before
 	// compaction may drop it (default 10 days), and then only once every
@@ -53,6 +60,17 @@ type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// Defaults of the background rates (Options).
+const (
+	DefaultHintReplayRate         = 1000     // hint replays per second
+	DefaultAntiEntropyBytesPerSec = 32 << 20 // background copies, bytes per second
+	// DefaultBackgroundConcurrency is the default of HintReplayConcurrency
+	// and AntiEntropyConcurrency: copies in flight at once, so their
+	// replica writes share group commits instead of paying an fdatasync
+	// each in turn.
+	DefaultBackgroundConcurrency = 8
+)
 
 func (o *Options) setDefaults() error {
 	if o.Local == nil || o.Peer == nil || o.Members == nil {
@@ -77,13 +95,19 @@ func (o *Options) setDefaults() error {
 		o.HintsMaxBytes = 64 << 20
 	}
 	if o.HintReplayRate <= 0 {
-		o.HintReplayRate = 200
+		o.HintReplayRate = DefaultHintReplayRate
+	}
+	if o.HintReplayConcurrency <= 0 {
+		o.HintReplayConcurrency = DefaultBackgroundConcurrency
+	}
+	if o.AntiEntropyConcurrency <= 0 {
+		o.AntiEntropyConcurrency = DefaultBackgroundConcurrency
 	}
 	if o.AntiEntropyInterval <= 0 {
 		o.AntiEntropyInterval = time.Minute
 	}
 	if o.AntiEntropyBytesPerSec <= 0 {
-		o.AntiEntropyBytesPerSec = 32 << 20
+		o.AntiEntropyBytesPerSec = DefaultAntiEntropyBytesPerSec
 	}
 	if o.TombstoneGrace <= 0 {
 		o.TombstoneGrace = 10 * 24 * time.Hour

@@ -155,7 +155,10 @@ func (b *background) digestLoop(ctx context.Context) {
 			if sleep(ctx, b.c.opts.AntiEntropyInterval) {
 				wake(b.rebuildWake)
 			}
+			continue
 		}
+		// Immediate rounds waiting for digests under this view can run.
+		wake(b.aeSoon.wake)
 	}
 }
 

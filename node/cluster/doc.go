@@ -68,6 +68,10 @@
 //   - Readiness (Healthy) and Writable are the local store's: a cluster
 //     node is ready while it serves reads from its own disks, even with
 //     peers down (quorum failures are 503 answers, not unreadiness).
+//     So are its counters: Stats, Devices, StoreStats, FailedDisks and
+//     Disks pass the local store's through (LocalTiered passes them from
+//     the tiered store), so /metrics and /readyz's failed_disks read as a
+//     single node's.
 //   - Replica applies of one key are serialized (taking the lock once the
 //     body is complete, so two coordinators streaming the same key cannot
 //     deadlock), and each reports the entry before and after it to the
@@ -82,11 +86,16 @@
 // HintsMaxBytes: past it the hint is dropped and counted, and
 // anti-entropy covers the key. Hints never count toward the write quorum.
 // When membership shows the target reachable, hints replay oldest first
-// at HintReplayRate: a hint whose target already holds its version or
-// newer is dropped; otherwise the current version is copied from a
-// holder (this node first, then the key's homes). A hint whose target is
-// no longer a home, or whose version no home holds any more, is dropped
-// (obsolete, counted).
+// at HintReplayRate (default 1000/s): a hint whose target already holds
+// its version or newer is dropped; otherwise the current version is
+// copied from a holder (this node first, then the key's homes), its
+// bytes paced with anti-entropy's (AntiEntropyBytesPerSec). A batch's
+// first key replays alone (a probe: a target that fails costs one
+// request per try), then up to HintReplayConcurrency distinct keys
+// replay at once (default 8), so their writes on the target share group
+// commits instead of paying an fdatasync each in turn; the hints of one
+// key replay in order. A hint whose target is no longer a home, or whose
+// version no home holds any more, is dropped (obsolete, counted).
 //
 // # Anti-entropy
 //
@@ -97,7 +106,14 @@
 // reachable peer's digest for it, compares it with its own under the same
 // view, lists the peer's entries in the differing buckets and pulls what
 // the peer holds newer: a tombstone as a tombstone, a blob through
-// OpenRange at that version, copied at AntiEntropyBytesPerSec. Pull only:
+// OpenRange at that version, up to AntiEntropyConcurrency pulls at once
+// (default 8), their bytes at AntiEntropyBytesPerSec (default 32 MiB/s,
+// shared with hint replays and rebalancing pushes). A peer that becomes
+// reachable (it restarted, or this node sees it again) gets a round at
+// once, and Start runs one with every reachable peer (a restarted node
+// may have missed writes); such a round that fails (digests not yet built
+// for the view) is retried every second, up to ten times, then left to
+// the periodic rounds. Pull only:
 // the peer pulls from us in its own round, so both converge, and a wiped
 // node refills from its peers. Rounds between nodes that agree copy
 // nothing and list nothing.
@@ -106,7 +122,11 @@
 //
 // Stale, missing or corrupt homes seen by a read are queued (bounded:
 // when full the request is dropped, counted, and anti-entropy covers it)
-// and brought to the newest version from a holder.
+// and brought to the newest version from a holder. RepairCorrupt queues
+// the same repair for this node's own copy when the local store's scrub
+// finds the key's current version corrupt (blockstore Options.OnCorrupt,
+// wired by cmd/strata): a copy at that version or newer from another
+// holder replaces the corrupt entry.
 //
 // # Rebalancing and decommission
 //
@@ -180,6 +200,11 @@
 //     it; hints and anti-entropy bring the rest). Drain waits for every
 //     reachable member's view first, so only a request already in flight
 //     then can do that.
+//   - A flapping peer gets an immediate anti-entropy round each time it
+//     comes back: a digest exchange (8 KiB) per return, copies only for
+//     what differs. Hint replay and anti-entropy may copy the same key to
+//     a returning node at once; the second write finds it held (last
+//     writer wins) and changes nothing.
 //   - A digest rebuild reads index pages under the digest lock; a change
 //     applied to the index but not yet noted when its page is read leaves
 //     its bucket off until the next rebuild. That costs an extra entries

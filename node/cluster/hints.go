@@ -210,7 +210,8 @@ var errTargetFailed = errors.New("cluster: hint target failed")
 const hintBatch = 64
 
 // hintLoop replays hints whenever a member's state changes and every
-// second while any are pending, at HintReplayRate.
+// second while any are pending, at HintReplayRate, HintReplayConcurrency
+// at once, their bytes paced with anti-entropy's.
 func (b *background) hintLoop(ctx context.Context) {
 	if b.hints == nil {
 		return
@@ -247,28 +248,13 @@ func (b *background) replayHints(ctx context.Context, pace func() bool) {
 			if err != nil || len(batch) == 0 {
 				break
 			}
-			var done []replication.Hint
-			stopped := false
-			for _, h := range batch {
-				if !pace() {
-					b.hints.remove(target, done)
-					return
-				}
-				ok, err := b.replayHint(ctx, v, m, known, h)
-				if ok {
-					done = append(done, h)
-				}
-				if err != nil {
-					b.c.log.Debug("cluster: hint replay", "target", target, "key", h.Key, "err", err)
-					if errors.Is(err, errTargetFailed) {
-						stopped = true // flapping or slow: do not pay its timeout per hint
-						break
-					}
-				}
-			}
+			done, stopped, paced := b.replayBatch(ctx, v, m, known, batch, pace)
 			removed, err := b.hints.remove(target, done)
 			if err != nil {
 				b.c.log.Warn("cluster: hints replayed but not removed", "target", target, "err", err)
+				return
+			}
+			if !paced {
 				return
 			}
 			if stopped {
@@ -279,6 +265,96 @@ func (b *background) replayHints(ctx context.Context, pace func() bool) {
 			}
 		}
 	}
+}
+
+// replayBatch replays one batch of target's hints, oldest first, pace
+// called before each. The hints of one key replay in order, one at a
+// time (after the first, the later ones usually find their version held);
+// distinct keys replay up to HintReplayConcurrency at once, so their
+// writes on the target share group commits. The first key goes alone, a
+// probe: a target that fails it costs one request per try, not one per
+// slot. It returns the hints done with; stopped when the target failed
+// (its other hints wait for the next try); paced false when pace said
+// stop.
+func (b *background) replayBatch(ctx context.Context, v *view, m membership.Member, known bool, batch []replication.Hint, pace func() bool) (done []replication.Hint, stopped, paced bool) {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed bool
+	)
+	replayKey := func(hs []replication.Hint) {
+		for _, h := range hs {
+			ok, err := b.replayHint(ctx, v, m, known, h)
+			mu.Lock()
+			if ok {
+				done = append(done, h)
+			}
+			if errors.Is(err, errTargetFailed) {
+				failed = true
+			}
+			stop := failed
+			mu.Unlock()
+			if err != nil {
+				b.c.log.Debug("cluster: hint replay", "target", m.ID, "key", h.Key, "err", err)
+			}
+			if stop || ctx.Err() != nil {
+				return
+			}
+		}
+	}
+	slots := make(chan struct{}, b.c.opts.HintReplayConcurrency)
+	paced = true
+	for i, hs := range groupByKey(batch) {
+		mu.Lock()
+		stop := failed
+		mu.Unlock()
+		if stop {
+			break
+		}
+		for range hs {
+			if !pace() {
+				paced = false
+				break
+			}
+		}
+		if !paced {
+			break
+		}
+		if i == 0 {
+			replayKey(hs) // the probe
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			replayKey(hs)
+		})
+	}
+	wg.Wait()
+	return done, failed, paced
+}
+
+// groupByKey splits hints by key, each key's in their order, the keys in
+// the order of their first hint.
+func groupByKey(hints []replication.Hint) [][]replication.Hint {
+	at := make(map[string]int, len(hints))
+	var out [][]replication.Hint
+	for _, h := range hints {
+		i, ok := at[h.Key]
+		if !ok {
+			i = len(out)
+			at[h.Key] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], h)
+	}
+	return out
 }
 
 // replayHint brings target to the hint's version (or newer) and reports
@@ -310,6 +386,9 @@ func (b *background) replayHint(ctx context.Context, v *view, target membership.
 			return true, nil // never made durable anywhere, or superseded and gone
 		}
 		return false, err
+	}
+	if !srcEntry.Deleted && !b.aePace.wait(ctx, c.opts.AntiEntropyBytesPerSec, srcEntry.Size) {
+		return false, ctx.Err()
 	}
 	if _, err := c.copyEntry(ctx, v.self.ID, src, target, h.Key, srcEntry); err != nil {
 		if errors.Is(err, errSourceFailed) {

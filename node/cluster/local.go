@@ -23,6 +23,30 @@ var _ interface {
 	Drop(ctx context.Context, key string, version uint64) error
 } = localTiered{}
 
+// The optional reporters of node.Tiered's store (the embedded node.Store
+// interface hides them), passed through so Cluster's find them.
+
+func (l localTiered) StoreStats() node.StoreStats {
+	if r, ok := l.Store.(interface{ StoreStats() node.StoreStats }); ok {
+		return r.StoreStats()
+	}
+	return node.StoreStats{}
+}
+
+func (l localTiered) FailedDisks() []string {
+	if r, ok := l.Store.(interface{ FailedDisks() []string }); ok {
+		return r.FailedDisks()
+	}
+	return nil
+}
+
+func (l localTiered) Disks() []node.DiskHealth {
+	if r, ok := l.Store.(interface{ Disks() []node.DiskHealth }); ok {
+		return r.Disks()
+	}
+	return nil
+}
+
 func (l localTiered) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
 	return l.tiered.Lookup(ctx, key)
 }

@@ -69,3 +69,14 @@ func (b *background) repairOne(ctx context.Context, req repairRequest) {
 		b.counters.repairsDone.Add(1)
 	}
 }
+
+// RepairCorrupt queues a background copy of key, at version or newer, from
+// another holder to this node: the local store found its copy of the key's
+// current version corrupt (blockstore Options.OnCorrupt, called by the
+// scrub; cmd wires it once the cluster exists). It never blocks: the
+// request joins the read repairs' bounded queue and is dropped (counted in
+// RepairsDropped) when the queue is full; anti-entropy pulls the key on a
+// later round, since a corrupt entry never counts as holding its version.
+func (c *Cluster) RepairCorrupt(key string, version uint64) {
+	c.bg.repair(key, version, []string{c.currentView().self.ID})
+}

@@ -28,5 +28,30 @@ func (c *Cluster) StoreStats() node.StoreStats {
 	return node.StoreStats{}
 }
 
-// The interfaces the cluster is used through.
-var _ node.Store = (*Cluster)(nil)
+// FailedDisks reports the local store's failed data disks (nil when it has
+// no disks), for /readyz's failed_disks and strata_failed_disks.
+func (c *Cluster) FailedDisks() []string {
+	if r, ok := c.opts.Local.(interface{ FailedDisks() []string }); ok {
+		return r.FailedDisks()
+	}
+	return nil
+}
+
+// Disks reports the local store's data disks (health, usage, scrub), for
+// /metrics; nil when it has none.
+func (c *Cluster) Disks() []node.DiskHealth {
+	if r, ok := c.opts.Local.(interface{ Disks() []node.DiskHealth }); ok {
+		return r.Disks()
+	}
+	return nil
+}
+
+// The interfaces the cluster is used through: node.Store and every
+// optional reporter node.Server looks for on a store, so a cluster node
+// exports the same metrics and /readyz body as a single node.
+var _ interface {
+	node.Store
+	StoreStats() node.StoreStats
+	FailedDisks() []string
+	Disks() []node.DiskHealth
+} = (*Cluster)(nil)
