@@ -2,12 +2,12 @@ package tiering
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
 
 	"strata/blockstore"
+	"strata/internal/seek"
 )
 
 // Object is one version of a blob opened for reading: io.ReadSeeker and
@@ -119,19 +119,9 @@ func (o *Object) Read(p []byte) (int, error) {
 func (o *Object) Seek(offset int64, whence int) (int64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = o.pos + offset
-	case io.SeekEnd:
-		abs = o.info.Size + offset
-	default:
-		return 0, errors.New("tiering: invalid whence")
-	}
-	if abs < 0 {
-		return 0, errNegativeOffset
+	abs, err := seek.Resolve(offset, whence, o.pos, o.info.Size)
+	if err != nil {
+		return 0, err
 	}
 	o.pos = abs
 	return abs, nil

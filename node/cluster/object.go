@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"strata/blockstore"
+	"strata/internal/seek"
 	"strata/node"
 	"strata/node/membership"
 	"strata/node/replication"
@@ -133,19 +134,9 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 func (o *object) Seek(offset int64, whence int) (int64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = o.pos + offset
-	case io.SeekEnd:
-		abs = o.info.Size + offset
-	default:
-		return 0, fmt.Errorf("cluster: seek: invalid whence %d", whence)
-	}
-	if abs < 0 {
-		return 0, fmt.Errorf("cluster: seek to negative offset %d", abs)
+	abs, err := seek.Resolve(offset, whence, o.pos, o.info.Size)
+	if err != nil {
+		return 0, err
 	}
 	o.pos = abs
 	return abs, nil
