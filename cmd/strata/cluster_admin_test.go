@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"strata/internal/poll"
@@ -205,5 +207,25 @@ func TestStatMembers(t *testing.T) {
 	defer alone.Close()
 	if code, _, errOut := cliRun(t, "", "stat", "--members", "--admin-addr", alone.URL); code != exitError || !strings.Contains(errOut, "cluster mode") {
 		t.Fatalf("stat --members on a node alone: code %d, stderr %s", code, errOut)
+	}
+}
+
+// A refused admin connection names where a cluster node's admin listener is
+// by default, since that is the usual mistake (the single node's default).
+func TestAdminRefusedNamesClusterDefault(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := newClient(addr, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	err = c.adminJSON(context.Background(), http.MethodGet, "/admin/cluster", http.StatusOK, &st)
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "listen port + 1000") {
+		t.Fatalf("adminJSON to a closed port: %v; want ECONNREFUSED naming the cluster default", err)
 	}
 }

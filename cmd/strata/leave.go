@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // defaultAdminAddr is the admin listener of a node alone; a cluster node
@@ -87,6 +88,11 @@ func (c *client) adminJSON(ctx context.Context, method, path string, want int, v
 	if err != nil {
 		if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusNotFound {
 			return fmt.Errorf("%w (is this the admin listener of a node in cluster mode?)", err)
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			// The usual cause: a cluster node's admin listener is not
+			// at the single node's default.
+			return fmt.Errorf("%w (a cluster node started without admin_listen has its admin listener at its listen port + 1000, e.g. 127.0.0.1:8001 for --listen 127.0.0.1:7001)", err)
 		}
 		return err
 	}
