@@ -16,215 +16,13 @@ import (
 	"time"
 
 	"strata/blockstore"
-	"strata/node"
 	"strata/node/membership"
 	"strata/node/replication"
 )
 
-// Small in-process fakes for the background tests: a versioned in-memory
-// Local with last writer wins, a membership world shared by every node, and
+// Small in-process fakes for the background tests (their store is a
+// memLocal, memlocal_test.go): a membership world shared by every node, and
 // a Peer that calls the other nodes' replica side directly.
-
-// bgLocal is an in-memory Local: last writer wins per key as the
-// blockstore does it (replication.Newer), tombstones kept, Drop at an
-// exact version.
-type bgLocal struct {
-	mu      sync.Mutex
-	entries map[string]bgItem
-	clock   uint64
-	now     func() time.Time
-
-	writes atomic.Int64 // puts and deletes that changed an entry
-}
-
-type bgItem struct {
-	e    blockstore.Entry
-	data []byte
-}
-
-func newBGLocal(now func() time.Time) *bgLocal {
-	return &bgLocal{entries: make(map[string]bgItem), now: now}
-}
-
-func (l *bgLocal) NextVersion() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	wall := uint64(l.now().UnixMilli()) << 16
-	l.clock = max(l.clock+1, wall)
-	return l.clock
-}
-
-func (l *bgLocal) ObserveVersion(v uint64) {
-	l.mu.Lock()
-	l.clock = max(l.clock, v)
-	l.mu.Unlock()
-}
-
-func (l *bgLocal) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return blockstore.Info{}, fmt.Errorf("fake put %q: %w", key, err)
-	}
-	if size >= 0 && int64(len(data)) != size {
-		return blockstore.Info{}, fmt.Errorf("fake put %q: %w", key, blockstore.ErrSizeMismatch)
-	}
-	version := opts.Version
-	if version == 0 {
-		version = l.NextVersion()
-	}
-	l.ObserveVersion(version)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := blockstore.Entry{Info: blockstore.Info{Key: key, Size: int64(len(data)), Version: version, ContentType: opts.ContentType,
-		ModTime: replication.VersionTime(version)}}
-	cur := l.entries[key]
-	if !replication.Newer(e, cur.e) {
-		return cur.e.Info, nil
-	}
-	l.entries[key] = bgItem{e: e, data: data}
-	l.writes.Add(1)
-	return e.Info, nil
-}
-
-func (l *bgLocal) Delete(ctx context.Context, key string, opts blockstore.DeleteOptions) error {
-	version := opts.Version
-	if version == 0 {
-		version = l.NextVersion()
-	}
-	l.ObserveVersion(version)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	cur := l.entries[key]
-	live := cur.e.Version != 0 && !cur.e.Deleted
-	e := blockstore.Entry{Info: blockstore.Info{Key: key, Version: version, ModTime: replication.VersionTime(version)}, Deleted: true}
-	if replication.Newer(e, cur.e) {
-		l.entries[key] = bgItem{e: e}
-		l.writes.Add(1)
-	}
-	if !live {
-		return fmt.Errorf("fake delete %q: %w", key, blockstore.ErrNotFound)
-	}
-	return nil
-}
-
-func (l *bgLocal) Stat(ctx context.Context, key string) (blockstore.Info, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	it, ok := l.entries[key]
-	if !ok || it.e.Deleted {
-		return blockstore.Info{}, blockstore.ErrNotFound
-	}
-	return it.e.Info, nil
-}
-
-func (l *bgLocal) Open(ctx context.Context, key string) (node.Object, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	it, ok := l.entries[key]
-	switch {
-	case !ok || it.e.Deleted:
-		return nil, fmt.Errorf("fake open %q: %w", key, blockstore.ErrNotFound)
-	case it.e.Corrupt:
-		return nil, fmt.Errorf("fake open %q: %w", key, blockstore.ErrCorrupt)
-	}
-	return &bgObject{Reader: bytes.NewReader(it.data), info: it.e.Info}, nil
-}
-
-func (l *bgLocal) List(ctx context.Context, prefix, startAfter string, limit int) ([]blockstore.Info, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []blockstore.Info
-	for _, k := range l.sortedKeysLocked() {
-		if it := l.entries[k]; k > startAfter && strings.HasPrefix(k, prefix) && !it.e.Deleted {
-			out = append(out, it.e.Info)
-		}
-	}
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
-}
-
-func (l *bgLocal) Healthy() error              { return nil }
-func (l *bgLocal) Writable() error             { return nil }
-func (l *bgLocal) Stats() []node.TierStats     { return nil }
-func (l *bgLocal) Devices() []node.DeviceStats { return nil }
-
-func (l *bgLocal) Lookup(ctx context.Context, key string) (blockstore.Entry, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	it, ok := l.entries[key]
-	if !ok {
-		return blockstore.Entry{}, fmt.Errorf("fake lookup %q: %w", key, blockstore.ErrNotFound)
-	}
-	return it.e, nil
-}
-
-func (l *bgLocal) Scan(ctx context.Context, startAfter string, limit int) ([]blockstore.Entry, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []blockstore.Entry
-	for _, k := range l.sortedKeysLocked() {
-		if k > startAfter {
-			out = append(out, l.entries[k].e)
-			if len(out) == limit {
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-func (l *bgLocal) Drop(ctx context.Context, key string, version uint64) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	it, ok := l.entries[key]
-	if !ok || it.e.Version != version {
-		return fmt.Errorf("fake drop %q: %w", key, blockstore.ErrNotFound)
-	}
-	delete(l.entries, key)
-	return nil
-}
-
-func (l *bgLocal) sortedKeysLocked() []string {
-	keys := make([]string, 0, len(l.entries))
-	for k := range l.entries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// wipe forgets everything, as a replaced disk does.
-func (l *bgLocal) wipe() {
-	l.mu.Lock()
-	l.entries = make(map[string]bgItem)
-	l.mu.Unlock()
-}
-
-// entry returns the key's entry and bytes (zero when none).
-func (l *bgLocal) entry(key string) (blockstore.Entry, []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	it := l.entries[key]
-	return it.e, it.data
-}
-
-func (l *bgLocal) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.entries)
-}
-
-type bgObject struct {
-	*bytes.Reader
-	info blockstore.Info
-}
-
-func (o *bgObject) Info() blockstore.Info { return o.info }
-func (o *bgObject) Tier() string          { return "ram" }
-func (o *bgObject) Locate() string        { return "ram" }
-func (o *bgObject) Close() error          { return nil }
 
 // bgWorld is the membership every fake node sees.
 type bgWorld struct {
@@ -434,7 +232,7 @@ type bgCluster struct {
 	dir   string
 	opts  func(*Options)
 	nodes map[string]*bgNode
-	// newLocal makes a node's store; nil: a bgLocal.
+	// newLocal makes a node's store; nil: newBGLocal.
 	newLocal func(id string) Local
 	// lastVersion is the last version write handed out.
 	lastVersion uint64
@@ -443,7 +241,7 @@ type bgCluster struct {
 type bgNode struct {
 	id    string
 	c     *Cluster
-	local *bgLocal // the fake store; nil when the node runs on a real one
+	local *memLocal // the fake store; nil when the node runs on a real one
 	// onDrop, when set, is called before a Drop reaches the store.
 	onDrop func(key string, version uint64)
 }

@@ -244,7 +244,7 @@ func TestCorruptCopyIsPulledAgain(t *testing.T) {
 	corrupt := e
 	corrupt.Corrupt = true
 	n2.local.mu.Lock()
-	n2.local.entries["key-0003"] = bgItem{e: corrupt}
+	n2.local.entries["key-0003"] = &memEntry{e: corrupt, corruptAt: -1}
 	n2.local.mu.Unlock()
 	n2.c.bg.noteApplied("key-0003", e, corrupt) // as the store reports a failed checksum
 	tc.antiEntropy()

@@ -15,7 +15,7 @@ import (
 // gatedLocal is a fake store whose Puts, once armed, wait for release
 // after a number of free passes; it tracks how many wait at once.
 type gatedLocal struct {
-	*bgLocal
+	*memLocal
 	armed    atomic.Bool
 	passes   atomic.Int64
 	release  chan struct{}
@@ -35,13 +35,13 @@ func (g *gatedLocal) Put(ctx context.Context, key string, r io.Reader, size int6
 		<-g.release
 		g.inflight.Add(-1)
 	}
-	return g.bgLocal.Put(ctx, key, r, size, opts)
+	return g.memLocal.Put(ctx, key, r, size, opts)
 }
 
 // newGatedCluster is a 3-node fake cluster whose n3 stores through a
 // gatedLocal, returned.
 func newGatedCluster(t *testing.T, opts func(*Options)) (*bgCluster, *gatedLocal) {
-	gate := &gatedLocal{bgLocal: newBGLocal(time.Now), release: make(chan struct{})}
+	gate := &gatedLocal{memLocal: newBGLocal(time.Now), release: make(chan struct{})}
 	tc := newBGClusterWith(t, 3, opts, func(id string) Local {
 		if id == "n3" {
 			return gate

@@ -16,7 +16,7 @@ var benchDigestKeys = flag.Int("digest.keys", 250_000, "keys in the index for Be
 // scanLocal is a Local whose Scan walks a sorted slice, so a benchmark
 // measures the digest work rather than a fake's sorting.
 type scanLocal struct {
-	*bgLocal
+	*memLocal
 	sorted []blockstore.Entry
 }
 
@@ -34,7 +34,7 @@ func benchCluster(b *testing.B, n int) *bgCluster {
 	}
 	tc := newBGCluster(b, 3, func(o *Options) { o.HintsPath = "" })
 	for _, nd := range tc.nodes {
-		nd.c.opts.Local = &scanLocal{bgLocal: nd.local, sorted: entries}
+		nd.c.opts.Local = &scanLocal{memLocal: nd.local, sorted: entries}
 	}
 	return tc
 }

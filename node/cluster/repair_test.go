@@ -10,16 +10,11 @@ import (
 // (in the index only: no apply, so the digests do not see it).
 func markCorrupt(t *testing.T, tc *bgCluster, id, key string) uint64 {
 	t.Helper()
-	l := tc.nodes[id].local
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	it, ok := l.entries[key]
+	version, ok := tc.nodes[id].local.markCorrupt(key)
 	if !ok {
 		t.Fatalf("%s has no %q", id, key)
 	}
-	it.e.Corrupt = true
-	l.entries[key] = it
-	return it.e.Version
+	return version
 }
 
 // TestRepairCorruptCopiesFromAReplica: a key the local scrub found corrupt

@@ -19,7 +19,7 @@ import (
 // reportingLocal is a fake store with every optional reporter node.Server
 // looks for on a single node's store.
 type reportingLocal struct {
-	*bgLocal
+	*memLocal
 }
 
 func (reportingLocal) StoreStats() node.StoreStats {
