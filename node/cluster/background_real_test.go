@@ -6,32 +6,16 @@ import (
 	"testing"
 
 	"strata/blockstore"
-	"strata/tiering"
 )
 
 // bgRealLocal opens a small tiered store under dir for one node, closed when
 // the test ends.
 func bgRealLocal(t *testing.T, dir string) Local {
 	t.Helper()
-	ctx := context.Background()
-	bs, err := blockstore.Open(ctx, blockstore.Options{
+	return openTieredLocal(t, dir, blockstore.Options{
 		DataDirs: []string{filepath.Join(dir, "hdd")}, IndexDir: filepath.Join(dir, "index"),
 		VolumeSize: 16 << 20, ChunkSize: 256 << 10, MaxBlobSize: 4 << 20,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := tiering.Open(ctx, tiering.Options{Backend: bs, RAMCacheBytes: 1 << 20})
-	if err != nil {
-		bs.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := ts.Close(); err != nil {
-			t.Errorf("close store %s: %v", dir, err)
-		}
-	})
-	return LocalTiered(ts)
 }
 
 // TestBackgroundOverRealStores runs hints, anti-entropy and a join's

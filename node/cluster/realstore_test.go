@@ -20,11 +20,18 @@ import (
 // a temp dir), small chunks so a few hundred KiB is a chunked blob.
 func tieredLocalOnMemfs(t testing.TB, id string) Local {
 	t.Helper()
-	ctx := context.Background()
-	bs, err := blockstore.Open(ctx, blockstore.Options{
+	return openTieredLocal(t, id, blockstore.Options{
 		FS: memfs.New(memfs.Options{}), DataDirs: []string{"/data-" + id}, IndexDir: t.TempDir(),
 		VolumeSize: 8 << 20, ChunkSize: 64 << 10, MaxBlobSize: 4 << 20, MaxBatchBytes: 256 << 10,
 	})
+}
+
+// openTieredLocal opens a blockstore with o and a tiered store (1 MiB of
+// RAM cache) over it, as name's Local, closed when the test ends.
+func openTieredLocal(t testing.TB, name string, o blockstore.Options) Local {
+	t.Helper()
+	ctx := context.Background()
+	bs, err := blockstore.Open(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +42,7 @@ func tieredLocalOnMemfs(t testing.TB, id string) Local {
 	}
 	t.Cleanup(func() {
 		if err := ts.Close(); err != nil {
-			t.Errorf("close %s's store: %v", id, err)
+			t.Errorf("close %s's store: %v", name, err)
 		}
 	})
 	return LocalTiered(ts)
