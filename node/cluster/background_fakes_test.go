@@ -165,23 +165,14 @@ func (n *bgNet) OpenRange(ctx context.Context, addr, key string, minVersion uint
 		return nil, blockstore.Info{}, err
 	}
 	n.opens.Add(1)
-	obj, err := c.opts.Local.Open(ctx, key)
+	obj, r, info, err := openLocalRange(ctx, c, key, minVersion, off, length)
 	if err != nil {
 		return nil, blockstore.Info{}, err
 	}
-	info := obj.Info()
-	if info.Version < minVersion {
-		obj.Close()
-		return nil, blockstore.Info{}, fmt.Errorf("fake open %q: %w", key, replication.ErrVersionGone)
-	}
-	if _, err := obj.Seek(off, io.SeekStart); err != nil {
-		return nil, blockstore.Info{}, err
-	}
-	var r io.Reader = obj
-	if length >= 0 {
-		r = io.LimitReader(obj, length)
-	}
-	return io.NopCloser(r), info, nil
+	return struct {
+		io.Reader
+		io.Closer
+	}{r, obj}, info, nil
 }
 
 func (n *bgNet) Digest(ctx context.Context, addr, forPeer string) (replication.Digest, error) {

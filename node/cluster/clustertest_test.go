@@ -144,24 +144,35 @@ func (f *fakeNet) OpenRange(ctx context.Context, addr, key string, minVersion ui
 	}
 	n.openRanges.Add(1)
 	n.requested.Add(length)
-	obj, err := n.c.OpenLocal(ctx, key)
+	obj, r, info, err := openLocalRange(ctx, n.c, key, minVersion, off, length)
 	if err != nil {
 		return nil, blockstore.Info{}, err
+	}
+	return &rangeReader{r: r, obj: obj, served: &n.servedBytes}, info, nil
+}
+
+// openLocalRange is the replica side of OpenRange both fake nets serve:
+// c's local copy of key, at minVersion or newer, from off for length bytes
+// (to the end when negative).
+func openLocalRange(ctx context.Context, c *Cluster, key string, minVersion uint64, off, length int64) (node.Object, io.Reader, blockstore.Info, error) {
+	obj, err := c.OpenLocal(ctx, key)
+	if err != nil {
+		return nil, nil, blockstore.Info{}, err
 	}
 	info := obj.Info()
 	if info.Version < minVersion {
 		obj.Close()
-		return nil, blockstore.Info{}, fmt.Errorf("fakenet: %q at %d, asked >= %d: %w", key, info.Version, minVersion, replication.ErrVersionGone)
+		return nil, nil, blockstore.Info{}, fmt.Errorf("fakenet: %q at %d, asked >= %d: %w", key, info.Version, minVersion, replication.ErrVersionGone)
 	}
 	if _, err := obj.Seek(off, io.SeekStart); err != nil {
 		obj.Close()
-		return nil, blockstore.Info{}, err
+		return nil, nil, blockstore.Info{}, err
 	}
 	var r io.Reader = obj
 	if length >= 0 {
 		r = io.LimitReader(obj, length)
 	}
-	return &rangeReader{r: r, obj: obj, served: &n.servedBytes}, info, nil
+	return obj, r, info, nil
 }
 
 func (f *fakeNet) Digest(ctx context.Context, addr, forPeer string) (replication.Digest, error) {
