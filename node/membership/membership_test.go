@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -190,16 +193,36 @@ func TestSeedsDownAtStartJoinLater(t *testing.T) {
 	})
 }
 
-// freeLoopbackAddr returns a loopback address nothing listens on now.
+// freeLoopbackAddr returns a loopback address nothing listens on now, for
+// a node started later. The port is below the kernel's ephemeral range, so
+// a node (or any test) binding port 0 meanwhile cannot be handed the same
+// one; both TCP and UDP must be free there, as memberlist binds both.
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	for range 200 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return addr
+	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }
 
 // TestStoppedMemberIsDeadAndStays: a node that stops without a leave is
