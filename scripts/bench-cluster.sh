@@ -25,6 +25,8 @@ set -euo pipefail
 self="$(readlink -f "$0")"
 cd "$(dirname "$self")/.."
 repo="$PWD"
+# shellcheck source=lib/node.sh
+source "$repo/scripts/lib/node.sh"
 
 dir=""
 duration=10s
@@ -61,16 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_ready() { # URL
-	for _ in $(seq 1 300); do
-		if curl -fsS -o /dev/null "$1/readyz" 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "bench-cluster: $1 never became ready" >&2
-	exit 1
-}
 
 secret="$dir/secret"
 head -c 32 /dev/urandom | base64 >"$secret"
@@ -100,7 +92,7 @@ start_single() {
 	"$bin" serve --config "$dir/single.toml" --listen "127.0.0.1:$single_port" --admin-listen off >"$dir/single.log" 2>&1 &
 	pids+=($!)
 	single_pid=$!
-	wait_ready "http://127.0.0.1:$single_port"
+	wait_ready "http://127.0.0.1:$single_port" 300 || exit 1
 }
 
 declare -a npid
@@ -113,7 +105,7 @@ start_node() { # I
 		--cluster-secret-file "$secret" >>"$dir/n$i.log" 2>&1 &
 	npid[$i]=$!
 	pids+=($!)
-	wait_ready "http://127.0.0.1:${lport[$i]}"
+	wait_ready "http://127.0.0.1:${lport[$i]}" 300 || exit 1
 }
 
 start_cluster() {

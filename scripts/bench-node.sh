@@ -37,6 +37,8 @@ set -euo pipefail
 self="$(readlink -f "$0")"
 cd "$(dirname "$self")/.."
 repo="$PWD"
+# shellcheck source=lib/node.sh
+source "$repo/scripts/lib/node.sh"
 
 dir=""
 duration=15
@@ -90,7 +92,6 @@ have() { command -v "$1" >/dev/null 2>&1; }
 bin="$dir/strata"
 go build -o "$bin" ./cmd/strata
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
 # start_node NAME [EXTRA_TOML]: a fresh node with data under $dir/NAME.
 start_node() {
@@ -114,15 +115,7 @@ start_node() {
 	} >"$dir/$name.toml"
 	"$bin" serve --config "$dir/$name.toml" >"$out/$name.node.log" 2>&1 &
 	node_pid=$!
-	for _ in $(seq 1 600); do
-		if curl -fsS "$node_addr/readyz" >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$node_pid" 2>/dev/null || { cat "$out/$name.node.log" >&2; echo "node exited" >&2; exit 1; }
-		sleep 0.1
-	done
-	echo "node did not become ready" >&2
-	exit 1
+	wait_ready "$node_addr" 600 "$node_pid" "$out/$name.node.log" || exit 1
 }
 
 stop_node() {

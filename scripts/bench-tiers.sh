@@ -48,6 +48,8 @@ set -euo pipefail
 self="$(readlink -f "$0")"
 cd "$(dirname "$self")/.."
 repo="$PWD"
+# shellcheck source=lib/node.sh
+source "$repo/scripts/lib/node.sh"
 
 if [[ $EUID -ne 0 ]]; then
 	echo "bench-tiers: SKIPPED: needs root (loop device, mount, cgroups); run it as root: sudo $0 $*"
@@ -191,7 +193,6 @@ cg_reads() {
 	fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
 # start_node NAME [EXTRA_TOML]: a fresh node inside the cgroup, HDD tier on
 # the loop device, SSD cache and index on the SSD.
@@ -215,15 +216,7 @@ start_node() {
 	} >"$dir/$name.toml"
 	"$emulate" run --dir "$tiers" -- "$bin" serve --config "$dir/$name.toml" >"$out/$name.node.log" 2>&1 &
 	node_pid=$! # the node itself: tier-emulate.sh execs it
-	for _ in $(seq 1 600); do
-		if curl -fsS "$node_addr/readyz" >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$node_pid" 2>/dev/null || { cat "$out/$name.node.log" >&2; echo "bench-tiers: node exited" >&2; exit 1; }
-		sleep 0.1
-	done
-	echo "bench-tiers: node did not become ready" >&2
-	exit 1
+	wait_ready "$node_addr" 600 "$node_pid" "$out/$name.node.log" || exit 1
 }
 
 # stop_node: stop the node and drop its data (its log stays in $out).
