@@ -17,6 +17,11 @@ type Info struct {
 	ContentType string
 	Checksum    uint32 // CRC32C of the whole content
 	ChunkSize   int64  // chunk size used when written
+	// Meta is the metadata given to the Put or Compose (nil when none).
+	Meta map[string]string
+	// MD5 is the content's MD5 when the Put asked for it (PutOptions.WantMD5)
+	// or the Compose gave one; nil otherwise.
+	MD5 []byte
 
 	loc     location
 	chunked bool

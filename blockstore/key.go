@@ -9,6 +9,10 @@ import (
 // MaxKeyLen is the longest key, in bytes.
 const MaxKeyLen = 1024
 
+// MaxMetaBytes bounds a blob's metadata: the names and values of
+// PutOptions.Meta together.
+const MaxMetaBytes = 8 << 10
+
 // MaxContentTypeLen is the longest content type, in bytes.
 const MaxContentTypeLen = 255
 

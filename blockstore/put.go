@@ -15,8 +15,27 @@ import (
 // PutOptions are the per-write options of Put.
 type PutOptions struct {
 	ContentType string
+	// Meta is stored with the blob and returned verbatim in Info.Meta:
+	// header-like name/value pairs (S3 user metadata, Content-Encoding,
+	// Cache-Control, ...), at most MaxMetaBytes of names and values in all.
+	// Names are canonical header names (textproto.CanonicalMIMEHeaderKey).
+	Meta map[string]string
+	// WantMD5 asks the store to hash the content with MD5 while it streams
+	// and keep the digest in Info.MD5 (S3 ETags); off, Info.MD5 is nil.
+	WantMD5 bool
 	// Version is the write's version stamp (hybrid logical clock). 0: the
 	// store assigns one greater than any it has seen.
+	Version uint64
+}
+
+// ComposeOptions are the options of a Compose: the new blob's content type,
+// metadata and version stamp (0: the store assigns one), as for a Put.
+type ComposeOptions struct {
+	ContentType string
+	Meta        map[string]string
+	// MD5 is stored as the new blob's Info.MD5 (the caller computed it: for
+	// S3, the MD5 of the parts' MD5s); nil stores none.
+	MD5     []byte
 	Version uint64
 }
 

@@ -39,6 +39,20 @@ type Store interface {
 	Devices() []DeviceStats
 }
 
+// Composer is implemented by stores that can make one blob out of others
+// without copying their bytes (S3 multipart completion).
+type Composer interface {
+	// Compose makes key a new blob whose content is the contents of parts,
+	// in order, and removes the part blobs, in one durable step: on return
+	// the new blob is durable (on W replicas in a cluster) and no part key is
+	// visible; on error nothing changed. No content byte is copied: the new
+	// blob refers to the parts' stored chunks. Errors wrap ErrNotFound (a part
+	// is missing; the message names it), ErrInvalidKey, ErrInvalidArgument
+	// (no parts, a part listed twice), ErrTooLarge, ErrNoSpace, ErrReadOnly
+	// or ErrClosed.
+	Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error)
+}
+
 // Object is one version of a blob opened for reading. Reads never return
 // bytes that failed their checksum: they fail (wrapping ErrCorrupt) instead.
 type Object interface {
