@@ -103,7 +103,7 @@ func declaredTrailers(r *http.Request) ([]string, error) {
 			if n == "" {
 				continue
 			}
-			if !strings.HasPrefix(n, checksumPrefix) {
+			if !isChecksumValue(n) {
 				return nil, fmt.Errorf("%w: trailer %q is not an x-amz-checksum-*", ErrMalformed, n)
 			}
 			for _, have := range names {
