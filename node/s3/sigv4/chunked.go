@@ -39,6 +39,8 @@ const (
 	maxChunkLine = 4096
 	// maxTrailers bounds the trailer lines of one body.
 	maxTrailers = 16
+	// minChunkBuffer is the first size of the chunk buffer.
+	minChunkBuffer = 64 << 10
 	// trailerSignature names the trailer holding the trailer's signature.
 	trailerSignature = "x-amz-trailer-signature"
 )
@@ -176,12 +178,8 @@ func (d *chunkDecoder) next() error {
 	if size > d.want-d.got {
 		return fmt.Errorf("%w: aws-chunked data longer than x-amz-decoded-content-length %d", ErrMalformed, d.want)
 	}
-	if cap(d.buf) < int(size) {
-		d.buf = make([]byte, size)
-	}
-	d.buf, d.off = d.buf[:size], 0
-	if _, err := io.ReadFull(d.br, d.buf); err != nil {
-		return incomplete(err)
+	if err := d.readData(int(size)); err != nil {
+		return err
 	}
 	if size > 0 || !d.s.trailer {
 		if err := d.crlf(); err != nil {
@@ -204,6 +202,26 @@ func (d *chunkDecoder) next() error {
 		return nil
 	}
 	return d.finish()
+}
+
+// readData reads a chunk's size bytes into buf. The buffer grows as bytes
+// arrive (doubling from 64 KiB), so a client that announces a large chunk
+// and sends little makes it hold little.
+func (d *chunkDecoder) readData(size int) error {
+	d.buf, d.off = d.buf[:0], 0
+	for len(d.buf) < size {
+		if len(d.buf) == cap(d.buf) {
+			grown := make([]byte, len(d.buf), min(size, max(2*cap(d.buf), minChunkBuffer)))
+			copy(grown, d.buf)
+			d.buf = grown
+		}
+		n, err := d.br.Read(d.buf[len(d.buf):min(size, cap(d.buf))])
+		d.buf = d.buf[:len(d.buf)+n]
+		if err != nil && len(d.buf) < size {
+			return incomplete(err)
+		}
+	}
+	return nil
 }
 
 // parseChunkHeader parses "<hex size>[;chunk-signature=<sig>]".

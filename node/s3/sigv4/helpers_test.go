@@ -257,3 +257,11 @@ func seedSignature(t testing.TB, r *http.Request) string {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+func newSDKSigner() *v4.Signer {
+	return v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+}
+
+func testCreds(secret string) aws.Credentials {
+	return aws.Credentials{AccessKeyID: testAccessKey, SecretAccessKey: secret}
+}
