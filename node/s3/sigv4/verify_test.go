@@ -117,8 +117,12 @@ func TestVerify(t *testing.T) {
 		{name: "PUT, checksum header unknown algorithm", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Md4": "AAAA"}), want: ErrMalformed},
 		{name: "PUT, checksum algorithm and type headers are not checksums", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Algorithm": "CRC32", "X-Amz-Checksum-Type": "FULL_OBJECT", "X-Amz-Sdk-Checksum-Algorithm": "CRC32"}), body: data},
 		{name: "streaming", req: func(t *testing.T) *http.Request { return streamingReq(t, StreamingPayload, data, 1024, nil, nil) }, body: data, payload: StreamingPayload},
-		{name: "streaming, trailer", req: func(t *testing.T) *http.Request { return streamingReq(t, StreamingPayloadTrailer, data, 1024, crc, nil) }, body: data, payload: StreamingPayloadTrailer},
-		{name: "streaming, unsigned trailer", req: func(t *testing.T) *http.Request { return streamingReq(t, StreamingUnsignedTrailer, data, 1024, crc, nil) }, body: data, payload: StreamingUnsignedTrailer},
+		{name: "streaming, trailer", req: func(t *testing.T) *http.Request {
+			return streamingReq(t, StreamingPayloadTrailer, data, 1024, crc, nil)
+		}, body: data, payload: StreamingPayloadTrailer},
+		{name: "streaming, unsigned trailer", req: func(t *testing.T) *http.Request {
+			return streamingReq(t, StreamingUnsignedTrailer, data, 1024, crc, nil)
+		}, body: data, payload: StreamingUnsignedTrailer},
 		{name: "streaming, unsigned trailer, byte flipped", req: func(t *testing.T) *http.Request {
 			return streamingReq(t, StreamingUnsignedTrailer, data, 1024, crc, func(b []byte) []byte { b[10] ^= 1; return b })
 		}, wantRd: ErrBadDigest},
