@@ -68,7 +68,7 @@ func (c *check) verify() error {
 		return fmt.Errorf("%w: no value for %s", ErrMalformed, c.name)
 	}
 	if string(got) != string(c.want) {
-		return fmt.Errorf("%w: %s does not match the body", ErrBadDigest, c.name)
+		return &DigestError{Name: c.name}
 	}
 	return nil
 }

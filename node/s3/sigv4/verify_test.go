@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -99,21 +100,22 @@ func TestVerify(t *testing.T) {
 		wantRd  error // from reading the body
 		body    []byte
 		payload string
+		digest  string // the DigestError's Name, when wantRd is ErrBadDigest
 	}{
 		{name: "GET, empty payload hash", req: signed("GET", "/bkt/k", nil, emptySHA256, nil), payload: emptySHA256},
 		{name: "PUT, hex sha256", req: signed("PUT", "/bkt/k", data, hexSHA256(data), nil), body: data},
 		{name: "PUT, hex sha256 upper-case", req: signed("PUT", "/bkt/k", data, strings.ToUpper(hexSHA256(data)), nil), body: data},
-		{name: "PUT, hex sha256, last byte flipped", req: withBody(signed("PUT", "/bkt/k", data, hexSHA256(data), nil), flipLast(data)), wantRd: ErrBadDigest},
+		{name: "PUT, hex sha256, last byte flipped", req: withBody(signed("PUT", "/bkt/k", data, hexSHA256(data), nil), flipLast(data)), wantRd: ErrBadDigest, digest: "x-amz-content-sha256"},
 		{name: "PUT, unsigned payload", req: signed("PUT", "/bkt/k", data, UnsignedPayload, nil), body: data},
 		{name: "PUT, Content-MD5", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"Content-MD5": b64MD5(data)}), body: data},
-		{name: "PUT, Content-MD5 mismatch", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"Content-MD5": b64MD5(data[1:])}), wantRd: ErrBadDigest},
+		{name: "PUT, Content-MD5 mismatch", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"Content-MD5": b64MD5(data[1:])}), wantRd: ErrBadDigest, digest: "Content-MD5"},
 		{name: "PUT, Content-MD5 malformed", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"Content-MD5": "nope"}), want: ErrMalformed},
 		{name: "PUT, checksum header crc32", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc32": checksumOf("x-amz-checksum-crc32", data)}), body: data},
 		{name: "PUT, checksum header crc32c", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc32c": checksumOf("x-amz-checksum-crc32c", data)}), body: data},
 		{name: "PUT, checksum header crc64nvme", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc64nvme": checksumOf("x-amz-checksum-crc64nvme", data)}), body: data},
 		{name: "PUT, checksum header sha1", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Sha1": checksumOf("x-amz-checksum-sha1", data)}), body: data},
 		{name: "PUT, checksum header sha256", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Sha256": checksumOf("x-amz-checksum-sha256", data)}), body: data},
-		{name: "PUT, checksum header mismatch", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc64nvme": checksumOf("x-amz-checksum-crc64nvme", data[1:])}), wantRd: ErrBadDigest},
+		{name: "PUT, checksum header mismatch", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc64nvme": checksumOf("x-amz-checksum-crc64nvme", data[1:])}), wantRd: ErrBadDigest, digest: "x-amz-checksum-crc64nvme"},
 		{name: "PUT, checksum header unknown algorithm", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Md4": "AAAA"}), want: ErrMalformed},
 		{name: "PUT, checksum algorithm and type headers are not checksums", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Algorithm": "CRC32", "X-Amz-Checksum-Type": "FULL_OBJECT", "X-Amz-Sdk-Checksum-Algorithm": "CRC32"}), body: data},
 		{name: "streaming", req: func(t *testing.T) *http.Request { return streamingReq(t, StreamingPayload, data, 1024, nil, nil) }, body: data, payload: StreamingPayload},
@@ -125,7 +127,7 @@ func TestVerify(t *testing.T) {
 		}, body: data, payload: StreamingUnsignedTrailer},
 		{name: "streaming, unsigned trailer, byte flipped", req: func(t *testing.T) *http.Request {
 			return streamingReq(t, StreamingUnsignedTrailer, data, 1024, crc, func(b []byte) []byte { b[10] ^= 1; return b })
-		}, wantRd: ErrBadDigest},
+		}, wantRd: ErrBadDigest, digest: "x-amz-checksum-crc32c"},
 		{name: "streaming, byte flipped", req: func(t *testing.T) *http.Request {
 			return streamingReq(t, StreamingPayload, data, 1024, nil, func(b []byte) []byte { b[2000] ^= 1; return b })
 		}, wantRd: ErrSignature},
@@ -256,6 +258,10 @@ func TestVerify(t *testing.T) {
 			}
 			got, err := io.ReadAll(a.Body)
 			wantErr(t, err, c.wantRd)
+			var de *DigestError
+			if errors.As(err, &de) && (c.digest == "" || de.Name != c.digest) {
+				t.Fatalf("DigestError names %q, want %q", de.Name, c.digest)
+			}
 			if c.wantRd != nil {
 				if int64(len(got)) >= a.DecodedLength {
 					t.Fatalf("read %d of %d bytes of a refused body", len(got), a.DecodedLength)
