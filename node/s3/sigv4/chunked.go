@@ -22,7 +22,7 @@ import (
 //	0[;chunk-signature=...]\r\n                               (with a trailer)
 //	x-amz-checksum-crc32:<base64>\r\n                          (the trailers x-amz-trailer names)
 //	x-amz-trailer-signature:<64 hex>\r\n                       (signed trailer only)
-//	\r\n
+//	\r\n                                                     (or the end of the stream)
 //
 // Each chunk signature signs, chained from the request's signature:
 //
@@ -273,25 +273,28 @@ func (d *chunkDecoder) finish() error {
 	return io.EOF
 }
 
-// readTrailer reads the trailer lines up to the empty line (or the end of
-// the stream), checks the trailer signature and fills the checks in.
+// readTrailer reads the trailer lines to the end of the stream, checks
+// the trailer signature and fills the checks in. Trailer lines may end in
+// LF alone and blank lines are skipped: minio-go writes "name:value\n\r\n"
+// before x-amz-trailer-signature, AWS's SDKs "name:value\r\n", both end
+// with a blank line.
 func (d *chunkDecoder) readTrailer() error {
 	var canon strings.Builder
 	var sig string
 	seen := map[string]string{}
 	for i := 0; ; i++ {
-		line, err := d.line()
+		line, err := d.readLine(true)
 		if err == io.EOF {
-			break // some clients end the stream after the last trailer's CRLF
-		}
-		if err != nil {
-			return err
-		}
-		if line == "" {
 			break
 		}
-		if i >= maxTrailers+1 {
-			return fmt.Errorf("%w: more than %d trailer lines", ErrMalformed, maxTrailers+1)
+		if err != nil {
+			return incomplete(err)
+		}
+		if i >= 2*maxTrailers+4 {
+			return fmt.Errorf("%w: more than %d trailer lines", ErrMalformed, 2*maxTrailers+4)
+		}
+		if line == "" {
+			continue
 		}
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.ToLower(strings.TrimSpace(name))
@@ -299,8 +302,11 @@ func (d *chunkDecoder) readTrailer() error {
 		if !ok || name == "" {
 			return fmt.Errorf("%w: trailer line %q", ErrMalformed, line)
 		}
+		if sig != "" {
+			return fmt.Errorf("%w: trailer %s after %s", ErrMalformed, name, trailerSignature)
+		}
 		if name == trailerSignature {
-			if !d.s.trailerSig || sig != "" || !isHexSHA256(value) {
+			if !d.s.trailerSig || !isHexSHA256(value) {
 				return fmt.Errorf("%w: unexpected or bad %s", ErrMalformed, trailerSignature)
 			}
 			sig = value
@@ -340,10 +346,13 @@ func (d *chunkDecoder) readTrailer() error {
 	return nil
 }
 
-// line reads one CRLF-terminated line of at most maxChunkLine bytes,
-// without its CRLF. At the end of the stream, before any byte of a line,
-// it returns io.EOF itself.
-func (d *chunkDecoder) line() (string, error) {
+// line reads one CRLF-terminated line (a chunk header).
+func (d *chunkDecoder) line() (string, error) { return d.readLine(false) }
+
+// readLine reads one line of at most maxChunkLine bytes, without its CRLF
+// (or, when lf, its CRLF or LF). At the end of the stream, before any byte
+// of a line, it returns io.EOF itself.
+func (d *chunkDecoder) readLine(lf bool) (string, error) {
 	b, err := d.br.ReadSlice('\n')
 	switch {
 	case err == io.EOF && len(b) == 0:
@@ -353,11 +362,13 @@ func (d *chunkDecoder) line() (string, error) {
 	case err != nil:
 		return "", incomplete(err)
 	}
-	b, ok := bytes.CutSuffix(b, []byte("\r\n"))
-	if !ok {
-		return "", fmt.Errorf("%w: aws-chunked line not ended by CRLF", ErrMalformed)
+	if c, ok := bytes.CutSuffix(b, []byte("\r\n")); ok {
+		return string(c), nil
 	}
-	return string(b), nil
+	if lf {
+		return string(b[:len(b)-1]), nil
+	}
+	return "", fmt.Errorf("%w: aws-chunked line not ended by CRLF", ErrMalformed)
 }
 
 // crlf reads the CRLF after a chunk's data.

@@ -412,3 +412,96 @@ func flipSignature(u string) string {
 	}
 	return u[:last] + string(c) + u[last+1:]
 }
+
+// TestMinioTrailers covers minio-go with TrailingHeaders on (a multipart
+// upload from a ReaderAt): STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER over
+// http and STREAMING-UNSIGNED-PAYLOAD-TRAILER over https, both with an
+// x-amz-checksum-crc32c trailer in minio-go's framing ("name:value\n\r\n").
+func TestMinioTrailers(t *testing.T) {
+	body := payload(5<<20 + 1000)
+	for _, tc := range []struct {
+		name   string
+		tamper func(*http.Request)
+		want   map[bool]error // by secure
+	}{
+		{"clean", nil, map[bool]error{false: nil, true: nil}},
+		{"data byte flipped", flipPartBody(200), map[bool]error{false: ErrSignature, true: ErrBadDigest}},
+		{"trailer value changed", changeTrailer, map[bool]error{false: ErrSignature, true: ErrBadDigest}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newVerifyServer(t, &Verifier{Keys: testKeys})
+			for _, secure := range []bool{false, true} {
+				endpoint, base := s.plain.URL, http.DefaultTransport
+				if secure {
+					endpoint, base = s.tls.URL, s.tls.Client().Transport
+				}
+				u, _ := url.Parse(endpoint)
+				mc, err := minio.New(u.Host, &minio.Options{
+					Creds: mcreds.NewStaticV4(testAccessKey, testSecret, ""), Secure: secure, Region: "us-east-1",
+					Transport: &tamperTransport{base: base, tamper: tc.tamper}, TrailingHeaders: true, MaxRetries: 1,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = mc.PutObject(context.Background(), "bkt", "big", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{PartSize: 5 << 20, NumThreads: 1})
+				want := tc.want[secure]
+				if (err == nil) != (want == nil) {
+					t.Errorf("secure=%v: client error %v", secure, err)
+				}
+				parts := 0
+				for _, o := range s.take() {
+					if o.method != http.MethodPut {
+						wantErr(t, o.err, nil)
+						continue
+					}
+					parts++
+					mode := o.auth
+					if want == nil {
+						wantErr(t, o.err, nil)
+						if wantMode := map[bool]string{false: StreamingPayloadTrailer, true: StreamingUnsignedTrailer}[secure]; mode.ContentSHA256 != wantMode {
+							t.Errorf("secure=%v: mode %s, want %s", secure, mode.ContentSHA256, wantMode)
+						}
+						continue
+					}
+					if !errorsIs(o.err, want) {
+						t.Errorf("secure=%v: %v (%s), want %v", secure, o.err, sentinelOf(o.err), want)
+					}
+				}
+				if parts == 0 {
+					t.Errorf("secure=%v: no part uploaded", secure)
+				}
+			}
+		})
+	}
+}
+
+// flipPartBody flips byte at of every part upload's body.
+func flipPartBody(at int) func(*http.Request) {
+	return func(r *http.Request) {
+		if r.Method == http.MethodPut {
+			flipBody(at)(r)
+		}
+	}
+}
+
+// changeTrailer changes the first byte of the x-amz-checksum-crc32c
+// trailer's value in a part upload's body.
+func changeTrailer(r *http.Request) {
+	if r.Method != http.MethodPut {
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	const name = "x-amz-checksum-crc32c:"
+	i := bytes.LastIndex(b, []byte(name))
+	if i >= 0 {
+		b = bytes.Clone(b)
+		j := i + len(name)
+		if b[j] == 'A' {
+			b[j] = 'B'
+		} else {
+			b[j] = 'A'
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+}
