@@ -429,3 +429,63 @@ func TestPresignedBodyChecks(t *testing.T) {
 		}
 	}
 }
+
+// failReader fails the test's expectations if anything reads it.
+type failReader struct{ read *bool }
+
+func (f failReader) Read([]byte) (int, error) { *f.read = true; return 0, io.ErrUnexpectedEOF }
+func (f failReader) Close() error             { return nil }
+
+// Verify reads no byte of the body: the handler may refuse a request
+// before its client sent the body (Expect: 100-continue).
+func TestVerifyReadsNoBody(t *testing.T) {
+	data := payload(100)
+	for _, mk := range []func() *http.Request{
+		func() *http.Request {
+			r := newReq(t, "PUT", "/bkt/k", data)
+			signRequest(t, r, hexSHA256(data), testSecret, testTime)
+			return r
+		},
+		func() *http.Request { return streamingReq(t, StreamingPayload, data, 64, nil, nil) },
+		func() *http.Request {
+			return streamingReq(t, StreamingUnsignedTrailer, data, 64, [][2]string{{"x-amz-checksum-sha1", checksumOf("x-amz-checksum-sha1", data)}}, nil)
+		},
+	} {
+		r := mk()
+		read := false
+		r.Body = failReader{&read}
+		if _, err := (&Verifier{Keys: testKeys, Now: fixedClock(testTime)}).Verify(r); err != nil {
+			t.Fatal(err)
+		}
+		if read {
+			t.Fatal("Verify read the body")
+		}
+	}
+}
+
+func TestVerifyConcurrent(t *testing.T) {
+	v := &Verifier{Keys: testKeys, Now: fixedClock(testTime)}
+	data := payload(5000)
+	reqs := make(chan *http.Request, 64)
+	for range cap(reqs) {
+		reqs <- streamingReq(t, StreamingPayload, data, 1000, nil, nil)
+	}
+	close(reqs)
+	errs := make(chan error, cap(reqs))
+	for range 4 {
+		go func() {
+			for r := range reqs {
+				_, got, err := verifyAndRead(v, r)
+				if err == nil && !bytes.Equal(got, data) {
+					err = io.ErrShortBuffer
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
