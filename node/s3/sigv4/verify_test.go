@@ -118,6 +118,7 @@ func TestVerify(t *testing.T) {
 		{name: "PUT, checksum header mismatch", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc64nvme": checksumOf("x-amz-checksum-crc64nvme", data[1:])}), wantRd: ErrBadDigest, digest: "x-amz-checksum-crc64nvme"},
 		{name: "PUT, checksum header unknown algorithm", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Md4": "AAAA"}), want: ErrMalformed},
 		{name: "PUT, checksum algorithm and type headers are not checksums", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Algorithm": "CRC32", "X-Amz-Checksum-Type": "FULL_OBJECT", "X-Amz-Sdk-Checksum-Algorithm": "CRC32"}), body: data},
+		{name: "x-amz-trailer without aws-chunked", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}), want: ErrMalformed},
 		{name: "streaming", req: func(t *testing.T) *http.Request { return streamingReq(t, StreamingPayload, data, 1024, nil, nil) }, body: data, payload: StreamingPayload},
 		{name: "streaming, trailer", req: func(t *testing.T) *http.Request {
 			return streamingReq(t, StreamingPayloadTrailer, data, 1024, crc, nil)
