@@ -302,7 +302,12 @@ func TestSDKPresigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	minioGet, err := mc.PresignedGetObject(ctx, "bkt", "a b/c+d!", time.Hour, nil)
+	awsGetOverrides, err := pc.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k~"),
+		ResponseContentType: aws.String("text/plain; charset=utf-8"), ResponseContentDisposition: aws.String(`attachment; filename="a b+c.txt"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	minioGet, err := mc.PresignedGetObject(ctx, "bkt", "a b/c+d!", time.Hour, url.Values{"response-cache-control": {"no-cache, max-age=0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +319,7 @@ func TestSDKPresigned(t *testing.T) {
 		name, method, url string
 	}{
 		{"aws GET", http.MethodGet, awsGet.URL},
+		{"aws GET with response overrides", http.MethodGet, awsGetOverrides.URL},
 		{"aws PUT", http.MethodPut, awsPut.URL},
 		{"minio GET", http.MethodGet, minioGet.String()},
 		{"minio PUT", http.MethodPut, minioPut.String()},
