@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -510,4 +511,29 @@ func changeTrailer(r *http.Request) {
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
+}
+
+// Virtual-host-style requests (bucket in the Host) verify the same way:
+// the Host the client signed is the one it sent.
+func TestSDKVirtualHost(t *testing.T) {
+	s := newVerifyServer(t, &Verifier{Keys: testKeys})
+	addr := s.plain.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	dial := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	cl := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String("http://s3.strata.test:" + port),
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""),
+		HTTPClient:  &http.Client{Transport: dial}, RetryMaxAttempts: 1,
+	})
+	body := payload(1000)
+	if _, err := cl.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("v/h k"), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	o := s.last(t)
+	wantErr(t, o.err, nil)
+	if !bytes.Equal(o.body, body) || !strings.HasPrefix(o.uri, "/v/h%20k") {
+		t.Fatalf("server saw %s with %d bytes", o.uri, len(o.body))
+	}
 }
