@@ -366,6 +366,8 @@ func TestSDKPresigned(t *testing.T) {
 				{"path", func(s string) string { return strings.Replace(s, "/bkt/", "/bkt/x", 1) }, nil, ErrSignature},
 				{"expires", func(s string) string { return reExpires.ReplaceAllString(s, "X-Amz-Expires=2") }, nil, ErrSignature},
 				{"signature", flipSignature, nil, ErrSignature},
+				{"parameter added", func(s string) string { return s + "&response-content-type=text%2Fhtml" }, nil, ErrSignature},
+				{"parameter removed", func(s string) string { return strings.Replace(s, "X-Amz-SignedHeaders=host&", "", 1) }, nil, ErrMalformed},
 				{"signature length", func(s string) string { return strings.Replace(s, "X-Amz-Signature=", "X-Amz-Signature=0", 1) }, nil, ErrMalformed},
 				{"no signature", func(s string) string { return reSig.ReplaceAllString(s, "") }, nil, ErrMalformed},
 				{"credential", func(s string) string { return strings.Replace(s, "AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLF", 1) }, nil, ErrUnknownKey},
