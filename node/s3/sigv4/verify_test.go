@@ -400,6 +400,28 @@ func TestPresignedLimits(t *testing.T) {
 	}
 }
 
+// A URL presigned over the hash of an empty body (as some presigners do)
+// verifies, and holds the body to being empty.
+func TestPresignedEmptyPayloadHash(t *testing.T) {
+	r := newReq(t, "GET", "/bkt/k", nil)
+	q := r.URL.Query()
+	q.Set("X-Amz-Expires", "60")
+	r.URL.RawQuery = q.Encode()
+	u, _, err := newSDKSigner().PresignHTTP(t.Context(), testCreds(testSecret), r, emptySHA256, "s3", "us-east-1", testTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Verifier{Keys: testKeys, Now: fixedClock(testTime)}
+	target := strings.TrimPrefix(u, "http://s3.test:9000")
+	a, _, err := verifyAndRead(v, serverRequest(t, newReq(t, "GET", target, nil)))
+	wantErr(t, err, nil)
+	if a.ContentSHA256 != emptySHA256 {
+		t.Fatalf("ContentSHA256 %q", a.ContentSHA256)
+	}
+	_, _, err = verifyAndRead(v, serverRequest(t, newReq(t, "GET", target, []byte("x"))))
+	wantErr(t, err, ErrBadDigest)
+}
+
 func TestPresignedBodyChecks(t *testing.T) {
 	data := payload(1000)
 	r := newReq(t, "PUT", "/bkt/k", nil)
