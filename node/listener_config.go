@@ -89,7 +89,7 @@ func (c Config) validateListeners(bad func(format string, args ...any)) {
 			continue
 		}
 		if len(c.Auth.Tokens) == 0 && !isLoopbackHost(host) {
-			bad("%s %q: %v; add [[auth.tokens]] or listen on 127.0.0.1", l.key, l.addr, ErrInsecureListen)
+			bad("%s %q: %w; add [[auth.tokens]] or listen on 127.0.0.1", l.key, l.addr, ErrInsecureListen)
 		}
 		for _, o := range others {
 			if bindsOver(l.addr, o.addr) {

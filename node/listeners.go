@@ -259,7 +259,7 @@ func newListenerCollectors(cfg Config, ls [kindCount]*blobListener) []prometheus
 				ConstLabels: labels,
 			}, func() float64 {
 				if lim := bl.lim.Load(); lim != nil {
-					return float64(len(lim.slots))
+					return float64(lim.openConns())
 				}
 				return 0
 			}),
