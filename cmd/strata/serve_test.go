@@ -102,6 +102,16 @@ log_level = "warn"
 					t.Fatalf("cluster flags not applied: %+v", c.Cluster)
 				}
 			}, ""},
+		{"split listeners and read-only", []string{"--listen-read", "127.0.0.1:8080", "--listen-write", "[::1]:8081", "--read-only"},
+			func(t *testing.T, c node.Config, embedded bool) {
+				want := node.EmbeddedConfig("")
+				want.ListenRead, want.ListenWrite, want.ReadOnly = "127.0.0.1:8080", "[::1]:8081", true
+				if !reflect.DeepEqual(c, want) {
+					t.Fatalf("got  %+v\nwant %+v", c, want)
+				}
+			}, ""},
+		{"read listener on listen", []string{"--listen", "127.0.0.1:7070", "--listen-read", "127.0.0.1:7070"}, nil, "binds the same address as listen"},
+		{"public write listener without tokens", []string{"--listen-write", "0.0.0.0:8081"}, nil, "non-loopback"},
 		{"cluster without secret", []string{"--gossip", "127.0.0.1:7946"}, nil, "secret_file"},
 		{"quorum above replicas", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--write-quorum", "4"}, nil, "write_quorum 4"},
 		{"replicas alone", []string{"--replicas", "3"}, nil, "needs cluster mode"},
