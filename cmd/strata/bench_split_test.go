@@ -42,15 +42,7 @@ const (
 //	go test -run '^$' -bench SplitListenerReadP99 -benchtime=1x ./cmd/strata/
 func BenchmarkSplitListenerReadP99(b *testing.B) {
 	strataBinary(b)
-	rp, err := freePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	wp, err := freePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	readAddr, writeAddr := fmt.Sprintf("127.0.0.1:%d", rp), fmt.Sprintf("127.0.0.1:%d", wp)
+	readAddr, writeAddr := splitListenAddrs(b)
 	n := startNode(b, nodeOptions{
 		cacheConfig: "ram_cache_size = \"16MiB\"\nssd_cache_size = \"0\"\nshutdown_timeout = \"2s\"\nlog_level = \"warn\"\n",
 		extraConfig: fmt.Sprintf(`listen_read = %q

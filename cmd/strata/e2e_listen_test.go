@@ -17,6 +17,21 @@ func errorCode(body []byte) string {
 	return e.Code
 }
 
+// splitListenAddrs are loopback addresses, free right now, for a node's
+// listen_read and listen_write.
+func splitListenAddrs(t testing.TB) (read, write string) {
+	t.Helper()
+	var addrs [2]string
+	for i := range addrs {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	return addrs[0], addrs[1]
+}
+
 // readyzOf is the /readyz body of the node at base.
 type readyzOf struct {
 	Status      string            `json:"status"`
@@ -44,15 +59,7 @@ func getReadyz(t *testing.T, base string) readyzOf {
 // refuses writes with 503 read_only on every listener.
 func TestE2ESplitListeners(t *testing.T) {
 	strataBinary(t)
-	rp, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wp, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAddr, writeAddr := fmt.Sprintf("127.0.0.1:%d", rp), fmt.Sprintf("127.0.0.1:%d", wp)
+	readAddr, writeAddr := splitListenAddrs(t)
 	opts := nodeOptions{extraConfig: fmt.Sprintf("listen_read = %q\nlisten_write = %q\n[http.write]\nmax_connections = 16\nprogress_timeout = \"10s\"\n", readAddr, writeAddr)}
 	n := startNode(t, opts)
 	read, write := "http://"+readAddr, "http://"+writeAddr
