@@ -42,12 +42,9 @@ const (
 //	go test -run '^$' -bench SplitListenerReadP99 -benchtime=1x ./cmd/strata/
 func BenchmarkSplitListenerReadP99(b *testing.B) {
 	strataBinary(b)
-	readAddr, writeAddr := splitListenAddrs(b)
 	n := startNode(b, nodeOptions{
 		cacheConfig: "ram_cache_size = \"16MiB\"\nssd_cache_size = \"0\"\nshutdown_timeout = \"2s\"\nlog_level = \"warn\"\n",
-		extraConfig: fmt.Sprintf(`listen_read = %q
-listen_write = %q
-[limits]
+		extraConfig: splitConfig + fmt.Sprintf(`[limits]
 max_uploads = %d
 [http]
 max_connections = %d
@@ -56,8 +53,9 @@ progress_timeout = "60s"
 max_connections = 4096
 [http.write]
 max_connections = %d
-`, readAddr, writeAddr, 2*splitUploaders, splitWriteConns, splitWriteConns),
+`, 2*splitUploaders, splitWriteConns, splitWriteConns),
 	})
+	readAddr, writeAddr := splitAddrs(b, n)
 	mainAddr := n.base[len("http://"):]
 	body := make([]byte, 4<<10)
 	req, _ := http.NewRequest(http.MethodPut, "http://"+writeAddr+"/blobs/hot", bytes.NewReader(body))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,20 +16,17 @@ func errorCode(body []byte) string {
 	return e.Code
 }
 
-// splitListenAddrs are loopback addresses, free right now, for a node's
-// listen_read and listen_write.
-func splitListenAddrs(t testing.TB) (read, write string) {
+// splitAddrs are the bound addresses of n's listen_read and listen_write
+// (configured on port 0), from its /readyz.
+func splitAddrs(t testing.TB, n *nodeProc) (read, write string) {
 	t.Helper()
-	var addrs [2]string
-	for i := range addrs {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = fmt.Sprintf("127.0.0.1:%d", port)
-	}
-	return addrs[0], addrs[1]
+	rz := getReadyz(t, n.base)
+	return rz.Listeners["listen_read"], rz.Listeners["listen_write"]
 }
+
+// splitConfig is the config of a node with both split listeners on
+// fresh loopback ports, then more.
+const splitConfig = "listen_read = \"127.0.0.1:0\"\nlisten_write = \"127.0.0.1:0\"\n"
 
 // readyzOf is the /readyz body of the node at base.
 type readyzOf struct {
@@ -41,13 +37,16 @@ type readyzOf struct {
 	Listeners   map[string]string `json:"listeners"`
 }
 
-func getReadyz(t *testing.T, base string) readyzOf {
+func getReadyz(t testing.TB, base string) readyzOf {
 	t.Helper()
-	r := send(t, http.MethodGet, base+"/readyz", nil)
-	expectStatus(t, r, http.StatusOK)
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
 	var body readyzOf
-	if err := json.Unmarshal(r.body, &body); err != nil {
-		t.Fatalf("readyz %q: %v", r.body, err)
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz: %s %v", resp.Status, err)
 	}
 	return body
 }
@@ -58,10 +57,12 @@ func getReadyz(t *testing.T, base string) readyzOf {
 // and Allow; restarted with --read-only, it serves what it holds and
 // refuses writes with 503 read_only on every listener.
 func TestE2ESplitListeners(t *testing.T) {
-	strataBinary(t)
-	readAddr, writeAddr := splitListenAddrs(t)
-	opts := nodeOptions{extraConfig: fmt.Sprintf("listen_read = %q\nlisten_write = %q\n[http.write]\nmax_connections = 16\nprogress_timeout = \"10s\"\n", readAddr, writeAddr)}
+	opts := nodeOptions{extraConfig: splitConfig + "[http.write]\nmax_connections = 16\nprogress_timeout = \"10s\"\n"}
 	n := startNode(t, opts)
+	readAddr, writeAddr := splitAddrs(t, n)
+	if readAddr == "" || writeAddr == "" || readAddr == writeAddr {
+		t.Fatalf("split listeners at %q and %q", readAddr, writeAddr)
+	}
 	read, write := "http://"+readAddr, "http://"+writeAddr
 	body := randomBytes(t, 100<<10)
 
@@ -96,8 +97,8 @@ func TestE2ESplitListeners(t *testing.T) {
 	}
 	expectStatus(t, send(t, http.MethodGet, read+"/blobs/photos/dog.jpg", nil), http.StatusNotFound)
 	expectStatus(t, send(t, http.MethodGet, n.base+"/blobs/photos/cat.jpg", nil), http.StatusOK) // listen serves everything
-	rz := getReadyz(t, read)
-	if rz.Listeners["listen_read"] != readAddr || rz.Listeners["listen_write"] != writeAddr || rz.ReadOnly || !rz.Writable {
+	rz := getReadyz(t, read)                                                                     // the read listener answers the probe too
+	if rz.Listeners["listen"] != strings.TrimPrefix(n.base, "http://") || rz.Listeners["listen_read"] != readAddr || rz.ReadOnly || !rz.Writable {
 		t.Fatalf("readyz %+v", rz)
 	}
 	metrics := string(send(t, http.MethodGet, n.base+"/metrics", nil).body)
@@ -110,6 +111,8 @@ func TestE2ESplitListeners(t *testing.T) {
 	opts.args = []string{"--read-only"}
 	n.kill()
 	n = startNode(t, opts)
+	readAddr, writeAddr = splitAddrs(t, n)
+	read, write = "http://"+readAddr, "http://"+writeAddr
 	for _, base := range []string{write, n.base} {
 		for _, method := range []string{http.MethodPut, http.MethodDelete} {
 			r := send(t, method, base+"/blobs/photos/cat.jpg", []byte("overwrite"))
@@ -139,10 +142,9 @@ func TestE2ESplitListeners(t *testing.T) {
 func TestE2EClusterReadOnlyReplica(t *testing.T) {
 	c := newTestCluster(t, clusterOptions{nodes: 3})
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
-	rp := freePortOn(t, "127.0.0.1")
-	readAddr := fmt.Sprintf("127.0.0.1:%d", rp)
-	n3.opts.args = append(n3.opts.args, "--read-only", "--listen-read", readAddr)
+	n3.opts.args = append(n3.opts.args, "--read-only", "--listen-read", "127.0.0.1:0")
 	c.restart(n3)
+	readAddr, _ := splitAddrs(t, n3.nodeProc)
 
 	r := c.do(context.Background(), http.MethodPut, n3.blobURL("refused", false), []byte("no"))
 	if r.err != nil || r.status != http.StatusServiceUnavailable || errorCode(r.body) != "read_only" {
@@ -159,6 +161,7 @@ func TestE2EClusterReadOnlyReplica(t *testing.T) {
 	down["up/000"] = nil
 	c.restart(n3)
 	waitHolds(c, n3, down, 30*time.Second)
+	readAddr, _ = splitAddrs(t, n3.nodeProc)
 
 	// The read listener serves what replication brought.
 	for key, body := range up {
