@@ -130,6 +130,10 @@ func TestE2ESplitListeners(t *testing.T) {
 	if rz := getReadyz(t, n.base); !rz.ReadOnly || rz.Writable || rz.WriteReason != "read_only" || rz.Status != "ready" {
 		t.Fatalf("read-only readyz %+v", rz)
 	}
+	code, out, errOut := n.cli(t, nil, "stat", "--node")
+	if code != exitOK || !strings.Contains(out, "read-only:     yes") || !strings.Contains(out, "listen_read:   "+readAddr) {
+		t.Fatalf("strata stat --node: exit %d\n%s%s", code, out, errOut)
+	}
 	if err := n.stop(10 * time.Second); err != nil {
 		t.Fatalf("clean stop: %v\n%s", err, n.logTail())
 	}
