@@ -220,6 +220,10 @@ func TestValidate(t *testing.T) {
 			withClusterMode(c)
 			c.ListenRead, c.ListenWrite = "127.0.0.1:8080", "127.0.0.1:8081"
 		}, ""},
+		{"read listener on the gossip port", func(c *Config) {
+			withClusterMode(c)
+			c.ListenRead = "127.0.0.1:7946"
+		}, "binds the same address as cluster.gossip"},
 		{"cluster advertising the write listener", func(c *Config) {
 			withClusterMode(c)
 			c.ListenWrite, c.Cluster.HTTPAdvertise = "127.0.0.1:8081", "127.0.0.1:8081"

@@ -57,20 +57,20 @@ func (c Config) ReadHTTP() HTTPConfig { return c.HTTP.Read.over(c.HTTP) }
 // WriteHTTP is the bounds listen_write runs with: [http.write] over [http].
 func (c Config) WriteHTTP() HTTPConfig { return c.HTTP.Write.over(c.HTTP) }
 
-// SplitListeners reports whether listen_read or listen_write is set.
-func (c Config) SplitListeners() bool { return c.ListenRead != "" || c.ListenWrite != "" }
-
 // validateListeners adds the problems of listen_read, listen_write and
 // their [http.read] and [http.write] tables to bad: each address parses,
-// is on loopback unless tokens are configured (as listen), and binds
-// apart from the other listeners; each table's values are in range. In
-// cluster mode, cluster.http_advertise must not name a split listener:
-// the internal replica routes are only on listen.
+// is on loopback unless tokens are configured (as listen), and binds apart
+// from the other listeners (gossip's TCP one too); each table's values are
+// in range. In cluster mode, cluster.http_advertise must not name a split
+// listener: the internal replica routes are only on listen.
 func (c Config) validateListeners(bad func(format string, args ...any)) {
 	type named struct{ key, addr string }
 	others := []named{{"listen", c.Listen}}
 	if c.AdminEnabled() {
 		others = append(others, named{"admin_listen", c.AdminAddress()})
+	}
+	if c.Cluster.Enabled() {
+		others = append(others, named{"cluster.gossip", c.GossipAddress()}) // TCP too
 	}
 	for _, l := range []struct {
 		key, addr, table string
