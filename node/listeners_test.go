@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -364,4 +365,48 @@ func grepLines(text string, prefixes ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Without tokens, a split listener off loopback is refused as listen is,
+// and every listener given is closed.
+func TestServeListenersRefusePublicSplitListener(t *testing.T) {
+	e := newEnv(t, nil)
+	listen := func() net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ln
+	}
+	main, public := listen(), listen()
+	fake := fakeListener{Listener: public, addr: &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 8081}}
+	err := e.srv.ServeListeners(context.Background(), node.Listeners{Main: main, Write: fake})
+	if !errors.Is(err, node.ErrInsecureListen) || !strings.Contains(err.Error(), "listen_write") {
+		t.Fatalf("ServeListeners with a public write listener and no tokens: %v", err)
+	}
+	for _, ln := range []net.Listener{main, public} {
+		if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("listener %s left open: %v", ln.Addr(), err)
+		}
+	}
+	if err := e.srv.ServeListeners(context.Background(), node.Listeners{}); err == nil {
+		t.Fatal("ServeListeners without a main listener: no error")
+	}
+}
+
+// A split listener's own progress_timeout applies to the requests on it:
+// an upload stalled on listen_write is cut off by [http.write]'s bound
+// while listen's longer one still holds.
+func TestSplitListenerOwnProgressTimeout(t *testing.T) {
+	short := 200 * time.Millisecond
+	s := serveSplit(t, func(c *node.Config) { c.HTTP.Write.ProgressTimeout = &short; c.HTTP.ProgressTimeout = time.Hour })
+	c := slowUpload(t, s.write, "stalled")
+	c.SetReadDeadline(time.Now().Add(time.Minute)) // a bound on the test, far above the one under test
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(line, "408") {
+		t.Fatalf("stalled upload on listen_write: %q %v, want 408", line, err)
+	}
+	if s.store.Len() != 0 {
+		t.Fatal("a cut-off upload was stored")
+	}
 }
