@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -452,5 +454,40 @@ func TestServeClusterNeedsSecret(t *testing.T) {
 				t.Fatalf("the data directory was created (%v)", err)
 			}
 		})
+	}
+}
+
+// A split listener whose address is taken stops the start with an error
+// naming it (exit 1, no listener left bound), and a split address that
+// repeats listen is a config error (exit 2).
+func TestServeSplitListenerErrors(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	var stderr lockedBuffer
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"--data", filepath.Join(dir, "data"), "--listen", listen, "--admin-listen", "off", "--listen-write", taken.Addr().String()}
+	if code := runServe(context.Background(), args, io.Discard, &stderr); code != exitError {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitError, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "listen_write") || !strings.Contains(stderr.String(), "address already in use") {
+		t.Fatalf("the error does not name listen_write and why:\n%s", stderr.String())
+	}
+	if ln, err := net.Listen("tcp", listen); err != nil {
+		t.Fatalf("listen %s still bound after the failed start: %v", listen, err)
+	} else {
+		ln.Close()
+	}
+	stderr = lockedBuffer{}
+	args = []string{"--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:7070", "--listen-read", "127.0.0.1:7070"}
+	if code := runServe(context.Background(), args, io.Discard, &stderr); code != exitUsage {
+		t.Fatalf("listen_read on listen: exit %d, want %d:\n%s", code, exitUsage, stderr.String())
 	}
 }
