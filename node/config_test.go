@@ -206,6 +206,7 @@ func TestValidate(t *testing.T) {
 			c.ListenRead, c.ListenWrite = "10.0.0.1:8080", "10.0.0.2:8080"
 			c.Auth.Tokens = []Token{token}
 		}, ""},
+		{"same port spelled twice", func(c *Config) { c.ListenRead, c.ListenWrite = "127.0.0.1:8080", "127.0.0.1:08080" }, "binds the same address"},
 		{"same IP spelled twice", func(c *Config) { c.ListenRead, c.ListenWrite = "[::1]:8080", "[0:0::1]:8080" }, "binds the same address"},
 		{"read table", func(c *Config) {
 			c.ListenRead = "127.0.0.1:8080"

@@ -129,11 +129,16 @@ func checkListenerHTTP(table string, l ListenerHTTPConfig, bad func(format strin
 func bindsOver(a, b string) bool {
 	ha, pa, errA := net.SplitHostPort(a)
 	hb, pb, errB := net.SplitHostPort(b)
-	if errA != nil || errB != nil || pa != pb {
+	if errA != nil || errB != nil {
 		return false
 	}
-	if n, err := strconv.Atoi(pa); err == nil && n == 0 {
-		return false
+	na, errA := strconv.Atoi(pa)
+	nb, errB := strconv.Atoi(pb)
+	switch {
+	case errA == nil && errB == nil && (na != nb || na == 0):
+		return false // other ports ("08080" is 8080), or a fresh one each
+	case (errA != nil || errB != nil) && pa != pb:
+		return false // a named port ("http") only matches itself
 	}
 	unspecified := func(h string) bool { return h == "" || net.ParseIP(h).IsUnspecified() }
 	return unspecified(ha) || unspecified(hb) || sameHost(ha, hb)

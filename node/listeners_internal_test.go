@@ -1,7 +1,9 @@
 package node
 
 import (
+	"net"
 	"net/http"
+	"strconv"
 	"testing"
 )
 
@@ -57,6 +59,37 @@ func FuzzListenerRefusal(f *testing.F) {
 			if !passes && route == routeBlob && allow == "" {
 				t.Fatalf("%s refused %s %q with no Allow", l.key, method, path)
 			}
+		}
+	})
+}
+
+// FuzzBindsOver: the collision check of listener addresses is symmetric,
+// never flags a port-0 address, and always flags an address against
+// itself when it names a fixed port.
+func FuzzBindsOver(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"127.0.0.1:8080", "127.0.0.1:8080"}, {"0.0.0.0:8080", "10.0.0.1:8080"}, {":8080", "[::1]:8080"},
+		{"[::1]:8080", "[0:0::1]:8080"}, {"127.0.0.1:0", "127.0.0.1:0"}, {"localhost:1", "127.0.0.1:1"}, {"bad", "bad"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if bindsOver(a, b) != bindsOver(b, a) {
+			t.Fatalf("bindsOver(%q, %q) is not symmetric", a, b)
+		}
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			if bindsOver(a, a) {
+				t.Fatalf("unparsable %q collides", a)
+			}
+			return
+		}
+		n, nerr := strconv.Atoi(port)
+		if nerr == nil && n == 0 && bindsOver(a, b) {
+			t.Fatalf("port-0 address %q collides with %q", a, b)
+		}
+		if (nerr != nil || n != 0) && !bindsOver(a, a) {
+			t.Fatalf("%q does not collide with itself", a)
 		}
 	})
 }
