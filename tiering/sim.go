@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strata/internal/mix"
 	"strconv"
 	"time"
@@ -357,7 +356,7 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 			footprint += reqs[i].size
 		}
 	}
-	return reqs, footprint, nil
+	return withNextAccesses(reqs), footprint, nil
 }
 
 func replay(p simPolicy, reqs []simRequest) {
@@ -366,44 +365,18 @@ func replay(p simPolicy, reqs []simRequest) {
 	}
 }
 
-// offlineLFU is a bound, not a policy: it knows every object's request
-// count in the whole trace and statically caches the most requested
-// objects that fit; every first request is still a miss.
-func offlineLFU(reqs []simRequest, capacity int64) simResult {
-	res := simResult{policy: "offline-lfu-bound"}
-	count := map[uint64]int64{}
-	size := map[uint64]int64{}
-	for _, q := range reqs {
-		count[q.id]++
-		size[q.id] = q.size
-		res.requests++
-		res.bytes += q.size
-	}
-	ids := make([]uint64, 0, len(count))
-	for id := range count {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		if count[ids[i]] != count[ids[j]] {
-			return count[ids[i]] > count[ids[j]]
+// withNextAccesses fills in each request's nextAccess (the number, from 1,
+// of the object's next request; -1 for none), so Belady can replay a
+// synthetic trace.
+func withNextAccesses(reqs []simRequest) []simRequest {
+	last := make(map[uint64]int64)
+	for i := len(reqs) - 1; i >= 0; i-- {
+		next, ok := last[reqs[i].id]
+		if !ok {
+			next = -1
 		}
-		return ids[i] < ids[j]
-	})
-	cached := map[uint64]bool{}
-	var used int64
-	for _, id := range ids {
-		if used+size[id] <= capacity {
-			used += size[id]
-			cached[id] = true
-		}
+		reqs[i].nextAccess = next
+		last[reqs[i].id] = int64(i) + 1
 	}
-	seen := map[uint64]bool{}
-	for _, q := range reqs {
-		if !cached[q.id] || !seen[q.id] {
-			res.requestMisses++
-			res.byteMisses += q.size
-		}
-		seen[q.id] = true
-	}
-	return res
+	return reqs
 }
