@@ -41,12 +41,17 @@
 // running cold, since it would overwrite the first one's regions. The
 // file and its saved index are created with Options.FileMode (0600).
 //
-// The RAM index of the SSD is a Robin Hood table of 12-byte slots (32-bit
-// fingerprint + packed region/offset/size/hits with 8 more hash bits) kept
-// between 75% and 90% full: 13.3 to 16 bytes per cached item. Items whose
-// 40 stored hash bits collide share an entry (the later wins); the full key
-// check on read makes a collision a miss, never wrong bytes. Deletes and
-// overwrites only drop index entries and adjust per-region live bytes.
+// The RAM index of the SSD is extendible hashing over small Robin Hood
+// tables of 12-byte slots (32-bit fingerprint + packed
+// region/offset/size/hits with 8 more hash bits): each shard keeps its load
+// between 76% and 93% by growing, shrinking, splitting and merging alone, so
+// the index follows the items both ways in steps of at most one shard
+// (about 4096 slots), never a whole-table rehash under the cache lock, and
+// costs 13 to 16 bytes per cached item at any size above a few thousand
+// items (a few hundred bytes when empty). Items whose 40 stored hash bits
+// collide share an entry (the later wins); the full key check on read makes
+// a collision a miss, never wrong bytes. Deletes and overwrites only drop
+// index entries and adjust per-region live bytes.
 //
 // On Close the SSD index is saved (write, fsync, rename, fsync dir) and
 // loaded at the next Open, which removes it before serving; without a valid
@@ -69,7 +74,6 @@
 //     (64 MiB by default) on top of RAMCacheBytes, and an item being copied
 //     into the fill buffer holds the cache lock for that memcpy.
 //   - After a crash the SSD cache starts cold; it does not rescan regions.
-//   - Index growth rehashes the whole table under the cache lock.
 //   - RAM weights approximate Go and otter overheads (192 bytes per entry
 //     plus the allocator's rounding); measured, they cover 84% (100-byte
 //     items) to 100% (1 MiB) of an item's real heap cost

@@ -58,7 +58,7 @@ func FuzzDecodeItem(f *testing.F) {
 }
 
 func snapshotSeed() []byte {
-	c := newSSDCore(4, 256<<10, 0)
+	c := newSSDCore(4, 256<<10)
 	c.openFill()
 	for i := range 20 {
 		c.place(mix.Mix64(uint64(i)), 1024)

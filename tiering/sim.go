@@ -99,7 +99,7 @@ func newSimTiered(c simTieredConfig) *simTiered {
 	})
 	regions := int(c.ssdBytes / c.regionSize)
 	if regions >= 2 {
-		s.ssd = newSSDCore(regions, c.regionSize, 0)
+		s.ssd = newSSDCore(regions, c.regionSize)
 		s.flash = make([][]simFlashItem, regions)
 	}
 	switch {

@@ -171,10 +171,8 @@ func openSSDCache(ctx context.Context, cfg ssdConfig) (*ssdCache, error) {
 // used: after a later crash it must not describe regions rewritten since.
 func (s *ssdCache) loadIndex(numRegions int) (*ssdCore, string) {
 	cold := func(why string) (*ssdCore, string) {
-		// Start for 256 KiB items on average (at most 48 MiB); grows as needed.
-		slots := int(min(int64(numRegions)*s.cfg.regionSize/(256<<10), 1<<22))
 		s.log.Info("ssd cache: cold start", "reason", why, "regions", numRegions, "region_size", s.cfg.regionSize)
-		return newSSDCore(numRegions, s.cfg.regionSize, slots), "cold: " + why
+		return newSSDCore(numRegions, s.cfg.regionSize), "cold: " + why
 	}
 	size, err := s.cfg.fs.Stat(s.indexPath)
 	if errors.Is(err, fs.ErrNotExist) {

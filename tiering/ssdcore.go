@@ -15,7 +15,7 @@ type ssdCore struct {
 	unit       int64 // bytes per offset/size unit in packed locations
 	regions    []regionMeta
 	index      *itemIndex
-	maxSlots   int
+	maxItems   int
 	fifo       []uint32 // sealed regions, oldest first
 	free       []uint32
 	fill       int32 // region being filled, -1 when none
@@ -64,17 +64,17 @@ func ssdUnit(regionSize int64) int64 {
 	return u
 }
 
-func newSSDCore(numRegions int, regionSize int64, initialSlots int) *ssdCore {
+func newSSDCore(numRegions int, regionSize int64) *ssdCore {
 	c := &ssdCore{
 		regionSize: regionSize,
 		unit:       ssdUnit(regionSize),
 		regions:    make([]regionMeta, numRegions),
-		index:      newItemIndex(initialSlots),
+		index:      newItemIndex(),
 		fill:       -1,
 	}
 	// Bound the index by what could fit at one unit per item: it never
 	// needs more, and a corrupt workload cannot make it grow without end.
-	c.maxSlots = int(min(int64(numRegions)*regionSize/c.unit*10/9+indexMinSlots, 1<<31-1))
+	c.maxItems = int(min(int64(numRegions)*regionSize/c.unit, 1<<31-1))
 	for i := numRegions - 1; i >= 0; i-- {
 		c.free = append(c.free, uint32(i))
 	}
@@ -92,7 +92,7 @@ func (c *ssdCore) lookup(h uint64) (itemLoc, bool) {
 	return c.unpack(l), true
 }
 
-func (c *ssdCore) contains(h uint64) bool { return c.index.find(h) >= 0 }
+func (c *ssdCore) contains(h uint64) bool { return c.index.has(h) }
 
 // touch records a hit on h, which makes it a candidate for reinsertion
 // when its region is reclaimed.
@@ -151,7 +151,7 @@ func (c *ssdCore) place(h uint64, footprint int64) (itemLoc, placeResult) {
 	}
 	r := &c.regions[c.fill]
 	l := makeLoc(uint32(c.fill), uint32(r.end/c.unit), uint32(footprint/c.unit))
-	old, replaced, ok := c.index.put(h, l, c.maxSlots)
+	old, replaced, ok := c.index.put(h, l, c.maxItems)
 	if !ok {
 		return itemLoc{}, placeIndexFull
 	}

@@ -44,7 +44,7 @@ func TestRAMNoInsertSilentlyDropped(t *testing.T) {
 }
 
 func TestSSDCoreReclaimReinsertsHitItems(t *testing.T) {
-	c := newSSDCore(3, 64<<10, 0)
+	c := newSSDCore(3, 64<<10)
 	place := func(h uint64) itemLoc {
 		t.Helper()
 		for {
