@@ -47,19 +47,20 @@ type indexShard struct {
 
 // Packed location layout (uint64):
 //
-//	bits  0..14  size in units (1..32767); never 0, so 0 marks an empty slot
-//	bits 15..29  offset in units within the region
-//	bits 30..53  region number (up to 16M regions)
+//	bits  0..17  size in units (1..2^18-1); never 0, so 0 marks an empty slot
+//	bits 18..34  offset in units within the region (a region has at most 2^17 units)
+//	bits 35..53  region number (up to 512Ki regions: 8 TiB of 16 MiB regions)
 //	bits 54..55  hits since insertion, saturating at 3
 //	bits 56..63  hash bits 24..31 (extra fingerprint)
 const (
-	locSizeBits   = 15
-	locOffBits    = 15
-	locRegionBits = 24
+	locSizeBits   = 18
+	locOffBits    = 17
+	locRegionBits = 19
 	locHitsShift  = locSizeBits + locOffBits + locRegionBits // 54
 	locExtraShift = 56
 
-	maxUnitsPerRegion = 1<<locOffBits - 1
+	maxUnitsPerRegion = 1 << locOffBits // so every offset fits, and every size up to a whole region
+	maxSizeUnits      = 1<<locSizeBits - 1
 	maxRegions        = 1 << locRegionBits
 
 	indexSlotBytes = 12

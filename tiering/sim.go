@@ -81,6 +81,8 @@ type simTieredConfig struct {
 	// equal seeds replay equally.
 	deterministicRAM bool
 	seed             uint64
+	// tune, if set, adjusts the Store's admission (experiments only).
+	tune func(*admissionConfig)
 }
 
 func newSimTiered(c simTieredConfig) *simTiered {
@@ -89,14 +91,17 @@ func newSimTiered(c simTieredConfig) *simTiered {
 	if c.admitAll {
 		s.res.policy = "tiered-admit-all"
 	}
-	width := sketchWidthFor(c.ramBytes, c.ssdBytes)
-	s.adm = newAdmissionPolicy(admissionConfig{
-		sketchWidth:  width,
-		sketchPeriod: time.Hour,
-		maxObject:    c.ssdMaxObject,
-		admitAll:     c.admitAll,
-		now:          func() time.Time { return s.clock },
+	// The Store's admission at these sizes, on the simulated clock.
+	ac := admissionConfigFor(Options{
+		RAMCacheBytes: c.ramBytes, SSDCacheBytes: c.ssdBytes,
+		SSDMaxItemBytes: c.ssdMaxObject, RAMMaxItemBytes: c.segSize, AdmitWindow: defaultAdmitWindow,
 	})
+	ac.now = func() time.Time { return s.clock }
+	ac.admitAll = c.admitAll
+	if c.tune != nil {
+		c.tune(&ac)
+	}
+	s.adm = newAdmissionPolicy(ac)
 	regions := int(c.ssdBytes / c.regionSize)
 	if regions >= 2 {
 		s.ssd = newSSDCore(regions, c.regionSize)
@@ -168,11 +173,6 @@ func (s *simTiered) reclaim() {
 	s.reclaiming = true
 	defer func() { s.reclaiming = false }()
 	for s.ssd.needReclaim(ssdReserveRegions) {
-		resident := s.ssd.liveItems
-		if s.ram != nil {
-			resident += s.ram.items()
-		}
-		s.adm.setResidentItems(resident)
 		r, _ := s.ssd.beginReclaim()
 		items := s.flash[r]
 		s.flash[r] = nil
@@ -202,7 +202,7 @@ func (s *simTiered) reclaim() {
 func (s *simTiered) get(req simRequest) {
 	s.clock = s.clock.Add(time.Millisecond)
 	key := strconv.FormatUint(req.id, 36)
-	s.adm.recordAccess(objectHash(key, 1, 0))
+	s.adm.recordAccess(objectHash(key, 1, 0), req.size)
 	nseg := int((req.size + s.segSize - 1) / s.segSize)
 	missed := false
 	for seg := range nseg {
