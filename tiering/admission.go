@@ -25,7 +25,13 @@ const (
 //   - Reject first: an item is admitted only if the frequency sketch has
 //     seen its object at least minFreq times recently, and at least as
 //     often as the median item the SSD evicts (TinyLFU-style admission
-//     against victims). One-hit wonders never cost an SSD write.
+//     against victims). One-hit wonders never cost an SSD write once the
+//     SSD is full; until it first evicts (victims == 0), every offer is
+//     admitted, since free flash displaces nothing.
+//   - Aging by traffic: the sketch halves after sketchWindow bytes read
+//     (sketchWindowTurnovers times the cache bytes in the Store), so how
+//     long popularity is remembered follows how fast the caches turn
+//     over, not how many items they hold.
 //   - Write budget: token buckets in bytes/s and bytes/day.
 //
 // Safe for concurrent use.

@@ -118,3 +118,51 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestRegionHeaderRoundTrip(t *testing.T) {
+	b := make([]byte, regionHeaderSize)
+	encodeRegionHeader(b, 7, 42, 256<<10)
+	if seq, err := decodeRegionHeader(b, 7, 256<<10); err != nil || seq != 42 {
+		t.Fatalf("decode: %d %v", seq, err)
+	}
+	for _, tc := range []struct {
+		name       string
+		region     uint32
+		regionSize int64
+		mutate     func([]byte)
+	}{
+		{"other region", 8, 256 << 10, nil},
+		{"other region size", 7, 512 << 10, nil},
+		{"flipped bit", 7, 256 << 10, func(b []byte) { b[10] ^= 1 }},
+		{"zeroes", 7, 256 << 10, func(b []byte) { clear(b) }},
+	} {
+		bb := bytes.Clone(b)
+		if tc.mutate != nil {
+			tc.mutate(bb)
+		}
+		if _, err := decodeRegionHeader(bb, tc.region, tc.regionSize); !errors.Is(err, errBadItem) {
+			t.Errorf("%s: err %v, want errBadItem", tc.name, err)
+		}
+	}
+	if _, err := decodeRegionHeader(b[:regionHeaderSize-1], 7, 256<<10); !errors.Is(err, errBadItem) {
+		t.Errorf("short: err %v", err)
+	}
+}
+
+func FuzzDecodeRegionHeader(f *testing.F) {
+	b := make([]byte, regionHeaderSize)
+	encodeRegionHeader(b, 3, 9, 256<<10)
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seq, err := decodeRegionHeader(b, 3, 256<<10)
+		if err != nil {
+			return
+		}
+		again := make([]byte, regionHeaderSize)
+		encodeRegionHeader(again, 3, seq, 256<<10)
+		if !bytes.Equal(again, b[:regionHeaderSize]) {
+			t.Fatalf("decoded header does not re-encode to the same bytes")
+		}
+	})
+}

@@ -81,8 +81,6 @@ type simTieredConfig struct {
 	// equal seeds replay equally.
 	deterministicRAM bool
 	seed             uint64
-	// tune, if set, adjusts the Store's admission (experiments only).
-	tune func(*admissionConfig)
 }
 
 func newSimTiered(c simTieredConfig) *simTiered {
@@ -98,9 +96,6 @@ func newSimTiered(c simTieredConfig) *simTiered {
 	})
 	ac.now = func() time.Time { return s.clock }
 	ac.admitAll = c.admitAll
-	if c.tune != nil {
-		c.tune(&ac)
-	}
 	s.adm = newAdmissionPolicy(ac)
 	regions := int(c.ssdBytes / c.regionSize)
 	if regions >= 2 {
@@ -311,7 +306,11 @@ func (b *simBaseline) get(req simRequest) {
 // simTraceConfig describes a synthetic trace: Zipf popularity over ranks
 // with churn (a fraction of requests retires the object at a random rank
 // and puts a brand-new object there), and object sizes log-uniform in
-// [minSize, maxSize].
+// [minSize, maxSize]. Optionally the whole hot set moves (every shiftEvery
+// requests all ranks move to other objects), a fraction scan of requests
+// read objects never read before or after (a scan), and a fraction loop
+// walk cyclically over loopKeys objects of their own (a loop larger than
+// the cache defeats LRU).
 type simTraceConfig struct {
 	keys             uint64
 	requests         int
@@ -319,6 +318,10 @@ type simTraceConfig struct {
 	churn            float64
 	minSize, maxSize int64
 	seed             uint64
+	shiftEvery       int
+	scan             float64
+	loop             float64
+	loopKeys         uint64
 }
 
 // makeTrace returns the requests and the footprint (bytes of all distinct
@@ -344,12 +347,34 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 	seen := map[uint64]bool{}
 	var footprint int64
 	reqs := make([]simRequest, c.requests)
+	const scanBase, loopBase = 1 << 62, 1 << 61 // id spaces of their own
+	var scanned, looped uint64
 	for i := range reqs {
 		if c.churn > 0 && r.Float64() < c.churn {
 			ids[r.Uint64N(c.keys)] = next
 			next++
 		}
-		id := ids[z.Next(r)]
+		if c.shiftEvery > 0 && i > 0 && i%c.shiftEvery == 0 {
+			for j := range ids { // a new hot set: every rank gets a new object
+				ids[j] = next
+				next++
+			}
+		}
+		u := 1.0 // draw only for traces with scans or loops: the plain stream stays as it was
+		if c.scan > 0 || c.loop > 0 {
+			u = r.Float64()
+		}
+		var id uint64
+		switch {
+		case u < c.scan:
+			id = scanBase + scanned
+			scanned++
+		case u < c.scan+c.loop && c.loopKeys > 0:
+			id = loopBase + looped%c.loopKeys
+			looped++
+		default:
+			id = ids[z.Next(r)]
+		}
 		reqs[i] = simRequest{id: id, size: size(id)}
 		if !seen[id] {
 			seen[id] = true
