@@ -464,9 +464,3 @@ func (t *itemIndex) halveDir() {
 func (t *itemIndex) bytes() int64 {
 	return int64(t.slots)*indexSlotBytes + int64(t.shards)*shardHeaderBytes + int64(len(t.dir))*dirEntryBytes + indexHeaderBytes
 }
-
-// maxShardBytes is the most RAM one resize allocates: the bound on the work
-// and transient memory of any single put or remove.
-func maxShardBytes() int64 {
-	return int64(slotsFor(shardSplitSlots, shardGrowLoad)) * indexSlotBytes
-}
