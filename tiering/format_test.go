@@ -166,3 +166,21 @@ func FuzzDecodeRegionHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestSmallItemFootprint wants a block-sized object packed within one
+// 128-byte unit of its encoded length at every supported region size up to
+// the default (it took 5 KiB with 16 MiB regions and a 1 KiB unit), and a
+// location that still addresses every unit of the largest region.
+func TestSmallItemFootprint(t *testing.T) {
+	for _, region := range []int64{64 << 10, 1 << 20, 16 << 20} {
+		c := newSSDCore(2, region)
+		n := encodedItemLen(40, 4096) // a 4 KiB object with a 40-byte key
+		if fp := c.footprint(n); fp != 4224 {
+			t.Errorf("region %d: 4 KiB object takes %d bytes on flash, want 4224", region, fp)
+		}
+		last := makeLoc(maxRegions-1, uint32(region/c.unit-1), uint32(region/c.unit))
+		if last.region() != maxRegions-1 || int64(last.offUnits()) != region/c.unit-1 || int64(last.sizeUnits()) != region/c.unit {
+			t.Errorf("region %d: location fields overflow: %+v", region, c.unpack(last))
+		}
+	}
+}
