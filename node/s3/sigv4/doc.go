@@ -1,0 +1,53 @@
+// Package sigv4 verifies AWS Signature Version 4 on S3 requests. It is pure:
+// no store, no network, no clock of its own (Verifier.Now).
+//
+// # Basics
+//
+// A Verifier holds a key lookup, a clock, the allowed clock skew and the
+// region. Verify checks one request and returns an Auth: the key that
+// signed it and a Body to read instead of r.Body. Verify accepts
+//
+//   - the Authorization header (AWS4-HMAC-SHA256), with the payload named
+//     by x-amz-content-sha256: a hex SHA-256 of the body, UNSIGNED-PAYLOAD,
+//     STREAMING-AWS4-HMAC-SHA256-PAYLOAD (aws-chunked, every chunk signed
+//     in a chain from the request's signature),
+//     STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER (the same plus a signed
+//     trailer) and STREAMING-UNSIGNED-PAYLOAD-TRAILER (aws-chunked without
+//     chunk signatures, protected by the checksum in its trailer);
+//   - presigned URLs (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date,
+//     X-Amz-Expires up to 7 days, X-Amz-SignedHeaders, X-Amz-Signature),
+//     refused once expired.
+//
+// Content-MD5 and x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256}
+// (as headers, or as trailers named by x-amz-trailer) are checked against
+// the body when present. A request dated further than MaxSkew (15 minutes)
+// from Now is refused with ErrSkew. Every x-amz-* header a request carries
+// must be signed. The credential scope must name the service "s3" and the
+// configured region or us-east-1.
+//
+// # The body
+//
+// Auth.Body never hands out bytes that failed a check, and never completes
+// a read of a body that does not match: an aws-chunked chunk is verified
+// before any of its bytes are returned, and the last byte of every body is
+// held back until the whole payload (hash, Content-MD5, checksums, final
+// chunk, trailer signature) has been verified. A consumer that reads
+// exactly DecodedLength bytes therefore sees ErrBadDigest or ErrSignature
+// instead of a clean read of a tampered body. Errors are sticky.
+//
+// An aws-chunked body buffers one chunk at a time: at most MaxChunkSize
+// bytes (16 MiB by default; larger chunks are refused with ErrMalformed),
+// which ChunkBufferBytes reports for a memory budget. SDKs send 64 KiB
+// chunks.
+//
+// # Caveats
+//
+// Verify checks who signed a request, not what the key may do: Auth.Key
+// carries Scope and Buckets for the handler to enforce. An aws-chunked
+// body's Content-Encoding names "aws-chunked", which is framing: the
+// handler drops it before storing the object's Content-Encoding.
+// Signature Version 2 and SigV4A (ECDSA) are refused with ErrUnsupported.
+// Signing derives a key per access key, day, region and service; derived
+// keys are cached (bounded) so a request costs two HMACs for the string to
+// sign plus one per chunk.
+package sigv4
