@@ -71,9 +71,9 @@ func (c Config) validateS3(bad func(format string, args ...any)) {
 	if !s.Enabled() {
 		return
 	}
-	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
 		bad("s3.listen %q: %v", s.Listen, err)
-	} else if s.Listen == c.Listen {
+	} else if s.Listen == c.Listen && port != "0" {
 		bad("s3.listen %q is also listen", s.Listen)
 	}
 	if len(s.Keys) == 0 {
