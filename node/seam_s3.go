@@ -169,11 +169,7 @@ func (s *Server) ServeExtra(ctx context.Context, ln net.Listener, h http.Handler
 		defer s.inflight.done()
 		h.ServeHTTP(w, r)
 	}))
-	var limited net.Listener = ln
-	if n := s.cfg.HTTP.MaxConnectionsPerClient; n > 0 {
-		limited = newClientLimitListener(limited, n, s.cfg.HTTP.LimitLoopbackClients, s.refusedConns.Inc)
-	}
-	limited = newLimitListener(limited, s.cfg.HTTP.MaxConnections)
+	limited := s.boundedListener(ln)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
 	s.log.Info("serving", "listener", name, "addr", ln.Addr().String())

@@ -179,11 +179,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("%w: %s", ErrInsecureListen, ln.Addr())
 	}
 	hs := s.newHTTPServer(ctx, s.handler)
-	var limited net.Listener = ln
-	if n := s.cfg.HTTP.MaxConnectionsPerClient; n > 0 {
-		limited = newClientLimitListener(limited, n, s.cfg.HTTP.LimitLoopbackClients, s.refusedConns.Inc)
-	}
-	limited = newLimitListener(limited, s.cfg.HTTP.MaxConnections)
+	limited := s.boundedListener(ln)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
 	if s.auth.enabled() {
@@ -231,6 +227,16 @@ func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) *http.Server
 		// Requests outlive ctx: shutdown drains them instead of cancelling.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+}
+
+// boundedListener applies http.max_connections_per_client and
+// http.max_connections to ln.
+func (s *Server) boundedListener(ln net.Listener) net.Listener {
+	var limited net.Listener = ln
+	if n := s.cfg.HTTP.MaxConnectionsPerClient; n > 0 {
+		limited = newClientLimitListener(limited, n, s.cfg.HTTP.LimitLoopbackClients, s.refusedConns.Inc)
+	}
+	return newLimitListener(limited, s.cfg.HTTP.MaxConnections)
 }
 
 func isLoopbackAddr(a net.Addr) bool {

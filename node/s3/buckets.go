@@ -167,17 +167,12 @@ func (h *Handler) createBucket(q *request) error {
 		}
 	}
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer release()
 	key := bucketRegistryKey(q.t.bucket)
-	unlock, err := h.opt.Node.LockKey(ctx, key)
+	done, err := h.writeGate(ctx, key)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer done()
 	if _, err := q.store.Stat(ctx, key); err == nil {
 		return ErrBucketAlreadyOwned
 	} else if !isNotFound(err) {
@@ -203,17 +198,12 @@ func (h *Handler) headBucket(q *request) error {
 
 func (h *Handler) deleteBucket(q *request) error {
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer release()
 	key := bucketRegistryKey(q.t.bucket)
-	unlock, err := h.opt.Node.LockKey(ctx, key)
+	done, err := h.writeGate(ctx, key)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer done()
 	if err := h.needBucket(q); err != nil {
 		return err
 	}

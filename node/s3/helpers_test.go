@@ -122,3 +122,14 @@ func rawDo(t *testing.T, method, url string, body io.Reader) *http.Response {
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
+
+// stores are the stores the main flows run against: the in-memory fake,
+// and the real tiered store in a temp dir (once it keeps S3 metadata).
+var stores = map[string]func(*testing.T) s3test.Options{
+	"memstore": func(*testing.T) s3test.Options { return s3test.Options{} },
+	"tiered": func(t *testing.T) s3test.Options {
+		st := s3test.TieredStore(t)
+		s3test.NeedS3Store(t, st)
+		return s3test.Options{Store: st}
+	},
+}

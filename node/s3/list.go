@@ -205,14 +205,11 @@ func (h *Handler) listObjects(q *request, v2 bool) error {
 		res.Marker = &after
 	}
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, false)
+	release, err := h.readGate(q)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	page := listPage{}
 	if maxKeys > 0 {
 		if page, err = listBucket(ctx, q.store, q.t.bucket, prefix, delimiter, after, maxKeys); err != nil {

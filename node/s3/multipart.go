@@ -358,16 +358,11 @@ func (h *Handler) abortMultipart(q *request) error {
 	if err := h.needBucket(q); err != nil {
 		return err
 	}
-	release, err := h.opt.Node.Admit(ctx, true)
+	done, err := h.writeGate(ctx, uploadKey(id))
 	if err != nil {
 		return err
 	}
-	defer release()
-	unlock, err := h.opt.Node.LockKey(ctx, uploadKey(id))
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	defer done()
 	if _, err := h.loadUpload(ctx, q.store, id, q.t); err != nil {
 		return err
 	}
@@ -414,14 +409,11 @@ func (h *Handler) listParts(q *request) error {
 		}
 	}
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, false)
+	release, err := h.readGate(q)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	if _, err := h.loadUpload(ctx, q.store, id, q.t); err != nil {
 		return err
 	}
@@ -521,14 +513,11 @@ func (h *Handler) listMultipartUploads(q *request) error {
 	prefix, delimiter := params.Get("prefix"), params.Get("delimiter")
 	keyMarker, idMarker := params.Get("key-marker"), params.Get("upload-id-marker")
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, false)
+	release, err := h.readGate(q)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	var found []upload
 	err = scanUploads(ctx, q.store, func(id string, info blockstore.Info) (bool, error) {
 		if info.Key != uploadKey(id) {

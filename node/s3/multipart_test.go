@@ -42,14 +42,7 @@ func uploadPart(t *testing.T, c *s3.Client, bucket, key, id string, n int32, bod
 }
 
 func TestMultipartUpload(t *testing.T) {
-	for name, store := range map[string]func(*testing.T) s3test.Options{
-		"memstore": func(*testing.T) s3test.Options { return s3test.Options{} },
-		"tiered": func(t *testing.T) s3test.Options {
-			st := s3test.TieredStore(t)
-			s3test.NeedS3Store(t, st)
-			return s3test.Options{Store: st}
-		},
-	} {
+	for name, store := range stores {
 		t.Run(name, func(t *testing.T) {
 			n := s3test.Start(t, store(t))
 			c := rwClient(t, n)

@@ -67,6 +67,20 @@ func (h *Handler) writeGate(ctx context.Context, key string) (done func(), err e
 	return func() { unlock(); release() }, nil
 }
 
+// readGate admits a read and checks the request's bucket exists; the
+// caller calls release when the read is over.
+func (h *Handler) readGate(q *request) (release func(), err error) {
+	release, err = h.opt.Node.Admit(q.r.Context(), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.needBucket(q); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
 // checkWriteConditions applies PutObject's If-Match and If-None-Match
 // (S3 conditional writes) under the key's lock.
 func checkWriteConditions(ctx context.Context, q *request, key string) error {
@@ -150,14 +164,11 @@ func (h *Handler) deleteObject(q *request) error {
 // first byte is an error answer, after it the connection is aborted.
 func (h *Handler) getObject(q *request) error {
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, false)
+	release, err := h.readGate(q)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	obj, err := q.store.Open(ctx, blobKey(q.t.bucket, q.t.key))
 	if err != nil {
 		return err
