@@ -112,10 +112,7 @@ func (v *Verifier) verifyHeader(r *http.Request, q query, h string) (*Auth, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkScope(a.scope); err != nil {
-		return nil, err
-	}
-	key, err := v.lookup(a.scope.accessKey)
+	key, err := v.keyFor(a.scope)
 	if err != nil {
 		return nil, err
 	}

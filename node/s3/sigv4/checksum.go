@@ -23,6 +23,17 @@ const crc64NVMEPoly = 0x9A6C9329AC4BC9B5
 // checksumPrefix starts the names of S3's checksum headers and trailers.
 const checksumPrefix = "x-amz-checksum-"
 
+// isChecksumValue reports whether a header name carries a checksum value:
+// x-amz-checksum-<alg>, not x-amz-checksum-algorithm, -type or -mode
+// (which name an algorithm, a multipart checksum type, a GET option).
+func isChecksumValue(name string) bool {
+	switch name {
+	case checksumPrefix + "algorithm", checksumPrefix + "type", checksumPrefix + "mode":
+		return false
+	}
+	return strings.HasPrefix(name, checksumPrefix)
+}
+
 // newChecksum returns a hash for the header x-amz-checksum-<alg>, or
 // false for an algorithm S3 does not define.
 func newChecksum(header string) (hash.Hash, bool) {
@@ -57,7 +68,7 @@ func (c *check) verify() error {
 		return fmt.Errorf("%w: no value for %s", ErrMalformed, c.name)
 	}
 	if string(got) != string(c.want) {
-		return fmt.Errorf("%w: %s does not match the body", ErrBadDigest, c.name)
+		return &DigestError{Name: c.name}
 	}
 	return nil
 }

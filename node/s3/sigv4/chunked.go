@@ -22,7 +22,7 @@ import (
 //	0[;chunk-signature=...]\r\n                               (with a trailer)
 //	x-amz-checksum-crc32:<base64>\r\n                          (the trailers x-amz-trailer names)
 //	x-amz-trailer-signature:<64 hex>\r\n                       (signed trailer only)
-//	\r\n
+//	\r\n                                                     (or the end of the stream)
 //
 // Each chunk signature signs, chained from the request's signature:
 //
@@ -39,6 +39,8 @@ const (
 	maxChunkLine = 4096
 	// maxTrailers bounds the trailer lines of one body.
 	maxTrailers = 16
+	// minChunkBuffer is the first size of the chunk buffer.
+	minChunkBuffer = 64 << 10
 	// trailerSignature names the trailer holding the trailer's signature.
 	trailerSignature = "x-amz-trailer-signature"
 )
@@ -103,7 +105,7 @@ func declaredTrailers(r *http.Request) ([]string, error) {
 			if n == "" {
 				continue
 			}
-			if !strings.HasPrefix(n, checksumPrefix) {
+			if !isChecksumValue(n) {
 				return nil, fmt.Errorf("%w: trailer %q is not an x-amz-checksum-*", ErrMalformed, n)
 			}
 			for _, have := range names {
@@ -176,12 +178,8 @@ func (d *chunkDecoder) next() error {
 	if size > d.want-d.got {
 		return fmt.Errorf("%w: aws-chunked data longer than x-amz-decoded-content-length %d", ErrMalformed, d.want)
 	}
-	if cap(d.buf) < int(size) {
-		d.buf = make([]byte, size)
-	}
-	d.buf, d.off = d.buf[:size], 0
-	if _, err := io.ReadFull(d.br, d.buf); err != nil {
-		return incomplete(err)
+	if err := d.readData(int(size)); err != nil {
+		return err
 	}
 	if size > 0 || !d.s.trailer {
 		if err := d.crlf(); err != nil {
@@ -204,6 +202,26 @@ func (d *chunkDecoder) next() error {
 		return nil
 	}
 	return d.finish()
+}
+
+// readData reads a chunk's size bytes into buf. The buffer grows as bytes
+// arrive (doubling from 64 KiB), so a client that announces a large chunk
+// and sends little makes it hold little.
+func (d *chunkDecoder) readData(size int) error {
+	d.buf, d.off = d.buf[:0], 0
+	for len(d.buf) < size {
+		if len(d.buf) == cap(d.buf) {
+			grown := make([]byte, len(d.buf), min(size, max(2*cap(d.buf), minChunkBuffer)))
+			copy(grown, d.buf)
+			d.buf = grown
+		}
+		n, err := d.br.Read(d.buf[len(d.buf):min(size, cap(d.buf))])
+		d.buf = d.buf[:len(d.buf)+n]
+		if err != nil && len(d.buf) < size {
+			return incomplete(err)
+		}
+	}
+	return nil
 }
 
 // parseChunkHeader parses "<hex size>[;chunk-signature=<sig>]".
@@ -255,25 +273,28 @@ func (d *chunkDecoder) finish() error {
 	return io.EOF
 }
 
-// readTrailer reads the trailer lines up to the empty line (or the end of
-// the stream), checks the trailer signature and fills the checks in.
+// readTrailer reads the trailer lines to the end of the stream, checks
+// the trailer signature and fills the checks in. Trailer lines may end in
+// LF alone and blank lines are skipped: minio-go writes "name:value\n\r\n"
+// before x-amz-trailer-signature, AWS's SDKs "name:value\r\n", both end
+// with a blank line.
 func (d *chunkDecoder) readTrailer() error {
 	var canon strings.Builder
 	var sig string
 	seen := map[string]string{}
 	for i := 0; ; i++ {
-		line, err := d.line()
+		line, err := d.readLine(true)
 		if err == io.EOF {
-			break // some clients end the stream after the last trailer's CRLF
-		}
-		if err != nil {
-			return err
-		}
-		if line == "" {
 			break
 		}
-		if i >= maxTrailers+1 {
-			return fmt.Errorf("%w: more than %d trailer lines", ErrMalformed, maxTrailers+1)
+		if err != nil {
+			return incomplete(err)
+		}
+		if i >= 2*maxTrailers+4 {
+			return fmt.Errorf("%w: more than %d trailer lines", ErrMalformed, 2*maxTrailers+4)
+		}
+		if line == "" {
+			continue
 		}
 		name, value, ok := strings.Cut(line, ":")
 		name = strings.ToLower(strings.TrimSpace(name))
@@ -281,8 +302,11 @@ func (d *chunkDecoder) readTrailer() error {
 		if !ok || name == "" {
 			return fmt.Errorf("%w: trailer line %q", ErrMalformed, line)
 		}
+		if sig != "" {
+			return fmt.Errorf("%w: trailer %s after %s", ErrMalformed, name, trailerSignature)
+		}
 		if name == trailerSignature {
-			if !d.s.trailerSig || sig != "" || !isHexSHA256(value) {
+			if !d.s.trailerSig || !isHexSHA256(value) {
 				return fmt.Errorf("%w: unexpected or bad %s", ErrMalformed, trailerSignature)
 			}
 			sig = value
@@ -322,10 +346,13 @@ func (d *chunkDecoder) readTrailer() error {
 	return nil
 }
 
-// line reads one CRLF-terminated line of at most maxChunkLine bytes,
-// without its CRLF. At the end of the stream, before any byte of a line,
-// it returns io.EOF itself.
-func (d *chunkDecoder) line() (string, error) {
+// line reads one CRLF-terminated line (a chunk header).
+func (d *chunkDecoder) line() (string, error) { return d.readLine(false) }
+
+// readLine reads one line of at most maxChunkLine bytes, without its CRLF
+// (or, when lf, its CRLF or LF). At the end of the stream, before any byte
+// of a line, it returns io.EOF itself.
+func (d *chunkDecoder) readLine(lf bool) (string, error) {
 	b, err := d.br.ReadSlice('\n')
 	switch {
 	case err == io.EOF && len(b) == 0:
@@ -335,11 +362,13 @@ func (d *chunkDecoder) line() (string, error) {
 	case err != nil:
 		return "", incomplete(err)
 	}
-	b, ok := bytes.CutSuffix(b, []byte("\r\n"))
-	if !ok {
-		return "", fmt.Errorf("%w: aws-chunked line not ended by CRLF", ErrMalformed)
+	if c, ok := bytes.CutSuffix(b, []byte("\r\n")); ok {
+		return string(c), nil
 	}
-	return string(b), nil
+	if lf {
+		return string(b[:len(b)-1]), nil
+	}
+	return "", fmt.Errorf("%w: aws-chunked line not ended by CRLF", ErrMalformed)
 }
 
 // crlf reads the CRLF after a chunk's data.

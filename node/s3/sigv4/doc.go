@@ -25,6 +25,15 @@
 // must be signed. The credential scope must name the service "s3" and the
 // configured region or us-east-1.
 //
+// # Errors
+//
+// errors.go holds the sentinels callers branch on (ErrMissingAuth,
+// ErrUnknownKey, ErrSignature, ErrSkew, ErrExpired, ErrBadDigest,
+// ErrMalformed, ErrUnsupported), each documented with the S3 error code it
+// stands for; DigestError says which digest a body failed. A request with
+// no signature at all gets ErrMissingAuth together with an anonymous Auth,
+// so a handler may serve it; every other error comes without an Auth.
+//
 // # The body
 //
 // Auth.Body never hands out bytes that failed a check, and never completes

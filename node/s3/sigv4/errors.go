@@ -37,3 +37,23 @@ var (
 	// Version 2, SigV4A/ECDSA). S3: NotImplemented (501) or AccessDenied.
 	ErrUnsupported = errors.New("sigv4: unsupported authentication scheme")
 )
+
+// DigestError is the ErrBadDigest of one value the body failed, so the
+// handler can answer XAmzContentSHA256Mismatch for the SHA-256 and
+// BadDigest for the others: errors.As(err, &de).
+type DigestError struct {
+	// Name is "x-amz-content-sha256", "Content-MD5" or the
+	// x-amz-checksum-<alg> header or trailer.
+	Name string
+}
+
+func (e *DigestError) Error() string {
+	return ErrBadDigest.Error() + ": " + e.Name + " does not match the body"
+}
+
+func (e *DigestError) Unwrap() error { return ErrBadDigest }
+
+// An aws-chunked body that ends before its final chunk fails with an
+// error that wraps both ErrMalformed and io.ErrUnexpectedEOF (S3's
+// IncompleteBody); a read error of the request body itself (the client
+// went away) is passed on as it is.

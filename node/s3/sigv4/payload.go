@@ -47,7 +47,7 @@ func payloadChecks(r *http.Request, payload string, q ...param) ([]*check, error
 	}
 	for name, vals := range r.Header {
 		l := strings.ToLower(name)
-		if !strings.HasPrefix(l, checksumPrefix) {
+		if !isChecksumValue(l) {
 			continue
 		}
 		if len(vals) != 1 {
@@ -58,7 +58,7 @@ func payloadChecks(r *http.Request, payload string, q ...param) ([]*check, error
 		}
 	}
 	for _, p := range q {
-		if l := strings.ToLower(p.name); strings.HasPrefix(l, checksumPrefix) {
+		if l := strings.ToLower(p.name); isChecksumValue(l) {
 			if err := add(l, p.value); err != nil {
 				return nil, err
 			}

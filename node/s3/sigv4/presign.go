@@ -102,10 +102,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, q query) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkScope(p.scope); err != nil {
-		return nil, err
-	}
-	key, err := v.lookup(p.scope.accessKey)
+	key, err := v.keyFor(p.scope)
 	if err != nil {
 		return nil, err
 	}

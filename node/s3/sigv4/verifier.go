@@ -189,14 +189,17 @@ func (v *Verifier) checkScope(s scope) error {
 	return nil
 }
 
-// lookup finds the key of an access key.
-func (v *Verifier) lookup(accessKey string) (Key, error) {
-	if v.Keys == nil {
-		return Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, accessKey)
+// keyFor checks a credential's scope and finds the key of its access key.
+func (v *Verifier) keyFor(s scope) (Key, error) {
+	if err := v.checkScope(s); err != nil {
+		return Key{}, err
 	}
-	k, ok := v.Keys(accessKey)
+	if v.Keys == nil {
+		return Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, s.accessKey)
+	}
+	k, ok := v.Keys(s.accessKey)
 	if !ok || k.SecretKey == "" {
-		return Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, accessKey)
+		return Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, s.accessKey)
 	}
 	return k, nil
 }
