@@ -225,6 +225,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	h.Set("Content-Type", contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Accept-Ranges", "bytes")
+	setStoredHeaders(h, info.Meta)
 
 	if vs := r.Header.Values("Range"); len(vs) > 0 {
 		if rng := rangeForServeContent(vs, info.Size); rng != "" {
@@ -246,6 +247,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 			// ServeContent omits it for malformed ranges; RFC 9110 wants it.
 			h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 		}
+		clearStoredHeaders(h)
 		s.writeError(w, r, serveContentError(status))
 		return
 	}
@@ -255,6 +257,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 			for _, k := range []string{"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Content-Length"} {
 				h.Del(k)
 			}
+			clearStoredHeaders(h)
 			s.writeError(w, r, readErr)
 			return
 		}
