@@ -3,7 +3,6 @@ package s3
 import (
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -126,7 +125,11 @@ func (h *Handler) copyObject(q *request) error {
 			return err
 		}
 	}
-	out, err := q.store.Put(ctx, dst, io.NewSectionReader(obj, 0, info.Size), info.Size, opts)
+	content, err := contentReader(obj, 0, info.Size)
+	if err != nil {
+		return err
+	}
+	out, err := q.store.Put(ctx, dst, content, info.Size, opts)
 	if err != nil {
 		return err
 	}

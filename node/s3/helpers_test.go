@@ -31,6 +31,11 @@ func client(t *testing.T, n *s3test.Node, accessKey, secret string) *s3.Client {
 	})
 }
 
+// staticCreds are the read-write key's credentials.
+func staticCreds() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(s3test.AccessKey, s3test.SecretKey, "")
+}
+
 // rwClient is a client with the read-write key.
 func rwClient(t *testing.T, n *s3test.Node) *s3.Client {
 	return client(t, n, s3test.AccessKey, s3test.SecretKey)

@@ -197,7 +197,11 @@ func (h *Handler) uploadPart(q *request) error {
 	if n > h.opt.MaxObjectSize {
 		return fmt.Errorf("%w: part of %d bytes", ErrEntityTooLarge, n)
 	}
-	info, err := q.store.Put(ctx, key, io.NewSectionReader(obj, off, n), n, blockstore.PutOptions{WantMD5: true})
+	src, err := contentReader(obj, off, n)
+	if err != nil {
+		return err
+	}
+	info, err := q.store.Put(ctx, key, src, n, blockstore.PutOptions{WantMD5: true})
 	if err != nil {
 		return err
 	}

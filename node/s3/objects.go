@@ -210,11 +210,24 @@ func (h *Handler) getObject(q *request) error {
 	return h.sendContent(q, obj, off, n, status)
 }
 
+// contentReader reads n bytes of obj from off sequentially (Seek, then
+// Read), which the store serves chunk by chunk; ReadAt per buffer would
+// make it fetch and verify a chunk per call.
+func contentReader(obj node.Object, off, n int64) (io.Reader, error) {
+	if _, err := obj.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.LimitReader(obj, n), nil
+}
+
 // sendContent streams n bytes of obj from off. The status line goes out
 // with the first bytes read, so a failure of the first read is still an
 // error answer.
 func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status int) error {
-	src := io.NewSectionReader(obj, off, n)
+	src, err := contentReader(obj, off, n)
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, min(int64(copyBufSize), n))
 	rc := http.NewResponseController(q.w)
 	progress := h.opt.Node.ProgressTimeout()
