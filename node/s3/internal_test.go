@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"strata/blockstore"
 )
 
 func TestOperationOf(t *testing.T) {
@@ -260,6 +262,20 @@ func FuzzContinuationToken(f *testing.F) {
 			t.Fatalf("decodeToken(%q) accepted %q", token, got)
 		}
 	})
+}
+
+// User metadata goes out lowercase, as S3 sends it (botocore keeps the case
+// after the prefix as the key); stored headers keep their names; the
+// multipart ETag stays internal.
+func TestSetObjectHeaders(t *testing.T) {
+	hdr := http.Header{}
+	setObjectHeaders(hdr, blockstore.Info{Meta: map[string]string{"X-Amz-Meta-Color": "blue", "Cache-Control": "no-cache", metaETag: "abc-2"}})
+	if got := hdr["x-amz-meta-color"]; len(got) != 1 || got[0] != "blue" {
+		t.Fatalf("user metadata on the wire: %v", hdr)
+	}
+	if hdr.Get("Cache-Control") != "no-cache" || hdr.Get("ETag") != `"abc-2"` || hdr.Get(metaETag) != "" {
+		t.Fatalf("headers %v", hdr)
+	}
 }
 
 func TestURLEncode(t *testing.T) {

@@ -93,10 +93,15 @@ func setObjectHeaders(hdr http.Header, info blockstore.Info) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if name == metaETag {
-			continue
+		switch {
+		case name == metaETag:
+		case strings.HasPrefix(name, userMetaPrefix):
+			// Lowercase on the wire, as S3 sends it: botocore keeps the
+			// case of what follows the prefix as the metadata key.
+			hdr[strings.ToLower(name)] = []string{info.Meta[name]}
+		default:
+			hdr.Set(name, info.Meta[name])
 		}
-		hdr.Set(name, info.Meta[name])
 	}
 }
 
