@@ -38,8 +38,10 @@ func listBucket(ctx context.Context, store node.Store, bucket, prefix, delimiter
 	cursor := ""
 	if after != "" {
 		cursor = base + after
-		if cp, ok := commonPrefix(after, prefix, delimiter); ok {
-			cursor = base + cp + pastPrefix // that prefix was returned whole
+		if cp, ok := commonPrefix(after, prefix, delimiter); ok && cp == after {
+			// A marker that is a common prefix (a page ended with it):
+			// that prefix was returned whole.
+			cursor = base + cp + pastPrefix
 		}
 	}
 	count := 0

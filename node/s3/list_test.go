@@ -43,6 +43,8 @@ func TestListObjectsV2(t *testing.T) {
 		{"max-keys", s3.ListObjectsV2Input{MaxKeys: aws.Int32(2)}, []string{"a", "b/1"}, nil, true},
 		{"max-keys with prefixes", s3.ListObjectsV2Input{MaxKeys: aws.Int32(2), Delimiter: aws.String("/")}, []string{"a"}, []string{"b/"}, true},
 		{"max-keys 0", s3.ListObjectsV2Input{MaxKeys: aws.Int32(0)}, nil, nil, false},
+		{"start-after inside a prefix", s3.ListObjectsV2Input{StartAfter: aws.String("b/1"), Delimiter: aws.String("/")}, []string{"c d", "e+f", "z"}, []string{"b/", "d/"}, false},
+		{"start-after a prefix", s3.ListObjectsV2Input{StartAfter: aws.String("b/"), Delimiter: aws.String("/")}, []string{"c d", "e+f", "z"}, []string{"d/"}, false},
 	} {
 		tc.in.Bucket = aws.String("bkt")
 		out, err := c.ListObjectsV2(ctx, &tc.in)
