@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -153,7 +154,7 @@ func (h *Handler) createBucket(q *request) error {
 	if err := validBucketName(q.t.bucket); err != nil {
 		return err
 	}
-	raw, err := readXMLBody(q.r)
+	raw, err := h.readXMLBody(q)
 	if err != nil {
 		return err
 	}
@@ -287,17 +288,19 @@ func (h *Handler) getACL(q *request) error {
 	return nil
 }
 
-// readXMLBody reads a small request body whole, up to maxXMLBody bytes.
-func readXMLBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > maxXMLBody {
-		return nil, fmt.Errorf("%w: XML body of %d bytes", ErrMalformedXML, r.ContentLength)
+// readXMLBody reads a small request body whole, up to maxXMLBody bytes,
+// under the node's progress timeout like any upload.
+func (h *Handler) readXMLBody(q *request) ([]byte, error) {
+	if q.r.ContentLength > maxXMLBody {
+		return nil, fmt.Errorf("%w: XML body of %d bytes", ErrMalformedXML, q.r.ContentLength)
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxXMLBody+1))
+	body := h.uploadBody(q, maxXMLBody)
+	raw, err := io.ReadAll(body)
 	if err != nil {
+		if errors.Is(err, node.ErrBodyTooLarge) {
+			return nil, fmt.Errorf("%w: XML body over %d bytes", ErrMalformedXML, maxXMLBody)
+		}
 		return nil, err
-	}
-	if len(raw) > maxXMLBody {
-		return nil, fmt.Errorf("%w: XML body over %d bytes", ErrMalformedXML, maxXMLBody)
 	}
 	return raw, nil
 }

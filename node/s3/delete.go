@@ -55,7 +55,7 @@ func parseDeleteRequest(raw []byte) (deleteRequest, error) {
 // the errors. The body's integrity is the signature's (and Content-MD5's
 // or the checksum's, which the verifier checks when sent).
 func (h *Handler) deleteObjects(q *request) error {
-	raw, err := readXMLBody(q.r)
+	raw, err := h.readXMLBody(q)
 	if err != nil {
 		return err
 	}

@@ -264,7 +264,7 @@ type completeResult struct {
 // durable step that copies no byte, then drops the upload and any part not
 // listed. The ETag is S3's: hex(md5(part md5s...))-N.
 func (h *Handler) completeMultipart(q *request) error {
-	raw, err := readXMLBody(q.r)
+	raw, err := h.readXMLBody(q)
 	if err != nil {
 		return err
 	}
