@@ -232,7 +232,8 @@ func (h *Handler) listObjects(q *request, v2 bool) error {
 		o := objectXML{Key: esc(strings.TrimPrefix(info.Key, q.t.bucket+"/")), LastModified: s3Time(info.ModTime),
 			ETag: etagOf(info), Size: info.Size, StorageClass: "STANDARD"}
 		if !v2 || params.Get("fetch-owner") == "true" {
-			o.Owner = &theOwner
+			owner := theOwner
+			o.Owner = &owner
 		}
 		res.Contents = append(res.Contents, o)
 	}
