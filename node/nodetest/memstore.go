@@ -10,6 +10,7 @@ package nodetest
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"fmt"
 	"io"
 	"sort"
@@ -33,6 +34,8 @@ const (
 	OpRead   Op = "read" // reads of an opened object
 	OpDelete Op = "delete"
 	OpList   Op = "list"
+	// OpCompose fails Compose before it changes anything.
+	OpCompose Op = "compose"
 )
 
 // MemStore is an in-memory node.Store. It is safe for concurrent use.
@@ -179,6 +182,12 @@ func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 	if err := blockstore.ValidateKey(key); err != nil {
 		return blockstore.Info{}, err
 	}
+	if err := blockstore.ValidateContentType(opts.ContentType); err != nil {
+		return blockstore.Info{}, err
+	}
+	if err := blockstore.ValidateMeta(opts.Meta); err != nil {
+		return blockstore.Info{}, err
+	}
 	if err := m.fault(OpPut); err != nil {
 		return blockstore.Info{}, err
 	}
@@ -223,9 +232,94 @@ func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 		ModTime:     m.now().UTC().Truncate(time.Second),
 		ContentType: opts.ContentType,
 		ChunkSize:   8 << 20,
+		Meta:        blockstore.CloneMeta(opts.Meta),
+	}
+	if opts.WantMD5 {
+		sum := md5.Sum(data)
+		info.MD5 = sum[:]
 	}
 	m.blobs[key] = memBlob{info: info, data: data}
-	return info, nil
+	return cloneInfo(info), nil
+}
+
+// cloneInfo copies the Info's maps and slices so a caller's edits cannot
+// reach the stored blob.
+func cloneInfo(i blockstore.Info) blockstore.Info {
+	i.Meta = blockstore.CloneMeta(i.Meta)
+	i.MD5 = bytes.Clone(i.MD5)
+	return i
+}
+
+// Compose implements node.Composer as the blockstore does: key becomes the
+// concatenation of the parts (in order), the parts disappear, and on any
+// error nothing changed. A part may itself be a composed blob; key may not
+// be one of the parts. The total is held to maxSize (ErrTooLarge).
+func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	if err := blockstore.ValidateKey(key); err != nil {
+		return blockstore.Info{}, err
+	}
+	if err := blockstore.ValidateContentType(opts.ContentType); err != nil {
+		return blockstore.Info{}, err
+	}
+	if err := blockstore.ValidateMeta(opts.Meta); err != nil {
+		return blockstore.Info{}, err
+	}
+	if len(parts) == 0 {
+		return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: no parts", key, blockstore.ErrInvalidArgument)
+	}
+	if opts.MD5 != nil && len(opts.MD5) != md5.Size {
+		return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: md5 of %d bytes", key, blockstore.ErrInvalidArgument, len(opts.MD5))
+	}
+	seen := make(map[string]bool, len(parts))
+	for _, p := range parts {
+		if p == key {
+			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: the key is one of its parts", key, blockstore.ErrInvalidArgument)
+		}
+		if seen[p] {
+			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: part %q listed twice", key, blockstore.ErrInvalidArgument, p)
+		}
+		seen[p] = true
+	}
+	if err := m.fault(OpCompose); err != nil {
+		return blockstore.Info{}, err
+	}
+	if err := m.Writable(); err != nil {
+		return blockstore.Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return blockstore.Info{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var total int64
+	for _, p := range parts {
+		b, ok := m.blobs[p]
+		if !ok {
+			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: part %q: %w", key, p, blockstore.ErrNotFound)
+		}
+		total += int64(len(b.data))
+	}
+	if m.maxSize > 0 && total > m.maxSize {
+		return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %d bytes: %w", key, total, blockstore.ErrTooLarge)
+	}
+	data := make([]byte, 0, total)
+	for _, p := range parts {
+		data = append(data, m.blobs[p].data...)
+		delete(m.blobs, p)
+	}
+	m.version++
+	info := blockstore.Info{
+		Key:         key,
+		Size:        total,
+		Version:     m.version,
+		ModTime:     m.now().UTC().Truncate(time.Second),
+		ContentType: opts.ContentType,
+		ChunkSize:   8 << 20,
+		Meta:        blockstore.CloneMeta(opts.Meta),
+		MD5:         bytes.Clone(opts.MD5),
+	}
+	m.blobs[key] = memBlob{info: info, data: data}
+	return cloneInfo(info), nil
 }
 
 // Stat implements node.Store.
@@ -239,7 +333,7 @@ func (m *MemStore) Stat(ctx context.Context, key string) (blockstore.Info, error
 	if !ok {
 		return blockstore.Info{}, fmt.Errorf("memstore: %q: %w", key, blockstore.ErrNotFound)
 	}
-	return b.info, nil
+	return cloneInfo(b.info), nil
 }
 
 // Open implements node.Store.
@@ -261,7 +355,7 @@ func (m *MemStore) Open(ctx context.Context, key string) (node.Object, error) {
 	if !ok {
 		return nil, fmt.Errorf("memstore: %q: %w", key, blockstore.ErrNotFound)
 	}
-	return &memObject{store: m, info: b.info, r: bytes.NewReader(b.data), tierAfterRead: m.tier, readErr: m.readErr, readErrAt: m.readAt}, nil
+	return &memObject{store: m, info: cloneInfo(b.info), r: bytes.NewReader(b.data), tierAfterRead: m.tier, readErr: m.readErr, readErrAt: m.readAt}, nil
 }
 
 // Delete implements node.Store.
@@ -288,7 +382,7 @@ func (m *MemStore) List(ctx context.Context, prefix, startAfter string, limit in
 	var out []blockstore.Info
 	for k, b := range m.blobs {
 		if strings.HasPrefix(k, prefix) && k > startAfter {
-			out = append(out, b.info)
+			out = append(out, cloneInfo(b.info))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -405,3 +499,5 @@ func (o *memObject) Close() error {
 	}
 	return nil
 }
+
+var _ node.Composer = (*MemStore)(nil)
