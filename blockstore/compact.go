@@ -657,6 +657,7 @@ func (s *Store) moveChunked(ctx context.Context, v *volume, r liveRef, lim *rate
 	}
 	h := rec.recordHeader
 	ct := string(rec.contentType)
+	ext := slices.Clone(rec.ext) // metadata and MD5 stay as they are
 	m, err := decodeManifest(rec.payload)
 	s.putBuf(buf)
 	if err != nil {
@@ -686,12 +687,12 @@ func (s *Store) moveChunked(ctx context.Context, v *volume, r liveRef, lim *rate
 	}
 	payload := m.encode(make([]byte, 0, manifestLen(len(m.chunks))))
 	gen := tailOf(&r.e).gen + 1
-	room := payloadOffset(r.key, ct)
+	room := payloadOffset(r.key, ct, len(ext))
 	mb := s.getBuf(room + len(payload) + recordTrailerLen)
 	defer s.putBuf(mb)
 	copy(mb.B[room:], payload)
 	h.rawLen, h.payloadLen, h.chunkIndex = len(payload), len(payload), gen
-	loc, err := s.copyOut(ctx, v.dir, finishRecord(mb.B, h, r.key, ct), lim, rep)
+	loc, err := s.copyOut(ctx, v.dir, finishRecord(mb.B, h, r.key, ct, ext), lim, rep)
 	if err != nil {
 		return move{}, false, fmt.Errorf("manifest: %w", err)
 	}

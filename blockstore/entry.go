@@ -47,6 +47,9 @@ type indexEntry struct {
 	// volumes that may hold older records of the key and, for a chunked
 	// blob, its chunk bytes per volume. A string so entries compare with ==.
 	tail string
+	// ext is the blob's extension block (meta.go: metadata and MD5) as its
+	// record holds it; "" when it has neither.
+	ext string
 }
 
 func (e *indexEntry) tombstone() bool { return e.flags&entryTombstone != 0 }
@@ -107,7 +110,15 @@ func (e *indexEntry) info(key string) Info {
 	if e.flags&entryChunked != 0 {
 		man = &manifestCache{}
 	}
+	var meta map[string]string
+	var md5 []byte
+	if e.ext != "" {
+		// decodeEntry and the writers validated it.
+		meta, md5, _, _ = decodeExt([]byte(e.ext))
+	}
 	return Info{
+		Meta:        meta,
+		MD5:         md5,
 		man:         man,
 		Key:         key,
 		Size:        e.size,
@@ -130,18 +141,25 @@ func (e *indexEntry) info(key string) Info {
 //	         usually 0 or 1 byte, as store-assigned versions are HLC stamps
 //	uint32   checksum (little endian)
 //	uvarint  chunk size
-//	         format 2 only: uvarint tail length, tail (see entryTail)
+//	         format 2 and 3: uvarint tail length, tail (see entryTail);
+//	         in format 3 the length may be 0
+//	         format 3 only: uvarint extension length, extension block (meta.go)
 //	rest     content type
 //
-// Format 2 is written only for entries with a tail; both decode.
+// Format 2 is written only for entries with a tail and no extension,
+// format 3 for entries with an extension; all three decode.
 const (
 	entryFormat     = 1
 	entryFormatTail = 2
+	entryFormatExt  = 3
 )
 
 func (e *indexEntry) encode(dst []byte) []byte {
 	format := byte(entryFormat)
-	if e.tail != "" {
+	switch {
+	case e.ext != "":
+		format = entryFormatExt
+	case e.tail != "":
 		format = entryFormatTail
 	}
 	dst = append(dst, format, e.flags)
@@ -153,9 +171,13 @@ func (e *indexEntry) encode(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, floorDiv(e.modTime, 1e6)-int64(e.version>>16))
 	dst = binary.LittleEndian.AppendUint32(dst, e.checksum)
 	dst = binary.AppendUvarint(dst, uint64(e.chunkSize))
-	if e.tail != "" {
+	if format >= entryFormatTail {
 		dst = binary.AppendUvarint(dst, uint64(len(e.tail)))
 		dst = append(dst, e.tail...)
+	}
+	if format == entryFormatExt {
+		dst = binary.AppendUvarint(dst, uint64(len(e.ext)))
+		dst = append(dst, e.ext...)
 	}
 	dst = append(dst, e.contentType...)
 	return dst
@@ -163,7 +185,7 @@ func (e *indexEntry) encode(dst []byte) []byte {
 
 func decodeEntry(b []byte) (indexEntry, error) {
 	var e indexEntry
-	if len(b) < 2 || (b[0] != entryFormat && b[0] != entryFormatTail) {
+	if len(b) < 2 || b[0] < entryFormat || b[0] > entryFormatExt {
 		return e, fmt.Errorf("%w: index entry format", ErrCorrupt)
 	}
 	e.flags = b[1]
@@ -192,9 +214,9 @@ func decodeEntry(b []byte) (indexEntry, error) {
 		return e, fmt.Errorf("%w: index entry chunk size", ErrCorrupt)
 	}
 	p = p[n:]
-	if b[0] == entryFormatTail {
+	if b[0] >= entryFormatTail {
 		tl, n := binary.Uvarint(p)
-		if n <= 0 || tl == 0 || tl > uint64(len(p)-n) {
+		if n <= 0 || (tl == 0 && b[0] == entryFormatTail) || tl > uint64(len(p)-n) {
 			return e, fmt.Errorf("%w: index entry tail", ErrCorrupt)
 		}
 		e.tail = string(p[n : n+int(tl)])
@@ -202,6 +224,18 @@ func decodeEntry(b []byte) (indexEntry, error) {
 			return e, err
 		}
 		p = p[n+int(tl):]
+	}
+	if b[0] == entryFormatExt {
+		xl, n := binary.Uvarint(p)
+		if n <= 0 || xl == 0 || xl > uint64(len(p)-n) {
+			return e, fmt.Errorf("%w: index entry extension", ErrCorrupt)
+		}
+		ext := p[n : n+int(xl)]
+		if _, _, rest, err := decodeExt(ext); err != nil || len(rest) != 0 {
+			return e, fmt.Errorf("%w: index entry extension (%v, %d trailing bytes)", ErrCorrupt, err, len(rest))
+		}
+		e.ext = string(ext)
+		p = p[n+int(xl):]
 	}
 	if vals[0] > 1<<32-1 || vals[1] > 1<<62 || vals[2] > 1<<40 || vals[3] > 1<<62 || cs > 1<<40 || len(p) > MaxContentTypeLen {
 		return e, fmt.Errorf("%w: index entry out of range", ErrCorrupt)

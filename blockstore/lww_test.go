@@ -213,8 +213,8 @@ func writeUnindexed(t testing.TB, s *Store, key string, value []byte, version ui
 	h := recordHeader{rawLen: len(value), payloadLen: len(value), contentCRC: crc32c(value), version: version, modTime: s.modTime()}
 	buf := s.getBuf(recordOverhead + len(key) + len(value))
 	defer s.putBuf(buf)
-	copy(buf.B[payloadOffset(key, ""):], value)
-	rec := finishRecord(buf.B, h, key, "")
+	copy(buf.B[payloadOffset(key, "", 0):], value)
+	rec := finishRecord(buf.B, h, key, "", nil)
 	if _, err := s.write(context.Background(), s.pickDir(nil, false), rec, indexOp{}); err != nil {
 		t.Fatal(err)
 	}

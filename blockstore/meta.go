@@ -89,6 +89,13 @@ const (
 	extKnownFlags = extHasMD5
 )
 
+// minExtLen is the shortest block (no md5, no pairs); maxExtLen the
+// longest: an md5 and MaxMetaBytes of one-byte names with empty values.
+const (
+	minExtLen = 1 + 2
+	maxExtLen = minExtLen + md5Len + MaxMetaBytes*(1+4)
+)
+
 // extLen is the encoded length of the block for meta and md5.
 func extLen(meta map[string]string, md5 []byte) int {
 	n := 1 + 2
@@ -140,6 +147,9 @@ func decodeExt(b []byte) (meta map[string]string, md5 []byte, rest []byte, err e
 		}
 		md5 = slices.Clone(b[:md5Len])
 		b = b[md5Len:]
+	}
+	if len(b) < 2 {
+		return nil, nil, nil, fmt.Errorf("%w: metadata block cut in its count", ErrCorrupt)
 	}
 	count := int(binary.LittleEndian.Uint16(b))
 	b = b[2:]

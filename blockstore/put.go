@@ -2,8 +2,10 @@ package blockstore
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 
@@ -66,6 +68,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := ValidateContentType(opts.ContentType); err != nil {
 		return Info{}, err
 	}
+	if err := ValidateMeta(opts.Meta); err != nil {
+		return Info{}, err
+	}
 	if size < -1 {
 		return Info{}, fmt.Errorf("%w: size %d", ErrInvalidArgument, size)
 	}
@@ -106,6 +111,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, ErrReadOnly)
 	}
 	p := &putter{s: s, ctx: ctx, key: key, ct: opts.ContentType, version: version, modTime: s.modTime(), dir: d}
+	if len(opts.Meta) > 0 || opts.WantMD5 {
+		var zero []byte
+		if opts.WantMD5 {
+			zero = make([]byte, md5Len) // filled in once the content is hashed
+			p.md5 = md5.New()
+		}
+		p.ext = appendExt(nil, opts.Meta, zero)
+	}
 	info, err := p.run(r, size)
 	if err != nil {
 		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)
@@ -126,6 +139,18 @@ type putter struct {
 	version uint64
 	modTime int64
 	dir     *dataDir
+	// ext is the extension block of the blob's record (single record or
+	// manifest): metadata and, with md5 set, the content's MD5 at
+	// ext[1:17] once known. nil when the Put has neither.
+	ext []byte
+	md5 hash.Hash
+}
+
+// setMD5 writes the digest of what p.md5 hashed into p.ext.
+func (p *putter) setMD5() {
+	if p.md5 != nil {
+		p.md5.Sum(p.ext[1:1])
+	}
 }
 
 func (p *putter) run(r io.Reader, size int64) (Info, error) {
@@ -140,7 +165,7 @@ func (p *putter) run(r io.Reader, size int64) (Info, error) {
 		body = io.LimitReader(r, size)
 	}
 	// The first piece decides: one record, or chunks plus a manifest.
-	room := payloadOffset(p.key, p.ct)
+	room := payloadOffset(p.key, p.ct, len(p.ext))
 	buf := s.getBuf(room + int(first) + recordTrailerLen)
 	n, err := readFull(body, buf.B[room:room+int(first)])
 	if err != nil {
@@ -202,9 +227,9 @@ func readFull(r io.Reader, p []byte) (int, error) {
 // encode finishes a record whose raw payload is in place in b, compressing
 // it into a second buffer when that saves enough. It returns the record and
 // the buffer it lives in (b's or the new one, which the caller releases).
-func (p *putter) encode(b []byte, h recordHeader, ct string) (rec []byte, extra []byte, release func()) {
+func (p *putter) encode(b []byte, h recordHeader, ct string, ext []byte) (rec []byte, extra []byte, release func()) {
 	s := p.s
-	room := payloadOffset(p.key, ct)
+	room := payloadOffset(p.key, ct, len(ext))
 	raw := b[room : room+h.rawLen]
 	h.payloadLen = h.rawLen
 	release = func() {}
@@ -212,11 +237,11 @@ func (p *putter) encode(b []byte, h recordHeader, ct string) (rec []byte, extra 
 		cb := s.getBuf(room + s2.MaxEncodedLen(len(raw)) + recordTrailerLen)
 		if enc, ok := compressPayload(cb.B[room:], raw); ok {
 			h.codec, h.payloadLen = codecS2, len(enc)
-			return finishRecord(cb.B, h, p.key, ct), cb.B, func() { s.putBuf(cb) }
+			return finishRecord(cb.B, h, p.key, ct, ext), cb.B, func() { s.putBuf(cb) }
 		}
 		s.putBuf(cb)
 	}
-	return finishRecord(b, h, p.key, ct), nil, release
+	return finishRecord(b, h, p.key, ct, ext), nil, release
 }
 
 // worthCompressing decides whether compressing raw is worth trying, by
@@ -241,10 +266,14 @@ func (p *putter) worthCompressing(raw []byte) bool {
 
 func (p *putter) single(b []byte, n int) (Info, error) {
 	s := p.s
-	room := payloadOffset(p.key, p.ct)
+	room := payloadOffset(p.key, p.ct, len(p.ext))
 	raw := b[room : room+n]
+	if p.md5 != nil {
+		p.md5.Write(raw)
+		p.setMD5()
+	}
 	h := recordHeader{rawLen: n, contentCRC: crc32c(raw), version: p.version, modTime: p.modTime}
-	rec, _, release := p.encode(b, h, p.ct)
+	rec, _, release := p.encode(b, h, p.ct, p.ext)
 	defer release()
 	e := indexEntry{
 		size:        int64(n),
@@ -253,6 +282,7 @@ func (p *putter) single(b []byte, n int) (Info, error) {
 		checksum:    h.contentCRC,
 		chunkSize:   max(s.opts.ChunkSize, int64(n)),
 		contentType: p.ct,
+		ext:         string(p.ext),
 	}
 	loc, err := s.write(p.ctx, p.dir, rec, indexOp{kind: opKey, key: p.key, e: e})
 	if err != nil {
@@ -266,13 +296,17 @@ func (p *putter) single(b []byte, n int) (Info, error) {
 // is read, so at most a chunk and its compressed copy are in memory), then
 // the manifest, whose durability is the Put's.
 //
-// The first chunk is already in first (n bytes at the payload offset);
-// carry holds the byte read after it. Chunk records carry the content type
-// too, so the first piece needs no moving.
+// The first chunk is already in first (n bytes at the payload offset of
+// the blob's record); carry holds the byte read after it. Chunk records
+// carry the content type too but no extension block (the manifest has it),
+// so with one the first piece moves down to the chunk's payload offset.
 func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, firstLen int, carry []byte) (Info, error) {
 	s := p.s
 	chunk := int(s.opts.ChunkSize)
-	room := payloadOffset(p.key, p.ct)
+	room := payloadOffset(p.key, p.ct, 0)
+	if from := payloadOffset(p.key, p.ct, len(p.ext)); from != room {
+		copy(first.B[room:room+firstLen], first.B[from:from+firstLen])
+	}
 	m := manifest{chunkSize: s.opts.ChunkSize}
 	var total int64
 	var whole uint32
@@ -307,8 +341,11 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		}
 		raw := slot[:n]
 		whole = crc32.Update(whole, castagnoli, raw)
+		if p.md5 != nil {
+			p.md5.Write(raw)
+		}
 		h := recordHeader{flags: flagChunk, rawLen: n, contentCRC: crc32c(raw), version: p.version, modTime: p.modTime, chunkIndex: uint32(idx)}
-		rec, _, release := p.encode(buf.B, h, p.ct)
+		rec, _, release := p.encode(buf.B, h, p.ct, nil)
 		loc, err := s.write(p.ctx, p.dir, rec, indexOp{})
 		release()
 		s.putBuf(buf)
@@ -324,13 +361,14 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		return Info{}, err
 	}
 	m.totalSize = total
+	p.setMD5()
 	payload := m.encode(make([]byte, 0, manifestLen(len(m.chunks))))
-	room = payloadOffset(p.key, p.ct)
+	room = payloadOffset(p.key, p.ct, len(p.ext))
 	buf := s.getBuf(room + len(payload) + recordTrailerLen)
 	defer s.putBuf(buf)
 	copy(buf.B[room:], payload)
 	h := recordHeader{flags: flagManifest, rawLen: len(payload), contentCRC: whole, version: p.version, modTime: p.modTime}
-	rec, _, release := p.encode(buf.B, h, p.ct)
+	rec, _, release := p.encode(buf.B, h, p.ct, p.ext)
 	defer release()
 	e := indexEntry{
 		flags:       entryChunked,
@@ -340,6 +378,7 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		checksum:    whole,
 		chunkSize:   s.opts.ChunkSize,
 		contentType: p.ct,
+		ext:         string(p.ext),
 	}
 	e = withSpans(e, &m, 0) // the chunks' bytes, for garbage accounting
 	loc, err := s.write(p.ctx, p.dir, rec, indexOp{kind: opKey, key: p.key, e: e})

@@ -14,6 +14,15 @@ import (
 const (
 	recordMagic      uint32 = 0x31425253 // "SRB1" on disk
 	recordFormat     uint8  = 1
+	// recordFormatExt is a record whose attribute region (between key and
+	// payload) holds a content-type length byte, the content type and an
+	// extension block (meta.go: metadata and MD5). Written only for blobs
+	// and manifests that have metadata or an MD5; format 1 records are
+	// unchanged, and both decode.
+	recordFormatExt uint8 = 2
+	// maxAttrLen bounds a format 2 attribute region: the content type,
+	// its length byte and the largest extension block.
+	maxAttrLen = 1 + MaxContentTypeLen + maxExtLen
 	recordHeaderLen         = 48
 	recordTrailerLen        = 4
 	recordOverhead          = recordHeaderLen + recordTrailerLen
@@ -49,6 +58,8 @@ type recordHeader struct {
 	codec      uint8
 	keyLen     int
 	ctLen      int
+	// extLen is the extension block's length; 0 for a format 1 record.
+	extLen     int
 	payloadLen int    // stored bytes
 	rawLen     int    // bytes after decompression (== payloadLen for codecNone)
 	contentCRC uint32 // CRC32C of the raw payload; of the whole blob for a manifest
@@ -62,12 +73,23 @@ type record struct {
 	recordHeader
 	key         []byte
 	contentType []byte
+	ext         []byte // the extension block (format 2), nil otherwise
 	payload     []byte // as stored (possibly compressed)
 }
 
 // recordLen is the encoded length of a record, without alignment padding.
 func (h *recordHeader) recordLen() int {
-	return recordOverhead + h.keyLen + h.ctLen + h.payloadLen
+	return recordOverhead + h.keyLen + h.attrLen() + h.payloadLen
+}
+
+// attrLen is the length of the region between key and payload.
+func (h *recordHeader) attrLen() int { return attrLen(h.ctLen, h.extLen) }
+
+func attrLen(ctLen, extLen int) int {
+	if extLen == 0 {
+		return ctLen
+	}
+	return 1 + ctLen + extLen
 }
 
 func (h *recordHeader) kind() string {
@@ -93,11 +115,14 @@ func (h *recordHeader) modTimeValue() time.Time {
 func putHeader(b []byte, h *recordHeader) {
 	binary.LittleEndian.PutUint32(b[0:], recordMagic)
 	b[4] = recordFormat
+	if h.extLen > 0 {
+		b[4] = recordFormatExt
+	}
 	b[5] = h.flags
 	b[6] = h.codec
 	b[7] = 0
 	binary.LittleEndian.PutUint16(b[8:], uint16(h.keyLen))
-	binary.LittleEndian.PutUint16(b[10:], uint16(h.ctLen))
+	binary.LittleEndian.PutUint16(b[10:], uint16(h.attrLen()))
 	binary.LittleEndian.PutUint32(b[12:], uint32(h.payloadLen))
 	binary.LittleEndian.PutUint32(b[16:], uint32(h.rawLen))
 	binary.LittleEndian.PutUint32(b[20:], h.contentCRC)
@@ -108,30 +133,44 @@ func putHeader(b []byte, h *recordHeader) {
 }
 
 // finishRecord completes a record whose payload (h.payloadLen bytes) is
-// already in place at payloadOffset(h): it writes header, key, content
-// type and trailer, and returns b[:h.recordLen()].
-func finishRecord(b []byte, h recordHeader, key, ct string) []byte {
-	h.keyLen, h.ctLen = len(key), len(ct)
+// already in place at payloadOffset(key, ct, len(ext)): it writes header,
+// key, content type, extension block (none when ext is empty: a format 1
+// record) and trailer, and returns b[:h.recordLen()].
+func finishRecord(b []byte, h recordHeader, key, ct string, ext []byte) []byte {
+	h.keyLen, h.ctLen, h.extLen = len(key), len(ct), len(ext)
 	putHeader(b, &h)
-	copy(b[recordHeaderLen:], key)
-	copy(b[recordHeaderLen+len(key):], ct)
+	p := recordHeaderLen + copy(b[recordHeaderLen:], key)
+	if len(ext) > 0 {
+		b[p] = byte(len(ct))
+		p++
+	}
+	p += copy(b[p:], ct)
+	copy(b[p:], ext)
 	n := h.recordLen()
 	binary.LittleEndian.PutUint32(b[n-recordTrailerLen:], crc32c(b[recordHeaderLen:n-recordTrailerLen]))
 	return b[:n]
 }
 
-// payloadOffset is where the payload starts in a record with this key and
-// content type.
-func payloadOffset(key, ct string) int { return recordHeaderLen + len(key) + len(ct) }
+// payloadOffset is where the payload starts in a record with this key,
+// content type and extension block length.
+func payloadOffset(key, ct string, extLen int) int {
+	return recordHeaderLen + len(key) + attrLen(len(ct), extLen)
+}
 
 // encodeRecord appends a whole record to dst (tests and small records).
 func encodeRecord(dst []byte, h recordHeader, key, ct, payload []byte) []byte {
-	h.keyLen, h.ctLen, h.payloadLen = len(key), len(ct), len(payload)
+	return encodeRecordExt(dst, h, key, ct, nil, payload)
+}
+
+// encodeRecordExt is encodeRecord with an extension block (format 2 when
+// ext is not empty).
+func encodeRecordExt(dst []byte, h recordHeader, key, ct, ext, payload []byte) []byte {
+	h.keyLen, h.ctLen, h.extLen, h.payloadLen = len(key), len(ct), len(ext), len(payload)
 	start := len(dst)
 	dst = append(dst, make([]byte, h.recordLen())...)
 	b := dst[start:]
-	copy(b[payloadOffset(string(key), string(ct)):], payload)
-	finishRecord(b, h, string(key), string(ct))
+	copy(b[payloadOffset(string(key), string(ct), len(ext)):], payload)
+	finishRecord(b, h, string(key), string(ct), ext)
 	return dst
 }
 
@@ -161,13 +200,23 @@ func parseHeader(b []byte) (recordHeader, headerState, error) {
 	if got, want := crc32c(b[:44]), binary.LittleEndian.Uint32(b[44:]); got != want {
 		return h, headerBad, fmt.Errorf("%w: header checksum %#08x, want %#08x", ErrCorrupt, got, want)
 	}
-	if b[4] != recordFormat {
+	if b[4] != recordFormat && b[4] != recordFormatExt {
 		return h, headerBad, fmt.Errorf("%w: unknown record format %d", ErrCorrupt, b[4])
 	}
 	h.flags = b[5]
 	h.codec = b[6]
 	h.keyLen = int(binary.LittleEndian.Uint16(b[8:]))
 	h.ctLen = int(binary.LittleEndian.Uint16(b[10:]))
+	if b[4] == recordFormatExt {
+		// The attribute region's length; decodeRecord splits it. Until
+		// then ctLen is 0 and extLen the rest, which recordLen adds up
+		// to the same total (1 + 0 + extLen).
+		attr := h.ctLen
+		if attr < 1+minExtLen || attr > maxAttrLen {
+			return h, headerBad, fmt.Errorf("%w: attribute region of %d bytes", ErrCorrupt, attr)
+		}
+		h.ctLen, h.extLen = 0, attr-1
+	}
 	h.payloadLen = int(binary.LittleEndian.Uint32(b[12:]))
 	h.rawLen = int(binary.LittleEndian.Uint32(b[16:]))
 	h.contentCRC = binary.LittleEndian.Uint32(b[20:])
@@ -202,6 +251,8 @@ func (h *recordHeader) check(reserved byte) error {
 		return fmt.Errorf("%w: raw length %d != stored %d without codec", ErrCorrupt, h.rawLen, h.payloadLen)
 	case h.flags&flagTombstone != 0 && h.payloadLen != 0:
 		return fmt.Errorf("%w: tombstone with payload", ErrCorrupt)
+	case h.extLen > 0 && h.flags&(flagTombstone|flagChunk) != 0:
+		return fmt.Errorf("%w: %s record with an extension block", ErrCorrupt, h.kind())
 	case h.flags&flagManifest != 0 && h.codec != codecNone:
 		return fmt.Errorf("%w: compressed manifest", ErrCorrupt)
 	}
@@ -226,8 +277,19 @@ func decodeRecord(b []byte) (record, headerState, error) {
 	}
 	r := record{recordHeader: h}
 	r.key = body[:h.keyLen]
-	r.contentType = body[h.keyLen : h.keyLen+h.ctLen]
-	r.payload = body[h.keyLen+h.ctLen:]
+	attr := body[h.keyLen : h.keyLen+h.attrLen()]
+	r.payload = body[h.keyLen+h.attrLen():]
+	if h.extLen == 0 {
+		r.contentType = attr
+		return r, headerValid, nil
+	}
+	ctLen := int(attr[0])
+	if 1+ctLen+minExtLen > len(attr) {
+		return record{}, headerBad, fmt.Errorf("%w: content type of %d bytes in an attribute region of %d", ErrCorrupt, ctLen, len(attr))
+	}
+	r.ctLen, r.extLen = ctLen, len(attr)-1-ctLen
+	r.contentType = attr[1 : 1+ctLen]
+	r.ext = attr[1+ctLen:]
 	return r, headerValid, nil
 }
 

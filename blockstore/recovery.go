@@ -463,12 +463,14 @@ func (s *Store) recoveredOp(rec record, loc location) (indexOp, bool) {
 		e.chunkSize = m.chunkSize
 		e.checksum = rec.contentCRC
 		e.contentType = string(rec.contentType)
+		e.ext = string(rec.ext)
 		e = withSpans(e, &m, rec.chunkIndex)
 	default:
 		e.size = int64(rec.rawLen)
 		e.chunkSize = max(s.opts.ChunkSize, e.size)
 		e.checksum = rec.contentCRC
 		e.contentType = string(rec.contentType)
+		e.ext = string(rec.ext)
 	}
 	return indexOp{kind: opKey, key: key, e: e}, true
 }

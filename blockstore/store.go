@@ -341,7 +341,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 	h := recordHeader{flags: flagTombstone, version: version, modTime: s.modTime()}
 	buf := s.getBuf(recordOverhead + len(key))
 	defer s.putBuf(buf)
-	rec := finishRecord(buf.B, h, key, "")
+	rec := finishRecord(buf.B, h, key, "", nil)
 	op := indexOp{kind: opKey, key: key, e: indexEntry{flags: entryTombstone, version: version, modTime: h.modTime}}
 	if _, err := s.write(ctx, s.pickDir(nil, true), rec, op); err != nil {
 		return fmt.Errorf("blockstore: delete %q: %w", key, err)
