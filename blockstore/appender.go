@@ -20,7 +20,9 @@ type appendReq struct {
 	rec []byte
 	// op, when kind == opKey, is applied to the index once durable (its
 	// location is filled in by the appender). Chunk records carry none.
-	op   indexOp
+	op indexOp
+	// also are key ops applied with op (see Store.writeOps).
+	also []indexOp
 	done chan appendResult
 	// queued is the room taken in the appender's byte budget, given back
 	// when the record leaves the queue for a group.
@@ -374,6 +376,10 @@ func (a *appender) completeGroup(w *written) {
 		if r.op.kind == opKey {
 			op := r.op
 			op.e.loc = loc
+			ops = append(ops, op)
+		}
+		for _, op := range r.also {
+			op.e.loc = location{volume: loc.volume, offset: loc.offset}
 			ops = append(ops, op)
 		}
 		pos += int64(span(len(r.rec)))

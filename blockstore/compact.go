@@ -364,12 +364,18 @@ func (s *Store) compactVolume(ctx context.Context, v *volume, lim *rateLimiter, 
 		rep.TombstonesDropped += int64(len(expire))
 		s.compaction.counters.tombstones.Add(uint64(len(expire)))
 	}
-	if key, named, err := s.volumeNamed(ctx, v.id); err != nil {
-		return err
-	} else if named {
-		return kept("key %q still names it after the switch", key)
+	// A Compose in flight may have read part locations in v before the
+	// switch: it finishes (and names v, if it does) before the check.
+	s.composeMu.Lock()
+	key, named, err := s.volumeNamed(ctx, v.id)
+	if err == nil && named {
+		err = kept("key %q still names it after the switch", key)
 	}
-	if err := s.removeVolume(v); err != nil {
+	if err == nil {
+		err = s.removeVolume(v)
+	}
+	s.composeMu.Unlock()
+	if err != nil {
 		return err
 	}
 	used := v.end.Load()
@@ -674,7 +680,10 @@ func (s *Store) moveChunked(ctx context.Context, v *volume, r liveRef, lim *rate
 		if c.loc.volume != v.id {
 			continue
 		}
-		_, cb, cbuf, err := s.readRaw(ctx, c.loc, r.key, r.e.version, flagChunk)
+		// A composed manifest's records keep the key and version of the
+		// part they were written for.
+		key, version, kind, _, _ := m.record(i, r.key, r.e.version)
+		_, cb, cbuf, err := s.readRaw(ctx, c.loc, key, version, kind)
 		if err != nil {
 			return move{}, false, fmt.Errorf("chunk %d: %w", i, err)
 		}
@@ -685,7 +694,7 @@ func (s *Store) moveChunked(ctx context.Context, v *volume, r liveRef, lim *rate
 		}
 		m.chunks[i].loc = loc
 	}
-	payload := m.encode(make([]byte, 0, manifestLen(len(m.chunks))))
+	payload := m.encodeAny(make([]byte, 0, manifestLen(len(m.chunks))))
 	gen := tailOf(&r.e).gen + 1
 	room := payloadOffset(r.key, ct, len(ext))
 	mb := s.getBuf(room + len(payload) + recordTrailerLen)

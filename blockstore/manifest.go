@@ -20,7 +20,31 @@ import (
 //	  uint32  CRC32C of the chunk's raw bytes (little endian)
 //
 // Each chunk's raw length follows from chunk size and total size.
-const manifestFormat = 1
+//
+// Format 2 is a composed blob's manifest (compose.go): the stored records
+// of other blobs (the parts), in content order, each named with the key
+// and version it was written under, since those records keep them:
+//
+//	byte     format (2)
+//	uvarint  chunk size: the size of the chunks readers address
+//	         (ReadChunk idx covers [idx*size, (idx+1)*size) of the content,
+//	         whatever records that spans)
+//	uvarint  total size
+//	uvarint  number of parts
+//	per part:
+//	  byte     kind: 0 a single-record blob, 1 chunk records
+//	  uvarint  key length, key
+//	  uvarint  version
+//	  uvarint  number of records
+//	  per record:
+//	    uvarint volume id, record offset, record length
+//	    uvarint raw length
+//	    uvarint chunk index (the record's; 0 for a blob record)
+//	    uint32  CRC32C of the record's raw bytes (little endian)
+const (
+	manifestFormat         = 1
+	manifestFormatComposed = 2
+)
 
 // minManifestEntry is the smallest encoding of one chunk entry.
 const minManifestEntry = 1 + 1 + 1 + 4
@@ -32,11 +56,102 @@ type manifest struct {
 	chunkSize int64
 	totalSize int64
 	chunks    []chunkRef
+	// parts is set for a composed manifest (format 2): the blobs whose
+	// records chunks names; each chunkRef's part indexes it.
+	parts []partRef
 }
 
 type chunkRef struct {
 	loc location
 	crc uint32
+	// Composed manifests only (zero otherwise): the part the record was
+	// written for, its raw length, where its bytes start in the content,
+	// and the record's chunk index.
+	part  int32
+	raw   int64
+	start int64
+	index uint32
+}
+
+// partRef is a blob a composed manifest takes records from: the key and
+// version its records carry, and their kind (0 or flagChunk).
+type partRef struct {
+	key     string
+	version uint64
+	kind    uint8
+}
+
+func (m *manifest) composed() bool { return m.parts != nil }
+
+// record names what ReadChunk must find at chunks[i]: the key, version,
+// kind flag and chunk index the record was written with, and its raw
+// length. owner is the manifest's own key and version (the writer of a
+// format 1 manifest's chunks).
+func (m *manifest) record(i int, ownerKey string, ownerVersion uint64) (key string, version uint64, kind uint8, index uint32, raw int64) {
+	if !m.composed() {
+		return ownerKey, ownerVersion, flagChunk, uint32(i), m.chunkLen(i)
+	}
+	c := &m.chunks[i]
+	p := &m.parts[c.part]
+	return p.key, p.version, p.kind, c.index, c.raw
+}
+
+// encodeComposed encodes a format 2 manifest.
+func (m *manifest) encodeComposed(dst []byte) []byte {
+	dst = append(dst, manifestFormatComposed)
+	dst = binary.AppendUvarint(dst, uint64(m.chunkSize))
+	dst = binary.AppendUvarint(dst, uint64(m.totalSize))
+	dst = binary.AppendUvarint(dst, uint64(len(m.parts)))
+	i := 0
+	for pi, p := range m.parts {
+		kind := byte(0)
+		if p.kind == flagChunk {
+			kind = 1
+		}
+		dst = append(dst, kind)
+		dst = binary.AppendUvarint(dst, uint64(len(p.key)))
+		dst = append(dst, p.key...)
+		dst = binary.AppendUvarint(dst, p.version)
+		n := 0
+		for j := i; j < len(m.chunks) && m.chunks[j].part == int32(pi); j++ {
+			n++
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+		for ; n > 0; n-- {
+			c := &m.chunks[i]
+			dst = binary.AppendUvarint(dst, uint64(c.loc.volume))
+			dst = binary.AppendUvarint(dst, uint64(c.loc.offset))
+			dst = binary.AppendUvarint(dst, uint64(c.loc.length))
+			dst = binary.AppendUvarint(dst, uint64(c.raw))
+			dst = binary.AppendUvarint(dst, uint64(c.index))
+			dst = binary.LittleEndian.AppendUint32(dst, c.crc)
+			i++
+		}
+	}
+	return dst
+}
+
+// encodeAny encodes m in its own format.
+func (m *manifest) encodeAny(dst []byte) []byte {
+	if m.composed() {
+		return m.encodeComposed(dst)
+	}
+	return m.encode(dst)
+}
+
+// find returns the index of the record holding content offset off of a
+// composed manifest (len(chunks) when off is at or past the end).
+func (m *manifest) find(off int64) int {
+	lo, hi := 0, len(m.chunks)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if c := &m.chunks[h]; c.start+c.raw <= off {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo
 }
 
 // manifestLen bounds the encoded size of a manifest with n chunks.
@@ -65,6 +180,9 @@ func (m *manifest) chunkLen(idx int) int64 {
 // decodeManifest parses and validates a manifest payload. Errors wrap ErrCorrupt.
 func decodeManifest(b []byte) (manifest, error) {
 	var m manifest
+	if len(b) >= 1 && b[0] == manifestFormatComposed {
+		return decodeComposed(b)
+	}
 	if len(b) < 1 || b[0] != manifestFormat {
 		return m, fmt.Errorf("%w: manifest format", ErrCorrupt)
 	}
@@ -128,6 +246,113 @@ func decodeManifest(b []byte) (manifest, error) {
 	}
 	if len(p) != 0 {
 		return m, fmt.Errorf("%w: %d trailing manifest bytes", ErrCorrupt, len(p))
+	}
+	return m, nil
+}
+
+// minComposedRecord is the smallest encoding of one record of a composed
+// manifest; minComposedPart that of a part with no records.
+const (
+	minComposedRecord = 5 + 4
+	minComposedPart   = 1 + 1 + 1 + 1 + 1
+)
+
+// decodeComposed parses and validates a format 2 manifest. Errors wrap
+// ErrCorrupt.
+func decodeComposed(b []byte) (manifest, error) {
+	var m manifest
+	p := b[1:]
+	next := func(what string) (uint64, error) {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			return 0, fmt.Errorf("%w: composed manifest %s", ErrCorrupt, what)
+		}
+		p = p[n:]
+		return v, nil
+	}
+	var hdr [3]uint64
+	for i, what := range []string{"chunk size", "total size", "part count"} {
+		v, err := next(what)
+		if err != nil {
+			return m, err
+		}
+		hdr[i] = v
+	}
+	cs, ts, np := hdr[0], hdr[1], hdr[2]
+	if cs == 0 || cs > maxRecordPayload || ts > 1<<50 {
+		return m, fmt.Errorf("%w: composed manifest chunk size %d total %d", ErrCorrupt, cs, ts)
+	}
+	if np == 0 || np > uint64(len(p)/minComposedPart) {
+		return m, fmt.Errorf("%w: composed manifest of %d parts in %d bytes", ErrCorrupt, np, len(p))
+	}
+	m.chunkSize, m.totalSize = int64(cs), int64(ts)
+	m.parts = make([]partRef, 0, np)
+	var at int64
+	for pi := range int(np) {
+		if len(p) < 1 || p[0] > 1 {
+			return m, fmt.Errorf("%w: composed manifest part %d kind", ErrCorrupt, pi)
+		}
+		var part partRef
+		if p[0] == 1 {
+			part.kind = flagChunk
+		}
+		p = p[1:]
+		kl, err := next("key length")
+		if err != nil {
+			return m, err
+		}
+		if kl == 0 || kl > MaxKeyLen || kl > uint64(len(p)) {
+			return m, fmt.Errorf("%w: composed manifest part %d key length %d", ErrCorrupt, pi, kl)
+		}
+		part.key = string(p[:kl])
+		p = p[kl:]
+		if part.version, err = next("version"); err != nil {
+			return m, err
+		}
+		nr, err := next("record count")
+		if err != nil {
+			return m, err
+		}
+		if nr == 0 || nr > uint64(len(p)/minComposedRecord) || (part.kind == 0 && nr != 1) {
+			return m, fmt.Errorf("%w: composed manifest part %d has %d records", ErrCorrupt, pi, nr)
+		}
+		for range int(nr) {
+			var v [5]uint64
+			for i, what := range []string{"volume", "offset", "length", "raw length", "chunk index"} {
+				if v[i], err = next(what); err != nil {
+					return m, err
+				}
+			}
+			if len(p) < 4 {
+				return m, fmt.Errorf("%w: composed manifest record checksum", ErrCorrupt)
+			}
+			vol, off, ln, raw, idx := v[0], v[1], v[2], v[3], v[4]
+			if vol > 1<<32-1 || off > 1<<62 || raw > maxRecordPayload || idx > 1<<32-1 ||
+				ln < uint64(recordOverhead)+kl || ln > uint64(recordOverhead)+kl+maxAttrLen+raw ||
+				(part.kind == 0 && idx != 0) {
+				return m, fmt.Errorf("%w: composed manifest record %d/%d/%d raw %d index %d", ErrCorrupt, vol, off, ln, raw, idx)
+			}
+			m.chunks = append(m.chunks, chunkRef{
+				loc:   location{volume: uint32(vol), offset: int64(off), length: int64(ln)},
+				crc:   binary.LittleEndian.Uint32(p),
+				part:  int32(pi),
+				raw:   int64(raw),
+				start: at,
+				index: uint32(idx),
+			})
+			p = p[4:]
+			at += int64(raw)
+			if at > int64(ts) {
+				return m, fmt.Errorf("%w: composed manifest records exceed its %d bytes", ErrCorrupt, ts)
+			}
+		}
+		m.parts = append(m.parts, part)
+	}
+	if at != int64(ts) {
+		return m, fmt.Errorf("%w: composed manifest records hold %d bytes, total says %d", ErrCorrupt, at, ts)
+	}
+	if len(p) != 0 {
+		return m, fmt.Errorf("%w: %d trailing composed manifest bytes", ErrCorrupt, len(p))
 	}
 	return m, nil
 }

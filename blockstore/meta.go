@@ -13,12 +13,19 @@ import (
 // md5Len is the length of an MD5 digest.
 const md5Len = 16
 
-// ValidateMeta reports whether meta may be stored with a blob: every name a
-// canonical header name (textproto.CanonicalMIMEHeaderKey of itself, made
-// of HTTP token characters), every value valid UTF-8 without control
-// characters, names and values together at most MaxMetaBytes. The error
-// wraps ErrInvalidArgument. A nil or empty map is valid (no metadata).
+// MaxMetaPairs bounds the number of metadata names of a blob.
+const MaxMetaPairs = 128
+
+// ValidateMeta reports whether meta may be stored with a blob: at most
+// MaxMetaPairs names, every name a canonical header name
+// (textproto.CanonicalMIMEHeaderKey of itself, made of HTTP token
+// characters), every value valid UTF-8 without control characters, names
+// and values together at most MaxMetaBytes. The error wraps
+// ErrInvalidArgument. A nil or empty map is valid (no metadata).
 func ValidateMeta(meta map[string]string) error {
+	if len(meta) > MaxMetaPairs {
+		return fmt.Errorf("%w: %d metadata names, limit %d", ErrInvalidArgument, len(meta), MaxMetaPairs)
+	}
 	total := 0
 	for name, value := range meta {
 		if name == "" {
@@ -90,10 +97,10 @@ const (
 )
 
 // minExtLen is the shortest block (no md5, no pairs); maxExtLen the
-// longest: an md5 and MaxMetaBytes of one-byte names with empty values.
+// longest: an md5, MaxMetaPairs pairs and MaxMetaBytes of names and values.
 const (
 	minExtLen = 1 + 2
-	maxExtLen = minExtLen + md5Len + MaxMetaBytes*(1+4)
+	maxExtLen = minExtLen + md5Len + MaxMetaPairs*4 + MaxMetaBytes
 )
 
 // extLen is the encoded length of the block for meta and md5.
@@ -153,6 +160,9 @@ func decodeExt(b []byte) (meta map[string]string, md5 []byte, rest []byte, err e
 	}
 	count := int(binary.LittleEndian.Uint16(b))
 	b = b[2:]
+	if count > MaxMetaPairs {
+		return nil, nil, nil, fmt.Errorf("%w: metadata block of %d pairs", ErrCorrupt, count)
+	}
 	total := 0
 	prev := ""
 	for i := 0; i < count; i++ {

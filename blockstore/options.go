@@ -293,7 +293,7 @@ func (o *Options) maxManifestPayload() int64 {
 
 // maxRecordLen is the largest record this configuration writes.
 func (o *Options) maxRecordLen() int64 {
-	return recordOverhead + MaxKeyLen + MaxContentTypeLen + max(o.ChunkSize, o.maxManifestPayload())
+	return recordOverhead + MaxKeyLen + maxAttrLen + max(o.ChunkSize, o.maxManifestPayload())
 }
 
 // chunkBufferLen is the buffer size for a chunk record stored raw.

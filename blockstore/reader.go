@@ -101,6 +101,10 @@ func (s *Store) AppendChunk(ctx context.Context, info Info, idx int, dst []byte)
 	if err != nil {
 		return nil, err
 	}
+	if m.composed() {
+		off, n := info.ChunkBounds(idx)
+		return s.appendComposed(ctx, info, m, off, n, dst)
+	}
 	if idx >= len(m.chunks) {
 		return nil, fmt.Errorf("%w: chunk %d of %d", ErrInvalidArgument, idx, len(m.chunks))
 	}

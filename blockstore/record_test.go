@@ -89,7 +89,7 @@ func TestCompressionThreshold(t *testing.T) {
 
 func TestManifestRoundTrip(t *testing.T) {
 	m := manifest{chunkSize: 1000, totalSize: 2500, chunks: []chunkRef{
-		{location{1, 0, 1100}, 1}, {location{1, 4096, 1100}, 2}, {location{2, 1 << 40, 600}, 3},
+		{loc: location{1, 0, 1100}, crc: 1}, {loc: location{1, 4096, 1100}, crc: 2}, {loc: location{2, 1 << 40, 600}, crc: 3},
 	}}
 	b := m.encode(nil)
 	if len(b) > manifestLen(3) {
@@ -103,9 +103,9 @@ func TestManifestRoundTrip(t *testing.T) {
 		t.Fatalf("decoded %+v", got)
 	}
 	bad := []manifest{
-		{chunkSize: 1000, totalSize: 2500, chunks: m.chunks[:2]},                       // too few chunks
-		{chunkSize: 0, totalSize: 0, chunks: nil},                                      // zero chunk size
-		{chunkSize: 1000, totalSize: 500, chunks: []chunkRef{{location{1, 0, 10}, 0}}}, // record shorter than overhead
+		{chunkSize: 1000, totalSize: 2500, chunks: m.chunks[:2]},                                 // too few chunks
+		{chunkSize: 0, totalSize: 0, chunks: nil},                                                // zero chunk size
+		{chunkSize: 1000, totalSize: 500, chunks: []chunkRef{{loc: location{1, 0, 10}, crc: 0}}}, // record shorter than overhead
 	}
 	for i, m := range bad {
 		if _, err := decodeManifest(m.encode(nil)); !errors.Is(err, ErrCorrupt) {
@@ -175,7 +175,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			return
 		}
-		re := encodeRecord(nil, rec.recordHeader, rec.key, rec.contentType, rec.payload)
+		re := encodeRecordExt(nil, rec.recordHeader, rec.key, rec.contentType, rec.ext, rec.payload)
 		if !bytes.Equal(re, b[:len(re)]) {
 			t.Fatal("accepted record does not re-encode to itself")
 		}
@@ -184,7 +184,7 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func FuzzDecodeManifest(f *testing.F) {
-	f.Add((&manifest{chunkSize: 1000, totalSize: 1500, chunks: []chunkRef{{location{1, 0, 1100}, 7}, {location{1, 8192, 600}, 8}}}).encode(nil))
+	f.Add((&manifest{chunkSize: 1000, totalSize: 1500, chunks: []chunkRef{{loc: location{1, 0, 1100}, crc: 7}, {loc: location{1, 8192, 600}, crc: 8}}}).encode(nil))
 	f.Add([]byte{1, 0, 0, 0})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -255,9 +255,7 @@ func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64, m
 			rec, st2, derr := decodeRecord(rb)
 			if st2 == headerValid {
 				loc := location{volume: v.id, offset: p, length: int64(h.recordLen())}
-				if op, ok := s.recoveredOp(rec, loc); ok {
-					ops = append(ops, op)
-				}
+				ops = s.recoveredOps(rec, loc, ops)
 				p = alignUp(p+int64(h.recordLen()), recordAlign)
 				if len(ops) >= min(scanBatch, s.index.maxQueue) {
 					flush(min(p, limit))
@@ -437,6 +435,32 @@ func (s *Store) findRecord(ctx context.Context, sc *scanReader, from, to int64) 
 		}
 	}
 	return -1, zero, nil
+}
+
+// recoveredOps appends the index ops of a record found by a scan: its
+// own, and for a composed manifest the tombstones of its parts (as
+// Compose applied them).
+func (s *Store) recoveredOps(rec record, loc location, ops []indexOp) []indexOp {
+	op, ok := s.recoveredOp(rec, loc)
+	if !ok {
+		return ops
+	}
+	ops = append(ops, op)
+	if rec.flags&flagManifest != 0 && len(rec.payload) > 0 && rec.payload[0] == manifestFormatComposed {
+		m, _ := decodeManifest(rec.payload) // recoveredOp decoded it
+		for _, p := range m.parts {
+			if p.key == op.key {
+				continue
+			}
+			ops = append(ops, indexOp{kind: opKey, key: p.key, e: indexEntry{
+				flags:   entryTombstone,
+				loc:     location{volume: loc.volume, offset: loc.offset},
+				version: p.version,
+				modTime: rec.modTime,
+			}})
+		}
+	}
+	return ops
 }
 
 // recoveredOp turns a record found by a scan into its index op. Chunk

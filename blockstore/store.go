@@ -34,6 +34,11 @@ type Store struct {
 	bufs    bufferClasses // record buffers, 4 KiB up to a compressed chunk
 	align   int           // largest device alignment: every record buffer uses it
 	useMu   sync.RWMutex
+	// composeMu keeps compaction from removing a volume between a
+	// Compose's reading of its parts' locations and its index switch
+	// (compose.go): Compose holds it shared, compaction's last check and
+	// removal of a volume exclusively.
+	composeMu sync.RWMutex
 	closed  atomic.Bool
 	closeMu sync.Mutex
 
@@ -437,6 +442,14 @@ func (s *Store) pickDir(tried []*dataDir, deletes bool) *dataDir {
 // durable (and, for key ops, visible). When a directory cannot make a
 // volume, nothing was written and another directory is tried.
 func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (location, error) {
+	return s.writeOps(ctx, d, rec, op, nil)
+}
+
+// writeOps is write with more key ops applied with op, in the same pending
+// update and bbolt batch: Compose's tombstones for its parts, which have
+// no record of their own (their location is the record's volume and
+// offset with length 0).
+func (s *Store) writeOps(ctx context.Context, d *dataDir, rec []byte, op indexOp, also []indexOp) (location, error) {
 	if err := s.index.writable(); err != nil {
 		return location{}, err
 	}
@@ -452,7 +465,7 @@ func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (
 			}
 			return location{}, lastErr
 		}
-		req := &appendReq{rec: rec, op: op, done: make(chan appendResult, 1), reserve: op.kind == opKey && op.e.tombstone()}
+		req := &appendReq{rec: rec, op: op, also: also, done: make(chan appendResult, 1), reserve: op.kind == opKey && op.e.tombstone()}
 		if err := d.app.submit(ctx, req); err != nil {
 			return location{}, err
 		}
