@@ -12,8 +12,8 @@ import (
 
 // Record format; doc.go draws it.
 const (
-	recordMagic      uint32 = 0x31425253 // "SRB1" on disk
-	recordFormat     uint8  = 1
+	recordMagic  uint32 = 0x31425253 // "SRB1" on disk
+	recordFormat uint8  = 1
 	// recordFormatExt is a record whose attribute region (between key and
 	// payload) holds a content-type length byte, the content type and an
 	// extension block (meta.go: metadata and MD5). Written only for blobs
@@ -22,10 +22,10 @@ const (
 	recordFormatExt uint8 = 2
 	// maxAttrLen bounds a format 2 attribute region: the content type,
 	// its length byte and the largest extension block.
-	maxAttrLen = 1 + MaxContentTypeLen + maxExtLen
-	recordHeaderLen         = 48
-	recordTrailerLen        = 4
-	recordOverhead          = recordHeaderLen + recordTrailerLen
+	maxAttrLen       = 1 + MaxContentTypeLen + maxExtLen
+	recordHeaderLen  = 48
+	recordTrailerLen = 4
+	recordOverhead   = recordHeaderLen + recordTrailerLen
 	// recordAlign is the alignment of record starts inside a group, so a
 	// resynchronising scan after corruption only probes every 8th byte.
 	recordAlign = 8
@@ -54,10 +54,10 @@ func crc32c(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
 
 // recordHeader is the fixed part of a record.
 type recordHeader struct {
-	flags      uint8
-	codec      uint8
-	keyLen     int
-	ctLen      int
+	flags  uint8
+	codec  uint8
+	keyLen int
+	ctLen  int
 	// extLen is the extension block's length; 0 for a format 1 record.
 	extLen     int
 	payloadLen int    // stored bytes

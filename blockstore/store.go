@@ -31,16 +31,16 @@ type Store struct {
 	volumes      map[uint32]*volume
 	nextVolumeID atomic.Uint32
 
-	bufs    bufferClasses // record buffers, 4 KiB up to a compressed chunk
-	align   int           // largest device alignment: every record buffer uses it
-	useMu   sync.RWMutex
+	bufs  bufferClasses // record buffers, 4 KiB up to a compressed chunk
+	align int           // largest device alignment: every record buffer uses it
+	useMu sync.RWMutex
 	// composeMu keeps compaction from removing a volume between a
 	// Compose's reading of its parts' locations and its index switch
 	// (compose.go): Compose holds it shared, compaction's last check and
 	// removal of a volume exclusively.
 	composeMu sync.RWMutex
-	closed  atomic.Bool
-	closeMu sync.Mutex
+	closed    atomic.Bool
+	closeMu   sync.Mutex
 
 	stats storeCounters
 
