@@ -60,8 +60,9 @@ type MemStore struct {
 }
 
 type memBlob struct {
-	info blockstore.Info
-	data []byte
+	info     blockstore.Info
+	data     []byte
+	composed bool // made by Compose: cannot be a part (as in the blockstore)
 }
 
 // NewMemStore returns an empty store that accepts blobs up to maxSize bytes
@@ -252,8 +253,9 @@ func cloneInfo(i blockstore.Info) blockstore.Info {
 
 // Compose implements node.Composer as the blockstore does: key becomes the
 // concatenation of the parts (in order), the parts disappear, and on any
-// error nothing changed. A part may itself be a composed blob; key may not
-// be one of the parts. The total is held to maxSize (ErrTooLarge).
+// error nothing changed. As in the blockstore, a composed blob cannot be a
+// part and key cannot be one of the parts (ErrInvalidArgument); the total
+// is held to maxSize (ErrTooLarge).
 func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
 	if err := blockstore.ValidateKey(key); err != nil {
 		return blockstore.Info{}, err
@@ -297,6 +299,9 @@ func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts
 		if !ok {
 			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: part %q: %w", key, p, blockstore.ErrNotFound)
 		}
+		if b.composed {
+			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: part %q: %w: a composed blob cannot be a part", key, p, blockstore.ErrInvalidArgument)
+		}
 		total += int64(len(b.data))
 	}
 	if m.maxSize > 0 && total > m.maxSize {
@@ -318,7 +323,7 @@ func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts
 		Meta:        blockstore.CloneMeta(opts.Meta),
 		MD5:         bytes.Clone(opts.MD5),
 	}
-	m.blobs[key] = memBlob{info: info, data: data}
+	m.blobs[key] = memBlob{info: info, data: data, composed: true}
 	return cloneInfo(info), nil
 }
 

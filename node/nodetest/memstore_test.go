@@ -83,6 +83,7 @@ func TestMemStoreCompose(t *testing.T) {
 		{name: "twice", parts: []string{"p1", "p1"}, key: "obj", wantErr: blockstore.ErrInvalidArgument},
 		{name: "missing", parts: []string{"p1", "nope"}, key: "obj", wantErr: blockstore.ErrNotFound},
 		{name: "key is a part", parts: []string{"p1", "obj"}, key: "obj", wantErr: blockstore.ErrInvalidArgument},
+		{name: "composed part", parts: []string{"p1", "composed"}, key: "obj", wantErr: blockstore.ErrInvalidArgument},
 		{name: "bad md5", parts: []string{"p1"}, key: "obj", opts: blockstore.ComposeOptions{MD5: []byte{1}}, wantErr: blockstore.ErrInvalidArgument},
 		{name: "bad meta", parts: []string{"p1"}, key: "obj", opts: blockstore.ComposeOptions{Meta: map[string]string{"bad name": "v"}}, wantErr: blockstore.ErrInvalidArgument},
 		{name: "bad key", parts: []string{"p1"}, key: "", wantErr: blockstore.ErrInvalidKey},
@@ -94,12 +95,16 @@ func TestMemStoreCompose(t *testing.T) {
 			put(t, m, "p2", "bb", blockstore.PutOptions{})
 			put(t, m, "p3", "c", blockstore.PutOptions{})
 			put(t, m, "obj", "old", blockstore.PutOptions{})
+			put(t, m, "c1", "c", blockstore.PutOptions{})
+			if _, err := m.Compose(ctx, "composed", []string{"c1"}, blockstore.ComposeOptions{}); err != nil {
+				t.Fatal(err)
+			}
 			info, err := m.Compose(ctx, tc.key, tc.parts, tc.opts)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)
 				}
-				if m.Len() != 4 {
+				if m.Len() != 5 {
 					t.Fatalf("a failed compose changed the store: %d blobs", m.Len())
 				}
 				if b, _ := m.Bytes("obj"); string(b) != "old" {
