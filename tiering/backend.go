@@ -29,6 +29,12 @@ type Backend interface {
 	Drop(ctx context.Context, key string, version uint64) error
 }
 
+// composer is implemented by backends that can compose a blob of others
+// without copying (*blockstore.Store does); Store.Compose needs it.
+type composer interface {
+	Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error)
+}
+
 // deviceReporter is implemented by backends that expose device counters
 // (*blockstore.Store does).
 type deviceReporter interface {
@@ -46,4 +52,5 @@ var (
 	_ Backend        = (*blockstore.Store)(nil)
 	_ deviceReporter = (*blockstore.Store)(nil)
 	_ statsReporter  = (*blockstore.Store)(nil)
+	_ composer       = (*blockstore.Store)(nil)
 )

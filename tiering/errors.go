@@ -14,6 +14,8 @@ var (
 	// ErrLocked: the SSD cache file is in use by another store (in this
 	// process or another); the error names it.
 	ErrLocked = errors.New("tiering: ssd cache in use by another store")
+	// ErrNoCompose: Compose on a store whose backend cannot compose.
+	ErrNoCompose = errors.New("tiering: the backend cannot compose")
 	// ErrUnknownPolicy: NewSimulator was asked for a policy it does not know.
 	ErrUnknownPolicy = errors.New("tiering: unknown simulated policy")
 )

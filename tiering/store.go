@@ -147,6 +147,39 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	return info, nil
 }
 
+// Compose makes key a blob of the parts' contents in the backend
+// (blockstore.Store.Compose: no content byte copied, the parts removed in
+// the same durable step) and drops the cached items of the key's previous
+// version and of the parts. It fails with ErrNoCompose when the backend
+// cannot compose.
+func (s *Store) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	if s.closed.Load() {
+		return blockstore.Info{}, ErrClosed
+	}
+	c, ok := s.backend.(composer)
+	if !ok {
+		return blockstore.Info{}, ErrNoCompose
+	}
+	old, oldErr := s.backend.Stat(ctx, key)
+	gone := make([]blockstore.Info, 0, len(parts))
+	for _, p := range parts {
+		if info, err := s.backend.Stat(ctx, p); err == nil {
+			gone = append(gone, info)
+		}
+	}
+	info, err := c.Compose(ctx, key, parts, opts)
+	if err != nil {
+		return info, err
+	}
+	if oldErr == nil && (old.Version != info.Version || old.Checksum != info.Checksum) {
+		s.invalidate(old)
+	}
+	for _, p := range gone {
+		s.invalidate(p)
+	}
+	return info, nil
+}
+
 // Stat returns the live blob's metadata from the backend's index.
 func (s *Store) Stat(ctx context.Context, key string) (blockstore.Info, error) {
 	if s.closed.Load() {
