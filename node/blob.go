@@ -222,6 +222,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	h.Set("Content-Type", contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Accept-Ranges", "bytes")
+	setStoredHeaders(h, info.Meta)
 
 	if vs := r.Header.Values("Range"); len(vs) > 0 {
 		if rng := rangeForServeContent(vs, info.Size); rng != "" {
@@ -243,6 +244,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 			// ServeContent omits it for malformed ranges; RFC 9110 wants it.
 			h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 		}
+		clearStoredHeaders(h)
 		s.writeError(w, r, serveContentError(status))
 		return
 	}
@@ -252,6 +254,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 			for _, k := range []string{"ETag", "Last-Modified", "Content-Range", "Accept-Ranges", "Content-Length"} {
 				h.Del(k)
 			}
+			clearStoredHeaders(h)
 			s.writeError(w, r, readErr)
 			return
 		}

@@ -16,6 +16,9 @@ func Tiered(s *tiering.Store) Store { return tieredStore{s} }
 
 type tieredStore struct{ *tiering.Store }
 
+// The local store composes without copying (tiering.Store.Compose).
+var _ Composer = tieredStore{}
+
 // Healthy is readiness, "serves reads": the tiered store's Healthy less
 // the failures that only stop writes (the blockstore's Healthy is nil only
 // while a disk accepts writes). Writable comes from *tiering.Store as it is.
