@@ -101,6 +101,50 @@
 // it saves at least 12.5%. contentCRC is the CRC32C of the raw payload (of
 // the whole blob, for a manifest).
 //
+// Format 2 (fmt = 2) is the same record for a blob or manifest that has
+// metadata or an MD5 (PutOptions.Meta and WantMD5, ComposeOptions): the
+// u16 after keyLen is then the length of an attribute region that holds a
+// content-type length byte, the content type and an extension block
+// (meta.go: flags, the MD5 when flagged, and the metadata pairs in name
+// order), all under the body CRC. Chunk records and tombstones stay in
+// format 1, and so does every record without metadata: old volumes read
+// unchanged. The index keeps the block in its entry (entry format 3), so
+// Stat, List, Lookup and Scan answer Info.Meta and Info.MD5 without a
+// device read; recovery and a rebuild take it from the record, and
+// compaction copies blob records byte for byte and writes a manifest anew
+// with its block. ValidateMeta is the rule (canonical header names,
+// UTF-8 values without control characters, at most MaxMetaPairs names and
+// MaxMetaBytes of names and values); ErrInvalidArgument otherwise. The
+// MD5 is computed while the content streams, chunk by chunk.
+//
+// # Compose
+//
+// Compose(key, parts) makes key a blob of the parts' contents without
+// copying a byte (S3 multipart completion): one manifest record in format
+// 2 of manifest.go names every stored record of the parts with the key and
+// version it was written under, its raw length, chunk index and CRC32C.
+// Readers address a composed blob in chunks of the store's chunk size like
+// any chunked blob; a chunk that spans parts is read from each record that
+// holds some of it, each verified. Its checksum is the CRC32C of the
+// content, combined from the parts' (crc.go). The record's index op also
+// carries, for each part, a tombstone at the part's version with no record
+// of its own (location length 0): one pending update, one bbolt batch.
+// Recovery and a rebuild derive those tombstones from the manifest, and a
+// tombstone beats its version of the part in any order of replay, so the
+// parts never resurface; a newer write of a part key (after Compose read
+// it) wins over its tombstone and stays. The parts' records move, for
+// garbage accounting, from the parts to the new key (its spans); the
+// parts' own manifests become garbage. Compaction moves a composed
+// manifest's records and rewrites the manifest like any other; it cannot
+// remove a volume while a Compose that read locations in it is running.
+// A composed blob cannot be a part; the total is held to MaxBlobSize and
+// the manifest to max(the largest manifest of a MaxBlobSize blob, the
+// chunk size). Caveats: the parts' tombstones stay in the index (they
+// have no record to compact); scrub reports a damaged record of a composed
+// blob under the part's key, whose entry is a tombstone, so it is not
+// marked corrupt, but reads of it fail with ErrCorrupt and never return
+// its bytes.
+//
 // # Torn tails and corruption
 //
 // Where a header is expected, an all-zero header means padding (before the
