@@ -45,7 +45,7 @@ import (
 // part is known corrupt), ErrTooLarge, ErrNoSpace, ErrReadOnly or
 // ErrClosed; on any error nothing changed.
 func (s *Store) Compose(ctx context.Context, key string, parts []string, opts ComposeOptions) (Info, error) {
-	if err := s.checkCompose(key, parts, opts); err != nil {
+	if err := ValidateCompose(key, parts, opts); err != nil {
 		return Info{}, err
 	}
 	if s.closed.Load() {
@@ -118,8 +118,13 @@ func (s *Store) Compose(ctx context.Context, key string, parts []string, opts Co
 	return info, nil
 }
 
-// checkCompose validates Compose's arguments.
-func (s *Store) checkCompose(key string, parts []string, opts ComposeOptions) error {
+// ValidateCompose reports whether Compose's arguments are well formed: a
+// valid key, content type and metadata, an MD5 of 16 bytes or none, at
+// least one part, every part a valid key, none listed twice and none the
+// key itself. Errors wrap ErrInvalidKey or ErrInvalidArgument. Every
+// Composer (the tiered store's, the cluster's, nodetest's) holds its
+// arguments to it, so they refuse alike.
+func ValidateCompose(key string, parts []string, opts ComposeOptions) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}

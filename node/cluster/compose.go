@@ -59,32 +59,14 @@ func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts 
 	return info, nil
 }
 
-// checkCompose holds Compose's arguments to the single store's rules.
+// checkCompose holds Compose's arguments to the single store's rules,
+// and refuses an MD5 (see Compose).
 func checkCompose(key string, parts []string, opts blockstore.ComposeOptions) error {
-	if err := blockstore.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := blockstore.ValidateContentType(opts.ContentType); err != nil {
-		return err
-	}
-	if err := blockstore.ValidateMeta(opts.Meta); err != nil {
+	if err := blockstore.ValidateCompose(key, parts, opts); err != nil {
 		return err
 	}
 	if opts.MD5 != nil {
 		return fmt.Errorf("%w: compose %q: a cluster cannot keep a given MD5", blockstore.ErrInvalidArgument, key)
-	}
-	if len(parts) == 0 {
-		return fmt.Errorf("%w: compose %q: no parts", blockstore.ErrInvalidArgument, key)
-	}
-	seen := make(map[string]bool, len(parts))
-	for _, p := range parts {
-		if err := blockstore.ValidateKey(p); err != nil {
-			return fmt.Errorf("compose %q: part %q: %w", key, p, err)
-		}
-		if p == key || seen[p] {
-			return fmt.Errorf("%w: compose %q: part %q is the key or listed twice", blockstore.ErrInvalidArgument, key, p)
-		}
-		seen[p] = true
 	}
 	return nil
 }
