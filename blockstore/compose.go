@@ -2,7 +2,11 @@ package blockstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+
+	"strata/ioengine"
 )
 
 // Compose makes key a new blob whose content is the contents of parts, in
@@ -236,4 +240,49 @@ func (s *Store) appendComposed(ctx context.Context, info Info, m *manifest, off,
 		return nil, fmt.Errorf("%w: %q: records hold %d of bytes [%d,%d)", ErrCorrupt, info.Key, len(dst)-base, off, off+n)
 	}
 	return dst, nil
+}
+
+// markComposedCorrupt marks corrupt the composed blob whose manifest lies
+// at manifestAt (a part tombstone's location) when that manifest is still
+// its key's current one and names the damaged record at bad, so a replica
+// can repair it. A manifest compaction moved is not found this way (the
+// parts' tombstones keep the first location); reads still refuse the bad
+// record.
+func (s *Store) markComposedCorrupt(ctx context.Context, manifestAt, bad location) bool {
+	v, ok := s.volume(manifestAt.volume)
+	if !ok {
+		return false
+	}
+	align := int64(v.h.Alignment())
+	start := alignDown(manifestAt.offset, align)
+	end := alignUp(manifestAt.offset+recordHeaderLen+MaxKeyLen, align)
+	buf := s.getBuf(int(end - start))
+	defer s.putBuf(buf)
+	n, err := v.h.ReadAt(ctx, ioengine.ClassBackground, buf.B[:end-start], start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	b := buf.B[manifestAt.offset-start : n]
+	h, st, _ := parseHeader(b)
+	if st != headerValid || h.flags != flagManifest || len(b) < recordHeaderLen+h.keyLen {
+		return false
+	}
+	key := string(b[recordHeaderLen : recordHeaderLen+h.keyLen])
+	e, ok, err := s.index.lookup(key)
+	if err != nil || !ok || e.version != h.version || e.loc.volume != manifestAt.volume || e.loc.offset != manifestAt.offset {
+		return false
+	}
+	if e.corrupt() {
+		return true
+	}
+	m, err := s.manifestOf(ctx, e.info(key))
+	if err != nil || !m.composed() {
+		return false
+	}
+	for _, c := range m.chunks {
+		if c.loc == bad {
+			return s.index.markCorrupt(key, e)
+		}
+	}
+	return false
 }
