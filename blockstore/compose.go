@@ -2,7 +2,11 @@ package blockstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+
+	"strata/ioengine"
 )
 
 // Compose makes key a new blob whose content is the contents of parts, in
@@ -45,7 +49,7 @@ import (
 // part is known corrupt), ErrTooLarge, ErrNoSpace, ErrReadOnly or
 // ErrClosed; on any error nothing changed.
 func (s *Store) Compose(ctx context.Context, key string, parts []string, opts ComposeOptions) (Info, error) {
-	if err := s.checkCompose(key, parts, opts); err != nil {
+	if err := ValidateCompose(key, parts, opts); err != nil {
 		return Info{}, err
 	}
 	if s.closed.Load() {
@@ -118,8 +122,13 @@ func (s *Store) Compose(ctx context.Context, key string, parts []string, opts Co
 	return info, nil
 }
 
-// checkCompose validates Compose's arguments.
-func (s *Store) checkCompose(key string, parts []string, opts ComposeOptions) error {
+// ValidateCompose reports whether Compose's arguments are well formed: a
+// valid key, content type and metadata, an MD5 of 16 bytes or none, at
+// least one part, every part a valid key, none listed twice and none the
+// key itself. Errors wrap ErrInvalidKey or ErrInvalidArgument. Every
+// Composer (the tiered store's, the cluster's, nodetest's) holds its
+// arguments to it, so they refuse alike.
+func ValidateCompose(key string, parts []string, opts ComposeOptions) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
@@ -231,4 +240,49 @@ func (s *Store) appendComposed(ctx context.Context, info Info, m *manifest, off,
 		return nil, fmt.Errorf("%w: %q: records hold %d of bytes [%d,%d)", ErrCorrupt, info.Key, len(dst)-base, off, off+n)
 	}
 	return dst, nil
+}
+
+// markComposedCorrupt marks corrupt the composed blob whose manifest lies
+// at manifestAt (a part tombstone's location) when that manifest is still
+// its key's current one and names the damaged record at bad, so a replica
+// can repair it. A manifest compaction moved is not found this way (the
+// parts' tombstones keep the first location); reads still refuse the bad
+// record.
+func (s *Store) markComposedCorrupt(ctx context.Context, manifestAt, bad location) bool {
+	v, ok := s.volume(manifestAt.volume)
+	if !ok {
+		return false
+	}
+	align := int64(v.h.Alignment())
+	start := alignDown(manifestAt.offset, align)
+	end := alignUp(manifestAt.offset+recordHeaderLen+MaxKeyLen, align)
+	buf := s.getBuf(int(end - start))
+	defer s.putBuf(buf)
+	n, err := v.h.ReadAt(ctx, ioengine.ClassBackground, buf.B[:end-start], start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	b := buf.B[manifestAt.offset-start : n]
+	h, st, _ := parseHeader(b)
+	if st != headerValid || h.flags != flagManifest || len(b) < recordHeaderLen+h.keyLen {
+		return false
+	}
+	key := string(b[recordHeaderLen : recordHeaderLen+h.keyLen])
+	e, ok, err := s.index.lookup(key)
+	if err != nil || !ok || e.version != h.version || e.loc.volume != manifestAt.volume || e.loc.offset != manifestAt.offset {
+		return false
+	}
+	if e.corrupt() {
+		return true
+	}
+	m, err := s.manifestOf(ctx, e.info(key))
+	if err != nil || !m.composed() {
+		return false
+	}
+	for _, c := range m.chunks {
+		if c.loc == bad {
+			return s.index.markCorrupt(key, e)
+		}
+	}
+	return false
 }

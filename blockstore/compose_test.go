@@ -373,6 +373,18 @@ func TestComposeCorruptPartRecord(t *testing.T) {
 	if c, err := s.ReadChunk(ctx, info, 0); err != nil || !bytes.Equal(c, set.want[:64<<10]) {
 		t.Fatalf("an undamaged chunk: %v", err)
 	}
+	// Scrub finds the record under the part's key and marks the composed
+	// blob corrupt, so a replica can repair it.
+	rep, err := s.Scrub(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Marked != 1 {
+		t.Fatalf("scrub report %+v: want the composed blob marked", rep)
+	}
+	if _, err := s.Stat(ctx, "obj"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Stat after scrub: %v, want ErrCorrupt", err)
+	}
 }
 
 // TestComposeCrash crashes around a Compose: before it, while its record

@@ -140,10 +140,12 @@
 // A composed blob cannot be a part; the total is held to MaxBlobSize and
 // the manifest to max(the largest manifest of a MaxBlobSize blob, the
 // chunk size). Caveats: the parts' tombstones stay in the index (they
-// have no record to compact); scrub reports a damaged record of a composed
-// blob under the part's key, whose entry is a tombstone, so it is not
-// marked corrupt, but reads of it fail with ErrCorrupt and never return
-// its bytes.
+// have no record to compact). Scrub finds a damaged record of a composed
+// blob under the part's key and follows the part's tombstone (its
+// location is the compose record's) to mark the composed blob corrupt for
+// repair; after compaction moved that manifest the trail is gone and the
+// blob is not marked, but reads of the record still fail with ErrCorrupt
+// and never return its bytes.
 //
 // # Torn tails and corruption
 //

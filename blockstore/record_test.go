@@ -167,6 +167,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeRecord(nil, recordHeader{flags: flagTombstone, version: 2}, []byte("key"), nil, nil))
 	f.Add(make([]byte, recordHeaderLen))
 	f.Add([]byte("SRB1"))
+	f.Add(encodeRecordExt(nil, recordHeader{version: 3, rawLen: 2, contentCRC: crc32c([]byte("hi"))}, []byte("k"), []byte("t/p"),
+		appendExt(nil, map[string]string{"X-Amz-Meta-A": "b"}, make([]byte, 16)), []byte("hi")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, st, err := decodeRecord(b)
 		if err != nil {
@@ -187,6 +189,12 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add((&manifest{chunkSize: 1000, totalSize: 1500, chunks: []chunkRef{{loc: location{1, 0, 1100}, crc: 7}, {loc: location{1, 8192, 600}, crc: 8}}}).encode(nil))
 	f.Add([]byte{1, 0, 0, 0})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	composed := manifest{chunkSize: 1000, totalSize: 150, parts: []partRef{{key: "p/1", version: 9}, {key: "p/2", version: 7, kind: flagChunk}}, chunks: []chunkRef{
+		{loc: location{1, 0, 200}, crc: 1, part: 0, raw: 100},
+		{loc: location{2, 4096, 120}, crc: 2, part: 1, raw: 30, start: 100},
+		{loc: location{2, 8192, 120}, crc: 3, part: 1, raw: 20, start: 130, index: 1},
+	}}
+	f.Add(composed.encodeComposed(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeManifest(b)
 		if err != nil {
@@ -194,8 +202,8 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 		// Varints may be non-canonical; the decoded value must survive a
 		// round trip.
-		m2, err := decodeManifest(m.encode(nil))
-		if err != nil || m2.chunkSize != m.chunkSize || m2.totalSize != m.totalSize || !slices.Equal(m2.chunks, m.chunks) {
+		m2, err := decodeManifest(m.encodeAny(nil))
+		if err != nil || m2.chunkSize != m.chunkSize || m2.totalSize != m.totalSize || !slices.Equal(m2.chunks, m.chunks) || !slices.Equal(m2.parts, m.parts) {
 			t.Fatalf("re-encoded manifest differs: %v", err)
 		}
 	})
@@ -204,6 +212,7 @@ func FuzzDecodeManifest(f *testing.F) {
 func FuzzDecodeEntry(f *testing.F) {
 	f.Add((&indexEntry{loc: location{1, 2, 3}, size: 4, version: 5, contentType: "x"}).encode(nil))
 	f.Add([]byte{1, 0})
+	f.Add((&indexEntry{loc: location{1, 2, 3}, size: 4, version: 5, contentType: "x", ext: string(appendExt(nil, map[string]string{"A": "b"}, nil))}).encode(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := decodeEntry(b)
 		if err != nil {
@@ -242,4 +251,33 @@ func FuzzRepairKeyBit(f *testing.F) {
 			t.Fatalf("flip at body bit %d (in key: %v): repaired %v to %q", i-recordHeaderLen*8, inKey, ok, got)
 		}
 	})
+}
+
+func TestComposedManifestRoundTrip(t *testing.T) {
+	m := manifest{chunkSize: 1000, totalSize: 150, parts: []partRef{{key: "p/1", version: 9}, {key: "p/2", version: 7, kind: flagChunk}}, chunks: []chunkRef{
+		{loc: location{1, 0, 200}, crc: 1, part: 0, raw: 100},
+		{loc: location{2, 4096, 120}, crc: 2, part: 1, raw: 30, start: 100},
+		{loc: location{2, 8192, 120}, crc: 3, part: 1, raw: 20, start: 130, index: 1},
+	}}
+	got, err := decodeManifest(m.encodeComposed(nil))
+	if err != nil || !got.composed() || !slices.Equal(got.chunks, m.chunks) || !slices.Equal(got.parts, m.parts) || got.totalSize != 150 {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	if i := got.find(129); i != 1 {
+		t.Fatalf("find(129) = %d", i)
+	}
+	if i := got.find(150); i != 3 {
+		t.Fatalf("find(150) = %d", i)
+	}
+	bad := m
+	bad.totalSize = 151 // records hold 150
+	if _, err := decodeManifest(bad.encodeComposed(nil)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a total the records do not add up to: %v", err)
+	}
+	bad = m
+	bad.chunks = slices.Clone(m.chunks)
+	bad.chunks[0].index = 3 // a blob record has index 0
+	if _, err := decodeManifest(bad.encodeComposed(nil)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a blob record with a chunk index: %v", err)
+	}
 }

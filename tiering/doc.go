@@ -14,6 +14,11 @@
 // one chunk are coalesced into one backend read. Every read reports its
 // tier (Object.Tier) and the counters are in Stats.
 //
+// Put passes PutOptions (Meta, WantMD5) to the backend and Stat returns
+// its Info (Meta, MD5) unchanged. Compose composes in the backend without
+// copying (blockstore.Store.Compose) and drops the cached items of the
+// parts and of the key's previous version.
+//
 // For replication, Lookup, Scan, NextVersion, ObserveVersion and Drop pass
 // through to the backend (index entries with tombstones, the version
 // clock); Drop, when it forgets a blob, also drops that version's cached

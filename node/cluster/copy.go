@@ -107,7 +107,9 @@ func (c *Cluster) copyEntry(ctx context.Context, self string, src, dst membershi
 		}
 	}
 	defer r.Close()
-	opts := blockstore.PutOptions{Version: info.Version, ContentType: info.ContentType}
+	// Metadata travels with the copy; the MD5 is the content's, so the
+	// target hashes the bytes itself.
+	opts := blockstore.PutOptions{Version: info.Version, ContentType: info.ContentType, Meta: info.Meta, WantMD5: info.MD5 != nil}
 	if dst.ID == self {
 		_, err = c.ApplyPut(ctx, key, r, info.Size, opts)
 	} else {

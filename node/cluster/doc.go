@@ -164,6 +164,19 @@
 // something newer; an unreachable or stale home keeps it. Non-home copies
 // awaiting rebalancing are the grace period's business.
 //
+// # Metadata and Compose
+//
+// A blob's metadata and MD5 (blockstore Info.Meta, Info.MD5; the S3 API
+// writes them) travel with every copy: the replicated PUT, hints, read
+// repair, anti-entropy and rebalancing all copy through copyEntry, which
+// passes Meta and asks the target to hash the content (WantMD5) itself.
+// Compose (node.Composer) streams the parts, read through the cluster, to
+// the key's homes as one replicated PUT at a new version (W acks, 503
+// no_quorum otherwise) and then deletes the parts: the parts' homes are
+// not the key's, so a cluster copies the bytes once per home where a
+// single node composes without copying. A given MD5 is refused (the S3
+// API keeps its multipart ETag in Meta).
+//
 // # Conditional writes
 //
 // node.Server checks If-Match, If-None-Match and If-Unmodified-Since with

@@ -257,30 +257,8 @@ func cloneInfo(i blockstore.Info) blockstore.Info {
 // part and key cannot be one of the parts (ErrInvalidArgument); the total
 // is held to maxSize (ErrTooLarge).
 func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
-	if err := blockstore.ValidateKey(key); err != nil {
-		return blockstore.Info{}, err
-	}
-	if err := blockstore.ValidateContentType(opts.ContentType); err != nil {
-		return blockstore.Info{}, err
-	}
-	if err := blockstore.ValidateMeta(opts.Meta); err != nil {
-		return blockstore.Info{}, err
-	}
-	if len(parts) == 0 {
-		return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: no parts", key, blockstore.ErrInvalidArgument)
-	}
-	if opts.MD5 != nil && len(opts.MD5) != md5.Size {
-		return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: md5 of %d bytes", key, blockstore.ErrInvalidArgument, len(opts.MD5))
-	}
-	seen := make(map[string]bool, len(parts))
-	for _, p := range parts {
-		if p == key {
-			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: the key is one of its parts", key, blockstore.ErrInvalidArgument)
-		}
-		if seen[p] {
-			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: %w: part %q listed twice", key, blockstore.ErrInvalidArgument, p)
-		}
-		seen[p] = true
+	if err := blockstore.ValidateCompose(key, parts, opts); err != nil {
+		return blockstore.Info{}, fmt.Errorf("memstore: %w", err)
 	}
 	if err := m.fault(OpCompose); err != nil {
 		return blockstore.Info{}, err

@@ -232,9 +232,13 @@ func (c *Client) PutReplica(ctx context.Context, addr, key string, r io.Reader, 
 	if err := blockstore.ValidateContentType(opts.ContentType); err != nil {
 		return blockstore.Info{}, fmt.Errorf("peer: put %q: %w", key, err)
 	}
+	q := url.Values{"version": {strconv.FormatUint(opts.Version, 10)}}
+	if err := putMetaQuery(q, opts); err != nil {
+		return blockstore.Info{}, fmt.Errorf("peer: put %q: %w", key, err)
+	}
 	path, raw := keyURL(prefixBlobs, key)
 	k := call{method: http.MethodPut, addr: addr, path: path, rawPath: raw, key: &key,
-		query: url.Values{"version": {strconv.FormatUint(opts.Version, 10)}}, body: r, size: size}
+		query: q, body: r, size: size}
 	if opts.ContentType != "" {
 		k.header = http.Header{"Content-Type": {opts.ContentType}}
 	}

@@ -23,6 +23,9 @@ type wireInfo struct {
 	ContentType string `json:"content_type,omitempty"`
 	Checksum    uint32 `json:"checksum"`
 	ChunkSize   int64  `json:"chunk_size,omitempty"`
+	// Meta and MD5 (hex) as in meta.go.
+	Meta map[string]string `json:"meta,omitempty"`
+	MD5  string            `json:"md5,omitempty"`
 }
 
 // wireEntry is blockstore.Entry on the wire.
@@ -38,7 +41,11 @@ type entriesPage struct {
 }
 
 func toWireInfo(i blockstore.Info) wireInfo {
-	w := wireInfo{Key: i.Key, Size: i.Size, Version: i.Version, ContentType: i.ContentType, Checksum: i.Checksum, ChunkSize: i.ChunkSize}
+	w := wireInfo{Key: i.Key, Size: i.Size, Version: i.Version, ContentType: i.ContentType, Checksum: i.Checksum, ChunkSize: i.ChunkSize,
+		Meta: i.Meta, MD5: md5Hex(i.MD5)}
+	if len(w.Meta) == 0 {
+		w.Meta = nil
+	}
 	if !i.ModTime.IsZero() {
 		w.ModTime = i.ModTime.UnixNano()
 	}
@@ -55,6 +62,15 @@ func (w wireInfo) check() error {
 	if w.Size < 0 || w.ChunkSize < 0 {
 		return fmt.Errorf("%w: negative size", blockstore.ErrInvalidArgument)
 	}
+	if w.Meta != nil && len(w.Meta) == 0 {
+		return fmt.Errorf("%w: empty metadata object", blockstore.ErrInvalidArgument)
+	}
+	if err := blockstore.ValidateMeta(w.Meta); err != nil {
+		return err
+	}
+	if _, err := decodeMD5Hex(w.MD5); err != nil {
+		return err
+	}
 	return blockstore.ValidateContentType(w.ContentType)
 }
 
@@ -63,7 +79,9 @@ func (w wireInfo) info() (blockstore.Info, error) {
 	if err := w.check(); err != nil {
 		return blockstore.Info{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}
-	i := blockstore.Info{Key: w.Key, Size: w.Size, Version: w.Version, ContentType: w.ContentType, Checksum: w.Checksum, ChunkSize: w.ChunkSize}
+	md5, _ := decodeMD5Hex(w.MD5) // check passed
+	i := blockstore.Info{Key: w.Key, Size: w.Size, Version: w.Version, ContentType: w.ContentType, Checksum: w.Checksum, ChunkSize: w.ChunkSize,
+		Meta: blockstore.CloneMeta(w.Meta), MD5: md5}
 	if w.ModTime != 0 {
 		i.ModTime = time.Unix(0, w.ModTime)
 	}
@@ -254,6 +272,10 @@ func setInfoHeaders(h http.Header, i blockstore.Info) {
 	h.Set(headerModTime, strconv.FormatInt(w.ModTime, 10))
 	h.Set(headerChunkSize, strconv.FormatInt(w.ChunkSize, 10))
 	h[headerContentType] = []string{w.ContentType}
+	h.Del(headerMeta)
+	h.Del(headerMD5)
+	// A stored Info's metadata passed ValidateMeta: this cannot fail.
+	_ = setMetaHeaders(h, i)
 }
 
 // infoFromHeaders reads setInfoHeaders' headers back for key; errors wrap
@@ -302,5 +324,10 @@ func infoFromHeaders(key string, h http.Header) (blockstore.Info, error) {
 	if err != nil {
 		return blockstore.Info{}, err
 	}
+	meta, md5, err := metaFromHeaders(h)
+	if err != nil {
+		return blockstore.Info{}, err
+	}
+	w.Meta, w.MD5 = meta, md5Hex(md5)
 	return w.info()
 }

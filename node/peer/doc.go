@@ -6,7 +6,7 @@
 //
 // # Basics
 //
-//	PUT    /internal/v1/blobs/{key}?version=V     201 + JSON Info the node holds (V or newer)
+//	PUT    /internal/v1/blobs/{key}?version=V[&meta=JSON][&md5=1]  201 + JSON Info held (V or newer)
 //	DELETE /internal/v1/blobs/{key}?version=V     204
 //	GET    /internal/v1/meta/{key}                JSON Entry (tombstones too), 404
 //	GET    /internal/v1/blobs/{key}?min_version=V bytes, Range "bytes=a-b"; 410 when older
@@ -19,6 +19,10 @@
 //	client := peer.NewClient(peer.ClientOptions{Secret: secret, NodeID: id})
 //	c, err := cluster.New(cluster.Options{Peer: client, ...})
 //	srv.SetInternal(peer.NewHandler(peer.HandlerOptions{Secret: secret, Backend: c, Logger: log}))
+//
+// A blob's metadata and MD5 travel as meta.go says: in the signed query
+// of a replica write (the replica hashes the bytes itself for md5=1), in
+// Info and Entry JSON, and in X-Strata-Meta and X-Strata-MD5 on reads.
 //
 // Keys are path-escaped as on /blobs/. Info, Entry and Digest have one
 // wire encoding each (codec.go, fuzzed); errors are JSON {"error","code"}

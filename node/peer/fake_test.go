@@ -3,6 +3,7 @@ package peer_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -84,7 +85,12 @@ func (f *fakeBackend) ApplyPut(ctx context.Context, key string, r io.Reader, siz
 		return cur.entry.Info, nil
 	}
 	info := blockstore.Info{Key: key, Size: int64(len(data)), Version: opts.Version, ModTime: modTimeOf(opts.Version),
-		ContentType: opts.ContentType, Checksum: crc32.Checksum(data, castagnoli), ChunkSize: 8 << 20}
+		ContentType: opts.ContentType, Checksum: crc32.Checksum(data, castagnoli), ChunkSize: 8 << 20,
+		Meta: blockstore.CloneMeta(opts.Meta)}
+	if opts.WantMD5 {
+		sum := md5.Sum(data)
+		info.MD5 = sum[:]
+	}
 	f.records[key] = fakeRecord{entry: blockstore.Entry{Info: info}, data: data}
 	return info, nil
 }

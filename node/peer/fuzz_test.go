@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -292,4 +293,39 @@ func TestWireErrorsRoundTrip(t *testing.T) {
 	if sentinelFor("no such code") != ErrPeerFailed {
 		t.Errorf("an unknown code is not ErrPeerFailed")
 	}
+}
+
+// FuzzMetaHeaders: the metadata headers of a read answer decode only to
+// what a store would hold, and re-encode to the same values.
+func FuzzMetaHeaders(f *testing.F) {
+	f.Add("eyJYLUFtei1NZXRhLUEiOiJiIn0=", "0123456789abcdef0123456789abcdef")
+	f.Add("", "")
+	f.Add("e30=", "zz")
+	f.Fuzz(func(t *testing.T, meta, md5 string) {
+		h := http.Header{}
+		if meta != "" {
+			h.Set(headerMeta, meta)
+		}
+		if md5 != "" {
+			h.Set(headerMD5, md5)
+		}
+		m, sum, err := metaFromHeaders(h)
+		if err != nil {
+			if !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("refusal %v does not wrap ErrBadResponse", err)
+			}
+			return
+		}
+		if blockstore.ValidateMeta(m) != nil || (sum != nil && len(sum) != 16) {
+			t.Fatalf("accepted %v %x", m, sum)
+		}
+		again := http.Header{}
+		if err := setMetaHeaders(again, blockstore.Info{Meta: m, MD5: sum}); err != nil {
+			t.Fatal(err)
+		}
+		m2, sum2, err := metaFromHeaders(again)
+		if err != nil || !maps.Equal(m, m2) || !bytes.Equal(sum, sum2) {
+			t.Fatalf("round trip %v %x -> %v %x, %v", m, sum, m2, sum2, err)
+		}
+	})
 }

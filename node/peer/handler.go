@@ -126,14 +126,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) put(w http.ResponseWriter, r *http.Request, a authHeaders, key string) error {
-	q := parseQuery(r.URL.RawQuery, "version")
+	q := parseQuery(r.URL.RawQuery, "version", queryMeta, queryMD5)
 	version := q.version("version", true)
 	if q.err != nil {
 		return q.err
 	}
+	meta, wantMD5, err := metaFromQuery(q.v)
+	if err != nil {
+		return err
+	}
 	body := newVerifiedBody(r, h.key, a, &progress{set: http.NewResponseController(w).SetReadDeadline, timeout: h.stall})
 	info, err := h.backend.ApplyPut(r.Context(), key, body, a.size, blockstore.PutOptions{
-		ContentType: r.Header.Get("Content-Type"), Version: version,
+		ContentType: r.Header.Get("Content-Type"), Version: version, Meta: meta, WantMD5: wantMD5,
 	})
 	if body.err != nil {
 		// The body's own failure decides the answer, whatever the store

@@ -36,18 +36,32 @@
 //
 // # The body
 //
-// Auth.Body never hands out bytes that failed a check, and never completes
-// a read of a body that does not match: an aws-chunked chunk is verified
-// before any of its bytes are returned, and the last byte of every body is
-// held back until the whole payload (hash, Content-MD5, checksums, final
-// chunk, trailer signature) has been verified. A consumer that reads
-// exactly DecodedLength bytes therefore sees ErrBadDigest or ErrSignature
-// instead of a clean read of a tampered body. Errors are sticky.
+// Auth.Body never completes a read of a body that does not match, and
+// never buffers a whole body. In the signed aws-chunked modes each chunk
+// is verified before any of its bytes are returned. Digests of the whole
+// body (hex SHA-256, Content-MD5, checksums, a trailer's checksum) are
+// known only at its end: bytes are returned as they arrive, but the last
+// byte is held back until every check, the final chunk and the trailer
+// signature passed. A consumer that reads exactly DecodedLength bytes
+// therefore gets ErrBadDigest, ErrSignature or ErrMalformed instead of a
+// clean read of a tampered body, and must discard what it read. Errors
+// are sticky.
 //
-// An aws-chunked body buffers one chunk at a time: at most MaxChunkSize
-// bytes (16 MiB by default; larger chunks are refused with ErrMalformed),
-// which ChunkBufferBytes reports for a memory budget. SDKs send 64 KiB
-// chunks.
+// An aws-chunked body buffers one chunk at a time, growing with the bytes
+// that arrived: at most MaxChunkSize bytes (16 MiB by default; larger
+// chunks are refused with ErrMalformed), which ChunkBufferBytes reports
+// for a memory budget. SDKs send 64 KiB chunks. Trailer lines may end in
+// LF alone, as minio-go writes them.
+//
+// # Canonical form
+//
+// The canonical URI is the decoded path encoded by S3's rules (every byte
+// but A-Z a-z 0-9 - _ . ~ and '/' as %XX), so it is never encoded twice;
+// when the client's own escaping on the wire differs (an escaped '/'),
+// that form is tried second. Query parameters are decoded as net/url
+// does for the handler and re-encoded, so what is verified is what the
+// handler reads. Header values are trimmed, runs of spaces collapsed and
+// repeated headers joined with ','; host is r.Host.
 //
 // # Caveats
 //
@@ -56,7 +70,9 @@
 // body's Content-Encoding names "aws-chunked", which is framing: the
 // handler drops it before storing the object's Content-Encoding.
 // Signature Version 2 and SigV4A (ECDSA) are refused with ErrUnsupported.
-// Signing derives a key per access key, day, region and service; derived
-// keys are cached (bounded) so a request costs two HMACs for the string to
-// sign plus one per chunk.
+// DecodedLength is the client's claim: the handler refuses one above its
+// object size limit before reading. Signing derives a key per access key,
+// day, region and service; derived keys are cached (at most 1024, tied to
+// the secret they came from), so a request costs one SHA-256 of its
+// canonical form and one HMAC, plus one SHA-256 and one HMAC per chunk.
 package sigv4

@@ -70,6 +70,11 @@ func payloadChecks(r *http.Request, payload string, q ...param) ([]*check, error
 // plainBody is the body of a request whose payload is not aws-chunked:
 // payload is a hex SHA-256 or UnsignedPayload.
 func plainBody(r *http.Request, payload string, q ...param) (io.ReadCloser, int64, error) {
+	if r.Header.Get("X-Amz-Trailer") != "" {
+		// Trailers come only in aws-chunked framing; HTTP trailers are not
+		// read, so the checksum would go unchecked.
+		return nil, 0, fmt.Errorf("%w: x-amz-trailer with payload %s, which has no trailer", ErrMalformed, payload)
+	}
 	checks, err := payloadChecks(r, payload, q...)
 	if err != nil {
 		return nil, 0, err

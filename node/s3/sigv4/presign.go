@@ -17,6 +17,8 @@ type presignedQuery struct {
 	signed    []string
 	signature string
 	payload   string
+	// explicitPayload: the query named the payload (X-Amz-Content-Sha256).
+	explicitPayload bool
 }
 
 // parsePresigned reads the X-Amz-* authentication parameters of q.
@@ -88,7 +90,7 @@ func parsePresigned(q query) (presignedQuery, error) {
 	} else if ok {
 		switch {
 		case v == UnsignedPayload, isHexSHA256(strings.ToLower(v)):
-			p.payload = v
+			p.payload, p.explicitPayload = v, true
 		default:
 			return p, fmt.Errorf("%w: presigned X-Amz-Content-Sha256 %q", ErrMalformed, v)
 		}
@@ -117,7 +119,14 @@ func (v *Verifier) verifyPresigned(r *http.Request, q query) (*Auth, error) {
 		return nil, fmt.Errorf("%w: header %s is present but not signed", ErrSignature, name)
 	}
 	signingKey := v.cache().get(key.SecretKey, p.scope)
-	if !matchesAnyPath(r, canonicalQuery(q, "X-Amz-Signature"), p.signed, p.payload, p.iso, p.scope, signingKey, p.signature) {
+	cq := canonicalQuery(q, "X-Amz-Signature")
+	switch {
+	case matchesAnyPath(r, cq, p.signed, p.payload, p.iso, p.scope, signingKey, p.signature):
+	case !p.explicitPayload && matchesAnyPath(r, cq, p.signed, emptySHA256, p.iso, p.scope, signingKey, p.signature):
+		// Some presigners sign the hash of an empty body instead of
+		// UNSIGNED-PAYLOAD; the body is then held to being empty.
+		p.payload = emptySHA256
+	default:
 		return nil, fmt.Errorf("%w: access key %q (presigned)", ErrSignature, p.scope.accessKey)
 	}
 	payload := p.payload

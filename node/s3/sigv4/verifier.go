@@ -117,6 +117,9 @@ func (v *Verifier) cache() *keyCache {
 // the Auth is nil and r.Body is left to the caller. Verify reads nothing
 // of the body: the payload's checks happen as Auth.Body is read.
 func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
+	if r == nil || r.URL == nil || r.Header == nil {
+		return nil, fmt.Errorf("%w: incomplete request", ErrMalformed)
+	}
 	q, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, err

@@ -118,6 +118,7 @@ func TestVerify(t *testing.T) {
 		{name: "PUT, checksum header mismatch", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Crc64nvme": checksumOf("x-amz-checksum-crc64nvme", data[1:])}), wantRd: ErrBadDigest, digest: "x-amz-checksum-crc64nvme"},
 		{name: "PUT, checksum header unknown algorithm", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Md4": "AAAA"}), want: ErrMalformed},
 		{name: "PUT, checksum algorithm and type headers are not checksums", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Checksum-Algorithm": "CRC32", "X-Amz-Checksum-Type": "FULL_OBJECT", "X-Amz-Sdk-Checksum-Algorithm": "CRC32"}), body: data},
+		{name: "x-amz-trailer without aws-chunked", req: signed("PUT", "/bkt/k", data, UnsignedPayload, map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}), want: ErrMalformed},
 		{name: "streaming", req: func(t *testing.T) *http.Request { return streamingReq(t, StreamingPayload, data, 1024, nil, nil) }, body: data, payload: StreamingPayload},
 		{name: "streaming, trailer", req: func(t *testing.T) *http.Request {
 			return streamingReq(t, StreamingPayloadTrailer, data, 1024, crc, nil)
@@ -399,6 +400,28 @@ func TestPresignedLimits(t *testing.T) {
 	}
 }
 
+// A URL presigned over the hash of an empty body (as some presigners do)
+// verifies, and holds the body to being empty.
+func TestPresignedEmptyPayloadHash(t *testing.T) {
+	r := newReq(t, "GET", "/bkt/k", nil)
+	q := r.URL.Query()
+	q.Set("X-Amz-Expires", "60")
+	r.URL.RawQuery = q.Encode()
+	u, _, err := newSDKSigner().PresignHTTP(t.Context(), testCreds(testSecret), r, emptySHA256, "s3", "us-east-1", testTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Verifier{Keys: testKeys, Now: fixedClock(testTime)}
+	target := strings.TrimPrefix(u, "http://s3.test:9000")
+	a, _, err := verifyAndRead(v, serverRequest(t, newReq(t, "GET", target, nil)))
+	wantErr(t, err, nil)
+	if a.ContentSHA256 != emptySHA256 {
+		t.Fatalf("ContentSHA256 %q", a.ContentSHA256)
+	}
+	_, _, err = verifyAndRead(v, serverRequest(t, newReq(t, "GET", target, []byte("x"))))
+	wantErr(t, err, ErrBadDigest)
+}
+
 func TestPresignedBodyChecks(t *testing.T) {
 	data := payload(1000)
 	r := newReq(t, "PUT", "/bkt/k", nil)
@@ -426,6 +449,66 @@ func TestPresignedBodyChecks(t *testing.T) {
 		}
 		if tc.want == nil && !bytes.Equal(got, tc.body) {
 			t.Errorf("%s: body differs", tc.name)
+		}
+	}
+}
+
+// failReader fails the test's expectations if anything reads it.
+type failReader struct{ read *bool }
+
+func (f failReader) Read([]byte) (int, error) { *f.read = true; return 0, io.ErrUnexpectedEOF }
+func (f failReader) Close() error             { return nil }
+
+// Verify reads no byte of the body: the handler may refuse a request
+// before its client sent the body (Expect: 100-continue).
+func TestVerifyReadsNoBody(t *testing.T) {
+	data := payload(100)
+	for _, mk := range []func() *http.Request{
+		func() *http.Request {
+			r := newReq(t, "PUT", "/bkt/k", data)
+			signRequest(t, r, hexSHA256(data), testSecret, testTime)
+			return r
+		},
+		func() *http.Request { return streamingReq(t, StreamingPayload, data, 64, nil, nil) },
+		func() *http.Request {
+			return streamingReq(t, StreamingUnsignedTrailer, data, 64, [][2]string{{"x-amz-checksum-sha1", checksumOf("x-amz-checksum-sha1", data)}}, nil)
+		},
+	} {
+		r := mk()
+		read := false
+		r.Body = failReader{&read}
+		if _, err := (&Verifier{Keys: testKeys, Now: fixedClock(testTime)}).Verify(r); err != nil {
+			t.Fatal(err)
+		}
+		if read {
+			t.Fatal("Verify read the body")
+		}
+	}
+}
+
+func TestVerifyConcurrent(t *testing.T) {
+	v := &Verifier{Keys: testKeys, Now: fixedClock(testTime)}
+	data := payload(5000)
+	reqs := make(chan *http.Request, 64)
+	for range cap(reqs) {
+		reqs <- streamingReq(t, StreamingPayload, data, 1000, nil, nil)
+	}
+	close(reqs)
+	errs := make(chan error, cap(reqs))
+	for range 4 {
+		go func() {
+			for r := range reqs {
+				_, got, err := verifyAndRead(v, r)
+				if err == nil && !bytes.Equal(got, data) {
+					err = io.ErrShortBuffer
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

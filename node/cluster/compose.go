@@ -1,0 +1,131 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"strata/blockstore"
+	"strata/node"
+)
+
+// Compose makes key a blob whose content is the parts', in order, and
+// then deletes the parts: node.Composer for the cluster.
+//
+// A key's homes are not its parts' homes (placement hashes each key), so
+// the cluster cannot compose without moving bytes: it streams the parts,
+// read through the cluster (the newest version of each from a read quorum,
+// bytes verified), to the key's homes as one replicated PUT at a new
+// version, with W acks like any PUT (a failure before that wraps
+// replication.ErrNoQuorum: 503 no_quorum) and the same bounded memory.
+// Only once the new blob is durable on W homes are the parts deleted,
+// each with a versioned tombstone on its homes (dead ones hinted); a part
+// whose delete fails is logged and left, never the new blob undone. A
+// part that changes size meanwhile fails the PUT (nothing changed). The
+// bytes are copied once per home, as a PUT's are; a single node (the
+// tiered store) composes without copying.
+//
+// opts.MD5 cannot be kept (a copy's MD5 is its content's, which a
+// composed blob's is not): the S3 API stores its multipart ETag in Meta.
+// Errors wrap those of Put, ErrNotFound for a missing part (the message
+// names it) and ErrInvalidArgument (no parts, a part twice, the key among
+// them, an MD5 given).
+func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	if err := checkCompose(key, parts, opts); err != nil {
+		return blockstore.Info{}, err
+	}
+	var total int64
+	infos := make([]blockstore.Info, len(parts))
+	for i, p := range parts {
+		info, err := c.Stat(ctx, p)
+		if err != nil {
+			return blockstore.Info{}, fmt.Errorf("cluster: compose %q: part %q: %w", key, p, err)
+		}
+		infos[i] = info
+		total += info.Size
+	}
+	body := &partsReader{ctx: ctx, c: c, parts: infos}
+	defer body.Close()
+	info, err := c.Put(ctx, key, body, total, blockstore.PutOptions{ContentType: opts.ContentType, Meta: opts.Meta, Version: opts.Version})
+	if err != nil {
+		return blockstore.Info{}, fmt.Errorf("cluster: compose %q: %w", key, err)
+	}
+	for _, p := range parts {
+		if err := c.Delete(ctx, p, blockstore.DeleteOptions{}); err != nil && !errors.Is(err, blockstore.ErrNotFound) {
+			c.log.Warn("cluster: compose: a part could not be deleted", "key", key, "part", p, "err", err)
+		}
+	}
+	return info, nil
+}
+
+// checkCompose holds Compose's arguments to the single store's rules,
+// and refuses an MD5 (see Compose).
+func checkCompose(key string, parts []string, opts blockstore.ComposeOptions) error {
+	if err := blockstore.ValidateCompose(key, parts, opts); err != nil {
+		return err
+	}
+	if opts.MD5 != nil {
+		return fmt.Errorf("%w: compose %q: a cluster cannot keep a given MD5", blockstore.ErrInvalidArgument, key)
+	}
+	return nil
+}
+
+// partsReader reads the parts one after the other, opening each (through
+// the cluster) only when the one before it is done, and holding each to
+// the size and version its Stat said.
+type partsReader struct {
+	ctx   context.Context
+	c     *Cluster
+	parts []blockstore.Info
+	cur   node.Object
+	left  int64 // bytes of cur still to read
+}
+
+func (r *partsReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			if len(r.parts) == 0 {
+				return 0, io.EOF
+			}
+			want := r.parts[0]
+			r.parts = r.parts[1:]
+			obj, err := r.c.Open(r.ctx, want.Key)
+			if err != nil {
+				return 0, fmt.Errorf("part %q: %w", want.Key, err)
+			}
+			if got := obj.Info(); got.Version != want.Version || got.Size != want.Size {
+				obj.Close()
+				return 0, fmt.Errorf("part %q changed during the compose (version %d, %d bytes; was %d, %d): %w",
+					want.Key, got.Version, got.Size, want.Version, want.Size, blockstore.ErrSizeMismatch)
+			}
+			r.cur, r.left = obj, want.Size
+		}
+		if r.left == 0 {
+			r.cur.Close()
+			r.cur = nil
+			continue
+		}
+		n, err := r.cur.Read(p[:min(int64(len(p)), r.left)])
+		r.left -= int64(n)
+		if errors.Is(err, io.EOF) {
+			if r.left > 0 {
+				return n, fmt.Errorf("part ended %d bytes early: %w", r.left, io.ErrUnexpectedEOF)
+			}
+			err = nil
+		}
+		return n, err
+	}
+}
+
+// Close closes the part being read.
+func (r *partsReader) Close() error {
+	if r.cur != nil {
+		err := r.cur.Close()
+		r.cur = nil
+		return err
+	}
+	return nil
+}
+
+var _ node.Composer = (*Cluster)(nil)
