@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"strata/ioengine"
 )
@@ -116,10 +115,55 @@ func (s *Store) Compose(ctx context.Context, key string, parts []string, opts Co
 	if err != nil {
 		return Info{}, fmt.Errorf("blockstore: compose %q: %w", key, err)
 	}
+	s.writePartTombstones(ctx, key, tombs)
 	e.loc = loc
 	info := e.info(key)
 	info.man.m = &m
 	return info, nil
+}
+
+// writePartTombstones gives each part's tombstone a record of its own,
+// all in one group, once the compose is durable: the tombstones that
+// Compose's record carries have none, so they would be lost with it when
+// compaction drops that record (the composed key overwritten or deleted)
+// while the parts' records still lie in a volume, and a rebuild would
+// bring the parts back. Tombstone records follow the rules of any delete
+// (kept while the volumes of the records they hide remain). A failure is
+// logged: the record-less tombstones still hold until then.
+func (s *Store) writePartTombstones(ctx context.Context, key string, tombs []indexOp) {
+	d := s.pickDir(nil, true)
+	if d == nil {
+		s.log.Warn("blockstore: compose: no disk for the parts' tombstone records", "key", key)
+		return
+	}
+	reqs := make([]*appendReq, 0, len(tombs))
+	bufs := make([]*ioengine.Buffer, 0, len(tombs))
+	defer func() {
+		for _, b := range bufs {
+			s.putBuf(b)
+		}
+	}()
+	var failed error
+	for _, op := range tombs {
+		h := recordHeader{flags: flagTombstone, version: op.e.version, modTime: op.e.modTime}
+		buf := s.getBuf(recordOverhead + len(op.key))
+		bufs = append(bufs, buf)
+		op.e.loc = location{}
+		req := &appendReq{rec: finishRecord(buf.B, h, op.key, "", nil), op: op, done: make(chan appendResult, 1), reserve: true}
+		if err := d.app.submit(ctx, req); err != nil {
+			failed = err
+			break
+		}
+		reqs = append(reqs, req)
+	}
+	for _, req := range reqs { // every queued one owns its buffer until done
+		if res := <-req.done; res.err != nil && failed == nil {
+			failed = res.err
+		}
+	}
+	if failed != nil {
+		s.log.Warn("blockstore: compose: the parts' tombstone records were not all written", "key", key, "err", failed)
+	}
 }
 
 // ValidateCompose reports whether Compose's arguments are well formed: a
@@ -224,12 +268,15 @@ func (s *Store) appendComposed(ctx context.Context, info Info, m *manifest, off,
 		key, version, kind, index, raw := m.record(i, info.Key, info.Version)
 		at := len(dst)
 		rec, data, err := s.readRecord(ctx, c.loc, key, version, kind, dst)
-		if err != nil {
-			return nil, fmt.Errorf("blockstore: %q record %d: %w", info.Key, i, err)
-		}
-		if rec.chunkIndex != index || rec.contentCRC != c.crc || int64(len(data)-at) != raw {
+		if err == nil && (rec.chunkIndex != index || rec.contentCRC != c.crc || int64(len(data)-at) != raw) {
 			s.stats.corruptions.Add(1)
-			return nil, fmt.Errorf("%w: %q record %d (part %q) does not match its manifest", ErrCorrupt, info.Key, i, key)
+			err = fmt.Errorf("%w: record %d (part %q) does not match its manifest", ErrCorrupt, i, key)
+		}
+		if err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				s.markComposedCorrupt(info)
+			}
+			return nil, fmt.Errorf("blockstore: %q record %d: %w", info.Key, i, err)
 		}
 		lo := max(off, c.start) - c.start
 		hi := min(off+n, c.start+raw) - c.start
@@ -242,47 +289,17 @@ func (s *Store) appendComposed(ctx context.Context, info Info, m *manifest, off,
 	return dst, nil
 }
 
-// markComposedCorrupt marks corrupt the composed blob whose manifest lies
-// at manifestAt (a part tombstone's location) when that manifest is still
-// its key's current one and names the damaged record at bad, so a replica
-// can repair it. A manifest compaction moved is not found this way (the
-// parts' tombstones keep the first location); reads still refuse the bad
-// record.
-func (s *Store) markComposedCorrupt(ctx context.Context, manifestAt, bad location) bool {
-	v, ok := s.volume(manifestAt.volume)
-	if !ok {
-		return false
+// markComposedCorrupt indexes a composed blob as corrupt once a read found
+// one of its records damaged, if its entry is still the version read: so
+// a replica's repair (a write at that version) replaces it. Scrub cannot
+// do it for a composed blob: the damaged record carries the part's key,
+// which names no live blob.
+func (s *Store) markComposedCorrupt(info Info) {
+	e, ok, err := s.index.lookup(info.Key)
+	if err != nil || !ok || !e.live() || e.version != info.Version || e.loc != info.loc {
+		return
 	}
-	align := int64(v.h.Alignment())
-	start := alignDown(manifestAt.offset, align)
-	end := alignUp(manifestAt.offset+recordHeaderLen+MaxKeyLen, align)
-	buf := s.getBuf(int(end - start))
-	defer s.putBuf(buf)
-	n, err := v.h.ReadAt(ctx, ioengine.ClassBackground, buf.B[:end-start], start)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false
+	if s.index.markCorrupt(info.Key, e) {
+		s.log.Error("blockstore: composed blob has a damaged record; indexed as corrupt for repair", "key", info.Key, "version", info.Version)
 	}
-	b := buf.B[manifestAt.offset-start : n]
-	h, st, _ := parseHeader(b)
-	if st != headerValid || h.flags != flagManifest || len(b) < recordHeaderLen+h.keyLen {
-		return false
-	}
-	key := string(b[recordHeaderLen : recordHeaderLen+h.keyLen])
-	e, ok, err := s.index.lookup(key)
-	if err != nil || !ok || e.version != h.version || e.loc.volume != manifestAt.volume || e.loc.offset != manifestAt.offset {
-		return false
-	}
-	if e.corrupt() {
-		return true
-	}
-	m, err := s.manifestOf(ctx, e.info(key))
-	if err != nil || !m.composed() {
-		return false
-	}
-	for _, c := range m.chunks {
-		if c.loc == bad {
-			return s.index.markCorrupt(key, e)
-		}
-	}
-	return false
 }

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -373,18 +374,15 @@ func TestComposeCorruptPartRecord(t *testing.T) {
 	if c, err := s.ReadChunk(ctx, info, 0); err != nil || !bytes.Equal(c, set.want[:64<<10]) {
 		t.Fatalf("an undamaged chunk: %v", err)
 	}
-	// Scrub finds the record under the part's key and marks the composed
-	// blob corrupt, so a replica can repair it.
-	rep, err := s.Scrub(ctx)
-	if err != nil {
+	// The failed read indexed the composed blob as corrupt, so a replica
+	// can repair it (a write at its version replaces it).
+	if _, err := s.Stat(ctx, "obj"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Stat after the failed read: %v, want ErrCorrupt", err)
+	}
+	if _, err := s.Put(ctx, "obj", bytes.NewReader(set.want), int64(len(set.want)), PutOptions{Version: info.Version}); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Marked != 1 {
-		t.Fatalf("scrub report %+v: want the composed blob marked", rep)
-	}
-	if _, err := s.Stat(ctx, "obj"); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Stat after scrub: %v, want ErrCorrupt", err)
-	}
+	mustGet(t, s, "obj", set.want)
 }
 
 // TestComposeCrash crashes around a Compose: before it, while its record
@@ -501,4 +499,51 @@ func composeOutcome(t *testing.T, s *Store, set composeSet) string {
 	}
 	t.Errorf("obj is %d bytes, %d of %d parts visible", len(obj), visible, len(set.keys))
 	return ""
+}
+
+// TestComposePartsStayDeletedAfterCompaction: once the composed key is
+// deleted, compaction may drop the compose record while the parts'
+// records still lie in a volume it keeps; the parts' tombstone records
+// must keep a rebuild from bringing the parts back.
+func TestComposePartsStayDeletedAfterCompaction(t *testing.T) {
+	ctx := context.Background()
+	opts := compactOptions(t)
+	s := mustOpen(t, opts)
+	set := putParts(t, s, "p", []int{3000, 20 << 10, 10}, 8)
+	live := bytes.Repeat([]byte("L"), 8<<10)
+	for i := 0; s.Stats().Volumes < 2; i++ { // the parts' volume, sealed full of live blobs
+		put(t, s, fmt.Sprintf("live/%03d", i), live)
+	}
+	partVol := func() uint32 { e, _, _ := s.index.lookup("live/000"); return e.loc.volume }()
+	if _, err := s.Compose(ctx, "obj", set.keys, ComposeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "obj", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	filler := bytes.Repeat([]byte("f"), 8<<10)
+	for s.Stats().Volumes < 4 {
+		put(t, s, "filler", filler)
+	}
+	rep, err := s.Compact(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Volumes) == 0 || slices.Contains(rep.Volumes, partVol) {
+		t.Fatalf("report %+v: want the compose record's volume compacted and not the parts' (%d)", rep, partVol)
+	}
+	s.Close()
+	if err := os.Remove(filepath.Join(opts.IndexDir, IndexFileName)); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, opts)
+	defer s.Close()
+	for _, k := range set.keys {
+		if _, err := s.Stat(ctx, k); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("part %q after compaction and a rebuild: %v, want ErrNotFound", k, err)
+		}
+	}
+	if _, err := s.Stat(ctx, "obj"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("obj: %v", err)
+	}
 }

@@ -140,12 +140,14 @@
 // A composed blob cannot be a part; the total is held to MaxBlobSize and
 // the manifest to max(the largest manifest of a MaxBlobSize blob, the
 // chunk size). Caveats: the parts' tombstones stay in the index (they
-// have no record to compact). Scrub finds a damaged record of a composed
-// blob under the part's key and follows the part's tombstone (its
-// location is the compose record's) to mark the composed blob corrupt for
-// repair; after compaction moved that manifest the trail is gone and the
-// blob is not marked, but reads of the record still fail with ErrCorrupt
-// and never return its bytes.
+// have no record to compact) until the tombstone records written right
+// after the compose replace them; those follow the rules of any delete
+// (kept while the volumes of the records they hide remain), so a rebuild
+// after compaction dropped the compose record does not bring the parts
+// back. Scrub reports a damaged record of a composed blob under its part's
+// key, which names no live blob; the first read of it indexes the
+// composed blob as corrupt (never serving the bytes), so a replica's
+// repair at its version replaces it.
 //
 // # Torn tails and corruption
 //

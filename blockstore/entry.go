@@ -80,6 +80,11 @@ func (e *indexEntry) newer(cur *indexEntry) bool {
 	if e.rank() == rankBlob && e.checksum != cur.checksum {
 		return e.checksum > cur.checksum
 	}
+	if e.rank() == rankTombstone && (e.loc.length > 0) != (cur.loc.length > 0) {
+		// A part's tombstone that Compose's record carries (no record of
+		// its own) gives way to the tombstone record written after it.
+		return e.loc.length > 0
+	}
 	// Two copies of one manifest: compaction's later rewrite wins.
 	return e.tail != cur.tail && tailOf(e).gen > tailOf(cur).gen
 }

@@ -685,10 +685,6 @@ func (r *scrubRun) corruptRecord(ctx context.Context, v *volume, off int64, h re
 // already marked corrupt there counts, so a repair is asked for again).
 func (s *Store) markCorruptIfCurrent(ctx context.Context, key string, h recordHeader, loc location) bool {
 	e, ok, err := s.index.lookup(key)
-	if err == nil && ok && e.tombstone() && e.version == h.version && e.loc.length == 0 && e.loc.volume != 0 {
-		// The part of a composed blob: the record is the composed key's now.
-		return s.markComposedCorrupt(ctx, e.loc, loc)
-	}
 	if err != nil || !ok || e.tombstone() || e.version != h.version {
 		return false
 	}
