@@ -122,7 +122,7 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return fmt.Errorf("%w: admin %s", ErrInsecureListen, ln.Addr())
 	}
-	hs := s.newHTTPServer(ctx, s.adminHandler)
+	hs := s.newHTTPServer(ctx, s.adminHandler, s.cfg.HTTP, nil)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(newLimitListener(ln, adminMaxConnections)) }()
 	s.log.Info("serving admin", "addr", ln.Addr().String(), "routes", "/healthz /readyz /metrics "+pprofPrefix)

@@ -42,6 +42,11 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, st *requestS
 	if !s.authorize(w, r, st, accessFor(write)) {
 		return
 	}
+	if write && s.cfg.ReadOnly {
+		// Before the key or the body is looked at: nothing changes.
+		s.writeError(w, r, errNodeReadOnly)
+		return
+	}
 	key, err := keyFromEscapedPath(r.URL.EscapedPath())
 	if err == nil && write {
 		err = checkWritableKey(key)
@@ -94,7 +99,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	defer done()
 
 	ctx := r.Context()
-	body := newUploadBody(r.Body, st.rc, s.cfg.HTTP.ProgressTimeout, maxSize, func(n int) { st.received.Add(int64(n)) })
+	body := newUploadBody(r.Body, st.rc, st.http.ProgressTimeout, maxSize, func(n int) { st.received.Add(int64(n)) })
 	// The read deadline stays armed after Put: if the store stopped early,
 	// the server's discard of the unread body is bounded by it too. (At the
 	// body's EOF uploadBody disarms it.)
@@ -239,7 +244,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 		// HEAD reads nothing; ask the tiers where a GET's bytes would come from.
 		content.lastTier = obj.Locate()
 	}
-	bw := newBlobWriter(w, st.rc, content, s.cfg.HTTP.ProgressTimeout, &s.copyBufs)
+	bw := newBlobWriter(w, st.rc, content, st.http.ProgressTimeout, &s.copyBufs)
 	http.ServeContent(bw, r, "", info.ModTime, content)
 
 	if status := bw.swallowedStatus(); status != 0 {

@@ -35,8 +35,22 @@ const minTokenLen = 16
 // Config is the node's configuration, read from TOML (see docs/config.md).
 // DefaultConfig gives every key its default; LoadConfig decodes a file over it.
 type Config struct {
-	// Listen is the HTTP address. Default "127.0.0.1:7070".
+	// Listen is the HTTP address. Default "127.0.0.1:7070". It serves
+	// every blob route, and the internal replica routes in cluster mode,
+	// whether or not the split listeners below are on.
 	Listen string `toml:"listen"`
+	// ListenRead, when set, is a listener that answers only reads (GET and
+	// HEAD of blobs, listings, the probes and metrics), with its own
+	// connection limit and timeouts ([http.read]). Default "" (none).
+	ListenRead string `toml:"listen_read"`
+	// ListenWrite, when set, is a listener that answers only writes (PUT
+	// and DELETE, and HEAD of a blob), with its own connection limit and
+	// timeouts ([http.write]). Default "" (none).
+	ListenWrite string `toml:"listen_write"`
+	// ReadOnly serves reads and refuses client writes with 503
+	// "read_only"; replica traffic from other nodes (the internal routes)
+	// is still taken. Default false.
+	ReadOnly bool `toml:"read_only"`
 	// AdminListen is the admin address: /healthz, /readyz, /metrics and
 	// /debug/pprof/, so probes and scrapes never queue behind blob
 	// clients. "" or "off" turns it off. Default "127.0.0.1:7071".
@@ -141,6 +155,12 @@ type HTTPConfig struct {
 	// clients too (a local proxy in front of the node wants false).
 	// Default true.
 	LimitLoopbackClients bool `toml:"limit_loopback_clients"`
+
+	// Read and Write are the [http.read] and [http.write] tables: the
+	// bounds of listen_read and listen_write (ListenerHTTPConfig); a key
+	// left out takes this table's value.
+	Read  ListenerHTTPConfig `toml:"read"`
+	Write ListenerHTTPConfig `toml:"write"`
 }
 
 // LimitsConfig is admission control: uploads and reads have separate
@@ -353,6 +373,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%w: admin_listen %q; add [[auth.tokens]] or listen on 127.0.0.1", ErrInsecureListen, admin))
 		}
 	}
+	c.validateListeners(bad)
 	c.validateCluster(bad)
 	c.validateS3(bad)
 	if _, err := c.FileModeBits(); err != nil {

@@ -105,6 +105,9 @@ func TestLoadConfig(t *testing.T) {
 				t.Fatalf("full config %+v", c)
 			}
 		}, ""},
+		{"split.toml", checkSplit, ""},
+		{"unknown-split-key.toml", nil, "unknown keys: http.read.max_conections"},
+		{"bad-split-duration.toml", nil, "progress_timeout"},
 		{"unknown-key.toml", nil, "unknown keys: limits.max_upload"},
 		{"bad-size.toml", nil, "bad size"},
 		{"bad-syntax.toml", nil, "config"},
@@ -178,6 +181,54 @@ func TestValidate(t *testing.T) {
 		{"public admin with tokens", func(c *Config) { c.AdminListen = "0.0.0.0:7071"; c.Auth.Tokens = []Token{token} }, ""},
 		{"per-client bound off", func(c *Config) { c.HTTP.MaxConnectionsPerClient = 0 }, ""},
 		{"negative per-client bound", func(c *Config) { c.HTTP.MaxConnectionsPerClient = -1 }, "max_connections_per_client"},
+		// Split listeners and read-only mode (listener_config.go).
+		{"split on loopback", func(c *Config) { c.ListenRead, c.ListenWrite = "127.0.0.1:8080", "127.0.0.1:8081" }, ""},
+		{"read only", func(c *Config) { c.ListenRead = "127.0.0.1:8080" }, ""},
+		{"write only", func(c *Config) { c.ListenWrite = "[::1]:8081" }, ""},
+		{"fresh ports", func(c *Config) { c.Listen, c.ListenRead, c.ListenWrite = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0" }, ""},
+		{"read-only mode", func(c *Config) { c.ReadOnly = true }, ""},
+		{"bad read address", func(c *Config) { c.ListenRead = "8080" }, `listen_read "8080"`},
+		{"bad write address", func(c *Config) { c.ListenWrite = "localhost" }, `listen_write "localhost"`},
+		{"public read without tokens", func(c *Config) { c.ListenRead = "0.0.0.0:8080" }, "non-loopback"},
+		{"public write without tokens", func(c *Config) { c.ListenWrite = ":8081" }, "non-loopback"},
+		{"public split with tokens", func(c *Config) {
+			c.Listen, c.ListenRead, c.ListenWrite = "10.0.0.1:7070", "0.0.0.0:8080", "0.0.0.0:8081"
+			c.Auth.Tokens = []Token{token}
+		}, ""},
+		{"read on listen", func(c *Config) { c.ListenRead = c.Listen }, "binds the same address as listen"},
+		{"write on admin", func(c *Config) { c.ListenWrite = DefaultAdminListen }, "binds the same address as admin_listen"},
+		{"read and write together", func(c *Config) { c.ListenRead, c.ListenWrite = "127.0.0.1:8080", "127.0.0.1:8080" }, "listen_write \"127.0.0.1:8080\" binds the same address as listen_read"},
+		{"same port, all interfaces", func(c *Config) {
+			c.ListenRead, c.ListenWrite = "0.0.0.0:8080", "10.0.0.1:8080"
+			c.Auth.Tokens = []Token{token}
+		}, "binds the same address as listen_read"},
+		{"same port, other hosts", func(c *Config) {
+			c.ListenRead, c.ListenWrite = "10.0.0.1:8080", "10.0.0.2:8080"
+			c.Auth.Tokens = []Token{token}
+		}, ""},
+		{"same port spelled twice", func(c *Config) { c.ListenRead, c.ListenWrite = "127.0.0.1:8080", "127.0.0.1:08080" }, "binds the same address"},
+		{"same IP spelled twice", func(c *Config) { c.ListenRead, c.ListenWrite = "[::1]:8080", "[0:0::1]:8080" }, "binds the same address"},
+		{"read table", func(c *Config) {
+			c.ListenRead = "127.0.0.1:8080"
+			c.HTTP.Read = ListenerHTTPConfig{MaxConnections: intp(64), MaxConnectionsPerClient: intp(0), ProgressTimeout: durp(time.Second)}
+		}, ""},
+		{"zero read connections", func(c *Config) { c.HTTP.Read.MaxConnections = intp(0) }, "http.read.max_connections must be positive"},
+		{"negative write per-client", func(c *Config) { c.HTTP.Write.MaxConnectionsPerClient = intp(-1) }, "http.write.max_connections_per_client is negative"},
+		{"zero write progress", func(c *Config) { c.HTTP.Write.ProgressTimeout = durp(0) }, "http.write.progress_timeout must be positive"},
+		{"negative read idle", func(c *Config) { c.HTTP.Read.IdleTimeout = durp(-time.Second) }, "http.read.idle_timeout must be positive"},
+		{"zero write header timeout", func(c *Config) { c.HTTP.Write.ReadHeaderTimeout = durp(0) }, "http.write.read_header_timeout"},
+		{"cluster with split listeners", func(c *Config) {
+			withClusterMode(c)
+			c.ListenRead, c.ListenWrite = "127.0.0.1:8080", "127.0.0.1:8081"
+		}, ""},
+		{"read listener on the gossip port", func(c *Config) {
+			withClusterMode(c)
+			c.ListenRead = "127.0.0.1:7946"
+		}, "binds the same address as cluster.gossip"},
+		{"cluster advertising the write listener", func(c *Config) {
+			withClusterMode(c)
+			c.ListenWrite, c.Cluster.HTTPAdvertise = "127.0.0.1:8081", "127.0.0.1:8081"
+		}, "internal replica routes are only on listen"},
 		{"no hdd", func(c *Config) { c.HDDDirs = nil }, "hdd_dirs is empty"},
 		{"dup hdd", func(c *Config) { c.HDDDirs = []string{"/a", "/a/"} }, "twice"},
 		{"no index", func(c *Config) { c.IndexDir = "" }, "index_dir"},

@@ -28,6 +28,14 @@
 // version's. Tiered's store also implements Composer (no-copy Compose, for
 // S3 multipart completion).
 //
+// ServeListeners adds the split blob listeners (Listeners: listen_read,
+// listen_write) to the main one, each with its own connection limit and
+// timeouts ([http.read], [http.write] over [http]); Serve is
+// ServeListeners with the main one only. listen serves every route;
+// listen_read only GET and HEAD of blobs and listings, listen_write only
+// PUT, DELETE and HEAD of a blob; both also answer the probes and
+// metrics, and neither the internal replica routes.
+//
 // ServeAdmin answers the admin listener (admin_listen, loopback by
 // default) with AdminHandler: /healthz, /readyz, /metrics and net/http/pprof
 // under /debug/pprof/, mounted on a private mux and never on the blob
@@ -64,6 +72,20 @@
 //     9110 section 13.1.4 says).
 //   - Keys come from the escaped path, unescaped exactly once, and are
 //     opaque: "a/../b" and "a%2Fb" are keys, never resolved as paths.
+//   - A split listener answers a method it does not serve with 405, an
+//     Allow header (listen_read "GET, HEAD", listen_write "PUT, DELETE,
+//     HEAD") and the JSON error "method_not_allowed", before auth or the
+//     store see the request: nothing changes. Each blob listener has its
+//     own connection slots, so slow uploads filling listen_write's
+//     max_connections leave listen_read's free (reads on it are accepted
+//     and answered), where on one listener they would wait in the accept
+//     queue behind the uploads.
+//   - With read_only, client PUT and DELETE are answered 503 "read_only"
+//     with Retry-After on every listener, after auth and before the key or
+//     body is read, and nothing changes; reads are served; the internal
+//     routes (replica writes, hint replays, anti-entropy from other nodes)
+//     are untouched. /readyz stays 200 with "read_only": true and
+//     "writable": false; strata_read_only is 1.
 //   - Uploads and reads have separate admission budgets: past either, the
 //     answer is 503 with Retry-After at once (or after limits.admission_wait),
 //     so a flood of slow uploads cannot starve reads and queues stay bounded.

@@ -44,6 +44,12 @@ var (
 	// errHostNotLoopback: without tokens, a request named a Host that is
 	// not loopback (as a DNS-rebinding page in a browser would).
 	errHostNotLoopback = errors.New("node: Host is not a loopback name")
+	// errReadListener: a write (or another method) sent to listen_read.
+	errReadListener = errors.New("node: this listener serves reads only")
+	// errWriteListener: a read sent to listen_write.
+	errWriteListener = errors.New("node: this listener serves writes only")
+	// errNodeReadOnly: a client write to a node started with read_only.
+	errNodeReadOnly = errors.New("node: read-only mode: client writes are refused")
 	// errStarting: no store attached yet (recovery is running).
 	errStarting = errors.New("node: starting: store still recovering")
 )
@@ -88,6 +94,10 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusNotFound, "not_found", "no such blob"
 	case errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "no_route", "no such endpoint"
+	case errors.Is(err, errReadListener):
+		return http.StatusMethodNotAllowed, "method_not_allowed", "this listener serves reads only (GET, HEAD); send PUT and DELETE to the write listener"
+	case errors.Is(err, errWriteListener):
+		return http.StatusMethodNotAllowed, "method_not_allowed", "this listener serves writes only (PUT, DELETE, HEAD of a blob); send reads and listings to the read listener"
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"
 	case errors.Is(err, errBodyStalled):
@@ -108,6 +118,8 @@ func statusOf(err error) (status int, code, message string) {
 		// The disk holding the local copy is out of service; another
 		// replica has the blob.
 		return http.StatusServiceUnavailable, "disk_failed", "the disk holding the blob has failed"
+	case errors.Is(err, errNodeReadOnly):
+		return http.StatusServiceUnavailable, "read_only", "node is read-only: it serves reads; send writes to another node"
 	case errors.Is(err, blockstore.ErrReadOnly), errors.Is(err, syscall.EROFS):
 		return http.StatusServiceUnavailable, "read_only", "storage is read-only"
 	case errors.Is(err, blockstore.ErrCorrupt):

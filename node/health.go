@@ -22,6 +22,11 @@ type readyzBody struct {
 	// out of service after too many I/O errors ([] when none, or when the
 	// store cannot tell). The node stays ready while another disk serves.
 	FailedDisks []string `json:"failed_disks"`
+	// ReadOnly is read_only: the node refuses client writes (Writable is
+	// then false, WriteReason "read_only") and takes replica traffic.
+	ReadOnly bool `json:"read_only"`
+	// Listeners are the blob listeners' bound addresses.
+	Listeners listenerAddrs `json:"listeners"`
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
@@ -42,8 +47,10 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			_, body.Reason, _ = statusOf(err)
 		}
 	}
-	body.Writable, body.WriteReason = writability(store)
+	body.Writable, body.WriteReason = s.writability()
 	body.FailedDisks = failedDisks(store)
+	body.ReadOnly = s.cfg.ReadOnly
+	body.Listeners = s.boundAddrs()
 	if body.Reason != "" {
 		body.Status = "not_ready"
 		w.Header().Set("Retry-After", "1")
@@ -53,9 +60,14 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// writability reports whether store takes new blobs, and if not a
-// statusOf code saying why. No store yet: not writable, "starting".
-func writability(store Store) (writable bool, reason string) {
+// writability reports whether the node takes client writes, and if not a
+// statusOf code saying why: "read_only" in read-only mode, else what the
+// store says. No store yet: not writable, "starting".
+func (s *Server) writability() (writable bool, reason string) {
+	if s.cfg.ReadOnly {
+		return false, "read_only"
+	}
+	store := s.currentStore()
 	if store == nil {
 		return false, "starting"
 	}
@@ -92,14 +104,26 @@ func newFailedDisksGauge(store func() Store) prometheus.Collector {
 }
 
 // newWritableGauge exports writability as strata_writable, 1 or 0.
-func newWritableGauge(store func() Store) prometheus.Collector {
+func newWritableGauge(writability func() (bool, string)) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "strata_writable",
-		Help: "1 while the store accepts new blobs, 0 when it cannot (no space, read-only, starting); reads are served either way.",
+		Help: "1 while the node accepts new blobs, 0 when it cannot (no space, read-only disk or read_only mode, starting); reads are served either way.",
 	}, func() float64 {
-		if ok, _ := writability(store()); ok {
+		if ok, _ := writability(); ok {
 			return 1
 		}
 		return 0
 	})
+}
+
+// newReadOnlyGauge exports read_only as strata_read_only, 1 or 0.
+func newReadOnlyGauge(readOnly bool) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_read_only",
+		Help: "1 when the node was started read-only (read_only): it serves reads, refuses client writes with 503 and still takes replica traffic.",
+	})
+	if readOnly {
+		g.Set(1)
+	}
+	return g
 }

@@ -3,15 +3,17 @@ package node
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // limitListener bounds open connections: Accept waits for a free slot, so
 // excess clients wait in the kernel's accept queue rather than in memory.
 type limitListener struct {
 	net.Listener
-	slots     chan struct{}
+	slots     chan struct{} // a slot is taken before each Accept
 	closed    chan struct{}
 	closeOnce sync.Once
+	open      atomic.Int64 // connections accepted and not yet closed
 }
 
 func newLimitListener(ln net.Listener, n int) *limitListener {
@@ -29,8 +31,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.slots
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+	l.open.Add(1)
+	return &limitConn{Conn: c, release: func() { l.open.Add(-1); <-l.slots }}, nil
 }
+
+// openConns is how many accepted connections are open.
+func (l *limitListener) openConns() int64 { return l.open.Load() }
 
 func (l *limitListener) Close() error {
 	l.closeOnce.Do(func() { close(l.closed) })

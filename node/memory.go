@@ -31,7 +31,7 @@ const (
 type MemoryBudget struct {
 	Caches      int64 // tiering.Options.MemoryBytes: RAM cache, SSD region buffers, queue, index, sketch
 	Requests    int64 // (max_uploads + max_reads) * 2 * chunk_size
-	Connections int64 // http.max_connections * 32 KiB
+	Connections int64 // (http.max_connections, plus each split listener's) * 32 KiB
 	Disks       int64 // len(hdd_dirs) * 3 * the blockstore's group-commit batch (4 MiB)
 	Base        int64 // 64 MiB
 	Total       int64 // the sum plus 1/10 for the garbage collector, rounded up to a MiB
@@ -46,7 +46,7 @@ func (c Config) MemoryBudget() MemoryBudget {
 			SSDCacheBytes: int64(max(c.SSDCacheSize, 0)),
 		}.MemoryBytes(),
 		Requests:    int64(max(c.Limits.MaxUploads, 0)+max(c.Limits.MaxReads, 0)) * requestChunks * int64(max(c.ChunkSize, 0)),
-		Connections: int64(max(c.HTTP.MaxConnections, 0)) * connectionBytes,
+		Connections: int64(c.maxOpenConnections()) * connectionBytes,
 		Disks:       int64(len(c.HDDDirs)) * diskBatches * blockstore.DefaultMaxBatchBytes,
 		Base:        baseBytes,
 	}
@@ -76,4 +76,17 @@ func (c Config) GoMemoryLimit(gomemlimit string) (limit int64, source string) {
 	default:
 		return c.MemoryBudget().Total, MemoryLimitFromComputed
 	}
+}
+
+// maxOpenConnections is how many connections the blob listeners hold at
+// most together: listen's limit plus those of the split listeners that are on.
+func (c Config) maxOpenConnections() int {
+	n := max(c.HTTP.MaxConnections, 0)
+	if c.ListenRead != "" {
+		n += max(c.ReadHTTP().MaxConnections, 0)
+	}
+	if c.ListenWrite != "" {
+		n += max(c.WriteHTTP().MaxConnections, 0)
+	}
+	return n
 }

@@ -73,8 +73,12 @@ func (c Config) validateS3(bad func(format string, args ...any)) {
 	}
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
 		bad("s3.listen %q: %v", s.Listen, err)
-	} else if s.Listen == c.Listen && port != "0" {
-		bad("s3.listen %q is also listen", s.Listen)
+	} else if port != "0" {
+		for name, addr := range map[string]string{"listen": c.Listen, "listen_read": c.ListenRead, "listen_write": c.ListenWrite} {
+			if s.Listen == addr {
+				bad("s3.listen %q is also %s", s.Listen, name)
+			}
+		}
 	}
 	if len(s.Keys) == 0 {
 		bad("s3.listen is set but there is no [[s3.keys]]: every S3 request is signed with one")

@@ -158,18 +158,23 @@ func (p Preconditions) Check(etag string, modTime time.Time) (Conditional, error
 // package (a bad entity-tag list, say).
 func IsBadRequest(err error) bool { return errors.Is(err, errBadRequest) }
 
-// ServeExtra serves h on ln like Serve serves the blob API: the same
-// timeouts, header limit, connection bounds (http.max_connections,
-// max_connections_per_client) and graceful drain when ctx is cancelled. It
-// is for listeners whose handler does its own authentication (the S3 API),
-// so it has no loopback rule. It closes ln.
+// ServeExtra serves h on ln like Serve serves the blob API: the [http]
+// timeouts, header limit and connection bounds (http.max_connections,
+// max_connections_per_client) and the same graceful drain when ctx is
+// cancelled. It is for listeners whose handler does its own
+// authentication (the S3 API), so it has no loopback rule. It closes ln.
 func (s *Server) ServeExtra(ctx context.Context, ln net.Listener, h http.Handler, name string) error {
+	hc := s.cfg.HTTP
 	hs := s.newHTTPServer(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inflight.add()
 		defer s.inflight.done()
 		h.ServeHTTP(w, r)
-	}))
-	limited := s.boundedListener(ln)
+	}), hc, nil)
+	var limited net.Listener = ln
+	if n := hc.MaxConnectionsPerClient; n > 0 {
+		limited = newClientLimitListener(limited, n, hc.LimitLoopbackClients, s.refusedConns.Inc)
+	}
+	limited = newLimitListener(limited, hc.MaxConnections)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limited) }()
 	s.log.Info("serving", "listener", name, "addr", ln.Addr().String())
@@ -178,13 +183,7 @@ func (s *Server) ServeExtra(ctx context.Context, ln net.Listener, h http.Handler
 		return fmt.Errorf("node: serve %s: %w", name, err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	if err != nil {
-		hs.Close()
-		err = fmt.Errorf("node: shutdown %s: in-flight requests cut off: %w", name, err)
-	}
+	err := s.shutdown([]*http.Server{hs})
 	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("node: serve %s: %w", name, serr))
 	}

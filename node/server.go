@@ -46,6 +46,8 @@ type Server struct {
 	pprof http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter
+	// listeners are the blob listeners' bounds and state, by kind.
+	listeners [kindCount]*blobListener
 
 	ready    atomic.Bool
 	inflight inflight
@@ -75,19 +77,21 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      logger,
-		auth:     newAuthenticator(cfg.Auth.Tokens),
-		uploads:  newSemaphore(cfg.Limits.MaxUploads, cfg.Limits.AdmissionWait),
-		reads:    newSemaphore(cfg.Limits.MaxReads, cfg.Limits.AdmissionWait),
-		locks:    keylock.New(),
-		registry: prometheus.NewRegistry(),
+		cfg:       cfg,
+		log:       logger,
+		auth:      newAuthenticator(cfg.Auth.Tokens),
+		uploads:   newSemaphore(cfg.Limits.MaxUploads, cfg.Limits.AdmissionWait),
+		reads:     newSemaphore(cfg.Limits.MaxReads, cfg.Limits.AdmissionWait),
+		locks:     keylock.New(),
+		registry:  prometheus.NewRegistry(),
+		listeners: newBlobListeners(cfg),
 	}
 	if store != nil {
 		s.store.Store(&storeRef{store})
 	}
 	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads, ReadBuild(cfg.BuildVersion))
-	s.registry.MustRegister(newWritableGauge(s.currentStore))
+	s.registry.MustRegister(newWritableGauge(s.writability), newReadOnlyGauge(cfg.ReadOnly))
+	s.registry.MustRegister(newListenerCollectors(cfg, s.listeners)...)
 	s.registry.MustRegister(newFailedDisksGauge(s.currentStore), &diskCollector{s.currentStore})
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -171,72 +175,30 @@ func (s *Server) Ready() error {
 // remaining connections and waits briefly for their handlers. It returns nil
 // after a clean shutdown, an error when requests had to be cut off or
 // serving failed. It closes ln. The caller closes the store afterwards.
+// ln is the main listener (listen); ServeListeners adds the split ones.
 //
 // Without auth tokens Serve refuses a listener that is not on loopback.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if !s.auth.enabled() && !isLoopbackAddr(ln.Addr()) {
-		ln.Close()
-		return fmt.Errorf("%w: %s", ErrInsecureListen, ln.Addr())
-	}
-	hs := s.newHTTPServer(ctx, s.handler)
-	limited := s.boundedListener(ln)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(limited) }()
-	if s.auth.enabled() {
-		s.log.Info("serving", "addr", ln.Addr().String(), "auth", "bearer tokens", "tokens", len(s.cfg.Auth.Tokens))
-	} else {
-		s.log.Info("serving", "addr", ln.Addr().String(), "auth", "none: no tokens configured, loopback only")
-	}
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("node: serve: %w", err)
-	case <-ctx.Done():
-	}
-	s.SetReady(false)
-	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	if err != nil {
-		s.log.Warn("shutdown deadline passed; closing remaining connections", "err", err)
-		hs.Close()
-		dctx, dcancel := context.WithTimeout(context.Background(), handlerDrainTimeout)
-		defer dcancel()
-		if werr := s.inflight.wait(dctx); werr != nil {
-			s.log.Warn("handlers still running after connections closed", "err", werr)
-		}
-		err = fmt.Errorf("node: shutdown: in-flight requests cut off: %w", err)
-	}
-	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("node: serve: %w", serr))
-	}
-	s.log.Info("stopped serving")
-	return err
+	return s.ServeListeners(ctx, Listeners{Main: ln})
 }
 
-// newHTTPServer is the http.Server both listeners use, bounded by the
-// config's timeouts and header limit.
-func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) *http.Server {
+// newHTTPServer is the http.Server every listener uses, bounded by hc's
+// timeouts and header limit. bl, when not nil, is the blob listener it
+// serves, which its requests' contexts carry (listenerOf).
+func (s *Server) newHTTPServer(ctx context.Context, h http.Handler, hc HTTPConfig, bl *blobListener) *http.Server {
+	// Requests outlive ctx: shutdown drains them instead of cancelling.
+	base := context.WithoutCancel(ctx)
+	if bl != nil {
+		base = context.WithValue(base, listenerCtxKey{}, bl)
+	}
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
-		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    int(s.cfg.HTTP.MaxHeaderBytes),
+		ReadHeaderTimeout: hc.ReadHeaderTimeout,
+		IdleTimeout:       hc.IdleTimeout,
+		MaxHeaderBytes:    int(hc.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		// Requests outlive ctx: shutdown drains them instead of cancelling.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
-}
-
-// boundedListener applies http.max_connections_per_client and
-// http.max_connections to ln.
-func (s *Server) boundedListener(ln net.Listener) net.Listener {
-	var limited net.Listener = ln
-	if n := s.cfg.HTTP.MaxConnectionsPerClient; n > 0 {
-		limited = newClientLimitListener(limited, n, s.cfg.HTTP.LimitLoopbackClients, s.refusedConns.Inc)
-	}
-	return newLimitListener(limited, s.cfg.HTTP.MaxConnections)
 }
 
 func isLoopbackAddr(a net.Addr) bool {
@@ -292,7 +254,8 @@ func (f *inflight) wait(ctx context.Context) error {
 // requestState is what the per-request wrapper shares with the handlers.
 type requestState struct {
 	route    string
-	store    Store // attached store, for blob routes
+	http     *HTTPConfig // the bounds of the listener the request came on
+	store    Store       // attached store, for blob routes
 	rc       *http.ResponseController
 	received atomic.Int64
 	token    string // name of the token used, for logs
@@ -315,13 +278,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 	}
 
 	rec := &responseRecorder{ResponseWriter: w}
-	st := &requestState{route: route, rc: http.NewResponseController(w)}
+	st := &requestState{route: route, rc: http.NewResponseController(w), http: &s.listenerOf(r).http}
 	// A deadline left by the previous response on this connection must not
 	// cut this one short; each handler sets its own while it streams.
 	_ = st.rc.SetWriteDeadline(time.Time{})
 	defer func() {
 		// Bound the flush of whatever is still buffered after the handler.
-		_ = st.rc.SetWriteDeadline(time.Now().Add(s.cfg.HTTP.ProgressTimeout))
+		_ = st.rc.SetWriteDeadline(time.Now().Add(st.http.ProgressTimeout))
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
@@ -340,6 +303,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 	if !s.auth.enabled() && !isLoopbackHostHeader(r.Host) {
 		s.writeError(rec, r, errHostNotLoopback)
 		return
+	}
+	if !admin {
+		// A split listener serves only its half of the API.
+		if allow, err := s.listenerOf(r).refusal(st.route, r.Method); err != nil {
+			if allow != "" || !errors.Is(err, errNoRoute) {
+				rec.Header().Set("Allow", allow)
+			}
+			s.writeError(rec, r, err)
+			return
+		}
 	}
 	switch st.route {
 	case routeInternal:
@@ -408,6 +381,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		h.Set("WWW-Authenticate", `Bearer realm="strata"`)
 	case "busy", "shutting_down", "starting", "not_ready", "timeout", "no_quorum":
 		h.Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.Limits.RetryAfter.Round(time.Second)/time.Second))))
+	case "read_only":
+		if errors.Is(err, errNodeReadOnly) {
+			// Worth retrying: the client (or its load balancer) goes to
+			// another node, or this one is restarted writable.
+			h.Set("Retry-After", strconv.Itoa(max(1, int(s.cfg.Limits.RetryAfter.Round(time.Second)/time.Second))))
+		}
 	}
 	if r.ContentLength != 0 {
 		// The body may be partly unread (refused before reading, or the
@@ -415,7 +394,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// client that may have stalled: close after this answer, and bound
 		// any read that still happens by the progress timeout.
 		h.Set("Connection", "close")
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.HTTP.ProgressTimeout))
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.listenerOf(r).http.ProgressTimeout))
 	}
 	writeJSON(w, status, apiError{Error: msg, Code: code})
 }

@@ -11,6 +11,7 @@
 //	strata ls [--prefix P]               list keys, following continuation
 //	strata stat KEY                      show size, ETag, content type, tier
 //	strata stat --members                show the cluster: members, hints, anti-entropy (admin listener)
+//	strata stat --node                   show readiness, writability, read-only mode, listeners (/readyz)
 //	strata leave [--addr ADMIN]          decommission a cluster node: drain, leave, exit
 //	strata bench [flags]                 drive a node (or --embedded DIR: the store in-process) with a workload, print fio-style figures
 //	strata sim --trace FILE [flags]      replay a cache trace through Strata's policy and baselines (docs/sim.md)

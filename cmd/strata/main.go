@@ -39,7 +39,7 @@ func commands() map[string]command {
 		"get":     {"download a blob to stdout or a file", runGet},
 		"rm":      {"delete blobs", runRm},
 		"ls":      {"list keys", runLs},
-		"stat":    {"show a blob's metadata, or the cluster's members (--members)", runStat},
+		"stat":    {"show a blob's metadata, the cluster's members (--members) or the node's state (--node)", runStat},
 		"leave":   {"decommission a cluster node: drain its keys, leave, exit", runLeave},
 		"bench":   {"drive a node with a workload and report latency and throughput", runBench},
 		"sim":     {"replay a cache trace through Strata's policy and baselines (no node, no I/O)", runSim},

@@ -45,6 +45,9 @@ type serveFlags struct {
 	fs                *flagSet
 	config            string
 	listen            string
+	listenRead        string
+	listenWrite       string
+	readOnly          bool
 	adminListen       string
 	maxConnsPerClient int
 	data              string
@@ -71,6 +74,9 @@ func newServeFlags() *serveFlags {
 	fs := f.fs
 	fs.StringVar(&f.config, "config", "", "TOML config `file` (see docs/config.md); flags override it")
 	fs.StringVar(&f.listen, "listen", "", "HTTP listen `address` (default 127.0.0.1:7070)")
+	fs.StringVar(&f.listenRead, "listen-read", "", "read-only listener `address`: GET, HEAD and listings only, bounded by [http.read] (default none)")
+	fs.StringVar(&f.listenWrite, "listen-write", "", "write listener `address`: PUT, DELETE and HEAD only, bounded by [http.write] (default none)")
+	fs.BoolVar(&f.readOnly, "read-only", false, "serve reads and refuse client writes with 503 read_only; replica traffic is still taken in a cluster")
 	fs.StringVar(&f.adminListen, "admin-listen", "", "admin `address` for /healthz, /readyz, /metrics and pprof; off = none (default 127.0.0.1:7071)")
 	fs.IntVar(&f.maxConnsPerClient, "max-connections-per-client", 0, "open connections one client IP may hold; 0 = no bound (default 256)")
 	fs.StringVar(&f.data, "data", "", "root `dir` of the embedded layout: hdd/, ssd/, index/ (default ./strata-data)")
@@ -122,6 +128,15 @@ func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 	}
 	if set["listen"] {
 		cfg.Listen = f.listen
+	}
+	if set["listen-read"] {
+		cfg.ListenRead = f.listenRead
+	}
+	if set["listen-write"] {
+		cfg.ListenWrite = f.listenWrite
+	}
+	if set["read-only"] {
+		cfg.ReadOnly = f.readOnly
 	}
 	if set["admin-listen"] {
 		cfg.SetAdminListen(f.adminListen)
@@ -274,14 +289,14 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	lns, err := listenBlobs(cfg)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	var adminLn net.Listener
 	if cfg.AdminEnabled() {
 		if adminLn, err = net.Listen("tcp", cfg.AdminAddress()); err != nil {
-			ln.Close()
+			closeListeners(lns)
 			return fmt.Errorf("admin listen: %w", err)
 		}
 	}
@@ -290,7 +305,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	var s3Ln net.Listener
 	if cfg.S3.Enabled() {
 		if s3Ln, err = net.Listen("tcp", cfg.S3.Listen); err != nil {
-			ln.Close()
+			closeListeners(lns)
 			if adminLn != nil {
 				adminLn.Close()
 			}
@@ -301,7 +316,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, ln) }()
+	go func() { served <- srv.ServeListeners(serveCtx, lns) }()
 	// The admin listener outlives the blob one (probes see the drain): it
 	// stops when serve returns.
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
@@ -391,7 +406,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			return innerClose()
 		}
 	}
-	log.Info("store ready", "addr", ln.Addr().String(), "node_id", backend.NodeID())
+	log.Info("store ready", "addr", lns.Main.Addr().String(), "node_id", backend.NodeID(), "read_only", cfg.ReadOnly)
 	if ctx.Err() == nil { // not when a signal came during recovery
 		if _, err := node.NotifySystemd(node.NotifyReady); err != nil {
 			log.Warn("systemd notify failed", "err", err)
@@ -412,6 +427,40 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Warn("shutdown cut off in-flight requests", "err", serveErr)
 	}
 	return closeStore()
+}
+
+// listenBlobs binds the blob listeners cfg names: listen, and listen_read
+// and listen_write when set. On an error none is left open.
+func listenBlobs(cfg node.Config) (node.Listeners, error) {
+	var lns node.Listeners
+	for _, l := range []struct {
+		key, addr string
+		ln        *net.Listener
+	}{
+		{"listen", cfg.Listen, &lns.Main},
+		{"listen_read", cfg.ListenRead, &lns.Read},
+		{"listen_write", cfg.ListenWrite, &lns.Write},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			closeListeners(lns)
+			return node.Listeners{}, fmt.Errorf("%s: %w", l.key, err)
+		}
+		*l.ln = ln
+	}
+	return lns, nil
+}
+
+// closeListeners closes the listeners of lns that are open.
+func closeListeners(lns node.Listeners) {
+	for _, ln := range []net.Listener{lns.Main, lns.Read, lns.Write} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 }
 
 // corruptRelay passes the block store's OnCorrupt calls (the scrub found a

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -102,6 +104,16 @@ log_level = "warn"
 					t.Fatalf("cluster flags not applied: %+v", c.Cluster)
 				}
 			}, ""},
+		{"split listeners and read-only", []string{"--listen-read", "127.0.0.1:8080", "--listen-write", "[::1]:8081", "--read-only"},
+			func(t *testing.T, c node.Config, embedded bool) {
+				want := node.EmbeddedConfig("")
+				want.ListenRead, want.ListenWrite, want.ReadOnly = "127.0.0.1:8080", "[::1]:8081", true
+				if !reflect.DeepEqual(c, want) {
+					t.Fatalf("got  %+v\nwant %+v", c, want)
+				}
+			}, ""},
+		{"read listener on listen", []string{"--listen", "127.0.0.1:7070", "--listen-read", "127.0.0.1:7070"}, nil, "binds the same address as listen"},
+		{"public write listener without tokens", []string{"--listen-write", "0.0.0.0:8081"}, nil, "non-loopback"},
 		{"cluster without secret", []string{"--gossip", "127.0.0.1:7946"}, nil, "secret_file"},
 		{"quorum above replicas", []string{"--gossip", "127.0.0.1:7946", "--cluster-secret-file", "/s", "--write-quorum", "4"}, nil, "write_quorum 4"},
 		{"replicas alone", []string{"--replicas", "3"}, nil, "needs cluster mode"},
@@ -442,5 +454,40 @@ func TestServeClusterNeedsSecret(t *testing.T) {
 				t.Fatalf("the data directory was created (%v)", err)
 			}
 		})
+	}
+}
+
+// A split listener whose address is taken stops the start with an error
+// naming it (exit 1, no listener left bound), and a split address that
+// repeats listen is a config error (exit 2).
+func TestServeSplitListenerErrors(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	var stderr lockedBuffer
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"--data", filepath.Join(dir, "data"), "--listen", listen, "--admin-listen", "off", "--listen-write", taken.Addr().String()}
+	if code := runServe(context.Background(), args, io.Discard, &stderr); code != exitError {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitError, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "listen_write") || !strings.Contains(stderr.String(), "address already in use") {
+		t.Fatalf("the error does not name listen_write and why:\n%s", stderr.String())
+	}
+	if ln, err := net.Listen("tcp", listen); err != nil {
+		t.Fatalf("listen %s still bound after the failed start: %v", listen, err)
+	} else {
+		ln.Close()
+	}
+	stderr = lockedBuffer{}
+	args = []string{"--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:7070", "--listen-read", "127.0.0.1:7070"}
+	if code := runServe(context.Background(), args, io.Discard, &stderr); code != exitUsage {
+		t.Fatalf("listen_read on listen: exit %d, want %d:\n%s", code, exitUsage, stderr.String())
 	}
 }

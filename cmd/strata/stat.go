@@ -26,15 +26,29 @@ func runStat(ctx context.Context, s stdio, args []string) int {
 			"health, usage, scrub progress and errors; exits 1 if a disk failed or the\n"+
 			"scrub found corruption. --members shows the cluster as the node sees it\n"+
 			"(GET /admin/cluster on its admin listener): members with state, zone and\n"+
-			"weight, pending hints, anti-entropy progress, keys moving.")
+			"weight, pending hints, anti-entropy progress, keys moving. --node shows\n"+
+			"the node's /readyz: ready, writable, read-only mode, failed disks and its\n"+
+			"blob listeners; exits 1 if it is not ready.")
 	mk := clientFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per key (and the disks or cluster status as JSON)")
 	disks := fs.Bool("disks", false, "show the node's data disks (from its /metrics) instead of keys")
 	members := fs.Bool("members", false, "show the cluster's members and background work")
+	nodeFlag := fs.Bool("node", false, "show the node's readiness, writability, read-only mode and listeners (its /readyz) instead of keys")
 	mkAdmin := adminClientFlags(fs, "admin-addr")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
 		return code
+	}
+	if *nodeFlag {
+		if len(pos) > 0 {
+			return fs.usageError(s.err, "--node takes no KEY")
+		}
+		c, err := mk()
+		if err != nil {
+			return fs.usageError(s.err, "%v", err)
+		}
+		defer c.close()
+		return statNode(ctx, s, c, *asJSON)
 	}
 	if *disks {
 		if len(pos) > 0 {
@@ -48,7 +62,7 @@ func runStat(ctx context.Context, s stdio, args []string) int {
 		return statDisks(ctx, s, c, *asJSON)
 	}
 	if len(pos) == 0 && !*members {
-		return fs.usageError(s.err, "want at least one KEY (or --disks, or --members)")
+		return fs.usageError(s.err, "want at least one KEY (or --disks, --members or --node)")
 	}
 	code = exitOK
 	if *members {
