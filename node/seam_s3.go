@@ -27,13 +27,19 @@ var (
 	ErrBodyRead = errBodyRead
 	// ErrRangeNotSatisfiable: a Range header no byte of the blob satisfies.
 	ErrRangeNotSatisfiable = errRangeNotSatisfiable
+	// ErrNodeReadOnly: the node runs with read_only; client writes are refused.
+	ErrNodeReadOnly = errNodeReadOnly
 )
 
 // Admit takes a slot of the node's upload budget (write) or read budget,
 // waiting at most limits.admission_wait; the error wraps ErrBusy past it (and
-// counts in strata_http_rejected_total) or is ctx's. On success the caller
+// counts in strata_http_rejected_total) or is ctx's; a write on a node
+// started with read_only fails with ErrNodeReadOnly. On success the caller
 // calls release once.
 func (s *Server) Admit(ctx context.Context, write bool) (release func(), err error) {
+	if write && s.cfg.ReadOnly {
+		return nil, errNodeReadOnly
+	}
 	sem, class := s.reads, "read"
 	if write {
 		sem, class = s.uploads, "upload"

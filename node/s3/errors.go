@@ -120,6 +120,8 @@ func errorOf(err error) *Error {
 		return ErrSlowDown
 	case errors.Is(err, blockstore.ErrNoSpace), errors.Is(err, syscall.ENOSPC):
 		return ErrInsufficientStorage
+	case errors.Is(err, node.ErrNodeReadOnly):
+		return errReadOnlyNode
 	case errors.Is(err, replication.ErrNoQuorum), errors.Is(err, blockstore.ErrDiskFailed),
 		errors.Is(err, blockstore.ErrReadOnly), errors.Is(err, syscall.EROFS),
 		errors.Is(err, blockstore.ErrCorrupt), errors.Is(err, blockstore.ErrClosed),
@@ -133,6 +135,9 @@ func errorOf(err error) *Error {
 
 // errShortBody: the body ended before its announced length.
 var errShortBody = errors.New("s3: request body shorter than its length")
+
+// errReadOnlyNode: the node runs with read_only.
+var errReadOnlyNode = s3err("ServiceUnavailable", http.StatusServiceUnavailable, "The node is read-only: writes are refused.")
 
 // errNoStore: the node is still opening its store.
 var errNoStore = s3err("ServiceUnavailable", http.StatusServiceUnavailable, "The node is starting; retry later.")

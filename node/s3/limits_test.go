@@ -55,6 +55,26 @@ func TestAdmissionLimit(t *testing.T) {
 	}
 }
 
+// A node started with read_only serves S3 reads and refuses S3 writes.
+func TestReadOnlyNode(t *testing.T) {
+	mem := nodetest.NewMemStore(0)
+	rw := s3test.Start(t, s3test.Options{Store: mem})
+	mustCreateBucket(t, rwClient(t, rw), "bkt")
+	mustPut(t, rwClient(t, rw), "bkt", "k", []byte("v"))
+	ro := s3test.Start(t, s3test.Options{Store: mem, Config: func(c *node.Config) { c.ReadOnly = true }})
+	c := rwClient(t, ro)
+	if got := mustGet(t, c, "bkt", "k"); string(got) != "v" {
+		t.Fatalf("read on a read-only node: %q", got)
+	}
+	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k"), Body: strings.NewReader("new")})
+	wantCode(t, err, "ServiceUnavailable", 503)
+	_, err = c.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k")})
+	wantCode(t, err, "ServiceUnavailable", 503)
+	if got, _ := mem.Bytes("bkt/k"); string(got) != "v" {
+		t.Fatalf("a read-only node changed the object: %q", got)
+	}
+}
+
 func TestMetricsPerOperation(t *testing.T) {
 	n := s3test.Start(t, s3test.Options{})
 	c := rwClient(t, n)
