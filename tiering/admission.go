@@ -25,7 +25,13 @@ const (
 //   - Reject first: an item is admitted only if the frequency sketch has
 //     seen its object at least minFreq times recently, and at least as
 //     often as the median item the SSD evicts (TinyLFU-style admission
-//     against victims). One-hit wonders never cost an SSD write.
+//     against victims). One-hit wonders never cost an SSD write once the
+//     SSD is full; until it first evicts (victims == 0), every offer is
+//     admitted, since free flash displaces nothing.
+//   - Aging by traffic: the sketch halves after sketchWindow bytes read
+//     (sketchWindowTurnovers times the cache bytes in the Store), so how
+//     long popularity is remembered follows how fast the caches turn
+//     over, not how many items they hold.
 //   - Write budget: token buckets in bytes/s and bytes/day.
 //
 // Safe for concurrent use.
@@ -41,12 +47,13 @@ type admissionPolicy struct {
 	// SSD evicted (reclaimed without reinsertion). A candidate must be at
 	// least that popular, as TinyLFU admits a candidate only over its victim.
 	victimFreq float64
+	victims    int64 // items the SSD has evicted so far
 	halvings   int64
 }
 
 type admissionConfig struct {
 	sketchWidth  int           // counters per row; about the number of items the caches hold
-	sketchWindow int64         // additions between halvings (0: 10 x width)
+	sketchWindow int64         // bytes of traffic between halvings (0: 10 x width x 64 KiB)
 	sketchPeriod time.Duration // halve at least this often (0: never by time)
 	maxObject    int64
 	minFreq      uint8
@@ -55,6 +62,26 @@ type admissionConfig struct {
 	maxItem      int64
 	admitAll     bool
 	now          func() time.Time
+}
+
+// sketchWindowTurnovers is the admission sketch's window in turnovers of
+// the caches: it halves after traffic of that many times the RAM and SSD
+// cache bytes together.
+const sketchWindowTurnovers = 4
+
+// admissionConfigFor is the admission the Store runs with options o (with
+// defaults applied), and so the one the simulator replays.
+func admissionConfigFor(o Options) admissionConfig {
+	return admissionConfig{
+		sketchWidth:  sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes),
+		sketchWindow: sketchWindowTurnovers * (max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0)),
+		sketchPeriod: o.AdmitWindow,
+		maxObject:    o.SSDMaxItemBytes,
+		bytesPerSec:  o.SSDWriteBytesPerSec,
+		bytesPerDay:  o.SSDWriteBytesPerDay,
+		maxItem:      max(o.RAMMaxItemBytes, o.SSDMaxItemBytes) + itemHeaderSize + 1024,
+		now:          o.Now,
+	}
 }
 
 func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
@@ -75,11 +102,11 @@ func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
 	}
 }
 
-// recordAccess notes one read of the object whose objectHash is h (hit or
-// miss, any tier).
-func (a *admissionPolicy) recordAccess(h uint64) {
+// recordAccess notes one read of n bytes of the object whose objectHash is
+// h (hit or miss, any tier).
+func (a *admissionPolicy) recordAccess(h uint64, n int64) {
 	a.mu.Lock()
-	a.sketch.add(h, a.now())
+	a.sketch.add(h, n, a.now())
 	a.mu.Unlock()
 }
 
@@ -93,7 +120,7 @@ func (a *admissionPolicy) decide(obj uint64, objSize, footprint int64) admitVerd
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if !a.admitAll {
+	if !a.admitAll && a.victims > 0 {
 		a.syncHalvings()
 		if est := a.sketch.estimate(obj); est < a.minFreq || float64(est) < a.victimFreq {
 			return rejectCold
@@ -117,6 +144,7 @@ func (a *admissionPolicy) keepOnReclaim(obj uint64, hit bool) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.syncHalvings()
+	a.victims++
 	est := float64(a.sketch.estimate(obj))
 	const step = 1.0 / 16
 	if est > a.victimFreq {
@@ -125,17 +153,6 @@ func (a *admissionPolicy) keepOnReclaim(obj uint64, hit bool) bool {
 		a.victimFreq -= step
 	}
 	return false
-}
-
-// setResidentItems sizes the sketch's window to the caches: popularity is
-// counted over about sketchWindowPerItem accesses per cached item (and
-// halved at least every AdmitWindow), so it ages as the caches turn over.
-// (TinyLFU uses 10 per item; a longer memory measured better in the
-// simulator for skews down to 0.6, where popularity differences are small.)
-func (a *admissionPolicy) setResidentItems(n int64) {
-	a.mu.Lock()
-	a.sketch.window = max(sketchWindowPerItem*n, minSketchWindow)
-	a.mu.Unlock()
 }
 
 // syncHalvings halves victimFreq along with the sketch's counters.

@@ -30,13 +30,20 @@
 // recently and at least as often as the median item the SSD evicts
 // (count-min sketch with aging; TinyLFU's test against the victim), only
 // for objects up to SSDMaxItemBytes (4 MiB), and within a write budget
-// (bytes/s and bytes/day). Offers are queued without blocking and dropped
+// (bytes/s and bytes/day). "Recently" is traffic, not items held: the
+// sketch halves after reads of 4x the RAM and SSD cache bytes (or every
+// AdmitWindow), so a large cache ages as fast as its contents turn over.
+// Until the SSD first evicts, every offer is admitted: free flash costs no
+// hit. Offers are queued without blocking and dropped
 // when the SSD writer lags: a GET or PUT never waits for the SSD.
 //
 // The SSD cache is one preallocated file cut into regions (16 MiB), in the
 // manner of CacheLib's BlockCache: items are appended to a RAM region
-// buffer, a full buffer is written with O_DIRECT in pieces of at most
-// 1 MiB at background priority, and regions are reclaimed oldest first;
+// buffer after a one-unit region header (fill sequence), a full buffer is
+// written with O_DIRECT in pieces of at most 1 MiB at background priority
+// and fdatasynced, and regions are reclaimed oldest first; an item takes
+// its header, key and payload rounded up to 128 bytes (a 4 KiB object with
+// a 40-byte key, 4224 bytes), read back in one aligned read;
 // items read while resident are reinserted, items RAM holds are dropped
 // (RAM offers them again when it evicts them). Every item on flash carries its
 // full key and a CRC32C, verified on every read: a mismatch is a miss. The
@@ -46,16 +53,28 @@
 // running cold, since it would overwrite the first one's regions. The
 // file and its saved index are created with Options.FileMode (0600).
 //
-// The RAM index of the SSD is a Robin Hood table of 12-byte slots (32-bit
-// fingerprint + packed region/offset/size/hits with 8 more hash bits) kept
-// between 75% and 90% full: 13.3 to 16 bytes per cached item. Items whose
-// 40 stored hash bits collide share an entry (the later wins); the full key
-// check on read makes a collision a miss, never wrong bytes. Deletes and
-// overwrites only drop index entries and adjust per-region live bytes.
+// The RAM index of the SSD is extendible hashing over small Robin Hood
+// tables of 12-byte slots (32-bit fingerprint + packed
+// region/offset/size/hits with 8 more hash bits): each shard keeps its load
+// between 76% and 93% by growing, shrinking, splitting and merging alone, so
+// the index follows the items both ways in steps of at most one shard
+// (about 4096 slots), never a whole-table rehash under the cache lock, and
+// costs 13 to 16 bytes per cached item at any size above a few thousand
+// items (a few hundred bytes when empty). Items whose 40 stored hash bits
+// collide share an entry (the later wins); the full key check on read makes
+// a collision a miss, never wrong bytes. Deletes and overwrites only drop
+// index entries and adjust per-region live bytes.
 //
 // On Close the SSD index is saved (write, fsync, rename, fsync dir) and
-// loaded at the next Open, which removes it before serving; without a valid
-// saved index (first start, crash) the SSD cache starts cold and logs why.
+// loaded at the next Open, which removes it before serving. Without a valid
+// saved index (a crash) Open rebuilds it from the regions: their headers,
+// newest first, then their items up to the first bytes that do not decode
+// (a zeroed end mark follows the last item), verifying each item's CRC; it
+// reads at most the written part of the cache once, within SSDRebuildTime
+// (30 s; older regions are left free), about 0.6 CPU-seconds per GiB plus
+// the device's read time. A damaged item ends its region's scan and is
+// never indexed. With nothing to rebuild (first start) the cache starts
+// cold and logs why.
 //
 // The admission and eviction decisions live in I/O-free code (ssdCore,
 // admissionPolicy, the otter RAM cache). The trace simulator (sim*.go,
@@ -73,8 +92,12 @@
 //   - The SSD cache keeps SSDRegionBuffers region-sized buffers in RAM
 //     (64 MiB by default) on top of RAMCacheBytes, and an item being copied
 //     into the fill buffer holds the cache lock for that memcpy.
-//   - After a crash the SSD cache starts cold; it does not rescan regions.
-//   - Index growth rehashes the whole table under the cache lock.
+//   - A rebuild after a crash can index copies the index had dropped
+//     before it (deleted or reclaimed items still intact on flash): they
+//     are clean copies under their full identity (key, version, checksum),
+//     served only for that version, and reclaimed like any other.
+//   - The SSD cache holds at most 512Ki regions (8 TiB of 16 MiB regions;
+//     larger regions for larger SSDs).
 //   - RAM weights approximate Go and otter overheads (192 bytes per entry
 //     plus the allocator's rounding); measured, they cover 84% (100-byte
 //     items) to 100% (1 MiB) of an item's real heap cost

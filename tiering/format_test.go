@@ -58,7 +58,7 @@ func FuzzDecodeItem(f *testing.F) {
 }
 
 func snapshotSeed() []byte {
-	c := newSSDCore(4, 256<<10, 0)
+	c := newSSDCore(4, 256<<10)
 	c.openFill()
 	for i := range 20 {
 		c.place(mix.Mix64(uint64(i)), 1024)
@@ -117,4 +117,70 @@ func FuzzDecodeSnapshot(f *testing.F) {
 			t.Fatalf("accepted snapshot does not re-encode identically")
 		}
 	})
+}
+
+func TestRegionHeaderRoundTrip(t *testing.T) {
+	b := make([]byte, regionHeaderSize)
+	encodeRegionHeader(b, 7, 42, 256<<10)
+	if seq, err := decodeRegionHeader(b, 7, 256<<10); err != nil || seq != 42 {
+		t.Fatalf("decode: %d %v", seq, err)
+	}
+	for _, tc := range []struct {
+		name       string
+		region     uint32
+		regionSize int64
+		mutate     func([]byte)
+	}{
+		{"other region", 8, 256 << 10, nil},
+		{"other region size", 7, 512 << 10, nil},
+		{"flipped bit", 7, 256 << 10, func(b []byte) { b[10] ^= 1 }},
+		{"zeroes", 7, 256 << 10, func(b []byte) { clear(b) }},
+	} {
+		bb := bytes.Clone(b)
+		if tc.mutate != nil {
+			tc.mutate(bb)
+		}
+		if _, err := decodeRegionHeader(bb, tc.region, tc.regionSize); !errors.Is(err, errBadItem) {
+			t.Errorf("%s: err %v, want errBadItem", tc.name, err)
+		}
+	}
+	if _, err := decodeRegionHeader(b[:regionHeaderSize-1], 7, 256<<10); !errors.Is(err, errBadItem) {
+		t.Errorf("short: err %v", err)
+	}
+}
+
+func FuzzDecodeRegionHeader(f *testing.F) {
+	b := make([]byte, regionHeaderSize)
+	encodeRegionHeader(b, 3, 9, 256<<10)
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		seq, err := decodeRegionHeader(b, 3, 256<<10)
+		if err != nil {
+			return
+		}
+		again := make([]byte, regionHeaderSize)
+		encodeRegionHeader(again, 3, seq, 256<<10)
+		if !bytes.Equal(again, b[:regionHeaderSize]) {
+			t.Fatalf("decoded header does not re-encode to the same bytes")
+		}
+	})
+}
+
+// TestSmallItemFootprint wants a block-sized object packed within one
+// 128-byte unit of its encoded length at every supported region size up to
+// the default (it took 5 KiB with 16 MiB regions and a 1 KiB unit), and a
+// location that still addresses every unit of the largest region.
+func TestSmallItemFootprint(t *testing.T) {
+	for _, region := range []int64{64 << 10, 1 << 20, 16 << 20} {
+		c := newSSDCore(2, region)
+		n := encodedItemLen(40, 4096) // a 4 KiB object with a 40-byte key
+		if fp := c.footprint(n); fp != 4224 {
+			t.Errorf("region %d: 4 KiB object takes %d bytes on flash, want 4224", region, fp)
+		}
+		last := makeLoc(maxRegions-1, uint32(region/c.unit-1), uint32(region/c.unit))
+		if last.region() != maxRegions-1 || int64(last.offUnits()) != region/c.unit-1 || int64(last.sizeUnits()) != region/c.unit {
+			t.Errorf("region %d: location fields overflow: %+v", region, c.unpack(last))
+		}
+	}
 }

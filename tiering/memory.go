@@ -1,7 +1,8 @@
 package tiering
 
-// ssdIndexBytesPerItem is the SSD index's worst steady cost per item (a
-// 12-byte slot at 75% fill); ssdIndexItemBytes is the smallest average item
+// ssdIndexBytesPerItem is the SSD index's worst cost per item (a 12-byte
+// slot at 76% fill, with its directory and shard headers);
+// ssdIndexItemBytes is the smallest average item
 // the estimate assumes (an item below a 4 KiB page is rare on an SSD cache
 // that exists to save HDD seeks).
 const (
@@ -13,8 +14,10 @@ const (
 // RAM cache's capacity (its item weights include Go's allocation rounding
 // and per-entry overheads, so the capacity bounds the heap it takes), and,
 // with the SSD cache on, its region buffers, its admission queue, its index
-// (16 bytes per item at one item per 4 KiB of SSD, doubled for the rehash
-// while it grows) and the admission sketch.
+// (16 bytes per item at one item per 4 KiB of SSD, counted twice: the
+// index now grows one shard at a time and needs only one shard, ~50 KiB, more,
+// but the node's budget figures still count the old whole-table rehash)
+// and the admission sketch.
 func (o Options) MemoryBytes() int64 {
 	o = o.sizeDefaults()
 	total := max(o.RAMCacheBytes, 0)

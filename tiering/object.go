@@ -79,7 +79,7 @@ func (o *Object) bytesAt(pos int64) ([]byte, int64, error) {
 	o.read = true
 	o.mu.Unlock()
 	if first && o.s.ssd != nil {
-		o.s.adm.recordAccess(objectHash(o.info.Key, o.info.Version, o.info.Checksum))
+		o.s.adm.recordAccess(objectHash(o.info.Key, o.info.Version, o.info.Checksum), o.info.Size)
 	}
 	data, off, tier, err := o.s.fetch(o.ctx, o.info, o.lay, int(pos/o.lay.seg))
 	o.mu.Lock()

@@ -55,6 +55,11 @@ type Options struct {
 	// AdmitWindow: the frequency sketch halves its counts at least this
 	// often; default 1 hour.
 	AdmitWindow time.Duration
+	// SSDRebuildTime bounds the rebuild of the SSD cache's index from its
+	// regions when no index was saved (after a crash): Open scans the
+	// newest regions first and stops after this long, leaving the older
+	// ones free. Default 30 s; negative: no rebuild, a crash starts cold.
+	SSDRebuildTime time.Duration
 
 	Logger *slog.Logger
 	// Now is the clock for the write budget and sketch; nil means time.Now.
@@ -67,6 +72,7 @@ const (
 	defaultSSDMaxItemBytes = 4 << 20
 	defaultRegionBuffers   = 4
 	defaultAdmitWindow     = time.Hour
+	defaultSSDRebuildTime  = 30 * time.Second
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -95,6 +101,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.AdmitWindow == 0 {
 		o.AdmitWindow = defaultAdmitWindow
+	}
+	if o.SSDRebuildTime == 0 {
+		o.SSDRebuildTime = defaultSSDRebuildTime
 	}
 	if o.SSDCacheBytes > 0 && o.SSDPath == "" {
 		return o, fmt.Errorf("%w: SSDCacheBytes set without SSDPath", ErrBadOptions)

@@ -10,22 +10,25 @@ import (
 // start. All integers little-endian:
 //
 //	magic "STRTSSDX" | format u32 | unit u32 | region size u64 | regions u32
-//	next seq u64 | index slots u64 | index count u64 | fifo length u32
+//	next seq u64 | index depth u32 | index shards u32 | index count u64
+//	fifo length u32
 //	per region: state u8, seq u64, end u64, live u64, items u32   (29 bytes)
 //	fifo: region u32 each, oldest first
-//	index slots: 3 x u32 each (fingerprint, packed low, packed high)
+//	per index shard, in directory order: depth u8, slots u32, then
+//	  3 x u32 per slot (fingerprint, packed low, packed high)
 //	CRC32C of everything above, u32
 //
 // Only free and sealed regions appear: close writes every other region first.
 const (
 	snapshotMagic   = "STRTSSDX"
-	snapshotFormat  = 1
-	snapshotHeader  = 8 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4
+	snapshotFormat  = 2
+	snapshotHeader  = 8 + 4 + 4 + 8 + 4 + 8 + 4 + 4 + 8 + 4
 	snapshotRegionN = 29
+	snapshotShardN  = 5
 )
 
 func encodeSnapshot(c *ssdCore) []byte {
-	n := snapshotHeader + len(c.regions)*snapshotRegionN + 4*len(c.fifo) + 4*len(c.index.slots) + 4
+	n := snapshotHeader + len(c.regions)*snapshotRegionN + 4*len(c.fifo) + snapshotShardN*c.index.shards + 12*c.index.slots + 4
 	b := make([]byte, 0, n)
 	le := binary.LittleEndian
 	b = append(b, snapshotMagic...)
@@ -34,7 +37,8 @@ func encodeSnapshot(c *ssdCore) []byte {
 	b = le.AppendUint64(b, uint64(c.regionSize))
 	b = le.AppendUint32(b, uint32(len(c.regions)))
 	b = le.AppendUint64(b, c.nextSeq)
-	b = le.AppendUint64(b, uint64(c.index.n))
+	b = le.AppendUint32(b, uint32(c.index.depth))
+	b = le.AppendUint32(b, uint32(c.index.shards))
 	b = le.AppendUint64(b, uint64(c.index.count))
 	b = le.AppendUint32(b, uint32(len(c.fifo)))
 	for _, r := range c.regions {
@@ -47,9 +51,13 @@ func encodeSnapshot(c *ssdCore) []byte {
 	for _, r := range c.fifo {
 		b = le.AppendUint32(b, r)
 	}
-	for _, v := range c.index.slots {
-		b = le.AppendUint32(b, v)
-	}
+	c.index.eachShard(func(_ int, sh *indexShard) {
+		b = append(b, sh.depth)
+		b = le.AppendUint32(b, uint32(sh.n))
+		for _, v := range sh.slots {
+			b = le.AppendUint32(b, v)
+		}
+	})
 	return le.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -70,21 +78,22 @@ func decodeSnapshot(b []byte, numRegions int, regionSize int64) (*ssdCore, error
 	if string(b[:8]) != snapshotMagic || le.Uint32(b[8:]) != snapshotFormat {
 		return bad("bad magic or format")
 	}
-	c := newSSDCore(numRegions, regionSize, 0)
+	c := newSSDCore(numRegions, regionSize)
 	if int64(le.Uint32(b[12:])) != c.unit || int64(le.Uint64(b[16:])) != regionSize || int(le.Uint32(b[24:])) != numRegions {
 		return bad("geometry differs from configuration (unit %d, region size %d, regions %d)",
 			le.Uint32(b[12:]), le.Uint64(b[16:]), le.Uint32(b[24:]))
 	}
 	c.nextSeq = le.Uint64(b[28:])
-	slots := le.Uint64(b[36:])
+	depth := le.Uint32(b[36:])
+	shards := uint64(le.Uint32(b[40:]))
 	count := le.Uint64(b[44:])
 	fifoLen := uint64(le.Uint32(b[52:]))
-	if slots < indexMinSlots || slots > uint64(c.maxSlots) || float64(count) > indexMaxLoad*float64(slots) || fifoLen > uint64(numRegions) {
-		return bad("index of %d slots, %d items, fifo %d out of range", slots, count, fifoLen)
+	if depth > indexMaxDepth || shards == 0 || shards > 1<<depth || count > uint64(c.maxItems) || fifoLen > uint64(numRegions) {
+		return bad("index of depth %d, %d shards, %d items, fifo %d out of range", depth, shards, count, fifoLen)
 	}
-	want := uint64(snapshotHeader) + uint64(numRegions)*snapshotRegionN + 4*fifoLen + 12*slots + 4
-	if uint64(len(b)) != want {
-		return bad("%d bytes, want %d", len(b), want)
+	fixed := uint64(snapshotHeader) + uint64(numRegions)*snapshotRegionN + 4*fifoLen + snapshotShardN*shards + 4
+	if uint64(len(b)) < fixed || (uint64(len(b))-fixed)%12 != 0 {
+		return bad("%d bytes, want %d and whole slots", len(b), fixed)
 	}
 	p := b[snapshotHeader:]
 	c.free = c.free[:0]
@@ -120,30 +129,28 @@ func decodeSnapshot(b []byte, numRegions int, regionSize int64) (*ssdCore, error
 			return bad("sealed region %d missing from fifo", i)
 		}
 	}
-	c.index = &itemIndex{slots: make([]uint32, 3*slots), n: int(slots)}
-	for i := range c.index.slots {
-		c.index.slots[i] = le.Uint32(p)
-		p = p[4:]
+	idx, p, err := decodeSnapshotIndex(p[:len(p)-4], uint8(depth), int(shards))
+	if err != nil {
+		return bad("%v", err)
 	}
+	c.index = idx
 	// Recount from the table: the per-region counters must agree with it.
 	var items = make([]int32, numRegions)
 	var live = make([]int64, numRegions)
-	for i := 0; i < c.index.n; i++ {
-		fp, v := c.index.at(i)
-		if v == 0 {
-			continue
-		}
+	var outside bool
+	idx.each(func(_ uint32, v uint64) {
 		l := c.unpack(packedLoc(v & (1<<locExtraShift - 1)))
 		if int(l.region) >= numRegions || c.regions[l.region].state != regionSealed || l.size == 0 || l.off+l.size > c.regions[l.region].end {
-			return bad("index entry points outside a sealed region")
-		}
-		if c.index.find(uint64(fp)<<32|(v>>locExtraShift)<<24) != i {
-			return bad("index entry %d is not where its hash leads", i)
+			outside = true
+			return
 		}
 		items[l.region]++
 		live[l.region] += l.size
 		c.liveItems++
 		c.liveBytes += l.size
+	})
+	if outside {
+		return bad("index entry points outside a sealed region")
 	}
 	if uint64(c.liveItems) != count {
 		return bad("index holds %d items, header says %d", c.liveItems, count)
@@ -153,6 +160,61 @@ func decodeSnapshot(b []byte, numRegions int, regionSize int64) (*ssdCore, error
 			return bad("region %d counters disagree with the index", i)
 		}
 	}
-	c.index.count = int(count)
 	return c, nil
+}
+
+// decodeSnapshotIndex rebuilds the index from its shards (p holds exactly
+// them) and checks that they tile the directory and that every entry is in
+// its shard where its hash leads.
+func decodeSnapshotIndex(p []byte, depth uint8, shards int) (*itemIndex, []byte, error) {
+	le := binary.LittleEndian
+	t := &itemIndex{dir: make([]*indexShard, 1<<depth), depth: depth}
+	pos := 0
+	for range shards {
+		if len(p) < snapshotShardN {
+			return nil, nil, fmt.Errorf("shard %d: truncated", t.shards)
+		}
+		d, n := p[0], uint64(le.Uint32(p[1:]))
+		p = p[snapshotShardN:]
+		span := 1 << (depth - min(d, depth))
+		if d > depth || n < shardMinSlots || n*12 > uint64(len(p)) || pos%span != 0 || pos+span > len(t.dir) {
+			return nil, nil, fmt.Errorf("shard %d: depth %d, %d slots at directory slot %d", t.shards, d, n, pos)
+		}
+		s := &indexShard{slots: make([]uint32, 3*n), n: int(n), depth: d}
+		for i := range s.slots {
+			s.slots[i] = le.Uint32(p)
+			p = p[4:]
+		}
+		prefix := uint32(pos >> (depth - d))
+		for i := 0; i < s.n; i++ {
+			fp, v := s.at(i)
+			if v == 0 {
+				if fp != 0 {
+					return nil, nil, fmt.Errorf("shard %d: empty slot %d with a fingerprint", t.shards, i)
+				}
+				continue
+			}
+			s.count++
+			if (d > 0 && fp>>(32-d) != prefix) || s.find(fp, v>>locExtraShift) != i {
+				return nil, nil, fmt.Errorf("shard %d: entry %d is not where its hash leads", t.shards, i)
+			}
+		}
+		if s.count >= s.n {
+			return nil, nil, fmt.Errorf("shard %d: full", t.shards)
+		}
+		for i := pos; i < pos+span; i++ {
+			t.dir[i] = s
+		}
+		pos += span
+		t.shards++
+		t.count += s.count
+		t.slots += s.n
+		if d == depth {
+			t.atGlobal++
+		}
+	}
+	if pos != len(t.dir) || len(p) != 0 {
+		return nil, nil, fmt.Errorf("shards cover %d of %d directory slots, %d bytes left", pos, len(t.dir), len(p))
+	}
+	return t, p, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strata/internal/mix"
 	"strconv"
 	"time"
@@ -90,17 +89,17 @@ func newSimTiered(c simTieredConfig) *simTiered {
 	if c.admitAll {
 		s.res.policy = "tiered-admit-all"
 	}
-	width := sketchWidthFor(c.ramBytes, c.ssdBytes)
-	s.adm = newAdmissionPolicy(admissionConfig{
-		sketchWidth:  width,
-		sketchPeriod: time.Hour,
-		maxObject:    c.ssdMaxObject,
-		admitAll:     c.admitAll,
-		now:          func() time.Time { return s.clock },
+	// The Store's admission at these sizes, on the simulated clock.
+	ac := admissionConfigFor(Options{
+		RAMCacheBytes: c.ramBytes, SSDCacheBytes: c.ssdBytes,
+		SSDMaxItemBytes: c.ssdMaxObject, RAMMaxItemBytes: c.segSize, AdmitWindow: defaultAdmitWindow,
 	})
+	ac.now = func() time.Time { return s.clock }
+	ac.admitAll = c.admitAll
+	s.adm = newAdmissionPolicy(ac)
 	regions := int(c.ssdBytes / c.regionSize)
 	if regions >= 2 {
-		s.ssd = newSSDCore(regions, c.regionSize, 0)
+		s.ssd = newSSDCore(regions, c.regionSize)
 		s.flash = make([][]simFlashItem, regions)
 	}
 	switch {
@@ -169,11 +168,6 @@ func (s *simTiered) reclaim() {
 	s.reclaiming = true
 	defer func() { s.reclaiming = false }()
 	for s.ssd.needReclaim(ssdReserveRegions) {
-		resident := s.ssd.liveItems
-		if s.ram != nil {
-			resident += s.ram.items()
-		}
-		s.adm.setResidentItems(resident)
 		r, _ := s.ssd.beginReclaim()
 		items := s.flash[r]
 		s.flash[r] = nil
@@ -203,7 +197,7 @@ func (s *simTiered) reclaim() {
 func (s *simTiered) get(req simRequest) {
 	s.clock = s.clock.Add(time.Millisecond)
 	key := strconv.FormatUint(req.id, 36)
-	s.adm.recordAccess(objectHash(key, 1, 0))
+	s.adm.recordAccess(objectHash(key, 1, 0), req.size)
 	nseg := int((req.size + s.segSize - 1) / s.segSize)
 	missed := false
 	for seg := range nseg {
@@ -312,7 +306,11 @@ func (b *simBaseline) get(req simRequest) {
 // simTraceConfig describes a synthetic trace: Zipf popularity over ranks
 // with churn (a fraction of requests retires the object at a random rank
 // and puts a brand-new object there), and object sizes log-uniform in
-// [minSize, maxSize].
+// [minSize, maxSize]. Optionally the whole hot set moves (every shiftEvery
+// requests all ranks move to other objects), a fraction scan of requests
+// read objects never read before or after (a scan), and a fraction loop
+// walk cyclically over loopKeys objects of their own (a loop larger than
+// the cache defeats LRU).
 type simTraceConfig struct {
 	keys             uint64
 	requests         int
@@ -320,6 +318,10 @@ type simTraceConfig struct {
 	churn            float64
 	minSize, maxSize int64
 	seed             uint64
+	shiftEvery       int
+	scan             float64
+	loop             float64
+	loopKeys         uint64
 }
 
 // makeTrace returns the requests and the footprint (bytes of all distinct
@@ -345,19 +347,41 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 	seen := map[uint64]bool{}
 	var footprint int64
 	reqs := make([]simRequest, c.requests)
+	const scanBase, loopBase = 1 << 62, 1 << 61 // id spaces of their own
+	var scanned, looped uint64
 	for i := range reqs {
 		if c.churn > 0 && r.Float64() < c.churn {
 			ids[r.Uint64N(c.keys)] = next
 			next++
 		}
-		id := ids[z.Next(r)]
+		if c.shiftEvery > 0 && i > 0 && i%c.shiftEvery == 0 {
+			for j := range ids { // a new hot set: every rank gets a new object
+				ids[j] = next
+				next++
+			}
+		}
+		u := 1.0 // draw only for traces with scans or loops: the plain stream stays as it was
+		if c.scan > 0 || c.loop > 0 {
+			u = r.Float64()
+		}
+		var id uint64
+		switch {
+		case u < c.scan:
+			id = scanBase + scanned
+			scanned++
+		case u < c.scan+c.loop && c.loopKeys > 0:
+			id = loopBase + looped%c.loopKeys
+			looped++
+		default:
+			id = ids[z.Next(r)]
+		}
 		reqs[i] = simRequest{id: id, size: size(id)}
 		if !seen[id] {
 			seen[id] = true
 			footprint += reqs[i].size
 		}
 	}
-	return reqs, footprint, nil
+	return withNextAccesses(reqs), footprint, nil
 }
 
 func replay(p simPolicy, reqs []simRequest) {
@@ -366,44 +390,18 @@ func replay(p simPolicy, reqs []simRequest) {
 	}
 }
 
-// offlineLFU is a bound, not a policy: it knows every object's request
-// count in the whole trace and statically caches the most requested
-// objects that fit; every first request is still a miss.
-func offlineLFU(reqs []simRequest, capacity int64) simResult {
-	res := simResult{policy: "offline-lfu-bound"}
-	count := map[uint64]int64{}
-	size := map[uint64]int64{}
-	for _, q := range reqs {
-		count[q.id]++
-		size[q.id] = q.size
-		res.requests++
-		res.bytes += q.size
-	}
-	ids := make([]uint64, 0, len(count))
-	for id := range count {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		if count[ids[i]] != count[ids[j]] {
-			return count[ids[i]] > count[ids[j]]
+// withNextAccesses fills in each request's nextAccess (the number, from 1,
+// of the object's next request; -1 for none), so Belady can replay a
+// synthetic trace.
+func withNextAccesses(reqs []simRequest) []simRequest {
+	last := make(map[uint64]int64)
+	for i := len(reqs) - 1; i >= 0; i-- {
+		next, ok := last[reqs[i].id]
+		if !ok {
+			next = -1
 		}
-		return ids[i] < ids[j]
-	})
-	cached := map[uint64]bool{}
-	var used int64
-	for _, id := range ids {
-		if used+size[id] <= capacity {
-			used += size[id]
-			cached[id] = true
-		}
+		reqs[i].nextAccess = next
+		last[reqs[i].id] = int64(i) + 1
 	}
-	seen := map[uint64]bool{}
-	for _, q := range reqs {
-		if !cached[q.id] || !seen[q.id] {
-			res.requestMisses++
-			res.byteMisses += q.size
-		}
-		seen[q.id] = true
-	}
-	return res
+	return reqs
 }

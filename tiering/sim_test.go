@@ -18,7 +18,8 @@ type simRow struct {
 }
 
 // runSimMatrix replays each trace through the tiered policy (and the same
-// with every RAM eviction admitted), LRU and FIFO of the same byte capacity.
+// with every RAM eviction admitted), LRU and FIFO of the same byte capacity,
+// and Belady (the bound) last.
 func runSimMatrix(t testing.TB, trace simTraceConfig, alphas, cachePcts []float64, ramShare float64) []simRow {
 	var rows []simRow
 	for _, alpha := range alphas {
@@ -47,7 +48,9 @@ func runSimMatrix(t testing.TB, trace simTraceConfig, alphas, cachePcts []float6
 			replay(lru, reqs)
 			fifo := newSimBaseline(false, total, cfg.segSize)
 			replay(fifo, reqs)
-			row.results = []simResult{ours.res, all.res, lru.res, fifo.res, offlineLFU(reqs, total)}
+			bound := newSimBelady(total)
+			replay(bound, reqs)
+			row.results = []simResult{ours.res, all.res, lru.res, fifo.res, bound.res}
 			rows = append(rows, row)
 			t.Logf("alpha %.1f cache %.0f%% of %.1f GiB footprint: RAM %d MiB, SSD %d MiB, region %d MiB",
 				alpha, pct, float64(footprint)/(1<<30), ram>>20, (total-ram)>>20, cfg.regionSize>>20)
@@ -99,7 +102,7 @@ func TestSimQuick(t *testing.T) {
 // TestSimPolicyBeatsLRU asserts what the policy is for, on a synthetic Zipf
 // trace small enough for every run: fewer byte misses than LRU of the same
 // capacity by a margin, far fewer SSD writes than admitting every RAM
-// eviction, and no policy better than the offline bound.
+// eviction, and no policy better than Belady, the bound.
 func TestSimPolicyBeatsLRU(t *testing.T) {
 	trace := simTraceConfig{keys: 5000, requests: 60000, churn: 0.01, minSize: 1 << 10, maxSize: 4 << 20, seed: 11}
 	rows := runSimMatrix(t, trace, []float64{0.8, 1.0}, []float64{10}, 0.1)
@@ -117,7 +120,7 @@ func TestSimPolicyBeatsLRU(t *testing.T) {
 		}
 		for _, res := range r.results[:len(r.results)-1] {
 			if res.byteMissRatio() < bound.byteMissRatio() {
-				t.Errorf("alpha %.1f cache %.0f%%: %s byte miss %.4f beats the offline bound %.4f: the bound or the simulator is wrong",
+				t.Errorf("alpha %.1f cache %.0f%%: %s byte miss %.4f beats Belady's %.4f: the bound or the simulator is wrong",
 					r.alpha, r.cachePct, res.policy, res.byteMissRatio(), bound.byteMissRatio())
 			}
 		}

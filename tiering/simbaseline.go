@@ -4,13 +4,14 @@ import (
 	"container/heap"
 	"container/list"
 	"math"
+	"strconv"
 )
 
 // This file holds the whole-object baselines the simulator compares the
 // tiered policy with, at exactly the same bytes and in the manner of
 // libCacheSim (an object larger than the cache is never inserted; a miss
 // inserts, evicting until the object fits): LRU and FIFO (simBaseline in
-// sim.go with one segment per object), S3-FIFO, SIEVE and Belady.
+// sim.go with one segment per object), S3-FIFO, SIEVE, W-TinyLFU and Belady.
 
 // newWholeObjectBaseline is LRU (lru) or FIFO over whole objects.
 func newWholeObjectBaseline(lru bool, capacity int64) *simBaseline {
@@ -289,3 +290,38 @@ func (b *simBelady) get(q simRequest) {
 		b.used -= v.size
 	}
 }
+
+// simWTinyLFU is W-TinyLFU as Caffeine and otter run it (the RAM tier's
+// policy, modelled step by step by simRAM): a 1% window LRU, a segmented
+// LRU main, a count-min sketch duel between the window's and the main's
+// oldest, and the hill climber that resizes the window. Here it weighs
+// whole objects by their size alone, as the other baselines do.
+// libCacheSim's W-TinyLFU keeps the window at 1%; the climber makes this
+// one adapt, so the two differ by a few points at some sizes.
+type simWTinyLFU struct {
+	c   *simRAM
+	res simResult
+}
+
+func newSimWTinyLFU(capacity int64, seed uint64) *simWTinyLFU {
+	s := &simWTinyLFU{c: newSimRAM(capacity, seed, nil)}
+	s.c.weigh = func(_ ramKey, v ramValue) uint64 { return uint64(v.size) }
+	s.res.policy = "wtinylfu"
+	return s
+}
+
+func (s *simWTinyLFU) get(q simRequest) {
+	s.res.requests++
+	s.res.bytes += q.size
+	k := ramKey{key: strconv.FormatUint(q.id, 36)}
+	if _, ok := s.c.get(k); ok {
+		return
+	}
+	s.res.requestMisses++
+	s.res.byteMisses += q.size
+	if uint64(q.size) <= s.c.maximum {
+		s.c.set(k, ramValue{size: q.size})
+	}
+}
+
+func (s *simWTinyLFU) result() simResult { return s.res }

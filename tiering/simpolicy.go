@@ -30,12 +30,13 @@ const (
 	PolicyFIFO           = "fifo"
 	PolicyS3FIFO         = "s3fifo"
 	PolicySIEVE          = "sieve"
+	PolicyWTinyLFU       = "wtinylfu"
 	PolicyBelady         = "belady"
 )
 
 // SimPolicies lists the policy names NewSimulator accepts, Strata's first.
 func SimPolicies() []string {
-	return []string{PolicyStrata, PolicyStrataAdmitAll, PolicyLRU, PolicyFIFO, PolicyS3FIFO, PolicySIEVE, PolicyBelady}
+	return []string{PolicyStrata, PolicyStrataAdmitAll, PolicyLRU, PolicyFIFO, PolicyS3FIFO, PolicySIEVE, PolicyWTinyLFU, PolicyBelady}
 }
 
 // SimConfig sizes one simulated cache. The baselines get RAMBytes+SSDBytes
@@ -136,6 +137,8 @@ func newSimPolicy(name string, c simPolicyConfig) (simPolicy, error) {
 		return newSimS3FIFO(c.cacheBytes), nil
 	case PolicySIEVE:
 		return newSimSIEVE(c.cacheBytes), nil
+	case PolicyWTinyLFU:
+		return newSimWTinyLFU(c.cacheBytes, c.seed), nil
 	case PolicyBelady:
 		return newSimBelady(c.cacheBytes), nil
 	}

@@ -34,6 +34,7 @@ type simRAM struct {
 	previousHitRate                 float64
 	rand                            *rand.Rand
 	onEvict                         func(ramKey, ramValue)
+	weigh                           func(ramKey, ramValue) uint64
 }
 
 type simRAMEntry struct {
@@ -63,6 +64,7 @@ func newSimRAM(capacity int64, seed uint64, onEvict func(ramKey, ramValue)) *sim
 		rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), onEvict: onEvict,
 	}
 	r.sketch.seed = seed
+	r.weigh = func(k ramKey, v ramValue) uint64 { return uint64(ramWeight(k, v)) }
 	return r
 }
 
@@ -110,7 +112,7 @@ func (r *simRAM) move(e *list.Element, q *list.List) *list.Element {
 }
 
 func (r *simRAM) set(k ramKey, v ramValue) {
-	w := uint64(ramWeight(k, v))
+	w := r.weigh(k, v)
 	if e, ok := r.entries[k]; ok {
 		it := e.Value.(*simRAMEntry)
 		r.weighted = r.weighted - it.weight + w

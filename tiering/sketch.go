@@ -7,29 +7,27 @@ import (
 )
 
 // freqSketch is a count-min sketch of recent accesses with 4 rows of 8-bit
-// counters and conservative update. It forgets: every window (a number of
-// recorded accesses, or a wall-clock duration, whichever comes first) all
-// counters are halved, so the estimate is the reuse of an item in the last
-// few windows rather than since start.
+// counters and conservative update. It forgets: every window of traffic
+// (bytes read, counted as the accesses are recorded) or of wall-clock time,
+// whichever comes first, all counters are halved, so the estimate is the
+// reuse of an item in the last few windows rather than since start. Tying
+// the window to traffic rather than to the items the caches hold keeps the
+// sketch ageing at the pace the caches turn over, whatever their size and
+// however many items they hold.
 //
 // Not safe for concurrent use.
 type freqSketch struct {
 	rows     [4][]uint8
 	mask     uint64
-	added    int64
-	window   int64         // halve after this many additions
+	added    int64         // bytes of traffic since the last halving (halved with the counters)
+	window   int64         // halve after this many bytes
 	period   time.Duration // and at least this often (0: never by time)
 	lastHalf time.Time
 	halvings int64
 }
 
-// minSketchWindow is the least number of additions between halvings;
-// sketchWindowPerItem scales the window with the items the caches hold.
-const (
-	minSketchWindow     = 10_000
-	sketchWindowPerItem = 200
-)
-
+// newFreqSketch returns a sketch of at least width counters per row that
+// halves after window bytes of traffic (0: 10 x width x 64 KiB) or period.
 func newFreqSketch(width int, window int64, period time.Duration, now time.Time) *freqSketch {
 	w := 1024
 	for w < width {
@@ -37,7 +35,7 @@ func newFreqSketch(width int, window int64, period time.Duration, now time.Time)
 	}
 	s := &freqSketch{mask: uint64(w - 1), window: window, period: period, lastHalf: now}
 	if s.window <= 0 {
-		s.window = int64(10 * w)
+		s.window = int64(10*w) << 16
 	}
 	for i := range s.rows {
 		s.rows[i] = make([]uint8, w)
@@ -49,8 +47,9 @@ func (s *freqSketch) slot(h uint64, row int) uint64 {
 	return mix.Mix64(h+uint64(row)*0x9e3779b97f4a7c15) & s.mask
 }
 
-// add records one access of h and returns the new estimate.
-func (s *freqSketch) add(h uint64, now time.Time) uint8 {
+// add records one access of h, of n bytes of traffic, and returns the new
+// estimate.
+func (s *freqSketch) add(h uint64, n int64, now time.Time) uint8 {
 	s.maybeHalve(now)
 	est := s.estimate(h)
 	if est < 255 {
@@ -62,7 +61,7 @@ func (s *freqSketch) add(h uint64, now time.Time) uint8 {
 		}
 		est++
 	}
-	s.added++
+	s.added += max(n, 1)
 	return est
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"strata/ioengine"
 )
@@ -30,15 +31,13 @@ type ssdConfig struct {
 	buffers     int   // in-RAM region buffers (fill + flushing + reclaim)
 	queueBytes  int64 // admission queue bound
 	maxInFlight int
-	fileMode    fs.FileMode // of the created cache file and index snapshot
+	fileMode    fs.FileMode   // of the created cache file and index snapshot
+	rebuildTime time.Duration // bound on the rebuild from regions after a crash (<0: none)
 	adm         *admissionPolicy
 	logger      *slog.Logger
 	// inRAM reports whether the RAM tier holds an item (without counting an
 	// access); reclaim drops SSD copies RAM already has. May be nil.
 	inRAM func(ramKey) bool
-	// residentItems is how many items the caches hold, to size the
-	// admission sketch's window. May be nil.
-	residentItems func() int64
 }
 
 // ssdCache is the SSD tier: ssdCore plus the cache file, region buffers,
@@ -62,7 +61,12 @@ type ssdCache struct {
 	spare     [][]byte
 	closed    bool
 
-	admitQ      chan admitReq
+	admitQ chan admitReq
+	// queued counts the offers of each item hash waiting in admitQ (under
+	// mu); invalidate forgets them, so a delete or overwrite racing with
+	// the admitter cannot leave the old version's item behind. At most
+	// admitQ's capacity entries.
+	queued      map[uint64]int
 	queuedBytes atomic.Int64
 	flushQ      chan uint32
 	stopAdmit   chan struct{}
@@ -152,6 +156,7 @@ func openSSDCache(ctx context.Context, cfg ssdConfig) (*ssdCache, error) {
 		indexPath: cfg.path + ".index",
 		regionBuf: make([][]byte, numRegions),
 		admitQ:    make(chan admitReq, 4096),
+		queued:    make(map[uint64]int),
 		flushQ:    make(chan uint32, cfg.buffers),
 		stopAdmit: make(chan struct{}),
 		stopFlush: make(chan struct{}),
@@ -171,10 +176,16 @@ func openSSDCache(ctx context.Context, cfg ssdConfig) (*ssdCache, error) {
 // used: after a later crash it must not describe regions rewritten since.
 func (s *ssdCache) loadIndex(numRegions int) (*ssdCore, string) {
 	cold := func(why string) (*ssdCore, string) {
-		// Start for 256 KiB items on average (at most 48 MiB); grows as needed.
-		slots := int(min(int64(numRegions)*s.cfg.regionSize/(256<<10), 1<<22))
+		if s.cfg.rebuildTime >= 0 {
+			core, st := s.rebuild(context.Background(), numRegions)
+			if st.items > 0 {
+				s.log.Info("ssd cache: warm start rebuilt from regions", "reason", why, "items", st.items, "regions", st.regions,
+					"bytes_read", st.bytesRead, "elapsed", st.elapsed, "time_bound_reached", st.timedOut, "regions_left_free", st.skipped)
+				return core, "warm: " + st.String()
+			}
+		}
 		s.log.Info("ssd cache: cold start", "reason", why, "regions", numRegions, "region_size", s.cfg.regionSize)
-		return newSSDCore(numRegions, s.cfg.regionSize, slots), "cold: " + why
+		return newSSDCore(numRegions, s.cfg.regionSize), "cold: " + why
 	}
 	size, err := s.cfg.fs.Stat(s.indexPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -242,12 +253,15 @@ func (s *ssdCache) offer(k ramKey, h uint64, objSize int64, data []byte) {
 		return
 	}
 	req := admitReq{key: k.key, version: k.version, sum: k.sum, seg: k.seg, h: h, data: data, footprint: footprint}
+	s.mu.Lock()
 	select {
 	case s.admitQ <- req:
+		s.queued[h]++
 	default:
 		s.queuedBytes.Add(-footprint)
 		s.c.droppedQueue.Add(1)
 	}
+	s.mu.Unlock()
 }
 
 func (s *ssdCache) admitter() {
@@ -258,7 +272,13 @@ func (s *ssdCache) admitter() {
 			return
 		case req := <-s.admitQ:
 			s.mu.Lock()
-			if !s.core.contains(req.h) {
+			wanted := s.queued[req.h] > 0 // else invalidated while queued
+			if n := s.queued[req.h]; n > 1 {
+				s.queued[req.h] = n - 1
+			} else {
+				delete(s.queued, req.h)
+			}
+			if wanted && !s.core.contains(req.h) {
 				ok := s.insertLocked(req.h, req.footprint, func(dst []byte) {
 					encodeItem(dst, req.key, req.version, req.sum, req.seg, req.data)
 				})
@@ -311,8 +331,12 @@ func (s *ssdCache) rotateLocked() bool {
 	if !ok {
 		return false
 	}
-	s.regionBuf[r] = s.spare[len(s.spare)-1]
+	buf := s.spare[len(s.spare)-1]
 	s.spare = s.spare[:len(s.spare)-1]
+	s.regionBuf[r] = buf
+	hdr := s.core.regions[r].end
+	clear(buf[:hdr])
+	encodeRegionHeader(buf, r, s.core.regions[r].seq, s.cfg.regionSize)
 	return true
 }
 
@@ -348,7 +372,10 @@ func (s *ssdCache) flushRegion(ctx context.Context, r uint32) {
 	buf := s.regionBuf[r]
 	end := s.core.regions[r].end
 	s.mu.Unlock()
-	n := ioengine.AlignUp(end, s.align)
+	// Zeroes after the last item end the region for a rebuild's scan
+	// (ssdrebuild.go): the buffer's tail holds an older region's bytes.
+	n := ioengine.AlignUp(min(end+4, s.cfg.regionSize), s.align)
+	clear(buf[end:n])
 	base := int64(r) * s.cfg.regionSize
 	var err error
 	for off := int64(0); off < n && err == nil; off += ssdWritePiece {
@@ -359,6 +386,10 @@ func (s *ssdCache) flushRegion(ctx context.Context, r uint32) {
 		if err == nil && int64(w) != piece {
 			err = fmt.Errorf("short write %d of %d", w, piece)
 		}
+	}
+	if err == nil {
+		// On flash for good, so a rebuild after a crash finds it.
+		err = s.file.Sync(ctx, ioengine.ClassBackground)
 	}
 	s.cfg.adm.charge(n - end) // alignment padding counts against the budget too
 	s.mu.Lock()
@@ -379,16 +410,11 @@ func (s *ssdCache) flushRegion(ctx context.Context, r uint32) {
 // region that were read while resident are reinserted (budget allowing).
 func (s *ssdCache) reclaim(ctx context.Context) {
 	for {
-		var resident int64
-		if s.cfg.residentItems != nil {
-			resident = s.cfg.residentItems()
-		}
 		s.mu.Lock()
 		if s.closed || !s.core.needReclaim(ssdReserveRegions) {
 			s.mu.Unlock()
 			return
 		}
-		resident += s.core.liveItems
 		r, _ := s.core.beginReclaim()
 		meta := s.core.regions[r]
 		var buf []byte
@@ -398,7 +424,6 @@ func (s *ssdCache) reclaim(ctx context.Context) {
 		}
 		s.mu.Unlock()
 
-		s.cfg.adm.setResidentItems(resident)
 		var keep []ssdItem
 		if buf != nil {
 			keep = s.scanRegion(ctx, r, buf[:ioengine.AlignUp(meta.end, s.align)], meta.end)
@@ -441,7 +466,7 @@ func (s *ssdCache) scanRegion(ctx context.Context, r uint32, buf []byte, end int
 		}
 	}
 	var keep []ssdItem
-	for off := int64(0); off < end; {
+	for off := s.core.footprint(regionHeaderSize); off < end; {
 		it, err := decodeItem(buf[off:end])
 		if err != nil {
 			break
@@ -522,6 +547,7 @@ func (s *ssdCache) invalidateAt(h uint64, loc itemLoc) {
 func (s *ssdCache) invalidate(h uint64) {
 	s.mu.Lock()
 	s.core.invalidate(h)
+	delete(s.queued, h)
 	s.mu.Unlock()
 }
 

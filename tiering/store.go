@@ -39,16 +39,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{opts: opts, backend: opts.Backend, log: opts.Logger}
-	width := sketchWidthFor(opts.RAMCacheBytes, opts.SSDCacheBytes)
-	s.adm = newAdmissionPolicy(admissionConfig{
-		sketchWidth:  width,
-		sketchPeriod: opts.AdmitWindow,
-		maxObject:    opts.SSDMaxItemBytes,
-		bytesPerSec:  opts.SSDWriteBytesPerSec,
-		bytesPerDay:  opts.SSDWriteBytesPerDay,
-		maxItem:      max(opts.RAMMaxItemBytes, opts.SSDMaxItemBytes) + itemHeaderSize + 1024,
-		now:          opts.Now,
-	})
+	s.adm = newAdmissionPolicy(admissionConfigFor(opts))
 	if opts.RAMCacheBytes > 0 {
 		s.ram, err = newRAMCache(opts.RAMCacheBytes, s.onRAMEvict)
 		if err != nil {
@@ -65,12 +56,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			queueBytes:  opts.SSDAdmitQueueBytes,
 			maxInFlight: opts.SSDMaxInFlight,
 			fileMode:    opts.FileMode,
+			rebuildTime: opts.SSDRebuildTime,
 			adm:         s.adm,
 			logger:      opts.Logger,
 		}
 		if ram := s.ram; ram != nil {
 			cfg.inRAM = ram.containsQuietly
-			cfg.residentItems = ram.items
 		}
 		s.ssd, err = openSSDCache(ctx, cfg)
 		if errors.Is(err, ErrLocked) {
@@ -216,7 +207,7 @@ func (s *Store) ReadChunk(ctx context.Context, info blockstore.Info, idx int) ([
 		off, n = 0, info.Size
 	}
 	if s.ssd != nil {
-		s.adm.recordAccess(objectHash(info.Key, info.Version, info.Checksum))
+		s.adm.recordAccess(objectHash(info.Key, info.Version, info.Checksum), n)
 	}
 	lay := s.layout(info)
 	out := make([]byte, 0, n)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -395,9 +396,12 @@ func TestWarmRestartAfterCleanShutdown(t *testing.T) {
 	}
 }
 
-// TestColdStartAfterCrash crashes (memfs crash clone) with and without a
-// previous warm restart: the index is never trusted after a crash.
-func TestColdStartAfterCrash(t *testing.T) {
+// TestWarmRebuildAfterCrash crashes (memfs crash clone: only synced bytes
+// survive) with and without a previous warm restart: the saved index is
+// never trusted after a crash, the cache is rebuilt from its regions
+// instead, items are served from the SSD again, and an item damaged on
+// flash is never served (it is read from the HDD tier).
+func TestWarmRebuildAfterCrash(t *testing.T) {
 	fs := memfs.New(memfs.Options{Alignment: 4096})
 	fb := newFakeBackend(64 << 10)
 	o := smallOpts(t, fb)
@@ -405,48 +409,106 @@ func TestColdStartAfterCrash(t *testing.T) {
 	o.FS = fs
 	o.SSDPath = "/ssd/cache"
 	want := map[string][]byte{}
+	infos := map[string]blockstore.Info{}
 	var keys []string
 	e := openEnv(t, o)
 	for i := range 10 {
 		k := fmt.Sprintf("c%d", i)
 		want[k] = randBytes(uint64(i), 3<<10+i*2000)
-		e.put(k, want[k])
+		infos[k] = e.put(k, want[k])
 		keys = append(keys, k)
 	}
 	admitToSSD(t, e, keys, want)
+	// Damage the first segment of one blob on flash: the scan of its region
+	// stops there, so it and the items after it in that region are lost.
+	segs := func(k string) []ramKey {
+		var ks []ramKey
+		for seg := 0; seg*int(o.RAMMaxItemBytes) < len(want[k]); seg++ {
+			ks = append(ks, ramKey{key: k, version: infos[k].Version, sum: infos[k].Checksum, seg: uint32(seg)})
+		}
+		return ks
+	}
+	bad := keys[len(keys)/2]
+	e.s.ssd.mu.Lock()
+	badLoc, ok := e.s.ssd.core.lookup(segs(bad)[0].hash())
+	items := e.s.ssd.core.liveItems
+	lost := map[string]bool{}
+	var lostItems int64
+	for _, k := range keys {
+		for _, rk := range segs(k) {
+			if l, ok := e.s.ssd.core.lookup(rk.hash()); ok && l.region == badLoc.region && l.off >= badLoc.off {
+				lost[k] = true
+				lostItems++
+			}
+		}
+	}
+	e.s.ssd.mu.Unlock()
+	if !ok {
+		t.Fatalf("%s not on the SSD", bad)
+	}
 	crashed := fs.CrashClone()
 	e.s.Close()
+	f, err := crashed.OpenFile("/ssd/cache", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := int64(badLoc.region)*o.RegionSize + badLoc.off + itemHeaderSize + int64(len(bad)) + 100
+	b := make([]byte, 1)
+	f.ReadAt(b, pos)
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, pos); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 
-	// Crash without clean shutdown: cold.
+	// Crash without clean shutdown: rebuilt from the regions.
 	o2 := o
 	o2.FS = crashed
 	e2 := openEnv(t, o2)
-	if st := e2.s.Stats(); st.SSDCache.Start[:4] != "cold" || st.SSD.Items != 0 {
-		t.Fatalf("after crash: start %q with %d items, want cold", st.SSDCache.Start, st.SSD.Items)
+	if st := e2.s.Stats(); !strings.HasPrefix(st.SSDCache.Start, "warm: rebuilt") || st.SSD.Items != items-lostItems {
+		t.Fatalf("after crash: start %q with %d items, want rebuilt with %d of %d", st.SSDCache.Start, st.SSD.Items, items-lostItems, items)
 	}
 	for _, k := range keys {
-		if tier := e2.mustGet(k, want[k]); tier != "hdd" {
-			t.Errorf("%s after crash: tier %q", k, tier)
+		tier := e2.mustGet(k, want[k]) // right bytes, whatever the tier
+		if wantTier := map[bool]string{true: "hdd", false: "ssd"}[lost[k]]; tier != wantTier {
+			t.Errorf("%s after crash: tier %q, want %s", k, tier, wantTier)
 		}
 	}
 	e2.s.Close()
 
-	// The clean shutdown above saved an index on fs: warm once...
+	// The clean shutdown above saved an index on fs: warm from it once...
 	e3 := openEnv(t, o)
-	if st := e3.s.Stats(); st.SSDCache.Start[:4] != "warm" {
-		t.Fatalf("after clean shutdown: start %q, want warm", st.SSDCache.Start)
+	if st := e3.s.Stats(); !strings.HasPrefix(st.SSDCache.Start, "warm: ") || strings.Contains(st.SSDCache.Start, "rebuilt") {
+		t.Fatalf("after clean shutdown: start %q, want warm from the index", st.SSDCache.Start)
 	}
-	// ...but a crash after that warm start must not reuse the index.
+	// ...but a crash after that warm start does not reuse the index: it
+	// rebuilds from the regions again.
 	crashed2 := fs.CrashClone()
 	e3.s.Close()
 	o4 := o
 	o4.FS = crashed2
 	e4 := openEnv(t, o4)
-	if st := e4.s.Stats(); st.SSDCache.Start[:4] != "cold" {
-		t.Fatalf("crash after warm start: start %q, want cold", st.SSDCache.Start)
+	if st := e4.s.Stats(); !strings.HasPrefix(st.SSDCache.Start, "warm: rebuilt") {
+		t.Fatalf("crash after warm start: start %q, want rebuilt", st.SSDCache.Start)
 	}
 	for _, k := range keys {
-		e4.mustGet(k, want[k])
+		if tier := e4.mustGet(k, want[k]); tier != "ssd" && !lost[k] {
+			t.Errorf("%s after the second crash: tier %q", k, tier)
+		}
+	}
+	crashed3 := crashed2.CrashClone() // no index: the warm start removed it
+	e4.s.Close()
+
+	// With the rebuild turned off (or given no time), a crash starts cold.
+	for _, d := range []time.Duration{-1, time.Nanosecond} {
+		o5 := o
+		o5.FS = crashed3.CrashClone()
+		o5.SSDRebuildTime = d
+		e5 := openEnv(t, o5)
+		if st := e5.s.Stats(); !strings.HasPrefix(st.SSDCache.Start, "cold") || st.SSD.Items != 0 {
+			t.Errorf("rebuild time %v: start %q with %d items, want cold", d, st.SSDCache.Start, st.SSD.Items)
+		}
+		e5.s.Close()
 	}
 }
 

@@ -44,11 +44,12 @@ func TestRAMNoInsertSilentlyDropped(t *testing.T) {
 }
 
 func TestSSDCoreReclaimReinsertsHitItems(t *testing.T) {
-	c := newSSDCore(3, 64<<10, 0)
+	c := newSSDCore(3, 64<<10)
+	item := int64(16<<10) - c.unit // four fit a region after its header
 	place := func(h uint64) itemLoc {
 		t.Helper()
 		for {
-			loc, res := c.place(h, 16<<10)
+			loc, res := c.place(h, item)
 			switch res {
 			case placed:
 				return loc
@@ -70,7 +71,7 @@ func TestSSDCoreReclaimReinsertsHitItems(t *testing.T) {
 	}
 	c.touch(mix.Mix64(1))
 	c.invalidate(mix.Mix64(2))
-	if got := c.regions[locs[0].region].live; got != 3*(16<<10) {
+	if got := c.regions[locs[0].region].live; got != 3*item {
 		t.Fatalf("live bytes of region %d: %d after one invalidation", locs[0].region, got)
 	}
 	if !c.needReclaim(2) {
@@ -169,11 +170,23 @@ func TestSSDAdmissionFilters(t *testing.T) {
 			t.Fatalf("dropped %d, admissions %d", st.SSDCache.DroppedQueueFull, st.SSD.Admissions)
 		}
 	})
-	t.Run("sketch forgets", func(t *testing.T) {
+	t.Run("empty SSD admits, a full one filters", func(t *testing.T) {
+		a := newAdmissionPolicy(admissionConfig{sketchWidth: 1024})
+		a.recordAccess(8, 1)
+		if v := a.decide(8, 1, 1); v != admitYes {
+			t.Fatalf("read once, nothing evicted yet: %v, want admitted (free flash costs no hit)", v)
+		}
+		a.keepOnReclaim(99, false) // the SSD evicted something: it is full
+		if v := a.decide(8, 1, 1); v != rejectCold {
+			t.Fatalf("read once, SSD full: %v, want cold", v)
+		}
+	})
+	t.Run("sketch forgets by time", func(t *testing.T) {
 		now := time.Unix(0, 0)
-		a := newAdmissionPolicy(admissionConfig{sketchWidth: 1024, sketchPeriod: time.Minute, now: func() time.Time { return now }})
-		a.recordAccess(7)
-		a.recordAccess(7)
+		a := newAdmissionPolicy(admissionConfig{sketchWidth: 1024, sketchWindow: 1 << 40, sketchPeriod: time.Minute, now: func() time.Time { return now }})
+		a.keepOnReclaim(99, false)
+		a.recordAccess(7, 1)
+		a.recordAccess(7, 1)
 		if v := a.decide(7, 1, 1); v != admitYes {
 			t.Fatalf("reused item: %v", v)
 		}
@@ -181,9 +194,33 @@ func TestSSDAdmissionFilters(t *testing.T) {
 			t.Fatalf("unseen item: %v", v)
 		}
 		now = now.Add(2 * time.Minute)
-		a.recordAccess(9) // triggers halving
+		a.recordAccess(9, 1) // triggers halving
 		if v := a.decide(7, 1, 1); v != rejectCold {
 			t.Fatalf("after a window: %v, want cold", v)
+		}
+	})
+	t.Run("sketch forgets by traffic", func(t *testing.T) {
+		// The window is in bytes read, whatever the number of items: one
+		// large read ages the sketch as much as many small ones.
+		for _, tc := range []struct {
+			name  string
+			reads int
+			size  int64
+		}{{"one large read", 1, 1 << 20}, {"many small reads", 1024, 1 << 10}} {
+			a := newAdmissionPolicy(admissionConfig{sketchWidth: 1024, sketchWindow: 1 << 20})
+			a.keepOnReclaim(99, false)
+			a.recordAccess(7, 1)
+			a.recordAccess(7, 1)
+			if v := a.decide(7, 1, 1); v != admitYes {
+				t.Fatalf("%s: reused item: %v", tc.name, v)
+			}
+			for i := range tc.reads {
+				a.recordAccess(uint64(1000+i), tc.size)
+			}
+			a.recordAccess(10, 1) // halving happens on the next access after the window
+			if v := a.decide(7, 1, 1); v != rejectCold {
+				t.Fatalf("%s: after 1 MiB of traffic: %v, want cold", tc.name, v)
+			}
 		}
 	})
 }

@@ -37,14 +37,14 @@ type simConfig struct {
 	jsonPath  string
 }
 
-const simDefaultPolicies = "strata,lru,fifo,s3fifo,sieve,belady"
+const simDefaultPolicies = "strata,lru,fifo,s3fifo,sieve,wtinylfu,belady"
 
 func runSim(ctx context.Context, s stdio, args []string) int {
 	fs := newFlagSet("sim", "--trace FILE [flags]",
 		"Replay a trace of whole-object reads through Strata's cache policy (the admission and\n"+
 			"SSD code `strata serve` runs, with a deterministic model of its RAM cache) and through\n"+
 			"baselines at the same bytes, with no I/O, and print object and byte miss ratios, the\n"+
-			"ratio to LRU and to the best online baseline (LRU, FIFO, S3-FIFO, SIEVE), the SSD bytes\n"+
+			"ratio to LRU and to the best online baseline (LRU, FIFO, S3-FIFO, SIEVE, W-TinyLFU), the SSD bytes\n"+
 			"Strata writes against admitting every RAM eviction, and the RAM its SSD index costs per\n"+
 			"SSD item. The baselines are single caches of RAM+SSD bytes; Belady (which knows the\n"+
 			"future) is the bound, not a baseline. LRU always runs: the ratios need it.\n\n"+
@@ -64,7 +64,7 @@ func runSim(ctx context.Context, s stdio, args []string) int {
 	ssd := fs.String("ssd", "", "SSD cache `SIZE` (with --ram), e.g. 100GiB")
 	sizes := fs.String("sizes", "", "total cache sizes, comma-separated: `LIST` of percentages of the working set or sizes, e.g. 0.1%,1%,10%,30%")
 	split := fs.String("split", "1:10", "RAM:SSD `RATIO` of each --sizes total")
-	policies := fs.String("policies", simDefaultPolicies, "comma-separated `LIST` of policies: strata, lru, fifo, s3fifo, sieve, belady")
+	policies := fs.String("policies", simDefaultPolicies, "comma-separated `LIST` of policies: strata, lru, fifo, s3fifo, sieve, wtinylfu, belady")
 	seed := fs.Uint64("seed", 1, "seed of the simulated RAM cache's hash: equal seeds give equal results")
 	jsonPath := fs.String("json", "", "also write the results as JSON to `FILE`")
 	pos, code, ok := fs.parse(args, s)
@@ -137,8 +137,8 @@ func parseSimFlags(tracePath, format, ram, ssd, sizes, split, policies string) (
 	}
 	for _, p := range strings.Split(policies, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains([]string{tiering.PolicyStrata, tiering.PolicyLRU, tiering.PolicyFIFO, tiering.PolicyS3FIFO, tiering.PolicySIEVE, tiering.PolicyBelady}, p) {
-			errs = append(errs, fmt.Sprintf("--policies: unknown policy %q (want strata, lru, fifo, s3fifo, sieve, belady)", p))
+		if !slices.Contains([]string{tiering.PolicyStrata, tiering.PolicyLRU, tiering.PolicyFIFO, tiering.PolicyS3FIFO, tiering.PolicySIEVE, tiering.PolicyWTinyLFU, tiering.PolicyBelady}, p) {
+			errs = append(errs, fmt.Sprintf("--policies: unknown policy %q (want strata, lru, fifo, s3fifo, sieve, wtinylfu, belady)", p))
 			continue
 		}
 		if !slices.Contains(cfg.policies, p) {

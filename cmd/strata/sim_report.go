@@ -37,7 +37,7 @@ type simResultJSON struct {
 	Misses          int64   `json:"misses"`
 	ByteMisses      int64   `json:"byte_misses"`
 	// Ratios of byte miss ratios: to LRU's, and to the lowest of the online
-	// baselines (lru, fifo, s3fifo, sieve) that ran.
+	// baselines (lru, fifo, s3fifo, sieve, wtinylfu) that ran.
 	ByteMissVsLRU  float64 `json:"byte_miss_vs_lru"`
 	ByteMissVsBest float64 `json:"byte_miss_vs_best_baseline"`
 	BestBaseline   string  `json:"best_baseline"`
@@ -49,7 +49,7 @@ type simResultJSON struct {
 
 func isOnlineBaseline(p string) bool {
 	switch p {
-	case tiering.PolicyLRU, tiering.PolicyFIFO, tiering.PolicyS3FIFO, tiering.PolicySIEVE:
+	case tiering.PolicyLRU, tiering.PolicyFIFO, tiering.PolicyS3FIFO, tiering.PolicySIEVE, tiering.PolicyWTinyLFU:
 		return true
 	}
 	return false
@@ -111,7 +111,7 @@ func divOrZero(a, b float64) float64 {
 func (rep *simReport) print(w io.Writer) {
 	fmt.Fprintf(w, "trace %s (%s): %d requests, %s requested, working set %s; seed %d\n",
 		rep.Trace, rep.Format, rep.Requests, formatBytes(rep.RequestedBytes), formatBytes(rep.WorkingSetBytes), rep.Seed)
-	fmt.Fprintln(w, "ratios are of byte miss ratios; best = lowest of the online baselines (lru, fifo, s3fifo, sieve)")
+	fmt.Fprintln(w, "ratios are of byte miss ratios; best = lowest of the online baselines (lru, fifo, s3fifo, sieve, wtinylfu)")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "size\tcache\tRAM\tSSD\tpolicy\tobj miss\tbyte miss\tvs LRU\tvs best\tSSD written\tvs admit-all\tindex B/item\t")

@@ -119,9 +119,9 @@ func TestSimCLI(t *testing.T) {
 			t.Errorf("strata at %s wrote nothing to its SSD: the trace does not exercise it", r.Size)
 		}
 	}
-	// 2 sizes x (strata, strata-admit-all, lru, fifo, s3fifo, sieve, belady)
-	if len(fromCSV.Results) != 14 {
-		t.Fatalf("%d results, want 14", len(fromCSV.Results))
+	// 2 sizes x (strata, strata-admit-all, lru, fifo, s3fifo, sieve, wtinylfu, belady)
+	if len(fromCSV.Results) != 16 {
+		t.Fatalf("%d results, want 16", len(fromCSV.Results))
 	}
 	for i := range fromCSV.Results {
 		c, o, a := fromCSV.Results[i], fromOracle.Results[i], again.Results[i]
