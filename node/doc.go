@@ -36,6 +36,16 @@
 // PUT, DELETE and HEAD of a blob; both also answer the probes and
 // metrics, and neither the internal replica routes.
 //
+// Blobs may carry metadata (blockstore Info.Meta), which only the S3 API
+// writes: a native PUT stores none (its headers other than Content-Type
+// are not kept). A native GET or HEAD answers the stored representation
+// headers Content-Encoding, Cache-Control, Content-Disposition,
+// Content-Language and Expires when a blob has them, so both APIs hand a
+// client the same representation; user metadata (X-Amz-Meta-*) and the S3
+// API's own entries are not exposed, and the native ETag stays the
+// version's. Tiered's store also implements Composer (no-copy Compose, for
+// S3 multipart completion).
+//
 // ServeAdmin answers the admin listener (admin_listen, loopback by
 // default) with AdminHandler: /healthz, /readyz, /metrics and net/http/pprof
 // under /debug/pprof/, mounted on a private mux and never on the blob
