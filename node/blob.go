@@ -48,6 +48,9 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, st *requestS
 		return
 	}
 	key, err := keyFromEscapedPath(r.URL.EscapedPath())
+	if err == nil && write {
+		err = checkWritableKey(key)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

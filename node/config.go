@@ -120,6 +120,7 @@ type Config struct {
 	Limits  LimitsConfig  `toml:"limits"`
 	Auth    AuthConfig    `toml:"auth"`
 	Cluster ClusterConfig `toml:"cluster"`
+	S3      S3Config      `toml:"s3"`
 
 	// adminListenGiven: admin_listen was set by the file or a flag, so
 	// cluster mode does not move it (AdminAddress).
@@ -228,6 +229,7 @@ func DefaultConfig(dataRoot string) Config {
 		},
 		Auth:    AuthConfig{PublicMetrics: true},
 		Cluster: defaultClusterConfig(),
+		S3:      defaultS3Config(),
 	}
 	c.ScrubInterval, c.ScrubRate, c.DiskErrorThreshold = DefaultScrubInterval, blockstore.DefaultScrubBytesPerSec, blockstore.DefaultDiskErrorThreshold
 	c.CompactInterval, c.CompactThreshold, c.CompactRate = DefaultCompactInterval, blockstore.DefaultCompactThreshold, blockstore.DefaultCompactBytesPerSec
@@ -373,6 +375,7 @@ func (c Config) Validate() error {
 	}
 	c.validateListeners(bad)
 	c.validateCluster(bad)
+	c.validateS3(bad)
 	if _, err := c.FileModeBits(); err != nil {
 		bad("%v", err)
 	}

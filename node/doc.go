@@ -18,6 +18,16 @@
 //	GET    /blobs?prefix=&start-after=&limit=   JSON page of keys in order
 //	GET    /healthz /readyz /metrics
 //
+// Blobs may carry metadata (blockstore Info.Meta), which only the S3 API
+// writes: a native PUT stores none (its headers other than Content-Type
+// are not kept). A native GET or HEAD answers the stored representation
+// headers Content-Encoding, Cache-Control, Content-Disposition,
+// Content-Language and Expires when a blob has them, so both APIs hand a
+// client the same representation; user metadata (X-Amz-Meta-*) and the S3
+// API's own entries are not exposed, and the native ETag stays the
+// version's. Tiered's store also implements Composer (no-copy Compose, for
+// S3 multipart completion).
+//
 // ServeListeners adds the split blob listeners (Listeners: listen_read,
 // listen_write) to the main one, each with its own connection limit and
 // timeouts ([http.read], [http.write] over [http]); Serve is

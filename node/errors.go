@@ -25,6 +25,8 @@ var (
 	errPrecondition = errors.New("node: precondition failed")
 	// errBadRequest: a malformed header or query parameter.
 	errBadRequest = errors.New("node: bad request")
+	// errReservedKey: a write or delete under ReservedPrefix (S3 internals).
+	errReservedKey = errors.New("node: key under the reserved prefix")
 	// errUnauthorized: no token, or an unknown one.
 	errUnauthorized = errors.New("node: missing or unknown bearer token")
 	// errForbidden: the token's scope does not allow the request.
@@ -72,6 +74,8 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusOK, "", ""
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, "bad_request", "malformed request"
+	case errors.Is(err, errReservedKey):
+		return http.StatusBadRequest, "reserved_key", "keys under \".s3/\" belong to the S3 API and cannot be written or deleted here"
 	case errors.Is(err, blockstore.ErrInvalidKey):
 		return http.StatusBadRequest, "invalid_key", "key must be 1 to 1024 bytes of UTF-8 without control characters"
 	case errors.Is(err, blockstore.ErrSizeMismatch):

@@ -32,3 +32,17 @@ func keyFromEscapedPath(escaped string) (string, error) {
 	}
 	return key, nil
 }
+
+// ReservedPrefix starts the keys the S3 API keeps its own state under (its
+// bucket registry and multipart uploads). No S3 object key starts with it
+// (bucket names cannot start with "."); the blob API serves reads of them
+// but refuses writes and deletes, so nobody corrupts that state by accident.
+const ReservedPrefix = ".s3/"
+
+// checkWritableKey refuses a blob API write or delete of a reserved key.
+func checkWritableKey(key string) error {
+	if strings.HasPrefix(key, ReservedPrefix) {
+		return fmt.Errorf("%w: %q", errReservedKey, ReservedPrefix)
+	}
+	return nil
+}

@@ -58,6 +58,7 @@ type serveFlags struct {
 	maxBlobSize       node.ByteSize
 	logLevel          string
 	nodeID            string
+	s3Listen          string
 
 	// Cluster mode (docs/cluster.md).
 	gossip, gossipAdvertise, httpAdvertise string
@@ -85,6 +86,7 @@ func newServeFlags() *serveFlags {
 	fs.Var(&f.ramCacheSize, "ram-cache-size", "RAM cache `size`, e.g. 256MiB; 0 = off (default 256MiB, 64MiB in the embedded layout)")
 	fs.Var(&f.ssdCacheSize, "ssd-cache-size", "SSD cache `size`, e.g. 1GiB; 0 = off (default 1GiB, 128MiB in the embedded layout)")
 	fs.Var(&f.maxBlobSize, "max-blob-size", "largest blob `size` accepted (default 5GiB)")
+	fs.StringVar(&f.s3Listen, "s3-listen", "", "S3 API listen `address` (needs [[s3.keys]] in the config; docs/s3.md); default off")
 	fs.StringVar(&f.nodeID, "node-id", "", "`id` of this node, kept in every data directory's identity file (default: the disks' id, or a new random one)")
 	fs.StringVar(&f.logLevel, "log-level", "", "`level`: debug, info, warn or error (default info)")
 	fs.StringVar(&f.gossip, "gossip", "", "gossip `host:port` (TCP and UDP) to bind; turns cluster mode on (docs/cluster.md)")
@@ -162,6 +164,9 @@ func (f *serveFlags) load() (cfg node.Config, embedded bool, err error) {
 	}
 	if set["log-level"] {
 		cfg.LogLevel = f.logLevel
+	}
+	if set["s3-listen"] {
+		cfg.S3.Listen = f.s3Listen
 	}
 	if set["node-id"] {
 		cfg.NodeID = f.nodeID
@@ -295,6 +300,19 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 			return fmt.Errorf("admin listen: %w", err)
 		}
 	}
+	// The S3 listener is bound now, so a busy port fails the start at
+	// once; it serves once the store is attached.
+	var s3Ln net.Listener
+	if cfg.S3.Enabled() {
+		if s3Ln, err = net.Listen("tcp", cfg.S3.Listen); err != nil {
+			closeListeners(lns)
+			if adminLn != nil {
+				adminLn.Close()
+			}
+			return fmt.Errorf("s3 listen: %w", err)
+		}
+		defer s3Ln.Close() // ServeExtra closes it too; this covers a failed start
+	}
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	served := make(chan error, 1)
@@ -374,6 +392,19 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	}
 	if err := srv.Attach(blobs); err != nil {
 		return failStart(errors.Join(err, closeStore()))
+	}
+	if s3Ln != nil {
+		stopS3, err := startS3(serveCtx, cfg, srv, blobs, s3Ln, log)
+		if err != nil {
+			return failStart(errors.Join(err, closeStore()))
+		}
+		// The S3 listener drains before the store closes, like the blob one.
+		innerClose := closeStore
+		closeStore = func() error {
+			stopServing()
+			stopS3()
+			return innerClose()
+		}
 	}
 	log.Info("store ready", "addr", lns.Main.Addr().String(), "node_id", backend.NodeID(), "read_only", cfg.ReadOnly)
 	if ctx.Err() == nil { // not when a signal came during recovery

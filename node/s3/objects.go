@@ -1,0 +1,264 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"strata/blockstore"
+	"strata/node"
+)
+
+// copyBufSize is the buffer GET bodies are copied through.
+const copyBufSize = 64 << 10
+
+// objectSize is the content length of a PUT or part: the decoded length of
+// an aws-chunked body, else Content-Length (-1: unknown, bounded by the
+// limit while it streams).
+func objectSize(q *request) int64 {
+	if q.auth != nil && q.auth.DecodedLength >= 0 {
+		return q.auth.DecodedLength
+	}
+	return q.r.ContentLength
+}
+
+// uploadBody guards the (verified) request body with the node's progress
+// timeout and limit bytes.
+func (h *Handler) uploadBody(q *request, limit int64) node.UploadBody {
+	return node.NewUploadBody(q.r.Body, http.NewResponseController(q.w), h.opt.Node.ProgressTimeout(), limit, nil)
+}
+
+// storeBody puts the request body under key and returns its Info; a body
+// failure (bad signature or digest, short, stalled, too large) wins over
+// whatever the store made of it, and leaves nothing stored.
+func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) (blockstore.Info, error) {
+	size := objectSize(q)
+	if size > h.opt.MaxObjectSize {
+		return blockstore.Info{}, fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, size)
+	}
+	body := h.uploadBody(q, h.opt.MaxObjectSize)
+	opts.WantMD5 = true
+	info, err := q.store.Put(q.r.Context(), key, body, size, opts)
+	if err != nil {
+		if berr := body.Err(); berr != nil {
+			return blockstore.Info{}, berr
+		}
+		return blockstore.Info{}, err
+	}
+	return info, nil
+}
+
+// writeGate admits a write, takes the blob key's lock (shared with the
+// blob API) and returns the function that undoes both.
+func (h *Handler) writeGate(ctx context.Context, key string) (done func(), err error) {
+	release, err := h.opt.Node.Admit(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := h.opt.Node.LockKey(ctx, key)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return func() { unlock(); release() }, nil
+}
+
+// readGate admits a read and checks the request's bucket exists; the
+// caller calls release when the read is over.
+func (h *Handler) readGate(q *request) (release func(), err error) {
+	release, err = h.opt.Node.Admit(q.r.Context(), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.needBucket(q); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// checkWriteConditions applies PutObject's If-Match and If-None-Match
+// (S3 conditional writes) under the key's lock.
+func checkWriteConditions(ctx context.Context, q *request, key string) error {
+	hdr := q.r.Header
+	if hdr.Get("If-Match") == "" && hdr.Get("If-None-Match") == "" {
+		return nil
+	}
+	info, err := q.store.Stat(ctx, key)
+	switch {
+	case isNotFound(err):
+		if hdr.Get("If-Match") != "" {
+			return fmt.Errorf("%w: no object", ErrNoSuchKey)
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	cond, err := node.Preconditions{IfMatch: hdr.Values("If-Match"), IfNoneMatch: hdr.Values("If-None-Match")}.Check(etagOf(info), info.ModTime)
+	if err != nil {
+		return err
+	}
+	if cond != node.CondProceed {
+		return ErrPreconditionFailed
+	}
+	return nil
+}
+
+func (h *Handler) putObject(q *request) error {
+	meta, contentType, err := metaFromHeaders(q.r.Header)
+	if err != nil {
+		return err
+	}
+	if objectSize(q) > h.opt.MaxObjectSize {
+		return fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, objectSize(q))
+	}
+	ctx := q.r.Context()
+	if err := h.needBucket(q); err != nil {
+		return err
+	}
+	key := blobKey(q.t.bucket, q.t.key)
+	done, err := h.writeGate(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := checkWriteConditions(ctx, q, key); err != nil {
+		return err
+	}
+	info, err := h.storeBody(q, key, blockstore.PutOptions{ContentType: contentType, Meta: meta})
+	if err != nil {
+		return err
+	}
+	// The store returned: the object is durable (on W replicas in a cluster).
+	q.w.Header().Set("ETag", etagOf(info))
+	q.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (h *Handler) deleteObject(q *request) error {
+	ctx := q.r.Context()
+	if err := h.needBucket(q); err != nil {
+		return err
+	}
+	key := blobKey(q.t.bucket, q.t.key)
+	done, err := h.writeGate(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := q.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil && !isNotFound(err) {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent) // also when there was nothing to delete, as S3 does
+	return nil
+}
+
+// getObject answers GetObject and HeadObject: preconditions (If-Match,
+// If-None-Match, If-Modified-Since, If-Unmodified-Since), one byte range
+// (a set of several is answered whole, as S3 does), response-* overrides.
+// Bytes that fail their checksum are never sent: a read failure before the
+// first byte is an error answer, after it the connection is aborted.
+func (h *Handler) getObject(q *request) error {
+	ctx := q.r.Context()
+	release, err := h.readGate(q)
+	if err != nil {
+		return err
+	}
+	defer release()
+	obj, err := q.store.Open(ctx, blobKey(q.t.bucket, q.t.key))
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	info := obj.Info()
+	hdr := q.w.Header()
+	switch cond, err := node.HeaderPreconditions(q.r.Header).Check(etagOf(info), info.ModTime); {
+	case err != nil:
+		return err
+	case cond == node.CondPreconditionFailed:
+		return ErrPreconditionFailed
+	case cond == node.CondNotModified:
+		hdr.Set("ETag", etagOf(info))
+		hdr.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+		q.w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	off, n, status := int64(0), info.Size, http.StatusOK
+	ranges, ranged, err := node.ParseRange(q.r.Header.Values("Range"), info.Size)
+	if err != nil {
+		hdr.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+		return fmt.Errorf("%w: %w", ErrInvalidRange, err)
+	}
+	if ranged && len(ranges) == 1 {
+		off, n, status = ranges[0].First, ranges[0].Last-ranges[0].First+1, http.StatusPartialContent
+		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", ranges[0].First, ranges[0].Last, info.Size))
+	}
+	setObjectHeaders(hdr, info)
+	applyOverrides(hdr, q.r)
+	hdr.Set("Content-Length", strconv.FormatInt(n, 10))
+	if q.r.Method == http.MethodHead || n == 0 {
+		if tier := obj.Locate(); tier != "" {
+			hdr.Set("X-Strata-Tier", tier)
+		}
+		q.w.WriteHeader(status)
+		return nil
+	}
+	return h.sendContent(q, obj, off, n, status)
+}
+
+// contentReader reads n bytes of obj from off sequentially (Seek, then
+// Read), which the store serves chunk by chunk; ReadAt per buffer would
+// make it fetch and verify a chunk per call.
+func contentReader(obj node.Object, off, n int64) (io.Reader, error) {
+	if _, err := obj.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.LimitReader(obj, n), nil
+}
+
+// sendContent streams n bytes of obj from off. The status line goes out
+// with the first bytes read, so a failure of the first read is still an
+// error answer.
+func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status int) error {
+	src, err := contentReader(obj, off, n)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, min(int64(copyBufSize), n))
+	rc := http.NewResponseController(q.w)
+	progress := h.opt.Node.ProgressTimeout()
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	var sent int64
+	for sent < n {
+		m, rerr := io.ReadFull(src, buf[:min(int64(len(buf)), n-sent)])
+		if m > 0 {
+			if sent == 0 {
+				if tier := obj.Tier(); tier != "" {
+					q.w.Header().Set("X-Strata-Tier", tier)
+				}
+				q.w.WriteHeader(status)
+			}
+			_ = rc.SetWriteDeadline(time.Now().Add(progress))
+			if _, err := q.w.Write(buf[:m]); err != nil {
+				h.log.Debug("s3 response write failed", "request_id", q.id, "err", err)
+				return nil // the client went away; nothing to answer
+			}
+			sent += int64(m)
+		}
+		if rerr != nil && sent < n {
+			if errors.Is(rerr, io.ErrUnexpectedEOF) || errors.Is(rerr, io.EOF) {
+				rerr = fmt.Errorf("%w: object ended at %d of %d bytes", blockstore.ErrCorrupt, off+sent, off+n)
+			}
+			if sent == 0 {
+				return rerr
+			}
+			h.log.Warn("s3 read failed mid-response; aborting connection", "request_id", q.id, "err", rerr)
+			panic(http.ErrAbortHandler)
+		}
+	}
+	return nil
+}
