@@ -63,6 +63,8 @@ type compactState struct {
 	loopDone chan struct{}
 	retired  []retiredVolume // removed volumes whose handles stay open a while
 	counters compactCounters
+	pass     passTracker    // the running and last passes (pass.go)
+	runs     sync.WaitGroup // passes StartPass started; Close waits for them
 	// step, when set (tests), is called after each durable step of a
 	// volume's compaction, so a crash test can take the state there.
 	step func(what string, vol uint32)
@@ -89,14 +91,15 @@ const retireGrace = time.Minute
 // of a million small records does not hold bbolt's writer for seconds.
 const switchBatch = 1 << 14
 
-func (c *compactState) init() {
+func (c *compactState) init(now func() time.Time) {
 	c.stop = make(chan struct{})
 	c.loopDone = make(chan struct{})
+	c.pass.init(PassCompact, now)
 }
 
 // startCompactor runs the background loop when Options.CompactInterval is set.
 func (s *Store) startCompactor() {
-	s.compaction.init()
+	s.compaction.init(s.opts.Now)
 	if s.opts.CompactInterval <= 0 {
 		close(s.compaction.loopDone)
 		return
@@ -111,6 +114,7 @@ func (s *Store) stopCompactor() {
 	}
 	close(s.compaction.stop)
 	<-s.compaction.loopDone
+	s.compaction.runs.Wait()
 }
 
 func (s *Store) compactLoop() {
@@ -123,7 +127,9 @@ func (s *Store) compactLoop() {
 			return
 		case <-t.C:
 		}
-		rep, err := s.Compact(context.Background())
+		s.compaction.mu.Lock()
+		s.compaction.pass.begin(TriggerBackground)
+		rep, err := s.compactPass(context.Background())
 		switch {
 		case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
 			return
@@ -141,13 +147,49 @@ func (s *Store) compactLoop() {
 // live records copied to an active volume (at background priority and
 // Options.CompactBytesPerSec), their index entries switched, and is then
 // removed. See the package doc for the steps and what a crash does.
+// Only one pass runs at a time: Compact waits for a running one (the
+// background loop's, or one StartPass started) to end first.
 func (s *Store) Compact(ctx context.Context) (CompactReport, error) {
-	var rep CompactReport
 	if s.compaction.stop == nil {
-		return rep, ErrClosed
+		return CompactReport{}, ErrClosed
 	}
 	s.compaction.mu.Lock()
+	s.compaction.pass.begin(TriggerRequest)
+	return s.compactPass(ctx)
+}
+
+// startCompactPass starts a requested pass in a goroutine unless one is
+// running (StartPass).
+func (s *Store) startCompactPass() bool {
+	if s.compaction.stop == nil || !s.compaction.mu.TryLock() {
+		return false
+	}
+	s.compaction.pass.begin(TriggerRequest)
+	s.compaction.runs.Add(1)
+	go func() {
+		defer s.compaction.runs.Done()
+		rep, err := s.compactPass(context.Background())
+		switch {
+		case errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled):
+		case err != nil:
+			s.log.Error("blockstore: requested compaction pass failed", "err", err)
+		default:
+			s.log.Info("blockstore: requested compaction pass", "volumes", rep.Volumes, "copied_bytes", rep.BytesCopied,
+				"reclaimed_bytes", rep.BytesReclaimed, "tombstones_dropped", rep.TombstonesDropped)
+		}
+	}()
+	return true
+}
+
+// compactPass runs the pass the tracker has just begun, with the
+// compaction lock held; it releases the lock and ends the pass.
+func (s *Store) compactPass(ctx context.Context) (rep CompactReport, err error) {
 	defer s.compaction.mu.Unlock()
+	defer func() {
+		r := rep
+		r.Volumes, r.Failed = slices.Clone(r.Volumes), slices.Clone(r.Failed)
+		s.compaction.pass.end(err, &r, nil)
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { // Close ends a pass at once
@@ -167,8 +209,17 @@ func (s *Store) Compact(ctx context.Context) (CompactReport, error) {
 		return rep, err
 	}
 	lim := &rateLimiter{rate: s.opts.CompactBytesPerSec, start: time.Now()}
-	var err error
-	for _, v := range s.compactCandidates() {
+	cands := s.compactCandidates()
+	var total int64
+	for _, v := range cands {
+		used := v.end.Load()
+		total += used - min(s.index.garbageOf(v.id, used), used)
+	}
+	copied0 := s.compaction.counters.copied.Load()
+	s.compaction.pass.setProgress(func() (int64, int64) {
+		return int64(s.compaction.counters.copied.Load() - copied0), total
+	})
+	for _, v := range cands {
 		if err = ctx.Err(); err != nil {
 			break
 		}

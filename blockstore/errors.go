@@ -43,4 +43,10 @@ var (
 	// does not wrap ErrReadOnly: the store stays ready while another disk
 	// serves.
 	ErrDiskFailed = errors.New("blockstore: disk failed")
+	// ErrPassRunning: StartPass was asked for a compaction or scrub pass
+	// while one of that kind is running; nothing new was started.
+	ErrPassRunning = errors.New("blockstore: a pass is already running")
+	// ErrUnknownPass: Pass or WaitPass was asked for a pass id the store
+	// does not know (any more).
+	ErrUnknownPass = errors.New("blockstore: unknown pass")
 )

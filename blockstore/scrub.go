@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -167,6 +169,8 @@ type scrubber struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// persistEvery is scrubPersistEvery; tests shorten it.
 	persistEvery int64
+	pass         passTracker    // the running and last passes (pass.go)
+	runs         sync.WaitGroup // passes StartPass started; stopScrub waits for them
 }
 
 // startScrub loads each disk's scrub progress and, with a ScrubInterval,
@@ -176,6 +180,7 @@ func (s *Store) startScrub() error {
 	s.scrub.sem = make(chan struct{}, 1)
 	s.scrub.sleep = sleepCtx
 	s.scrub.persistEvery = scrubPersistEvery
+	s.scrub.pass.init(PassScrub, s.opts.Now)
 	err := s.index.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketScrub)
 		if b == nil {
@@ -216,6 +221,7 @@ func (s *Store) stopScrub() {
 	if s.scrub.done != nil {
 		<-s.scrub.done
 	}
+	s.scrub.runs.Wait()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -242,7 +248,7 @@ func (s *Store) scrubLoop() {
 		if err := s.scrub.sleep(ctx, s.nextScrubIn()); err != nil {
 			return
 		}
-		rep, err := s.Scrub(ctx)
+		rep, err := s.scrubWith(ctx, TriggerBackground)
 		switch {
 		case ctx.Err() != nil || errors.Is(err, ErrClosed):
 			return
@@ -288,6 +294,10 @@ func (s *Store) nextScrubIn() time.Duration {
 // and keeps its progress. The error is for a pass that could not run or
 // finish; what it found is in the report.
 func (s *Store) Scrub(ctx context.Context) (ScrubReport, error) {
+	return s.scrubWith(ctx, TriggerRequest)
+}
+
+func (s *Store) scrubWith(ctx context.Context, trigger string) (ScrubReport, error) {
 	if s.closed.Load() {
 		return ScrubReport{}, ErrClosed
 	}
@@ -300,24 +310,71 @@ func (s *Store) Scrub(ctx context.Context) (ScrubReport, error) {
 	case <-ctx.Done():
 		return ScrubReport{}, s.scrubStopped(ctx)
 	}
-	defer func() { <-s.scrub.sem }()
+	s.scrub.pass.begin(trigger)
+	return s.scrubPass(ctx)
+}
 
+// startScrubPass starts a requested pass in a goroutine unless one is
+// running (StartPass).
+func (s *Store) startScrubPass() bool {
+	select {
+	case s.scrub.sem <- struct{}{}:
+	default:
+		return false
+	}
+	if s.scrub.ctx.Err() != nil {
+		<-s.scrub.sem
+		return false
+	}
+	s.scrub.pass.begin(TriggerRequest)
+	s.scrub.runs.Add(1)
+	go func() {
+		defer s.scrub.runs.Done()
+		rep, err := s.scrubPass(s.scrub.ctx)
+		switch {
+		case errors.Is(err, ErrClosed):
+		case err != nil:
+			s.log.Error("blockstore: requested scrub pass failed", "err", err)
+		default:
+			s.log.Info("blockstore: requested scrub pass complete", "disks", rep.Disks, "volumes", rep.Volumes, "records", rep.Records,
+				"bytes", rep.Bytes, "corruptions", rep.Corruptions, "marked", rep.Marked, "read_errors", rep.ReadErrors)
+		}
+	}()
+	return true
+}
+
+// scrubPass runs the pass the tracker has just begun, with the scrub
+// semaphore held; it releases the semaphore and ends the pass.
+func (s *Store) scrubPass(ctx context.Context) (rep ScrubReport, err error) {
+	defer func() { <-s.scrub.sem }()
+	defer func() {
+		r := rep
+		r.Problems = slices.Clone(r.Problems)
+		s.scrub.pass.end(err, nil, &r)
+	}()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
-		rep  ScrubReport
 		errs []error
+		dirs []*dataDir
 	)
 	for _, d := range s.dirs {
-		if d.failedErr() != nil {
-			continue
+		if d.failedErr() == nil {
+			dirs = append(dirs, d)
 		}
+	}
+	finished := make([]atomic.Bool, len(dirs))
+	s.scrub.pass.setProgress(func() (done, total int64) { return s.scrubProgressOf(dirs, finished) })
+	for i, d := range dirs {
 		rep.Disks++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := &scrubRun{s: s, d: d}
 			err := r.pass(ctx)
+			if err == nil {
+				finished[i].Store(true)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			rep.merge(&r.rep)
@@ -331,6 +388,23 @@ func (s *Store) Scrub(ctx context.Context) (ScrubReport, error) {
 		return rep, s.scrubStopped(ctx)
 	}
 	return rep, errors.Join(errs...)
+}
+
+// scrubProgressOf is a pass's progress over dirs: the used bytes of each
+// disk, and of them those behind its cursor (all of a disk whose part is
+// finished).
+func (s *Store) scrubProgressOf(dirs []*dataDir, finished []atomic.Bool) (done, total int64) {
+	stats := s.diskStats()
+	for i, d := range dirs {
+		ds := stats[d.idx]
+		total += ds.UsedBytes
+		if finished[i].Load() {
+			done += ds.UsedBytes
+		} else {
+			done += min(ds.Scrub.Done, ds.UsedBytes)
+		}
+	}
+	return done, total
 }
 
 // scrubStopped is the error of a pass that ctx or Close stopped.
