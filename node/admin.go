@@ -67,7 +67,8 @@ func (s *Server) handlePprof(w http.ResponseWriter, r *http.Request, st *request
 }
 
 // SetAdmin mounts h under AdminPrefix on the admin listener (the cluster's
-// /admin/cluster and /admin/leave). With tokens configured, GET and HEAD
+// /admin/cluster and /admin/leave; the pass routes AdminCompactPath and
+// AdminScrubPath are the Server's own, see SetPasses). With tokens configured, GET and HEAD
 // need a read token. Every other method can change the node (POST
 // /admin/leave decommissions it), so it needs an admin-scope token; when
 // no admin token is configured it is answered for loopback clients only
@@ -78,8 +79,9 @@ func (s *Server) SetAdmin(h http.Handler) { s.admin.Store(&h) }
 
 // handleAdmin authorizes and serves an AdminPrefix request.
 func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request, st *requestState) {
+	kind, isPass := passKindOf(r.URL.Path)
 	h := s.admin.Load()
-	if h == nil {
+	if h == nil && !isPass {
 		s.writeError(w, r, errNoRoute)
 		return
 	}
@@ -95,6 +97,10 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request, st *request
 		}
 	}
 	if !s.authorize(w, r, st, need) {
+		return
+	}
+	if isPass {
+		s.handlePasses(w, r, kind)
 		return
 	}
 	(*h).ServeHTTP(w, r)
@@ -125,7 +131,7 @@ func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	hs := s.newHTTPServer(ctx, s.adminHandler, s.cfg.HTTP, nil)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(newLimitListener(ln, adminMaxConnections)) }()
-	s.log.Info("serving admin", "addr", ln.Addr().String(), "routes", "/healthz /readyz /metrics "+pprofPrefix)
+	s.log.Info("serving admin", "addr", ln.Addr().String(), "routes", "/healthz /readyz /metrics "+pprofPrefix+" "+AdminCompactPath+" "+AdminScrubPath)
 	select {
 	case err := <-served:
 		return fmt.Errorf("node: serve admin: %w", err)

@@ -92,6 +92,12 @@ func statusOf(err error) (status int, code, message string) {
 		return http.StatusForbidden, "forbidden", "token scope does not allow this request"
 	case errors.Is(err, blockstore.ErrNotFound):
 		return http.StatusNotFound, "not_found", "no such blob"
+	case errors.Is(err, blockstore.ErrUnknownPass):
+		return http.StatusNotFound, "unknown_pass", "no such pass (a node remembers its last 16 passes of a kind since it started)"
+	case errors.Is(err, tiering.ErrNoPasses):
+		return http.StatusNotFound, "no_passes", "this store runs no compaction or scrub passes"
+	case errors.Is(err, blockstore.ErrPassRunning):
+		return http.StatusConflict, "pass_running", "a pass of this kind is already running"
 	case errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "no_route", "no such endpoint"
 	case errors.Is(err, errReadListener):

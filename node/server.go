@@ -43,6 +43,8 @@ type Server struct {
 	internal atomic.Pointer[http.Handler]
 	// admin serves AdminPrefix on the admin listener (SetAdmin); nil: 404.
 	admin atomic.Pointer[http.Handler]
+	// passes serves AdminCompactPath and AdminScrubPath (SetPasses).
+	passes atomic.Pointer[PassRunner]
 	pprof http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter

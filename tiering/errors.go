@@ -18,6 +18,9 @@ var (
 	ErrNoCompose = errors.New("tiering: the backend cannot compose")
 	// ErrUnknownPolicy: NewSimulator was asked for a policy it does not know.
 	ErrUnknownPolicy = errors.New("tiering: unknown simulated policy")
+	// ErrNoPasses: the backend runs no compaction or scrub passes (it has
+	// no StartPass; *blockstore.Store has).
+	ErrNoPasses = errors.New("tiering: the backend runs no maintenance passes")
 )
 
 // Internal sentinels: they never reach callers of Store.
