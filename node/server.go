@@ -45,7 +45,7 @@ type Server struct {
 	admin atomic.Pointer[http.Handler]
 	// passes serves AdminCompactPath and AdminScrubPath (SetPasses).
 	passes atomic.Pointer[PassRunner]
-	pprof http.Handler
+	pprof  http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter
 	// listeners are the blob listeners' bounds and state, by kind.
