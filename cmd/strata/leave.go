@@ -11,18 +11,20 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"strata/node"
 )
 
 // defaultAdminAddr is the admin listener of a node alone; a cluster node
 // started without admin_listen has its admin listener at its listen port +
 // 1000 (docs/config.md).
-const defaultAdminAddr = "http://127.0.0.1:7071"
+const defaultAdminAddr = "http://" + node.DefaultAdminListen
 
 // adminClientFlags registers --addr (the admin listener) and --token.
 func adminClientFlags(fs *flagSet, name string) func() (*client, error) {
 	addr := fs.String(name, envOr("STRATA_ADMIN_ADDR", defaultAdminAddr), "admin listener `URL` or host:port of the node (env STRATA_ADMIN_ADDR; a cluster node's default is its listen port + 1000)")
 	if fs.Lookup("token") == nil { // shared with the blob client's --token when both are there
-		fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN`, when the node has tokens: admin scope to leave (or read-write from the node's own host when it has no admin token), read to look (env STRATA_TOKEN)")
+		fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN`, when the node has tokens: admin scope to leave, compact or scrub (or read-write from the node's own host when it has no admin token), read to look (env STRATA_TOKEN)")
 	}
 	return func() (*client, error) { return newClient(*addr, fs.Lookup("token").Value.String(), 0) }
 }

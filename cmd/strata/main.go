@@ -41,6 +41,8 @@ func commands() map[string]command {
 		"ls":      {"list keys", runLs},
 		"stat":    {"show a blob's metadata, the cluster's members (--members) or the node's state (--node)", runStat},
 		"leave":   {"decommission a cluster node: drain its keys, leave, exit", runLeave},
+		"compact": {"start a compaction pass on a running node (--wait: until done)", runCompact},
+		"scrub":   {"start a scrub pass on a running node (--wait: until done)", runScrub},
 		"bench":   {"drive a node with a workload and report latency and throughput", runBench},
 		"sim":     {"replay a cache trace through Strata's policy and baselines (no node, no I/O)", runSim},
 		"fsck":    {"check a stopped node's volumes against its index; --repair rebuilds the index", runFsck},

@@ -370,6 +370,9 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		log.Info("store closed")
 		return nil
 	}
+	// The admin pass routes run the local store's passes, in cluster
+	// mode too (the coordinator is what the blob API attaches).
+	srv.SetPasses(store)
 	var blobs node.Store = node.Tiered(store)
 	var clusterRT *clusterRuntime // nil alone
 	if cfg.Cluster.Enabled() {
