@@ -29,7 +29,14 @@ type appendReq struct {
 	queued int64
 	// reserve: a tombstone, which may use the volume's tombstone reserve.
 	reserve bool
+	// copy: a compaction copy, which may make a volume in the disk's
+	// space reserve (Options.SpaceReserve), as a tombstone may.
+	copy bool
 }
+
+// mayUseSpaceReserve: the record may go to a volume made in the disk's
+// space reserve.
+func (r *appendReq) mayUseSpaceReserve() bool { return r.reserve || r.copy }
 
 type appendResult struct {
 	loc location
@@ -260,14 +267,32 @@ func (a *appender) commitGroup(group []*appendReq) {
 	used := total - span(last) + last
 	size := alignUp(int64(used), align)
 
-	deletes := 0
+	deletes, privileged := 0, 0
 	for _, r := range group {
 		if r.reserve {
 			deletes++
 		}
+		if r.mayUseSpaceReserve() {
+			privileged++
+		}
 	}
-	v, err := a.volumeFor(ctx, size, deletes == len(group))
+	v, err := a.volumeFor(ctx, size, deletes == len(group), privileged == len(group))
 	if err != nil {
+		if privileged > 0 && privileged < len(group) && errors.Is(err, ErrNoSpace) {
+			// No room for the puts, but copies and deletes may use the
+			// space reserve.
+			var puts, rest []*appendReq
+			for _, r := range group {
+				if r.mayUseSpaceReserve() {
+					rest = append(rest, r)
+				} else {
+					puts = append(puts, r)
+				}
+			}
+			a.fail(puts, err, true)
+			a.commitGroup(rest)
+			return
+		}
 		if deletes > 0 && deletes < len(group) && errors.Is(err, ErrNoSpace) {
 			// No room for the puts, but the deletes may use the reserve.
 			var puts, dels []*appendReq
@@ -418,8 +443,10 @@ func (a *appender) completer() {
 // volumeFor returns the active volume if a group of size bytes fits, else
 // makes a new one and seals the old. Only a group of deletes alone
 // (tombstones) may fill the volume's last TombstoneReserve bytes; while
-// no new volume can be made, the old one stays active for them.
-func (a *appender) volumeFor(ctx context.Context, size int64, deletes bool) (*volume, error) {
+// no new volume can be made, the old one stays active for them. Only a
+// group of copies and deletes (inReserve) may make a volume in the
+// disk's SpaceReserve.
+func (a *appender) volumeFor(ctx context.Context, size int64, deletes, inReserve bool) (*volume, error) {
 	old := a.vol
 	if old != nil && old.writable() {
 		limit := old.size - a.s.opts.TombstoneReserve
@@ -429,12 +456,41 @@ func (a *appender) volumeFor(ctx context.Context, size int64, deletes bool) (*vo
 		if old.end.Load()+size <= limit {
 			return old, nil
 		}
+		if !inReserve {
+			if err := a.d.roomForPuts(a.s); err != nil {
+				return nil, err
+			}
+		}
 		return a.replaceVolume(ctx, old, size)
 	}
 	if old != nil && uint8(old.state.Load()) == volFailed {
 		a.afterFailure(ctx, old)
 	}
+	if !inReserve {
+		if err := a.d.roomForPuts(a.s); err != nil {
+			return nil, err
+		}
+	}
 	return a.replaceVolume(ctx, nil, size)
+}
+
+// roomForPuts is nil when the disk has room for a volume of puts outside
+// its space reserve: VolumeSize plus SpaceReserve free. A filesystem that
+// cannot say lets the volume creation decide.
+func (d *dataDir) roomForPuts(s *Store) error {
+	reserve := s.opts.spaceReserve()
+	if reserve == 0 {
+		return nil
+	}
+	free, err := d.dev.FS().FreeSpace(d.dev.Dir())
+	if err != nil {
+		return nil
+	}
+	if need := uint64(s.opts.VolumeSize + reserve); free < need {
+		return fmt.Errorf("%w: %s: %d bytes free; a volume for new blobs needs %d (volume_size plus the space reserve kept for compaction and deletes)",
+			ErrNoSpace, d.dev.Dir(), free, need)
+	}
+	return nil
 }
 
 // replaceVolume makes a new active volume; old, if any, is sealed once the
@@ -545,7 +601,8 @@ func (d *dataDir) setUnavailable(s *Store, err error) {
 }
 
 // accepting reports whether writes to d can succeed without making a
-// volume, or d may make one. Deletes may use the tombstone reserve.
+// volume, or d may make one. Deletes (and compaction's copies) may use the
+// tombstone reserve and make a volume in the space reserve.
 func (d *dataDir) accepting(s *Store, deletes bool) error {
 	if err := d.failedErr(); err != nil {
 		return err
@@ -553,7 +610,10 @@ func (d *dataDir) accepting(s *Store, deletes bool) error {
 	if v := d.app.activeVolume(); v != nil && (deletes || v.end.Load()+d.app.align() <= v.size-s.opts.TombstoneReserve) {
 		return nil
 	}
-	return d.available(s)
+	if err := d.available(s); err != nil || deletes {
+		return err
+	}
+	return d.roomForPuts(s)
 }
 
 // freeBytes estimates room for new blobs: free filesystem space plus the

@@ -550,7 +550,7 @@ func (s *Store) copyOut(ctx context.Context, d *dataDir, rec []byte, lim *rateLi
 	buf := s.getBuf(len(rec))
 	defer s.putBuf(buf)
 	n := copy(buf.B, rec)
-	loc, err := s.write(ctx, d, buf.B[:n], indexOp{}) // no entry until switched
+	loc, err := s.writeCopy(ctx, d, buf.B[:n]) // no entry until switched
 	if err != nil {
 		return location{}, err
 	}
@@ -616,7 +616,7 @@ func (c *copier) flush(ctx context.Context) error {
 	reqs := make([]*appendReq, 0, len(c.recs))
 	var firstErr error
 	for _, rec := range c.recs {
-		req := &appendReq{rec: rec, done: make(chan appendResult, 1)}
+		req := &appendReq{rec: rec, done: make(chan appendResult, 1), copy: true}
 		if err := c.d.app.submit(ctx, req); err != nil {
 			firstErr = err
 			break
@@ -631,7 +631,7 @@ func (c *copier) flush(ctx context.Context) error {
 			c.s.copied(res.loc, len(req.rec), c.rep)
 			c.then[i](res.loc)
 		case res.retry:
-			loc, err := c.s.write(ctx, c.s.pickDir([]*dataDir{c.d}, false), req.rec, indexOp{})
+			loc, err := c.s.writeCopy(ctx, c.s.pickDir([]*dataDir{c.d}, true), req.rec)
 			if err != nil {
 				firstErr = err
 				continue

@@ -202,13 +202,18 @@
 // for them while no new volume can be made: on a full disk puts get
 // ErrNoSpace and deletes still work. The reserve is sized for tombstones
 // (about a thousand lone deletes in 4 MiB), not for compaction's copies:
-// those are puts as far as space goes (they need room before the
-// reserve, in the active volume or a new one), since a volume's live
-// records would not fit in it and would take the deletes' room. So
-// compaction needs the filesystem to have room for one volume when it
-// starts; a disk that filled completely takes deletes through the
-// reserve, and their garbage is reclaimed once room for a volume is
-// made (strata_disk_free_bytes below volume_size is the early warning).
+// those need room before the reserve, in the active volume or a new one,
+// since a volume's live records would not fit in it and would take the
+// deletes' room. That new volume comes from the disk's space reserve
+// (Options.SpaceReserve, one VolumeSize by default): a volume for puts
+// is made only while the filesystem has VolumeSize plus SpaceReserve
+// free, while compaction's copies and deletes need VolumeSize. So puts
+// fill a disk only up to the reserve (ErrNoSpace, Writable says so), and
+// a compaction pass can always start there: its copies go to a volume
+// made in the reserve, each volume it removes gives its space back, and
+// puts work again. With SpaceReserve negative (none), a disk puts filled
+// takes deletes through the tombstone reserve, but its garbage is
+// reclaimed only once room for a volume is made by hand.
 // Writable reports whether a put can
 // succeed, from the disks' state (the same answer before and after a
 // restart). Each appender queue holds at most Options.MaxQueueBytes of
@@ -281,6 +286,18 @@
 // record are reported as corrupt bytes, and the scan resumes at the next
 // valid record. A failed read is counted against the disk and its 1 MiB
 // skipped for this pass.
+//
+// # Passes
+//
+// Compact and Scrub run one pass and return when it is done; StartPass
+// starts one in the background and returns at once, with its id. Every
+// pass of a kind (the background loop's, and requested ones) goes through
+// one runner, so two never overlap: Compact and Scrub wait for a running
+// one, StartPass refuses with ErrPassRunning and the running pass's
+// status. Pass reports the running pass or one of the last 16 finished
+// ones (PassStatus: trigger, start and end, progress in bytes, error, and
+// what it did); WaitPass waits for one to end. Close stops a running pass
+// (its status then carries the error) and waits for it.
 //
 // # Failed disks
 //

@@ -87,6 +87,13 @@ type Options struct {
 	// fit in 4 MiB (each is a 4 KiB group; concurrent ones share groups).
 	// Compaction's copies do not use it (doc.go, # Durability).
 	TombstoneReserve int64
+	// SpaceReserve is free filesystem space on each data disk that new
+	// puts may not use, so compaction can always make the volume its
+	// copies go to on a disk that puts filled: a volume for puts is made
+	// only while the disk has VolumeSize plus SpaceReserve free;
+	// compaction's copies (and deletes) need VolumeSize. Default (0):
+	// one VolumeSize; negative: none.
+	SpaceReserve int64
 
 	// Scrub and failed disks (scrub.go, diskhealth.go).
 
@@ -130,6 +137,17 @@ const (
 	DefaultCompactBytesPerSec = 8 << 20
 	DefaultTombstoneGrace     = 10 * 24 * time.Hour
 )
+
+// spaceReserve is SpaceReserve with its default applied.
+func (o *Options) spaceReserve() int64 {
+	switch {
+	case o.SpaceReserve < 0:
+		return 0
+	case o.SpaceReserve == 0:
+		return o.VolumeSize
+	}
+	return o.SpaceReserve
+}
 
 // DefaultTombstoneReserve is the reserve of volumes of 64 MiB and more.
 const DefaultTombstoneReserve = 4 << 20

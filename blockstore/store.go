@@ -442,7 +442,7 @@ func (s *Store) pickDir(tried []*dataDir, deletes bool) *dataDir {
 // durable (and, for key ops, visible). When a directory cannot make a
 // volume, nothing was written and another directory is tried.
 func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (location, error) {
-	return s.writeOps(ctx, d, rec, op, nil)
+	return s.writeRecord(ctx, d, rec, op, nil, false)
 }
 
 // writeOps is write with more key ops applied with op, in the same pending
@@ -450,6 +450,16 @@ func (s *Store) write(ctx context.Context, d *dataDir, rec []byte, op indexOp) (
 // no record of their own (their location is the record's volume and
 // offset with length 0).
 func (s *Store) writeOps(ctx context.Context, d *dataDir, rec []byte, op indexOp, also []indexOp) (location, error) {
+	return s.writeRecord(ctx, d, rec, op, also, false)
+}
+
+// writeCopy is write for a compaction copy, which may go to a volume made
+// in the disk's space reserve (Options.SpaceReserve).
+func (s *Store) writeCopy(ctx context.Context, d *dataDir, rec []byte) (location, error) {
+	return s.writeRecord(ctx, d, rec, indexOp{}, nil, true)
+}
+
+func (s *Store) writeRecord(ctx context.Context, d *dataDir, rec []byte, op indexOp, also []indexOp, isCopy bool) (location, error) {
 	if err := s.index.writable(); err != nil {
 		return location{}, err
 	}
@@ -465,7 +475,7 @@ func (s *Store) writeOps(ctx context.Context, d *dataDir, rec []byte, op indexOp
 			}
 			return location{}, lastErr
 		}
-		req := &appendReq{rec: rec, op: op, also: also, done: make(chan appendResult, 1), reserve: op.kind == opKey && op.e.tombstone()}
+		req := &appendReq{rec: rec, op: op, also: also, done: make(chan appendResult, 1), reserve: op.kind == opKey && op.e.tombstone(), copy: isCopy}
 		if err := d.app.submit(ctx, req); err != nil {
 			return location{}, err
 		}
@@ -480,7 +490,7 @@ func (s *Store) writeOps(ctx context.Context, d *dataDir, rec []byte, op indexOp
 		}
 		lastErr = res.err
 		tried = append(tried, d)
-		d = s.pickDir(tried, req.reserve)
+		d = s.pickDir(tried, req.reserve || isCopy)
 	}
 }
 

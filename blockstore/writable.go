@@ -61,8 +61,9 @@ func (d *dataDir) writable(s *Store) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: free space: %w", ErrReadOnly, d.dev.Dir(), err)
 	}
-	if free >= uint64(s.opts.VolumeSize) {
+	if need := uint64(s.opts.VolumeSize + s.opts.spaceReserve()); free >= need {
 		return nil
 	}
-	return fmt.Errorf("%w: %s: %d bytes free, a new volume needs %d; deletes still use the reserve", ErrNoSpace, d.dev.Dir(), free, s.opts.VolumeSize)
+	return fmt.Errorf("%w: %s: %d bytes free, a new volume for blobs needs %d (volume_size plus the space reserve kept for compaction); deletes and compaction still work",
+		ErrNoSpace, d.dev.Dir(), free, uint64(s.opts.VolumeSize+s.opts.spaceReserve()))
 }

@@ -15,7 +15,7 @@ import (
 // reads go on.
 func TestFullDiskStillTakesDeletes(t *testing.T) {
 	ctx := context.Background()
-	mfs := memfs.New(memfs.Options{FreeBytes: 4<<20 + 64<<10}) // one volume
+	mfs := memfs.New(memfs.Options{FreeBytes: 2*(4<<20) + 64<<10}) // one volume of blobs, one of space reserve
 	opts := testOptions(t, mfs)
 	s := mustOpen(t, opts)
 	if err := s.Writable(); err != nil {

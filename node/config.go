@@ -104,6 +104,11 @@ type Config struct {
 	// DiskErrorThreshold is how many I/O errors take a data disk out of
 	// service until restart; -1: never. Default 10.
 	DiskErrorThreshold int `toml:"disk_error_threshold"`
+	// SpaceReserve is free space on each data disk that new blobs may not
+	// use, so deletes and compaction still work on a disk that blobs
+	// filled (compaction needs room for the volume its copies go to).
+	// 0 (the default): one volume_size.
+	SpaceReserve ByteSize `toml:"space_reserve"`
 	// CompactInterval is how often a background compaction pass looks
 	// for sealed volumes whose garbage ratio reached CompactThreshold and
 	// copies their live records away; "0s" turns it off (strata compact
@@ -261,6 +266,7 @@ func (c Config) ApplyDiskOptions(o *blockstore.Options) {
 	o.ScrubInterval = c.ScrubInterval
 	o.ScrubBytesPerSec = int64(c.ScrubRate)
 	o.DiskErrorThreshold = c.DiskErrorThreshold
+	o.SpaceReserve = int64(c.SpaceReserve)
 }
 
 // Sizes of the embedded layout (EmbeddedConfig): small enough for a
@@ -402,7 +408,7 @@ func (c Config) Validate() error {
 	if c.SSDCacheSize > 0 && c.SSDDir == "" {
 		bad("ssd_dir is empty but ssd_cache_size is %v", c.SSDCacheSize)
 	}
-	for name, v := range map[string]ByteSize{"ram_cache_size": c.RAMCacheSize, "ssd_cache_size": c.SSDCacheSize, "memory_limit": c.MemoryLimit} {
+	for name, v := range map[string]ByteSize{"ram_cache_size": c.RAMCacheSize, "ssd_cache_size": c.SSDCacheSize, "memory_limit": c.MemoryLimit, "space_reserve": c.SpaceReserve} {
 		if v < 0 {
 			bad("%s is negative", name)
 		}
