@@ -35,7 +35,10 @@ type Device struct {
 	buffers *BufferPool
 	queue   *queue
 	classes [numClasses]classCounters
-	logger  *slog.Logger
+	// syncs is the latency of every fdatasync, whatever its class, from
+	// the call to its return (queue wait included).
+	syncs  latencyHistogram
+	logger *slog.Logger
 }
 
 // NewDevice creates dir if needed and probes direct I/O there with an
@@ -196,6 +199,7 @@ func (d *Device) Stats() DeviceStats {
 	for c := range d.classes {
 		s.Classes[c] = d.classes[c].snapshot()
 	}
+	s.SyncLatency = d.syncs.snapshot()
 	s.InFlight, s.Queued = d.queue.depth()
 	return s
 }

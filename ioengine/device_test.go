@@ -65,6 +65,9 @@ func TestHandleStats(t *testing.T) {
 	if s.Name != "hdd0" || s.Dir != "/hdd0" || !s.Direct || s.Alignment != 4096 || s.InFlight != 0 || s.Queued != 0 {
 		t.Fatalf("device stats %+v", s)
 	}
+	if s.SyncLatency.Count != 1 {
+		t.Errorf("sync latency count %d, want the 1 fdatasync", s.SyncLatency.Count)
+	}
 	want := [3]ioengine.ClassStats{
 		ioengine.ClassRead:       {ReadOps: 6, ReadBytes: 5 * 4096, Errors: 1},
 		ioengine.ClassWrite:      {WriteOps: 3, WriteBytes: 3 * 8192, SyncOps: 1},

@@ -62,6 +62,7 @@ func (h *Handle) end(c Class, kind opKind, start, granted time.Time, n int, err 
 		st.writeBytes.Add(uint64(max(n, 0)))
 	case opSync:
 		st.syncOps.Add(1)
+		h.dev.syncs.record(done.Sub(start))
 	default:
 		st.otherOps.Add(1)
 	}

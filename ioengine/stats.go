@@ -11,6 +11,9 @@ type DeviceStats struct {
 	Classes   [3]ClassStats // indexed by Class
 	InFlight  int           // syscalls running now
 	Queued    int           // callers waiting for a slot now
+	// SyncLatency is every fdatasync's latency, all classes together,
+	// queue wait included: the cost of durability on this device.
+	SyncLatency LatencySnapshot
 }
 
 // ClassStats counts the operations of one class on one device. Errors counts

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"strata/blockstore"
 )
 
 // Route labels: a fixed set, so label cardinality stays bounded whatever
@@ -133,6 +135,9 @@ var (
 		"I/O operations waiting for a device.", []string{"device"}, nil)
 	devDirectDesc = prometheus.NewDesc("strata_device_direct_io",
 		"1 when the device uses O_DIRECT, 0 when it fell back to buffered I/O.", []string{"device"}, nil)
+	fsyncDesc = prometheus.NewDesc("strata_fsync_duration_seconds",
+		"fdatasync latency on a device (every class; queue wait included): what each acknowledged write waited for durability.",
+		[]string{"device"}, nil)
 	devQueueWaitDesc = prometheus.NewDesc("strata_device_queue_wait_seconds",
 		"Time I/O operations waited for a device slot, by I/O class (only operations that had to wait).",
 		[]string{"device", "class"}, nil)
@@ -142,7 +147,7 @@ var (
 type deviceCollector struct{ store func() Store }
 
 func (c *deviceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{devOpsDesc, devBytesDesc, devErrorsDesc, devLatencyDesc, devQueueWaitDesc, devInFlightDesc, devQueuedDesc, devDirectDesc} {
+	for _, d := range []*prometheus.Desc{devOpsDesc, devBytesDesc, devErrorsDesc, devLatencyDesc, devQueueWaitDesc, devInFlightDesc, devQueuedDesc, devDirectDesc, fsyncDesc} {
 		ch <- d
 	}
 }
@@ -166,6 +171,9 @@ func (c *deviceCollector) Collect(ch chan<- prometheus.Metric) {
 			direct = 1
 		}
 		gauge(devDirectDesc, direct, dev.Name)
+		if h, err := latencyHistogram(fsyncDesc, dev.SyncLatency, dev.Name); err == nil {
+			ch <- h
+		}
 		for _, cs := range dev.Classes {
 			counter(devOpsDesc, cs.ReadOps, dev.Name, cs.Class, "read")
 			counter(devOpsDesc, cs.WriteOps, dev.Name, cs.Class, "write")
@@ -262,6 +270,14 @@ var (
 		"Bytes of the volumes compaction removed.", nil, nil)
 	compactTombstonesDesc = prometheus.NewDesc("strata_compaction_tombstones_dropped_total",
 		"Tombstones compaction dropped past their grace period.", nil, nil)
+	ssdWrittenDesc = prometheus.NewDesc("strata_ssd_written_bytes_total",
+		"Bytes the SSD cache wrote to its file (padding included); compare with strata_ssd_write_budget_bytes_per_day.", nil, nil)
+	ssdBudgetDayDesc = prometheus.NewDesc("strata_ssd_write_budget_bytes_per_day",
+		"The SSD cache's configured write budget per day (0: none).", nil, nil)
+	ssdBudgetSecDesc = prometheus.NewDesc("strata_ssd_write_budget_bytes_per_second",
+		"The SSD cache's configured write budget per second (0: none).", nil, nil)
+	ssdBudgetRejectedDesc = prometheus.NewDesc("strata_ssd_budget_rejections_total",
+		"Admissions to the SSD cache refused because its write budget was spent.", nil, nil)
 )
 
 // storeCollector exports StoreStats at scrape time, for stores that have them.
@@ -269,7 +285,8 @@ type storeCollector struct{ store func() Store }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc,
-		diskLiveDesc, diskGarbageDesc, diskGarbageRatioDesc, compactPassesDesc, compactVolumesDesc, compactWrittenDesc, compactReclaimedDesc, compactTombstonesDesc} {
+		diskLiveDesc, diskGarbageDesc, diskGarbageRatioDesc, compactPassesDesc, compactVolumesDesc, compactWrittenDesc, compactReclaimedDesc, compactTombstonesDesc,
+		ssdWrittenDesc, ssdBudgetDayDesc, ssdBudgetSecDesc, ssdBudgetRejectedDesc} {
 		ch <- d
 	}
 }
@@ -297,6 +314,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(compactWrittenDesc, prometheus.CounterValue, float64(cs.BytesCopied))
 	ch <- prometheus.MustNewConstMetric(compactReclaimedDesc, prometheus.CounterValue, float64(cs.BytesReclaimed))
 	ch <- prometheus.MustNewConstMetric(compactTombstonesDesc, prometheus.CounterValue, float64(cs.TombstonesDropped))
+	if ssd := st.SSD; ssd.Enabled {
+		ch <- prometheus.MustNewConstMetric(ssdWrittenDesc, prometheus.CounterValue, float64(ssd.BytesWritten))
+		ch <- prometheus.MustNewConstMetric(ssdBudgetDayDesc, prometheus.GaugeValue, float64(ssd.BudgetBytesPerDay))
+		ch <- prometheus.MustNewConstMetric(ssdBudgetSecDesc, prometheus.GaugeValue, float64(ssd.BudgetBytesPerSec))
+		ch <- prometheus.MustNewConstMetric(ssdBudgetRejectedDesc, prometheus.CounterValue, float64(ssd.RejectedBudget))
+	}
 }
 
 // buildInfoGauge is strata_build_info: always 1, the build in its labels.
@@ -308,4 +331,113 @@ func buildInfoGauge(b Build) prometheus.Collector {
 	})
 	g.Set(1)
 	return g
+}
+
+var (
+	passRunningDesc = prometheus.NewDesc("strata_pass_running",
+		"1 while a compaction or scrub pass runs (the background loop's or a requested one), by kind.", []string{"kind"}, nil)
+	passProgressDesc = prometheus.NewDesc("strata_pass_progress_ratio",
+		"How far the running pass of a kind is, 0 to 1 of its bytes (0 when none runs).", []string{"kind"}, nil)
+	passFinishedDesc = prometheus.NewDesc("strata_pass_last_finished_timestamp_seconds",
+		"When the last pass of a kind since start ended (unix seconds; 0: none).", []string{"kind"}, nil)
+	passFailedDesc = prometheus.NewDesc("strata_pass_last_failed",
+		"1 when the last pass of a kind since start stopped before completing, else 0.", []string{"kind"}, nil)
+)
+
+// passCollector exports the compaction and scrub passes (SetPasses, or
+// the attached store) at scrape time.
+type passCollector struct{ srv *Server }
+
+func (c *passCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{passRunningDesc, passProgressDesc, passFinishedDesc, passFailedDesc} {
+		ch <- d
+	}
+}
+
+func (c *passCollector) Collect(ch chan<- prometheus.Metric) {
+	p, err := c.srv.passRunner()
+	if err != nil {
+		return
+	}
+	for _, kind := range []blockstore.PassKind{blockstore.PassCompact, blockstore.PassScrub} {
+		cur, err := p.Pass(kind, 0)
+		if err != nil {
+			continue
+		}
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, string(kind))
+		}
+		r := ReportPass(cur)
+		running, progress, finished, failed := 0.0, 0.0, 0.0, 0.0
+		if r.Running {
+			running, progress = 1, r.Progress
+		}
+		if r.Finished != nil {
+			finished = float64(r.Finished.UnixNano()) / 1e9
+		}
+		if r.Result == PassResultFailed {
+			failed = 1
+		}
+		gauge(passRunningDesc, running)
+		gauge(passProgressDesc, progress)
+		gauge(passFinishedDesc, finished)
+		gauge(passFailedDesc, failed)
+	}
+}
+
+// ClusterMetrics are a cluster node's background counters, as exported
+// on /metrics once SetClusterMetrics is called (cluster mode).
+type ClusterMetrics struct {
+	HintsPending                               map[string]int // per target node id
+	HintBytes                                  int64
+	HintsStored, HintsDropped, HintsReplayed   uint64
+	RepairsQueued, RepairsDone, RepairsDropped uint64
+	AntiEntropyKeysPulled                      uint64
+	AntiEntropyBytesPulled                     uint64
+}
+
+// SetClusterMetrics has /metrics export f's counters (strata_hints_*,
+// strata_repairs_*, strata_antientropy_*).
+func (s *Server) SetClusterMetrics(f func() ClusterMetrics) { s.clusterMetrics.Store(&f) }
+
+var (
+	hintsPendingDesc = prometheus.NewDesc("strata_hints_pending",
+		"Hints waiting for a replica that was down, by target node.", []string{"target"}, nil)
+	hintsPendingBytesDesc = prometheus.NewDesc("strata_hints_pending_bytes",
+		"Bytes the pending hints count against hints_max_bytes.", nil, nil)
+	hintsStoredDesc   = prometheus.NewDesc("strata_hints_stored_total", "Hints stored for replicas that were down.", nil, nil)
+	hintsDroppedDesc  = prometheus.NewDesc("strata_hints_dropped_total", "Hints dropped (store full or obsolete); anti-entropy repairs what they held.", nil, nil)
+	hintsReplayedDesc = prometheus.NewDesc("strata_hints_replayed_total", "Hints replayed to their replica.", nil, nil)
+	repairsDesc       = prometheus.NewDesc("strata_repairs_total",
+		"Repairs of local copies from replicas, by outcome (queued, done, dropped).", []string{"outcome"}, nil)
+	aeKeysDesc  = prometheus.NewDesc("strata_antientropy_pulled_keys_total", "Keys anti-entropy copied from replicas.", nil, nil)
+	aeBytesDesc = prometheus.NewDesc("strata_antientropy_pulled_bytes_total", "Bytes anti-entropy copied from replicas.", nil, nil)
+)
+
+type clusterCollector struct{ srv *Server }
+
+func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{hintsPendingDesc, hintsPendingBytesDesc, hintsStoredDesc, hintsDroppedDesc, hintsReplayedDesc, repairsDesc, aeKeysDesc, aeBytesDesc} {
+		ch <- d
+	}
+}
+
+func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.srv.clusterMetrics.Load()
+	if f == nil {
+		return
+	}
+	m := (*f)()
+	for target, n := range m.HintsPending {
+		ch <- prometheus.MustNewConstMetric(hintsPendingDesc, prometheus.GaugeValue, float64(n), target)
+	}
+	ch <- prometheus.MustNewConstMetric(hintsPendingBytesDesc, prometheus.GaugeValue, float64(m.HintBytes))
+	ch <- prometheus.MustNewConstMetric(hintsStoredDesc, prometheus.CounterValue, float64(m.HintsStored))
+	ch <- prometheus.MustNewConstMetric(hintsDroppedDesc, prometheus.CounterValue, float64(m.HintsDropped))
+	ch <- prometheus.MustNewConstMetric(hintsReplayedDesc, prometheus.CounterValue, float64(m.HintsReplayed))
+	ch <- prometheus.MustNewConstMetric(repairsDesc, prometheus.CounterValue, float64(m.RepairsQueued), "queued")
+	ch <- prometheus.MustNewConstMetric(repairsDesc, prometheus.CounterValue, float64(m.RepairsDone), "done")
+	ch <- prometheus.MustNewConstMetric(repairsDesc, prometheus.CounterValue, float64(m.RepairsDropped), "dropped")
+	ch <- prometheus.MustNewConstMetric(aeKeysDesc, prometheus.CounterValue, float64(m.AntiEntropyKeysPulled))
+	ch <- prometheus.MustNewConstMetric(aeBytesDesc, prometheus.CounterValue, float64(m.AntiEntropyBytesPulled))
 }

@@ -45,7 +45,9 @@ type Server struct {
 	admin atomic.Pointer[http.Handler]
 	// passes serves AdminCompactPath and AdminScrubPath (SetPasses).
 	passes atomic.Pointer[PassRunner]
-	pprof  http.Handler
+	// clusterMetrics reports the cluster's counters (SetClusterMetrics).
+	clusterMetrics atomic.Pointer[func() ClusterMetrics]
+	pprof          http.Handler
 	// refusedConns counts connections refused for their client's bound.
 	refusedConns prometheus.Counter
 	// listeners are the blob listeners' bounds and state, by kind.
@@ -94,7 +96,7 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads, ReadBuild(cfg.BuildVersion))
 	s.registry.MustRegister(newWritableGauge(s.writability), newReadOnlyGauge(cfg.ReadOnly))
 	s.registry.MustRegister(newListenerCollectors(cfg, s.listeners)...)
-	s.registry.MustRegister(newFailedDisksGauge(s.currentStore), &diskCollector{s.currentStore})
+	s.registry.MustRegister(newFailedDisksGauge(s.currentStore), &diskCollector{s.currentStore}, &passCollector{s}, &clusterCollector{s})
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,

@@ -92,6 +92,9 @@ type DeviceStats struct {
 	InFlight int
 	Queued   int
 	Classes  []DeviceClassStats
+	// SyncLatency is every fdatasync's latency on the device, all
+	// classes together (strata_fsync_duration_seconds).
+	SyncLatency Latency
 }
 
 // DeviceClassStats counts one I/O class ("read", "write", "background") on a device.
@@ -117,6 +120,16 @@ type StoreStats struct {
 	// accounting sees it; Compaction what compaction did since start.
 	Disks      []DiskSpace
 	Compaction CompactionStats
+	// SSD is the SSD cache's writes against its budget (zero when off).
+	SSD SSDWrites
+}
+
+// SSDWrites is what the SSD cache wrote and the budget it writes within.
+type SSDWrites struct {
+	Enabled                              bool
+	BytesWritten                         uint64 // to the cache file, padding included
+	BudgetBytesPerDay, BudgetBytesPerSec int64  // 0: no budget
+	RejectedBudget                       uint64 // admissions refused because the budget was spent
 }
 
 // DiskSpace is one data directory's used bytes split into the records the

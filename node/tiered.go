@@ -68,7 +68,7 @@ func (t tieredStore) Devices() []DeviceStats {
 	devs := t.Store.Devices()
 	out := make([]DeviceStats, 0, len(devs))
 	for _, d := range devs {
-		ds := DeviceStats{Name: d.Name, Dir: d.Dir, Direct: d.Direct, InFlight: d.InFlight, Queued: d.Queued}
+		ds := DeviceStats{Name: d.Name, Dir: d.Dir, Direct: d.Direct, InFlight: d.InFlight, Queued: d.Queued, SyncLatency: latencyOf(d.SyncLatency)}
 		for i, c := range d.Classes {
 			ds.Classes = append(ds.Classes, DeviceClassStats{
 				Class:      classLabel(ioengine.Class(i)),
@@ -132,6 +132,13 @@ func (t tieredStore) StoreStats() StoreStats {
 			TombstonesDropped: st.Backend.Compaction.TombstonesDropped,
 			BytesCopied:       st.Backend.Compaction.BytesCopied,
 			BytesReclaimed:    st.Backend.Compaction.BytesReclaimed,
+		},
+		SSD: SSDWrites{
+			Enabled:           st.SSD.Enabled,
+			BytesWritten:      st.SSDCache.BytesWritten,
+			BudgetBytesPerDay: st.SSDCache.BudgetBytesPerDay,
+			BudgetBytesPerSec: st.SSDCache.BudgetBytesPerSec,
+			RejectedBudget:    st.SSDCache.RejectedBudget,
 		},
 	}
 }

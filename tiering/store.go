@@ -311,6 +311,7 @@ func (s *Store) Stats() Stats {
 		st.SSD.Admissions, st.SSD.Rejections, st.SSD.Evictions = t.Admissions, t.Rejections, t.Evictions
 		st.SSD.Items, st.SSD.Bytes, st.SSD.CapacityBytes = t.Items, t.Bytes, t.CapacityBytes
 		st.SSDCache = d
+		st.SSDCache.BudgetBytesPerDay, st.SSDCache.BudgetBytesPerSec = s.opts.SSDWriteBytesPerDay, s.opts.SSDWriteBytesPerSec
 	}
 	return st
 }

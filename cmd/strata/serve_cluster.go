@@ -105,6 +105,7 @@ func startCluster(ctx context.Context, cfg node.Config, srv *node.Server, store 
 	rt := &clusterRuntime{log: log, members: mem, cluster: cl}
 	rt.admin = newClusterAdmin(ctx, func() any { return cl.Status() }, cl.Drain, mem.Leave, stop, log.With("component", "decommission"))
 	srv.SetAdmin(rt.admin)
+	srv.SetClusterMetrics(func() node.ClusterMetrics { return clusterMetrics(cl.Status()) })
 	log.Info("cluster mode", "node_id", nodeID, "gossip", cfg.GossipAddress(), "http_advertise", cfg.HTTPAdvertiseAddress(),
 		"join", cfg.Cluster.Join, "replicas", n, "write_quorum", w, "read_quorum", r, "zone", cfg.Cluster.Zone, "weight", cfg.Cluster.Weight)
 	if cfg.Cluster.Decommission {
@@ -164,5 +165,19 @@ func peerTransport(listen string) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// clusterMetrics picks the cluster's background counters for /metrics.
+func clusterMetrics(st cluster.Status) node.ClusterMetrics {
+	bg, ok := st.Background.(cluster.BackgroundStatus)
+	if !ok {
+		return node.ClusterMetrics{}
+	}
+	return node.ClusterMetrics{
+		HintsPending: bg.HintsPending, HintBytes: bg.HintBytes,
+		HintsStored: bg.HintsStored, HintsDropped: bg.HintsDropped, HintsReplayed: bg.HintsReplayed,
+		RepairsQueued: bg.RepairsQueued, RepairsDone: bg.RepairsDone, RepairsDropped: bg.RepairsDropped,
+		AntiEntropyKeysPulled: bg.AntiEntropyKeysPulled, AntiEntropyBytesPulled: bg.AntiEntropyBytesPulled,
 	}
 }
