@@ -9,7 +9,12 @@
 //	strata get KEY [-o FILE]             download a blob, streaming
 //	strata rm KEY...                     delete blobs
 //	strata ls [--prefix P]               list keys, following continuation
+//	strata stat                          show the node: tiers (items, bytes, capacity, hit ratio), disks
+//	                                     (used, free, garbage, scrub), compaction, passes, errors (/metrics)
 //	strata stat KEY                      show size, ETag, content type, tier
+//	strata stat --disks                  show the data disks in detail
+//	strata compact [--addr ADMIN] [--wait]  start a compaction pass on a running node (admin listener)
+//	strata scrub [--addr ADMIN] [--wait]    start a scrub pass on a running node (admin listener)
 //	strata stat --members                show the cluster: members, hints, anti-entropy (admin listener)
 //	strata stat --node                   show readiness, writability, read-only mode, listeners (/readyz)
 //	strata leave [--addr ADMIN]          decommission a cluster node: drain, leave, exit
@@ -101,6 +106,16 @@
 // repaired them; its output says whether the re-check is clean), 2 usage
 // error, 3 could not check (a running node holds the directories, or they
 // are missing or unreadable).
+// `strata compact` and `strata scrub` exit 0 once the pass started (with
+// --wait: once it completed with nothing wrong), 1 on failure (the node
+// refused or was unreachable; with --wait the pass failed, compaction left
+// volumes in place, or the scrub found corrupt records or failed reads,
+// counted in the message), 2 usage error, 3 a pass of that kind was
+// already running and --wait was not given (nothing new started; with
+// --wait the running pass is followed and decides). Their --addr is the
+// admin listener (default 127.0.0.1:7071, node.DefaultAdminListen, as
+// for `strata leave`; env STRATA_ADMIN_ADDR). `strata stat` with no KEY
+// exits 1 when a disk failed or the scrub found corruption.
 // `strata serve` sets the Go memory limit from its configuration and logs
 // it (docs/config.md, Memory).
 //

@@ -19,18 +19,21 @@ type blobStat struct {
 }
 
 func runStat(ctx context.Context, s stdio, args []string) int {
-	fs := newFlagSet("stat", "[--members] KEY...",
-		"Show each KEY's size, ETag, content type, last-modified time and the tier the\n"+
-			"node would serve it from (X-Strata-Tier), using HEAD. Exits 1 if any KEY is\n"+
-			"missing. With --disks (and no KEY), show the node's data disks instead:\n"+
-			"health, usage, scrub progress and errors; exits 1 if a disk failed or the\n"+
-			"scrub found corruption. --members shows the cluster as the node sees it\n"+
-			"(GET /admin/cluster on its admin listener): members with state, zone and\n"+
-			"weight, pending hints, anti-entropy progress, keys moving. --node shows\n"+
-			"the node's /readyz: ready, writable, read-only mode, failed disks and its\n"+
-			"blob listeners; exits 1 if it is not ready.")
+	fs := newFlagSet("stat", "[--disks | --members | --node] [KEY...]",
+		"With no KEY, show the node (from its /metrics): whether it takes writes,\n"+
+			"each tier's items, bytes, capacity and hit ratio (RAM, SSD, HDD), each data\n"+
+			"disk's used, free, live and garbage bytes and scrub state, compaction totals,\n"+
+			"the compaction and scrub passes (running, progress, last end) and error\n"+
+			"counts; exits 1 if a disk failed or the scrub found corruption. With KEYs,\n"+
+			"show each KEY's size, ETag, content type, last-modified time and the tier the\n"+
+			"node would serve it from (X-Strata-Tier), using HEAD; exits 1 if any KEY is\n"+
+			"missing. --disks shows the data disks in detail. --members shows the cluster\n"+
+			"as the node sees it (GET /admin/cluster on its admin listener): members with\n"+
+			"state, zone and weight, pending hints, anti-entropy progress, keys moving.\n"+
+			"--node shows the node's /readyz: ready, writable, read-only mode, failed\n"+
+			"disks and its blob listeners; exits 1 if it is not ready.")
 	mk := clientFlags(fs)
-	asJSON := fs.Bool("json", false, "print one JSON object per key (and the disks or cluster status as JSON)")
+	asJSON := fs.Bool("json", false, "print JSON: the node overview as one object, one object per key, disk, or the cluster or readiness status")
 	disks := fs.Bool("disks", false, "show the node's data disks (from its /metrics) instead of keys")
 	members := fs.Bool("members", false, "show the cluster's members and background work")
 	nodeFlag := fs.Bool("node", false, "show the node's readiness, writability, read-only mode and listeners (its /readyz) instead of keys")
@@ -62,7 +65,12 @@ func runStat(ctx context.Context, s stdio, args []string) int {
 		return statDisks(ctx, s, c, *asJSON)
 	}
 	if len(pos) == 0 && !*members {
-		return fs.usageError(s.err, "want at least one KEY (or --disks, --members or --node)")
+		c, err := mk()
+		if err != nil {
+			return fs.usageError(s.err, "%v", err)
+		}
+		defer c.close()
+		return statOverview(ctx, s, c, *asJSON)
 	}
 	code = exitOK
 	if *members {

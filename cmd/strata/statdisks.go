@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // diskStat is one data disk of a node, as `strata stat --disks` shows it,
-// read from the node's /metrics (strata_disk_* and strata_scrub_*).
+// read from the node's /metrics (strata_disk_* and strata_scrub_*; see
+// parseNodeMetrics).
 type diskStat struct {
 	Device    string `json:"device"`
 	Dir       string `json:"dir"`
@@ -22,6 +19,11 @@ type diskStat struct {
 	IOErrors  uint64 `json:"io_errors"`
 	UsedBytes int64  `json:"used_bytes"`
 	FreeBytes int64  `json:"free_bytes"`
+	// LiveBytes and GarbageBytes split UsedBytes into what the index
+	// needs and what compaction can reclaim.
+	LiveBytes    int64   `json:"live_bytes"`
+	GarbageBytes int64   `json:"garbage_bytes"`
+	GarbageRatio float64 `json:"garbage_ratio"`
 	// ScrubProgress is how far the pass in progress is (0 to 1), with
 	// ScrubPassStarted; both zero when none is in progress.
 	ScrubProgress     float64    `json:"scrub_progress"`
@@ -32,23 +34,15 @@ type diskStat struct {
 	ScrubReadErrors   uint64     `json:"scrub_read_errors"`
 }
 
-// statDisks prints the node's data disks: health, usage, scrub progress
-// and errors. It exits 1 when a disk has failed or the scrub found
-// corruption, so a script can alert on it.
+// statDisks prints the node's data disks: health, usage, garbage, scrub
+// progress and errors. It exits 1 when a disk has failed or the scrub
+// found corruption, so a script can alert on it.
 func statDisks(ctx context.Context, s stdio, c *client, asJSON bool) int {
-	req, err := c.newRequest(ctx, http.MethodGet, c.base.String()+"/metrics", nil)
+	o, err := fetchOverview(ctx, c)
 	if err != nil {
 		return fail(s, "stat", err)
 	}
-	resp, err := c.do(req, http.StatusOK)
-	if err != nil {
-		return fail(s, "stat", err)
-	}
-	disks, err := parseDiskMetrics(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return fail(s, "stat", fmt.Errorf("reading the node's metrics: %w", err))
-	}
+	disks := o.Disks
 	if len(disks) == 0 {
 		return fail(s, "stat", fmt.Errorf("the node reports no data disks (strata_disk_* in /metrics): is it still starting?"))
 	}
@@ -72,85 +66,19 @@ func statDisks(ctx context.Context, s stdio, c *client, asJSON bool) int {
 		if d.ScrubPassStarted != nil {
 			pass = fmt.Sprintf("%.1f%% done, started %s", 100*d.ScrubProgress, d.ScrubPassStarted.Format(time.RFC3339))
 		}
-		last := "never"
-		if d.ScrubLastComplete != nil {
-			last = d.ScrubLastComplete.Format(time.RFC3339)
-		}
 		fmt.Fprintf(s.out, "disk:              %s (%s)\n", d.Device, d.Dir)
 		fmt.Fprintf(s.out, "health:            %s\n", health)
 		fmt.Fprintf(s.out, "io errors:         %d\n", d.IOErrors)
 		fmt.Fprintf(s.out, "used:              %d bytes\n", d.UsedBytes)
 		fmt.Fprintf(s.out, "free:              %d bytes\n", d.FreeBytes)
+		fmt.Fprintf(s.out, "garbage:           %d bytes (%.1f%% of used; %d live)\n", d.GarbageBytes, 100*d.GarbageRatio, d.LiveBytes)
 		fmt.Fprintf(s.out, "scrub pass:        %s\n", pass)
-		fmt.Fprintf(s.out, "scrub last pass:   %s\n", last)
+		fmt.Fprintf(s.out, "scrub last pass:   %s\n", stampOrNever(d.ScrubLastComplete))
 		fmt.Fprintf(s.out, "scrub read:        %d bytes\n", d.ScrubBytes)
 		fmt.Fprintf(s.out, "scrub corrupt:     %d records\n", d.ScrubCorruptions)
 		fmt.Fprintf(s.out, "scrub read errors: %d\n", d.ScrubReadErrors)
 	}
 	return code
-}
-
-// parseDiskMetrics reads the per-disk series of a Prometheus text
-// exposition, one diskStat per device label, in device order. Other
-// series are skipped; a malformed disk series is an error.
-func parseDiskMetrics(r io.Reader) ([]diskStat, error) {
-	byDevice := map[string]*diskStat{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "strata_disk_") && !strings.HasPrefix(line, "strata_scrub_") {
-			continue
-		}
-		name, labels, value, err := parseMetricLine(line)
-		if err != nil {
-			return nil, err
-		}
-		dev := labels["device"]
-		d := byDevice[dev]
-		if d == nil {
-			d = &diskStat{Device: dev, Dir: labels["dir"]}
-			byDevice[dev] = d
-		}
-		stamp := func() *time.Time {
-			if value <= 0 {
-				return nil
-			}
-			t := time.Unix(0, int64(value*1e9)).UTC()
-			return &t
-		}
-		switch name {
-		case "strata_disk_failed":
-			d.Failed = value != 0
-		case "strata_disk_io_errors_total":
-			d.IOErrors = uint64(value)
-		case "strata_disk_used_bytes":
-			d.UsedBytes = int64(value)
-		case "strata_disk_free_bytes":
-			d.FreeBytes = int64(value)
-		case "strata_scrub_progress_ratio":
-			d.ScrubProgress = value
-		case "strata_scrub_pass_started_timestamp_seconds":
-			d.ScrubPassStarted = stamp()
-		case "strata_scrub_last_complete_timestamp_seconds":
-			d.ScrubLastComplete = stamp()
-		case "strata_scrub_read_bytes_total":
-			d.ScrubBytes = uint64(value)
-		case "strata_scrub_corrupt_records_total":
-			d.ScrubCorruptions = uint64(value)
-		case "strata_scrub_read_errors_total":
-			d.ScrubReadErrors = uint64(value)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]diskStat, 0, len(byDevice))
-	for _, d := range byDevice {
-		out = append(out, *d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
-	return out, nil
 }
 
 // parseMetricLine splits `name{label="value",...} number` (the labels
