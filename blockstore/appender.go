@@ -278,33 +278,16 @@ func (a *appender) commitGroup(group []*appendReq) {
 	}
 	v, err := a.volumeFor(ctx, size, deletes == len(group), privileged == len(group))
 	if err != nil {
-		if privileged > 0 && privileged < len(group) && errors.Is(err, ErrNoSpace) {
+		switch {
+		case privileged > 0 && privileged < len(group) && errors.Is(err, ErrNoSpace):
 			// No room for the puts, but copies and deletes may use the
 			// space reserve.
-			var puts, rest []*appendReq
-			for _, r := range group {
-				if r.mayUseSpaceReserve() {
-					rest = append(rest, r)
-				} else {
-					puts = append(puts, r)
-				}
-			}
-			a.fail(puts, err, true)
-			a.commitGroup(rest)
+			a.failAndCommitRest(group, err, (*appendReq).mayUseSpaceReserve)
 			return
-		}
-		if deletes > 0 && deletes < len(group) && errors.Is(err, ErrNoSpace) {
-			// No room for the puts, but the deletes may use the reserve.
-			var puts, dels []*appendReq
-			for _, r := range group {
-				if r.reserve {
-					dels = append(dels, r)
-				} else {
-					puts = append(puts, r)
-				}
-			}
-			a.fail(puts, err, true)
-			a.commitGroup(dels)
+		case deletes > 0 && deletes < len(group) && errors.Is(err, ErrNoSpace):
+			// No room for the puts (or copies), but the deletes may use
+			// the tombstone reserve.
+			a.failAndCommitRest(group, err, func(r *appendReq) bool { return r.reserve })
 			return
 		}
 		a.fail(group, err, true)
@@ -440,6 +423,21 @@ func (a *appender) completer() {
 	}
 }
 
+// failAndCommitRest fails the records of group that keep does not accept
+// (nothing written; another directory may take them) and commits the rest.
+func (a *appender) failAndCommitRest(group []*appendReq, err error, keep func(*appendReq) bool) {
+	var failed, rest []*appendReq
+	for _, r := range group {
+		if keep(r) {
+			rest = append(rest, r)
+		} else {
+			failed = append(failed, r)
+		}
+	}
+	a.fail(failed, err, true)
+	a.commitGroup(rest)
+}
+
 // volumeFor returns the active volume if a group of size bytes fits, else
 // makes a new one and seals the old. Only a group of deletes alone
 // (tombstones) may fill the volume's last TombstoneReserve bytes; while
@@ -453,25 +451,30 @@ func (a *appender) volumeFor(ctx context.Context, size int64, deletes, inReserve
 		if deletes {
 			limit = old.size
 		}
-		if old.end.Load()+size <= limit {
+		if old.end.Load()+size <= limit && (inReserve || !old.inReserve.Load()) {
 			return old, nil
 		}
-		if !inReserve {
-			if err := a.d.roomForPuts(a.s); err != nil {
-				return nil, err
-			}
+	} else {
+		if old != nil && uint8(old.state.Load()) == volFailed {
+			a.afterFailure(ctx, old)
 		}
-		return a.replaceVolume(ctx, old, size)
+		old = nil
 	}
-	if old != nil && uint8(old.state.Load()) == volFailed {
-		a.afterFailure(ctx, old)
-	}
-	if !inReserve {
-		if err := a.d.roomForPuts(a.s); err != nil {
+	// A new volume. Puts need room for it outside the space reserve;
+	// copies and deletes may make it in the reserve, and it is then
+	// theirs alone (puts refused meanwhile seal it once there is room).
+	reserved := false
+	if err := a.d.roomForPuts(a.s); err != nil {
+		if !inReserve {
 			return nil, err
 		}
+		reserved = true
 	}
-	return a.replaceVolume(ctx, nil, size)
+	v, err := a.replaceVolume(ctx, old, size, reserved)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // roomForPuts is nil when the disk has room for a volume of puts outside
@@ -495,7 +498,7 @@ func (d *dataDir) roomForPuts(s *Store) error {
 
 // replaceVolume makes a new active volume; old, if any, is sealed once the
 // new one exists.
-func (a *appender) replaceVolume(ctx context.Context, old *volume, size int64) (*volume, error) {
+func (a *appender) replaceVolume(ctx context.Context, old *volume, size int64, reserved bool) (*volume, error) {
 	if old == nil {
 		a.setVol(nil)
 	}
@@ -511,6 +514,7 @@ func (a *appender) replaceVolume(ctx context.Context, old *volume, size int64) (
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrReadOnly, a.d.dev.Dir(), err)
 	}
+	v.inReserve.Store(reserved)
 	if old != nil {
 		a.seal(old)
 	}
@@ -607,7 +611,7 @@ func (d *dataDir) accepting(s *Store, deletes bool) error {
 	if err := d.failedErr(); err != nil {
 		return err
 	}
-	if v := d.app.activeVolume(); v != nil && (deletes || v.end.Load()+d.app.align() <= v.size-s.opts.TombstoneReserve) {
+	if v := d.app.activeVolume(); v != nil && (deletes || v.roomForPuts(s, d.app.align())) {
 		return nil
 	}
 	if err := d.available(s); err != nil || deletes {

@@ -52,9 +52,11 @@ func TestFullDiskCompaction(t *testing.T) {
 		name    string
 		reserve int64
 		reclaim bool
+		race    bool // puts keep trying while the pass runs (groups mixing copies and puts)
 	}{
-		{"default reserve", 0, true},
-		{"no reserve", -1, false},
+		{"default reserve", 0, true, false},
+		{"default reserve, puts racing", 0, true, true},
+		{"no reserve", -1, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -75,7 +77,33 @@ func TestFullDiskCompaction(t *testing.T) {
 			if len(sealedVolumesOver(s, opts.CompactThreshold)) < 3 {
 				t.Fatalf("only %v volumes to compact", sealedVolumesOver(s, opts.CompactThreshold))
 			}
+			stop := make(chan struct{})
+			racing := make(chan error, 1)
+			go func() {
+				if !tc.race {
+					racing <- nil
+					return
+				}
+				v := randBytes(newRand(5), 4000)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						racing <- nil
+						return
+					default:
+					}
+					_, err := s.Put(ctx, fmt.Sprint("race-", i%8), bytes.NewReader(v), int64(len(v)), PutOptions{})
+					if err != nil && !errors.Is(err, ErrNoSpace) {
+						racing <- err
+						return
+					}
+				}
+			}()
 			rep, err := s.Compact(ctx)
+			close(stop)
+			if rerr := <-racing; rerr != nil {
+				t.Fatalf("a put racing compaction on a full disk: %v", rerr)
+			}
 			if !tc.reclaim {
 				if err == nil && len(rep.Failed) == 0 && len(rep.Volumes) > 0 && s.Writable() == nil {
 					t.Fatalf("without a reserve a full disk still compacted: %+v; the test no longer shows what the reserve is for", rep)
@@ -84,6 +112,14 @@ func TestFullDiskCompaction(t *testing.T) {
 			}
 			if err != nil || len(rep.Volumes) == 0 || len(rep.Failed) != 0 || rep.RecordsCopied == 0 {
 				t.Fatalf("compaction on a full disk: %+v, %v", rep, err)
+			}
+			if tc.race {
+				// The racing puts may have taken the reclaimed room
+				// again; what matters is that the pass completed.
+				for k, v := range live {
+					mustGet(t, s, k, v)
+				}
+				return
 			}
 			if err := s.Writable(); err != nil {
 				t.Fatalf("Writable after compaction: %v", err)

@@ -210,8 +210,12 @@
 // free, while compaction's copies and deletes need VolumeSize. So puts
 // fill a disk only up to the reserve (ErrNoSpace, Writable says so), and
 // a compaction pass can always start there: its copies go to a volume
-// made in the reserve, each volume it removes gives its space back, and
-// puts work again. With SpaceReserve negative (none), a disk puts filled
+// made in the reserve, which puts never write to (they would take the
+// room the pass needs to finish; once the disk has room outside the
+// reserve again, a put seals it and makes its own), each volume the pass
+// removes gives its space back, and puts work again. Which volume was
+// made in the reserve is not kept across a restart: after one, puts may
+// fill the active volume as any other. With SpaceReserve negative (none), a disk puts filled
 // takes deletes through the tombstone reserve, but its garbage is
 // reclaimed only once room for a volume is made by hand.
 // Writable reports whether a put can

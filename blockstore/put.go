@@ -103,12 +103,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	} else {
 		version = s.clock.next()
 	}
-	d := s.pickDir(nil, false)
+	d, derr := s.pickDirErr(nil, false)
 	if d == nil {
 		if err := s.Healthy(); err != nil {
 			return Info{}, fmt.Errorf("blockstore: put %q: %w", key, err)
 		}
-		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, ErrReadOnly)
+		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, derr)
 	}
 	p := &putter{s: s, ctx: ctx, key: key, ct: opts.ContentType, version: version, modTime: s.modTime(), dir: d}
 	if len(opts.Meta) > 0 || opts.WantMD5 {

@@ -425,17 +425,35 @@ func (s *Store) Healthy() error {
 // pickDir returns the healthy directory with the most free space, skipping
 // those in tried. nil when none is healthy.
 func (s *Store) pickDir(tried []*dataDir, deletes bool) *dataDir {
+	d, _ := s.pickDirErr(tried, deletes)
+	return d
+}
+
+// pickDirErr is pickDir with, when no directory is healthy, why not (the
+// directories' errors, from the same look that chose none).
+func (s *Store) pickDirErr(tried []*dataDir, deletes bool) (*dataDir, error) {
 	var best *dataDir
 	var bestFree int64
+	var errs []error
 	for _, d := range s.dirs {
-		if slices.Contains(tried, d) || d.accepting(s, deletes) != nil {
+		if slices.Contains(tried, d) {
+			continue
+		}
+		if err := d.accepting(s, deletes); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		if f := d.freeBytes(s); best == nil || f > bestFree {
 			best, bestFree = d, f
 		}
 	}
-	return best
+	if best == nil {
+		if len(errs) == 0 {
+			return nil, fmt.Errorf("%w: no data directory accepts writes", ErrReadOnly)
+		}
+		return nil, errors.Join(errs...)
+	}
+	return best, nil
 }
 
 // write appends one record through d's appender and waits until it is
@@ -466,13 +484,19 @@ func (s *Store) writeRecord(ctx context.Context, d *dataDir, rec []byte, op inde
 	var tried []*dataDir
 	var lastErr error
 	for {
+		if d == nil && lastErr == nil {
+			// The caller found no directory: say why, from one look at
+			// them (which may find one now: space comes back as
+			// compaction removes volumes).
+			if err := s.Healthy(); err != nil && !errors.Is(err, ErrNoSpace) {
+				return location{}, err
+			}
+			var err error
+			if d, err = s.pickDirErr(tried, op.kind == opKey && op.e.tombstone() || isCopy); d == nil {
+				return location{}, err
+			}
+		}
 		if d == nil {
-			if lastErr == nil {
-				lastErr = s.Healthy()
-			}
-			if lastErr == nil {
-				lastErr = fmt.Errorf("%w: no data directory accepts writes", ErrReadOnly)
-			}
 			return location{}, lastErr
 		}
 		req := &appendReq{rec: rec, op: op, also: also, done: make(chan appendResult, 1), reserve: op.kind == opKey && op.e.tombstone(), copy: isCopy}

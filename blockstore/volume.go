@@ -59,6 +59,10 @@ type volume struct {
 	// appender, published for stats.
 	end   atomic.Int64
 	state atomic.Uint32
+	// inReserve: made in the disk's space reserve (for compaction's
+	// copies or deletes while puts could not have one); puts never write
+	// to it, so they cannot take the room compaction needs to finish.
+	inReserve atomic.Bool
 
 	// Owned by the appender's syncer: the first failure in write order.
 	syncFailed bool
@@ -72,6 +76,12 @@ func newVolume(id uint32, d *dataDir, h *ioengine.Handle, size int64) *volume {
 }
 
 func (v *volume) writable() bool { return uint8(v.state.Load()) == volOpen }
+
+// roomForPuts reports whether puts may append n more bytes to v: not a
+// volume made in the space reserve, and room before the tombstone reserve.
+func (v *volume) roomForPuts(s *Store, n int64) bool {
+	return !v.inReserve.Load() && v.end.Load()+n <= v.size-s.opts.TombstoneReserve
+}
 
 func (v *volume) path() string { return filepath.Join(v.dir.dev.Dir(), volumeFileName(v.id)) }
 

@@ -54,7 +54,7 @@ func (d *dataDir) writable(s *Store) error {
 	if lastErr != nil && !ioengine.IsNoSpace(lastErr) && s.opts.Now().Before(until) {
 		return fmt.Errorf("%w: %s: %w", ErrReadOnly, d.dev.Dir(), lastErr)
 	}
-	if v := d.app.activeVolume(); v != nil && v.end.Load()+d.app.align() <= v.size-s.opts.TombstoneReserve {
+	if v := d.app.activeVolume(); v != nil && v.roomForPuts(s, d.app.align()) {
 		return nil
 	}
 	free, err := d.dev.FS().FreeSpace(d.dev.Dir())
