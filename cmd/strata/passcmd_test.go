@@ -166,3 +166,31 @@ func TestPassCommandsE2E(t *testing.T) {
 		t.Fatalf("compact --wait: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// In cluster mode the pass routes run the node's own store's passes (the
+// blob API is the coordinator's), and /metrics carries the cluster's
+// hint counters.
+func TestPassCommandsClusterE2E(t *testing.T) {
+	c := newTestCluster(t, clusterOptions{nodes: 1, replicas: 1, writeQuorum: 1, readQuorum: 1})
+	n := c.nodes[0]
+	c.put(n, "k", []byte("hello"))
+	code, out, errOut := n.cli(t, nil, "scrub", "--addr", n.admin, "--wait")
+	if code != 0 || !strings.Contains(out, ": ok") || !strings.Contains(out, "verified:    1 records") {
+		t.Fatalf("scrub --wait on a cluster node: exit %d\n%s\n%s\n%s", code, out, errOut, n.logTail())
+	}
+	if code, out, errOut := n.cli(t, nil, "compact", "--addr", n.admin, "--wait"); code != 0 {
+		t.Fatalf("compact --wait on a cluster node: exit %d\n%s\n%s", code, out, errOut)
+	}
+	resp, err := http.Get(n.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	for _, want := range []string{"strata_hints_pending_bytes 0", `strata_pass_running{kind="scrub"} 0`, "strata_fsync_duration_seconds_count"} {
+		if !strings.Contains(body.String(), want) {
+			t.Errorf("cluster node's /metrics lacks %q", want)
+		}
+	}
+}
