@@ -248,6 +248,14 @@ func (s *Store) scrubLoop() {
 		if err := s.scrub.sleep(ctx, s.nextScrubIn()); err != nil {
 			return
 		}
+		// A requested pass running now makes the disks due later: wait
+		// for it and look again, rather than read everything twice.
+		if st, _, _ := s.scrub.pass.status(0); st.Running {
+			if _, err := s.WaitPass(ctx, PassScrub, st.ID); err != nil {
+				return
+			}
+			continue
+		}
 		rep, err := s.scrubWith(ctx, TriggerBackground)
 		switch {
 		case ctx.Err() != nil || errors.Is(err, ErrClosed):
