@@ -55,7 +55,16 @@
 // anything else (a decommission) with an admin-scope token; when no admin
 // token is configured, anything else is answered for loopback clients
 // only (with a read-write token when tokens are configured). Scopes are
-// read < read-write < admin, each allowing what the ones below do.
+// read < read-write < admin, each allowing what the ones below do. The
+// Server's own pass routes sit there under the same rules (admin_passes.go):
+// POST /admin/compact and /admin/scrub start a pass of the local store
+// (SetPasses; else the attached Store when it is a PassRunner) and answer
+// 202 with it, or 409 "pass_running" with the running one (a pass of a
+// kind never overlaps another); GET reports the running or last pass, or
+// ?id=N, waiting up to &wait= for its end. /metrics exports the passes
+// (strata_pass_*), fsync latency per device (strata_fsync_duration_seconds),
+// the SSD cache's writes against its budget (strata_ssd_*) and, once
+// SetClusterMetrics is called, hints pending and repairs.
 //
 // Config's [cluster] table (ClusterConfig) turns cluster mode on when
 // gossip or join is set; Validate checks it (W and R within N, a secret
