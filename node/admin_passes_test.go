@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,19 +47,7 @@ func TestAdminPassRoutes(t *testing.T) {
 	if w := adminDo(t, e, http.MethodGet, "/admin/scrub", loopback, ""); w.Code != 200 || decodePass(t, w).Result != node.PassResultNone {
 		t.Fatalf("GET /admin/scrub before any pass: %d %s", w.Code, w.Body)
 	}
-	vols, err := filepath.Glob(filepath.Join(e.cfg.HDDDirs[0], "*.vol"))
-	if err != nil || len(vols) == 0 {
-		t.Fatalf("no volume file: %v", err)
-	}
-	f, err := os.OpenFile(vols[0], os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const payloadByte = 48 + 1 + 10
-	if _, err := f.WriteAt([]byte{'!'}, payloadByte); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	flipFirstVolumeByte(t, e, payloadByte)
 
 	w := adminDo(t, e, http.MethodPost, "/admin/scrub", loopback, "")
 	if w.Code != http.StatusAccepted {

@@ -82,6 +82,35 @@ func metricValue(t *testing.T, e *env, sample string) float64 {
 // TestMetricsRealStack reads the counters through the real tiering and
 // blockstore: the HDD tier's items and bytes (0 before, whatever was
 // stored), a corrupt record found by a read, and the zeros of the others.
+// payloadByte is inside the payload of the first blob of a volume whose
+// key is one byte long: past the 48-byte header, the key and 10 bytes.
+const payloadByte = 48 + 1 + 10
+
+// flipFirstVolumeByte flips a bit of the byte at off of the env's first
+// volume file, under the store's feet.
+func flipFirstVolumeByte(t *testing.T, e *env, off int64) {
+	t.Helper()
+	vols, err := filepath.Glob(filepath.Join(e.cfg.HDDDirs[0], "*.vol"))
+	if err != nil || len(vols) == 0 {
+		t.Fatalf("no volume file: %v", err)
+	}
+	f, err := os.OpenFile(vols[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMetricsRealStack(t *testing.T) {
 	e := newTieredEnv(t, func(c *node.Config) { c.RAMCacheSize = 0 })
 	e.put("a", strings.Repeat("a", 1000))
@@ -99,26 +128,7 @@ func TestMetricsRealStack(t *testing.T) {
 	}
 	// Flip a byte of the first blob's payload on disk; its read must fail
 	// and be counted.
-	vols, err := filepath.Glob(filepath.Join(e.cfg.HDDDirs[0], "*.vol"))
-	if err != nil || len(vols) == 0 {
-		t.Fatalf("no volume file: %v", err)
-	}
-	f, err := os.OpenFile(vols[0], os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 1)
-	const payloadByte = 48 + 1 + 10 // header, key "a", into the payload
-	if _, err := f.ReadAt(b, payloadByte); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0x40
-	if _, err := f.WriteAt(b, payloadByte); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	flipFirstVolumeByte(t, e, payloadByte)
 	if w := e.do(http.MethodGet, "/blobs/a", nil); w.Code == http.StatusOK && w.Body.String() == strings.Repeat("a", 1000) {
 		t.Fatal("corrupted blob served intact: the test flipped the wrong byte")
 	}

@@ -60,27 +60,3 @@ func TestStatNode(t *testing.T) {
 		t.Fatalf("--node with a key: exit %d %q", code, errOut)
 	}
 }
-
-// FuzzParseNodeMetrics: any exposition parses or fails cleanly, and what
-// parses is consistent: ratios of tiers within [0, 1], disks in order.
-func FuzzParseNodeMetrics(f *testing.F) {
-	f.Add(overviewMetrics)
-	f.Add("strata_tier_hits_total{tier=\"ram\"} 1e308\nstrata_tier_misses_total{tier=\"ram\"} 1e308\n")
-	f.Add("strata_pass_running{kind=\"scrub\"} NaN\n")
-	f.Fuzz(func(t *testing.T, text string) {
-		o, err := parseNodeMetrics(strings.NewReader(text))
-		if err != nil {
-			return
-		}
-		for _, tr := range o.Tiers {
-			if tr.Hits+tr.Misses > 0 && (tr.HitRatio < 0 || tr.HitRatio > 1) {
-				t.Fatalf("tier %s hit ratio %v", tr.Tier, tr.HitRatio)
-			}
-		}
-		for i := 1; i < len(o.Disks); i++ {
-			if o.Disks[i-1].Device >= o.Disks[i].Device {
-				t.Fatalf("disks out of order: %q, %q", o.Disks[i-1].Device, o.Disks[i].Device)
-			}
-		}
-	})
-}

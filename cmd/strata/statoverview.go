@@ -168,6 +168,16 @@ func stampOrNever(t *time.Time) string {
 	return t.Format(time.RFC3339)
 }
 
+// entryOf is m[key], made by mk when there is none yet.
+func entryOf[T any](m map[string]*T, key string, mk func() *T) *T {
+	v := m[key]
+	if v == nil {
+		v = mk()
+		m[key] = v
+	}
+	return v
+}
+
 // parseNodeMetrics reads the series of a Prometheus text exposition that
 // the overview shows; others are skipped, a malformed strata_ series is an
 // error. Disks are in device order, tiers ram, ssd, hdd.
@@ -195,29 +205,13 @@ func parseNodeMetrics(r io.Reader) (nodeOverview, error) {
 			return &t
 		}
 		disk := func() *diskStat {
-			dev := labels["device"]
-			d := disks[dev]
-			if d == nil {
-				d = &diskStat{Device: dev, Dir: labels["dir"]}
-				disks[dev] = d
-			}
-			return d
+			return entryOf(disks, labels["device"], func() *diskStat { return &diskStat{Device: labels["device"], Dir: labels["dir"]} })
 		}
 		tier := func() *tierStat {
-			t := tiers[labels["tier"]]
-			if t == nil {
-				t = &tierStat{Tier: labels["tier"]}
-				tiers[labels["tier"]] = t
-			}
-			return t
+			return entryOf(tiers, labels["tier"], func() *tierStat { return &tierStat{Tier: labels["tier"]} })
 		}
 		pass := func() *passStat {
-			p := passes[labels["kind"]]
-			if p == nil {
-				p = &passStat{Kind: labels["kind"]}
-				passes[labels["kind"]] = p
-			}
-			return p
+			return entryOf(passes, labels["kind"], func() *passStat { return &passStat{Kind: labels["kind"]} })
 		}
 		switch name {
 		case "strata_writable":
