@@ -68,29 +68,30 @@ type TierStats struct {
 
 // SSDStats are the SSD cache's own counters.
 type SSDStats struct {
-	BytesWritten uint64 // bytes written to the cache file (regions, padding included)
+	BytesWritten       uint64 // bytes written to the cache file (regions, padding included)
+	RegionsWritten     uint64
+	Reinsertions       uint64 // items rewritten on reclaim because they were read
+	RejectedTooLarge   uint64 // objects above the per-object cutoff
+	RejectedCold       uint64 // not reused (reject-first)
+	RejectedBudget     uint64 // write budget exhausted
+	SkippedPresent     uint64 // RAM evictions already on the SSD (clean: no write)
+	DroppedQueueFull   uint64 // writer lagging: admission queue full
+	DroppedNoRegion    uint64 // writer lagging: no free region or buffer
+	ChecksumMismatches uint64 // reads that failed verification (served as misses)
+	ReadErrors         uint64
+	WriteErrors        uint64
+	IndexItems         int64
+	IndexBytes         int64 // RAM used by the index
+	IndexBytesPerItem  float64
+	LiveBytes          int64 // bytes of indexed items on flash
+	Regions            int
+	RegionSize         int64
+	FreeRegions        int
+	Start              string // "warm", "cold" and why
+
 	// BudgetBytesPerDay and BudgetBytesPerSec are the configured write
 	// budget (Options.SSDWriteBytesPerDay, SSDWriteBytesPerSec; 0: none).
 	BudgetBytesPerDay, BudgetBytesPerSec int64
-	RegionsWritten                       uint64
-	Reinsertions                         uint64 // items rewritten on reclaim because they were read
-	RejectedTooLarge                     uint64 // objects above the per-object cutoff
-	RejectedCold                         uint64 // not reused (reject-first)
-	RejectedBudget                       uint64 // write budget exhausted
-	SkippedPresent                       uint64 // RAM evictions already on the SSD (clean: no write)
-	DroppedQueueFull                     uint64 // writer lagging: admission queue full
-	DroppedNoRegion                      uint64 // writer lagging: no free region or buffer
-	ChecksumMismatches                   uint64 // reads that failed verification (served as misses)
-	ReadErrors                           uint64
-	WriteErrors                          uint64
-	IndexItems                           int64
-	IndexBytes                           int64 // RAM used by the index
-	IndexBytesPerItem                    float64
-	LiveBytes                            int64 // bytes of indexed items on flash
-	Regions                              int
-	RegionSize                           int64
-	FreeRegions                          int
-	Start                                string // "warm", "cold" and why
 }
 
 // latencyRecorder is a lock-free log2 histogram from 1µs to ~33s.
