@@ -104,12 +104,12 @@ func (s *Store) Compose(ctx context.Context, key string, parts []string, opts Co
 		ext:         string(ext),
 	}
 	e = withSpans(e, &m, 0) // the parts' records are the new blob's now
-	d := s.pickDir(nil, false)
+	d, derr := s.pickDirErr(nil, false)
 	if d == nil {
 		if err := s.Healthy(); err != nil {
 			return Info{}, fmt.Errorf("blockstore: compose %q: %w", key, err)
 		}
-		return Info{}, fmt.Errorf("blockstore: compose %q: %w", key, ErrReadOnly)
+		return Info{}, fmt.Errorf("blockstore: compose %q: %w", key, derr)
 	}
 	loc, err := s.writeOps(ctx, d, rec, indexOp{kind: opKey, key: key, e: e}, tombs)
 	if err != nil {
