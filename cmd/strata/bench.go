@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"strata/cmd/strata/internal/workload"
 	"strata/ioengine/devmodel"
 )
@@ -50,6 +52,11 @@ type benchConfig struct {
 	PlotDir          string `json:"plot_dir,omitempty"`
 	// DeviceModel is the --device-model spec in canonical form (bench_device.go).
 	DeviceModel string `json:"device_model,omitempty"`
+	// S3Bucket, S3Region and S3Payload: mode "s3", the node's S3 endpoint
+	// at Addr (bench_s3.go). The keys stay out of the JSON.
+	S3Bucket  string `json:"s3_bucket,omitempty"`
+	S3Region  string `json:"s3_region,omitempty"`
+	S3Payload string `json:"s3_payload,omitempty"`
 
 	token      string
 	sizes      *workload.SizeMix
@@ -57,6 +64,7 @@ type benchConfig struct {
 	progress   io.Writer // the progress line's terminal; nil: none
 
 	deviceModel *devmodel.Model
+	s3Creds     aws.Credentials
 }
 
 // benchLimits bound a run so a typo cannot turn into an unbounded load test.
@@ -96,6 +104,9 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 			"--json FILE adds a per-second series and errors by kind (docs/bench-json.md);\n"+
 			"--plot-dir DIR writes PNG plots: latency CDFs, throughput and p99 over time,\n"+
 			"tier shares over time. On a terminal a progress line is rewritten each second.\n\n"+
+			"--s3-bucket NAME drives the node's S3 endpoint at --addr instead (path-style,\n"+
+			"SigV4 with --s3-access-key and --s3-secret-key, UNSIGNED-PAYLOAD or with\n"+
+			"--s3-payload signed the body's SHA-256), to compare it with the native API.\n\n"+
 			"Examples:\n"+
 			"  strata bench --size 4KiB --read-ratio 1 --zipf 0.99 --keys 100000 --duration 30s\n"+
 			"  strata bench --size 1MiB --read-ratio 0 --concurrency 16 --no-prefill\n"+
@@ -103,7 +114,8 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 			"  strata bench --size 4KiB:90,1MiB:10 --read-ratio 0.5 --keys 1000 --verify\n"+
 			"  strata bench --size 4KiB --read-ratio 1 --rate 2000 --concurrency 64\n"+
 			"  strata bench --embedded /tmp/strata-bench --size 4KiB:90,1MiB:10 --verify\n"+
-			"  strata bench --scenario read-under-write --duration 30s --verify --plot-dir plots/")
+			"  strata bench --scenario read-under-write --duration 30s --verify --plot-dir plots/\n"+
+			"  strata bench --addr 127.0.0.1:9000 --s3-bucket bench --size 1MiB --read-ratio 0 --no-prefill")
 	addr := fs.String("addr", envOr("STRATA_ADDR", defaultAddr), "node address, `URL` or host:port (env STRATA_ADDR)")
 	token := fs.String("token", envOr("STRATA_TOKEN", ""), "bearer `TOKEN` for the node (env STRATA_TOKEN)")
 	sizes := fs.String("size", "4KiB", "blob size, or a weighted `MIX` such as 4KiB:80,1MiB:20")
@@ -132,6 +144,7 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 	readKeys := fs.Int("read-keys", 10000, "read-under-write: keys in the readers' working set")
 	writeSize := fs.String("write-size", "8MiB", "read-under-write: size `MIX` of each upload")
 	writeConcurrency := fs.Int("write-concurrency", 8, "read-under-write: parallel uploads (closed loop)")
+	s3Flags := addS3BenchFlags(fs)
 	plotDir := fs.String("plot-dir", "", "also write PNG plots to `DIR`: latency CDF, throughput and p99 per second, tier shares over time")
 	pos, code, ok := fs.parse(args, s)
 	if !ok {
@@ -177,6 +190,9 @@ func runBenchWith(ctx context.Context, s stdio, args []string, terminal func(io.
 		cfg.Scenario, cfg.Sizes, cfg.Keys, cfg.ReadRatio, cfg.Churn, cfg.Prefill = *scenario, *readSize, *readKeys, 0, 0, true
 		cfg.ReadConcurrency, cfg.WriteSizes, cfg.WriteConcurrency = *readConcurrency, *writeSize, *writeConcurrency
 		cfg.Concurrency = *readConcurrency + *writeConcurrency
+	}
+	if err := s3Flags.apply(&cfg, set); err != nil {
+		return fs.usageError(s.err, "%v", err)
 	}
 	if terminal(s.out) {
 		cfg.progress = s.out

@@ -11,7 +11,7 @@ import (
 // kinds: a missing key wraps errNotFound, and get reports the tier that
 // served the bytes.
 type benchTarget interface {
-	// mode is "http" or "embedded", for the text and JSON output.
+	// mode is "http", "s3" or "embedded", for the text and JSON output.
 	mode() string
 	// describe names the target in the header line, e.g. addr=... or dir=....
 	describe() string
@@ -61,10 +61,14 @@ func (t httpTarget) delete(ctx context.Context, key string) error {
 }
 
 // newBenchTarget opens what cfg names: the embedded store on
-// cfg.EmbeddedDir, or an HTTP client with one connection per worker.
+// cfg.EmbeddedDir, a node's S3 endpoint (cfg.S3Bucket), or an HTTP client
+// for the native API, each over HTTP with one connection per worker.
 func newBenchTarget(ctx context.Context, cfg benchConfig, s stdio) (benchTarget, error) {
 	if cfg.EmbeddedDir != "" {
 		return openEmbeddedTarget(ctx, cfg, s)
+	}
+	if cfg.S3Bucket != "" {
+		return newS3Target(cfg)
 	}
 	c, err := newClient(cfg.Addr, cfg.token, cfg.Concurrency)
 	if err != nil {
