@@ -102,11 +102,12 @@ func (t *s3Target) describe() string {
 func (t *s3Target) close() error { t.c.close(); return nil }
 
 // ready checks the endpoint answers and the key works, creating the bucket
-// when it does not exist yet.
+// when it does not exist yet. It asks GetBucketLocation rather than
+// HeadBucket: a refusal then comes with its S3 error code.
 func (t *s3Target) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := t.send(ctx, http.MethodHead, t.bucketURL(), nil, 0, "", http.StatusOK)
+	resp, err := t.send(ctx, http.MethodGet, t.bucketURL()+"?location", nil, 0, "", http.StatusOK)
 	if err == nil {
 		resp.Body.Close()
 		return nil
