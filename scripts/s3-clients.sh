@@ -62,6 +62,10 @@ done
 aws_cmd="${AWS:-aws}"
 python="${PYTHON:-python3}"
 step_timeout="${S3_CLIENTS_STEP_TIMEOUT:-120}"
+# Plain HTTP to loopback: a CA bundle means nothing here, and rclone's SDK
+# refuses to start when AWS_CA_BUNDLE is set; no proxy may see the traffic.
+unset AWS_CA_BUNDLE
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 if [[ -z "$dir" ]]; then
 	dir="$(mktemp -d /tmp/strata-s3-clients.XXXXXX)"
@@ -266,13 +270,16 @@ EOF
 	run "${a[@]}" s3 mb s3://aws-cli
 	step="aws s3 cp --recursive up"
 	run "${a[@]}" s3 cp --recursive "$src" s3://aws-cli/tree
-	step="aws multipart etag"
-	run "${a[@]}" s3api head-object --bucket aws-cli --key tree/nested/deeper/deepest/17m.bin --query ETag --output text
-	grep -q -- '-4"\?$' "$dir/last.out" || fail "17 MiB object's ETag is $(cat "$dir/last.out"), want the multipart form ...-4 (5 MiB parts)"
-	run "${a[@]}" s3api head-object --bucket aws-cli --key tree/nested/deeper/1m.bin --query ETag --output text
+	step="aws etags"
+	# One listing gives every ETag: the 17 MiB object's must be the
+	# multipart form (4 parts of 5 MiB), a single PUT's its MD5.
+	run "${a[@]}" s3api list-objects-v2 --bucket aws-cli --prefix tree/nested/ --query 'Contents[].[Key,ETag]' --output text
+	grep -q 'tree/nested/deeper/deepest/17m.bin[[:space:]]*"[0-9a-f]\{32\}-4"$' "$dir/last.out" ||
+		fail "17 MiB object's ETag is not the multipart form \"...-4\" (5 MiB parts): $(cat "$dir/last.out")"
 	local md5
 	md5="$(md5sum "$src/nested/deeper/1m.bin" | cut -d' ' -f1)"
-	grep -q "$md5" "$dir/last.out" || fail "1 MiB object's ETag is $(cat "$dir/last.out"), want its MD5 $md5"
+	grep -q "tree/nested/deeper/1m.bin[[:space:]]*\"$md5\"$" "$dir/last.out" ||
+		fail "1 MiB object's ETag is not its MD5 $md5: $(cat "$dir/last.out")"
 	step="aws s3 cp --recursive back"
 	run "${a[@]}" s3 cp --recursive s3://aws-cli/tree "$dir/aws-back"
 	same_tree "$src" "$dir/aws-back"
@@ -285,18 +292,13 @@ EOF
 	step="aws s3 sync back"
 	run "${a[@]}" s3 sync --delete s3://aws-cli/tree "$dir/aws-back"
 	same_tree "$src" "$dir/aws-back"
-	run "${a[@]}" s3 sync --delete s3://aws-cli/tree "$dir/aws-back2"
-	same_tree "$src" "$dir/aws-back2"
 	step="aws s3 rb of a non-empty bucket"
 	run_fails "${a[@]}" s3 rb s3://aws-cli
 	step="aws s3 rm --recursive"
 	run "${a[@]}" s3 rm --recursive s3://aws-cli/tree
-	run "${a[@]}" s3 ls --recursive s3://aws-cli/
-	[[ -s "$dir/last.out" ]] && fail "objects left after rm --recursive: $(head -3 "$dir/last.out")"
 	step="aws s3 rb"
+	# Succeeds only once the bucket is empty (the refusal above).
 	run "${a[@]}" s3 rb s3://aws-cli
-	run "${a[@]}" s3 ls
-	grep -q 'aws-cli$' "$dir/last.out" && fail "bucket aws-cli still listed after rb"
 	say "aws ok ($("$aws_cmd" --version 2>&1 | head -1))"
 }
 
@@ -319,43 +321,35 @@ EOF
 	step="s3cmd mb"
 	run "${c[@]}" mb s3://s3cmd
 	step="s3cmd put"
-	run "${c[@]}" put "$src/one.bin" s3://s3cmd/one.bin
-	run "${c[@]}" put "$src/nested/deeper/1m.bin" "s3://s3cmd/dir/1m.bin"
-	run "${c[@]}" put "$src/nested/deeper/deepest/17m.bin" "s3://s3cmd/dir/17m.bin"
-	run "${c[@]}" put "$src/with space/file with space.txt" "s3://s3cmd/with space/file with space.txt"
+	# One command, three files; the 17 MiB one goes up in 5 MiB parts.
+	run "${c[@]}" put "$src/one.bin" "$src/nested/deeper/1m.bin" "$src/nested/deeper/deepest/17m.bin" s3://s3cmd/dir/
 	step="s3cmd get"
 	mkdir -p "$dir/s3cmd-back"
-	run "${c[@]}" get s3://s3cmd/one.bin "$dir/s3cmd-back/one.bin"
-	run "${c[@]}" get s3://s3cmd/dir/1m.bin "$dir/s3cmd-back/1m.bin"
-	run "${c[@]}" get s3://s3cmd/dir/17m.bin "$dir/s3cmd-back/17m.bin"
-	run "${c[@]}" get "s3://s3cmd/with space/file with space.txt" "$dir/s3cmd-back/space.txt"
+	run "${c[@]}" get s3://s3cmd/dir/one.bin s3://s3cmd/dir/1m.bin s3://s3cmd/dir/17m.bin "$dir/s3cmd-back/"
 	cmp "$src/one.bin" "$dir/s3cmd-back/one.bin" || fail "one.bin came back different"
 	cmp "$src/nested/deeper/1m.bin" "$dir/s3cmd-back/1m.bin" || fail "1m.bin came back different"
 	cmp "$src/nested/deeper/deepest/17m.bin" "$dir/s3cmd-back/17m.bin" || fail "17m.bin came back different"
-	cmp "$src/with space/file with space.txt" "$dir/s3cmd-back/space.txt" || fail "file with space.txt came back different"
 	step="s3cmd ls"
 	run "${c[@]}" ls s3://s3cmd/
-	grep -q 's3://s3cmd/one.bin$' "$dir/last.out" || fail "ls does not list one.bin"
-	grep -q 'DIR *s3://s3cmd/dir/$' "$dir/last.out" || fail "ls does not list the prefix dir/"
+	grep -q 'DIR *s3://s3cmd/dir/$' "$dir/last.out" || fail "ls s3://s3cmd/ does not list the prefix dir/"
 	run "${c[@]}" ls s3://s3cmd/dir/
-	grep -q "$((1 << 20)) *s3://s3cmd/dir/1m.bin$" "$dir/last.out" || fail "ls s3://s3cmd/dir/ does not list 1m.bin with its size"
+	grep -q " $((1 << 20)) *s3://s3cmd/dir/1m.bin$" "$dir/last.out" || fail "ls s3://s3cmd/dir/ does not list 1m.bin with its size"
+	grep -q " 1 *s3://s3cmd/dir/one.bin$" "$dir/last.out" || fail "ls s3://s3cmd/dir/ does not list one.bin with its size"
 	run "${c[@]}" ls
 	grep -q 's3://s3cmd$' "$dir/last.out" || fail "ls does not list the bucket"
 	step="s3cmd put --recursive"
-	run "${c[@]}" put --recursive "$src/nested" s3://s3cmd/rec/
-	run "${c[@]}" la --recursive
-	grep -q 's3://s3cmd/rec/nested/deeper/deepest/17m.bin$' "$dir/last.out" || fail "la --recursive does not list rec/nested/deeper/deepest/17m.bin"
+	run "${c[@]}" put --recursive "$src/" s3://s3cmd/rec/
+	mkdir -p "$dir/s3cmd-rec"
 	run "${c[@]}" get --recursive s3://s3cmd/rec/ "$dir/s3cmd-rec/"
-	same_tree "$src/nested" "$dir/s3cmd-rec/nested"
+	same_tree "$src" "$dir/s3cmd-rec"
 	step="s3cmd rb of a non-empty bucket"
 	run_fails "${c[@]}" rb s3://s3cmd
 	step="s3cmd del"
-	run "${c[@]}" del s3://s3cmd/one.bin
-	run_fails "${c[@]}" get --force s3://s3cmd/one.bin "$dir/s3cmd-back/gone.bin"
+	run "${c[@]}" del s3://s3cmd/dir/one.bin
+	run_fails "${c[@]}" get --force s3://s3cmd/dir/one.bin "$dir/s3cmd-back/gone.bin"
 	run "${c[@]}" del --recursive --force s3://s3cmd/
-	run "${c[@]}" ls --recursive s3://s3cmd/
-	[[ -s "$dir/last.out" ]] && fail "objects left after del --recursive: $(head -3 "$dir/last.out")"
 	step="s3cmd rb"
+	# Succeeds only once the bucket is empty (the refusal above).
 	run "${c[@]}" rb s3://s3cmd
 	say "s3cmd ok ($(s3cmd --version))"
 }
@@ -552,6 +546,7 @@ EOF
 
 ran=0
 for t in "${tools[@]}"; do
+	t0=$SECONDS
 	case "$t" in
 	rclone) if have rclone; then test_rclone; ran=$((ran + 1)); else say "SKIP rclone: not installed (apt-get install rclone)"; fi ;;
 	aws) if have "$aws_cmd"; then test_aws; ran=$((ran + 1)); else say "SKIP aws: $aws_cmd not installed (apt-get install awscli)"; fi ;;
@@ -565,6 +560,7 @@ for t in "${tools[@]}"; do
 		fi
 		;;
 	esac
+	say "$t: $((SECONDS - t0)) s"
 done
 step="end"
 kill -0 "$node_pid" 2>/dev/null || fail "the node exited during the run"
