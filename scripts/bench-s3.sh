@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# bench-s3.sh: the cost of S3 (signature checks, XML, the bucket mapping)
+# as a ratio against the native blob API of the same node, same client,
+# same concurrency: strata bench drives both (--s3-bucket for the S3 side,
+# signed with the AWS SDK's SigV4 signer).
+#
+#   put  SIZE at concurrency C, a closed loop of PUTs over KEYS keys
+#        (native keys put/SIZE/..., S3 objects in bucket bench, put-s3/SIZE/...)
+#   get  the same objects read over both APIs: prefilled once through S3, then
+#        read at random (uniform) as bench/get/SIZE/... natively and as
+#        get/SIZE/... in bucket bench over S3, so both read the same blobs
+#        from the same tiers
+#
+# Runs alternate native and S3 (and S3 with a signed payload with --signed),
+# --repeat times; the figure is the median of the per-pair ratios S3/native
+# of MB/s, which is robust to load drifting between pairs. Sizes and
+# concurrency: 4KiB at 16, 1MiB at 16, 64MiB at 4 (the issue's goal: >= 0.9
+# for 1 MiB and up).
+#
+# Usage: scripts/bench-s3.sh [--dir DIR] [--duration SECONDS] [--repeat N]
+#                            [--signed] [--out DIR] [--keep] [SIZE...]
+#   SIZE       any of 4KiB, 1MiB, 64MiB (default: all three)
+#   --dir      node data (default: a temp dir in /var/tmp); with HDD_DIR and
+#              SSD_DIR set (see tier-emulate.sh) the tiers go there instead
+#   --duration measured seconds per run (default 10)
+#   --repeat   pairs per size and operation (default 3)
+#   --signed   also run S3 with --s3-payload signed (the body's SHA-256,
+#              computed by the client and verified by the node)
+#   --out      raw JSON results and summary.txt (default DIR/results)
+#   --keep     keep DIR afterwards
+set -euo pipefail
+self="$(readlink -f "$0")"
+cd "$(dirname "$self")/.."
+repo="$PWD"
+# shellcheck source=lib/node.sh
+source "$repo/scripts/lib/node.sh"
+
+dir=""
+duration=10
+repeat=3
+signed=0
+out=""
+keep=0
+sizes=()
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--dir) dir="$2"; shift 2 ;;
+	--duration) duration="$2"; shift 2 ;;
+	--repeat) repeat="$2"; shift 2 ;;
+	--signed) signed=1; shift ;;
+	--out) out="$2"; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; exit 0 ;;
+	4KiB | 1MiB | 64MiB) sizes+=("$1"); shift ;;
+	*) echo "bench-s3: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[[ ${#sizes[@]} -gt 0 ]] || sizes=(4KiB 1MiB 64MiB)
+if [[ -z "$dir" ]]; then
+	dir="$(mktemp -d /var/tmp/strata-bench-s3.XXXXXX)"
+else
+	mkdir -p "$dir"
+	dir="$(readlink -f "$dir")"
+fi
+out="${out:-$dir/results}"
+mkdir -p "$out"
+summary="$out/summary.txt"
+: >"$summary"
+unset AWS_CA_BUNDLE
+
+node_pid=""
+cleanup() {
+	if [[ -n "$node_pid" ]]; then
+		kill -TERM "$node_pid" 2>/dev/null || true
+		wait "$node_pid" 2>/dev/null || true
+	fi
+	if [[ $keep -eq 0 ]]; then
+		find "$dir" -mindepth 1 -maxdepth 1 ! -path "$out" -exec rm -rf {} +
+	fi
+}
+trap cleanup EXIT
+say() { echo "$*" | tee -a "$summary"; }
+
+bin="$dir/strata"
+go build -o "$bin" ./cmd/strata
+
+port="$(free_port)"
+s3port="$(free_port)"
+while [[ "$s3port" == "$port" ]]; do s3port="$(free_port)"; done
+native="http://127.0.0.1:$port"
+s3="http://127.0.0.1:$s3port"
+export AWS_ACCESS_KEY_ID="bench-s3"
+AWS_SECRET_ACCESS_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export AWS_SECRET_ACCESS_KEY
+mkdir -p "$dir/data"
+{
+	echo "listen = \"127.0.0.1:$port\""
+	echo "admin_listen = \"off\""
+	echo "data_dir = \"$dir/data\""
+	if [[ -n "${HDD_DIR:-}" && -n "${SSD_DIR:-}" ]]; then
+		echo "hdd_dirs = [\"$HDD_DIR/bench-s3\"]"
+		echo "ssd_dir = \"$SSD_DIR/bench-s3/cache\""
+		echo "index_dir = \"$SSD_DIR/bench-s3/index\""
+	fi
+	echo "log_level = \"warn\""
+	echo ""
+	echo "[s3]"
+	echo "listen = \"127.0.0.1:$s3port\""
+	echo ""
+	echo "[[s3.keys]]"
+	echo "access_key = \"$AWS_ACCESS_KEY_ID\""
+	echo "secret_key = \"$AWS_SECRET_ACCESS_KEY\""
+	echo "scope = \"read-write\""
+} >"$dir/strata.toml"
+"$bin" serve --config "$dir/strata.toml" >"$out/node.log" 2>&1 &
+node_pid=$!
+wait_ready "$native" 600 "$node_pid" "$out/node.log" || exit 1
+
+say "strata S3 vs native benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
+say "data: ${HDD_DIR:+HDD_DIR=$HDD_DIR SSD_DIR=$SSD_DIR }dir=$dir ($(df -T "$dir" | awk 'NR==2 {print $2}'))"
+say "strata: $("$bin" version)"
+say "duration ${duration}s per run, $repeat pairs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
+
+conc_of() { case "$1" in 64MiB) echo 4 ;; *) echo 16 ;; esac; }
+keys_of() { case "$1" in 4KiB) echo 2000 ;; 1MiB) echo 256 ;; 64MiB) echo 8 ;; esac; }
+
+# bench NAME ARGS...: one strata bench run, its JSON in $out/NAME.json.
+bench() {
+	local name="$1"
+	shift
+	if ! "$bin" bench --json "$out/$name.json" --duration "${duration}s" --warmup 1s --seed 1 "$@" >"$out/$name.txt" 2>&1; then
+		cat "$out/$name.txt" >&2
+		echo "bench-s3: run $name failed" >&2
+		exit 1
+	fi
+}
+
+sides=(native s3)
+[[ $signed -eq 1 ]] && sides+=(s3-signed)
+# side_args SIDE: the target flags of one side.
+side_args() {
+	case "$1" in
+	native) echo "--addr $native" ;;
+	s3) echo "--addr $s3 --s3-bucket bench" ;;
+	s3-signed) echo "--addr $s3 --s3-bucket bench --s3-payload signed" ;;
+	esac
+}
+
+for size in "${sizes[@]}"; do
+	conc="$(conc_of "$size")"
+	keys="$(keys_of "$size")"
+	# Prefill the GET objects once, through S3 (so they are S3 objects).
+	# shellcheck disable=SC2046
+	bench "prefill-$size" $(side_args s3) --key-prefix "get/$size/" --size "$size" --keys "$keys" \
+		--read-ratio 1 --zipf 0 --concurrency "$conc"
+	for i in $(seq 1 "$repeat"); do
+		for side in "${sides[@]}"; do
+			prefix="put/$size/"
+			[[ $side != native ]] && prefix="put-s3/$size/"
+			# shellcheck disable=SC2046
+			bench "put-$size-$side-$i" $(side_args "$side") --key-prefix "$prefix" --size "$size" --keys "$keys" \
+				--read-ratio 0 --no-prefill --zipf 0 --concurrency "$conc"
+			prefix="get/$size/"
+			[[ $side == native ]] && prefix="bench/get/$size/"
+			# shellcheck disable=SC2046
+			bench "get-$size-$side-$i" $(side_args "$side") --key-prefix "$prefix" --size "$size" --keys "$keys" \
+				--read-ratio 1 --no-prefill --zipf 0 --concurrency "$conc"
+		done
+	done
+done
+
+python3 - "$out" "$repeat" "${sides[*]}" "${sizes[*]}" <<'EOF' | tee -a "$summary"
+import json, statistics, sys
+out, repeat, sides, sizes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+conc = {"4KiB": 16, "1MiB": 16, "64MiB": 4}
+def load(name):
+    with open("%s/%s.json" % (out, name)) as f:
+        return json.load(f)
+print()
+print("%-6s %-4s %4s  %-10s %10s %10s %9s   %s" % ("size", "op", "conc", "side", "MB/s", "ops/s", "p99 ms", "ratio to native (median of pairs; per pair)"))
+bad = []
+for size in sizes:
+    for op in ("put", "get"):
+        key = "write" if op == "put" else "read"
+        runs = {s: [load("%s-%s-%s-%d" % (op, size, s, i)) for i in range(1, repeat + 1)] for s in sides}
+        for s in sides:
+            for r in runs[s]:
+                t = r[key]
+                if t["errors"] or t.get("not_found"):
+                    bad.append("%s %s %s: %d errors, %d not found" % (op, size, s, t["errors"], t.get("not_found", 0)))
+            mbs = [r[key]["mb_per_sec"] for r in runs[s]]
+            ops = [r[key]["ops_per_sec"] for r in runs[s]]
+            p99 = [r[key]["latency_us"]["p99"] / 1000 for r in runs[s]]
+            ratio = ""
+            if s != "native":
+                pairs = [a / b if b else float("nan") for a, b in zip(mbs, [r[key]["mb_per_sec"] for r in runs["native"]])]
+                ratio = "%.3f  (%s)" % (statistics.median(pairs), " ".join("%.3f" % p for p in pairs))
+            print("%-6s %-4s %4d  %-10s %10.1f %10.1f %9.2f   %s" % (size, op, conc[size], s, statistics.median(mbs), statistics.median(ops), statistics.median(p99), ratio))
+for b in bad:
+    print("FAILED: " + b)
+sys.exit(1 if bad else 0)
+EOF
+say "raw results: $out"
