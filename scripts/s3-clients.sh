@@ -26,10 +26,16 @@
 #   native  an object put over S3 reads back byte-exact over the native blob
 #           API as key BUCKET/KEY (`strata get`).
 #
-# Usage: scripts/s3-clients.sh [--bin STRATA] [--dir DIR] [--keep] [TOOL...]
+# Usage: scripts/s3-clients.sh [--bin STRATA] [--dir DIR] [--keep]
+#                              [--endpoint URL [--native URL]] [TOOL...]
 #   TOOL     any of rclone, aws, s3cmd, boto3, native (default: all); a tool
 #            that is not installed is skipped with a message
 #   --bin    a built strata binary (default: go build ./cmd/strata)
+#   --endpoint  check an S3 endpoint that is already running (another node,
+#            a cluster) instead of starting a node: S3_CLIENTS_KEY holds its
+#            read-write key as ACCESS:SECRET, S3_CLIENTS_READ_KEY optionally
+#            a read-only one (else those refusals are not checked); native
+#            needs --native, the node's blob API URL
 #   --dir    working directory: node data, generated files, client configs
 #            (default: a temp dir, removed at the end unless --keep)
 #   --keep   keep DIR afterwards
@@ -47,12 +53,16 @@ source "$repo/scripts/lib/node.sh"
 bin=""
 dir=""
 keep=0
+endpoint=""
+native=""
 tools=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--bin) bin="$2"; shift 2 ;;
 	--dir) dir="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--endpoint) endpoint="$2"; shift 2 ;;
+	--native) native="$2"; shift 2 ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; exit 0 ;;
 	rclone | aws | s3cmd | boto3 | native) tools+=("$1"); shift ;;
 	*) echo "s3-clients: unknown argument $1" >&2; exit 2 ;;
@@ -127,51 +137,66 @@ same_tree() {
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # --- the node
-if [[ -z "$bin" ]]; then
-	bin="$dir/strata"
-	go build -o "$bin" ./cmd/strata
+if [[ -n "$endpoint" ]]; then
+	[[ "${S3_CLIENTS_KEY:-}" == *:* ]] || { echo "s3-clients: --endpoint needs S3_CLIENTS_KEY=ACCESS:SECRET" >&2; exit 2; }
+	access_key="${S3_CLIENTS_KEY%%:*}" secret_key="${S3_CLIENTS_KEY#*:}"
+	ro_key="" ro_secret=""
+	if [[ -n "${S3_CLIENTS_READ_KEY:-}" ]]; then
+		ro_key="${S3_CLIENTS_READ_KEY%%:*}" ro_secret="${S3_CLIENTS_READ_KEY#*:}"
+	fi
+	endpoint="${endpoint%/}"
+	s3host="${endpoint#*://}"
+	step="start"
+	curl -s -o /dev/null "$endpoint/" || fail "S3 endpoint $endpoint does not answer"
+	say "S3 endpoint $endpoint${native:+, node $native}"
+else
+	if [[ -z "$bin" ]]; then
+		bin="$dir/strata"
+		go build -o "$bin" ./cmd/strata
+	fi
+	port="$(free_port)"
+	s3port="$(free_port)"
+	while [[ "$s3port" == "$port" ]]; do s3port="$(free_port)"; done
+	native="http://127.0.0.1:$port"
+	endpoint="http://127.0.0.1:$s3port"
+	s3host="127.0.0.1:$s3port"
+	access_key="strata-clients-rw"
+	secret_key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	ro_key="strata-clients-ro"
+	ro_secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	mkdir -p "$dir/data"
+	cat >"$dir/strata.toml" <<-EOF
+	listen = "127.0.0.1:$port"
+	admin_listen = "off"
+	data_dir = "$dir/data"
+	log_level = "warn"
+
+	[s3]
+	listen = "127.0.0.1:$s3port"
+
+	[[s3.keys]]
+	access_key = "$access_key"
+	secret_key = "$secret_key"
+	scope = "read-write"
+
+	[[s3.keys]]
+	access_key = "$ro_key"
+	secret_key = "$ro_secret"
+	scope = "read"
+	EOF
+	"$bin" serve --config "$dir/strata.toml" >"$dir/node.log" 2>&1 &
+	node_pid=$!
+	step="start"
+	wait_ready "$native" 300 "$node_pid" "$dir/node.log" || fail "node did not start"
+	# The S3 listener answers anything (an anonymous request gets an XML error).
+	for _ in $(seq 1 100); do
+		curl -s -o /dev/null "$endpoint/" && break
+		kill -0 "$node_pid" 2>/dev/null || fail "node exited"
+		sleep 0.1
+	done
+	curl -s -o /dev/null "$endpoint/" || fail "S3 endpoint $endpoint does not answer"
+	say "node $native, S3 endpoint $endpoint, $("$bin" version)"
 fi
-port="$(free_port)"
-s3port="$(free_port)"
-while [[ "$s3port" == "$port" ]]; do s3port="$(free_port)"; done
-native="http://127.0.0.1:$port"
-endpoint="http://127.0.0.1:$s3port"
-access_key="strata-clients-rw"
-secret_key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-ro_key="strata-clients-ro"
-ro_secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-mkdir -p "$dir/data"
-cat >"$dir/strata.toml" <<EOF
-listen = "127.0.0.1:$port"
-admin_listen = "off"
-data_dir = "$dir/data"
-log_level = "warn"
-
-[s3]
-listen = "127.0.0.1:$s3port"
-
-[[s3.keys]]
-access_key = "$access_key"
-secret_key = "$secret_key"
-scope = "read-write"
-
-[[s3.keys]]
-access_key = "$ro_key"
-secret_key = "$ro_secret"
-scope = "read"
-EOF
-"$bin" serve --config "$dir/strata.toml" >"$dir/node.log" 2>&1 &
-node_pid=$!
-step="start"
-wait_ready "$native" 300 "$node_pid" "$dir/node.log" || fail "node did not start"
-# The S3 listener answers anything (an anonymous request gets an XML error).
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "$endpoint/" && break
-	kill -0 "$node_pid" 2>/dev/null || fail "node exited"
-	sleep 0.1
-done
-curl -s -o /dev/null "$endpoint/" || fail "S3 endpoint $endpoint does not answer"
-say "node $native, S3 endpoint $endpoint, $("$bin" version)"
 
 # --- the files the tools move
 src="$dir/src"
@@ -309,14 +334,14 @@ test_s3cmd() {
 [default]
 access_key = $access_key
 secret_key = $secret_key
-host_base = 127.0.0.1:$s3port
-host_bucket = 127.0.0.1:$s3port
+host_base = $s3host
+host_bucket = $s3host
 use_https = False
 signature_v2 = False
 bucket_location = us-east-1
 multipart_chunk_size_mb = 5
 EOF
-	local c=(s3cmd --config "$dir/s3cfg" --no-ssl --host "127.0.0.1:$s3port" --host-bucket "127.0.0.1:$s3port" --no-progress)
+	local c=(s3cmd --config "$dir/s3cfg" --no-ssl --host "$s3host" --host-bucket "$s3host" --no-progress)
 	reset_tree
 	step="s3cmd mb"
 	run "${c[@]}" mb s3://s3cmd
@@ -364,7 +389,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-endpoint, key, secret, ro_key, ro_secret = sys.argv[1:6]
+endpoint, key, secret = os.environ["S3C_ENDPOINT"], os.environ["S3C_KEY"], os.environ["S3C_SECRET"]
+ro_key, ro_secret = os.environ.get("S3C_READ_KEY", ""), os.environ.get("S3C_READ_SECRET", "")
 cfg = Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1})
 
 
@@ -497,12 +523,13 @@ check(s3.get_object(Bucket=b, Key="copy/obj.bin")["Body"].read() == data, "copy 
 wrong = client(key, secret + "x")
 code, status = error_code(lambda: wrong.put_object(Bucket=b, Key="refused/wrong-secret", Body=b"no"))
 check(status == 403 and code == "SignatureDoesNotMatch", "wrong secret: %s %d, want SignatureDoesNotMatch 403" % (code, status))
-ro = client(ro_key, ro_secret)
-check(ro.get_object(Bucket=b, Key="dir/obj.bin")["Body"].read() == data, "read-only key cannot read")
-code, status = error_code(lambda: ro.put_object(Bucket=b, Key="refused/read-only", Body=b"no"))
-check(status == 403 and code == "AccessDenied", "read-only key put: %s %d, want AccessDenied 403" % (code, status))
-code, status = error_code(lambda: ro.delete_object(Bucket=b, Key="dir/obj.bin"))
-check(status == 403, "read-only key delete: %s %d, want 403" % (code, status))
+if ro_key:
+    ro = client(ro_key, ro_secret)
+    check(ro.get_object(Bucket=b, Key="dir/obj.bin")["Body"].read() == data, "read-only key cannot read")
+    code, status = error_code(lambda: ro.put_object(Bucket=b, Key="refused/read-only", Body=b"no"))
+    check(status == 403 and code == "AccessDenied", "read-only key put: %s %d, want AccessDenied 403" % (code, status))
+    code, status = error_code(lambda: ro.delete_object(Bucket=b, Key="dir/obj.bin"))
+    check(status == 403, "read-only key delete: %s %d, want 403" % (code, status))
 check(s3.list_objects_v2(Bucket=b, Prefix="refused/").get("KeyCount", 0) == 0, "a refused put stored something")
 check(s3.head_object(Bucket=b, Key="dir/obj.bin")["ContentLength"] == len(data), "a refused delete deleted")
 
@@ -518,19 +545,29 @@ s3.delete_bucket(Bucket=b)
 check(error_code(lambda: s3.head_bucket(Bucket=b))[1] == 404, "deleted bucket still answers head_bucket")
 print("boto3 %s botocore %s" % (boto3.__version__, __import__("botocore").__version__))
 EOF
-	run "$python" "$dir/boto3_check.py" "$endpoint" "$access_key" "$secret_key" "$ro_key" "$ro_secret"
+	# Keys through the environment, not argv (which ps shows).
+	run env S3C_ENDPOINT="$endpoint" S3C_KEY="$access_key" S3C_SECRET="$secret_key" \
+		S3C_READ_KEY="$ro_key" S3C_READ_SECRET="$ro_secret" "$python" "$dir/boto3_check.py"
 	say "boto3 ok ($(tail -1 "$dir/last.out"))"
 }
 
 # --- native: an S3 object is the blob BUCKET/KEY
 test_native() {
 	step="native"
+	if [[ -z "$native" ]]; then
+		say "SKIP native: --endpoint without --native (the node's blob API URL)"
+		return
+	fi
+	if [[ -z "$bin" ]]; then
+		bin="$dir/strata"
+		go build -o "$bin" ./cmd/strata
+	fi
 	head -c 300000 /dev/urandom >"$dir/native.bin"
-	"$python" - "$endpoint" "$access_key" "$secret_key" "$dir/native.bin" <<'EOF' >"$dir/last.out" 2>&1 || { cat "$dir/last.out" >&2; fail "S3 put through boto3"; }
-import sys
+	S3C_ENDPOINT="$endpoint" S3C_KEY="$access_key" S3C_SECRET="$secret_key" "$python" - "$dir/native.bin" <<'EOF' >"$dir/last.out" 2>&1 || { cat "$dir/last.out" >&2; fail "S3 put through boto3"; }
+import os, sys
 import boto3
 from botocore.config import Config
-endpoint, key, secret, path = sys.argv[1:5]
+endpoint, key, secret, path = os.environ["S3C_ENDPOINT"], os.environ["S3C_KEY"], os.environ["S3C_SECRET"], sys.argv[1]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key,
                   aws_secret_access_key=secret, config=Config(s3={"addressing_style": "path"}))
 s3.create_bucket(Bucket="native-check")
