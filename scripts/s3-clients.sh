@@ -577,7 +577,7 @@ with open(path, "rb") as f:
 EOF
 	run "$bin" get --addr "$native" -o "$dir/native.back" "native-check/some dir/obj ü.bin"
 	cmp "$dir/native.bin" "$dir/native.back" || fail "the native API returned other bytes for native-check/some dir/obj ü.bin"
-	run "$bin" ls --addr "$native" native-check/
+	run "$bin" ls --addr "$native" --prefix native-check/
 	grep -q 'native-check/some dir/obj ü.bin' "$dir/last.out" || fail "strata ls native-check/ does not list the object"
 	say "native ok"
 }
