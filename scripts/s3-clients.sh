@@ -155,8 +155,7 @@ else
 		go build -o "$bin" ./cmd/strata
 	fi
 	port="$(free_port)"
-	s3port="$(free_port)"
-	while [[ "$s3port" == "$port" ]]; do s3port="$(free_port)"; done
+	s3port="$(free_port_except "$port")"
 	native="http://127.0.0.1:$port"
 	endpoint="http://127.0.0.1:$s3port"
 	s3host="127.0.0.1:$s3port"

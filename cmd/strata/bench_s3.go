@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 )
 
 // S3 payload signing modes of the bench's S3 target (--s3-payload).
@@ -151,9 +151,13 @@ func (t *s3Target) delete(ctx context.Context, key string) error {
 }
 
 // bucketURL and objectURL are path-style: the bucket is the first segment.
-func (t *s3Target) bucketURL() string { return t.c.base.String() + "/" + s3EscapePath(t.bucket) }
+// The key is escaped as S3 wants it (every byte but the unreserved ones and
+// "/"), and signed as sent.
+func (t *s3Target) bucketURL() string {
+	return t.c.base.String() + "/" + httpbinding.EscapePath(t.bucket, true)
+}
 func (t *s3Target) objectURL(key string) string {
-	return t.bucketURL() + "/" + s3EscapePath(key)
+	return t.bucketURL() + "/" + httpbinding.EscapePath(key, false)
 }
 
 // send signs and sends one request and checks its status like client.do,
@@ -227,25 +231,4 @@ func s3ErrorText(body string) string {
 		return e.Code
 	}
 	return e.Code + ": " + e.Message
-}
-
-// s3EscapePath percent-encodes p as S3 wants a key in the path: every byte
-// but the unreserved characters (RFC 3986) and "/". The signature covers
-// the path exactly as sent.
-func s3EscapePath(p string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(p))
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~', c == '/':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&15])
-		}
-	}
-	return b.String()
 }

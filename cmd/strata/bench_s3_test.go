@@ -242,24 +242,6 @@ func TestBenchS3Keys(t *testing.T) {
 	}
 }
 
-func TestS3EscapePath(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"abc/DEF/019", "abc/DEF/019"},
-		{"-._~", "-._~"},
-		{"a b", "a%20b"},
-		{"a+b=c&d;e,f:g@h$i", "a%2Bb%3Dc%26d%3Be%2Cf%3Ag%40h%24i"},
-		{"100%", "100%25"},
-		{"q?x#y", "q%3Fx%23y"},
-		{"ü", "%C3%BC"},
-		{"//x//", "//x//"},
-	} {
-		if got := s3EscapePath(tc.in); got != tc.want {
-			t.Errorf("s3EscapePath(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestBenchS3Flags(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")

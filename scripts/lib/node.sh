@@ -26,3 +26,12 @@ wait_ready() {
 # free_port: a loopback TCP port free right now (python3, else a random
 # one in 20000-39999).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
+
+# free_port_except PORT: a free loopback port other than PORT, for a second
+# listener of the same node.
+free_port_except() {
+	local p
+	p="$(free_port)"
+	while [[ "$p" == "$1" ]]; do p="$(free_port)"; done
+	echo "$p"
+}
