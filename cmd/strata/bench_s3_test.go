@@ -149,6 +149,11 @@ func TestBenchS3(t *testing.T) {
 			if err := json.Unmarshal(b, &res); err != nil {
 				t.Fatal(err)
 			}
+			var raw any
+			if err := json.Unmarshal(b, &raw); err != nil {
+				t.Fatal(err)
+			}
+			checkAgainstDoc(t, readBenchJSONDoc(t), "", raw)
 			if res.Config.Mode != "s3" || res.Config.S3Bucket != "bench-bucket" || res.Config.S3Payload == "" {
 				t.Errorf("config mode=%q s3_bucket=%q s3_payload=%q", res.Config.Mode, res.Config.S3Bucket, res.Config.S3Payload)
 			}
