@@ -115,9 +115,12 @@ fail() {
 # run CMD...: run one client command, bounded in time; its output goes to
 # $dir/last.out and is shown when it fails.
 run() {
-	if ! timeout --kill-after=5 "$step_timeout" "$@" >"$dir/last.out" 2>&1; then
+	local rc=0
+	timeout --kill-after=5 "$step_timeout" "$@" >"$dir/last.out" 2>&1 || rc=$?
+	if [[ $rc -ne 0 ]]; then
 		cat "$dir/last.out" >&2
-		fail "command failed: $*"
+		[[ $rc -eq 124 ]] && fail "timed out after ${step_timeout}s: $*"
+		fail "command failed (exit $rc): $*"
 	fi
 }
 # run_fails CMD...: the command must fail (a refused request).
