@@ -224,7 +224,7 @@ func (cl *cluster) config(t *testing.T) (node.Config, string) {
 		if !ok {
 			t.Fatalf("flag %q: give flags as --name=value here", arg)
 		}
-		v = strings.ReplaceAll(v, "$(POD_IP)", "10.1.2.3")
+		v = strings.NewReplacer("$(POD_IP)", "10.1.2.3", "$(POD_NAME)", cl.set.Name+"-0").Replace(v)
 		switch k {
 		case "config":
 			if v != "/etc/strata/strata.toml" {
@@ -234,6 +234,8 @@ func (cl *cluster) config(t *testing.T) (node.Config, string) {
 			cfg.Cluster.GossipAdvertise = v
 		case "http-advertise":
 			cfg.Cluster.HTTPAdvertise = v
+		case "node-id":
+			cfg.NodeID = v
 		default:
 			t.Fatalf("flag %q not understood by this check: teach it", arg)
 		}
@@ -265,6 +267,9 @@ func TestConfigParsesAndValidates(t *testing.T) {
 	}
 	if !cl.cfg.Cluster.Enabled() {
 		t.Fatal("strata.toml is not in cluster mode")
+	}
+	if cl.cfg.NodeID != cl.set.Name+"-0" {
+		t.Errorf("node id %q, want the pod's name (--node-id=$(POD_NAME)): a pod with new claims must rejoin as the same member", cl.cfg.NodeID)
 	}
 	n, w, r := cl.cfg.Cluster.Quorums()
 	if n != 3 || w != 2 || r != 2 {
