@@ -278,3 +278,34 @@ func TestExtendStartupFollowsProgress(t *testing.T) {
 	default:
 	}
 }
+
+// FuzzNewNotifier: any environment gives a Notifier or an ErrNotify, never
+// a panic; the watchdog is on only for a positive WATCHDOG_USEC naming
+// this process (or no process), and only with a usable socket.
+func FuzzNewNotifier(f *testing.F) {
+	f.Add("/run/systemd/notify", "30000000", "")
+	f.Add("@notify", "1", "42")
+	f.Add("relative", "x", "43")
+	f.Add("/s", "18446744073709551615", "")
+	f.Add("/s", "-1", "")
+	f.Fuzz(func(t *testing.T, socket, usec, pid string) {
+		env := map[string]string{"NOTIFY_SOCKET": socket, "WATCHDOG_USEC": usec, "WATCHDOG_PID": pid}
+		n, err := node.NewNotifier(node.NotifierOptions{Getenv: func(k string) string { return env[k] }, Getpid: func() int { return 42 }})
+		if err != nil && !errors.Is(err, node.ErrNotify) {
+			t.Fatalf("error %v does not wrap ErrNotify", err)
+		}
+		if n == nil {
+			t.Fatal("nil Notifier")
+		}
+		d := n.WatchdogTimeout()
+		if d < 0 {
+			t.Fatalf("negative watchdog %v", d)
+		}
+		if d > 0 {
+			v, perr := strconv.ParseUint(usec, 10, 64)
+			if perr != nil || v == 0 || !n.Enabled() || (pid != "" && pid != "42") {
+				t.Fatalf("watchdog %v on for socket %q usec %q pid %q", d, socket, usec, pid)
+			}
+		}
+	})
+}

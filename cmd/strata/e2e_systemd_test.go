@@ -23,7 +23,7 @@ func TestE2ESystemdNotify(t *testing.T) {
 		t.Skipf("cannot listen on a unixgram socket here: %v", err)
 	}
 	defer conn.Close()
-	// 400ms: a ping every 200ms, so the test sees several quickly.
+	// 400ms: a ping every 100ms, so the test sees several quickly.
 	n := startNode(t, nodeOptions{env: []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"}})
 
 	var seen []string
