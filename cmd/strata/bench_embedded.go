@@ -51,7 +51,7 @@ func openEmbeddedTarget(ctx context.Context, cfg benchConfig, s stdio) (*embedde
 	if err != nil {
 		return nil, err
 	}
-	store, _, err := openStore(ctx, nc, log, fsOrNil(device), nil, nil, nil)
+	store, _, err := openStore(ctx, nc, log, fsOrNil(device), nil, nil)
 	if err != nil {
 		return nil, err
 	}

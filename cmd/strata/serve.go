@@ -362,7 +362,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	relay := &corruptRelay{log: log}
 	notify := startServiceNotify(ctx, log)
 	defer notify.stop()
-	store, backend, err := openStore(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress)
+	store, backend, err := openStoreProgress(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress)
 	if err != nil {
 		return failStart(err)
 	}
@@ -543,9 +543,13 @@ func createDataDirs(cfg node.Config) error {
 // corrupt); in serve it forwards to the cluster once there is one.
 // tombstones is the cluster's late-bound tombstone hook, used in cluster
 // mode (nil: compaction keeps every tombstone there; see applyCompaction).
-// progress, when set, is told of the recovery scan's reads (serve extends
-// systemd's start timeout with it).
-func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64)) (*tiering.Store, *blockstore.Store, error) {
+func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
+	return openStoreProgress(ctx, cfg, log, dataFS, onCorrupt, tombstones, nil)
+}
+
+// openStoreProgress is openStore telling progress, when set, of the
+// recovery scan's reads (serve extends systemd's start timeout with it).
+func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64)) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
 	opts := blockstoreOptions(cfg, log, dataFS, onCorrupt, tombstones)
 	opts.RecoveryProgress = progress

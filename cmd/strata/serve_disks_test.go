@@ -43,7 +43,7 @@ func TestOpenStoreRunsTheConfiguredScrub(t *testing.T) {
 	if err := createDataDirs(cfg); err != nil {
 		t.Fatal(err)
 	}
-	store, _, err := openStore(context.Background(), cfg, slog.New(slog.DiscardHandler), nil, nil, nil, nil)
+	store, _, err := openStore(context.Background(), cfg, slog.New(slog.DiscardHandler), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
