@@ -9,5 +9,7 @@
 //
 // It is a separate module so that the node's go.mod does not carry the
 // Kubernetes dependency tree; it imports strata through a replace
-// directive. Run it with (cd deploy/kubernetes/validate && go test ./...).
+// directive. Run it with (cd deploy/kubernetes/validate && go test -mod=mod ./...):
+// -mod=mod lets go.mod follow the node module's dependencies when they
+// change, without a tidy here first.
 package validate
