@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // The operator's observability files (docs/operations.md, Metrics).
@@ -196,16 +199,49 @@ func scrapeNames(t *testing.T, url string) map[string]bool {
 }
 
 // TestE2EObservabilityNamesExist: every metric the dashboard and the
-// alerting rules use is on a real node's /metrics (a one-node cluster,
-// after a PUT and a GET), so neither can drift from what the node exports.
+// alerting rules use is on a real node's /metrics, so neither can drift
+// from what the node exports: the union of a node alone with an SSD cache
+// after a PUT and a GET, and a cluster node that took a write while its
+// peer was down (so that per-target hint series exist).
 func TestE2EObservabilityNamesExist(t *testing.T) {
-	c := newTestCluster(t, clusterOptions{nodes: 1, replicas: 1, writeQuorum: 1, readQuorum: 1})
-	n := c.nodes[0]
-	c.put(n, "observed", []byte("hello"))
-	if r := c.do(t.Context(), http.MethodGet, n.blobURL("observed", false), nil); r.status != http.StatusOK {
-		t.Fatalf("GET: %d %s", r.status, r.body)
+	alone := startNode(t, nodeOptions{}) // killed at cleanup
+	for _, method := range []string{http.MethodPut, http.MethodGet} {
+		req, err := http.NewRequestWithContext(t.Context(), method, alone.base+"/blobs/observed", strings.NewReader("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if method == http.MethodGet {
+			req.Body, req.ContentLength = nil, 0
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s: %s", method, resp.Status)
+		}
 	}
-	have := scrapeNames(t, n.admin+"/metrics")
+	have := scrapeNames(t, alone.base+"/metrics")
+
+	c := newTestCluster(t, clusterOptions{nodes: 2, replicas: 2, writeQuorum: 1, readQuorum: 1})
+	n, peer := c.nodes[0], c.nodes[1]
+	if err := peer.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-peer.done
+	c.put(n, "observed", []byte("hello")) // W=1: n alone, and a hint for peer
+	c.eventually(30*time.Second, "a pending hint on /metrics", func() error {
+		names := scrapeNames(t, n.admin+"/metrics")
+		if !names["strata_hints_pending"] {
+			return errors.New("no strata_hints_pending series yet")
+		}
+		for name := range names {
+			have[name] = true
+		}
+		return nil
+	})
 	used := usedMetrics(t)
 	if len(used) < 20 {
 		t.Fatalf("only %d metric names found in the dashboard and rules: is the extraction broken?", len(used))
