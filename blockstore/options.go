@@ -129,6 +129,13 @@ type Options struct {
 	// and no older record of its key can resurface (see doc.go).
 	TombstoneGrace     time.Duration
 	TombstoneDroppable func(ctx context.Context, e Entry) bool
+
+	// RecoveryProgress, when set, is called while Open recovers (and
+	// while Check verifies) with the size of each volume read its scan
+	// issues, so a caller can tell a long recovery that advances from one
+	// that hangs (serve extends systemd's start timeout only while it
+	// advances). Called from the scanning goroutine: it must not block.
+	RecoveryProgress func(bytes int64)
 }
 
 // Compaction defaults.

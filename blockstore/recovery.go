@@ -218,6 +218,9 @@ const scanBatch = 4096
 // zero, nothing torn) rather than torn.
 func (s *Store) scanVolume(ctx context.Context, v *volume, start, limit int64, mayTear bool) (end int64, clean bool, err error) {
 	sc := &scanReader{h: v.h, limit: limit, align: int64(v.h.Alignment()), window: 4 << 20}
+	if progress := s.opts.RecoveryProgress; progress != nil {
+		sc.before = func(_ context.Context, n int64) error { progress(n); return nil }
+	}
 	window := 2*alignUp(max(s.opts.maxRecordLen(), int64(groupLimit(s.opts.MaxBatchBytes))), formatAlign) + 2*formatAlign
 	var ops []indexOp
 	flush := func(upTo int64) {

@@ -145,6 +145,18 @@
 //     the store recovers: /healthz answers, /readyz and the blob routes
 //     answer 503 "starting" until Attach.
 //
+// # systemd
+//
+// Notifier (systemd*.go) is the service-manager side of a Type=notify
+// unit, read from NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID: Ready,
+// Stopping, Status, ExtendTimeout. ExtendStartup extends the start timeout
+// only while a StartupProgress (the block store's RecoveryProgress) moves,
+// so a hung recovery still times out; RunWatchdog pings WATCHDOG=1 only on
+// ticks whose liveness check (StoreLiveness: Healthy and an index lookup,
+// bounded by a deadline even when the store ignores its context) passes,
+// and never starts a second check while one hangs. Without NOTIFY_SOCKET
+// all of it does nothing.
+//
 // # X-Strata-Tier
 //
 // GET answers carry the tier that served the blob's bytes. The status line

@@ -54,6 +54,18 @@ var (
 	errStarting = errors.New("node: starting: store still recovering")
 )
 
+// Errors of the service-manager integration (systemd*.go); callers log
+// them and keep serving.
+var (
+	// ErrNotify: $NOTIFY_SOCKET or $WATCHDOG_USEC is malformed, or a
+	// message could not be sent.
+	ErrNotify = errors.New("node: systemd notify")
+	// ErrLivenessTimeout: the watchdog's liveness check did not answer
+	// within its deadline (a hung store), or the previous check is still
+	// running.
+	ErrLivenessTimeout = errors.New("node: liveness check did not answer in time")
+)
+
 // statusClientClosed is logged and counted (as nginx does) when the client
 // went away before an answer; it never reaches a client.
 const statusClientClosed = 499

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -124,35 +123,6 @@ func TestLimitListener(t *testing.T) {
 	ln.Close()
 	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after Close: %v", err)
-	}
-}
-
-func TestNotifySystemd(t *testing.T) {
-	if sent, err := notifySocket("", NotifyReady); sent || err != nil {
-		t.Fatalf("without NOTIFY_SOCKET: %v %v", sent, err)
-	}
-	if _, err := notifySocket("relative", NotifyReady); err == nil {
-		t.Fatal("relative NOTIFY_SOCKET accepted")
-	}
-	path := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Skipf("unixgram sockets unavailable: %v", err)
-	}
-	defer conn.Close()
-	for _, state := range []string{NotifyReady, NotifyStopping} {
-		if sent, err := notifySocket(path, state); !sent || err != nil {
-			t.Fatalf("notify %s: %v %v", state, sent, err)
-		}
-		buf := make([]byte, 64)
-		n, _, err := conn.ReadFromUnix(buf)
-		if err != nil || string(buf[:n]) != state {
-			t.Fatalf("received %q, %v; want %q", buf[:n], err, state)
-		}
-	}
-	t.Setenv("NOTIFY_SOCKET", path)
-	if sent, err := NotifySystemd(NotifyReady); !sent || err != nil {
-		t.Fatalf("NotifySystemd: %v %v", sent, err)
 	}
 }
 

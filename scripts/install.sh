@@ -74,9 +74,11 @@ run install -d -m 0755 "$bindir" "$docdir"
 run install -m 0755 "$binary" "$bindir/.strata.new"
 run mv -f "$bindir/.strata.new" "$bindir/strata"
 run install -m 0644 README.md "$docdir/README.md"
-if [[ -f docs/config.md ]]; then
-	run install -m 0644 docs/config.md "$docdir/config.md"
-fi
+for doc in config.md operations.md fsck.md prometheus-alerts.yml grafana-dashboard.json; do
+	if [[ -f docs/$doc ]]; then
+		run install -m 0644 "docs/$doc" "$docdir/$doc"
+	fi
+done
 
 # 2. The unit, pointing at the installed binary.
 sed "s|/usr/local/bin/strata|$prefix/bin/strata|g; s|/usr/local/share/doc/strata|$prefix/share/doc/strata|g; s|^User=strata|User=$user|; s|^Group=strata|Group=$user|" \

@@ -32,7 +32,9 @@ flags override it.
 
 SIGTERM or SIGINT: stop accepting, let in-flight requests finish (up to
 shutdown_timeout), close the store, exit 0. Under systemd (Type=notify) it
-sends READY=1 once serving and STOPPING=1 when shutdown begins.`
+extends the start timeout while recovery advances, sends READY=1 once
+serving, WATCHDOG=1 while the store answers a liveness check (when the unit
+sets WatchdogSec=) and STOPPING=1 when shutdown begins.`
 
 // stringList is a repeatable string flag.
 type stringList []string
@@ -358,7 +360,9 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	// corrupt-record hook goes through a relay the cluster's repair is set
 	// on later (alone there is no other copy to repair from).
 	relay := &corruptRelay{log: log}
-	store, backend, err := openStore(ctx, cfg, log, nil, relay.onCorrupt, tombstones)
+	notify := startServiceNotify(ctx, log)
+	defer notify.stop()
+	store, backend, err := openStoreProgress(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress)
 	if err != nil {
 		return failStart(err)
 	}
@@ -410,17 +414,9 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 		}
 	}
 	log.Info("store ready", "addr", lns.Main.Addr().String(), "node_id", backend.NodeID(), "read_only", cfg.ReadOnly)
-	if ctx.Err() == nil { // not when a signal came during recovery
-		if _, err := node.NotifySystemd(node.NotifyReady); err != nil {
-			log.Warn("systemd notify failed", "err", err)
-		}
-	}
-	stopNotify := context.AfterFunc(ctx, func() {
-		if _, err := node.NotifySystemd(node.NotifyStopping); err != nil {
-			log.Warn("systemd notify failed", "err", err)
-		}
-	})
-	defer stopNotify()
+	// The watchdog checks the local store: a cluster peer's trouble must
+	// not get this node restarted.
+	notify.ready(ctx, "serving on "+lns.Main.Addr().String(), node.Tiered(store))
 
 	serveErr := <-served
 	if serveErr != nil && ctx.Err() == nil {
@@ -548,8 +544,16 @@ func createDataDirs(cfg node.Config) error {
 // tombstones is the cluster's late-bound tombstone hook, used in cluster
 // mode (nil: compaction keeps every tombstone there; see applyCompaction).
 func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
+	return openStoreProgress(ctx, cfg, log, dataFS, onCorrupt, tombstones, nil)
+}
+
+// openStoreProgress is openStore telling progress, when set, of the
+// recovery scan's reads (serve extends systemd's start timeout with it).
+func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64)) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
-	backend, err := blockstore.Open(ctx, blockstoreOptions(cfg, log, dataFS, onCorrupt, tombstones))
+	opts := blockstoreOptions(cfg, log, dataFS, onCorrupt, tombstones)
+	opts.RecoveryProgress = progress
+	backend, err := blockstore.Open(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blockstore: %w", err)
 	}
