@@ -34,6 +34,20 @@
 //     it held. Without zones, a key whose replica set did not include the
 //     removed member keeps its set unchanged.
 //
+// # Co-location
+//
+// A key of the form ".p/<16 lowercase hex digits>/<rest>" is placed by the
+// 64-bit hash written in it instead of by its own hash, so
+// Colocate(target, rest) names a key that has exactly target's homes under
+// every member list (same members, same order). KeyHash is the one hash every
+// placement decision uses; since the node places keys only through Ring,
+// writes, reads, digests, anti-entropy, rebalance and hints all agree on
+// where a co-located key lives. A ".p/" key that does not parse (wrong
+// length, uppercase or non-hex digits, no "/" after them) is placed by its
+// own hash like any other key. The scheme is generic; the S3 gateway uses it
+// to keep an upload's parts on its object's homes so a cluster can compose
+// them without moving bytes between nodes.
+//
 // # Caveats
 //
 // Rendezvous costs O(members) hashes per key (plus O(n^2) comparisons for

@@ -92,7 +92,7 @@ func (r *Ring) AppendReplicas(dst []Member, key string, n int) []Member {
 	s := r.scratch.Get().(*scratch)
 	defer r.scratch.Put(s)
 
-	keyHash := hashString(key)
+	keyHash := KeyHash(key)
 	for i, m := range r.members {
 		s.scores[i] = score(keyHash, r.memberHash[i], m.Weight)
 	}
