@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"strata/blockstore"
+	"strata/node/placement"
 )
 
 // blobsPrefix is the escaped-path prefix of blob routes.
@@ -39,9 +40,16 @@ func keyFromEscapedPath(escaped string) (string, error) {
 // but refuses writes and deletes, so nobody corrupts that state by accident.
 const ReservedPrefix = ".s3/"
 
+// IsReservedKey reports whether key is S3 state: under ReservedPrefix, or a
+// co-located key (placement.Colocate) whose rest is. It is the one rule for
+// which keys belong to the S3 API.
+func IsReservedKey(key string) bool {
+	return strings.HasPrefix(key, ReservedPrefix) || strings.HasPrefix(placement.ColocatedRest(key), ReservedPrefix)
+}
+
 // checkWritableKey refuses a blob API write or delete of a reserved key.
 func checkWritableKey(key string) error {
-	if strings.HasPrefix(key, ReservedPrefix) {
+	if IsReservedKey(key) {
 		return fmt.Errorf("%w: %q", errReservedKey, ReservedPrefix)
 	}
 	return nil

@@ -19,6 +19,12 @@ func TestReservedPrefixRefusesWrites(t *testing.T) {
 		{http.MethodPut, "/blobs/.s3%2Fbuckets%2Fx", http.StatusBadRequest},
 		{http.MethodDelete, "/blobs/.s3/uploads/u", http.StatusBadRequest},
 		{http.MethodPut, "/blobs/.s3x", http.StatusCreated},
+		// A part co-located with its object is S3 state too.
+		{http.MethodPut, "/blobs/.p/0123456789abcdef/.s3/uploads/u/00001", http.StatusBadRequest},
+		{http.MethodDelete, "/blobs/.p%2F0123456789abcdef%2F.s3%2Fuploads%2Fu", http.StatusBadRequest},
+		{http.MethodPut, "/blobs/.p/0123456789abcdef/plain", http.StatusCreated},
+		{http.MethodPut, "/blobs/.p/0123456789ABCDEF/.s3/x", http.StatusCreated}, // not a co-located key
+
 		{http.MethodGet, "/blobs/.s3/buckets/x", http.StatusNotFound}, // reads are served
 	} {
 		rec := e.do(tc.method, tc.path, strings.NewReader("v"))
@@ -28,6 +34,9 @@ func TestReservedPrefixRefusesWrites(t *testing.T) {
 		if tc.want == http.StatusBadRequest && !strings.Contains(rec.Body.String(), "reserved_key") {
 			t.Errorf("%s %s: body %s lacks reserved_key", tc.method, tc.path, rec.Body)
 		}
+	}
+	if _, ok := e.store.Bytes(".p/0123456789abcdef/.s3/uploads/u/00001"); ok {
+		t.Error("a co-located reserved key was stored")
 	}
 	if _, ok := e.store.Bytes(".s3/buckets/x"); ok {
 		t.Error("a reserved key was stored")

@@ -37,6 +37,15 @@ func IsColocated(key string) bool {
 	return ok
 }
 
+// ColocatedRest returns the rest of a well-formed co-located key (what
+// follows ".p/<hash>/"), or "" when key is not one.
+func ColocatedRest(key string) string {
+	if !IsColocated(key) {
+		return ""
+	}
+	return key[len(ColocatePrefix)+colocateHexLen+1:]
+}
+
 // colocatedHash parses the hash field of a co-located key.
 func colocatedHash(key string) (uint64, bool) {
 	rest, ok := strings.CutPrefix(key, ColocatePrefix)

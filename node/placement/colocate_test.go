@@ -51,8 +51,11 @@ func TestColocateFormat(t *testing.T) {
 	if got, want := KeyHash(k), hashString("t"); got != want {
 		t.Fatalf("KeyHash(%q) = %x, want %x", k, got, want)
 	}
-	if !IsColocated(k) {
-		t.Fatalf("IsColocated(%q) = false", k)
+	if !IsColocated(k) || ColocatedRest(k) != "x/y" {
+		t.Fatalf("IsColocated(%q) = %v, rest %q", k, IsColocated(k), ColocatedRest(k))
+	}
+	if r := ColocatedRest(".p/0123456789ABCDEF/x"); r != "" {
+		t.Fatalf("ColocatedRest of a malformed key = %q", r)
 	}
 }
 

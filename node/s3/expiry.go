@@ -2,17 +2,22 @@ package s3
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"strata/blockstore"
 	"strata/node"
+	"strata/node/placement"
 )
 
 // Sweep aborts the multipart uploads older than MultipartExpiry (their
 // parts, then their record) and deletes parts older than that whose upload
-// is gone (left by a crash or a race with Complete or Abort). It walks the
-// upload registry a page at a time, so its memory is bounded, and stops
-// when ctx is done. It returns how many uploads it aborted.
+// is gone (left by a crash or a race with Complete or Abort), both the
+// legacy parts under uploadsPrefix and the co-located ones. It walks the
+// upload registry and the co-located keys a page at a time, so its memory is
+// bounded, and stops when ctx is done. It returns how many uploads it
+// aborted.
 func (h *Handler) Sweep(ctx context.Context) (int, error) {
 	store := h.opt.StoreFunc()
 	if store == nil {
@@ -44,7 +49,50 @@ func (h *Handler) Sweep(ctx context.Context) (int, error) {
 		}
 		return true, nil
 	})
-	return aborted, err
+	if err != nil {
+		return aborted, err
+	}
+	return aborted, h.sweepColocatedParts(ctx, store, cutoff)
+}
+
+// sweepColocatedParts deletes the co-located parts older than cutoff whose
+// upload record is gone. It checks each upload's record once per run of
+// consecutive parts (they sort together).
+func (h *Handler) sweepColocatedParts(ctx context.Context, store node.Store, cutoff time.Time) error {
+	after, lastID, lastGone := "", "", false
+	for {
+		infos, err := store.List(ctx, placement.ColocatePrefix, after, maxListKeys)
+		if err != nil {
+			return err
+		}
+		for _, info := range infos {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			after = info.Key
+			rest, ok := strings.CutPrefix(placement.ColocatedRest(info.Key), uploadsPrefix)
+			id, _, isPart := strings.Cut(rest, "/")
+			if !ok || !isPart || !info.ModTime.Before(cutoff) {
+				continue
+			}
+			if id != lastID {
+				_, err := store.Stat(ctx, uploadKey(id))
+				if err != nil && !isNotFound(err) {
+					return err
+				}
+				lastID, lastGone = id, isNotFound(err)
+			}
+			if !lastGone {
+				continue
+			}
+			if err := store.Delete(ctx, info.Key, blockstore.DeleteOptions{}); err != nil && !isNotFound(err) {
+				return err
+			}
+		}
+		if len(infos) < maxListKeys {
+			return nil
+		}
+	}
 }
 
 // expireUpload drops one upload under its lock, so a Complete running now
@@ -55,7 +103,16 @@ func (h *Handler) expireUpload(ctx context.Context, store node.Store, id string)
 		return err
 	}
 	defer unlock()
-	return h.dropUpload(ctx, store, id)
+	// A record that cannot be read is dropped as a legacy upload; its
+	// co-located parts, if any, are orphans sweepColocatedParts removes.
+	rec, err := h.readUploadRecord(ctx, store, id)
+	switch {
+	case errors.Is(err, ErrNoSuchUpload):
+		return nil
+	case err != nil && !errors.Is(err, blockstore.ErrCorrupt):
+		return err
+	}
+	return h.dropUpload(ctx, store, id, rec)
 }
 
 // RunExpiry sweeps every interval (MultipartExpiry/24, between a minute and

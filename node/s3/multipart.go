@@ -18,13 +18,16 @@ import (
 
 	"strata/blockstore"
 	"strata/node"
+	"strata/node/placement"
 )
 
 // Multipart uploads live under uploadsPrefix: the upload's record at
 // uploadsPrefix+id (uploadRecord as JSON) and each part as its own blob at
-// uploadsPrefix+id+"/"+5-digit part number, so parts sort in order and
-// CompleteMultipartUpload composes them (node.Composer) without copying a
-// byte.
+// placement.Colocate(object's blob key, uploadsPrefix+id+"/"+5-digit part
+// number), so parts sort in order, live on the object's homes in a cluster,
+// and CompleteMultipartUpload composes them (node.Composer) without copying a
+// byte. Uploads created before co-location (record without "colocated") keep
+// their parts at uploadsPrefix+id+"/"+number.
 const uploadsPrefix = node.ReservedPrefix + "uploads/"
 
 // uploadIDLen is the hex length of an upload id (16 random bytes).
@@ -37,11 +40,24 @@ type uploadRecord struct {
 	Meta        map[string]string `json:"meta,omitempty"`
 	Initiated   time.Time         `json:"initiated"`
 	Owner       string            `json:"owner"`
+	// Colocated: the parts are co-located with the object (see uploadsPrefix).
+	Colocated bool `json:"colocated,omitempty"`
 }
 
-func uploadKey(id string) string           { return uploadsPrefix + id }
-func partPrefix(id string) string          { return uploadsPrefix + id + "/" }
-func partKey(id string, number int) string { return fmt.Sprintf("%s%05d", partPrefix(id), number) }
+func uploadKey(id string) string { return uploadsPrefix + id }
+
+// partPrefix is the prefix of the upload's part keys.
+func partPrefix(rec uploadRecord, id string) string {
+	rest := uploadsPrefix + id + "/"
+	if !rec.Colocated {
+		return rest
+	}
+	return placement.Colocate(blobKey(rec.Bucket, rec.Key), rest)
+}
+
+func partKey(rec uploadRecord, id string, number int) string {
+	return fmt.Sprintf("%s%05d", partPrefix(rec, id), number)
+}
 
 // validUploadID reports whether id could have been made by newUploadID.
 func validUploadID(id string) bool {
@@ -118,7 +134,7 @@ func (h *Handler) createMultipart(q *request) error {
 	defer release()
 	id := newUploadID()
 	rec, _ := json.Marshal(uploadRecord{Bucket: q.t.bucket, Key: q.t.key, ContentType: contentType, Meta: meta,
-		Initiated: h.opt.Now().UTC(), Owner: q.auth.Key.AccessKey})
+		Initiated: h.opt.Now().UTC(), Owner: q.auth.Key.AccessKey, Colocated: true})
 	if _, err := q.store.Put(ctx, uploadKey(id), bytes.NewReader(rec), int64(len(rec)), blockstore.PutOptions{ContentType: "application/json"}); err != nil {
 		return err
 	}
@@ -154,10 +170,11 @@ func (h *Handler) uploadPart(q *request) error {
 	if err := h.needBucket(q); err != nil {
 		return err
 	}
-	if _, err := h.loadUpload(ctx, q.store, id, q.t); err != nil {
+	rec, err := h.loadUpload(ctx, q.store, id, q.t)
+	if err != nil {
 		return err
 	}
-	key := partKey(id, number)
+	key := partKey(rec, id, number)
 	if q.op == opUploadPart {
 		if objectSize(q) > h.opt.MaxObjectSize {
 			return fmt.Errorf("%w: part of %d bytes", ErrEntityTooLarge, objectSize(q))
@@ -299,7 +316,7 @@ func (h *Handler) completeMultipart(q *request) error {
 	keys := make([]string, len(req.Parts))
 	sum := md5.New()
 	for i, p := range req.Parts {
-		keys[i] = partKey(id, p.PartNumber)
+		keys[i] = partKey(rec, id, p.PartNumber)
 		info, err := q.store.Stat(ctx, keys[i])
 		if isNotFound(err) {
 			return fmt.Errorf("%w: part %d was not uploaded", ErrInvalidPart, p.PartNumber)
@@ -327,7 +344,7 @@ func (h *Handler) completeMultipart(q *request) error {
 	}
 	// The object is durable; what is left of the upload goes. A failure
 	// here leaves garbage the expiry sweep removes, never a wrong object.
-	if err := h.dropUpload(ctx, q.store, id); err != nil {
+	if err := h.dropUpload(ctx, q.store, id, rec); err != nil {
 		h.log.Warn("s3 completed upload not cleaned up; the expiry sweep will", "upload", id, "err", err)
 	}
 	writeXML(q.w, http.StatusOK, completeResult{Location: "/" + q.t.bucket + "/" + q.t.key, Bucket: q.t.bucket, Key: q.t.key, ETag: etagOf(info)})
@@ -335,9 +352,9 @@ func (h *Handler) completeMultipart(q *request) error {
 }
 
 // dropUpload deletes the upload's remaining parts, then its record.
-func (h *Handler) dropUpload(ctx context.Context, store node.Store, id string) error {
+func (h *Handler) dropUpload(ctx context.Context, store node.Store, id string, rec uploadRecord) error {
 	for {
-		parts, err := store.List(ctx, partPrefix(id), "", maxListKeys)
+		parts, err := store.List(ctx, partPrefix(rec, id), "", maxListKeys)
 		if err != nil {
 			return err
 		}
@@ -367,10 +384,11 @@ func (h *Handler) abortMultipart(q *request) error {
 		return err
 	}
 	defer done()
-	if _, err := h.loadUpload(ctx, q.store, id, q.t); err != nil {
+	rec, err := h.loadUpload(ctx, q.store, id, q.t)
+	if err != nil {
 		return err
 	}
-	if err := h.dropUpload(ctx, q.store, id); err != nil {
+	if err := h.dropUpload(ctx, q.store, id, rec); err != nil {
 		return err
 	}
 	q.w.WriteHeader(http.StatusNoContent)
@@ -418,17 +436,18 @@ func (h *Handler) listParts(q *request) error {
 		return err
 	}
 	defer release()
-	if _, err := h.loadUpload(ctx, q.store, id, q.t); err != nil {
+	rec, err := h.loadUpload(ctx, q.store, id, q.t)
+	if err != nil {
 		return err
 	}
 	after := ""
 	if marker > 0 {
-		after = partKey(id, min(marker, MaxParts))
+		after = partKey(rec, id, min(marker, MaxParts))
 	}
 	res := listPartsResult{Bucket: q.t.bucket, Key: q.t.key, UploadID: id, Initiator: theOwner, Owner: theOwner,
 		StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: maxParts, Parts: []partXML{}}
 	if maxParts > 0 {
-		infos, err := q.store.List(ctx, partPrefix(id), after, maxParts+1)
+		infos, err := q.store.List(ctx, partPrefix(rec, id), after, maxParts+1)
 		if err != nil {
 			return err
 		}
@@ -436,7 +455,7 @@ func (h *Handler) listParts(q *request) error {
 			infos, res.IsTruncated = infos[:maxParts], true
 		}
 		for _, info := range infos {
-			n, _ := strconv.Atoi(strings.TrimPrefix(info.Key, partPrefix(id)))
+			n, _ := strconv.Atoi(strings.TrimPrefix(info.Key, partPrefix(rec, id)))
 			res.Parts = append(res.Parts, partXML{PartNumber: n, LastModified: s3Time(info.ModTime), ETag: etagOf(info), Size: info.Size})
 			res.NextPartNumberMarker = n
 		}

@@ -123,7 +123,7 @@ func TestMultipartUpload(t *testing.T) {
 				t.Fatal("the internal ETag metadata leaks as user metadata")
 			}
 			// Nothing of the upload is left: no record, no part (the unlisted one included).
-			left, err := n.Store.List(ctx, node.ReservedPrefix+"uploads/", "", 10)
+			left, err := uploadState(ctx, n.Store)
 			if err != nil || len(left) != 0 {
 				t.Fatalf("upload state left: %v, %v", left, err)
 			}
@@ -160,7 +160,7 @@ func TestMultipartAbortAndErrors(t *testing.T) {
 	}
 	_, err = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("bkt"), Key: aws.String("k"), UploadId: aws.String(id)})
 	wantCode(t, err, "NoSuchUpload", 404)
-	if left, _ := n.Store.List(ctx, node.ReservedPrefix+"uploads/", "", 10); len(left) != 0 {
+	if left, _ := uploadState(ctx, n.Store); len(left) != 0 {
 		t.Fatalf("Abort left %v", left)
 	}
 }
@@ -184,7 +184,7 @@ func TestMultipartExpiry(t *testing.T) {
 	if aborted, err := n.Handler.Sweep(ctx); err != nil || aborted != 1 {
 		t.Fatalf("sweep past the expiry: %d, %v", aborted, err)
 	}
-	if left, _ := n.Store.List(ctx, node.ReservedPrefix+"uploads/", "", 10); len(left) != 0 {
+	if left, _ := uploadState(ctx, n.Store); len(left) != 0 {
 		t.Fatalf("expired upload left %v", left)
 	}
 	_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("bkt"), Key: aws.String("k"), UploadId: aws.String(id)})
