@@ -13,8 +13,10 @@ import (
 // Compose makes key a blob whose content is the parts', in order, and
 // then deletes the parts: node.Composer for the cluster.
 //
-// A key's homes are not its parts' homes (placement hashes each key), so
-// the cluster cannot compose without moving bytes: it streams the parts,
+// A key's homes are in general not its parts' homes (placement hashes each
+// key); the S3 API co-locates its parts with the object
+// (placement.Colocate), which puts them on the same homes, but this
+// Compose does not use that yet: it moves bytes in every case. It streams the parts,
 // read through the cluster (the newest version of each from a read quorum,
 // bytes verified), to the key's homes as one replicated PUT at a new
 // version, with W acks like any PUT (a failure before that wraps
