@@ -279,6 +279,10 @@ func (b memBackend) ApplyPut(ctx context.Context, key string, r io.Reader, size 
 	return b.e.store.Put(ctx, key, r, size, opts)
 }
 
+func (b memBackend) ApplyCompose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	return blockstore.Info{}, errors.ErrUnsupported
+}
+
 func (b memBackend) ApplyDelete(ctx context.Context, key string, version uint64) error {
 	return b.e.store.Delete(ctx, key, blockstore.DeleteOptions{})
 }

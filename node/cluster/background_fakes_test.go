@@ -137,6 +137,14 @@ func (n *bgNet) PutReplica(ctx context.Context, addr, key string, r io.Reader, s
 	return c.ApplyPut(ctx, key, r, size, opts)
 }
 
+func (n *bgNet) ComposeReplica(ctx context.Context, addr, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	c, err := n.node(addr)
+	if err != nil {
+		return blockstore.Info{}, err
+	}
+	return c.ApplyCompose(ctx, key, parts, opts)
+}
+
 func (n *bgNet) DeleteReplica(ctx context.Context, addr, key string, version uint64) error {
 	c, err := n.node(addr)
 	if err != nil {

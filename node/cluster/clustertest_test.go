@@ -116,6 +116,19 @@ func (f *fakeNet) PutReplica(ctx context.Context, addr, key string, r io.Reader,
 	return n.c.ApplyPut(ctx, key, r, size, opts)
 }
 
+func (f *fakeNet) ComposeReplica(ctx context.Context, addr, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	n, err := f.node(addr)
+	if err != nil {
+		return blockstore.Info{}, err
+	}
+	if n.stall.Load() {
+		<-ctx.Done()
+		return blockstore.Info{}, ctx.Err()
+	}
+	n.composes.Add(1)
+	return n.c.ApplyCompose(ctx, key, parts, opts)
+}
+
 func (f *fakeNet) DeleteReplica(ctx context.Context, addr, key string, version uint64) error {
 	n, err := f.node(addr)
 	if err != nil {
@@ -248,8 +261,8 @@ type testNode struct {
 	slow      atomic.Bool
 	failAfter atomic.Int64 // replica writes to it fail after this many body bytes (0: off)
 
-	putReplicas, lookups, openRanges, servedBytes atomic.Int64
-	requested                                     atomic.Int64 // bytes asked for by OpenRange
+	putReplicas, lookups, openRanges, servedBytes, composes atomic.Int64
+	requested                                               atomic.Int64 // bytes asked for by OpenRange
 
 	mu      sync.Mutex
 	hints   []hintReq

@@ -13,10 +13,12 @@ import (
 // Compose makes key a blob whose content is the parts', in order, and
 // then deletes the parts: node.Composer for the cluster.
 //
-// A key's homes are in general not its parts' homes (placement hashes each
-// key); the S3 API co-locates its parts with the object
-// (placement.Colocate), which puts them on the same homes, but this
-// Compose does not use that yet: it moves bytes in every case. It streams the parts,
+// Parts co-located with key (placement.Colocate: the same placement hash,
+// so the same homes; the S3 API names its parts so) are composed in place
+// on each home, copying no content byte: see composeInPlace.
+//
+// Other parts live on other homes (placement hashes each key), so the
+// cluster cannot compose them without moving bytes: it streams the parts,
 // read through the cluster (the newest version of each from a read quorum,
 // bytes verified), to the key's homes as one replicated PUT at a new
 // version, with W acks like any PUT (a failure before that wraps
@@ -25,8 +27,7 @@ import (
 // each with a versioned tombstone on its homes (dead ones hinted); a part
 // whose delete fails is logged and left, never the new blob undone. A
 // part that changes size meanwhile fails the PUT (nothing changed). The
-// bytes are copied once per home, as a PUT's are; a single node (the
-// tiered store) composes without copying.
+// bytes are copied once per home, as a PUT's are.
 //
 // opts.MD5 cannot be kept (a copy's MD5 is its content's, which a
 // composed blob's is not): the S3 API stores its multipart ETag in Meta.
@@ -47,9 +48,15 @@ func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts 
 		infos[i] = info
 		total += info.Size
 	}
-	body := &partsReader{ctx: ctx, c: c, parts: infos}
-	defer body.Close()
-	info, err := c.Put(ctx, key, body, total, blockstore.PutOptions{ContentType: opts.ContentType, Meta: opts.Meta, Version: opts.Version})
+	var info blockstore.Info
+	var err error
+	if colocated(key, parts) {
+		info, err = c.composeInPlace(ctx, key, parts, total, opts)
+	} else {
+		body := &partsReader{ctx: ctx, c: c, parts: infos}
+		info, err = c.Put(ctx, key, body, total, blockstore.PutOptions{ContentType: opts.ContentType, Meta: opts.Meta, Version: opts.Version})
+		body.Close()
+	}
 	if err != nil {
 		return blockstore.Info{}, fmt.Errorf("cluster: compose %q: %w", key, err)
 	}

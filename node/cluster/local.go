@@ -62,3 +62,13 @@ func (l localTiered) ObserveVersion(v uint64) { l.tiered.ObserveVersion(v) }
 func (l localTiered) Drop(ctx context.Context, key string, version uint64) error {
 	return l.tiered.Drop(ctx, key, version)
 }
+
+// Compose passes node.Tiered's compose through (the embedded node.Store
+// interface hides it), so a replica composes in its own store.
+func (l localTiered) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	composer, ok := l.Store.(node.Composer)
+	if !ok {
+		return blockstore.Info{}, errNoLocalCompose
+	}
+	return composer.Compose(ctx, key, parts, opts)
+}

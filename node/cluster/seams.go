@@ -41,6 +41,10 @@ type Peer interface {
 	// the peer holds after the write: a higher Version means the peer
 	// already had something newer (last writer wins), which is durable too.
 	PutReplica(ctx context.Context, addr, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error)
+	// ComposeReplica composes key from parts in the peer's own store at
+	// opts.Version (never 0), durable on return, with what the peer then
+	// holds; errors wrap blockstore.ErrNotFound when it lacks a part.
+	ComposeReplica(ctx context.Context, addr, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error)
 	// DeleteReplica writes a tombstone at version (never 0), durable on return.
 	DeleteReplica(ctx context.Context, addr, key string, version uint64) error
 	// Lookup returns the peer's index entry for key (no data read);

@@ -18,6 +18,11 @@ type Backend interface {
 	// that version or a newer one already, it may return without reading
 	// r: the handler then acknowledges the write with the Info held.
 	ApplyPut(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error)
+	// ApplyCompose composes key from parts in the local store at
+	// opts.Version (last writer wins) and returns once durable, with what
+	// the node then holds; errors wrap blockstore.ErrNotFound when a part
+	// is missing here.
+	ApplyCompose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error)
 	// ApplyDelete writes a tombstone at version; durable on return.
 	ApplyDelete(ctx context.Context, key string, version uint64) error
 	// Lookup returns the local index entry (tombstones included).

@@ -243,3 +243,32 @@ func (o *fakeObject) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return o.r.ReadAt(p, off)
 }
+
+// ApplyCompose concatenates the parts into key and deletes them (last
+// writer wins); ErrNotFound names a missing part.
+func (f *fakeBackend) ApplyCompose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	if err := f.record("compose " + key + " " + strings.Join(parts, ",")); err != nil {
+		return blockstore.Info{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cur, ok := f.records[key]; ok && cur.entry.Version >= opts.Version {
+		return cur.entry.Info, nil
+	}
+	var data []byte
+	for _, p := range parts {
+		rec, ok := f.records[p]
+		if !ok || rec.entry.Deleted {
+			return blockstore.Info{}, fmt.Errorf("fake: part %q: %w", p, blockstore.ErrNotFound)
+		}
+		data = append(data, rec.data...)
+	}
+	info := blockstore.Info{Key: key, Size: int64(len(data)), Version: opts.Version, ModTime: modTimeOf(opts.Version),
+		ContentType: opts.ContentType, Checksum: crc32.Checksum(data, castagnoli), ChunkSize: 8 << 20,
+		Meta: blockstore.CloneMeta(opts.Meta)}
+	f.records[key] = fakeRecord{entry: blockstore.Entry{Info: info}, data: data}
+	for _, p := range parts {
+		f.records[p] = fakeRecord{entry: blockstore.Entry{Info: blockstore.Info{Key: p, Version: opts.Version}, Deleted: true}}
+	}
+	return info, nil
+}

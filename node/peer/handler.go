@@ -96,8 +96,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, a.node, err)
 		return
 	}
-	wantBody := bodyNone // only a PUT carries a body, always MAC'd
-	if r.Method == http.MethodPut {
+	wantBody := bodyNone // only a PUT or a compose carries a body, always MAC'd
+	if r.Method == http.MethodPut || (route == routeCompose && r.Method == http.MethodPost) {
 		wantBody = bodyMAC
 	}
 	if a.body != wantBody {
@@ -111,6 +111,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.delete(w, r, key)
 	case route == routeBlobs && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		err = h.get(w, r, key)
+	case route == routeCompose && r.Method == http.MethodPost:
+		err = h.compose(w, r, a, key)
 	case route == routeMeta && r.Method == http.MethodGet:
 		err = h.meta(w, r, key)
 	case route == routeDigest && r.Method == http.MethodGet:

@@ -26,6 +26,11 @@ func (s *stubBackend) ApplyPut(ctx context.Context, key string, r io.Reader, siz
 	return blockstore.Info{Key: key, Size: n, Version: opts.Version}, err
 }
 
+func (s *stubBackend) ApplyCompose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	s.calls.Add(1)
+	return blockstore.Info{Key: key, Version: opts.Version}, nil
+}
+
 func (s *stubBackend) ApplyDelete(ctx context.Context, key string, version uint64) error {
 	s.calls.Add(1)
 	return nil
@@ -105,6 +110,8 @@ func TestHandlerRefusesBadRequests(t *testing.T) {
 		{name: "unknown route", method: "GET", target: "/internal/v1/other", mode: bodyNone, status: 404, code: "no_route"},
 		{name: "old route version", method: "GET", target: "/internal/v0/meta/k", mode: bodyNone, status: 404, code: "no_route"},
 		{name: "wrong method", method: "POST", target: "/internal/v1/blobs/k", mode: bodyNone, status: 405, code: "method_not_allowed"},
+		{name: "compose without a body", method: "POST", target: "/internal/v1/compose/k?version=5", mode: bodyNone, status: 400, code: "bad_request"},
+		{name: "compose by GET", method: "GET", target: "/internal/v1/compose/k?version=5", mode: bodyNone, status: 405, code: "method_not_allowed"},
 		{name: "digest without for", method: "GET", target: "/internal/v1/digest", mode: bodyNone, status: 400, code: "bad_request"},
 		{name: "entries limit 0", method: "GET", target: "/internal/v1/entries?for=n1&limit=0", mode: bodyNone, status: 400, code: "bad_request"},
 		{name: "entries limit too high", method: "GET", target: "/internal/v1/entries?for=n1&limit=10001", mode: bodyNone, status: 400, code: "bad_request"},

@@ -51,6 +51,10 @@ func (b *tieredBackend) ApplyPut(ctx context.Context, key string, r io.Reader, s
 	return b.ts.Put(ctx, key, r, size, opts)
 }
 
+func (b *tieredBackend) ApplyCompose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	return b.ts.Compose(ctx, key, parts, opts)
+}
+
 func (b *tieredBackend) ApplyDelete(ctx context.Context, key string, version uint64) error {
 	return b.ts.Delete(ctx, key, blockstore.DeleteOptions{Version: version})
 }

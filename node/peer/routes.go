@@ -12,15 +12,17 @@ import (
 // The internal routes, under node.InternalPrefix. Keys are path-escaped
 // like /blobs/ keys and unescaped exactly once.
 const (
-	prefixV1     = "/internal/v1/"
-	prefixBlobs  = prefixV1 + "blobs/"
-	prefixMeta   = prefixV1 + "meta/"
-	pathDigest   = prefixV1 + "digest"
-	pathEntries  = prefixV1 + "entries"
-	routeBlobs   = "blobs"
-	routeMeta    = "meta"
-	routeDigest  = "digest"
-	routeEntries = "entries"
+	prefixV1      = "/internal/v1/"
+	prefixBlobs   = prefixV1 + "blobs/"
+	prefixMeta    = prefixV1 + "meta/"
+	prefixCompose = prefixV1 + "compose/"
+	pathDigest    = prefixV1 + "digest"
+	pathEntries   = prefixV1 + "entries"
+	routeBlobs    = "blobs"
+	routeMeta     = "meta"
+	routeDigest   = "digest"
+	routeEntries  = "entries"
+	routeCompose  = "compose"
 )
 
 // Bounds on what one request may ask for.
@@ -41,6 +43,9 @@ func parseRoute(escaped string) (route, key string, err error) {
 	case strings.HasPrefix(escaped, prefixBlobs):
 		key, err = keyFromEscaped(escaped[len(prefixBlobs):])
 		return routeBlobs, key, err
+	case strings.HasPrefix(escaped, prefixCompose):
+		key, err = keyFromEscaped(escaped[len(prefixCompose):])
+		return routeCompose, key, err
 	case strings.HasPrefix(escaped, prefixMeta):
 		key, err = keyFromEscaped(escaped[len(prefixMeta):])
 		return routeMeta, key, err
