@@ -247,16 +247,21 @@ func (c *Client) PutReplica(ctx context.Context, addr, key string, r io.Reader, 
 		return blockstore.Info{}, err
 	}
 	defer drainClose(resp.Body)
-	b, err := readBounded(resp.Body, maxSmallResponse)
+	return readInfoAnswer(resp.Body, addr, "put", key)
+}
+
+// readInfoAnswer reads a write's answer: the Info the peer holds for key.
+func readInfoAnswer(body io.Reader, addr, what, key string) (blockstore.Info, error) {
+	b, err := readBounded(body, maxSmallResponse)
 	if err != nil {
-		return blockstore.Info{}, fmt.Errorf("peer %s: put %q: %w", addr, key, err)
+		return blockstore.Info{}, fmt.Errorf("peer %s: %s %q: %w", addr, what, key, err)
 	}
 	info, err := DecodeInfo(b)
 	if err == nil && info.Key != key {
 		err = fmt.Errorf("%w: answer names key %q", ErrBadResponse, info.Key)
 	}
 	if err != nil {
-		return blockstore.Info{}, fmt.Errorf("peer %s: put %q: %w", addr, key, err)
+		return blockstore.Info{}, fmt.Errorf("peer %s: %s %q: %w", addr, what, key, err)
 	}
 	return info, nil
 }

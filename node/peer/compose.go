@@ -47,18 +47,7 @@ func (c *Client) ComposeReplica(ctx context.Context, addr, key string, parts []s
 		return blockstore.Info{}, err
 	}
 	defer drainClose(resp.Body)
-	b, err := readBounded(resp.Body, maxSmallResponse)
-	if err != nil {
-		return blockstore.Info{}, fmt.Errorf("peer %s: compose %q: %w", addr, key, err)
-	}
-	info, err := DecodeInfo(b)
-	if err == nil && info.Key != key {
-		err = fmt.Errorf("%w: answer names key %q", ErrBadResponse, info.Key)
-	}
-	if err != nil {
-		return blockstore.Info{}, fmt.Errorf("peer %s: compose %q: %w", addr, key, err)
-	}
-	return info, nil
+	return readInfoAnswer(resp.Body, addr, "compose", key)
 }
 
 // compose serves a replica compose: the body (MAC verified to its end

@@ -8,6 +8,7 @@
 //
 //	PUT    /internal/v1/blobs/{key}?version=V[&meta=JSON][&md5=1]  201 + JSON Info held (V or newer)
 //	DELETE /internal/v1/blobs/{key}?version=V     204
+//	POST   /internal/v1/compose/{key}?version=V   body JSON {parts, content_type, meta} (MAC'd); 201 + JSON Info held; 404 a part missing
 //	GET    /internal/v1/meta/{key}                JSON Entry (tombstones too), 404
 //	GET    /internal/v1/blobs/{key}?min_version=V bytes, Range "bytes=a-b"; 410 when older
 //	HEAD   /internal/v1/blobs/{key}?min_version=V the same headers, no bytes
