@@ -74,7 +74,9 @@ func (c *Cluster) composeInPlace(ctx context.Context, key string, parts []string
 }
 
 // replicaCompose runs the compose on one home, bounded by ReplicaTimeout,
-// copying missing parts to it once if it reports one missing.
+// copying missing parts to it once if it reports one missing. The copy
+// counts against the same ReplicaTimeout: a large missing part that cannot
+// be copied in time makes a failed ack (hinted), not a stuck Complete.
 func (c *Cluster) replicaCompose(ctx context.Context, op *writeOp, v *view, home membership.Member, key string, parts []string, opts blockstore.ComposeOptions) {
 	defer c.stragglers.Done()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ReplicaTimeout)

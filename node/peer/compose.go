@@ -50,6 +50,25 @@ func (c *Client) ComposeReplica(ctx context.Context, addr, key string, parts []s
 	return readInfoAnswer(resp.Body, addr, "compose", key)
 }
 
+// decodeComposeRequest reads a compose body for key: one JSON object with
+// only the known fields, whose parts and metadata pass the store's compose
+// rules (blockstore.ValidateCompose); anything else wraps ErrBadRequest.
+func decodeComposeRequest(key string, raw []byte) (composeRequest, error) {
+	var req composeRequest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return composeRequest{}, fmt.Errorf("%w: compose body: %w", ErrBadRequest, err)
+	}
+	if dec.More() {
+		return composeRequest{}, fmt.Errorf("%w: compose body: data after the object", ErrBadRequest)
+	}
+	if err := blockstore.ValidateCompose(key, req.Parts, blockstore.ComposeOptions{ContentType: req.ContentType, Meta: req.Meta}); err != nil {
+		return composeRequest{}, fmt.Errorf("%w: compose body: %w", ErrBadRequest, err)
+	}
+	return req, nil
+}
+
 // compose serves a replica compose: the body (MAC verified to its end
 // before anything is applied) names the parts and the metadata.
 func (h *handler) compose(w http.ResponseWriter, r *http.Request, a authHeaders, key string) error {
@@ -72,11 +91,9 @@ func (h *handler) compose(w http.ResponseWriter, r *http.Request, a authHeaders,
 	if !body.verified() {
 		return fmt.Errorf("%w: compose body not verified", ErrBadRequest)
 	}
-	var req composeRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return fmt.Errorf("%w: compose body: %w", ErrBadRequest, err)
+	req, err := decodeComposeRequest(key, raw)
+	if err != nil {
+		return err
 	}
 	info, err := h.backend.ApplyCompose(r.Context(), key, req.Parts, blockstore.ComposeOptions{
 		ContentType: req.ContentType, Meta: req.Meta, Version: version,

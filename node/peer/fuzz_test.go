@@ -329,3 +329,23 @@ func FuzzMetaHeaders(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeComposeRequest(f *testing.F) {
+	f.Add("obj", []byte(`{"parts":["p1","p2"],"content_type":"a/b","meta":{"X-M":"1"}}`))
+	f.Add("obj", []byte(`{"parts":[]}`))
+	f.Add("obj", []byte(`{"parts":["obj"]}`))
+	f.Add("obj", []byte(`{"parts":["p"],"extra":1}`))
+	f.Add("obj", []byte(`{"parts":["p"]} {}`))
+	f.Fuzz(func(t *testing.T, key string, data []byte) {
+		req, err := decodeComposeRequest(key, data)
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("refusal %v does not wrap ErrBadRequest", err)
+			}
+			return
+		}
+		if err := blockstore.ValidateCompose(key, req.Parts, blockstore.ComposeOptions{ContentType: req.ContentType, Meta: req.Meta}); err != nil {
+			t.Fatalf("accepted %q for %q: %v", data, key, err)
+		}
+	})
+}
