@@ -195,3 +195,16 @@ func (s *Server) ServeExtra(ctx context.Context, ln net.Listener, h http.Handler
 	}
 	return err
 }
+
+// ResponseRecorder is the blob API's response wrapper (it remembers the
+// status and the body bytes written), for handlers beside node that
+// count and log answers the same way.
+type ResponseRecorder = responseRecorder
+
+// NewResponseRecorder wraps w.
+func NewResponseRecorder(w http.ResponseWriter) *ResponseRecorder {
+	return &responseRecorder{ResponseWriter: w}
+}
+
+// Status is the status sent so far (0 before any).
+func (w *responseRecorder) Status() int { return w.status }

@@ -41,7 +41,7 @@ func New(opt Options) (*Handler, error) {
 
 // request is one S3 request in flight.
 type request struct {
-	w      *responseRecorder
+	w      *node.ResponseRecorder
 	r      *http.Request
 	id     string
 	op     string
@@ -55,14 +55,14 @@ type request struct {
 // and runs the operation. Nothing reaches the store before auth passes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &responseRecorder{ResponseWriter: w}
+	rec := node.NewResponseRecorder(w)
 	q := &request{w: rec, r: r, id: h.requestID()}
 	hdr := w.Header()
 	hdr.Set("X-Amz-Request-Id", q.id)
 	hdr.Set("X-Amz-Id-2", q.id)
 	hdr.Set("Server", "Strata")
 	defer func() {
-		status := rec.status
+		status := rec.Status()
 		if status == 0 {
 			status = http.StatusOK
 		}
@@ -230,7 +230,7 @@ func (h *Handler) fail(q *request, err error) {
 	} else {
 		h.log.Debug("s3 request refused", "op", q.op, "request_id", q.id, "code", e.Code, "err", err)
 	}
-	if q.w.status != 0 {
+	if q.w.Status() != 0 {
 		return // too late for an error answer
 	}
 	status := e.Status
@@ -268,29 +268,6 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
-
-// responseRecorder remembers the status sent.
-type responseRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *responseRecorder) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *responseRecorder) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *responseRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // hasChecksumHeader reports an x-amz-checksum-* header or trailer.
 func hasChecksumHeader(hdr http.Header) bool {

@@ -12,6 +12,7 @@ import (
 
 	"strata/blockstore"
 	"strata/node"
+	"strata/node/s3/sigv4"
 )
 
 // pastPrefix follows every key that starts with a prefix: keys are UTF-8,
@@ -107,22 +108,7 @@ func decodeToken(token string) (string, error) {
 // urlEncode escapes a key for encoding-type=url: every byte but the
 // unreserved characters and '/', so both path and query unescaping get the
 // key back.
-func urlEncode(s string) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.', c == '~', c == '/':
-			b.WriteByte(c)
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&15])
-		}
-	}
-	return b.String()
-}
+func urlEncode(s string) string { return sigv4.URIEncode(s, false) }
 
 type objectXML struct {
 	Key          string    `xml:"Key"`

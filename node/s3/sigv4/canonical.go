@@ -82,7 +82,7 @@ func canonicalQuery(q query, skip string) string {
 		if p.name == skip {
 			continue
 		}
-		enc = append(enc, param{uriEncode(p.name, true), uriEncode(p.value, true)})
+		enc = append(enc, param{URIEncode(p.name, true), URIEncode(p.value, true)})
 	}
 	slices.SortFunc(enc, func(a, b param) int {
 		if c := strings.Compare(a.name, b.name); c != 0 {
@@ -102,9 +102,9 @@ func canonicalQuery(q query, skip string) string {
 	return b.String()
 }
 
-// uriEncode is AWS's UriEncode: every byte but A-Z a-z 0-9 - _ . ~ as
+// URIEncode is AWS's UriEncode: every byte but A-Z a-z 0-9 - _ . ~ as
 // %XX (upper-case hex); '/' kept as is unless encodeSlash.
-func uriEncode(s string, encodeSlash bool) string {
+func URIEncode(s string, encodeSlash bool) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s))
@@ -127,7 +127,7 @@ func uriEncode(s string, encodeSlash bool) string {
 // path encoded by S3's rules (never double-encoded), then the path as the
 // client escaped it on the wire when that differs.
 func canonicalPaths(u *url.URL) []string {
-	p := uriEncode(u.Path, false)
+	p := URIEncode(u.Path, false)
 	if p == "" {
 		p = "/"
 	}

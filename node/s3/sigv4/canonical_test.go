@@ -20,8 +20,8 @@ func TestURIEncode(t *testing.T) {
 		{"ключ", false, "%D0%BA%D0%BB%D1%8E%D1%87"},
 		{"\x00\xff", false, "%00%FF"},
 	} {
-		if got := uriEncode(c.in, c.encodeSlash); got != c.want {
-			t.Errorf("uriEncode(%q, %v) = %q, want %q", c.in, c.encodeSlash, got, c.want)
+		if got := URIEncode(c.in, c.encodeSlash); got != c.want {
+			t.Errorf("URIEncode(%q, %v) = %q, want %q", c.in, c.encodeSlash, got, c.want)
 		}
 	}
 }
