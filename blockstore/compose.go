@@ -75,7 +75,7 @@ func (s *Store) Compose(ctx context.Context, key string, parts []string, opts Co
 	s.composeMu.RLock()
 	defer s.composeMu.RUnlock()
 	modTime := s.modTime()
-	m, checksum, tombs, err := s.composeParts(ctx, parts, modTime)
+	m, checksum, tombs, err := s.composeParts(ctx, parts, opts.PartVersions, modTime)
 	if err != nil {
 		return Info{}, fmt.Errorf("blockstore: compose %q: %w", key, err)
 	}
@@ -188,6 +188,9 @@ func ValidateCompose(key string, parts []string, opts ComposeOptions) error {
 	if len(parts) == 0 {
 		return fmt.Errorf("%w: compose %q: no parts", ErrInvalidArgument, key)
 	}
+	if opts.PartVersions != nil && len(opts.PartVersions) != len(parts) {
+		return fmt.Errorf("%w: compose %q: %d part versions for %d parts", ErrInvalidArgument, key, len(opts.PartVersions), len(parts))
+	}
 	seen := make(map[string]bool, len(parts))
 	for _, p := range parts {
 		if err := ValidateKey(p); err != nil {
@@ -206,17 +209,20 @@ func ValidateCompose(key string, parts []string, opts ComposeOptions) error {
 
 // composeParts reads the parts' current entries (and manifests) into a
 // composed manifest, the content's checksum and the parts' tombstones.
-func (s *Store) composeParts(ctx context.Context, parts []string, modTime int64) (manifest, uint32, []indexOp, error) {
+func (s *Store) composeParts(ctx context.Context, parts []string, versions []uint64, modTime int64) (manifest, uint32, []indexOp, error) {
 	m := manifest{chunkSize: s.opts.ChunkSize, parts: make([]partRef, 0, len(parts))}
 	var checksum uint32
 	tombs := make([]indexOp, 0, len(parts))
-	for _, p := range parts {
+	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return m, 0, nil, err
 		}
 		e, err := s.lookupLive(p)
 		if err != nil {
 			return m, 0, nil, fmt.Errorf("part %q: %w", p, err)
+		}
+		if versions != nil && e.version != versions[i] {
+			return m, 0, nil, fmt.Errorf("part %q: %w: held at version %d, want %d", p, ErrNotFound, e.version, versions[i])
 		}
 		if err := s.appendPart(ctx, &m, p, e); err != nil {
 			return m, 0, nil, fmt.Errorf("part %q: %w", p, err)

@@ -547,3 +547,39 @@ func TestComposePartsStayDeletedAfterCompaction(t *testing.T) {
 		t.Fatalf("obj: %v", err)
 	}
 }
+
+// TestComposePinnedVersions: PartVersions pins each part; a part held at
+// another version fails the Compose with ErrNotFound and changes nothing.
+func TestComposePinnedVersions(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, testOptions(t, nil))
+	defer s.Close()
+	set := putParts(t, s, "p", []int{10, 20}, 5)
+	var versions []uint64
+	for _, k := range set.keys {
+		info, err := s.Stat(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, info.Version)
+	}
+	stale := []uint64{versions[0], versions[1] - 1}
+	if _, err := s.Compose(ctx, "obj", set.keys, ComposeOptions{PartVersions: stale}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("compose pinned to a version the part is not at: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Stat(ctx, "obj"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a refused compose made the key: %v", err)
+	}
+	for _, k := range set.keys {
+		if _, err := s.Stat(ctx, k); err != nil {
+			t.Fatalf("a refused compose touched part %q: %v", k, err)
+		}
+	}
+	if _, err := s.Compose(ctx, "obj", set.keys, ComposeOptions{PartVersions: versions[:1]}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("one version for two parts: %v, want ErrInvalidArgument", err)
+	}
+	if _, err := s.Compose(ctx, "obj", set.keys, ComposeOptions{PartVersions: versions}); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, s, "obj", set.want)
+}

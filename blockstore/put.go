@@ -37,8 +37,15 @@ type ComposeOptions struct {
 	Meta        map[string]string
 	// MD5 is stored as the new blob's Info.MD5 (the caller computed it: for
 	// S3, the MD5 of the parts' MD5s); nil stores none.
-	MD5     []byte
-	Version uint64
+	MD5 []byte
+	// PartVersions, when set (one per part), pins each part to the version
+	// the caller checked: a part held at any other version fails the
+	// Compose with ErrNotFound, naming both versions, and nothing changes.
+	// A cluster pins the versions its quorum read saw, so a replica behind
+	// on a part catches up before it composes instead of composing stale
+	// bytes; the S3 API pins the versions whose MD5s make the ETag.
+	PartVersions []uint64
+	Version      uint64
 }
 
 // DeleteOptions are the per-delete options of Delete.

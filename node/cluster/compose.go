@@ -50,6 +50,17 @@ func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts 
 	}
 	var info blockstore.Info
 	var err error
+	// Pin the versions the quorum read saw (a caller's pins must agree): a
+	// home behind on a part gets it copied first instead of composing the
+	// stale bytes at the same version.
+	pinned := make([]uint64, len(infos))
+	for i, pi := range infos {
+		if opts.PartVersions != nil && opts.PartVersions[i] != pi.Version {
+			return blockstore.Info{}, fmt.Errorf("cluster: compose %q: part %q: %w: at version %d, want %d", key, parts[i], blockstore.ErrNotFound, pi.Version, opts.PartVersions[i])
+		}
+		pinned[i] = pi.Version
+	}
+	opts.PartVersions = pinned
 	if colocated(key, parts) {
 		info, err = c.composeInPlace(ctx, key, parts, total, opts)
 	} else {

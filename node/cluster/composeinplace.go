@@ -110,7 +110,7 @@ func (c *Cluster) composeOn(ctx context.Context, self string, home membership.Me
 // blob at opts.Version from a home holding it. Still failing: the error,
 // a failed ack (the home is hinted).
 func (c *Cluster) recoverCompose(ctx context.Context, v *view, home membership.Member, key string, parts []string, opts blockstore.ComposeOptions, cause error) (blockstore.Info, error) {
-	perr := c.copyMissingParts(ctx, v, home, key, parts)
+	perr := c.copyMissingParts(ctx, v, home, key, parts, opts.PartVersions)
 	if perr == nil {
 		info, err := c.composeOn(ctx, v.self.ID, home, key, parts, opts)
 		if err == nil {
@@ -132,17 +132,19 @@ func (c *Cluster) recoverCompose(ctx context.Context, v *view, home membership.M
 	return held.Info, nil
 }
 
-// copyMissingParts copies to home every part it holds no live copy of,
+// copyMissingParts copies to home every part it holds no live copy of at
+// the pinned version (versions[i]; any live version when versions is nil),
 // from another of key's homes (the parts share key's homes) that holds a
-// newer live copy.
-func (c *Cluster) copyMissingParts(ctx context.Context, v *view, home membership.Member, key string, parts []string) error {
+// newer live copy: the pinned one when pinned.
+func (c *Cluster) copyMissingParts(ctx context.Context, v *view, home membership.Member, key string, parts []string, versions []uint64) error {
 	homes := v.homes(key, c.opts.Replicas)
-	for _, p := range parts {
+	for i, p := range parts {
 		e, err := c.lookupOn(ctx, v.self.ID, home, p)
 		if err != nil {
 			return err
 		}
-		if e.Version != 0 && !e.Deleted && !e.Corrupt {
+		live := e.Version != 0 && !e.Deleted && !e.Corrupt
+		if live && (versions == nil || e.Version == versions[i]) {
 			continue
 		}
 		copied := false
@@ -151,7 +153,8 @@ func (c *Cluster) copyMissingParts(ctx context.Context, v *view, home membership
 				continue
 			}
 			held, err := c.lookupOn(ctx, v.self.ID, src, p)
-			if err != nil || held.Version <= e.Version || held.Deleted || held.Corrupt {
+			if err != nil || held.Version <= e.Version || held.Deleted || held.Corrupt ||
+				(versions != nil && held.Version != versions[i]) {
 				continue
 			}
 			if _, err := c.copyEntry(ctx, v.self.ID, src, home, p, held); err != nil {

@@ -222,3 +222,37 @@ func TestComposeColocatedNoQuorum(t *testing.T) {
 		t.Fatalf("a failed compose left the key on n3: %v", err)
 	}
 }
+
+// A home behind on a part (it holds an older version of it: a re-upload
+// it missed) must not compose its stale copy at the new blob's version:
+// the compose pins the versions the quorum read saw, the stale home gets
+// the current part copied, and every home ends with the same bytes.
+func TestComposeColocatedStalePartIsCopiedFirst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tc := newTestClusterOn(t, 4, nil, tieredLocalOnMemfs)
+	key := tc.keyWithHomes("bucket/stale", true, "n1", "n2", "n3")
+	parts, _ := colocatedUpload(t, ctx, tc, "n1", key, 4000, 3000)
+	// Part 2 uploaded again: n1 and n2 take it, n3 keeps the old bytes.
+	body := pattern(42, 3000)
+	version := tc.node("n1").store.NextVersion()
+	for _, id := range []string{"n1", "n2"} {
+		if _, err := tc.node(id).c.ApplyPut(ctx, parts[1], bytes.NewReader(body), int64(len(body)), blockstore.PutOptions{Version: version}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := append(localBytes(t, ctx, tc, "n1", parts[0]), body...)
+	info, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStragglers(t, tc)
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if got := localBytes(t, ctx, tc, id, key); !bytes.Equal(got, want) {
+			t.Fatalf("%s holds other bytes for the composed blob (%d bytes, want %d): a stale part was composed", id, len(got), len(want))
+		}
+	}
+	if got := tc.holding(key, info.Version); len(got) != 3 {
+		t.Fatalf("held by %v, want the three homes", got)
+	}
+}

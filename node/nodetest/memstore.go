@@ -272,10 +272,13 @@ func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var total int64
-	for _, p := range parts {
+	for i, p := range parts {
 		b, ok := m.blobs[p]
 		if !ok {
 			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: part %q: %w", key, p, blockstore.ErrNotFound)
+		}
+		if opts.PartVersions != nil && b.info.Version != opts.PartVersions[i] {
+			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: part %q: %w: held at version %d, want %d", key, p, blockstore.ErrNotFound, b.info.Version, opts.PartVersions[i])
 		}
 		if b.composed {
 			return blockstore.Info{}, fmt.Errorf("memstore: compose %q: part %q: %w: a composed blob cannot be a part", key, p, blockstore.ErrInvalidArgument)

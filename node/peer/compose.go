@@ -19,9 +19,11 @@ const maxComposeBody = 24 << 20
 
 // composeRequest is the body of POST /internal/v1/compose/<key>.
 type composeRequest struct {
-	Parts       []string          `json:"parts"`
-	ContentType string            `json:"content_type,omitempty"`
-	Meta        map[string]string `json:"meta,omitempty"`
+	Parts []string `json:"parts"`
+	// PartVersions pins each part's version (blockstore.ComposeOptions).
+	PartVersions []uint64          `json:"part_versions,omitempty"`
+	ContentType  string            `json:"content_type,omitempty"`
+	Meta         map[string]string `json:"meta,omitempty"`
 }
 
 // ComposeReplica asks the peer to compose key from parts in its own store
@@ -35,7 +37,7 @@ func (c *Client) ComposeReplica(ctx context.Context, addr, key string, parts []s
 	if err := blockstore.ValidateCompose(key, parts, opts); err != nil {
 		return blockstore.Info{}, fmt.Errorf("peer: compose %q: %w", key, err)
 	}
-	body, err := json.Marshal(composeRequest{Parts: parts, ContentType: opts.ContentType, Meta: opts.Meta})
+	body, err := json.Marshal(composeRequest{Parts: parts, PartVersions: opts.PartVersions, ContentType: opts.ContentType, Meta: opts.Meta})
 	if err != nil {
 		return blockstore.Info{}, fmt.Errorf("peer: compose %q: %w: %w", key, blockstore.ErrInvalidArgument, err)
 	}
@@ -63,7 +65,7 @@ func decodeComposeRequest(key string, raw []byte) (composeRequest, error) {
 	if dec.More() {
 		return composeRequest{}, fmt.Errorf("%w: compose body: data after the object", ErrBadRequest)
 	}
-	if err := blockstore.ValidateCompose(key, req.Parts, blockstore.ComposeOptions{ContentType: req.ContentType, Meta: req.Meta}); err != nil {
+	if err := blockstore.ValidateCompose(key, req.Parts, blockstore.ComposeOptions{ContentType: req.ContentType, Meta: req.Meta, PartVersions: req.PartVersions}); err != nil {
 		return composeRequest{}, fmt.Errorf("%w: compose body: %w", ErrBadRequest, err)
 	}
 	return req, nil
@@ -96,7 +98,7 @@ func (h *handler) compose(w http.ResponseWriter, r *http.Request, a authHeaders,
 		return err
 	}
 	info, err := h.backend.ApplyCompose(r.Context(), key, req.Parts, blockstore.ComposeOptions{
-		ContentType: req.ContentType, Meta: req.Meta, Version: version,
+		ContentType: req.ContentType, Meta: req.Meta, Version: version, PartVersions: req.PartVersions,
 	})
 	if err != nil {
 		return err

@@ -314,6 +314,7 @@ func (h *Handler) completeMultipart(q *request) error {
 		return err
 	}
 	keys := make([]string, len(req.Parts))
+	versions := make([]uint64, len(req.Parts))
 	sum := md5.New()
 	for i, p := range req.Parts {
 		keys[i] = partKey(rec, id, p.PartNumber)
@@ -331,6 +332,7 @@ func (h *Handler) completeMultipart(q *request) error {
 			return fmt.Errorf("%w: part %d has %d bytes, minimum %d", ErrEntityTooSmall, p.PartNumber, info.Size, h.opt.MinPartSize)
 		}
 		sum.Write(info.MD5)
+		versions[i] = info.Version
 	}
 	etag := fmt.Sprintf("%s-%d", hex.EncodeToString(sum.Sum(nil)), len(req.Parts))
 	meta := make(map[string]string, len(rec.Meta)+1)
@@ -338,7 +340,13 @@ func (h *Handler) completeMultipart(q *request) error {
 		meta[k] = v
 	}
 	meta[metaETag] = etag
-	info, err := composer.Compose(ctx, dst, keys, blockstore.ComposeOptions{ContentType: rec.ContentType, Meta: meta})
+	// The versions pin the parts whose MD5s made the ETag: a part uploaded
+	// again meanwhile fails the Complete (InvalidPart) instead of an object
+	// whose bytes and ETag disagree.
+	info, err := composer.Compose(ctx, dst, keys, blockstore.ComposeOptions{ContentType: rec.ContentType, Meta: meta, PartVersions: versions})
+	if isNotFound(err) {
+		return fmt.Errorf("%w: a part changed while the upload completed: %v", ErrInvalidPart, err)
+	}
 	if err != nil {
 		return err
 	}
