@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"strata/internal/testport"
 )
 
 // The cluster end-to-end tests run N real `strata serve` processes on
@@ -408,16 +410,14 @@ func (c *testCluster) holdsLocally(n *clusterNode, key string, want []byte) erro
 	return nil
 }
 
-// freePortOn asks the kernel for a port free on ip right now.
+// freePortOn returns a port free on ip for TCP and UDP (gossip binds
+// both), below the ephemeral range so no connection made before the node
+// starts can take it.
 func freePortOn(t *testing.T, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	port, err := testport.Free(ip)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	port := l.Addr().(*net.TCPAddr).Port
-	// Gossip needs the UDP port too; a TCP-free port is UDP-free almost
-	// always, and a clash fails the start, which startNode retries.
 	return port
 }

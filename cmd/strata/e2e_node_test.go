@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"strata/internal/testport"
 )
 
 // The end-to-end tests run the real binary: built once per test run by
@@ -178,15 +180,9 @@ func tryStartNode(t testing.TB, bin string, opts nodeOptions) (*nodeProc, error)
 	return n, nil
 }
 
-// freePort asks the kernel for a loopback port that is free right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort returns a loopback port that is free now, below the ephemeral
+// range (testport).
+func freePort() (int, error) { return testport.Free("127.0.0.1") }
 
 func (n *nodeProc) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"net"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"strata/internal/poll"
+	"strata/internal/testport"
 	"strata/ioengine"
 )
 
@@ -199,30 +198,11 @@ func TestSeedsDownAtStartJoinLater(t *testing.T) {
 // one; both TCP and UDP must be free there, as memberlist binds both.
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				low = n
-			}
-		}
+	port, err := testport.Free("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 200 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return addr
-	}
-	t.Fatal("no free loopback port below the ephemeral range")
-	return ""
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // TestStoppedMemberIsDeadAndStays: a node that stops without a leave is
