@@ -33,6 +33,19 @@ func colocatedUpload(t *testing.T, ctx context.Context, tc *testCluster, via, ke
 	return parts, want
 }
 
+// applyOn writes body under key on the homes ids only, at one new
+// version, as replica applies with no hint: a write the other homes
+// missed and nothing has repaired yet.
+func applyOn(t *testing.T, ctx context.Context, tc *testCluster, key string, body []byte, ids ...string) {
+	t.Helper()
+	version := tc.node(ids[0]).store.NextVersion()
+	for _, id := range ids {
+		if _, err := tc.node(id).c.ApplyPut(ctx, key, bytes.NewReader(body), int64(len(body)), blockstore.PutOptions{Version: version}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // localBytes reads key from node id's own store (no cluster read).
 func localBytes(t *testing.T, ctx context.Context, tc *testCluster, id, key string) []byte {
 	t.Helper()
@@ -122,12 +135,7 @@ func TestComposeColocatedCopiesMissingPart(t *testing.T) {
 	// a write n3 missed whose repair has not happened yet).
 	body := pattern(9, 10)
 	p2 := placement.Colocate(key, ".s3/uploads/u/00002")
-	version := tc.node("n1").store.NextVersion()
-	for _, id := range []string{"n1", "n2"} {
-		if _, err := tc.node(id).c.ApplyPut(ctx, p2, bytes.NewReader(body), int64(len(body)), blockstore.PutOptions{Version: version}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	applyOn(t, ctx, tc, p2, body, "n1", "n2")
 	parts = append(parts, p2)
 	want := append(localBytes(t, ctx, tc, "n1", parts[0]), body...)
 	before := trafficOf(tc)
@@ -235,12 +243,7 @@ func TestComposeColocatedStalePartIsCopiedFirst(t *testing.T) {
 	parts, _ := colocatedUpload(t, ctx, tc, "n1", key, 4000, 3000)
 	// Part 2 uploaded again: n1 and n2 take it, n3 keeps the old bytes.
 	body := pattern(42, 3000)
-	version := tc.node("n1").store.NextVersion()
-	for _, id := range []string{"n1", "n2"} {
-		if _, err := tc.node(id).c.ApplyPut(ctx, parts[1], bytes.NewReader(body), int64(len(body)), blockstore.PutOptions{Version: version}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	applyOn(t, ctx, tc, parts[1], body, "n1", "n2")
 	want := append(localBytes(t, ctx, tc, "n1", parts[0]), body...)
 	info, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{})
 	if err != nil {
