@@ -19,7 +19,10 @@
 #
 # Usage: scripts/bench-node.sh [--dir DIR] [--duration SECONDS] [--keys N]
 #                              [--repeat N] [--out DIR] [--keep] [TEST...]
-#   TEST      any of hot-get, large-put, memory, zipf (default: the first three)
+#   TEST      any of hot-get, large-put, memory, zipf (default: the first three),
+#             or NAME for a file scripts/bench-node.d/NAME.sh: each such file
+#             defines bench_NAME (dashes as underscores) and may use every
+#             helper below (say, start_node, stop_node, median, ratio, ...)
 #   --dir     where node data and fio files go (default: a temp dir in /var/tmp);
 #             with HDD_DIR and SSD_DIR set (see tier-emulate.sh) the node's
 #             tiers go there instead
@@ -57,7 +60,15 @@ while [[ $# -gt 0 ]]; do
 	--keep) keep=1; shift ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; exit 0 ;;
 	hot-get | large-put | memory | zipf) tests+=("$1"); shift ;;
-	*) echo "bench-node: unknown argument $1" >&2; exit 2 ;;
+	*)
+		if [[ -f "scripts/bench-node.d/$1.sh" ]]; then
+			tests+=("$1")
+			shift
+		else
+			echo "bench-node: unknown argument $1" >&2
+			exit 2
+		fi
+		;;
 	esac
 done
 [[ ${#tests[@]} -gt 0 ]] || tests=(hot-get large-put memory)
@@ -75,6 +86,7 @@ node_pid=""
 nginx_pid=""
 cleanup() {
 	stop_node
+	if declare -F stop_ceiling >/dev/null; then stop_ceiling; fi
 	if [[ -n "$nginx_pid" ]]; then
 		kill "$nginx_pid" 2>/dev/null || true
 		wait "$nginx_pid" 2>/dev/null || true
@@ -328,12 +340,49 @@ ssd_cache_size = "256MiB"'
 	rm -rf "$node_data"
 }
 
+# The bare net/http server the HTTP rows are measured against.
+ceiling_bin="$dir/httpceiling"
+go build -o "$ceiling_bin" ./internal/cmd/httpceiling
+ceiling_pid=""
+# start_ceiling SIZE: the ceiling server answering GETs with SIZE bytes;
+# sets ceiling_addr. stop_ceiling ends it.
+start_ceiling() {
+	local port
+	port="$(free_port)"
+	"$ceiling_bin" -listen "127.0.0.1:$port" -size "$1" &
+	ceiling_pid=$!
+	ceiling_addr="http://127.0.0.1:$port"
+	for _ in $(seq 1 100); do
+		curl -fsS -o /dev/null "$ceiling_addr/x" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "httpceiling did not start" >&2
+	return 1
+}
+stop_ceiling() {
+	if [[ -n "$ceiling_pid" ]]; then
+		kill "$ceiling_pid" 2>/dev/null || true
+		wait "$ceiling_pid" 2>/dev/null || true
+		ceiling_pid=""
+	fi
+}
+# cpu_ticks PID: user+sys clock ticks the process has used so far
+# (divide by $(getconf CLK_TCK) for seconds).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+for f in scripts/bench-node.d/*.sh; do
+	[[ -e "$f" ]] || continue
+	# shellcheck source=/dev/null
+	source "$f"
+done
+
 for t in "${tests[@]}"; do
 	case "$t" in
 	hot-get) hot_get ;;
 	large-put) large_put ;;
 	memory) memory ;;
 	zipf) zipf ;;
+	*) "bench_${t//-/_}" ;;
 	esac
 done
 say ""
