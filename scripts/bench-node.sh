@@ -34,6 +34,7 @@
 #             (default 3)
 #   --out     directory for raw outputs and summary.txt (default DIR/results)
 #   --keep    keep DIR afterwards
+# STRATA_BIN=PATH runs a prebuilt strata binary instead of building this tree.
 # Needs wrk, nginx and fio for the baselines (apt-get install wrk nginx-light fio);
 # a test whose tool is missing is skipped with a message.
 set -euo pipefail
@@ -101,8 +102,14 @@ trap cleanup EXIT
 say() { echo "$*" | tee -a "$summary"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-bin="$dir/strata"
-go build -o "$bin" ./cmd/strata
+# STRATA_BIN=PATH benchmarks a binary built elsewhere (an older commit, for
+# before/after figures) instead of building this tree.
+if [[ -n "${STRATA_BIN:-}" ]]; then
+	bin="$(readlink -f "$STRATA_BIN")"
+else
+	bin="$dir/strata"
+	go build -o "$bin" ./cmd/strata
+fi
 
 
 # start_node NAME [EXTRA_TOML]: a fresh node with data under $dir/NAME.
