@@ -1,0 +1,209 @@
+package pace
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Controller turns read latencies into an upload budget (see the package
+// doc for the rule). Its methods are safe for concurrent use.
+type Controller struct {
+	o        Options
+	interval int64 // ns
+	window   int64 // intervals in the window
+	slots    []slot
+
+	resetMu sync.Mutex // serializes the reuse of a slot for a new interval
+
+	evalMu    sync.Mutex
+	evaluated atomic.Int64 // the interval at whose start the last evaluation ran
+	changed   int64        // under evalMu: decisions use intervals after this one
+
+	limit    atomic.Uint64 // float64 bits, bytes/s; 0 = unlimited
+	quantile atomic.Int64  // ns, the window's read quantile at the last evaluation
+	backoffs atomic.Uint64
+	waited   atomic.Int64 // ns Pacers were told to wait
+}
+
+// New returns a Controller, unlimited until reads exceed the target.
+func New(o Options) (*Controller, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{o: o, interval: int64(o.Interval)}
+	c.window = (int64(o.Window) + c.interval - 1) / c.interval
+	// Two spare slots: the current interval's, and one so that a slot an
+	// evaluation reads is not reused by an interval starting meanwhile.
+	c.slots = make([]slot, c.window+2)
+	e := c.epoch(o.Now())
+	for i := range c.slots {
+		c.slots[i].epoch.Store(math.MinInt64)
+	}
+	c.evaluated.Store(e)
+	c.changed = e - 1
+	return c, nil
+}
+
+func (c *Controller) epoch(t time.Time) int64 { return floorDiv(t.UnixNano(), c.interval) }
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// slotFor returns the slot of interval e, reusing it if it held an older
+// one, or nil when it already holds a newer one (a caller delayed past a
+// whole window: its observation is dropped).
+func (c *Controller) slotFor(e int64) *slot {
+	n := int64(len(c.slots))
+	s := &c.slots[((e%n)+n)%n]
+	got := s.epoch.Load()
+	if got == e {
+		return s
+	}
+	if got > e {
+		return nil
+	}
+	c.resetMu.Lock()
+	if got = s.epoch.Load(); got < e {
+		s.reads.Store(0)
+		s.bytes.Store(0)
+		for i := range s.counts {
+			s.counts[i].Store(0)
+		}
+		s.epoch.Store(e) // after the zeroing: whoever sees e adds to zeroed counts
+		got = e
+	}
+	c.resetMu.Unlock()
+	if got != e {
+		return nil
+	}
+	return s
+}
+
+// Observe records the latency of one read. It does not allocate.
+func (c *Controller) Observe(d time.Duration) {
+	e := c.epoch(c.o.Now())
+	if s := c.slotFor(e); s != nil {
+		s.counts[bucketOf(d)].Add(1)
+		s.reads.Add(1)
+	}
+	c.maybeEvaluate(e)
+}
+
+// noteUpload records n upload bytes (the Pacer's accounting).
+func (c *Controller) noteUpload(e int64, n int) {
+	if n <= 0 {
+		return
+	}
+	if s := c.slotFor(e); s != nil {
+		s.bytes.Add(uint64(n))
+	}
+	c.maybeEvaluate(e)
+}
+
+// Limit is the upload budget in bytes/s now; 0 means unlimited.
+func (c *Controller) Limit() float64 {
+	c.maybeEvaluate(c.epoch(c.o.Now()))
+	return c.limitNow()
+}
+
+func (c *Controller) limitNow() float64 { return math.Float64frombits(c.limit.Load()) }
+
+// ReadQuantile is the Quantile of the reads observed in the window, as of
+// the last evaluation; 0 without reads.
+func (c *Controller) ReadQuantile() time.Duration {
+	c.maybeEvaluate(c.epoch(c.o.Now()))
+	return time.Duration(c.quantile.Load())
+}
+
+// Backoffs counts the times the limit was lowered.
+func (c *Controller) Backoffs() uint64 { return c.backoffs.Load() }
+
+// Waited is the total time Pacers told uploads to wait.
+func (c *Controller) Waited() time.Duration { return time.Duration(c.waited.Load()) }
+
+// Target is the read latency the controller defends.
+func (c *Controller) Target() time.Duration { return c.o.Target }
+
+// maybeEvaluate runs the control rule once per interval, at the first
+// call after an interval ended.
+func (c *Controller) maybeEvaluate(e int64) {
+	if c.evaluated.Load() >= e {
+		return
+	}
+	c.evalMu.Lock()
+	defer c.evalMu.Unlock()
+	if c.evaluated.Load() >= e {
+		return
+	}
+	c.evaluate(e)
+	c.evaluated.Store(e)
+}
+
+// evaluate decides at the start of interval cur, over the completed
+// intervals of the window. The caller holds evalMu.
+func (c *Controller) evaluate(cur int64) {
+	var win, fresh histogram
+	first := cur - c.window
+	n := int64(len(c.slots))
+	for e := first; e < cur; e++ {
+		s := &c.slots[((e%n)+n)%n]
+		if s.epoch.Load() != e {
+			continue // nothing happened in interval e
+		}
+		win.add(s)
+		if e > c.changed {
+			fresh.add(s)
+		}
+	}
+	c.quantile.Store(int64(win.quantile(c.o.Quantile)))
+	old := c.limitNow()
+	if win.reads == 0 {
+		if old != 0 {
+			c.setLimit(0, cur)
+		}
+		return
+	}
+	if fresh.reads == 0 {
+		return // no read since the last change took effect: no evidence yet
+	}
+	q := fresh.quantile(c.o.Quantile)
+	uploadRate := float64(win.bytes) / (float64(c.window) * c.o.Interval.Seconds())
+	switch {
+	case q > c.o.Target:
+		base := old
+		if base == 0 {
+			if win.bytes == 0 {
+				return // reads are slow without uploads: nothing to pace
+			}
+			base = uploadRate
+		}
+		next := max(c.o.MinRate, base*c.o.Decrease)
+		if old == 0 || next < old {
+			c.backoffs.Add(1)
+			c.setLimit(next, cur)
+		}
+	case old != 0 && float64(q) <= float64(c.o.Target)*c.o.Headroom:
+		// A limit well above what uploads use is not what holds them:
+		// stop it growing there.
+		ceiling := 2*uploadRate + c.o.Increase
+		next := min(old+c.o.Increase, max(old, ceiling))
+		if next != old {
+			c.setLimit(next, cur)
+		}
+	}
+}
+
+// setLimit changes the limit; decisions from now on use the intervals
+// from cur on, measured under it. The caller holds evalMu.
+func (c *Controller) setLimit(v float64, cur int64) {
+	c.limit.Store(math.Float64bits(v))
+	c.changed = cur - 1
+}

@@ -1,0 +1,262 @@
+package pace
+
+import (
+	"errors"
+	"math"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	fast = 200 * time.Microsecond // well under the 1ms target
+	slow = 5 * time.Millisecond
+	// mbPerInterval is 100 MB/s in 100ms intervals.
+	mbPerInterval = 10e6
+)
+
+// Uploads run unlimited while there are no reads, however much they send.
+func TestNoReadsNoLimit(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for i := range 30 {
+		if l := interval(c, nil, clk, 0, 0, mbPerInterval); l != 0 {
+			t.Fatalf("interval %d: limit %v without reads", i, l)
+		}
+	}
+	if c.Backoffs() != 0 {
+		t.Fatalf("%d backoffs", c.Backoffs())
+	}
+}
+
+// Slow reads while uploads flow: the first back-off starts from the
+// measured upload rate times Decrease; each further interval of slow reads
+// lowers it again, down to MinRate and never below.
+func TestBackoffMultiplicativeToFloor(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for range 10 { // a full window of uploads at 100 MB/s, fast reads: no limit
+		if l := interval(c, nil, clk, 50, fast, mbPerInterval); l != 0 {
+			t.Fatalf("limit %v with fast reads", l)
+		}
+	}
+	l := interval(c, nil, clk, 50, slow, mbPerInterval)
+	if want := 100e6 * 0.5; math.Abs(l-want) > 1 {
+		t.Fatalf("first back-off: limit %v, want %v (measured 100 MB/s x 0.5)", l, want)
+	}
+	prev := l
+	for i := 0; i < 10; i++ {
+		l = interval(c, nil, clk, 50, slow, int(prev/10))
+		want := max(5e6, prev*0.5)
+		if math.Abs(l-want) > 1 {
+			t.Fatalf("back-off %d: limit %v, want %v", i+2, l, want)
+		}
+		prev = l
+	}
+	if l != 5e6 {
+		t.Fatalf("limit %v, want the floor 5e6", l)
+	}
+	if got := c.Backoffs(); got < 4 || got > 5 {
+		// 50 -> 25 -> 12.5 -> 6.25 -> 5: five lowerings, none once at the floor.
+		t.Fatalf("%d backoffs, want 5", got)
+	}
+	if q := c.ReadQuantile(); q < slow {
+		t.Fatalf("read quantile %v, want at least %v", q, slow)
+	}
+}
+
+// One interval of slow reads backs off once, although it stays in the
+// window for a second: decisions use only reads measured after a change.
+func TestOneBurstOneBackoff(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for range 10 {
+		interval(c, nil, clk, 50, fast, mbPerInterval)
+	}
+	interval(c, nil, clk, 50, slow, mbPerInterval)
+	if c.Backoffs() != 1 {
+		t.Fatalf("%d backoffs after the burst", c.Backoffs())
+	}
+	for range 15 {
+		interval(c, nil, clk, 50, fast, mbPerInterval)
+	}
+	if c.Backoffs() != 1 {
+		t.Fatalf("%d backoffs: the burst counted again while it stayed in the window", c.Backoffs())
+	}
+}
+
+// Fast reads under a limit: it grows by Increase per interval, and stops
+// at twice the measured upload rate plus Increase (it is not binding
+// there); reads between Target*Headroom and Target hold it.
+func TestRecoveryAdditiveHoldAndCeiling(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for range 10 {
+		interval(c, nil, clk, 50, fast, mbPerInterval)
+	}
+	l := interval(c, nil, clk, 50, slow, mbPerInterval) // 50 MB/s
+	// Uploads now use the whole limit: 5 MB per interval.
+	for i := 1; i <= 3; i++ {
+		got := interval(c, nil, clk, 50, fast, int(l/10))
+		if math.Abs(got-(l+10e6)) > 1 {
+			t.Fatalf("recovery step %d: limit %v, want %v", i, got, l+10e6)
+		}
+		l = got
+	}
+	hold := 850 * time.Microsecond // bucket [768µs, 896µs): above 0.8ms, under 1ms
+	for range 5 {
+		if got := interval(c, nil, clk, 50, hold, int(l/10)); got != l {
+			t.Fatalf("reads in the hold band moved the limit %v -> %v", l, got)
+		}
+	}
+	// Uploads drop to 1 MB per interval (10 MB/s): the limit stops at
+	// 2*10 + 10 MB/s at most, or stays where it was when above that.
+	for range 40 {
+		l = interval(c, nil, clk, 50, fast, 1e6)
+	}
+	if l != 80e6 { // 50 + 3*10 reached before; 2*10+10 = 30 is below: no growth, no cut
+		t.Fatalf("limit %v with uploads at 10 MB/s, want it held at 80e6", l)
+	}
+	if c.Limit() == 0 {
+		t.Fatal("limit lifted while reads continue")
+	}
+}
+
+// Reads stop: once none is left in the window, the limit is lifted.
+func TestLiftedWhenReadsStop(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for range 10 {
+		interval(c, nil, clk, 50, fast, mbPerInterval)
+	}
+	if l := interval(c, nil, clk, 50, slow, mbPerInterval); l == 0 {
+		t.Fatal("no back-off")
+	}
+	for i := range 9 {
+		if l := interval(c, nil, clk, 0, 0, mbPerInterval); l == 0 {
+			t.Fatalf("lifted after %d empty intervals, with reads still in the window", i+1)
+		}
+	}
+	if l := interval(c, nil, clk, 0, 0, mbPerInterval); l != 0 {
+		t.Fatalf("limit %v after a window without reads", l)
+	}
+	if q := c.ReadQuantile(); q != 0 {
+		t.Fatalf("read quantile %v without reads", q)
+	}
+	// Idle for a long time (no calls at all), then a fresh start.
+	clk.Advance(time.Hour)
+	if l := c.Limit(); l != 0 {
+		t.Fatalf("limit %v after an hour idle", l)
+	}
+}
+
+// Slow reads without uploads: nothing to pace, no limit.
+func TestSlowReadsWithoutUploads(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for range 20 {
+		if l := interval(c, nil, clk, 50, slow, 0); l != 0 {
+			t.Fatalf("limit %v without uploads", l)
+		}
+	}
+	if c.Backoffs() != 0 {
+		t.Fatalf("%d backoffs", c.Backoffs())
+	}
+}
+
+// The quantile is the configured one: 2% slow reads exceed p99 but not p95.
+func TestQuantileIsConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		quantile float64
+		backoff  bool
+	}{{0.99, true}, {0.95, false}} {
+		clk := newFakeClock()
+		c := newTestController(t, clk, func(o *Options) { o.Quantile = tc.quantile })
+		for range 10 {
+			interval(c, nil, clk, 0, 0, mbPerInterval)
+		}
+		for range 98 {
+			c.Observe(fast)
+		}
+		l := interval(c, nil, clk, 2, slow, mbPerInterval)
+		if (l != 0) != tc.backoff {
+			t.Fatalf("quantile %v: limit %v, want back-off %v", tc.quantile, l, tc.backoff)
+		}
+	}
+}
+
+func TestOptionsValidation(t *testing.T) {
+	clk := newFakeClock()
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Options)
+		ok     bool
+	}{
+		{"defaults with a target", func(o *Options) { *o = Options{Target: time.Millisecond} }, true},
+		{"no target", func(o *Options) { o.Target = 0 }, false},
+		{"negative target", func(o *Options) { o.Target = -time.Second }, false},
+		{"quantile 1", func(o *Options) { o.Quantile = 1 }, false},
+		{"negative interval", func(o *Options) { o.Interval = -time.Second }, false},
+		{"window under interval", func(o *Options) { o.Window = time.Millisecond }, false},
+		{"window too long", func(o *Options) { o.Window = time.Hour }, false},
+		{"decrease 1", func(o *Options) { o.Decrease = 1 }, false},
+		{"decrease negative", func(o *Options) { o.Decrease = -0.5 }, false},
+		{"headroom above 1", func(o *Options) { o.Headroom = 1.5 }, false},
+		{"increase negative", func(o *Options) { o.Increase = -1 }, false},
+		{"min rate NaN", func(o *Options) { o.MinRate = math.NaN() }, false},
+		{"burst negative", func(o *Options) { o.Burst = -time.Second }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(clk)
+			tc.mutate(&o)
+			_, err := New(o)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrOptions) {
+				t.Fatalf("err %v does not wrap ErrOptions", err)
+			}
+		})
+	}
+}
+
+// Observe is on every read's path: it must not allocate.
+func TestObserveDoesNotAllocate(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	p := NewPacer(c)
+	if n := testing.AllocsPerRun(1000, func() {
+		c.Observe(fast)
+		p.Reserve(4096)
+		clk.Advance(time.Millisecond)
+	}); n != 0 {
+		t.Fatalf("%v allocations per Observe+Reserve", n)
+	}
+}
+
+// Concurrent observers, uploads and evaluations (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	p := NewPacer(c)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				if g%2 == 0 {
+					c.Observe(time.Duration(i%7) * time.Millisecond)
+				} else {
+					p.Reserve(1 << 16)
+				}
+				if i%100 == 0 {
+					clk.Advance(30 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	clk.Advance(c.o.Interval)
+	if c.Limit() < 0 {
+		t.Fatal("negative limit")
+	}
+}
