@@ -103,7 +103,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	// The read deadline stays armed after Put: if the store stopped early,
 	// the server's discard of the unread body is bounded by it too. (At the
 	// body's EOF uploadBody disarms it.)
-	info, err := st.store.Put(ctx, key, body, r.ContentLength, blockstore.PutOptions{ContentType: contentType})
+	info, err := st.store.Put(ctx, key, s.pacing.body(ctx, body), r.ContentLength, blockstore.PutOptions{ContentType: contentType})
 	if err != nil {
 		if body.err != nil {
 			// The client's fault explains whatever the store made of it.

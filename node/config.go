@@ -126,6 +126,7 @@ type Config struct {
 	Auth    AuthConfig    `toml:"auth"`
 	Cluster ClusterConfig `toml:"cluster"`
 	S3      S3Config      `toml:"s3"`
+	Pacing  PacingConfig  `toml:"pacing"`
 
 	// adminListenGiven: admin_listen was set by the file or a flag, so
 	// cluster mode does not move it (AdminAddress).
@@ -235,6 +236,7 @@ func DefaultConfig(dataRoot string) Config {
 		Auth:    AuthConfig{PublicMetrics: true},
 		Cluster: defaultClusterConfig(),
 		S3:      defaultS3Config(),
+		Pacing:  defaultPacingConfig(),
 	}
 	c.ScrubInterval, c.ScrubRate, c.DiskErrorThreshold = DefaultScrubInterval, blockstore.DefaultScrubBytesPerSec, blockstore.DefaultDiskErrorThreshold
 	c.CompactInterval, c.CompactThreshold, c.CompactRate = DefaultCompactInterval, blockstore.DefaultCompactThreshold, blockstore.DefaultCompactBytesPerSec
@@ -382,6 +384,7 @@ func (c Config) Validate() error {
 	c.validateListeners(bad)
 	c.validateCluster(bad)
 	c.validateS3(bad)
+	c.validatePacing(bad)
 	if _, err := c.FileModeBits(); err != nil {
 		bad("%v", err)
 	}

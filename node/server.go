@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"strata/internal/keylock"
+	"strata/node/pace"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +34,7 @@ type Server struct {
 	uploads  *semaphore
 	reads    *semaphore
 	locks    *keylock.Set
+	pacing   *pacing // nil: pacing off
 	registry *prometheus.Registry
 	metrics  *metrics
 	metricsH http.Handler
@@ -93,10 +95,14 @@ func New(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	if store != nil {
 		s.store.Store(&storeRef{store})
 	}
+	var err error
+	if s.pacing, err = newPacing(cfg.Pacing, pace.Options{}); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(s.registry, s.currentStore, s.uploads, s.reads, ReadBuild(cfg.BuildVersion))
 	s.registry.MustRegister(newWritableGauge(s.writability), newReadOnlyGauge(cfg.ReadOnly))
 	s.registry.MustRegister(newListenerCollectors(cfg, s.listeners)...)
-	s.registry.MustRegister(newFailedDisksGauge(s.currentStore), &diskCollector{s.currentStore}, &passCollector{s}, &clusterCollector{s})
+	s.registry.MustRegister(newFailedDisksGauge(s.currentStore), &diskCollector{s.currentStore}, &passCollector{s}, &clusterCollector{s}, pacingCollector{s})
 	s.metricsH = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		Registry: s.registry,
@@ -295,6 +301,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 		}
 		elapsed := time.Since(start)
 		s.metrics.observe(st.route, r.Method, status, elapsed, rec.written)
+		if st.route == routeBlob {
+			s.pacing.observeRead(r.Method, status, elapsed, rec)
+		}
 		if n := st.received.Load(); n > 0 {
 			s.metrics.bytesIn.WithLabelValues(st.route).Add(float64(n))
 		}

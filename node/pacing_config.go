@@ -1,0 +1,39 @@
+package node
+
+import "time"
+
+// PacingConfig is the [pacing] table: uploads are paced so reads keep
+// their latency (node/pace, docs/config.md).
+type PacingConfig struct {
+	// Enabled turns pacing on. Default true.
+	Enabled bool `toml:"enabled"`
+	// ReadLatencyTarget is the p99 of reads answered from memory that the
+	// node defends: above it uploads are backed off. Default 5ms.
+	ReadLatencyTarget time.Duration `toml:"read_latency_target"`
+	// MinUploadRate is the least the uploads together are held to, per
+	// second, however slow reads are. Default 8MiB.
+	MinUploadRate ByteSize `toml:"min_upload_rate"`
+}
+
+// Pacing defaults.
+const (
+	DefaultReadLatencyTarget = 5 * time.Millisecond
+	DefaultMinUploadRate     = 8 << 20
+)
+
+func defaultPacingConfig() PacingConfig {
+	return PacingConfig{Enabled: true, ReadLatencyTarget: DefaultReadLatencyTarget, MinUploadRate: DefaultMinUploadRate}
+}
+
+// validatePacing reports the [pacing] table's problems through bad.
+func (c Config) validatePacing(bad func(format string, args ...any)) {
+	p := c.Pacing
+	if p.ReadLatencyTarget <= 0 {
+		bad("pacing.read_latency_target %v must be positive", p.ReadLatencyTarget)
+	} else if p.ReadLatencyTarget > time.Minute {
+		bad("pacing.read_latency_target %v is over a minute", p.ReadLatencyTarget)
+	}
+	if p.MinUploadRate <= 0 {
+		bad("pacing.min_upload_rate must be positive")
+	}
+}
