@@ -8,7 +8,7 @@ type PacingConfig struct {
 	// Enabled turns pacing on. Default true.
 	Enabled bool `toml:"enabled"`
 	// ReadLatencyTarget is the p99 of reads answered from memory that the
-	// node defends: above it uploads are backed off. Default 5ms.
+	// node defends: above it uploads are backed off. Default 2ms.
 	ReadLatencyTarget time.Duration `toml:"read_latency_target"`
 	// MinUploadRate is the least the uploads together are held to, per
 	// second, however slow reads are. Default 8MiB.
@@ -17,7 +17,7 @@ type PacingConfig struct {
 
 // Pacing defaults.
 const (
-	DefaultReadLatencyTarget = 5 * time.Millisecond
+	DefaultReadLatencyTarget = 2 * time.Millisecond
 	DefaultMinUploadRate     = 8 << 20
 )
 
