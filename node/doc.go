@@ -108,6 +108,12 @@
 //   - Uploads and reads have separate admission budgets: past either, the
 //     answer is 503 with Retry-After at once (or after limits.admission_wait),
 //     so a flood of slow uploads cannot starve reads and queues stay bounded.
+//   - Uploads are paced for reads ([pacing], pacing.go over node/pace):
+//     while blob reads answered from RAM have a p99 over
+//     pacing.read_latency_target, the bodies of all uploads together are
+//     held to a budget that backs off multiplicatively and recovers
+//     additively, never below min_upload_rate; with no such read for a
+//     second, uploads run at full speed.
 //   - Range follows RFC 9110 section 14 (parseByteRanges; ServeContent
 //     still applies preconditions and If-Range first): a last position
 //     past the end is clipped, a first position past the end (however

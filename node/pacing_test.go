@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -252,5 +253,27 @@ func TestPacingConfig(t *testing.T) {
 				t.Fatalf("Validate: %v, want %q", err, tc.err)
 			}
 		})
+	}
+}
+
+// The S3 seam paces with the same budget: PaceUpload's reader waits while
+// uploads are limited, and is the body itself with pacing off.
+func TestPaceUploadSeam(t *testing.T) {
+	e := newPacingEnv(t, "ram", nil)
+	e.put("hot", strings.Repeat("h", 1024))
+	e.slowReads(3 * time.Millisecond)
+	e.intervals(3)
+	r := e.srv.PaceUpload(context.Background(), bytes.NewReader(make([]byte, 4<<20)))
+	if n, err := io.Copy(io.Discard, r); err != nil || n != 4<<20 {
+		t.Fatalf("copy: %d %v", n, err)
+	}
+	if slept := e.takeSlept(); len(slept) < 32 {
+		t.Fatalf("%d waits for 4 MiB through PaceUpload under a limit", len(slept))
+	}
+
+	off := newPacingEnv(t, "ram", func(c *node.Config) { c.Pacing.Enabled = false })
+	body := bytes.NewReader(nil)
+	if got := off.srv.PaceUpload(context.Background(), body); got != io.Reader(body) {
+		t.Fatalf("pacing off: PaceUpload wrapped the body in %T", got)
 	}
 }

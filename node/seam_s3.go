@@ -60,6 +60,13 @@ func (s *Server) LockKey(ctx context.Context, key string) (unlock func(), err er
 	return s.locks.Lock(ctx, key)
 }
 
+// PaceUpload wraps an upload body in the node's upload pacing ([pacing]):
+// its reads wait while the controller holds uploads back (a wait ended by
+// ctx fails the read with ctx's error). With pacing off it returns body.
+func (s *Server) PaceUpload(ctx context.Context, body io.Reader) io.Reader {
+	return s.pacing.body(ctx, body)
+}
+
 // ProgressTimeout is http.progress_timeout.
 func (s *Server) ProgressTimeout() time.Duration { return s.cfg.HTTP.ProgressTimeout }
 

@@ -72,7 +72,6 @@ func (c *Controller) slotFor(e int64) *slot {
 	}
 	c.resetMu.Lock()
 	if got = s.epoch.Load(); got < e {
-		s.reads.Store(0)
 		s.bytes.Store(0)
 		for i := range s.counts {
 			s.counts[i].Store(0)
@@ -92,7 +91,6 @@ func (c *Controller) Observe(d time.Duration) {
 	e := c.epoch(c.o.Now())
 	if s := c.slotFor(e); s != nil {
 		s.counts[bucketOf(d)].Add(1)
-		s.reads.Add(1)
 	}
 	c.maybeEvaluate(e)
 }

@@ -46,8 +46,7 @@ func bucketUpper(b int) time.Duration {
 
 // slot counts what happened in one Interval.
 type slot struct {
-	epoch  atomic.Int64 // the interval these counts belong to
-	reads  atomic.Uint64
+	epoch  atomic.Int64  // the interval these counts belong to
 	bytes  atomic.Uint64 // upload bytes
 	counts [nBuckets]atomic.Uint32
 }
@@ -60,10 +59,11 @@ type histogram struct {
 }
 
 func (h *histogram) add(s *slot) {
-	h.reads += s.reads.Load()
 	h.bytes += s.bytes.Load()
 	for i := range s.counts {
-		h.counts[i] += uint64(s.counts[i].Load())
+		n := uint64(s.counts[i].Load())
+		h.counts[i] += n
+		h.reads += n
 	}
 }
 

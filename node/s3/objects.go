@@ -42,7 +42,7 @@ func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) 
 	}
 	body := h.uploadBody(q, h.opt.MaxObjectSize)
 	opts.WantMD5 = true
-	info, err := q.store.Put(q.r.Context(), key, body, size, opts)
+	info, err := q.store.Put(q.r.Context(), key, h.opt.Node.PaceUpload(q.r.Context(), body), size, opts)
 	if err != nil {
 		if berr := body.Err(); berr != nil {
 			return blockstore.Info{}, berr
