@@ -151,10 +151,14 @@ func (c *Controller) evaluate(cur int64) {
 	var win, fresh histogram
 	first := cur - c.window
 	n := int64(len(c.slots))
+	uploadsFrom := cur // the first interval of the window with upload bytes
 	for e := first; e < cur; e++ {
 		s := &c.slots[((e%n)+n)%n]
 		if s.epoch.Load() != e {
 			continue // nothing happened in interval e
+		}
+		if uploadsFrom == cur && s.bytes.Load() > 0 {
+			uploadsFrom = e
 		}
 		win.add(s)
 		if e > c.changed {
@@ -173,7 +177,12 @@ func (c *Controller) evaluate(cur int64) {
 		return // no read since the last change took effect: no evidence yet
 	}
 	q := fresh.quantile(c.o.Quantile)
-	uploadRate := float64(win.bytes) / (float64(c.window) * c.o.Interval.Seconds())
+	// The upload rate since uploads began, within the window: uploads that
+	// started a moment ago are not averaged with the quiet before them.
+	uploadRate := 0.0
+	if win.bytes > 0 {
+		uploadRate = float64(win.bytes) / (float64(cur-uploadsFrom) * c.o.Interval.Seconds())
+	}
 	switch {
 	case q > c.o.Target:
 		base := old

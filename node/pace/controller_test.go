@@ -260,3 +260,19 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatal("negative limit")
 	}
 }
+
+// Uploads that began two intervals ago are measured over those two: the
+// first back-off starts from their rate, not from their average with the
+// quiet second before them.
+func TestBackoffFromRateSinceUploadsBegan(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, nil)
+	for range 10 {
+		interval(c, nil, clk, 50, fast, 0)
+	}
+	interval(c, nil, clk, 50, fast, mbPerInterval)
+	interval(c, nil, clk, 50, fast, mbPerInterval)
+	if l := interval(c, nil, clk, 50, slow, mbPerInterval); math.Abs(l-50e6) > 1 {
+		t.Fatalf("first back-off: limit %v, want 50e6 (100 MB/s since uploads began x 0.5)", l)
+	}
+}

@@ -20,8 +20,9 @@
 //     uploads run at full speed), whatever happened before;
 //   - the Quantile (p99 by default) of the reads observed since the last
 //     change is above Target: back off multiplicatively, Limit = Limit *
-//     Decrease, or, from unlimited, the upload rate measured over the
-//     window times Decrease; never below MinRate;
+//     Decrease, or, from unlimited, the upload rate measured in the window
+//     (since uploads began, if that was later) times Decrease; never below
+//     MinRate;
 //   - it is at most Target * Headroom: recover additively, Limit +=
 //     Increase; a limit that reaches twice the measured upload rate plus
 //     Increase is not binding and stops growing there;

@@ -4,21 +4,26 @@
 # reads alone, both, uploads alone; 1s warmup before each). Variants, run
 # alternately in each round so drifting load hits all alike:
 #   off   this build, [pacing] enabled = false
-#   on    this build, pacing on (read_latency_target $PACE_TARGET, default
-#         the node's own default)
+#   on    this build, pacing on with the node's default target, or
+#   on@T  with read_latency_target T, one variant per T in $PACE_TARGETS
+#         (e.g. PACE_TARGETS="1ms 2ms 5ms", to pick a target on a machine)
 #   base  $STRATA_BASE_BIN, when set (a build of an older commit, e.g. the
 #         8bed8bc baseline), with its defaults
 # Figures per variant: read p99 with uploads / alone (goal <= 1.5), upload
 # MB/s with reads / alone (goal >= 0.5); and across variants, the read p99
-# under uploads and the upload MB/s of on over off; each the median of the
-# per-round ratios.
+# under uploads and the upload MB/s of each pacing variant over off (and
+# base); each the median of the per-round ratios.
 bench_read_under_upload() {
-	local variants=(off on) v r
-	[[ -n "${STRATA_BASE_BIN:-}" ]] && variants=(base off on)
-	local target_toml=""
-	[[ -n "${PACE_TARGET:-}" ]] && target_toml="read_latency_target = \"$PACE_TARGET\""
+	local variants=(off) pacing=() v r t
+	[[ -n "${STRATA_BASE_BIN:-}" ]] && variants=(base off)
+	if [[ -n "${PACE_TARGETS:-}" ]]; then
+		for t in $PACE_TARGETS; do pacing+=("on@$t"); done
+	else
+		pacing=(on)
+	fi
+	variants+=("${pacing[@]}")
 	say ""
-	say "== read-under-upload: GET 1 KiB c=8 beside PUT 1 MiB c=8, ${duration}s per phase, variants ${variants[*]}${PACE_TARGET:+, target $PACE_TARGET}"
+	say "== read-under-upload: GET 1 KiB c=8 beside PUT 1 MiB c=8, ${duration}s per phase, variants ${variants[*]}"
 	declare -A p99r share p99with mbwith
 	local -a order
 	for ((r = 1; r <= repeat; r++)); do
@@ -35,8 +40,10 @@ bench_read_under_upload() {
 			off) toml="[pacing]
 enabled = false" ;;
 			on) toml="[pacing]
+enabled = true" ;;
+			on@*) toml="[pacing]
 enabled = true
-$target_toml" ;;
+read_latency_target = \"${v#on@}\"" ;;
 			esac
 			start_node "rou-$v-$r" "$toml"
 			local json="$out/read-under-upload.$v.$r.json"
@@ -63,14 +70,16 @@ $target_toml" ;;
 		# shellcheck disable=SC2086
 		say "read-under-upload $v: read p99 with/alone median $(median ${p99r[$v]}) (goal <= 1.5), upload MB/s with/alone median $(median ${share[$v]}) (goal >= 0.5)"
 	done
-	local lat=() mb=() cmp
-	for cmp in off base; do
-		[[ " ${variants[*]} " == *" $cmp "* ]] || continue
-		lat=() mb=()
-		for ((r = 1; r <= repeat; r++)); do
-			lat+=("$(ratio "${p99with[on,$r]}" "${p99with[$cmp,$r]}")")
-			mb+=("$(ratio "${mbwith[on,$r]}" "${mbwith[$cmp,$r]}")")
+	local lat=() mb=() cmp p
+	for p in "${pacing[@]}"; do
+		for cmp in off base; do
+			[[ " ${variants[*]} " == *" $cmp "* ]] || continue
+			lat=() mb=()
+			for ((r = 1; r <= repeat; r++)); do
+				lat+=("$(ratio "${p99with[$p,$r]}" "${p99with[$cmp,$r]}")")
+				mb+=("$(ratio "${mbwith[$p,$r]}" "${mbwith[$cmp,$r]}")")
+			done
+			say "read-under-upload $p/$cmp, under uploads: read p99 median $(median "${lat[@]}"), upload MB/s median $(median "${mb[@]}")"
 		done
-		say "read-under-upload on/$cmp, under uploads: read p99 median $(median "${lat[@]}"), upload MB/s median $(median "${mb[@]}")"
 	done
 }
