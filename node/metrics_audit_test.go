@@ -90,6 +90,9 @@ func TestMetricFamiliesAudit(t *testing.T) {
 		{"strata_pass_running", "GAUGE", []string{"kind"}},
 		{"strata_pass_progress_ratio", "GAUGE", []string{"kind"}},
 		{"strata_pass_last_finished_timestamp_seconds", "GAUGE", []string{"kind"}},
+		{"strata_pacing_upload_rate_bytes", "GAUGE", nil},
+		{"strata_pacing_read_p99_seconds", "GAUGE", nil},
+		{"strata_pacing_backoffs_total", "COUNTER", nil},
 	} {
 		f, ok := got[want.name]
 		if !ok {
