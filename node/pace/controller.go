@@ -11,8 +11,9 @@ import (
 // doc for the rule). Its methods are safe for concurrent use.
 type Controller struct {
 	o        Options
-	interval int64 // ns
-	window   int64 // intervals in the window
+	base     time.Time // intervals are counted from here
+	interval int64     // ns
+	window   int64     // intervals in the window
 	slots    []slot
 
 	resetMu sync.Mutex // serializes the reuse of a slot for a new interval
@@ -33,12 +34,12 @@ func New(o Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Controller{o: o, interval: int64(o.Interval)}
+	c := &Controller{o: o, base: o.Now(), interval: int64(o.Interval)}
 	c.window = (int64(o.Window) + c.interval - 1) / c.interval
 	// Two spare slots: the current interval's, and one so that a slot an
 	// evaluation reads is not reused by an interval starting meanwhile.
 	c.slots = make([]slot, c.window+2)
-	e := c.epoch(o.Now())
+	e := c.epoch(c.base)
 	for i := range c.slots {
 		c.slots[i].epoch.Store(math.MinInt64)
 	}
@@ -47,7 +48,10 @@ func New(o Options) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) epoch(t time.Time) int64 { return floorDiv(t.UnixNano(), c.interval) }
+// epoch is the interval t falls in. Time.Sub uses the monotonic clock
+// when both times carry it (time.Now's do), so a wall-clock step neither
+// freezes the controller nor skips its window.
+func (c *Controller) epoch(t time.Time) int64 { return floorDiv(int64(t.Sub(c.base)), c.interval) }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
