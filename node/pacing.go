@@ -40,7 +40,7 @@ func newPacing(c PacingConfig, base pace.Options) (*pacing, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	base.Target, base.MinRate = c.ReadLatencyTarget, float64(c.MinUploadRate)
+	base.Target, base.Relative, base.MinRate = c.ReadLatencyTarget, c.ReadLatencyRatio, float64(c.MinUploadRate)
 	ctl, err := pace.New(base)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ var (
 	pacingP99Desc = prometheus.NewDesc("strata_pacing_read_p99_seconds",
 		"p99 latency of the reads the controller watches (blob reads answered from RAM) over its window; 0 without reads.", nil, nil)
 	pacingTargetDesc = prometheus.NewDesc("strata_pacing_read_target_seconds",
-		"pacing.read_latency_target: the read p99 above which uploads are backed off.", nil, nil)
+		"The read p99 above which uploads are backed off now: pacing.read_latency_target, or read_latency_ratio times the p99 of reads without uploads when higher.", nil, nil)
 	pacingBackoffsDesc = prometheus.NewDesc("strata_pacing_backoffs_total",
 		"Times the pacing controller lowered the upload budget because reads were over the target.", nil, nil)
 	pacingWaitDesc = prometheus.NewDesc("strata_pacing_upload_wait_seconds_total",

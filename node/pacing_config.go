@@ -10,6 +10,12 @@ type PacingConfig struct {
 	// ReadLatencyTarget is the p99 of reads answered from memory that the
 	// node defends: above it uploads are backed off. Default 2ms.
 	ReadLatencyTarget time.Duration `toml:"read_latency_target"`
+	// ReadLatencyRatio raises the target to this many times the p99 the
+	// same reads had while no upload ran (over the last minute), when that
+	// is higher: on a machine too busy to meet the target even without
+	// uploads, uploads are backed off only for what they add. 0 turns it
+	// off; else at least 1. Default 1.25.
+	ReadLatencyRatio float64 `toml:"read_latency_ratio"`
 	// MinUploadRate is the least the uploads together are held to, per
 	// second, however slow reads are. Default 8MiB.
 	MinUploadRate ByteSize `toml:"min_upload_rate"`
@@ -19,10 +25,11 @@ type PacingConfig struct {
 const (
 	DefaultReadLatencyTarget = 2 * time.Millisecond
 	DefaultMinUploadRate     = 8 << 20
+	DefaultReadLatencyRatio  = 1.25
 )
 
 func defaultPacingConfig() PacingConfig {
-	return PacingConfig{Enabled: true, ReadLatencyTarget: DefaultReadLatencyTarget, MinUploadRate: DefaultMinUploadRate}
+	return PacingConfig{Enabled: true, ReadLatencyTarget: DefaultReadLatencyTarget, ReadLatencyRatio: DefaultReadLatencyRatio, MinUploadRate: DefaultMinUploadRate}
 }
 
 // validatePacing reports the [pacing] table's problems through bad.
@@ -32,6 +39,9 @@ func (c Config) validatePacing(bad func(format string, args ...any)) {
 		bad("pacing.read_latency_target %v must be positive", p.ReadLatencyTarget)
 	} else if p.ReadLatencyTarget > time.Minute {
 		bad("pacing.read_latency_target %v is over a minute", p.ReadLatencyTarget)
+	}
+	if !(p.ReadLatencyRatio == 0 || p.ReadLatencyRatio >= 1 && p.ReadLatencyRatio <= 100) {
+		bad("pacing.read_latency_ratio %v: want 0 (off) or 1 to 100", p.ReadLatencyRatio)
 	}
 	if p.MinUploadRate <= 0 {
 		bad("pacing.min_upload_rate must be positive")

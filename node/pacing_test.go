@@ -244,6 +244,9 @@ func TestPacingConfig(t *testing.T) {
 		{"zero target", func(p *node.PacingConfig) { p.ReadLatencyTarget = 0 }, "pacing.read_latency_target"},
 		{"hour target", func(p *node.PacingConfig) { p.ReadLatencyTarget = time.Hour }, "pacing.read_latency_target"},
 		{"zero floor", func(p *node.PacingConfig) { p.MinUploadRate = 0 }, "pacing.min_upload_rate"},
+		{"ratio off", func(p *node.PacingConfig) { p.ReadLatencyRatio = 0 }, ""},
+		{"ratio under 1", func(p *node.PacingConfig) { p.ReadLatencyRatio = 0.5 }, "pacing.read_latency_ratio"},
+		{"ratio negative", func(p *node.PacingConfig) { p.ReadLatencyRatio = -1 }, "pacing.read_latency_ratio"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := node.DefaultConfig(t.TempDir())

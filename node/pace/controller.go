@@ -21,9 +21,14 @@ type Controller struct {
 	evalMu    sync.Mutex
 	evaluated atomic.Int64 // the interval at whose start the last evaluation ran
 	changed   int64        // under evalMu: decisions use intervals after this one
+	// Under evalMu: the quantile of reads in intervals without uploads
+	// (Relative), and the interval it was measured at.
+	baseline   time.Duration
+	baselineAt int64
 
 	limit    atomic.Uint64 // float64 bits, bytes/s; 0 = unlimited
 	quantile atomic.Int64  // ns, the window's read quantile at the last evaluation
+	target   atomic.Int64  // ns, the target in force at the last evaluation
 	backoffs atomic.Uint64
 	waited   atomic.Int64 // ns Pacers were told to wait
 }
@@ -45,6 +50,7 @@ func New(o Options) (*Controller, error) {
 	}
 	c.evaluated.Store(e)
 	c.changed = e - 1
+	c.target.Store(int64(o.Target))
 	return c, nil
 }
 
@@ -131,8 +137,12 @@ func (c *Controller) Backoffs() uint64 { return c.backoffs.Load() }
 // Waited is the total time Pacers told uploads to wait.
 func (c *Controller) Waited() time.Duration { return time.Duration(c.waited.Load()) }
 
-// Target is the read latency the controller defends.
-func (c *Controller) Target() time.Duration { return c.o.Target }
+// Target is the read latency the controller defends now: Options.Target,
+// or higher with Options.Relative.
+func (c *Controller) Target() time.Duration {
+	c.maybeEvaluate(c.epoch(c.o.Now()))
+	return time.Duration(c.target.Load())
+}
 
 // maybeEvaluate runs the control rule once per interval, at the first
 // call after an interval ended.
@@ -152,7 +162,7 @@ func (c *Controller) maybeEvaluate(e int64) {
 // evaluate decides at the start of interval cur, over the completed
 // intervals of the window. The caller holds evalMu.
 func (c *Controller) evaluate(cur int64) {
-	var win, fresh histogram
+	var win, fresh, alone histogram
 	first := cur - c.window
 	n := int64(len(c.slots))
 	uploadsFrom := cur // the first interval of the window with upload bytes
@@ -165,11 +175,15 @@ func (c *Controller) evaluate(cur int64) {
 			uploadsFrom = e
 		}
 		win.add(s)
+		if s.bytes.Load() == 0 {
+			alone.add(s)
+		}
 		if e > c.changed {
 			fresh.add(s)
 		}
 	}
 	c.quantile.Store(int64(win.quantile(c.o.Quantile)))
+	target := c.targetAt(cur, &alone)
 	old := c.limitNow()
 	if win.reads == 0 {
 		if old != 0 {
@@ -188,7 +202,7 @@ func (c *Controller) evaluate(cur int64) {
 		uploadRate = float64(win.bytes) / (float64(cur-uploadsFrom) * c.o.Interval.Seconds())
 	}
 	switch {
-	case q > c.o.Target:
+	case q > target:
 		base := old
 		if base == 0 {
 			if win.bytes == 0 {
@@ -201,7 +215,7 @@ func (c *Controller) evaluate(cur int64) {
 			c.backoffs.Add(1)
 			c.setLimit(next, cur)
 		}
-	case old != 0 && float64(q) <= float64(c.o.Target)*c.o.Headroom:
+	case old != 0 && float64(q) <= float64(target)*c.o.Headroom:
 		// A limit well above what uploads use is not what holds them:
 		// stop it growing there.
 		ceiling := 2*uploadRate + c.o.Increase
@@ -210,6 +224,24 @@ func (c *Controller) evaluate(cur int64) {
 			c.setLimit(next, cur)
 		}
 	}
+}
+
+// targetAt is the target in force at interval cur: Options.Target, or
+// Relative times the baseline when that is higher and the baseline (the
+// quantile of reads without uploads, renewed from alone when it holds
+// enough reads) is at most BaselineAge old. The caller holds evalMu.
+func (c *Controller) targetAt(cur int64, alone *histogram) time.Duration {
+	target := c.o.Target
+	if c.o.Relative > 0 {
+		if alone.reads >= minBaselineReads {
+			c.baseline, c.baselineAt = alone.quantile(c.o.Quantile), cur
+		}
+		if c.baseline > 0 && time.Duration(cur-c.baselineAt)*c.o.Interval <= c.o.BaselineAge {
+			target = max(target, time.Duration(c.o.Relative*float64(c.baseline)))
+		}
+	}
+	c.target.Store(int64(target))
+	return target
 }
 
 // setLimit changes the limit; decisions from now on use the intervals

@@ -205,6 +205,10 @@ func TestOptionsValidation(t *testing.T) {
 		{"increase negative", func(o *Options) { o.Increase = -1 }, false},
 		{"min rate NaN", func(o *Options) { o.MinRate = math.NaN() }, false},
 		{"burst negative", func(o *Options) { o.Burst = -time.Second }, false},
+		{"relative under 1", func(o *Options) { o.Relative = 0.5 }, false},
+		{"relative NaN", func(o *Options) { o.Relative = math.NaN() }, false},
+		{"relative 1.25", func(o *Options) { o.Relative = 1.25 }, true},
+		{"baseline age negative", func(o *Options) { o.BaselineAge = -time.Second }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := testOptions(clk)
@@ -274,5 +278,53 @@ func TestBackoffFromRateSinceUploadsBegan(t *testing.T) {
 	interval(c, nil, clk, 50, fast, mbPerInterval)
 	if l := interval(c, nil, clk, 50, slow, mbPerInterval); math.Abs(l-50e6) > 1 {
 		t.Fatalf("first back-off: limit %v, want 50e6 (100 MB/s since uploads began x 0.5)", l)
+	}
+}
+
+// With Relative, reads that are slow without any upload (other work on
+// the machine) raise the target to Relative times their quantile: uploads
+// are backed off only when they make reads slower than that. Without
+// Relative, or once the baseline is older than BaselineAge, Target rules.
+func TestRelativeTarget(t *testing.T) {
+	const alone = 3 * time.Millisecond // bucket [2560µs, 3072µs): the baseline is 3.072ms
+	for _, tc := range []struct {
+		name     string
+		relative float64
+		age      time.Duration // idle time between the baseline and the uploads
+		with     time.Duration // read latency beside uploads
+		backoff  bool
+	}{
+		{"off: the 1ms target rules", 0, 0, alone, true},
+		{"1.5x: as slow as alone", 1.5, 0, alone, false},
+		{"1.5x: slower than 1.5x alone", 1.5, 0, 8 * time.Millisecond, true},
+		{"1.5x: baseline too old", 1.5, 2 * time.Minute, alone, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			c := newTestController(t, clk, func(o *Options) { o.Relative = tc.relative })
+			for range 10 {
+				interval(c, nil, clk, 50, alone, 0)
+			}
+			if tc.relative > 0 {
+				if got, want := c.Target(), time.Duration(1.5*3072)*time.Microsecond; got != want {
+					t.Fatalf("target %v, want %v (1.5 x the baseline)", got, want)
+				}
+			} else if c.Target() != time.Millisecond {
+				t.Fatalf("target %v without Relative", c.Target())
+			}
+			clk.Advance(tc.age)
+			if tc.age > 0 {
+				// Reads keep coming, always beside uploads: no new baseline.
+				for range 10 {
+					interval(c, nil, clk, 50, fast, mbPerInterval)
+				}
+			}
+			for range 10 {
+				interval(c, nil, clk, 50, tc.with, mbPerInterval)
+			}
+			if got := c.Backoffs() > 0; got != tc.backoff {
+				t.Fatalf("backoffs %d (target %v), want back-off %v", c.Backoffs(), c.Target(), tc.backoff)
+			}
+		})
 	}
 }

@@ -28,6 +28,11 @@
 //     Increase is not binding and stops growing there;
 //   - in between: hold.
 //
+// With Options.Relative the target in force is the higher of Target and
+// Relative times the Quantile of reads in intervals without upload bytes
+// (measured within the last BaselineAge), so uploads on a machine too
+// busy to meet Target at all are backed off only for what they add.
+//
 // # Promises
 //
 //   - A decision is taken only on reads observed after the previous

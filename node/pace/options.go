@@ -12,6 +12,15 @@ type Options struct {
 	// Target is the read latency the controller defends: it backs uploads
 	// off while the Quantile of observed reads is above it.
 	Target time.Duration
+	// Relative, when above 0, raises the target to Relative times the
+	// Quantile reads had in the intervals without upload bytes (over the
+	// last BaselineAge), when that is higher than Target: a target the node
+	// cannot meet even without uploads (other work on the machine) would
+	// otherwise hold uploads at MinRate. 0 (the default) keeps Target.
+	Relative float64
+	// BaselineAge is how long a measurement of reads without uploads
+	// stands for Relative. Default 1m.
+	BaselineAge time.Duration
 	// Quantile of the observed reads compared with Target. Default 0.99.
 	Quantile float64
 	// Interval is the control period and the granularity of the window.
@@ -51,6 +60,10 @@ const (
 	DefaultHeadroom = 0.8
 	DefaultMinRate  = 4 << 20
 	DefaultBurst    = 50 * time.Millisecond
+	DefaultBaseline = time.Minute
+	// minBaselineReads is the fewest reads without uploads in a window
+	// that make a baseline for Relative.
+	minBaselineReads = 50
 )
 
 // withDefaults fills zero fields and checks the rest.
@@ -79,6 +92,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Burst == 0 {
 		o.Burst = DefaultBurst
 	}
+	if o.BaselineAge == 0 {
+		o.BaselineAge = DefaultBaseline
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -104,6 +120,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: Increase %v is not positive", ErrOptions, o.Increase)
 	case !(o.MinRate > 0):
 		return o, fmt.Errorf("%w: MinRate %v is not positive", ErrOptions, o.MinRate)
+	case !(o.Relative >= 0) || o.Relative > 0 && o.Relative < 1:
+		return o, fmt.Errorf("%w: Relative %v: want 0 (off) or at least 1", ErrOptions, o.Relative)
+	case o.BaselineAge < 0:
+		return o, fmt.Errorf("%w: BaselineAge %v is negative", ErrOptions, o.BaselineAge)
 	case o.Burst < 0:
 		return o, fmt.Errorf("%w: Burst %v is negative", ErrOptions, o.Burst)
 	}
