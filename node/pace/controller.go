@@ -236,7 +236,7 @@ func (c *Controller) targetAt(cur int64, alone *histogram) time.Duration {
 		if alone.reads >= minBaselineReads {
 			c.baseline, c.baselineAt = alone.quantile(c.o.Quantile), cur
 		}
-		if c.baseline > 0 && time.Duration(cur-c.baselineAt)*c.o.Interval <= c.o.BaselineAge {
+		if c.baseline > 0 && cur-c.baselineAt <= int64(c.o.BaselineAge/c.o.Interval) {
 			target = max(target, time.Duration(c.o.Relative*float64(c.baseline)))
 		}
 	}
