@@ -56,3 +56,30 @@ func TestQuantile(t *testing.T) {
 		t.Fatalf("p99.9 of 99 fast and 1 slow: %v", q)
 	}
 }
+
+// Any latency lands in a bucket whose bounds hold it (the last bucket
+// holds everything slower than its lower bound).
+func FuzzBucketOf(f *testing.F) {
+	for _, d := range []int64{0, -1, 999, 1000, 4000, 123456789, 1 << 62} {
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, ns int64) {
+		d := time.Duration(ns)
+		b := bucketOf(d)
+		if b < 0 || b >= nBuckets {
+			t.Fatalf("%v: bucket %d out of range", d, b)
+		}
+		if d <= 0 {
+			if b != 0 {
+				t.Fatalf("%v: bucket %d, want 0", d, b)
+			}
+			return
+		}
+		if b < nBuckets-1 && d >= bucketUpper(b) {
+			t.Fatalf("%v in bucket %d whose upper bound is %v", d, b, bucketUpper(b))
+		}
+		if b > 0 && d < bucketUpper(b-1) {
+			t.Fatalf("%v in bucket %d, below its lower bound %v", d, b, bucketUpper(b-1))
+		}
+	})
+}
