@@ -745,7 +745,7 @@ func (s *Store) moveChunked(ctx context.Context, v *volume, r liveRef, lim *rate
 		}
 		m.chunks[i].loc = loc
 	}
-	payload := m.encodeAny(make([]byte, 0, manifestLen(len(m.chunks))))
+	payload := m.encodeAny(make([]byte, 0, m.encodedLen()))
 	gen := tailOf(&r.e).gen + 1
 	room := payloadOffset(r.key, ct, len(ext))
 	mb := s.getBuf(room + len(payload) + recordTrailerLen)
@@ -815,6 +815,9 @@ func (s *Store) switchMoves(vol uint32, moves []move) (lost int, err error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("blockstore: compaction switch: %w", err)
+	}
+	for _, m := range moves {
+		s.manifests.drop(m.key) // its cached manifest names the old locations
 	}
 	ix.commits.Add(1)
 	ix.addLive(live)

@@ -110,9 +110,12 @@ func volumeKey(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id)
 // index is the key -> location map: a bbolt file plus the pending entries
 // that are durable in a volume but not yet committed to bbolt.
 type index struct {
-	db   *bolt.DB
-	log  *slog.Logger
-	lock io.Closer // the index directory's lock; nil when a data dir's covers it
+	db  *bolt.DB
+	log *slog.Logger
+	// manifests is the store's manifest cache: apply drops the item of
+	// every key it changes (nil: none).
+	manifests *manifestLRU
+	lock      io.Closer // the index directory's lock; nil when a data dir's covers it
 
 	// mu guards the fields below. Lookups (every Get and Stat) only read
 	// pending, so they share it rather than queue on each other.
@@ -429,6 +432,7 @@ func (ix *index) apply(ops []indexOp) {
 		if op.kind != opKey {
 			continue
 		}
+		ix.manifests.drop(op.key)
 		ix.maxApplied = max(ix.maxApplied, op.e.version)
 		cur, ok := ix.pending[op.key]
 		if ok && cur.dropped() {
@@ -497,6 +501,7 @@ func (ix *index) drop(key string, version uint64) (bool, error) {
 	if !ok || cur.dropped() || cur.version != version {
 		return false, nil
 	}
+	ix.manifests.drop(key)
 	ix.drops++
 	marker := dropMarker(version, ix.drops)
 	ix.pending[key] = marker

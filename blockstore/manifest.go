@@ -41,9 +41,34 @@ import (
 //	    uvarint raw length
 //	    uvarint chunk index (the record's; 0 for a blob record)
 //	    uint32  CRC32C of the record's raw bytes (little endian)
+//
+// Format 3 is format 1 with a CRC32C per sub-block of each chunk
+// (subblock.go), so a ranged read can verify the sub-blocks it reads
+// without reading the whole chunk:
+//
+//	byte     format (3)
+//	uvarint  chunk size
+//	uvarint  total size
+//	uvarint  number of chunks
+//	uvarint  sub-block size (a power of two, 4 KiB up to the chunk size)
+//	per chunk:
+//	  uvarint volume id
+//	  uvarint record offset in the volume
+//	  uvarint record length
+//	  uint32  CRC32C of the chunk's raw bytes (little endian)
+//	  byte    0: no sub-block CRCs (the chunk is stored compressed),
+//	          1: ceil(chunk length / sub-block size) CRC32Cs follow
+//	  uint32  CRC32C of each sub-block's raw bytes, in order
+//
+// The sub-block CRCs of a chunk combine (crc.go) to its CRC; the decoder
+// checks that, so they describe the same bytes the chunk record's own
+// checksum does. Put writes format 3 when the chunk size exceeds one
+// sub-block; formats 1 and 2 stay readable and are still written (chunks
+// of at most one sub-block, composed blobs).
 const (
 	manifestFormat         = 1
 	manifestFormatComposed = 2
+	manifestFormatSubs     = 3
 )
 
 // minManifestEntry is the smallest encoding of one chunk entry.
@@ -59,6 +84,11 @@ type manifest struct {
 	// parts is set for a composed manifest (format 2): the blobs whose
 	// records chunks names; each chunkRef's part indexes it.
 	parts []partRef
+	// subSize is the sub-block size of a format 3 manifest (0 otherwise);
+	// subs holds the sub-block CRCs of every chunk that has them, each
+	// chunk's at subs[c.subFirst:c.subFirst+c.subN].
+	subSize int64
+	subs    []uint32
 }
 
 type chunkRef struct {
@@ -71,6 +101,30 @@ type chunkRef struct {
 	raw   int64
 	start int64
 	index uint32
+	// Format 3 only: where the chunk's sub-block CRCs are in the
+	// manifest's subs (subN 0: none, the chunk is stored compressed).
+	subFirst int32
+	subN     int32
+}
+
+// chunkSubs returns the sub-block CRCs of chunk i (nil: none).
+func (m *manifest) chunkSubs(i int) []uint32 {
+	c := &m.chunks[i]
+	if m.subSize == 0 || c.subN == 0 {
+		return nil
+	}
+	return m.subs[c.subFirst : c.subFirst+c.subN]
+}
+
+// addChunk appends a chunk of a format 1 or 3 manifest; subs are its
+// sub-block CRCs (nil: none).
+func (m *manifest) addChunk(loc location, crc uint32, subs []uint32) {
+	c := chunkRef{loc: loc, crc: crc}
+	if len(subs) > 0 {
+		c.subFirst, c.subN = int32(len(m.subs)), int32(len(subs))
+		m.subs = append(m.subs, subs...)
+	}
+	m.chunks = append(m.chunks, c)
 }
 
 // partRef is a blob a composed manifest takes records from: the key and
@@ -139,6 +193,15 @@ func (m *manifest) encodeAny(dst []byte) []byte {
 	return m.encode(dst)
 }
 
+// encodedLen bounds the encoding of m.
+func (m *manifest) encodedLen() int {
+	n := manifestLen(len(m.chunks)) + binary.MaxVarintLen64 + len(m.chunks) + 4*len(m.subs)
+	for _, p := range m.parts {
+		n += 2 + 2*binary.MaxVarintLen64 + len(p.key) + 2*binary.MaxVarintLen64
+	}
+	return n
+}
+
 // find returns the index of the record holding content offset off of a
 // composed manifest (len(chunks) when off is at or past the end).
 func (m *manifest) find(off int64) int {
@@ -157,16 +220,37 @@ func (m *manifest) find(off int64) int {
 // manifestLen bounds the encoded size of a manifest with n chunks.
 func manifestLen(n int) int { return 1 + 3*binary.MaxVarintLen64 + n*maxManifestEntry }
 
+// encode encodes a chunked blob's manifest: format 3 when it has a
+// sub-block size, else format 1.
 func (m *manifest) encode(dst []byte) []byte {
-	dst = append(dst, manifestFormat)
+	format := byte(manifestFormat)
+	if m.subSize > 0 {
+		format = manifestFormatSubs
+	}
+	dst = append(dst, format)
 	dst = binary.AppendUvarint(dst, uint64(m.chunkSize))
 	dst = binary.AppendUvarint(dst, uint64(m.totalSize))
 	dst = binary.AppendUvarint(dst, uint64(len(m.chunks)))
-	for _, c := range m.chunks {
+	if m.subSize > 0 {
+		dst = binary.AppendUvarint(dst, uint64(m.subSize))
+	}
+	for i, c := range m.chunks {
 		dst = binary.AppendUvarint(dst, uint64(c.loc.volume))
 		dst = binary.AppendUvarint(dst, uint64(c.loc.offset))
 		dst = binary.AppendUvarint(dst, uint64(c.loc.length))
 		dst = binary.LittleEndian.AppendUint32(dst, c.crc)
+		if m.subSize == 0 {
+			continue
+		}
+		subs := m.chunkSubs(i)
+		if len(subs) == 0 {
+			dst = append(dst, 0)
+			continue
+		}
+		dst = append(dst, 1)
+		for _, sc := range subs {
+			dst = binary.LittleEndian.AppendUint32(dst, sc)
+		}
 	}
 	return dst
 }
@@ -183,9 +267,10 @@ func decodeManifest(b []byte) (manifest, error) {
 	if len(b) >= 1 && b[0] == manifestFormatComposed {
 		return decodeComposed(b)
 	}
-	if len(b) < 1 || b[0] != manifestFormat {
+	if len(b) < 1 || (b[0] != manifestFormat && b[0] != manifestFormatSubs) {
 		return m, fmt.Errorf("%w: manifest format", ErrCorrupt)
 	}
+	withSubs := b[0] == manifestFormatSubs
 	p := b[1:]
 	next := func(what string) (uint64, error) {
 		v, n := binary.Uvarint(p)
@@ -217,6 +302,18 @@ func decodeManifest(b []byte) (manifest, error) {
 		return m, fmt.Errorf("%w: manifest of %d chunks in %d bytes", ErrCorrupt, n, len(p))
 	}
 	m.chunkSize, m.totalSize = int64(cs), int64(ts)
+	var shift uint32 // x^(8*subSize): combines one full sub-block's CRC
+	if withSubs {
+		ss, err := next("sub-block size")
+		if err != nil {
+			return m, err
+		}
+		if ss < minSubBlockSize || ss >= cs || ss&(ss-1) != 0 {
+			return m, fmt.Errorf("%w: manifest sub-block size %d for chunks of %d", ErrCorrupt, ss, cs)
+		}
+		m.subSize = int64(ss)
+		shift = xPow8n(m.subSize)
+	}
 	m.chunks = make([]chunkRef, n)
 	for i := range m.chunks {
 		vol, err := next("volume")
@@ -243,11 +340,53 @@ func decodeManifest(b []byte) (manifest, error) {
 			crc: binary.LittleEndian.Uint32(p),
 		}
 		p = p[4:]
+		if withSubs {
+			if err := m.decodeSubs(i, &p, shift); err != nil {
+				return m, err
+			}
+		}
 	}
 	if len(p) != 0 {
 		return m, fmt.Errorf("%w: %d trailing manifest bytes", ErrCorrupt, len(p))
 	}
 	return m, nil
+}
+
+// decodeSubs reads chunk i's sub-block flag and CRCs from *p and checks
+// that they combine to the chunk's CRC. shift is xPow8n(m.subSize).
+func (m *manifest) decodeSubs(i int, p *[]byte, shift uint32) error {
+	b := *p
+	if len(b) < 1 || b[0] > 1 {
+		return fmt.Errorf("%w: manifest chunk %d sub-block flag", ErrCorrupt, i)
+	}
+	has := b[0] == 1
+	b = b[1:]
+	if !has {
+		*p = b
+		return nil
+	}
+	raw := m.chunkLen(i)
+	ns := int((raw + m.subSize - 1) / m.subSize)
+	if len(b) < 4*ns {
+		return fmt.Errorf("%w: manifest chunk %d has %d bytes for %d sub-block CRCs", ErrCorrupt, i, len(b), ns)
+	}
+	first := len(m.subs)
+	var crc uint32
+	for j := range ns {
+		sc := binary.LittleEndian.Uint32(b[4*j:])
+		m.subs = append(m.subs, sc)
+		if n := min(m.subSize, raw-int64(j)*m.subSize); n == m.subSize {
+			crc = gfMul(shift, crc) ^ sc
+		} else {
+			crc = crc32cCombine(crc, sc, n)
+		}
+	}
+	if crc != m.chunks[i].crc {
+		return fmt.Errorf("%w: manifest chunk %d sub-block CRCs combine to %#08x, chunk CRC %#08x", ErrCorrupt, i, crc, m.chunks[i].crc)
+	}
+	m.chunks[i].subFirst, m.chunks[i].subN = int32(first), int32(ns)
+	*p = b[4*ns:]
+	return nil
 }
 
 // minComposedRecord is the smallest encoding of one record of a composed

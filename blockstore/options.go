@@ -2,6 +2,7 @@ package blockstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -136,7 +137,17 @@ type Options struct {
 	// that hangs (serve extends systemd's start timeout only while it
 	// advances). Called from the scanning goroutine: it must not block.
 	RecoveryProgress func(bytes int64)
+
+	// ManifestCacheBytes bounds the cache of decoded manifests of chunked
+	// blobs (manifestcache.go), so reads of a large blob do not read its
+	// manifest for every request. 0: DefaultManifestCacheBytes; negative:
+	// no cache.
+	ManifestCacheBytes int64
 }
+
+// DefaultManifestCacheBytes holds the manifests of about a hundred 1 GiB
+// blobs.
+const DefaultManifestCacheBytes = 8 << 20
 
 // Compaction defaults.
 const (
@@ -177,6 +188,9 @@ func (o *Options) normalize() error {
 	}
 	if o.VolumeSize == 0 {
 		o.VolumeSize = DefaultVolumeSize
+	}
+	if o.ManifestCacheBytes == 0 {
+		o.ManifestCacheBytes = DefaultManifestCacheBytes
 	}
 	if o.ChunkSize == 0 {
 		o.ChunkSize = DefaultChunkSize
@@ -313,7 +327,14 @@ func (o *Options) compress() bool { return o.Compression != CodecNone }
 func (o *Options) maxChunks() int64 { return (o.MaxBlobSize + o.ChunkSize - 1) / o.ChunkSize }
 
 func (o *Options) maxManifestPayload() int64 {
-	return int64(manifestLen(int(min(o.maxChunks(), 1<<30))))
+	n := min(o.maxChunks(), 1<<30)
+	// Format 3: a sub-block size, and per chunk a flag and its sub-block
+	// CRCs (subblock.go).
+	subs := int64(0)
+	if sb := subBlockBound(o.ChunkSize); sb > 0 {
+		subs = binary.MaxVarintLen64 + n*(1+4*sb)
+	}
+	return int64(manifestLen(int(n))) + subs
 }
 
 // maxRecordLen is the largest record this configuration writes.

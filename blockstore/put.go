@@ -314,7 +314,8 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 	if from := payloadOffset(p.key, p.ct, len(p.ext)); from != room {
 		copy(first.B[room:room+firstLen], first.B[from:from+firstLen])
 	}
-	m := manifest{chunkSize: s.opts.ChunkSize}
+	m := manifest{chunkSize: s.opts.ChunkSize, subSize: subBlockSizeFor(s.opts.ChunkSize)}
+	var subs []uint32 // the current chunk's sub-block CRCs (subblock.go)
 	var total int64
 	var whole uint32
 	for idx := 0; ; idx++ {
@@ -351,15 +352,20 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		if p.md5 != nil {
 			p.md5.Write(raw)
 		}
-		h := recordHeader{flags: flagChunk, rawLen: n, contentCRC: crc32c(raw), version: p.version, modTime: p.modTime, chunkIndex: uint32(idx)}
+		var crc uint32
+		subs, crc = subBlockCRCs(subs[:0], raw, m.subSize)
+		h := recordHeader{flags: flagChunk, rawLen: n, contentCRC: crc, version: p.version, modTime: p.modTime, chunkIndex: uint32(idx)}
 		rec, _, release := p.encode(buf.B, h, p.ct, nil)
+		if rec[6] != codecNone {
+			subs = subs[:0] // a ranged read cannot cut a compressed payload
+		}
 		loc, err := s.write(p.ctx, p.dir, rec, indexOp{})
 		release()
 		s.putBuf(buf)
 		if err != nil {
 			return Info{}, fmt.Errorf("chunk %d: %w", idx, err)
 		}
-		m.chunks = append(m.chunks, chunkRef{loc: loc, crc: h.contentCRC})
+		m.addChunk(loc, h.contentCRC, subs)
 		if n < chunk {
 			break
 		}
@@ -369,7 +375,7 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 	}
 	m.totalSize = total
 	p.setMD5()
-	payload := m.encode(make([]byte, 0, manifestLen(len(m.chunks))))
+	payload := m.encode(make([]byte, 0, m.encodedLen()))
 	room = payloadOffset(p.key, p.ct, len(p.ext))
 	buf := s.getBuf(room + len(payload) + recordTrailerLen)
 	defer s.putBuf(buf)

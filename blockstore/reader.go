@@ -16,26 +16,11 @@ import (
 // The content (decompressed, verified) is appended to dst (nil: a new
 // slice).
 func (s *Store) readRecord(ctx context.Context, loc location, key string, version uint64, kind uint8, dst []byte) (record, []byte, error) {
-	v, ok := s.volume(loc.volume)
-	if !ok {
-		s.stats.corruptions.Add(1)
-		return record{}, nil, fmt.Errorf("%w: %q: volume %d is missing", ErrCorrupt, key, loc.volume)
+	v, buf, rb, err := s.readSpan(ctx, loc, key)
+	if err != nil {
+		return record{}, nil, err
 	}
-	if err := v.dir.failedErr(); err != nil {
-		return record{}, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, err)
-	}
-	align := int64(v.h.Alignment())
-	start := alignDown(loc.offset, align)
-	end := alignUp(loc.offset+loc.length, align)
-	buf := s.getBuf(int(end - start))
 	defer s.putBuf(buf)
-	n, err := v.h.ReadAt(ctx, ioengine.ClassRead, buf.B[:end-start], start)
-	if err != nil && !(errors.Is(err, io.EOF) && int64(n) >= loc.offset+loc.length-start) {
-		v.dir.noteIOError(s, err)
-		return record{}, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, v.dir.diskError(err))
-	}
-	s.stats.reads.Add(1)
-	rb := buf.B[loc.offset-start : loc.offset-start+loc.length]
 	rec, _, err := decodeRecord(rb)
 	if err == nil {
 		switch {
@@ -63,6 +48,34 @@ func (s *Store) readRecord(ctx context.Context, loc location, key string, versio
 	}
 	rec.key, rec.contentType, rec.payload = nil, nil, nil
 	return rec, data, nil
+}
+
+// readSpan reads loc.length bytes at loc.offset of volume loc.volume with
+// one aligned device read at ClassRead, into a pooled buffer the caller
+// releases with putBuf; b is the span within it. A missing volume is
+// corruption (the index names it); a failed disk or read is an error
+// wrapping the disk's. v is the volume read.
+func (s *Store) readSpan(ctx context.Context, loc location, key string) (v *volume, buf *ioengine.Buffer, b []byte, err error) {
+	v, ok := s.volume(loc.volume)
+	if !ok {
+		s.stats.corruptions.Add(1)
+		return nil, nil, nil, fmt.Errorf("%w: %q: volume %d is missing", ErrCorrupt, key, loc.volume)
+	}
+	if err := v.dir.failedErr(); err != nil {
+		return nil, nil, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, err)
+	}
+	align := int64(v.h.Alignment())
+	start := alignDown(loc.offset, align)
+	end := alignUp(loc.offset+loc.length, align)
+	buf = s.getBuf(int(end - start))
+	n, err := v.h.ReadAt(ctx, ioengine.ClassRead, buf.B[:end-start], start)
+	if err != nil && !(errors.Is(err, io.EOF) && int64(n) >= loc.offset+loc.length-start) {
+		s.putBuf(buf)
+		v.dir.noteIOError(s, err)
+		return nil, nil, nil, fmt.Errorf("blockstore: read %q at %s: %w", key, loc, v.dir.diskError(err))
+	}
+	s.stats.reads.Add(1)
+	return v, buf, buf.B[loc.offset-start : loc.offset-start+loc.length], nil
 }
 
 // ReadChunk returns the verified bytes of chunk idx of exactly the version
@@ -131,6 +144,12 @@ func (s *Store) manifestOf(ctx context.Context, info Info) (*manifest, error) {
 			return mc.m, nil
 		}
 	}
+	if m := s.manifests.get(&info); m != nil {
+		if mc != nil {
+			mc.m = m
+		}
+		return m, nil
+	}
 	rec, payload, err := s.readRecord(ctx, info.loc, info.Key, info.Version, flagManifest, nil)
 	if err != nil {
 		return nil, err
@@ -147,6 +166,7 @@ func (s *Store) manifestOf(ctx context.Context, info Info) (*manifest, error) {
 	if mc != nil {
 		mc.m = &m
 	}
+	s.manifests.put(&info, &m)
 	return &m, nil
 }
 

@@ -195,6 +195,14 @@ func FuzzDecodeManifest(f *testing.F) {
 		{loc: location{2, 8192, 120}, crc: 3, part: 1, raw: 20, start: 130, index: 1},
 	}}
 	f.Add(composed.encodeComposed(nil))
+	// Format 3: sub-block CRCs of the first chunk (two full sub-blocks and
+	// a short one), none for the second (stored compressed).
+	raw := bytes.Repeat([]byte("sub-block "), 1000) // 10000 bytes
+	subs, crc := subBlockCRCs(nil, raw[:9000], 4096)
+	withSubs := manifest{chunkSize: 9000, totalSize: 10000, subSize: 4096}
+	withSubs.addChunk(location{1, 0, 9100}, crc, subs)
+	withSubs.addChunk(location{1, 12288, 600}, crc32c(raw[9000:]), nil)
+	f.Add(withSubs.encode(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeManifest(b)
 		if err != nil {
@@ -203,7 +211,8 @@ func FuzzDecodeManifest(f *testing.F) {
 		// Varints may be non-canonical; the decoded value must survive a
 		// round trip.
 		m2, err := decodeManifest(m.encodeAny(nil))
-		if err != nil || m2.chunkSize != m.chunkSize || m2.totalSize != m.totalSize || !slices.Equal(m2.chunks, m.chunks) || !slices.Equal(m2.parts, m.parts) {
+		if err != nil || m2.chunkSize != m.chunkSize || m2.totalSize != m.totalSize || !slices.Equal(m2.chunks, m.chunks) || !slices.Equal(m2.parts, m.parts) ||
+			m2.subSize != m.subSize || !slices.Equal(m2.subs, m.subs) {
 			t.Fatalf("re-encoded manifest differs: %v", err)
 		}
 	})

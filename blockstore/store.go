@@ -44,6 +44,9 @@ type Store struct {
 
 	stats storeCounters
 
+	// manifests caches decoded manifests (manifestcache.go).
+	manifests *manifestLRU
+
 	compaction compactState // compact.go
 
 	// check is set only in a Store that Check builds: scans report to it
@@ -93,6 +96,15 @@ type Stats struct {
 	VolumeUsage []VolumeUsage
 	DiskUsage   []DiskUsage
 	Compaction  CompactStats
+	// ManifestCache is the cache of decoded manifests (Options.ManifestCacheBytes).
+	ManifestCache ManifestCacheStats
+}
+
+// ManifestCacheStats describe the cache of decoded manifests.
+type ManifestCacheStats struct {
+	Items        int
+	Bytes        int64
+	Hits, Misses uint64
 }
 
 // Open opens (or creates) a store and runs recovery: every volume is
@@ -103,9 +115,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		opts:    opts,
-		log:     opts.Logger,
-		volumes: make(map[uint32]*volume),
+		opts:      opts,
+		log:       opts.Logger,
+		volumes:   make(map[uint32]*volume),
+		manifests: newManifestLRU(opts.ManifestCacheBytes),
 	}
 	s.clock.now = opts.Now
 	for i, dir := range opts.DataDirs {
@@ -126,6 +139,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s.index = ix
 	ix.clock = s.clock.current
+	ix.manifests = s.manifests
 	if err := s.checkIdentities(); err != nil {
 		s.releaseDirs()
 		return nil, errors.Join(err, ix.close())
@@ -389,7 +403,10 @@ func (s *Store) Stats() Stats {
 		queuePeak = max(queuePeak, peak)
 	}
 	volumeUsage, diskUsage := s.usage()
+	var mcs ManifestCacheStats
+	mcs.Items, mcs.Bytes, mcs.Hits, mcs.Misses = s.manifests.state()
 	return Stats{
+		ManifestCache:   mcs,
 		VolumeUsage:     volumeUsage,
 		DiskUsage:       diskUsage,
 		Compaction:      s.compactStats(),
