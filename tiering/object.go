@@ -51,7 +51,7 @@ func (o *Object) ReadAt(p []byte, off int64) (int, error) {
 		if pos >= o.info.Size {
 			break
 		}
-		b, bOff, err := o.bytesAt(pos)
+		b, bOff, err := o.bytesAt(pos, int64(len(p)-n))
 		if err != nil {
 			return n, err
 		}
@@ -63,8 +63,9 @@ func (o *Object) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// bytesAt returns a buffer holding pos, fetching its segment if needed.
-func (o *Object) bytesAt(pos int64) ([]byte, int64, error) {
+// bytesAt returns a buffer holding pos, fetching its segment if needed (or
+// only the want bytes there: rangeread.go).
+func (o *Object) bytesAt(pos, want int64) ([]byte, int64, error) {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -77,11 +78,12 @@ func (o *Object) bytesAt(pos int64) ([]byte, int64, error) {
 	}
 	first := !o.read
 	o.read = true
+	seq := o.buf != nil && pos == o.bufOff+int64(len(o.buf))
 	o.mu.Unlock()
 	if first && o.s.ssd != nil {
 		o.s.adm.recordAccess(objectHash(o.info.Key, o.info.Version, o.info.Checksum), o.info.Size)
 	}
-	data, off, tier, err := o.s.fetch(o.ctx, o.info, o.lay, int(pos/o.lay.seg))
+	data, off, tier, err := o.s.rangeOrFetch(o.ctx, o.info, o.lay, pos, want, seq)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if tier.rank() > o.tier.rank() {
