@@ -780,7 +780,7 @@ func (s *Store) switchMoves(vol uint32, moves []move) (lost int, err error) {
 	var live liveDelta
 	started := time.Now()
 	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
-	err = ix.db.Update(func(tx *bolt.Tx) error {
+	err = ix.update(func(tx *bolt.Tx) error {
 		live, lost = liveDelta{}, 0
 		kb := tx.Bucket(bucketKeys)
 		kb.FillPercent = 0.9
@@ -857,7 +857,7 @@ func commitExpire(kb *bolt.Bucket, key []byte, e *indexEntry, live liveDelta) er
 func (s *Store) removeVolume(v *volume) error {
 	ix := s.index
 	end := v.end.Load()
-	err := ix.db.Update(func(tx *bolt.Tx) error {
+	err := ix.update(func(tx *bolt.Tx) error {
 		r := volumeRecord{state: volCompacted, watermark: end, end: end}
 		if err := tx.Bucket(bucketVolumes).Put(volumeKey(v.id), r.encode()); err != nil {
 			return err

@@ -31,7 +31,7 @@ func (ix *index) rebuildMarked() (marked bool, err error) {
 
 // markRebuild sets or clears the rebuild marker (a synced bbolt commit).
 func (ix *index) markRebuild(on bool) error {
-	return ix.db.Update(func(tx *bolt.Tx) error {
+	return ix.update(func(tx *bolt.Tx) error {
 		if on {
 			return tx.Bucket(bucketMeta).Put(metaRebuilding, []byte{1})
 		}
@@ -194,7 +194,7 @@ func (ix *index) loadDisks() (nodeID string, disks map[string]string, err error)
 
 // storeDisks records the node id and adds or updates the given disks.
 func (ix *index) storeDisks(nodeID string, disks map[string]string) error {
-	return ix.db.Update(func(tx *bolt.Tx) error {
+	return ix.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketMeta).Put(metaNodeID, []byte(nodeID)); err != nil {
 			return err
 		}

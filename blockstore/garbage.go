@@ -218,7 +218,7 @@ func (ix *index) loadGarbage(fresh bool) error {
 	ix.garbage.live = map[uint32]int64{}
 	ix.garbage.gone = map[uint32]bool{}
 	if fresh {
-		if err := ix.db.Update(func(tx *bolt.Tx) error {
+		if err := ix.update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put(metaShadows, []byte{1})
 		}); err != nil {
 			return err
@@ -259,7 +259,7 @@ func (ix *index) loadGarbage(fresh bool) error {
 	if err != nil || !counted || fresh {
 		return err
 	}
-	err = ix.db.Update(func(tx *bolt.Tx) error { return putLive(tx, liveDelta(ix.garbage.live)) })
+	err = ix.update(func(tx *bolt.Tx) error { return putLive(tx, liveDelta(ix.garbage.live)) })
 	if err != nil {
 		// Read-only disk: the counts are right in memory; the next Open
 		// counts again.

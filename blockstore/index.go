@@ -115,7 +115,9 @@ type index struct {
 	// manifests is the store's manifest cache: apply drops the item of
 	// every key it changes (nil: none).
 	manifests *manifestLRU
-	lock      io.Closer // the index directory's lock; nil when a data dir's covers it
+	// snaps is the read transaction lookups share (snapshot.go).
+	snaps lookupSnaps
+	lock  io.Closer // the index directory's lock; nil when a data dir's covers it
 
 	// mu guards the fields below. Lookups (every Get and Stat) only read
 	// pending, so they share it rather than queue on each other.
@@ -396,6 +398,19 @@ func (ix *index) lookup(key string) (indexEntry, bool, error) {
 			return indexEntry{}, false, nil
 		}
 		return e, true, nil
+	}
+	// Only after pending missed (see snapshot.go).
+	if sn := ix.snaps.acquire(); sn != nil {
+		var err error
+		if v := sn.keys.Get([]byte(key)); v != nil {
+			e, err = decodeEntry(v)
+			ok = err == nil
+		}
+		sn.release()
+		if err != nil {
+			return indexEntry{}, false, fmt.Errorf("blockstore: index lookup: %w", err)
+		}
+		return e, ok, nil
 	}
 	err := ix.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketKeys).Get([]byte(key))
@@ -694,7 +709,7 @@ func (ix *index) commit(batch []indexOp) error {
 	defer func() { ix.commitTime.Add(int64(time.Since(started))) }()
 	var liveKeys, liveBytes int64 // after this batch; only the indexer commits
 	var live liveDelta
-	err := ix.db.Update(func(tx *bolt.Tx) error {
+	err := ix.update(func(tx *bolt.Tx) error {
 		live = liveDelta{}
 		if fault := ix.commitFault.Load(); fault != nil {
 			return *fault
@@ -892,7 +907,7 @@ func (ix *index) putClockCeiling(v uint64) error {
 	if broken := ix.broken.Load(); broken != nil {
 		return fmt.Errorf("blockstore: clock ceiling: index broken: %w", *broken)
 	}
-	err := ix.db.Update(func(tx *bolt.Tx) error {
+	err := ix.update(func(tx *bolt.Tx) error {
 		mb := tx.Bucket(bucketMeta)
 		if cur := mb.Get(metaClockCeiling); len(cur) == 8 {
 			v = max(v, binary.BigEndian.Uint64(cur))
@@ -949,7 +964,7 @@ func (ix *index) close() error {
 		// every page, seconds for tens of millions of keys. After a crash
 		// it still does. A broken index gets no more writes.
 		ix.db.NoFreelistSync = false
-		err = ix.db.Update(func(tx *bolt.Tx) error {
+		err = ix.update(func(tx *bolt.Tx) error {
 			mb := tx.Bucket(bucketMeta)
 			if err := putMaxVersion(mb, ix.clockStamp(0)); err != nil {
 				return err
@@ -957,6 +972,7 @@ func (ix *index) close() error {
 			return mb.Put(metaCleanClose, []byte{1})
 		})
 	}
+	ix.snaps.close()
 	err = errors.Join(err, ix.db.Close())
 	if ix.lock != nil {
 		ix.lock.Close()

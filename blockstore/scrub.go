@@ -601,7 +601,7 @@ func (r *scrubRun) save(p scrubProgress) error {
 		return nil
 	}
 	r.saved = r.rep.Bytes
-	err := s.index.db.Update(func(tx *bolt.Tx) error {
+	err := s.index.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketScrub)
 		if err != nil {
 			return err
