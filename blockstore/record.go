@@ -75,7 +75,17 @@ type record struct {
 	contentType []byte
 	ext         []byte // the extension block (format 2), nil otherwise
 	payload     []byte // as stored (possibly compressed)
+	// payloadCRC is the CRC32C of payload when decodeRecord computed it
+	// (hasPayloadCRC): a large uncompressed payload is hashed once for
+	// both the body and the content checksum.
+	payloadCRC    uint32
+	hasPayloadCRC bool
 }
+
+// onePassMin is the payload size from which decodeRecord hashes an
+// uncompressed payload once and combines (crc.go) that CRC into the body
+// checksum: the combine costs about what hashing 16 KiB does.
+const onePassMin = 64 << 10
 
 // recordLen is the encoded length of a record, without alignment padding.
 func (h *recordHeader) recordLen() int {
@@ -272,10 +282,18 @@ func decodeRecord(b []byte) (record, headerState, error) {
 		return record{}, headerBad, fmt.Errorf("%w: record of %d bytes truncated to %d", ErrCorrupt, n, len(b))
 	}
 	body := b[recordHeaderLen : n-recordTrailerLen]
-	if got, want := crc32c(body), binary.LittleEndian.Uint32(b[n-recordTrailerLen:]); got != want {
+	r := record{recordHeader: h}
+	var got uint32
+	if h.codec == codecNone && h.payloadLen >= onePassMin {
+		at := h.keyLen + h.attrLen()
+		r.payloadCRC, r.hasPayloadCRC = crc32c(body[at:]), true
+		got = crc32cCombine(crc32c(body[:at]), r.payloadCRC, int64(h.payloadLen))
+	} else {
+		got = crc32c(body)
+	}
+	if want := binary.LittleEndian.Uint32(b[n-recordTrailerLen:]); got != want {
 		return record{}, headerBad, fmt.Errorf("%w: body checksum %#08x, want %#08x", ErrCorrupt, got, want)
 	}
-	r := record{recordHeader: h}
 	r.key = body[:h.keyLen]
 	attr := body[h.keyLen : h.keyLen+h.attrLen()]
 	r.payload = body[h.keyLen+h.attrLen():]
@@ -353,7 +371,11 @@ func (r *record) appendContent(dst []byte, alias bool) ([]byte, error) {
 		return nil, fmt.Errorf("%w: raw length %d, want %d", ErrCorrupt, len(raw), r.rawLen)
 	}
 	if r.flags&flagManifest == 0 {
-		if got := crc32c(raw); got != r.contentCRC {
+		got := r.payloadCRC
+		if !r.hasPayloadCRC || r.codec != codecNone {
+			got = crc32c(raw)
+		}
+		if got != r.contentCRC {
 			return nil, fmt.Errorf("%w: content checksum %#08x, want %#08x", ErrCorrupt, got, r.contentCRC)
 		}
 	}
