@@ -8,7 +8,8 @@
 // Open runs recovery and returns a Store. Put streams a blob and returns
 // once it is durable (fdatasync returned) and readable. Get reads a blob of
 // up to one chunk with exactly one device read; NewReader and ReadChunk read
-// only the chunks a range touches. Delete appends a tombstone. List walks
+// only the chunks a range touches, and ReadRange only the 64 KiB sub-blocks
+// of a chunk it touches (see Ranged reads). Delete appends a tombstone. List walks
 // keys in order. Writes carry a version stamp (a hybrid logical clock);
 // the highest version of a key wins, whatever order writes arrive in. A
 // Delete with a version writes its tombstone whenever that version is newer
@@ -116,6 +117,34 @@
 // UTF-8 values without control characters, at most MaxMetaPairs names and
 // MaxMetaBytes of names and values); ErrInvalidArgument otherwise. The
 // MD5 is computed while the content streams, chunk by chunk.
+//
+// Manifests come in three formats (manifest.go): 1, the chunk locations
+// and CRCs; 2, a composed blob's records; 3, format 1 plus a CRC32C of
+// every 64 KiB sub-block of each chunk stored raw (a compressed chunk has
+// none), written by Put whenever the chunk size exceeds 64 KiB. The
+// sub-block CRCs combine to the chunk's CRC (the decoder checks it), and
+// the chunk record is unchanged, so whole-chunk reads verify exactly as
+// before. Formats 1 and 2 read unchanged (testdata/oldformat holds a
+// volume written before format 3).
+//
+// # Ranged reads
+//
+// ReadRange(info, off, n) reads [off, off+n) of one version. For each
+// chunk whose manifest has sub-block CRCs it issues one aligned device
+// read of the sub-blocks covering the range (a 4 KiB range inside one
+// sub-block: at most 72 KiB) and verifies each sub-block before a byte is
+// returned; any other chunk is read whole and verified as ReadChunk does.
+// A damaged sub-block answers ErrCorrupt (counted in Stats.Corruptions)
+// and the other sub-blocks stay readable.
+//
+// Decoded manifests are cached (Options.ManifestCacheBytes, 8 MiB by
+// default; about 70 KiB for a 1 GiB blob), least recently used first out,
+// per key and only for the exact version, checksum and manifest location
+// asked for: an Info from a fresh Stat finds it, so a handler reads a
+// large blob's manifest once, not per request. Writes, deletes and drops
+// of the key (in the pending index's update) and compaction's rewrite of
+// the manifest drop the item; Stats.ManifestCache counts items, bytes,
+// hits and misses.
 //
 // # Compose
 //
@@ -255,6 +284,13 @@
 // The same transactions keep the number of live keys and their bytes
 // (Stats.LiveKeys, LiveBytes: the HDD tier's items and bytes on /metrics);
 // an index without them counts them at Open.
+//
+// Lookups that miss pending read bbolt through one shared read
+// transaction (snapshot.go) rather than one each: every bbolt write
+// retires it before its transaction and publishes a new one after the
+// commit, before the indexer drops the committed entries from pending, so
+// a lookup never sees bbolt older than what pending stopped holding; while
+// a write runs, lookups open their own transactions as before.
 //
 // # Scrub
 //
@@ -467,6 +503,11 @@
 //   - bbolt can panic on some damaged files after Open; Open itself turns
 //     an unreadable file into a rebuild.
 //   - Get of a chunked blob holds the whole blob in memory; use NewReader.
+//   - Only chunks of blobs written with format 3 manifests, stored
+//     uncompressed, have sub-block CRCs. A single-record blob (up to the
+//     chunk size), a compressed chunk, a composed blob and a blob written
+//     before format 3 are read a whole record at a time by ReadRange; a
+//     range that crosses a sub-block boundary reads both sub-blocks.
 //   - bbolt with uniformly random keys rewrites most leaf pages in every
 //     transaction: at 10 million keys the index takes about 20-50 thousand
 //     new keys per second on one disk, and writers are throttled to that.

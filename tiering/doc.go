@@ -14,6 +14,15 @@
 // one chunk are coalesced into one backend read. Every read reports its
 // tier (Object.Tier) and the counters are in Stats.
 //
+// A small read of a chunked blob that no cache holds (under 1/32 of its
+// segment, and not continuing the Object's previous read: an HTTP Range of
+// a few KiB) is a ranged miss (rangeread.go): the backend reads and
+// verifies only the bytes asked for (blockstore.Store.ReadRange, one read
+// of the 64 KiB sub-blocks covering them) instead of the whole 8 MiB
+// chunk, and nothing is offered to the caches. A read that continues the
+// previous one fetches whole segments as before, so a stream that starts
+// with a small read pays one small read more.
+//
 // Put passes PutOptions (Meta, WantMD5) to the backend and Stat returns
 // its Info (Meta, MD5) unchanged. Compose composes in the backend without
 // copying (blockstore.Store.Compose) and drops the cached items of the
