@@ -26,6 +26,16 @@ func rangeOptions(t *testing.T) (Options, *memfs.FS) {
 	return opts, mfs
 }
 
+// rangeStore opens a store with rangeOptions holding "big", n random bytes
+// from seed; it is closed when the test ends.
+func rangeStore(t *testing.T, seed uint64, n int) (*Store, Options, *memfs.FS, []byte, Info) {
+	opts, mfs := rangeOptions(t)
+	s := mustOpen(t, opts)
+	t.Cleanup(func() { s.Close() })
+	data := randBytes(rand.New(rand.NewPCG(seed, seed+1)), n)
+	return s, opts, mfs, data, put(t, s, "big", data)
+}
+
 // readCounts is the data disk's foreground reads so far: operations and bytes.
 func readCounts(s *Store) (ops, bytes uint64) {
 	c := s.Devices()[0].Classes[ioengine.ClassRead]
@@ -33,12 +43,8 @@ func readCounts(s *Store) (ops, bytes uint64) {
 }
 
 func TestReadRange(t *testing.T) {
-	opts, _ := rangeOptions(t)
-	s := mustOpen(t, opts)
-	defer s.Close()
+	s, opts, _, data, info := rangeStore(t, 1, 3<<20+5000) // 4 chunks, the last short
 	ctx := context.Background()
-	data := randBytes(rand.New(rand.NewPCG(1, 2)), 3<<20+5000) // 4 chunks, the last short
-	info := put(t, s, "big", data)
 	sub := int64(subBlockSize)
 	chunk := opts.ChunkSize
 	cases := []struct {
@@ -163,12 +169,8 @@ func TestReadRangeFallbacks(t *testing.T) {
 // ranges that read it with ErrCorrupt (no bytes), while ranges of the other
 // sub-blocks still verify; whole-chunk reads verify everything.
 func TestReadRangeCorruptSubBlock(t *testing.T) {
-	opts, mfs := rangeOptions(t)
-	s := mustOpen(t, opts)
-	defer s.Close()
+	s, opts, mfs, data, info := rangeStore(t, 5, 2<<20)
 	ctx := context.Background()
-	data := randBytes(rand.New(rand.NewPCG(5, 6)), 2<<20)
-	info := put(t, s, "big", data)
 	m, err := s.manifestOf(ctx, info)
 	if err != nil {
 		t.Fatal(err)
@@ -203,12 +205,8 @@ func TestReadRangeCorruptSubBlock(t *testing.T) {
 // Stat+read rounds, and an overwrite, delete or compaction's move drops
 // the cached one.
 func TestManifestCache(t *testing.T) {
-	opts, _ := rangeOptions(t)
-	s := mustOpen(t, opts)
-	defer s.Close()
+	s, _, _, data, _ := rangeStore(t, 7, 3<<20)
 	ctx := context.Background()
-	data := randBytes(rand.New(rand.NewPCG(7, 8)), 3<<20)
-	put(t, s, "big", data)
 	read := func() uint64 {
 		t.Helper()
 		info, err := s.Stat(ctx, "big")
@@ -394,12 +392,8 @@ func untarGz(t *testing.T, src, dst string) {
 // with its sub-block CRCs and new chunk locations, and drops the cached
 // manifest, so ranged reads after it read the moved chunks.
 func TestReadRangeAfterCompaction(t *testing.T) {
-	opts, _ := rangeOptions(t)
-	s := mustOpen(t, opts)
-	defer s.Close()
+	s, _, _, data, _ := rangeStore(t, 13, 5<<19) // 2.5 chunks
 	ctx := context.Background()
-	data := randBytes(rand.New(rand.NewPCG(13, 14)), 5<<19) // 2.5 chunks
-	put(t, s, "big", data)
 	filler := randBytes(rand.New(rand.NewPCG(15, 16)), 256<<10)
 	for range 100 { // overwritten: the volumes are garbage but for "big"
 		put(t, s, "filler", filler)
