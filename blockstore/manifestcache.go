@@ -2,6 +2,7 @@ package blockstore
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -24,6 +25,9 @@ type manifestLRU struct {
 	used  int64
 	items map[string]*manifestItem
 	lru   manifestItem // sentinel: lru.next is the most recent
+	// n is len(items), readable without mu: drop, called for every
+	// write, costs one atomic load while the cache holds nothing.
+	n atomic.Int64
 
 	hits, misses uint64
 }
@@ -95,6 +99,7 @@ func (c *manifestLRU) put(info *Info, m *manifest) {
 	}
 	it := &manifestItem{key: info.Key, version: info.Version, checksum: info.Checksum, loc: info.loc, m: m, cost: cost}
 	c.items[info.Key] = it
+	c.n.Add(1)
 	c.pushFront(it)
 	c.used += cost
 	for c.used > c.limit {
@@ -104,7 +109,7 @@ func (c *manifestLRU) put(info *Info, m *manifest) {
 
 // drop forgets key's item, if any.
 func (c *manifestLRU) drop(key string) {
-	if c == nil {
+	if c == nil || c.n.Load() == 0 {
 		return
 	}
 	c.mu.Lock()
@@ -127,6 +132,7 @@ func (c *manifestLRU) state() (items int, bytes int64, hits, misses uint64) {
 func (c *manifestLRU) remove(it *manifestItem) {
 	c.unlink(it)
 	delete(c.items, it.key)
+	c.n.Add(-1)
 	c.used -= it.cost
 }
 
