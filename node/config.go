@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"strata/blockstore"
+	"strata/tiering"
 )
 
 // DefaultDataDir is where `strata serve` keeps every tier when nothing else is said.
@@ -68,6 +69,12 @@ type Config struct {
 	RAMCacheSize ByteSize `toml:"ram_cache_size"`
 	// SSDCacheSize bounds the SSD cache; 0 turns it off. Default 1GiB.
 	SSDCacheSize ByteSize `toml:"ssd_cache_size"`
+	// SSDRebuildTime bounds the rebuild of the SSD cache's index from its
+	// regions at a start after a crash (no saved index): the newest
+	// regions are scanned first, and what is not reached in time starts
+	// cold. "0s" turns the rebuild off (a crash always starts the SSD
+	// cache cold). Default 30s.
+	SSDRebuildTime time.Duration `toml:"ssd_rebuild_time"`
 	// MaxBlobSize is the largest blob accepted. Default 5GiB.
 	MaxBlobSize ByteSize `toml:"max_blob_size"`
 	// ChunkSize: blobs above it are stored as chunks plus a manifest. Default 8MiB.
@@ -213,6 +220,7 @@ func DefaultConfig(dataRoot string) Config {
 		AdminListen:     DefaultAdminListen,
 		RAMCacheSize:    256 << 20,
 		SSDCacheSize:    1 << 30,
+		SSDRebuildTime:  tiering.DefaultSSDRebuildTime,
 		MaxBlobSize:     5 << 30,
 		ChunkSize:       8 << 20,
 		VolumeSize:      4 << 30,
@@ -261,6 +269,18 @@ func (c Config) ApplyCompactOptions(o *blockstore.Options) {
 	o.CompactInterval = c.CompactInterval
 	o.CompactThreshold = c.CompactThreshold
 	o.CompactBytesPerSec = int64(c.CompactRate)
+}
+
+// ApplyCacheOptions sets the cache settings in o: the RAM and SSD cache
+// sizes and the SSD rebuild bound (ssd_rebuild_time "0s" is
+// tiering's negative SSDRebuildTime, no rebuild).
+func (c Config) ApplyCacheOptions(o *tiering.Options) {
+	o.RAMCacheBytes = int64(c.RAMCacheSize)
+	o.SSDCacheBytes = int64(c.SSDCacheSize)
+	o.SSDRebuildTime = c.SSDRebuildTime
+	if c.SSDRebuildTime == 0 {
+		o.SSDRebuildTime = -1
+	}
 }
 
 // ApplyDiskOptions sets the scrub and failed-disk settings in o.
@@ -415,6 +435,9 @@ func (c Config) Validate() error {
 		if v < 0 {
 			bad("%s is negative", name)
 		}
+	}
+	if c.SSDRebuildTime < 0 {
+		bad("ssd_rebuild_time %v is negative (\"0s\" turns the rebuild off)", c.SSDRebuildTime)
 	}
 	switch {
 	case c.ScrubInterval < 0:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"strata/blockstore"
+	"strata/tiering"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -31,6 +32,43 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults %v, want %v", got, want)
+	}
+}
+
+// The cache settings reach the tiering options: ssd_rebuild_time from a
+// config file, its default, and "0s" as no rebuild.
+func TestApplyCacheOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "strata.toml")
+	for _, tc := range []struct {
+		text    string
+		want    time.Duration // tiering.Options.SSDRebuildTime
+		invalid bool
+	}{
+		{``, tiering.DefaultSSDRebuildTime, false},
+		{`ssd_rebuild_time = "2m"`, 2 * time.Minute, false},
+		{`ssd_rebuild_time = "0s"`, -1, false},
+		{`ssd_rebuild_time = "-5s"`, 0, true},
+	} {
+		text := "ram_cache_size = \"8MiB\"\nssd_cache_size = \"64MiB\"\n" + tc.text + "\n"
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(path)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.text, err)
+		}
+		if err := c.Validate(); (err != nil) != tc.invalid {
+			t.Errorf("%q: Validate %v, want invalid=%v", tc.text, err, tc.invalid)
+			continue
+		}
+		if tc.invalid {
+			continue
+		}
+		var o tiering.Options
+		c.ApplyCacheOptions(&o)
+		if o.SSDRebuildTime != tc.want || o.RAMCacheBytes != 8<<20 || o.SSDCacheBytes != 64<<20 {
+			t.Errorf("%q: options rebuild %v, RAM %d, SSD %d; want rebuild %v, 8 MiB, 64 MiB", tc.text, o.SSDRebuildTime, o.RAMCacheBytes, o.SSDCacheBytes, tc.want)
+		}
 	}
 }
 

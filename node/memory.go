@@ -40,11 +40,11 @@ type MemoryBudget struct {
 // MemoryBudget computes the budget of c; `strata serve` sets the Go memory
 // limit to its Total unless memory_limit or GOMEMLIMIT says otherwise.
 func (c Config) MemoryBudget() MemoryBudget {
+	var caches tiering.Options
+	c.ApplyCacheOptions(&caches)
+	caches.RAMCacheBytes, caches.SSDCacheBytes = max(caches.RAMCacheBytes, 0), max(caches.SSDCacheBytes, 0)
 	b := MemoryBudget{
-		Caches: tiering.Options{
-			RAMCacheBytes: int64(max(c.RAMCacheSize, 0)),
-			SSDCacheBytes: int64(max(c.SSDCacheSize, 0)),
-		}.MemoryBytes(),
+		Caches:      caches.MemoryBytes(),
 		Requests:    int64(max(c.Limits.MaxUploads, 0)+max(c.Limits.MaxReads, 0)) * requestChunks * int64(max(c.ChunkSize, 0)),
 		Connections: int64(c.maxOpenConnections()) * connectionBytes,
 		Disks:       int64(len(c.HDDDirs)) * diskBatches * blockstore.DefaultMaxBatchBytes,

@@ -28,10 +28,23 @@ const (
 //     against victims). One-hit wonders never cost an SSD write once the
 //     SSD is full; until it first evicts (victims == 0), every offer is
 //     admitted, since free flash displaces nothing.
-//   - Aging by traffic: the sketch halves after sketchWindow bytes read
-//     (sketchWindowTurnovers times the cache bytes in the Store), so how
-//     long popularity is remembered follows how fast the caches turn
-//     over, not how many items they hold.
+//   - Aging by the SSD's eviction age: the sketch halves after a window of
+//     bytes read. Until the SSD first evicts it is sketchWindowTurnovers
+//     times the cache bytes; from then on it is the SSD's eviction age,
+//     the traffic during which an item stays on the SSD, measured by
+//     Little's law (SSD bytes over the bytes written to it per byte read,
+//     a moving average over epochs of a quarter of the cache bytes read),
+//     within [1, 32] times the cache bytes. "Read twice within the
+//     window" then means "reused within the time the SSD would keep it",
+//     which is when a copy on flash would have been hit; a selective
+//     policy keeps items longer and so remembers longer, a loose one
+//     forgets sooner. It follows the workload rather than a tuned
+//     constant: a fixed window that did well at one cache size did badly
+//     at another (docs/sim.md).
+//   - Reinsertion: an item found in a region being reclaimed is rewritten
+//     only if it was read while resident and is still as frequent as
+//     admission asks (minFreq): a single hit long ago does not buy another
+//     turn on flash.
 //   - Write budget: token buckets in bytes/s and bytes/day.
 //
 // Safe for concurrent use.
@@ -49,12 +62,19 @@ type admissionPolicy struct {
 	victimFreq float64
 	victims    int64 // items the SSD has evicted so far
 	halvings   int64
+
+	// The eviction-age window (see above).
+	ssdBytes, cacheBytes    int64
+	epochRead, epochWritten int64   // bytes read and written to the SSD in this epoch
+	writeRate               float64 // moving average of bytes written per byte read (0: none yet)
 }
 
 type admissionConfig struct {
 	sketchWidth  int           // counters per row; about the number of items the caches hold
 	sketchWindow int64         // bytes of traffic between halvings (0: 10 x width x 64 KiB)
 	sketchPeriod time.Duration // halve at least this often (0: never by time)
+	ssdBytes     int64         // the SSD cache's bytes, for its eviction age
+	cacheBytes   int64         // RAM and SSD cache bytes together
 	maxObject    int64
 	minFreq      uint8
 	bytesPerSec  int64
@@ -65,9 +85,21 @@ type admissionConfig struct {
 }
 
 // sketchWindowTurnovers is the admission sketch's window in turnovers of
-// the caches: it halves after traffic of that many times the RAM and SSD
-// cache bytes together.
+// the caches until the SSD first evicts (its eviction age is unknown until
+// then): it halves after traffic of that many times the RAM and SSD cache
+// bytes together.
 const sketchWindowTurnovers = 4
+
+// Bounds of the eviction-age window, in cache bytes: at least one turnover
+// (the caches hold at most that much), and at most maxWindowTurnovers, so
+// an SSD that admits almost nothing still forgets.
+const (
+	minWindowTurnovers = 1
+	maxWindowTurnovers = 32
+	// writeRateWeight is the weight of the newest epoch in the moving
+	// average of the SSD write rate.
+	writeRateWeight = 0.25
+)
 
 // admissionConfigFor is the admission the Store runs with options o (with
 // defaults applied), and so the one the simulator replays.
@@ -76,6 +108,8 @@ func admissionConfigFor(o Options) admissionConfig {
 		sketchWidth:  sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes),
 		sketchWindow: sketchWindowTurnovers * (max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0)),
 		sketchPeriod: o.AdmitWindow,
+		ssdBytes:     max(o.SSDCacheBytes, 0),
+		cacheBytes:   max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0),
 		maxObject:    o.SSDMaxItemBytes,
 		bytesPerSec:  o.SSDWriteBytesPerSec,
 		bytesPerDay:  o.SSDWriteBytesPerDay,
@@ -99,6 +133,7 @@ func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
 		minFreq:   c.minFreq,
 		admitAll:  c.admitAll,
 		now:       c.now,
+		ssdBytes:  c.ssdBytes, cacheBytes: c.cacheBytes,
 	}
 }
 
@@ -107,7 +142,33 @@ func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
 func (a *admissionPolicy) recordAccess(h uint64, n int64) {
 	a.mu.Lock()
 	a.sketch.add(h, n, a.now())
+	a.epochRead += max(n, 1)
+	if a.cacheBytes > 0 && a.epochRead >= max(a.cacheBytes/4, 1) {
+		a.endEpoch()
+	}
 	a.mu.Unlock()
+}
+
+// endEpoch folds the epoch's SSD write rate into the moving average and
+// sets the sketch's window to the SSD's eviction age it implies. Before
+// the SSD has evicted anything it is not full, and its eviction age says
+// nothing: the window stays as it was.
+func (a *admissionPolicy) endEpoch() {
+	if a.victims > 0 && a.ssdBytes > 0 && !a.admitAll {
+		r := float64(a.epochWritten) / float64(a.epochRead)
+		if a.writeRate == 0 {
+			a.writeRate = r
+		} else {
+			a.writeRate += writeRateWeight * (r - a.writeRate)
+		}
+		lo, hi := minWindowTurnovers*float64(a.cacheBytes), maxWindowTurnovers*float64(a.cacheBytes)
+		age := hi
+		if a.writeRate > 0 {
+			age = min(max(float64(a.ssdBytes)/a.writeRate, lo), hi)
+		}
+		a.sketch.window = int64(age)
+	}
+	a.epochRead, a.epochWritten = 0, 0
 }
 
 // decide answers an offer of an item of the object whose objectHash is
@@ -130,22 +191,25 @@ func (a *admissionPolicy) decide(obj uint64, objSize, footprint int64) admitVerd
 		return rejectBudget
 	}
 	a.budget.take(footprint)
+	a.epochWritten += footprint
 	return admitYes
 }
 
 // keepOnReclaim decides whether an item of object obj, found in a region
-// being reclaimed, is rewritten: only if it was read while resident (hit).
+// being reclaimed, is rewritten: only if it was read while resident (hit)
+// and its object is still read at least minFreq times in the window.
 // Otherwise it is a victim, and its popularity feeds victimFreq, a running
 // median (frugal streaming estimate) of the sketch estimates of victims.
 func (a *admissionPolicy) keepOnReclaim(obj uint64, hit bool) bool {
-	if hit {
-		return true
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.syncHalvings()
+	e := a.sketch.estimate(obj)
+	if hit && (a.admitAll || e >= a.minFreq) {
+		return true
+	}
 	a.victims++
-	est := float64(a.sketch.estimate(obj))
+	est := float64(e)
 	const step = 1.0 / 16
 	if est > a.victimFreq {
 		a.victimFreq += step
@@ -171,6 +235,7 @@ func (a *admissionPolicy) allowRewrite(footprint int64) bool {
 		return false
 	}
 	a.budget.take(footprint)
+	a.epochWritten += footprint
 	return true
 }
 

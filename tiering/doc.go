@@ -40,10 +40,13 @@
 // (count-min sketch with aging; TinyLFU's test against the victim), only
 // for objects up to SSDMaxItemBytes (4 MiB), and within a write budget
 // (bytes/s and bytes/day). "Recently" is traffic, not items held: the
-// sketch halves after reads of 4x the RAM and SSD cache bytes (or every
-// AdmitWindow), so a large cache ages as fast as its contents turn over.
-// Until the SSD first evicts, every offer is admitted: free flash costs no
-// hit. Offers are queued without blocking and dropped
+// sketch halves after a window of bytes read (or every AdmitWindow), and
+// the window is the SSD's eviction age, the traffic an item stays on the
+// SSD for (SSD bytes over bytes written per byte read, a moving average;
+// 1 to 32 times the RAM and SSD cache bytes; 4 times until the SSD first
+// evicts), so "read twice recently" means "reused within the time the SSD
+// would keep it", at any cache size and write budget. Until the SSD first
+// evicts, every offer is admitted: free flash costs no hit. Offers are queued without blocking and dropped
 // when the SSD writer lags: a GET or PUT never waits for the SSD.
 //
 // The SSD cache is one preallocated file cut into regions (16 MiB), in the
@@ -53,7 +56,8 @@
 // and fdatasynced, and regions are reclaimed oldest first; an item takes
 // its header, key and payload rounded up to 128 bytes (a 4 KiB object with
 // a 40-byte key, 4224 bytes), read back in one aligned read;
-// items read while resident are reinserted, items RAM holds are dropped
+// items read while resident whose object is still read twice in the
+// admission window are reinserted, items RAM holds are dropped
 // (RAM offers them again when it evicts them). Every item on flash carries its
 // full key and a CRC32C, verified on every read: a mismatch is a miss. The
 // SSD holds clean copies only, so losing it loses warmth, not data. The

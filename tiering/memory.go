@@ -1,5 +1,7 @@
 package tiering
 
+import "unsafe"
+
 // ssdIndexBytesPerItem is the SSD index's worst cost per item (a 12-byte
 // slot at 76% fill, with its directory and shard headers);
 // ssdIndexItemBytes is the smallest average item
@@ -8,25 +10,32 @@ package tiering
 const (
 	ssdIndexBytesPerItem = 16
 	ssdIndexItemBytes    = 4 << 10
+	// ssdIndexResizeBytes is what a resize holds on top: the index grows,
+	// shrinks, splits and merges one shard at a time, so at most one
+	// shard of shardSplitSlots slots exists twice.
+	ssdIndexResizeBytes = shardSplitSlots * indexSlotBytes
+	// ssdRegionMetaBytes is the SSD core's metadata per region: its
+	// regionMeta and its place in the free or sealed list.
+	ssdRegionMetaBytes = int64(unsafe.Sizeof(regionMeta{})) + 8
 )
 
 // MemoryBytes is the most RAM the caches o describes hold once full: the
 // RAM cache's capacity (its item weights include Go's allocation rounding
 // and per-entry overheads, so the capacity bounds the heap it takes), and,
 // with the SSD cache on, its region buffers, its admission queue, its index
-// (16 bytes per item at one item per 4 KiB of SSD, counted twice: the
-// index now grows one shard at a time and needs only one shard, ~50 KiB, more,
-// but the node's budget figures still count the old whole-table rehash)
-// and the admission sketch.
+// (16 bytes per item at one item per 4 KiB of SSD, once: the index resizes
+// one shard at a time, so it needs only one shard, 48 KiB, more, never a
+// second copy of itself), its per-region metadata, and the admission
+// sketch as Open allocates it.
 func (o Options) MemoryBytes() int64 {
 	o = o.sizeDefaults()
 	total := max(o.RAMCacheBytes, 0)
 	if o.SSDCacheBytes > 0 {
 		total += int64(o.SSDRegionBuffers)*o.RegionSize + o.SSDAdmitQueueBytes
-		total += 2 * o.SSDCacheBytes / ssdIndexItemBytes * ssdIndexBytesPerItem
+		total += o.SSDCacheBytes/ssdIndexItemBytes*ssdIndexBytesPerItem + ssdIndexResizeBytes
+		total += o.SSDCacheBytes / o.RegionSize * ssdRegionMetaBytes
 	}
-	// The sketch Open builds: 4 rows of one byte per counter.
-	total += 4 * int64(sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes))
+	total += sketchBytes(sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes))
 	return total
 }
 

@@ -72,8 +72,10 @@ const (
 	defaultSSDMaxItemBytes = 4 << 20
 	defaultRegionBuffers   = 4
 	defaultAdmitWindow     = time.Hour
-	defaultSSDRebuildTime  = 30 * time.Second
 )
+
+// DefaultSSDRebuildTime is SSDRebuildTime's default.
+const DefaultSSDRebuildTime = 30 * time.Second
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Backend == nil {
@@ -103,7 +105,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.AdmitWindow = defaultAdmitWindow
 	}
 	if o.SSDRebuildTime == 0 {
-		o.SSDRebuildTime = defaultSSDRebuildTime
+		o.SSDRebuildTime = DefaultSSDRebuildTime
 	}
 	if o.SSDCacheBytes > 0 && o.SSDPath == "" {
 		return o, fmt.Errorf("%w: SSDCacheBytes set without SSDPath", ErrBadOptions)

@@ -306,8 +306,9 @@ func (b *simBaseline) get(req simRequest) {
 // simTraceConfig describes a synthetic trace: Zipf popularity over ranks
 // with churn (a fraction of requests retires the object at a random rank
 // and puts a brand-new object there), and object sizes log-uniform in
-// [minSize, maxSize]. Optionally the whole hot set moves (every shiftEvery
-// requests all ranks move to other objects), a fraction scan of requests
+// [minSize, maxSize]. Optionally the hot set moves (every shiftEvery
+// requests the hottest shiftFraction of the ranks, or all of them when it
+// is 0, move to other objects), a fraction scan of requests
 // read objects never read before or after (a scan), and a fraction loop
 // walk cyclically over loopKeys objects of their own (a loop larger than
 // the cache defeats LRU).
@@ -319,6 +320,7 @@ type simTraceConfig struct {
 	minSize, maxSize int64
 	seed             uint64
 	shiftEvery       int
+	shiftFraction    float64
 	scan             float64
 	loop             float64
 	loopKeys         uint64
@@ -355,7 +357,11 @@ func makeTrace(c simTraceConfig) ([]simRequest, int64, error) {
 			next++
 		}
 		if c.shiftEvery > 0 && i > 0 && i%c.shiftEvery == 0 {
-			for j := range ids { // a new hot set: every rank gets a new object
+			moved := ids
+			if c.shiftFraction > 0 {
+				moved = ids[:max(int(c.shiftFraction*float64(len(ids))), 1)]
+			}
+			for j := range moved { // a new hot set: each of these ranks gets a new object
 				ids[j] = next
 				next++
 			}

@@ -127,3 +127,35 @@ func TestSimBaselinesNearLibCacheSim(t *testing.T) {
 		}
 	}
 }
+
+// TestSimStrataOnSharedTrace holds Strata's policy to the goal where the
+// shared trace leaves room for it (30% of the working set, 1:10): a byte
+// miss ratio at or below the best of LRU, S3-FIFO and W-TinyLFU at the same
+// bytes and at most 0.9x LRU's, with SSD writes at most half of admitting
+// every RAM eviction. (At 0.1%-10% it is within 0.2-1.6% of the best,
+// docs/sim.md.) With a fixed window of four turnovers and reinsertion on
+// any hit it was 0.6984 against W-TinyLFU's 0.6939.
+func TestSimStrataOnSharedTrace(t *testing.T) {
+	reqs := loadSharedTrace(t)
+	total := int64(math.Floor(sharedTraceWorkingSet * 0.3))
+	ram := total / 11
+	res := map[string]simResult{}
+	for _, p := range []string{PolicyStrata, PolicyStrataAdmitAll, PolicyLRU, PolicyS3FIFO, PolicyWTinyLFU} {
+		pol, err := newSimPolicy(p, simPolicyConfig{cacheBytes: total, ramBytes: ram, ssdBytes: total - ram, seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replay(pol, reqs)
+		res[p] = pol.result()
+	}
+	ours := res[PolicyStrata].byteMissRatio()
+	best := min(res[PolicyLRU].byteMissRatio(), res[PolicyS3FIFO].byteMissRatio(), res[PolicyWTinyLFU].byteMissRatio())
+	writes := float64(res[PolicyStrata].ssdBytesWritten) / float64(res[PolicyStrataAdmitAll].ssdBytesWritten)
+	t.Logf("30%% 1:10: byte miss %.4f, best baseline %.4f, LRU %.4f; SSD writes %.2fx admit-all", ours, best, res[PolicyLRU].byteMissRatio(), writes)
+	if ours > best || ours > 0.9*res[PolicyLRU].byteMissRatio() {
+		t.Errorf("byte miss %.4f, want at most the best baseline's %.4f and 0.9x LRU's %.4f", ours, best, res[PolicyLRU].byteMissRatio())
+	}
+	if writes > 0.5 {
+		t.Errorf("SSD writes %.2fx admit-all's, want at most 0.5x", writes)
+	}
+}

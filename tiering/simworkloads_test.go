@@ -7,16 +7,21 @@ import (
 )
 
 // simWorkloads are synthetic traces that stress what a block trace does
-// not: a hot set that moves, scans of objects read once, and a loop larger
-// than the cache, each with sizes from 1 KiB to 1 MiB.
+// not: a hot set that moves (all at once, or its hottest tenth every 5%
+// of the trace), scans of objects read once, and a loop larger than the
+// cache, each with sizes from 1 KiB to 1 MiB. measuredOnly marks a
+// workload whose goal the policy does not meet yet (docs/sim.md): it is
+// in the table, not in TestSimSyntheticWorkloads's bound.
 var simWorkloads = []struct {
-	name  string
-	trace simTraceConfig
+	name         string
+	trace        simTraceConfig
+	measuredOnly bool
 }{
-	{"zipf0.9-churn", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.9, churn: 0.01, minSize: 1 << 10, maxSize: 1 << 20, seed: 21}},
-	{"zipf0.8-shifting", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.8, shiftEvery: 50_000, minSize: 1 << 10, maxSize: 1 << 20, seed: 22}},
-	{"zipf1.0-scan30%", simTraceConfig{keys: 20000, requests: 200_000, alpha: 1.0, scan: 0.3, minSize: 1 << 10, maxSize: 1 << 20, seed: 23}},
-	{"zipf0.9-loop30%", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.9, loop: 0.3, loopKeys: 4000, minSize: 1 << 10, maxSize: 1 << 20, seed: 24}},
+	{"zipf0.9-churn", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.9, churn: 0.01, minSize: 1 << 10, maxSize: 1 << 20, seed: 21}, false},
+	{"zipf0.8-shifting", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.8, shiftEvery: 50_000, minSize: 1 << 10, maxSize: 1 << 20, seed: 22}, false},
+	{"zipf0.9-drift", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.9, shiftEvery: 10_000, shiftFraction: 0.1, minSize: 1 << 10, maxSize: 1 << 20, seed: 25}, true},
+	{"zipf1.0-scan30%", simTraceConfig{keys: 20000, requests: 200_000, alpha: 1.0, scan: 0.3, minSize: 1 << 10, maxSize: 1 << 20, seed: 23}, false},
+	{"zipf0.9-loop30%", simTraceConfig{keys: 20000, requests: 200_000, alpha: 0.9, loop: 0.3, loopKeys: 4000, minSize: 1 << 10, maxSize: 1 << 20, seed: 24}, false},
 }
 
 // simWorkloadTable replays each workload at each size (fractions of its
@@ -63,9 +68,12 @@ func simWorkloadTable(t testing.TB, fractions []float64, splits [][2]int64, scal
 					fmt.Fprintf(&b, " %9.4f", res[p].byteMissRatio())
 				}
 				fmt.Fprintf(&b, " %7.3fx %7.2fx\n", vsBest, wr)
+				worst["writes"] = max(worst["writes"], wr)
+				if w.measuredOnly {
+					continue
+				}
 				worst["vs-best"] = max(worst["vs-best"], vsBest)
 				worst["vs-lru"] = max(worst["vs-lru"], res[PolicyStrata].byteMissRatio()/res[PolicyLRU].byteMissRatio())
-				worst["writes"] = max(worst["writes"], wr)
 			}
 		}
 	}

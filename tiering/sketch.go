@@ -29,10 +29,7 @@ type freqSketch struct {
 // newFreqSketch returns a sketch of at least width counters per row that
 // halves after window bytes of traffic (0: 10 x width x 64 KiB) or period.
 func newFreqSketch(width int, window int64, period time.Duration, now time.Time) *freqSketch {
-	w := 1024
-	for w < width {
-		w <<= 1
-	}
+	w := sketchRowWidth(width)
 	s := &freqSketch{mask: uint64(w - 1), window: window, period: period, lastHalf: now}
 	if s.window <= 0 {
 		s.window = int64(10*w) << 16
@@ -90,5 +87,18 @@ func (s *freqSketch) maybeHalve(now time.Time) {
 	s.lastHalf = now
 	s.halvings++
 }
+
+// sketchRowWidth is the counters per row of a sketch asked for width: a
+// power of two, at least 1024.
+func sketchRowWidth(width int) int {
+	w := 1024
+	for w < width {
+		w <<= 1
+	}
+	return w
+}
+
+// sketchBytes is the RAM a sketch asked for width holds.
+func sketchBytes(width int) int64 { return int64(len(freqSketch{}.rows) * sketchRowWidth(width)) }
 
 func (s *freqSketch) bytes() int64 { return int64(len(s.rows) * len(s.rows[0])) }

@@ -557,14 +557,14 @@ func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, d
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blockstore: %w", err)
 	}
-	store, err := tiering.Open(ctx, tiering.Options{
-		Backend:       backend,
-		RAMCacheBytes: int64(cfg.RAMCacheSize),
-		SSDCacheBytes: int64(cfg.SSDCacheSize),
-		SSDPath:       filepath.Join(cfg.SSDDir, ssdCacheFile),
-		FileMode:      fileMode,
-		Logger:        log.With("component", "tiering"),
-	})
+	topts := tiering.Options{
+		Backend:  backend,
+		SSDPath:  filepath.Join(cfg.SSDDir, ssdCacheFile),
+		FileMode: fileMode,
+		Logger:   log.With("component", "tiering"),
+	}
+	cfg.ApplyCacheOptions(&topts)
+	store, err := tiering.Open(ctx, topts)
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("open tiered store: %w", err), backend.Close())
 	}
