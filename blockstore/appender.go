@@ -225,10 +225,11 @@ func span(n int) int { return int(alignUp(int64(n), recordAlign)) }
 // buffer without a copy.
 //
 // A full group is cut at once: its write overlaps the previous group's
-// fdatasync. A group with room left is cut only once no written group
-// waits for or is in its fdatasync (unsynced is 0): records that queue
-// while a sync runs join it, so more writers make more records per
-// fdatasync, and a lone writer is written at once (no timer).
+// fdatasync, and so is one of at least a quarter of the cap, whose write
+// takes long enough to be worth overlapping. A smaller group is cut only
+// once no written group waits for or is in its fdatasync (unsynced is 0):
+// records that queue while a sync runs join it, so more writers make more
+// records per fdatasync, and a lone writer is written at once (no timer).
 func (a *appender) collect(first *appendReq) []*appendReq {
 	group := []*appendReq{first}
 	limit := groupLimit(a.s.opts.MaxBatchBytes)
@@ -263,7 +264,7 @@ func (a *appender) collect(first *appendReq) []*appendReq {
 		if len(a.queue) > 0 {
 			continue
 		}
-		if a.unsynced.Load() == 0 {
+		if a.unsynced.Load() == 0 || total >= a.s.opts.MaxBatchBytes/4 {
 			return group
 		}
 		// The syncer is busy: gather until it is free or the group fills.

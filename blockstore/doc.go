@@ -184,9 +184,10 @@
 // pending index, then every waiter is acked. Three goroutines per data
 // directory pipeline this: the appender cuts and writes the next group
 // while the syncer runs the previous group's fdatasync, and the completer
-// publishes and acks. A full group (MaxBatchBytes) is cut at once, so
-// its write overlaps the previous fdatasync; a group with room left is cut
-// only when no written group waits for or is in its fdatasync, so every
+// publishes and acks. A group of at least a quarter of MaxBatchBytes is
+// cut at once, so its write overlaps the previous fdatasync; a smaller
+// group is cut only when no written group waits for or is in its
+// fdatasync, so every
 // writer that queues while a sync runs joins the next group and shares its
 // fdatasync: more concurrent writers, more records per fdatasync (no
 // timer: a lone writer's group is cut at once; Stats.Groups and

@@ -56,6 +56,7 @@ func TestGroupCommitBatchesWaitingWriters(t *testing.T) {
 			gate := newSyncGate()
 			opts := testOptions(t, errorfs.Wrap(memfs.New(memfs.Options{}), gate))
 			opts.Compression = CodecNone
+			opts.MaxBatchBytes = 1 << 20 // 64 writers' records stay under a quarter of it
 			s := mustOpen(t, opts)
 			defer s.Close()
 			put(t, s, "warm", make([]byte, size)) // the volume exists
@@ -134,4 +135,47 @@ func testRecord(t *testing.T, key string, size int) []byte {
 	b := make([]byte, room+size+recordTrailerLen)
 	h := recordHeader{rawLen: size, payloadLen: size, contentCRC: crc32c(b[room : room+size])}
 	return finishRecord(b, h, key, "", nil)
+}
+
+// TestGroupCommitOverlapsLargeWrites: a group of at least a quarter of
+// MaxBatchBytes does not wait for the previous fdatasync: it is written
+// while that sync runs, so large records keep the write/sync pipeline.
+func TestGroupCommitOverlapsLargeWrites(t *testing.T) {
+	ctx := context.Background()
+	gate := newSyncGate()
+	opts := testOptions(t, errorfs.Wrap(memfs.New(memfs.Options{}), gate))
+	opts.Compression = CodecNone
+	s := mustOpen(t, opts)
+	defer s.Close()
+	put(t, s, "warm", make([]byte, 1<<10))
+
+	gate.armed.Store(true)
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, "held", bytes.NewReader(make([]byte, 1<<10)), 1<<10, PutOptions{})
+		held <- err
+	}()
+	<-gate.entered
+	writes := gate.writes.Load()
+	large := opts.MaxBatchBytes / 4
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, "large", bytes.NewReader(make([]byte, large)), int64(large), PutOptions{})
+		done <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for gate.writes.Load() == writes {
+		if time.Now().After(deadline) {
+			close(gate.release)
+			t.Fatal("a group of a quarter of the cap waited for the previous fdatasync before its write")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gate.release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
