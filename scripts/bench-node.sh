@@ -292,7 +292,7 @@ large_put() {
 		s="$(printf '%.1f' "$s")"
 		sv+=("$s")
 		ops="$(json_get "$out/large-put.strata.$r.json" .write.ops "['write']['ops']")"
-		local line="run $r: strata $s MB/s (p50 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p50 "['write']['latency_us']['p50']") us, p99 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us, errors $(json_get "$out/large-put.strata.$r.json" .write.errors "['write']['errors']"), node cpu $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ops" 'BEGIN {printf "%.0f", n > 0 ? t / hz * 1e6 / n : 0}') us/PUT, PUTs per data-disk fdatasync $(ratio "$ops" $((y1 - y0))))"
+		local line="run $r: strata $s MB/s (p50 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p50 "['write']['latency_us']['p50']") us, p99 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us, errors $(json_get "$out/large-put.strata.$r.json" .write.errors "['write']['errors']"), node cpu $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ops" 'BEGIN {printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0)}') us/PUT, PUTs per data-disk fdatasync $(ratio "$ops" $((y1 - y0))))"
 		if have fio; then
 			for variant in fdatasync-each end-fsync; do
 				case "$variant" in
