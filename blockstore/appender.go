@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"strata/ioengine"
@@ -83,6 +84,14 @@ type appender struct {
 	completions chan completion // syncer (and appender, for groups never written) -> completer
 	completed   chan struct{}   // closed when the completer is done
 
+	// unsynced counts the groups handed to the syncer (or on their way)
+	// whose fdatasync has not returned; synced rings (capacity 1, never
+	// blocks the syncer) each time one returns. A group that is not full
+	// is cut only when unsynced is 0, so what queues while a sync runs
+	// joins the next group instead of a group cut early (see collect).
+	unsynced atomic.Int32
+	synced   chan struct{}
+
 	sendMu sync.RWMutex // senders hold R while sending; closing takes W
 	closed bool
 
@@ -111,6 +120,7 @@ func newAppender(s *Store, d *dataDir) *appender {
 		syncs:       make(chan *written), // unbuffered: the next group is cut while this one syncs
 		completions: make(chan completion, 4),
 		completed:   make(chan struct{}),
+		synced:      make(chan struct{}, 1),
 		group:       ioengine.AlignedBytes(int(ioengine.AlignUp(int64(groupLimit(s.opts.MaxBatchBytes)), align))+align, align),
 	}
 }
@@ -213,6 +223,13 @@ func span(n int) int { return int(alignUp(int64(n), recordAlign)) }
 // collect takes first plus whatever is queued, up to MaxBatchBytes. A large
 // record (over half the cap) goes alone so it is written from its own
 // buffer without a copy.
+//
+// A full group is cut at once: its write overlaps the previous group's
+// fdatasync, and so is one of at least a quarter of the cap, whose write
+// takes long enough to be worth overlapping. A smaller group is cut only
+// once no written group waits for or is in its fdatasync (unsynced is 0):
+// records that queue while a sync runs join it, so more writers make more
+// records per fdatasync, and a lone writer is written at once (no timer).
 func (a *appender) collect(first *appendReq) []*appendReq {
 	group := []*appendReq{first}
 	limit := groupLimit(a.s.opts.MaxBatchBytes)
@@ -220,26 +237,43 @@ func (a *appender) collect(first *appendReq) []*appendReq {
 		return group
 	}
 	total := span(len(first.rec))
+	// add takes req into the group; false: it does not fit (it is
+	// carried to the next group, and this one is full).
+	add := func(req *appendReq) bool {
+		if len(req.rec) > a.s.opts.MaxBatchBytes/2 || total+span(len(req.rec)) > limit {
+			a.carry = req
+			return false
+		}
+		group = append(group, req)
+		total += span(len(req.rec))
+		return true
+	}
 	for {
 		select {
 		case req := <-a.queue:
-			if len(req.rec) > a.s.opts.MaxBatchBytes/2 || total+span(len(req.rec)) > limit {
-				a.carry = req
+			if !add(req) {
 				return group
 			}
-			group = append(group, req)
-			total += span(len(req.rec))
 			continue
 		default:
 		}
 		// The queue is empty. Writers acked a moment ago may be about to
 		// queue again; yield once and keep going only if one did. This is
-		// not a timer: with no writer runnable it ends at once, and it
-		// merges the two cohorts that otherwise alternate (one preparing
-		// its next record while the other's group is on disk).
+		// not a timer: with no writer runnable it ends at once.
 		runtime.Gosched()
-		if len(a.queue) == 0 {
+		if len(a.queue) > 0 {
+			continue
+		}
+		if a.unsynced.Load() == 0 || total >= a.s.opts.MaxBatchBytes/4 {
 			return group
+		}
+		// The syncer is busy: gather until it is free or the group fills.
+		select {
+		case req := <-a.queue:
+			if !add(req) {
+				return group
+			}
+		case <-a.synced:
 		}
 	}
 }
@@ -311,6 +345,7 @@ func (a *appender) commitGroup(group []*appendReq) {
 	}
 	off := v.end.Load()
 	w := &written{v: v, off: off, size: size, group: group}
+	a.unsynced.Add(1) // before the write: collect must not cut past it
 	if _, err := v.h.WriteAt(ctx, ioengine.ClassWrite, buf, off); err != nil {
 		// Stop writing here at once; the syncer reports it in order.
 		a.d.noteIOError(a.s, err)
@@ -340,34 +375,43 @@ type written struct {
 // valid data ends where the failed group began.
 func (a *appender) syncer() {
 	defer close(a.completions)
-	ctx := context.Background()
 	for w := range a.syncs {
-		v := w.v
 		if w.group == nil {
-			if w.seal && !v.syncFailed {
-				a.completions <- completion{ops: []indexOp{{kind: opVolState, vol: v.id, state: volSealed, end: w.off}}}
+			if w.seal && !w.v.syncFailed {
+				a.completions <- completion{ops: []indexOp{{kind: opVolState, vol: w.v.id, state: volSealed, end: w.off}}}
 			}
 			continue
 		}
-		if v.syncFailed {
-			a.fail(w.group, a.volumeError(v, v.failure), false)
-			continue
+		a.syncGroup(w)
+		a.unsynced.Add(-1)
+		select {
+		case a.synced <- struct{}{}:
+		default: // already rung; collect re-reads unsynced
 		}
-		err := w.err
-		if err == nil {
-			if serr := v.h.Sync(ctx, ioengine.ClassWrite); serr != nil {
-				a.d.noteIOError(a.s, serr)
-				err = fmt.Errorf("fdatasync after write at %d: %w", w.off, serr)
-			}
-		}
-		if err != nil {
-			v.syncFailed, v.failure = true, err
-			a.retire(v, w.off, err)
-			a.fail(w.group, a.volumeError(v, err), false)
-			continue
-		}
-		a.completeGroup(w)
 	}
+}
+
+// syncGroup makes one written group durable and passes it on, or fails it.
+func (a *appender) syncGroup(w *written) {
+	v := w.v
+	if v.syncFailed {
+		a.fail(w.group, a.volumeError(v, v.failure), false)
+		return
+	}
+	err := w.err
+	if err == nil {
+		if serr := v.h.Sync(context.Background(), ioengine.ClassWrite); serr != nil {
+			a.d.noteIOError(a.s, serr)
+			err = fmt.Errorf("fdatasync after write at %d: %w", w.off, serr)
+		}
+	}
+	if err != nil {
+		v.syncFailed, v.failure = true, err
+		a.retire(v, w.off, err)
+		a.fail(w.group, a.volumeError(v, err), false)
+		return
+	}
+	a.completeGroup(w)
 }
 
 // completeGroup computes the records' locations and index ops of a durable

@@ -213,9 +213,18 @@
 // pending index, then every waiter is acked. Three goroutines per data
 // directory pipeline this: the appender cuts and writes the next group
 // while the syncer runs the previous group's fdatasync, and the completer
-// publishes and acks. Before cutting a group the appender yields once if
-// the queue just grew (runtime.Gosched, not a timer), so writers acked a
-// moment ago join it. The indexer goroutine commits the
+// publishes and acks. A group of at least a quarter of MaxBatchBytes is
+// cut at once, so its write overlaps the previous fdatasync; a smaller
+// group is cut only when no written group waits for or is in its
+// fdatasync, so every
+// writer that queues while a sync runs joins the next group and shares its
+// fdatasync: more concurrent writers, more records per fdatasync (no
+// timer: a lone writer's group is cut at once; Stats.Groups and
+// RecordsWritten, strata_store_group_commits_total and
+// strata_store_group_records_total on /metrics, count them). Before
+// cutting a group the appender also yields once if the queue just grew
+// (runtime.Gosched), so writers acked a moment ago join it. So at most two
+// groups are ever unacknowledged, as before. The indexer goroutine commits the
 // pending entries to bbolt asynchronously, thousands of keys per
 // transaction (at 8192 queued, or 100 ms after its previous commit), and
 // stores in the same transaction how far every volume is indexed (its

@@ -113,12 +113,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 		s.writeError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("ETag", info.ETag())
-	if !info.ModTime.IsZero() {
-		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
-	}
-	writeJSON(w, http.StatusCreated, blobJSONOf(info))
+	writePutAnswer(w, info)
 }
 
 // deleteBlob removes the blob: 204, or 404 when there is none.

@@ -252,6 +252,10 @@ var (
 		"Failed index commit attempts; when every retry of a commit fails the store stops taking writes (see /readyz).", nil, nil)
 	indexPendingDesc = prometheus.NewDesc("strata_index_pending_entries",
 		"Durable, readable entries not yet committed to the index.", nil, nil)
+	groupCommitsDesc = prometheus.NewDesc("strata_store_group_commits_total",
+		"Group commits of the HDD tier: one aligned write and one fdatasync each.", nil, nil)
+	groupRecordsDesc = prometheus.NewDesc("strata_store_group_records_total",
+		"Records the group commits carried; over strata_store_group_commits_total, the records per fdatasync.", nil, nil)
 	coalescedDesc = prometheus.NewDesc("strata_tier_coalesced_reads_total",
 		"Reads that shared another reader's backend read instead of issuing their own.", nil, nil)
 	diskLiveDesc = prometheus.NewDesc("strata_disk_live_bytes",
@@ -284,7 +288,7 @@ var (
 type storeCollector struct{ store func() Store }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc,
+	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc, groupCommitsDesc, groupRecordsDesc,
 		diskLiveDesc, diskGarbageDesc, diskGarbageRatioDesc, compactPassesDesc, compactVolumesDesc, compactWrittenDesc, compactReclaimedDesc, compactTombstonesDesc,
 		ssdWrittenDesc, ssdBudgetDayDesc, ssdBudgetSecDesc, ssdBudgetRejectedDesc} {
 		ch <- d
@@ -303,6 +307,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(indexErrorsDesc, prometheus.CounterValue, float64(st.IndexErrors))
 	ch <- prometheus.MustNewConstMetric(indexPendingDesc, prometheus.GaugeValue, float64(st.PendingIndexEntries))
 	ch <- prometheus.MustNewConstMetric(coalescedDesc, prometheus.CounterValue, float64(st.CoalescedReads))
+	ch <- prometheus.MustNewConstMetric(groupCommitsDesc, prometheus.CounterValue, float64(st.GroupCommits))
+	ch <- prometheus.MustNewConstMetric(groupRecordsDesc, prometheus.CounterValue, float64(st.GroupRecords))
 	for _, d := range st.Disks {
 		ch <- prometheus.MustNewConstMetric(diskLiveDesc, prometheus.GaugeValue, float64(d.Live), d.Device, d.Dir)
 		ch <- prometheus.MustNewConstMetric(diskGarbageDesc, prometheus.GaugeValue, float64(d.Garbage), d.Device, d.Dir)

@@ -25,7 +25,7 @@ func TestMetricsStoreCounters(t *testing.T) {
 				Bounds: []time.Duration{time.Millisecond}, Counts: []uint64{2, 1}, Sum: 5 * time.Millisecond, Count: 3}},
 		}}},
 	)
-	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7,
+	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7, GroupCommits: 13, GroupRecords: 14,
 		Disks:      []node.DiskSpace{{Device: "hdd0", Dir: "/hdd0", Live: 600, Garbage: 400, GarbageRatio: 0.4}},
 		Compaction: node.CompactionStats{Passes: 8, Volumes: 9, TombstonesDropped: 10, BytesCopied: 11, BytesReclaimed: 12}})
 	w := e.do(http.MethodGet, "/metrics", nil)
@@ -38,6 +38,8 @@ func TestMetricsStoreCounters(t *testing.T) {
 		`strata_tier_coalesced_reads_total 5`,
 		`strata_store_torn_tails_total 6`,
 		`strata_index_commit_errors_total 7`,
+		`strata_store_group_commits_total 13`,
+		`strata_store_group_records_total 14`,
 		`strata_disk_live_bytes{device="hdd0",dir="/hdd0"} 600`,
 		`strata_disk_garbage_bytes{device="hdd0",dir="/hdd0"} 400`,
 		`strata_disk_garbage_ratio{device="hdd0",dir="/hdd0"} 0.4`,
@@ -118,6 +120,9 @@ func TestMetricsRealStack(t *testing.T) {
 	poll.Until(t, "the HDD tier to count two blobs on /metrics", func() bool {
 		return metricValue(t, e, `strata_tier_items{tier="hdd"}`) == 2
 	})
+	if c, r := metricValue(t, e, "strata_store_group_commits_total"), metricValue(t, e, "strata_store_group_records_total"); c < 1 || c > 2 || r != 2 {
+		t.Errorf("group commits %v carrying %v records after two PUTs, want 1 or 2 carrying 2", c, r)
+	}
 	if got := metricValue(t, e, `strata_tier_bytes{tier="hdd"}`); got != 4000 {
 		t.Errorf("strata_tier_bytes{tier=\"hdd\"} = %v, want 4000", got)
 	}

@@ -116,6 +116,10 @@ type StoreStats struct {
 	IndexErrors         uint64 // failed index commit attempts
 	PendingIndexEntries int    // durable, readable, not yet committed to the index
 	CoalescedReads      uint64 // reads that shared another reader's backend read
+	// GroupCommits is the group commits (one pwrite and one fdatasync
+	// each) of the HDD tier; GroupRecords the records they carried, so
+	// GroupRecords/GroupCommits is the records per fdatasync.
+	GroupCommits, GroupRecords uint64
 	// Disks is the HDD tier's space per data directory, as garbage
 	// accounting sees it; Compaction what compaction did since start.
 	Disks      []DiskSpace

@@ -125,6 +125,8 @@ func (t tieredStore) StoreStats() StoreStats {
 		IndexErrors:         st.Backend.IndexErrors,
 		PendingIndexEntries: st.Backend.PendingKeys,
 		CoalescedReads:      st.Coalesced,
+		GroupCommits:        st.Backend.Groups,
+		GroupRecords:        st.Backend.RecordsWritten,
 		Disks:               diskSpace(st.Backend.DiskUsage),
 		Compaction: CompactionStats{
 			Passes:            st.Backend.Compaction.Passes,

@@ -10,7 +10,8 @@
 #              directory: once with fdatasync after every write (what an
 #              acknowledged PUT costs without group commit) and once with a
 #              single fsync at the end (the device's streaming ceiling).
-#              Figure: MB/s ratios.
+#              Figure: MB/s ratios; also the node's CPU per PUT and PUTs per
+#              data-disk fdatasync.
 #   memory     peak RSS (VmHWM) of the node during one 1 GiB streaming PUT,
 #              and during 64 concurrent 64 MiB PUTs (fresh node each).
 #   zipf       (not in the default set) 16 KiB blobs, Zipf 0.99 over 40000
@@ -20,6 +21,7 @@
 # Usage: scripts/bench-node.sh [--dir DIR] [--duration SECONDS] [--keys N]
 #                              [--repeat N] [--out DIR] [--keep] [TEST...]
 #   TEST      any of hot-get, large-put, memory, zipf (default: the first three),
+#             small-put (1 KiB durable PUTs vs the bare net/http ceiling),
 #             or NAME for a file scripts/bench-node.d/NAME.sh: each such file
 #             defines bench_NAME (dashes as underscores) and may use every
 #             helper below (say, start_node, stop_node, median, ratio, ...)
@@ -262,6 +264,11 @@ NGINX
 	say "hot-get ratio strata/nginx (req/s), median of the paired runs: $(median "${rv[@]}")"
 }
 
+# large_put_syncs: the node's fdatasyncs of its data disk so far.
+large_put_syncs() {
+	curl -fsS "$node_addr/metrics" 2>/dev/null | awk '$1 == "strata_device_ops_total{class=\"write\",device=\"data0\",op=\"sync\"}" {v = $2} END {printf "%d\n", v + 0}'
+}
+
 large_put() {
 	say ""
 	say "== large-put: 1 MiB blobs, 16 concurrent clients, ${duration}s per run"
@@ -273,13 +280,19 @@ large_put() {
 	local fio_dir="${HDD_DIR:-$dir}/fio"
 	mkdir -p "$fio_dir"
 	local r s f variant sync sv=() fe=() fs=() re=() rs=()
+	local t0 t1 y0 y1 ops
 	for ((r = 1; r <= repeat; r++)); do
+		t0="$(cpu_ticks "$node_pid")"
+		y0="$(large_put_syncs)"
 		"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 16 --keys 100000 \
 			--key-prefix "put$r/" --no-prefill --duration "${duration}s" --json "$out/large-put.strata.$r.json" >"$out/large-put.strata.$r.txt"
+		t1="$(cpu_ticks "$node_pid")"
+		y1="$(large_put_syncs)"
 		s="$(json_get "$out/large-put.strata.$r.json" .write.mb_per_sec "['write']['mb_per_sec']")"
 		s="$(printf '%.1f' "$s")"
 		sv+=("$s")
-		local line="run $r: strata $s MB/s (p50 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p50 "['write']['latency_us']['p50']") us, p99 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us, errors $(json_get "$out/large-put.strata.$r.json" .write.errors "['write']['errors']"))"
+		ops="$(json_get "$out/large-put.strata.$r.json" .write.ops "['write']['ops']")"
+		local line="run $r: strata $s MB/s (p50 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p50 "['write']['latency_us']['p50']") us, p99 $(json_get "$out/large-put.strata.$r.json" .write.latency_us.p99 "['write']['latency_us']['p99']") us, errors $(json_get "$out/large-put.strata.$r.json" .write.errors "['write']['errors']"), node cpu $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ops" 'BEGIN {printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0)}') us/PUT, PUTs per data-disk fdatasync $(ratio "$ops" $((y1 - y0))))"
 		if have fio; then
 			for variant in fdatasync-each end-fsync; do
 				case "$variant" in
