@@ -2,7 +2,9 @@ package blockstore
 
 import (
 	"context"
+	"crypto/md5"
 	"fmt"
+	"hash"
 	"io/fs"
 	"log/slog"
 	"strings"
@@ -136,6 +138,13 @@ type Options struct {
 	// that hangs (serve extends systemd's start timeout only while it
 	// advances). Called from the scanning goroutine: it must not block.
 	RecoveryProgress func(bytes int64)
+
+	// NewMD5, when set, makes the MD5 hash of each Put that asks for one
+	// (PutOptions.WantMD5); nil: crypto/md5. A caller may hand out a
+	// faster implementation (node/s3's multi-stream MD5) without the store
+	// depending on it. The store writes to the hash, calls Sum once, then
+	// Close when the hash has a Close method, also when the Put fails.
+	NewMD5 func() hash.Hash
 }
 
 // Compaction defaults.
@@ -168,6 +177,9 @@ const (
 func (o *Options) normalize() error {
 	if o.FS == nil {
 		o.FS = ioengine.OSFS()
+	}
+	if o.NewMD5 == nil {
+		o.NewMD5 = md5.New
 	}
 	if len(o.DataDirs) == 0 {
 		return fmt.Errorf("%w: no data directories", ErrInvalidArgument)

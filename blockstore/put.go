@@ -2,7 +2,6 @@ package blockstore
 
 import (
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"hash"
@@ -122,7 +121,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		var zero []byte
 		if opts.WantMD5 {
 			zero = make([]byte, md5Len) // filled in once the content is hashed
-			p.md5 = md5.New()
+			p.md5 = s.opts.NewMD5()
+			defer closeHash(p.md5)
 		}
 		p.ext = appendExt(nil, opts.Meta, zero)
 	}
@@ -151,6 +151,13 @@ type putter struct {
 	// ext[1:17] once known. nil when the Put has neither.
 	ext []byte
 	md5 hash.Hash
+}
+
+// closeHash releases h when it holds resources (Options.NewMD5).
+func closeHash(h hash.Hash) {
+	if c, ok := h.(interface{ Close() }); ok {
+		c.Close()
+	}
 }
 
 // setMD5 writes the digest of what p.md5 hashed into p.ext.

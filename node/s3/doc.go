@@ -70,9 +70,13 @@
 //   - One tenant: every key sees the same buckets (a key's bucket list only
 //     narrows it); there is no per-bucket owner beyond the creating key,
 //     which is recorded.
-//   - DeleteBucket checks emptiness, then deletes the registry entry; a PUT
-//     racing it can leave an object in a bucket that is gone (it is listed
-//     again if the bucket is re-created).
+//   - DeleteBucket holds the bucket's registry key exclusive while it
+//     checks emptiness and deletes the entry; PutObject, CopyObject and
+//     CompleteMultipartUpload hold it shared while they write into the
+//     bucket, so one node never leaves an object in a deleted bucket. The
+//     locks are the node's: two nodes of a cluster racing a DeleteBucket
+//     and a PUT can still leave the object (listed again if the bucket is
+//     re-created).
 //   - A Range of several ranges is answered with the whole object (as S3
 //     does); GetObject with partNumber is NotImplemented.
 //   - Objects written through the blob API have no MD5: their S3 ETag is

@@ -295,11 +295,8 @@ func (h *Handler) completeMultipart(q *request) error {
 	}
 	id := q.r.URL.Query().Get("uploadId")
 	ctx := q.r.Context()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	dst := blobKey(q.t.bucket, q.t.key)
-	done, err := h.writeGate(ctx, dst)
+	done, err := h.objectWriteGate(q, dst)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,36 @@ func (h *Handler) writeGate(ctx context.Context, key string) (done func(), err e
 	return func() { unlock(); release() }, nil
 }
 
+// objectWriteGate admits a write of the object blob key into the
+// request's bucket: it takes the bucket's registry lock shared (DeleteBucket
+// takes it exclusive, so the bucket cannot go while the object is written,
+// and a bucket deleted meanwhile is seen here), checks the bucket exists,
+// then takes key's lock. done undoes all three.
+func (h *Handler) objectWriteGate(q *request, key string) (done func(), err error) {
+	ctx := q.r.Context()
+	release, err := h.opt.Node.Admit(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	unlockBucket, err := h.opt.Node.LockKeyShared(ctx, bucketRegistryKey(q.t.bucket))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if err := h.needBucket(q); err != nil {
+		unlockBucket()
+		release()
+		return nil, err
+	}
+	unlock, err := h.opt.Node.LockKey(ctx, key)
+	if err != nil {
+		unlockBucket()
+		release()
+		return nil, err
+	}
+	return func() { unlock(); unlockBucket(); release() }, nil
+}
+
 // readGate admits a read and checks the request's bucket exists; the
 // caller calls release when the read is over.
 func (h *Handler) readGate(q *request) (release func(), err error) {
@@ -117,11 +147,8 @@ func (h *Handler) putObject(q *request) error {
 		return fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, objectSize(q))
 	}
 	ctx := q.r.Context()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	key := blobKey(q.t.bucket, q.t.key)
-	done, err := h.writeGate(ctx, key)
+	done, err := h.objectWriteGate(q, key)
 	if err != nil {
 		return err
 	}
