@@ -7,6 +7,8 @@ import (
 	"hash"
 	"math/rand/v2"
 	"testing"
+
+	"strata/internal/poll"
 )
 
 // countedMD5 is an Options.NewMD5 that counts the hashes it made, the
@@ -61,5 +63,45 @@ func TestPutUsesOptionsMD5(t *testing.T) {
 	put(t, s, "md5/none", []byte("no md5 asked"))
 	if c.made != before.made+1 {
 		t.Fatalf("a Put without WantMD5 made a hash")
+	}
+}
+
+// gatedHash is an MD5 whose first Write waits until the store has written
+// a record more than it had when the hash was made.
+type gatedHash struct {
+	hash.Hash
+	t     *testing.T
+	s     *Store
+	start uint64
+	once  bool
+}
+
+func (g *gatedHash) Write(p []byte) (int, error) {
+	if !g.once {
+		g.once = true
+		poll.Until(g.t, "the chunk's record to be written while its MD5 is computed", func() bool {
+			return g.s.Stats().RecordsWritten > g.start
+		})
+	}
+	return g.Hash.Write(p)
+}
+
+// TestChunkMD5OverlapsItsWrite: a chunked Put hashes each chunk while the
+// chunk's record is written and synced, not before: a hash that waits for
+// the first chunk's record before it takes that chunk's bytes still
+// finishes, with the right digest.
+func TestChunkMD5OverlapsItsWrite(t *testing.T) {
+	var s *Store
+	opts := testOptions(t, nil)
+	opts.NewMD5 = func() hash.Hash { return &gatedHash{Hash: md5.New(), t: t, s: s, start: s.Stats().RecordsWritten} }
+	s = mustOpen(t, opts)
+	defer s.Close()
+	data := randBytes(rand.New(rand.NewPCG(4, 4)), 3*int(opts.ChunkSize)+1)
+	info, err := s.Put(context.Background(), "md5/gated", bytes.NewReader(data), int64(len(data)), PutOptions{WantMD5: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := md5.Sum(data); !bytes.Equal(info.MD5, want[:]) {
+		t.Fatalf("MD5 %x, want %x", info.MD5, want)
 	}
 }

@@ -355,13 +355,21 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		}
 		raw := slot[:n]
 		whole = crc32.Update(whole, castagnoli, raw)
+		// The MD5 of the chunk is computed while the chunk is encoded,
+		// written and synced: off the Put's critical path. raw is only
+		// read by both until the buffer is released below.
+		var hashed chan struct{}
 		if p.md5 != nil {
-			p.md5.Write(raw)
+			hashed = make(chan struct{})
+			go func() { p.md5.Write(raw); close(hashed) }()
 		}
 		h := recordHeader{flags: flagChunk, rawLen: n, contentCRC: crc32c(raw), version: p.version, modTime: p.modTime, chunkIndex: uint32(idx)}
 		rec, _, release := p.encode(buf.B, h, p.ct, nil)
 		loc, err := s.write(p.ctx, p.dir, rec, indexOp{})
 		release()
+		if hashed != nil {
+			<-hashed
+		}
 		s.putBuf(buf)
 		if err != nil {
 			return Info{}, fmt.Errorf("chunk %d: %w", idx, err)
