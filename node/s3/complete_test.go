@@ -3,6 +3,7 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,7 @@ import (
 	"strata/blockstore"
 	"strata/node"
 	"strata/node/nodetest"
+	"strata/node/replication"
 	"strata/node/s3/s3test"
 )
 
@@ -117,4 +119,52 @@ func TestCompleteRacingPartReupload(t *testing.T) {
 	if _, err := complete(c, "bkt", "obj", id, listedParts(t, c, "bkt", "obj", id)); err != nil {
 		t.Fatalf("Complete retried with the new ETags: %v", err)
 	}
+}
+
+// partialComposeStore composes but answers its first Compose with no
+// quorum, as a cluster whose compose reached fewer than W homes: the
+// object exists (on some homes) and the parts are consumed there.
+type partialComposeStore struct {
+	*nodetest.MemStore
+	failed bool
+}
+
+func (s *partialComposeStore) Compose(ctx context.Context, key string, parts []string, opts blockstore.ComposeOptions) (blockstore.Info, error) {
+	info, err := s.MemStore.Compose(ctx, key, parts, opts)
+	if err == nil && !s.failed {
+		s.failed = true
+		return blockstore.Info{}, fmt.Errorf("test: composed on 1 home of 3: %w", replication.ErrNoQuorum)
+	}
+	return info, err
+}
+
+// A Complete retried after a compose that reached fewer than W homes
+// (503) succeeds with the object's ETag, though its parts now read as
+// missing; a retry naming other ETags is still InvalidPart.
+func TestCompleteRetriedAfterPartialCompose(t *testing.T) {
+	st := &partialComposeStore{MemStore: nodetest.NewMemStore(0)}
+	n := s3test.Start(t, s3test.Options{Store: st})
+	c := rwClient(t, n)
+	mustCreateBucket(t, c, "bkt")
+	id := createUpload(t, c, "bkt", "obj")
+	p1, p2 := randomBytes(5<<20, 1), randomBytes(100, 2)
+	parts := []types.CompletedPart{uploadPart(t, c, "bkt", "obj", id, 1, p1), uploadPart(t, c, "bkt", "obj", id, 2, p2)}
+	_, err := complete(c, "bkt", "obj", id, parts)
+	wantCode(t, err, "ServiceUnavailable", 503)
+
+	other := []types.CompletedPart{parts[0], {PartNumber: aws.Int32(2), ETag: aws.String(`"` + md5Hex([]byte("other")) + `"`)}}
+	_, err = complete(c, "bkt", "obj", id, other)
+	wantCode(t, err, "InvalidPart", 400)
+	done, err := complete(c, "bkt", "obj", id, parts)
+	if err != nil {
+		t.Fatalf("Complete retried: %v", err)
+	}
+	if want := multipartETag(p1, p2); aws.ToString(done.ETag) != want {
+		t.Fatalf("ETag %s, want %s", aws.ToString(done.ETag), want)
+	}
+	if got := mustGet(t, c, "bkt", "obj"); !bytes.Equal(got, append(append([]byte{}, p1...), p2...)) {
+		t.Fatal("object damaged")
+	}
+	_, err = c.ListParts(context.Background(), &s3.ListPartsInput{Bucket: aws.String("bkt"), Key: aws.String("obj"), UploadId: aws.String(id)})
+	wantCode(t, err, "NoSuchUpload", 404)
 }

@@ -50,7 +50,15 @@
 //   - CompleteMultipartUpload checks the parts (ascending, ETags matching,
 //     all but the last at least 5 MiB) and composes them (node.Composer):
 //     no byte is copied. Its ETag is S3's: md5 of the parts' MD5s, "-N",
-//     kept in the object's metadata. A single PUT's ETag is its MD5.
+//     kept in the object's metadata. A single PUT's ETag is its MD5. A
+//     part re-uploaded after its ETag was checked fails the Complete
+//     (InvalidPart: the Compose pins the part versions). A Complete
+//     retried after a compose that reached fewer than W homes (503, the
+//     parts consumed there) is finished: the object with the ETag the
+//     listed parts make is composed again at its version.
+//   - ETag MD5s are hashed by the store (blockstore.Options.NewMD5);
+//     MD5Hashes is the hash source serve passes it: md5-simd's
+//     multi-stream hashing when several are in progress.
 //   - CopyObject and UploadPartCopy stream the source from the store into
 //     the destination's Put inside the node; the copy is a single-part
 //     object whose ETag is its MD5.
