@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"errors"
 	"hash"
 	"math/rand/v2"
 	"testing"
@@ -103,5 +104,46 @@ func TestChunkMD5OverlapsItsWrite(t *testing.T) {
 	}
 	if want := md5.Sum(data); !bytes.Equal(info.MD5, want[:]) {
 		t.Fatalf("MD5 %x, want %x", info.MD5, want)
+	}
+}
+
+// TestPutKnownMD5: PutOptions.MD5 is kept as the blob's MD5 without hashing
+// (Options.NewMD5 is not asked), single record or chunked, across a
+// reopen; it wins over WantMD5; one not 16 bytes long is refused.
+func TestPutKnownMD5(t *testing.T) {
+	var c countedMD5
+	opts := testOptions(t, nil)
+	opts.NewMD5 = c.New
+	s := mustOpen(t, opts)
+	ctx := context.Background()
+	given := md5.Sum([]byte("what the caller verified"))
+	r := rand.New(rand.NewPCG(5, 5))
+	sizes := map[string]int{"md5/known-small": 100, "md5/known-chunked": 2*int(opts.ChunkSize) + 3}
+	for key, n := range sizes {
+		data := randBytes(r, n)
+		info, err := s.Put(ctx, key, bytes.NewReader(data), int64(n), PutOptions{MD5: given[:], WantMD5: true})
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if !bytes.Equal(info.MD5, given[:]) {
+			t.Fatalf("%s: MD5 %x, want the given %x", key, info.MD5, given)
+		}
+	}
+	if c.made != 0 {
+		t.Fatalf("%d hashes made for Puts that gave their MD5", c.made)
+	}
+	if _, err := s.Put(ctx, "md5/bad", bytes.NewReader([]byte("x")), 1, PutOptions{MD5: []byte{1, 2, 3}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("an MD5 of 3 bytes: %v, want ErrInvalidArgument", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, opts)
+	defer s.Close()
+	for key := range sizes {
+		info, err := s.Stat(ctx, key)
+		if err != nil || !bytes.Equal(info.MD5, given[:]) {
+			t.Fatalf("%s after reopen: MD5 %x, %v", key, info.MD5, err)
+		}
 	}
 }

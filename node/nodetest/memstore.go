@@ -235,7 +235,10 @@ func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 		ChunkSize:   8 << 20,
 		Meta:        blockstore.CloneMeta(opts.Meta),
 	}
-	if opts.WantMD5 {
+	switch {
+	case opts.MD5 != nil:
+		info.MD5 = bytes.Clone(opts.MD5)
+	case opts.WantMD5:
 		sum := md5.Sum(data)
 		info.MD5 = sum[:]
 	}

@@ -56,6 +56,9 @@
 //     retried after a compose that reached fewer than W homes (503, the
 //     parts consumed there) is finished: the object with the ETag the
 //     listed parts make is composed again at its version.
+//   - A body is hashed with MD5 once: with Content-MD5 the verifier checks
+//     it as the body streams and the store keeps it (PutOptions.MD5);
+//     without, the store hashes the content (PutOptions.WantMD5).
 //   - ETag MD5s are hashed by the store (blockstore.Options.NewMD5);
 //     MD5Hashes is the hash source serve passes it: md5-simd's
 //     multi-stream hashing when several are in progress.

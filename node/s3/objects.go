@@ -2,11 +2,14 @@ package s3
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"strata/blockstore"
@@ -41,7 +44,14 @@ func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) 
 		return blockstore.Info{}, fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, size)
 	}
 	body := h.uploadBody(q, h.opt.MaxObjectSize)
-	opts.WantMD5 = true
+	if sum := contentMD5(q.r.Header); sum != nil && q.auth != nil && q.auth.Body != nil {
+		// The verifier checks the body against Content-MD5 as it streams
+		// (it fails before its end otherwise): the store keeps that MD5
+		// instead of hashing the content a second time.
+		opts.MD5 = sum
+	} else {
+		opts.WantMD5 = true
+	}
 	info, err := q.store.Put(q.r.Context(), key, h.opt.Node.PaceUpload(q.r.Context(), body), size, opts)
 	if err != nil {
 		if berr := body.Err(); berr != nil {
@@ -50,6 +60,20 @@ func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) 
 		return blockstore.Info{}, err
 	}
 	return info, nil
+}
+
+// contentMD5 is the request's Content-MD5 digest, nil without one (or
+// with a malformed one, which the verifier refused already).
+func contentMD5(hdr http.Header) []byte {
+	v := hdr.Get("Content-Md5")
+	if v == "" {
+		return nil
+	}
+	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(sum) != md5.Size {
+		return nil
+	}
+	return sum
 }
 
 // writeGate admits a write, takes the blob key's lock (shared with the
