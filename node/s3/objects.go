@@ -279,9 +279,14 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, min(int64(copyBufSize), n))
+	bufp, _ := h.bufs.Get().(*[copyBufSize]byte)
+	if bufp == nil {
+		bufp = new([copyBufSize]byte)
+	}
+	defer h.bufs.Put(bufp)
+	buf := bufp[:min(int64(copyBufSize), n)]
 	rc := http.NewResponseController(q.w)
-	progress := h.opt.Node.ProgressTimeout()
+	deadline := node.WriteDeadline{RC: rc, Progress: h.opt.Node.ProgressTimeout()}
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	var sent int64
 	for sent < n {
@@ -293,7 +298,7 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 				}
 				q.w.WriteHeader(status)
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(progress))
+			deadline.Extend()
 			if _, err := q.w.Write(buf[:m]); err != nil {
 				h.log.Debug("s3 response write failed", "request_id", q.id, "err", err)
 				return nil // the client went away; nothing to answer
