@@ -60,11 +60,11 @@ type blobWriter struct {
 	progress time.Duration
 	pool     *sync.Pool // of *[]byte copy buffers
 
-	status     int // status ServeContent asked for; 0 = none yet
-	committed  bool
-	swallowed  bool // ServeContent answered an error status; its body is dropped
-	pending    []byte
-	deadline   WriteDeadline
+	status    int // status ServeContent asked for; 0 = none yet
+	committed bool
+	swallowed bool // ServeContent answered an error status; its body is dropped
+	pending   []byte
+	deadline  WriteDeadline
 }
 
 // fallbackTier is reported when a response carries no blob bytes (HEAD,
