@@ -250,12 +250,19 @@ func TestComposeColocatedStalePartIsCopiedFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStragglers(t, tc)
+	wantComposedOnHomes(t, ctx, tc, key, want, info.Version)
+}
+
+// wantComposedOnHomes checks that the homes n1, n2 and n3 each hold key
+// with the bytes want, at version.
+func wantComposedOnHomes(t *testing.T, ctx context.Context, tc *testCluster, key string, want []byte, version uint64) {
+	t.Helper()
 	for _, id := range []string{"n1", "n2", "n3"} {
 		if got := localBytes(t, ctx, tc, id, key); !bytes.Equal(got, want) {
-			t.Fatalf("%s holds other bytes for the composed blob (%d bytes, want %d): a stale part was composed", id, len(got), len(want))
+			t.Fatalf("%s holds other bytes for the composed blob (%d bytes, want %d)", id, len(got), len(want))
 		}
 	}
-	if got := tc.holding(key, info.Version); len(got) != 3 {
+	if got := tc.holding(key, version); len(got) != 3 {
 		t.Fatalf("held by %v, want the three homes", got)
 	}
 }
@@ -295,14 +302,7 @@ func TestComposeColocatedRetryAfterPartialCompose(t *testing.T) {
 		t.Fatalf("retry answered %+v, want version %x and %d bytes", info, composed.Version, len(want))
 	}
 	waitStragglers(t, tc)
-	for _, id := range []string{"n1", "n2", "n3"} {
-		if got := localBytes(t, ctx, tc, id, key); !bytes.Equal(got, want) {
-			t.Fatalf("%s holds %d bytes for the composed blob, want %d", id, len(got), len(want))
-		}
-	}
-	if got := tc.holding(key, composed.Version); len(got) != 3 {
-		t.Fatalf("held by %v, want the three homes", got)
-	}
+	wantComposedOnHomes(t, ctx, tc, key, want, composed.Version)
 	for _, p := range parts {
 		if _, err := tc.node("n2").c.Stat(ctx, p); !errors.Is(err, blockstore.ErrNotFound) {
 			t.Fatalf("part %q after the retried compose: %v", p, err)
