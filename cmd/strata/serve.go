@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"net"
@@ -20,7 +19,6 @@ import (
 	"strata/blockstore"
 	"strata/ioengine"
 	"strata/node"
-	"strata/node/s3"
 	"strata/tiering"
 )
 
@@ -364,11 +362,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	relay := &corruptRelay{log: log}
 	notify := startServiceNotify(ctx, log)
 	defer notify.stop()
-	// The ETags' MD5s (S3 objects, and as a replica the ones a peer's S3
-	// asks for) are hashed many streams at once; closed after the store.
-	md5s := s3.NewMD5Hashes()
-	defer md5s.Close()
-	store, backend, err := openStoreProgress(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress, md5s.New)
+	store, backend, err := openStoreProgress(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress)
 	if err != nil {
 		return failStart(err)
 	}
@@ -550,17 +544,15 @@ func createDataDirs(cfg node.Config) error {
 // tombstones is the cluster's late-bound tombstone hook, used in cluster
 // mode (nil: compaction keeps every tombstone there; see applyCompaction).
 func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
-	return openStoreProgress(ctx, cfg, log, dataFS, onCorrupt, tombstones, nil, nil)
+	return openStoreProgress(ctx, cfg, log, dataFS, onCorrupt, tombstones, nil)
 }
 
 // openStoreProgress is openStore telling progress, when set, of the
-// recovery scan's reads (serve extends systemd's start timeout with it),
-// hashing MD5s with newMD5 when set (blockstore.Options.NewMD5).
-func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64), newMD5 func() hash.Hash) (*tiering.Store, *blockstore.Store, error) {
+// recovery scan's reads (serve extends systemd's start timeout with it).
+func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64)) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
 	opts := blockstoreOptions(cfg, log, dataFS, onCorrupt, tombstones)
 	opts.RecoveryProgress = progress
-	opts.NewMD5 = newMD5
 	backend, err := blockstore.Open(ctx, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open blockstore: %w", err)

@@ -59,9 +59,6 @@
 //   - A body is hashed with MD5 once: with Content-MD5 the verifier checks
 //     it as the body streams and the store keeps it (PutOptions.MD5);
 //     without, the store hashes the content (PutOptions.WantMD5).
-//   - ETag MD5s are hashed by the store (blockstore.Options.NewMD5);
-//     MD5Hashes is the hash source serve passes it: md5-simd's
-//     multi-stream hashing when several are in progress.
 //   - CopyObject and UploadPartCopy stream the source from the store into
 //     the destination's Put inside the node; the copy is a single-part
 //     object whose ETag is its MD5.
