@@ -2,7 +2,6 @@ package blockstore
 
 import (
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"hash"
@@ -25,6 +24,11 @@ type PutOptions struct {
 	// WantMD5 asks the store to hash the content with MD5 while it streams
 	// and keep the digest in Info.MD5 (S3 ETags); off, Info.MD5 is nil.
 	WantMD5 bool
+	// MD5, when set, is the content's MD5 as the caller already knows it
+	// (S3's Content-MD5, which its verifying body checks as it streams:
+	// the body fails before its end unless it matches): kept as Info.MD5
+	// without hashing the content again. 16 bytes; it wins over WantMD5.
+	MD5 []byte
 	// Version is the write's version stamp (hybrid logical clock). 0: the
 	// store assigns one greater than any it has seen.
 	Version uint64
@@ -81,6 +85,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if size < -1 {
 		return Info{}, fmt.Errorf("%w: size %d", ErrInvalidArgument, size)
 	}
+	if opts.MD5 != nil && len(opts.MD5) != md5Len {
+		return Info{}, fmt.Errorf("%w: an MD5 of %d bytes", ErrInvalidArgument, len(opts.MD5))
+	}
 	if size > s.opts.MaxBlobSize {
 		return Info{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, s.opts.MaxBlobSize)
 	}
@@ -118,11 +125,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return Info{}, fmt.Errorf("blockstore: put %q: %w", key, derr)
 	}
 	p := &putter{s: s, ctx: ctx, key: key, ct: opts.ContentType, version: version, modTime: s.modTime(), dir: d}
-	if len(opts.Meta) > 0 || opts.WantMD5 {
+	if len(opts.Meta) > 0 || opts.WantMD5 || opts.MD5 != nil {
 		var zero []byte
-		if opts.WantMD5 {
+		switch {
+		case opts.MD5 != nil:
+			zero = opts.MD5
+		case opts.WantMD5:
 			zero = make([]byte, md5Len) // filled in once the content is hashed
-			p.md5 = md5.New()
+			p.md5 = s.opts.NewMD5()
+			defer closeHash(p.md5)
 		}
 		p.ext = appendExt(nil, opts.Meta, zero)
 	}
@@ -151,6 +162,13 @@ type putter struct {
 	// ext[1:17] once known. nil when the Put has neither.
 	ext []byte
 	md5 hash.Hash
+}
+
+// closeHash releases h when it holds resources (Options.NewMD5).
+func closeHash(h hash.Hash) {
+	if c, ok := h.(interface{ Close() }); ok {
+		c.Close()
+	}
 }
 
 // setMD5 writes the digest of what p.md5 hashed into p.ext.
@@ -349,8 +367,13 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		}
 		raw := slot[:n]
 		whole = crc32.Update(whole, castagnoli, raw)
+		// The MD5 of the chunk is computed while the chunk is encoded,
+		// written and synced: off the Put's critical path. raw is only
+		// read by both until the buffer is released below.
+		var hashed chan struct{}
 		if p.md5 != nil {
-			p.md5.Write(raw)
+			hashed = make(chan struct{})
+			go func() { p.md5.Write(raw); close(hashed) }()
 		}
 		var crc uint32
 		subs, crc = subBlockCRCs(subs[:0], raw, m.subSize)
@@ -361,6 +384,9 @@ func (p *putter) chunked(r, body io.Reader, size int64, first *ioengine.Buffer, 
 		}
 		loc, err := s.write(p.ctx, p.dir, rec, indexOp{})
 		release()
+		if hashed != nil {
+			<-hashed
+		}
 		s.putBuf(buf)
 		if err != nil {
 			return Info{}, fmt.Errorf("chunk %d: %w", idx, err)

@@ -67,6 +67,14 @@ func (s *Server) PaceUpload(ctx context.Context, body io.Reader) io.Reader {
 	return s.pacing.body(ctx, body)
 }
 
+// LockKeyShared takes key's lock shared: with other shared holders, never
+// with LockKey's. The S3 handler holds a bucket's registry key shared while
+// it writes an object into the bucket and exclusive (LockKey) while it
+// deletes the bucket. The caller calls unlock once.
+func (s *Server) LockKeyShared(ctx context.Context, key string) (unlock func(), err error) {
+	return s.locks.RLock(ctx, key)
+}
+
 // ProgressTimeout is http.progress_timeout.
 func (s *Server) ProgressTimeout() time.Duration { return s.cfg.HTTP.ProgressTimeout }
 

@@ -60,11 +60,11 @@ type blobWriter struct {
 	progress time.Duration
 	pool     *sync.Pool // of *[]byte copy buffers
 
-	status     int // status ServeContent asked for; 0 = none yet
-	committed  bool
-	swallowed  bool // ServeContent answered an error status; its body is dropped
-	pending    []byte
-	extendedAt time.Time
+	status    int // status ServeContent asked for; 0 = none yet
+	committed bool
+	swallowed bool // ServeContent answered an error status; its body is dropped
+	pending   []byte
+	deadline  WriteDeadline
 }
 
 // fallbackTier is reported when a response carries no blob bytes (HEAD,
@@ -73,7 +73,7 @@ type blobWriter struct {
 const fallbackTier = "hdd"
 
 func newBlobWriter(w http.ResponseWriter, rc *http.ResponseController, obj *readRecorder, progress time.Duration, pool *sync.Pool) *blobWriter {
-	return &blobWriter{w: w, rc: rc, obj: obj, progress: progress, pool: pool}
+	return &blobWriter{w: w, rc: rc, obj: obj, progress: progress, pool: pool, deadline: WriteDeadline{RC: rc, Progress: progress}}
 }
 
 func (b *blobWriter) Header() http.Header { return b.w.Header() }
@@ -154,16 +154,30 @@ func (b *blobWriter) write(p []byte) (int, error) {
 	return b.w.Write(p)
 }
 
-func (b *blobWriter) extendDeadline() {
-	if b.rc == nil {
+func (b *blobWriter) extendDeadline() { b.deadline.Extend() }
+
+// WriteDeadline keeps a response's write deadline Progress ahead while
+// bytes go out, resetting it at most every Progress/8 (a timer reset per
+// buffer written costs measurable CPU on large downloads). The blob API's
+// GET and the S3 API's GetObject use it.
+type WriteDeadline struct {
+	RC       *http.ResponseController // nil: no deadlines
+	Progress time.Duration
+	at       time.Time
+}
+
+// Extend moves the deadline Progress ahead of now, unless it was moved
+// less than Progress/8 ago.
+func (d *WriteDeadline) Extend() {
+	if d.RC == nil {
 		return
 	}
 	now := time.Now()
-	if !b.extendedAt.IsZero() && now.Sub(b.extendedAt) < b.progress/8 {
+	if !d.at.IsZero() && now.Sub(d.at) < d.Progress/8 {
 		return
 	}
-	b.extendedAt = now
-	_ = b.rc.SetWriteDeadline(now.Add(b.progress))
+	d.at = now
+	_ = d.RC.SetWriteDeadline(now.Add(d.Progress))
 }
 
 // swallowedStatus returns the error status ServeContent answered, or 0.

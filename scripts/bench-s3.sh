@@ -13,7 +13,11 @@
 #
 # Runs alternate native and S3 (and S3 with a signed payload with --signed),
 # --repeat times; the figure is the median of the per-pair ratios S3/native
-# of MB/s, which is robust to load drifting between pairs. Sizes and
+# of MB/s, which is robust to load drifting between pairs. Beside it, the
+# node's CPU per MB (user+sys ticks from /proc/PID/stat over each measured
+# run, after an unmeasured 1 s warm-up run), as native/S3: on a shared
+# machine wall-clock throughput swings with the neighbours' load, CPU per
+# byte much less. Sizes and
 # concurrency: 4KiB at 16, 1MiB at 16, 64MiB at 4 (the issue's goal: >= 0.9
 # for 1 MiB and up).
 #
@@ -30,6 +34,9 @@
 #              computed by the client and verified by the node)
 #   --out      raw JSON results and summary.txt (default DIR/results)
 #   --keep     keep DIR afterwards
+#
+# STRATA_BIN=PATH runs that strata binary instead of building this tree
+# (before/after figures: build the baseline commit elsewhere).
 set -euo pipefail
 self="$(readlink -f "$0")"
 cd "$(dirname "$self")/.."
@@ -83,8 +90,12 @@ cleanup() {
 trap cleanup EXIT
 say() { echo "$*" | tee -a "$summary"; }
 
-bin="$dir/strata"
-go build -o "$bin" ./cmd/strata
+if [[ -n "${STRATA_BIN:-}" ]]; then
+	bin="$(readlink -f "$STRATA_BIN")"
+else
+	bin="$dir/strata"
+	go build -o "$bin" ./cmd/strata
+fi
 
 port="$(free_port)"
 s3port="$(free_port_except "$port")"
@@ -135,15 +146,34 @@ bound_of() {
 	esac
 }
 
-# bench NAME ARGS...: one strata bench run, its JSON in $out/NAME.json.
-bench() {
+# bench_once NAME ARGS...: one strata bench run, no warm-up, no CPU count.
+bench_once() {
 	local name="$1"
 	shift
-	if ! "$bin" bench --json "$out/$name.json" --warmup 1s --seed 1 "$@" >"$out/$name.txt" 2>&1; then
+	if ! "$bin" bench --json "$out/$name.json" --seed 1 "$@" >"$out/$name.txt" 2>&1; then
 		cat "$out/$name.txt" >&2
 		echo "bench-s3: run $name failed" >&2
 		exit 1
 	fi
+}
+
+# cpu_ticks PID: user+sys clock ticks the process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# bench NAME ARGS...: one strata bench run, its JSON in $out/NAME.json and
+# the node's CPU ticks during it in $out/NAME.cpu. A 1 s warm-up run goes
+# first, unmeasured, so the ticks are those of the measured operations.
+bench() {
+	local name="$1" t0
+	shift
+	if ! "$bin" bench --seed 1 "$@" --ops 0 --duration 1s >"$out/$name.warmup.txt" 2>&1; then
+		cat "$out/$name.warmup.txt" >&2
+		echo "bench-s3: warm-up of $name failed" >&2
+		exit 1
+	fi
+	t0="$(cpu_ticks "$node_pid")"
+	bench_once "$name" "$@"
+	echo $(($(cpu_ticks "$node_pid") - t0)) >"$out/$name.cpu"
 }
 
 sides=(native s3)
@@ -162,7 +192,7 @@ for size in "${sizes[@]}"; do
 	keys="$(keys_of "$size")"
 	# Prefill the GET objects once, through S3 (so they are S3 objects).
 	# shellcheck disable=SC2046
-	bench "prefill-$size" $(side_args s3) --key-prefix "get/$size/" --size "$size" --keys "$keys" \
+	bench_once "prefill-$size" $(side_args s3) --key-prefix "get/$size/" --size "$size" --keys "$keys" \
 		--read-ratio 1 --zipf 0 --concurrency "$conc" --ops 1 --duration 10m
 	for i in $(seq 1 "$repeat"); do
 		for side in "${sides[@]}"; do
@@ -180,15 +210,24 @@ for size in "${sizes[@]}"; do
 	done
 done
 
-python3 - "$out" "$repeat" "${sides[*]}" "${sizes[*]}" <<'EOF' | tee -a "$summary"
+python3 - "$out" "$repeat" "${sides[*]}" "${sizes[*]}" "$(getconf CLK_TCK)" <<'EOF' | tee -a "$summary"
 import json, statistics, sys
-out, repeat, sides, sizes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+out, repeat, sides, sizes, hz = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split(), int(sys.argv[5])
 conc = {"4KiB": 16, "1MiB": 16, "64MiB": 4}
 def load(name):
     with open("%s/%s.json" % (out, name)) as f:
-        return json.load(f)
+        r = json.load(f)
+    with open("%s/%s.cpu" % (out, name)) as f:
+        r["node_cpu_sec"] = int(f.read()) / hz
+    return r
+# cpu_per_mb is the node's CPU seconds per MB moved, in ms.
+def cpu_per_mb(r, key):
+    b = r[key]["bytes"]
+    return 1000 * r["node_cpu_sec"] / (b / 1e6) if b else float("nan")
 print()
-print("%-6s %-4s %4s  %-10s %10s %10s %9s   %s" % ("size", "op", "conc", "side", "MB/s", "ops/s", "p99 ms", "ratio to native (median of pairs; per pair)"))
+print("MB/s: client throughput, S3/native of MB/s. CPU: the node's CPU ms per MB, native/S3 (1 = S3 costs the node")
+print("no more CPU per byte than native; CPU is what 2 shared cores make scarce, so it is the steadier figure).")
+print("%-6s %-4s %4s  %-10s %10s %10s %9s %8s   %-36s %s" % ("size", "op", "conc", "side", "MB/s", "ops/s", "p99 ms", "CPU/MB", "MB/s ratio (median of pairs; per pair)", "CPU ratio (median; per pair)"))
 bad = []
 for size in sizes:
     for op in ("put", "get"):
@@ -202,11 +241,14 @@ for size in sizes:
             mbs = [r[key]["mb_per_sec"] for r in runs[s]]
             ops = [r[key]["ops_per_sec"] for r in runs[s]]
             p99 = [r[key]["latency_us"]["p99"] / 1000 for r in runs[s]]
-            ratio = ""
+            cpu = [cpu_per_mb(r, key) for r in runs[s]]
+            ratio, cratio = "", ""
             if s != "native":
                 pairs = [a / b if b else float("nan") for a, b in zip(mbs, [r[key]["mb_per_sec"] for r in runs["native"]])]
                 ratio = "%.3f  (%s)" % (statistics.median(pairs), " ".join("%.3f" % p for p in pairs))
-            print("%-6s %-4s %4d  %-10s %10.1f %10.1f %9.2f   %s" % (size, op, conc[size], s, statistics.median(mbs), statistics.median(ops), statistics.median(p99), ratio))
+                cpairs = [b / a if a else float("nan") for a, b in zip(cpu, [cpu_per_mb(r, key) for r in runs["native"]])]
+                cratio = "%.3f  (%s)" % (statistics.median(cpairs), " ".join("%.3f" % p for p in cpairs))
+            print("%-6s %-4s %4d  %-10s %10.1f %10.1f %9.2f %8.3f   %-36s %s" % (size, op, conc[size], s, statistics.median(mbs), statistics.median(ops), statistics.median(p99), statistics.median(cpu), ratio, cratio))
 for b in bad:
     print("FAILED: " + b)
 sys.exit(1 if bad else 0)

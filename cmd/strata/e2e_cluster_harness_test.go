@@ -34,6 +34,7 @@ type clusterOptions struct {
 	perNodeIP                          bool   // node i listens on 127.0.0.(10+i) (partition tests)
 	extraConfig                        string
 	httpAdvertise                      func(i int, listen string) string // default listen
+	nodeArgs                           func(i int) []string              // more `strata serve` flags of node i
 	netns                              *netnsLayout                      // run each node in its own network namespace (root only)
 	maxBlobSize, chunkSize, volumeSize string
 }
@@ -137,6 +138,9 @@ func (c *testCluster) newNode(i int) *clusterNode {
 	}
 	if c.opts.httpAdvertise != nil {
 		args = append(args, "--http-advertise", c.opts.httpAdvertise(i, listen))
+	}
+	if c.opts.nodeArgs != nil {
+		args = append(args, c.opts.nodeArgs(i)...)
 	}
 	var wrap []string
 	baseHost := ""

@@ -31,6 +31,12 @@ import (
 //
 // opts.MD5 cannot be kept (a copy's MD5 is its content's, which a
 // composed blob's is not): the S3 API stores its multipart ETag in Meta.
+// A compose retried at the version of an earlier attempt that reached
+// fewer than W homes (opts.Version: the composed blob's, which the S3 API
+// finds) counts a part consumed by that attempt as present (consumedPart),
+// so the homes that did not compose do, and the others answer from their
+// blob.
+//
 // Errors wrap those of Put, ErrNotFound for a missing part (the message
 // names it) and ErrInvalidArgument (no parts, a part twice, the key among
 // them, an MD5 given).
@@ -42,6 +48,12 @@ func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts 
 	infos := make([]blockstore.Info, len(parts))
 	for i, p := range parts {
 		info, err := c.Stat(ctx, p)
+		if errors.Is(err, blockstore.ErrNotFound) && opts.Version != 0 && colocated(key, parts) {
+			// Retrying a compose at the version of an earlier attempt
+			// that reached fewer than W homes: a home that composed then
+			// consumed the part (its tombstone is at that version).
+			info, err = c.consumedPart(ctx, key, p, opts.Version)
+		}
 		if err != nil {
 			return blockstore.Info{}, fmt.Errorf("cluster: compose %q: part %q: %w", key, p, err)
 		}
@@ -77,6 +89,42 @@ func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts 
 		}
 	}
 	return info, nil
+}
+
+// consumedPart is the Info of part as a compose of key at version left
+// it: a home that holds key at exactly version (it composed) holds part's
+// tombstone (the compose consumed it; a local compose tombstones a part at
+// the part's own version), and another home still holds the part live at
+// that same version (its compose failed): that copy is what the retry
+// composes, at the same version. A part uploaded again since is newer, so
+// the quorum read sees it live and this is not asked. Otherwise
+// ErrNotFound.
+func (c *Cluster) consumedPart(ctx context.Context, key, part string, version uint64) (blockstore.Info, error) {
+	v := c.currentView()
+	consumed := map[uint64]bool{} // part versions a compose at version consumed
+	var live []blockstore.Entry
+	for _, home := range v.homes(key, c.opts.Replicas) {
+		if home.ID != v.self.ID && !home.Reachable() {
+			continue
+		}
+		e, err := c.lookupOn(ctx, v.self.ID, home, part)
+		if err != nil || e.Version == 0 || e.Corrupt {
+			continue
+		}
+		if !e.Deleted {
+			live = append(live, e)
+			continue
+		}
+		if k, err := c.lookupOn(ctx, v.self.ID, home, key); err == nil && !k.Deleted && k.Version == version {
+			consumed[e.Version] = true
+		}
+	}
+	for _, e := range live {
+		if consumed[e.Version] {
+			return e.Info, nil
+		}
+	}
+	return blockstore.Info{}, fmt.Errorf("%w: %q (not consumed by a compose of %q at %d with a live copy left)", blockstore.ErrNotFound, part, key, version)
 }
 
 // checkCompose holds Compose's arguments to the single store's rules,

@@ -250,12 +250,62 @@ func TestComposeColocatedStalePartIsCopiedFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStragglers(t, tc)
+	wantComposedOnHomes(t, ctx, tc, key, want, info.Version)
+}
+
+// wantComposedOnHomes checks that the homes n1, n2 and n3 each hold key
+// with the bytes want, at version.
+func wantComposedOnHomes(t *testing.T, ctx context.Context, tc *testCluster, key string, want []byte, version uint64) {
+	t.Helper()
 	for _, id := range []string{"n1", "n2", "n3"} {
 		if got := localBytes(t, ctx, tc, id, key); !bytes.Equal(got, want) {
-			t.Fatalf("%s holds other bytes for the composed blob (%d bytes, want %d): a stale part was composed", id, len(got), len(want))
+			t.Fatalf("%s holds other bytes for the composed blob (%d bytes, want %d)", id, len(got), len(want))
 		}
 	}
-	if got := tc.holding(key, info.Version); len(got) != 3 {
+	if got := tc.holding(key, version); len(got) != 3 {
 		t.Fatalf("held by %v, want the three homes", got)
+	}
+}
+
+// A compose that reached one home of three (the others stalled: no
+// quorum) consumed that home's parts; a retry at the same version (what
+// the S3 API does for a Complete retried after a 503) composes on the
+// homes that still hold the parts, the one that composed answers from its
+// blob, and every home ends with the same bytes at that version.
+func TestComposeColocatedRetryAfterPartialCompose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tc := newTestClusterOn(t, 4, func(o *Options) { o.ReplicaTimeout = 200 * time.Millisecond }, tieredLocalOnMemfs)
+	key := tc.keyWithHomes("bucket/retry", false, "n1", "n2", "n3")
+	parts, want := colocatedUpload(t, ctx, tc, "n1", key, 4000, 3000)
+	tc.node("n2").stall.Store(true)
+	tc.node("n3").stall.Store(true)
+	if _, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{}); !errors.Is(err, replication.ErrNoQuorum) {
+		t.Fatalf("compose with two homes stalled: %v, want ErrNoQuorum", err)
+	}
+	waitStragglers(t, tc)
+	tc.node("n2").stall.Store(false)
+	tc.node("n3").stall.Store(false)
+	composed, err := tc.node("n1").store.Lookup(ctx, key)
+	if err != nil || composed.Deleted {
+		t.Fatalf("n1 did not compose: %+v, %v", composed, err)
+	}
+	if e, err := tc.node("n2").store.Lookup(ctx, parts[0]); err != nil || e.Deleted {
+		t.Fatalf("n2's part after its compose failed: %+v, %v", e, err)
+	}
+
+	info, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{Version: composed.Version})
+	if err != nil {
+		t.Fatalf("compose retried at the first attempt's version: %v", err)
+	}
+	if info.Version != composed.Version || info.Size != int64(len(want)) {
+		t.Fatalf("retry answered %+v, want version %x and %d bytes", info, composed.Version, len(want))
+	}
+	waitStragglers(t, tc)
+	wantComposedOnHomes(t, ctx, tc, key, want, composed.Version)
+	for _, p := range parts {
+		if _, err := tc.node("n2").c.Stat(ctx, p); !errors.Is(err, blockstore.ErrNotFound) {
+			t.Fatalf("part %q after the retried compose: %v", p, err)
+		}
 	}
 }

@@ -170,7 +170,9 @@ func (rep *replicaWrite) cut(reason error) {
 // per chunk) until all took it before reading the next: the slowest paces.
 // At EOF it closes the pipes (the replicas see EOF and commit) and arms
 // their answer timeouts. On a body error or cancellation it fails every
-// pipe with the error, so no replica commits, and returns it; when the
+// pipe with the error, so no replica commits, and returns it (also when
+// every replica answered early: the rest of the body is read, so a body
+// failing at its end still fails the write); when the
 // quorum can no longer be reached (checked after every chunk and before
 // the EOF that lets replicas commit) it stops the rest the same way. It
 // returns the body bytes handed on.
@@ -216,7 +218,29 @@ func (c *Cluster) fanOut(ctx context.Context, body io.Reader, reps []*replicaWri
 			return sent, nil
 		}
 		if streaming(reps) == 0 {
-			return sent, nil // every replica already answered (a newer version held)
+			// Every replica already answered (a newer version held). The
+			// rest of the body is still read: a verifying body (S3's
+			// digests) fails only at its end, and a write whose body fails
+			// must not be acknowledged even when nothing was stored.
+			if err := drainBody(ctx, body, bufp[:]); err != nil {
+				op.abandon()
+				return sent, fmt.Errorf("reading the body: %w", err)
+			}
+			return sent, nil
+		}
+	}
+}
+
+// drainBody reads body to its end through buf; an error other than the
+// clean end (or ctx's) is the body's failure.
+func drainBody(ctx context.Context, body io.Reader, buf []byte) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, eof, err := readChunk(body, buf)
+		if err != nil || eof {
+			return err
 		}
 	}
 }

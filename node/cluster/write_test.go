@@ -275,6 +275,53 @@ func TestPutOlderThanReplicasStillAcks(t *testing.T) {
 	}
 }
 
+// failsAtEnd is a body that hands out data, then fails where it would end
+// (a verifying body whose digest does not match). Its first Read waits for
+// wait, so the test decides what happened before the body is read.
+type failsAtEnd struct {
+	data []byte
+	wait func()
+	read int
+}
+
+var errDigestAtEnd = errors.New("test: digest mismatch at the end of the body")
+
+func (f *failsAtEnd) Read(p []byte) (int, error) {
+	if f.wait != nil {
+		f.wait()
+		f.wait = nil
+	}
+	if f.read == len(f.data) {
+		return 0, errDigestAtEnd
+	}
+	n := copy(p, f.data[f.read:])
+	f.read += n
+	return n, nil
+}
+
+// When every replica answered before the body ended (each holds a newer
+// version), the coordinator still reads the body to its end: one failing
+// there (a bad digest) fails the write instead of being acknowledged.
+func TestPutOlderThanReplicasStillChecksTheBody(t *testing.T) {
+	tc := newTestCluster(t, 3, nil)
+	newer, err := tc.put(context.Background(), "n1", "k", []byte("newer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStragglers(t, tc)
+	body := &failsAtEnd{data: pattern(5, 4*fanOutBufSize)}
+	// The replicas answer from the version check alone: the body is read
+	// only once all of them have (their requests are the stragglers).
+	body.wait = func() { waitStragglers(t, tc) }
+	_, err = tc.node("n2").c.Put(context.Background(), "k", body, int64(len(body.data)), blockstore.PutOptions{Version: newer.Version - 1})
+	if !errors.Is(err, errDigestAtEnd) {
+		t.Fatalf("Put whose body fails at its end, every replica newer: %v, want the body's error", err)
+	}
+	if body.read != len(body.data) {
+		t.Fatalf("read %d of %d body bytes", body.read, len(body.data))
+	}
+}
+
 // Deletes: tombstones on W homes, then reads say not found everywhere;
 // deleting a missing key is not found; a dead home is hinted a tombstone.
 func TestDelete(t *testing.T) {

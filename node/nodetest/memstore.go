@@ -235,7 +235,10 @@ func (m *MemStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 		ChunkSize:   8 << 20,
 		Meta:        blockstore.CloneMeta(opts.Meta),
 	}
-	if opts.WantMD5 {
+	switch {
+	case opts.MD5 != nil:
+		info.MD5 = bytes.Clone(opts.MD5)
+	case opts.WantMD5:
 		sum := md5.Sum(data)
 		info.MD5 = sum[:]
 	}
@@ -271,6 +274,11 @@ func (m *MemStore) Compose(ctx context.Context, key string, parts []string, opts
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if cur, ok := m.blobs[key]; ok && opts.Version != 0 && cur.info.Version >= opts.Version {
+		// As the blockstore: holding key at the version or newer, a
+		// compose changes nothing (a retried compose answers the blob).
+		return cloneInfo(cur.info), nil
+	}
 	var total int64
 	for i, p := range parts {
 		b, ok := m.blobs[p]

@@ -87,7 +87,10 @@ func (f *fakeBackend) ApplyPut(ctx context.Context, key string, r io.Reader, siz
 	info := blockstore.Info{Key: key, Size: int64(len(data)), Version: opts.Version, ModTime: modTimeOf(opts.Version),
 		ContentType: opts.ContentType, Checksum: crc32.Checksum(data, castagnoli), ChunkSize: 8 << 20,
 		Meta: blockstore.CloneMeta(opts.Meta)}
-	if opts.WantMD5 {
+	switch {
+	case opts.MD5 != nil:
+		info.MD5 = append([]byte(nil), opts.MD5...)
+	case opts.WantMD5:
 		sum := md5.Sum(data)
 		info.MD5 = sum[:]
 	}

@@ -133,13 +133,13 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request, a authHeaders, key
 	if q.err != nil {
 		return q.err
 	}
-	meta, wantMD5, err := metaFromQuery(q.v)
+	meta, wantMD5, sum, err := metaFromQuery(q.v)
 	if err != nil {
 		return err
 	}
 	body := newVerifiedBody(r, h.key, a, &progress{set: http.NewResponseController(w).SetReadDeadline, timeout: h.stall})
 	info, err := h.backend.ApplyPut(r.Context(), key, body, a.size, blockstore.PutOptions{
-		ContentType: r.Header.Get("Content-Type"), Version: version, Meta: meta, WantMD5: wantMD5,
+		ContentType: r.Header.Get("Content-Type"), Version: version, Meta: meta, WantMD5: wantMD5, MD5: sum,
 	})
 	if body.err != nil {
 		// The body's own failure decides the answer, whatever the store

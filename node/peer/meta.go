@@ -96,29 +96,38 @@ func putMetaQuery(q url.Values, opts blockstore.PutOptions) error {
 	if meta != "" {
 		q.Set(queryMeta, meta)
 	}
-	if opts.WantMD5 {
+	switch {
+	case opts.MD5 != nil:
+		if err := checkMD5(opts.MD5); err != nil {
+			return err
+		}
+		q.Set(queryMD5, hex.EncodeToString(opts.MD5))
+	case opts.WantMD5:
 		q.Set(queryMD5, "1")
 	}
 	return nil
 }
 
-// metaFromQuery reads them back on the replica.
-func metaFromQuery(q url.Values) (meta map[string]string, wantMD5 bool, err error) {
+// metaFromQuery reads them back on the replica: md5=1 asks the replica to
+// hash the content (WantMD5), md5=<32 hex> gives the MD5 the coordinator
+// knows (PutOptions.MD5; its body is verified against it there).
+func metaFromQuery(q url.Values) (meta map[string]string, wantMD5 bool, sum []byte, err error) {
 	if vs, ok := q[queryMeta]; ok {
 		if meta, err = decodeMetaJSON(vs[0]); err != nil {
-			return nil, false, fmt.Errorf("%w: %w", ErrBadRequest, err)
+			return nil, false, nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 		if meta == nil {
-			return nil, false, fmt.Errorf("%w: empty %s parameter", ErrBadRequest, queryMeta)
+			return nil, false, nil, fmt.Errorf("%w: empty %s parameter", ErrBadRequest, queryMeta)
 		}
 	}
 	if vs, ok := q[queryMD5]; ok {
-		if vs[0] != "1" {
-			return nil, false, fmt.Errorf("%w: %s=%q, want 1", ErrBadRequest, queryMD5, vs[0])
+		if vs[0] == "1" {
+			wantMD5 = true
+		} else if sum, err = decodeMD5Hex(vs[0]); err != nil || sum == nil {
+			return nil, false, nil, fmt.Errorf("%w: %s=%q, want 1 or an MD5 in hex", ErrBadRequest, queryMD5, vs[0])
 		}
-		wantMD5 = true
 	}
-	return meta, wantMD5, nil
+	return meta, wantMD5, sum, nil
 }
 
 // setMetaHeaders writes i's metadata and MD5 to a read answer.

@@ -24,16 +24,19 @@ func TestReplicaMetaRoundTrip(t *testing.T) {
 	meta := map[string]string{"X-Amz-Meta-Color": "blüe, \"quoted\"", "Content-Encoding": "gzip", "X-Strata-S3-Etag": "abc-2"}
 	data := []byte("replicated body")
 	sum := md5.Sum(data)
+	known := md5.Sum([]byte("the coordinator's digest"))
 	v := version(1_700_000_000_000, 2)
 	for _, tc := range []struct {
 		name    string
 		meta    map[string]string
 		wantMD5 bool
+		known   []byte // PutOptions.MD5: carried to the replica, not computed there
 	}{
-		{"meta and md5", meta, true},
-		{"md5 only", nil, true},
-		{"meta only", meta, false},
-		{"neither", nil, false},
+		{"meta and md5", meta, true, nil},
+		{"md5 only", nil, true, nil},
+		{"meta only", meta, false, nil},
+		{"neither", nil, false, nil},
+		{"known md5", meta, false, known[:]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := "k/" + tc.name
@@ -41,13 +44,16 @@ func TestReplicaMetaRoundTrip(t *testing.T) {
 			if tc.wantMD5 {
 				wantSum = sum[:]
 			}
+			if tc.known != nil {
+				wantSum = tc.known
+			}
 			check := func(when string, i blockstore.Info) {
 				t.Helper()
 				if !maps.Equal(i.Meta, tc.meta) || (i.Meta == nil) != (tc.meta == nil) || !bytes.Equal(i.MD5, wantSum) || (i.MD5 == nil) != (wantSum == nil) {
 					t.Fatalf("%s: meta %v md5 %x; want %v %x", when, i.Meta, i.MD5, tc.meta, wantSum)
 				}
 			}
-			info, err := e.client.PutReplica(ctx, e.addr, key, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{Version: v, Meta: tc.meta, WantMD5: tc.wantMD5})
+			info, err := e.client.PutReplica(ctx, e.addr, key, bytes.NewReader(data), int64(len(data)), blockstore.PutOptions{Version: v, Meta: tc.meta, WantMD5: tc.wantMD5, MD5: tc.known})
 			if err != nil {
 				t.Fatal(err)
 			}

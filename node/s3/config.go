@@ -22,11 +22,12 @@ type Verifier interface {
 }
 
 // Node is what the handler uses of the node process: its admission budgets,
-// per-key write locks, progress timeout and upload pacing (*node.Server has
-// them), so S3 and the blob API share one set of limits.
+// per-key locks (exclusive and shared), progress timeout and upload pacing
+// (*node.Server has them), so S3 and the blob API share one set of limits.
 type Node interface {
 	Admit(ctx context.Context, write bool) (release func(), err error)
 	LockKey(ctx context.Context, key string) (unlock func(), err error)
+	LockKeyShared(ctx context.Context, key string) (unlock func(), err error)
 	ProgressTimeout() time.Duration
 	// PaceUpload wraps an upload body in the node's upload pacing.
 	PaceUpload(ctx context.Context, body io.Reader) io.Reader

@@ -97,12 +97,9 @@ func (h *Handler) copyObject(q *request) error {
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return fmt.Errorf("%w: x-amz-metadata-directive %q", ErrInvalidArgument, directive)
 	}
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	ctx := q.r.Context()
 	dst := blobKey(q.t.bucket, q.t.key)
-	done, err := h.writeGate(ctx, dst)
+	done, err := h.objectWriteGate(q, dst)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,15 @@
 //   - CompleteMultipartUpload checks the parts (ascending, ETags matching,
 //     all but the last at least 5 MiB) and composes them (node.Composer):
 //     no byte is copied. Its ETag is S3's: md5 of the parts' MD5s, "-N",
-//     kept in the object's metadata. A single PUT's ETag is its MD5.
+//     kept in the object's metadata. A single PUT's ETag is its MD5. A
+//     part re-uploaded after its ETag was checked fails the Complete
+//     (InvalidPart: the Compose pins the part versions). A Complete
+//     retried after a compose that reached fewer than W homes (503, the
+//     parts consumed there) is finished: the object with the ETag the
+//     listed parts make is composed again at its version.
+//   - A body is hashed with MD5 once: with Content-MD5 the verifier checks
+//     it as the body streams and the store keeps it (PutOptions.MD5);
+//     without, the store hashes the content (PutOptions.WantMD5).
 //   - CopyObject and UploadPartCopy stream the source from the store into
 //     the destination's Put inside the node; the copy is a single-part
 //     object whose ETag is its MD5.
@@ -70,9 +78,13 @@
 //   - One tenant: every key sees the same buckets (a key's bucket list only
 //     narrows it); there is no per-bucket owner beyond the creating key,
 //     which is recorded.
-//   - DeleteBucket checks emptiness, then deletes the registry entry; a PUT
-//     racing it can leave an object in a bucket that is gone (it is listed
-//     again if the bucket is re-created).
+//   - DeleteBucket holds the bucket's registry key exclusive while it
+//     checks emptiness and deletes the entry; PutObject, CopyObject and
+//     CompleteMultipartUpload hold it shared while they write into the
+//     bucket, so one node never leaves an object in a deleted bucket. The
+//     locks are the node's: two nodes of a cluster racing a DeleteBucket
+//     and a PUT can still leave the object (listed again if the bucket is
+//     re-created).
 //   - A Range of several ranges is answered with the whole object (as S3
 //     does); GetObject with partNumber is NotImplemented.
 //   - Objects written through the blob API have no MD5: their S3 ETag is

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,7 @@ type Handler struct {
 	metrics *metrics
 	idBase  uint64
 	idSeq   atomic.Uint64
+	bufs    sync.Pool // *[copyBufSize]byte, GET bodies' copy buffers
 }
 
 // New builds a Handler.

@@ -295,11 +295,8 @@ func (h *Handler) completeMultipart(q *request) error {
 	}
 	id := q.r.URL.Query().Get("uploadId")
 	ctx := q.r.Context()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	dst := blobKey(q.t.bucket, q.t.key)
-	done, err := h.writeGate(ctx, dst)
+	done, err := h.objectWriteGate(q, dst)
 	if err != nil {
 		return err
 	}
@@ -314,12 +311,20 @@ func (h *Handler) completeMultipart(q *request) error {
 		return err
 	}
 	keys := make([]string, len(req.Parts))
+	for i, p := range req.Parts {
+		keys[i] = partKey(rec, id, p.PartNumber)
+	}
 	versions := make([]uint64, len(req.Parts))
 	sum := md5.New()
 	for i, p := range req.Parts {
-		keys[i] = partKey(rec, id, p.PartNumber)
 		info, err := q.store.Stat(ctx, keys[i])
 		if isNotFound(err) {
+			if info, ok, err := h.resumeComplete(ctx, q, composer, dst, keys, rec, req); err != nil || ok {
+				if err != nil {
+					return err
+				}
+				return h.completed(ctx, q, id, rec, info)
+			}
 			return fmt.Errorf("%w: part %d was not uploaded", ErrInvalidPart, p.PartNumber)
 		}
 		if err != nil {
@@ -350,13 +355,53 @@ func (h *Handler) completeMultipart(q *request) error {
 	if err != nil {
 		return err
 	}
-	// The object is durable; what is left of the upload goes. A failure
-	// here leaves garbage the expiry sweep removes, never a wrong object.
+	return h.completed(ctx, q, id, rec, info)
+}
+
+// completed answers a Complete whose object is durable: what is left of
+// the upload goes (a failure here leaves garbage the expiry sweep removes,
+// never a wrong object), and the answer names the object's ETag.
+func (h *Handler) completed(ctx context.Context, q *request, id string, rec uploadRecord, info blockstore.Info) error {
 	if err := h.dropUpload(ctx, q.store, id, rec); err != nil {
 		h.log.Warn("s3 completed upload not cleaned up; the expiry sweep will", "upload", id, "err", err)
 	}
 	writeXML(q.w, http.StatusOK, completeResult{Location: "/" + q.t.bucket + "/" + q.t.key, Bucket: q.t.bucket, Key: q.t.key, ETag: etagOf(info)})
 	return nil
+}
+
+// resumeComplete finishes a Complete an earlier attempt started: that
+// attempt composed the object on some homes but fewer than W (a cluster's
+// 503), which consumed the parts there, so a part now reads as missing.
+// When the object exists with the multipart ETag the listed parts' ETags
+// make, the compose is run again at the object's version: homes that
+// composed answer from the blob, the others compose the parts they still
+// hold (node/cluster Compose, consumedPart). ok false: no earlier attempt
+// of this part list; the caller answers InvalidPart.
+func (h *Handler) resumeComplete(ctx context.Context, q *request, composer node.Composer, dst string, keys []string, rec uploadRecord, req completeRequest) (info blockstore.Info, ok bool, err error) {
+	sum := md5.New()
+	for _, p := range req.Parts {
+		raw, err := hex.DecodeString(normalETag(p.ETag))
+		if err != nil || len(raw) != md5.Size {
+			return blockstore.Info{}, false, nil
+		}
+		sum.Write(raw)
+	}
+	etag := fmt.Sprintf("%s-%d", hex.EncodeToString(sum.Sum(nil)), len(req.Parts))
+	cur, err := q.store.Stat(ctx, dst)
+	if isNotFound(err) || (err == nil && cur.Meta[metaETag] != etag) {
+		return blockstore.Info{}, false, nil
+	}
+	if err != nil {
+		return blockstore.Info{}, false, err
+	}
+	info, err = composer.Compose(ctx, dst, keys, blockstore.ComposeOptions{ContentType: rec.ContentType, Meta: cur.Meta, Version: cur.Version})
+	if isNotFound(err) {
+		return blockstore.Info{}, false, nil
+	}
+	if err != nil {
+		return blockstore.Info{}, false, err
+	}
+	return info, true, nil
 }
 
 // dropUpload deletes the upload's remaining parts, then its record.

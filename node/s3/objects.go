@@ -2,11 +2,14 @@ package s3
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"strata/blockstore"
@@ -41,7 +44,14 @@ func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) 
 		return blockstore.Info{}, fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, size)
 	}
 	body := h.uploadBody(q, h.opt.MaxObjectSize)
-	opts.WantMD5 = true
+	if sum := contentMD5(q.r.Header); sum != nil && q.auth != nil && q.auth.Body != nil {
+		// The verifier checks the body against Content-MD5 as it streams
+		// (it fails before its end otherwise): the store keeps that MD5
+		// instead of hashing the content a second time.
+		opts.MD5 = sum
+	} else {
+		opts.WantMD5 = true
+	}
 	info, err := q.store.Put(q.r.Context(), key, h.opt.Node.PaceUpload(q.r.Context(), body), size, opts)
 	if err != nil {
 		if berr := body.Err(); berr != nil {
@@ -50,6 +60,20 @@ func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) 
 		return blockstore.Info{}, err
 	}
 	return info, nil
+}
+
+// contentMD5 is the request's Content-MD5 digest, nil without one (or
+// with a malformed one, which the verifier refused already).
+func contentMD5(hdr http.Header) []byte {
+	v := hdr.Get("Content-Md5")
+	if v == "" {
+		return nil
+	}
+	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(sum) != md5.Size {
+		return nil
+	}
+	return sum
 }
 
 // writeGate admits a write, takes the blob key's lock (shared with the
@@ -65,6 +89,36 @@ func (h *Handler) writeGate(ctx context.Context, key string) (done func(), err e
 		return nil, err
 	}
 	return func() { unlock(); release() }, nil
+}
+
+// objectWriteGate admits a write of the object blob key into the
+// request's bucket: it takes the bucket's registry lock shared (DeleteBucket
+// takes it exclusive, so the bucket cannot go while the object is written,
+// and a bucket deleted meanwhile is seen here), checks the bucket exists,
+// then takes key's lock. done undoes all three.
+func (h *Handler) objectWriteGate(q *request, key string) (done func(), err error) {
+	ctx := q.r.Context()
+	release, err := h.opt.Node.Admit(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	unlockBucket, err := h.opt.Node.LockKeyShared(ctx, bucketRegistryKey(q.t.bucket))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if err := h.needBucket(q); err != nil {
+		unlockBucket()
+		release()
+		return nil, err
+	}
+	unlock, err := h.opt.Node.LockKey(ctx, key)
+	if err != nil {
+		unlockBucket()
+		release()
+		return nil, err
+	}
+	return func() { unlock(); unlockBucket(); release() }, nil
 }
 
 // readGate admits a read and checks the request's bucket exists; the
@@ -117,11 +171,8 @@ func (h *Handler) putObject(q *request) error {
 		return fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, objectSize(q))
 	}
 	ctx := q.r.Context()
-	if err := h.needBucket(q); err != nil {
-		return err
-	}
 	key := blobKey(q.t.bucket, q.t.key)
-	done, err := h.writeGate(ctx, key)
+	done, err := h.objectWriteGate(q, key)
 	if err != nil {
 		return err
 	}
@@ -228,9 +279,14 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, min(int64(copyBufSize), n))
+	bufp, _ := h.bufs.Get().(*[copyBufSize]byte)
+	if bufp == nil {
+		bufp = new([copyBufSize]byte)
+	}
+	defer h.bufs.Put(bufp)
+	buf := bufp[:min(int64(copyBufSize), n)]
 	rc := http.NewResponseController(q.w)
-	progress := h.opt.Node.ProgressTimeout()
+	deadline := node.WriteDeadline{RC: rc, Progress: h.opt.Node.ProgressTimeout()}
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	var sent int64
 	for sent < n {
@@ -242,7 +298,7 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 				}
 				q.w.WriteHeader(status)
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(progress))
+			deadline.Extend()
 			if _, err := q.w.Write(buf[:m]); err != nil {
 				h.log.Debug("s3 response write failed", "request_id", q.id, "err", err)
 				return nil // the client went away; nothing to answer

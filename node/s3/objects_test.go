@@ -3,9 +3,12 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"strata/blockstore"
+	"strata/node/nodetest"
 	"strata/node/s3/s3test"
 )
 
@@ -259,5 +264,64 @@ func TestCopyObject(t *testing.T) {
 	wantCode(t, err, "AccessDenied", 403)
 	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy5")}); httpStatus(err) != 404 {
 		t.Fatalf("a refused copy stored something: %v", err)
+	}
+}
+
+// optsStore records the PutOptions of each Put.
+type optsStore struct {
+	*nodetest.MemStore
+	mu   sync.Mutex
+	opts map[string]blockstore.PutOptions
+}
+
+func (s *optsStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
+	s.mu.Lock()
+	s.opts[key] = opts
+	s.mu.Unlock()
+	return s.MemStore.Put(ctx, key, r, size, opts)
+}
+
+// A PUT with Content-MD5 is hashed once: the verifier checks the body
+// against it as it streams and the store keeps that digest (PutOptions.MD5)
+// instead of hashing again; without one the store hashes (WantMD5). Either
+// way the ETag is the content's MD5, and a wrong Content-MD5 stores nothing.
+func TestContentMD5IsTheETagHashedOnce(t *testing.T) {
+	st := &optsStore{MemStore: nodetest.NewMemStore(0), opts: map[string]blockstore.PutOptions{}}
+	n := s3test.Start(t, s3test.Options{Store: st})
+	c := rwClient(t, n)
+	mustCreateBucket(t, c, "bkt")
+	body := randomBytes(300<<10, 5)
+	sum := md5.Sum(body)
+	for _, tc := range []struct {
+		name, contentMD5 string
+		wantGiven        bool
+	}{
+		{"with", base64.StdEncoding.EncodeToString(sum[:]), true},
+		{"without", "", false},
+	} {
+		in := &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String(tc.name), Body: bytes.NewReader(body)}
+		if tc.contentMD5 != "" {
+			in.ContentMD5 = aws.String(tc.contentMD5)
+		}
+		out, err := c.PutObject(context.Background(), in)
+		if err != nil {
+			t.Fatalf("%s: PutObject: %v", tc.name, err)
+		}
+		if aws.ToString(out.ETag) != `"`+md5Hex(body)+`"` {
+			t.Fatalf("%s: ETag %s", tc.name, aws.ToString(out.ETag))
+		}
+		st.mu.Lock()
+		opts := st.opts["bkt/"+tc.name]
+		st.mu.Unlock()
+		if given := opts.MD5 != nil; given != tc.wantGiven || opts.WantMD5 == tc.wantGiven || (given && !bytes.Equal(opts.MD5, sum[:])) {
+			t.Fatalf("%s: store asked for MD5 %x, WantMD5 %v", tc.name, opts.MD5, opts.WantMD5)
+		}
+	}
+	other := md5.Sum([]byte("other"))
+	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("wrong"), Body: bytes.NewReader(body),
+		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(other[:]))})
+	wantCode(t, err, "BadDigest", 400)
+	if _, err := st.Stat(context.Background(), "bkt/wrong"); err == nil {
+		t.Fatal("a body failing its Content-MD5 was stored")
 	}
 }
