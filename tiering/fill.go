@@ -1,8 +1,10 @@
 package tiering
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"strata/blockstore"
 )
@@ -129,6 +131,29 @@ func (q *fillQueue) start(apply func(fillReq)) {
 func (q *fillQueue) close() {
 	close(q.stop)
 	q.wg.Wait()
+}
+
+// WaitFills waits until every cache fill queued before the call has been
+// applied (or dropped as stale), so that a read after it sees what the
+// reads before it cached: for tests and benchmarks that check tiers. It
+// returns ctx's error if ctx ends first, ErrClosed on a closed store.
+func (s *Store) WaitFills(ctx context.Context) error {
+	if s.fills == nil {
+		return nil
+	}
+	q := s.fills
+	target := q.queued.Load()
+	for q.applied.Load()+q.droppedStale.Load() < target {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	return nil
 }
 
 // idle reports whether no fill is queued or being applied (tests).

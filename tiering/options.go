@@ -52,7 +52,7 @@ type Options struct {
 	SSDAdmitQueueBytes int64
 	// FillQueueBytes bounds the bytes of missed reads waiting to be copied
 	// into the caches by the background filler (a reader never copies);
-	// beyond it fills are dropped and counted. Default 32 MiB (plus at most
+	// beyond it fills are dropped and counted. Default 8 MiB (plus at most
 	// one chunk: a chunk larger than the bound is taken when the queue is
 	// empty).
 	FillQueueBytes int64
@@ -78,7 +78,7 @@ const (
 	defaultSSDMaxItemBytes = 4 << 20
 	defaultRegionBuffers   = 4
 	defaultAdmitWindow     = time.Hour
-	defaultFillQueueBytes  = 32 << 20
+	defaultFillQueueBytes  = 8 << 20
 )
 
 // DefaultSSDRebuildTime is SSDRebuildTime's default.
