@@ -56,6 +56,11 @@ type Options struct {
 	// one chunk: a chunk larger than the bound is taken when the queue is
 	// empty).
 	FillQueueBytes int64
+	// SSDPacing: when the SSD cache's writes and reclaim reads yield to
+	// the backend's reads (while reads run, they spend at most 1/8 of the
+	// bytes read; idle, full speed). Default SSDPaceAuto: when the cache
+	// file shares a file system with a backend directory.
+	SSDPacing SSDPacing
 	// SSDMaxInFlight bounds concurrent I/O on the cache device; default 32.
 	SSDMaxInFlight int
 	// AdmitWindow: the frequency sketch halves its counts at least this

@@ -110,6 +110,11 @@ type SSDStats struct {
 	RegionSize         int64
 	FreeRegions        int
 	Start              string // "warm", "cold" and why
+	// Paced: the cache's writes and reclaim reads yield to backend reads
+	// (Options.SSDPacing); PacedWaits of them waited, PacedWait in all.
+	Paced      bool
+	PacedWaits uint64
+	PacedWait  time.Duration
 
 	// BudgetBytesPerDay and BudgetBytesPerSec are the configured write
 	// budget (Options.SSDWriteBytesPerDay, SSDWriteBytesPerSec; 0: none).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ type Store struct {
 	ssd     *ssdCache
 	fills   *fillQueue // nil with both caches off
 	wt      writeAdmitCounters
+	fg      foreground // backend reads, which SSD cache I/O yields to
 	flights flightGroup
 
 	ramC, ssdC, hddC tierCounters
@@ -62,6 +64,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			adm:         s.adm,
 			logger:      opts.Logger,
 		}
+		if s.paceSSD(opts) {
+			cfg.pacer = &ssdPacer{fg: &s.fg}
+		}
 		if ram := s.ram; ram != nil {
 			cfg.inRAM = ram.containsQuietly
 		}
@@ -81,6 +86,31 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.fills.start(s.applyFill)
 	}
 	return s, nil
+}
+
+// paceSSD decides whether the SSD cache's I/O yields to backend reads
+// (Options.SSDPacing): in auto, when the cache file shares a file system
+// with a backend directory.
+func (s *Store) paceSSD(opts Options) bool {
+	switch opts.SSDPacing {
+	case SSDPaceAlways:
+		return true
+	case SSDPaceNever:
+		return false
+	}
+	d, ok := s.backend.(deviceReporter)
+	if !ok {
+		return false
+	}
+	var dirs []string
+	for _, st := range d.Devices() {
+		dirs = append(dirs, st.Dir)
+	}
+	shared := sameDevice(filepath.Dir(opts.SSDPath), dirs)
+	if shared {
+		s.log.Info("ssd cache shares a device with the backend: its writes yield to reads", "path", opts.SSDPath)
+	}
+	return shared
 }
 
 // onRAMEvict offers an item leaving RAM to the SSD. Items already on the
@@ -443,7 +473,12 @@ func (s *Store) fetch(ctx context.Context, info blockstore.Info, lay layout, seg
 		cOff, cLen = 0, info.Size
 	}
 	data, leader, err := s.flights.do(ctx, flightKey{key: info.Key, version: info.Version, chunk: ci},
-		func(ctx context.Context) ([]byte, error) { return s.backend.ReadChunk(ctx, info, ci) })
+		func(ctx context.Context) ([]byte, error) {
+			s.fg.begin()
+			d, err := s.backend.ReadChunk(ctx, info, ci)
+			s.fg.end(len(d))
+			return d, err
+		})
 	if err != nil {
 		s.hddC.misses.Add(1)
 		return nil, 0, TierHDD, err
