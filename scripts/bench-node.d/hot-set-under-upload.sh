@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# hot-set-under-upload: does a stream of uploads push a hot read set out of
+# RAM? A hot set of HOT_KEYS x 1 KiB blobs is written and read until it is
+# RAM-resident; then new 1 MiB blobs totalling twice the RAM cache are
+# uploaded (strata bench, 8 clients, fresh keys) while wrk keeps reading the
+# hot set; then the hot set is read alone. Figures: the RAM hit ratio of
+# the hot set's reads before, during and after the uploads, from
+# strata_tier_hits_total / strata_tier_misses_total{tier="ram"} deltas (a
+# 1 KiB blob is one item, so items are requests). The baseline is the
+# before figure of the same run (1.0 when the set is resident).
+#   HOT_KEYS       hot blobs (default 2000)
+#   HOT_RAM_CACHE  ram_cache_size of the node (default: the node's default)
+bench_hot_set_under_upload() {
+	if ! have wrk; then
+		say "hot-set-under-upload: SKIPPED (needs wrk: apt-get install wrk)"
+		return
+	fi
+	local keys="${HOT_KEYS:-2000}" extra=""
+	[[ -n "${HOT_RAM_CACHE:-}" ]] && extra="ram_cache_size = \"$HOT_RAM_CACHE\""
+	start_node hotset "$extra"
+	local ram
+	ram="$(curl -fsS "$node_addr/metrics" | awk '/^strata_tier_capacity_bytes\{tier="ram"\}/ {printf "%d", $2}')"
+	local uploads=$(((2 * ram + (1 << 20) - 1) / (1 << 20)))
+	say ""
+	say "== hot-set-under-upload: $keys hot keys x 1 KiB, then $uploads x 1 MiB uploads (2x the RAM cache of $((ram >> 20)) MiB) while the hot set is read"
+	"$bin" bench --addr "$node_addr" --size 1KiB --keys "$keys" --key-prefix hot/ --read-ratio 1 --ops 1 \
+		--concurrency 16 --duration 10m >"$out/hot-set.prefill.txt"
+	cat >"$dir/hotset.lua" <<'LUA'
+local keys = tonumber(os.getenv("WRK_KEYS"))
+local counter = 0
+function setup(thread)
+	counter = counter + 1
+	thread:set("seed", counter)
+end
+function init(args)
+	math.randomseed(os.time() * 1000 + seed)
+end
+function request()
+	return wrk.format("GET", string.format("/blobs/hot%%2F%010d", math.random(0, keys - 1)))
+end
+LUA
+	# ram_counts: "hits misses" of the RAM tier now.
+	ram_counts() {
+		curl -fsS "$node_addr/metrics" | awk '
+			/^strata_tier_hits_total\{tier="ram"\}/ {h = $2}
+			/^strata_tier_misses_total\{tier="ram"\}/ {m = $2}
+			END {printf "%d %d\n", h, m}'
+	}
+	# hit_ratio H0 M0 H1 M1
+	hit_ratio() { awk -v h0="$1" -v m0="$2" -v h1="$3" -v m1="$4" 'BEGIN {n = (h1 - h0) + (m1 - m0); if (n > 0) printf "%.4f", (h1 - h0) / n; else print "n/a"}'; }
+	local hot_wrk=(wrk -t2 -c8 -s "$dir/hotset.lua" "$node_addr")
+	# Warm: every hot key read several times.
+	WRK_KEYS=$keys "${hot_wrk[@]}" -d5s >/dev/null
+	local c0 c1 c2 c3
+	c0="$(ram_counts)"
+	WRK_KEYS=$keys "${hot_wrk[@]}" -d"${duration}s" >"$out/hot-set.before.wrk"
+	c1="$(ram_counts)"
+	"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 8 --keys 1000000 --zipf 0 \
+		--key-prefix "upload/" --no-prefill --ops "$uploads" --duration 30m --json "$out/hot-set.uploads.json" >"$out/hot-set.uploads.txt" &
+	local up_pid=$!
+	local i=0
+	while kill -0 "$up_pid" 2>/dev/null; do
+		i=$((i + 1))
+		WRK_KEYS=$keys "${hot_wrk[@]}" -d2s >"$out/hot-set.during.$i.wrk"
+	done
+	wait "$up_pid"
+	c2="$(ram_counts)"
+	WRK_KEYS=$keys "${hot_wrk[@]}" -d"${duration}s" >"$out/hot-set.after.wrk"
+	c3="$(ram_counts)"
+	curl -fsS "$node_addr/metrics" >"$out/hot-set.metrics" || true
+	stop_node
+	# shellcheck disable=SC2086
+	local before during after
+	before="$(hit_ratio $c0 $c1)"
+	during="$(hit_ratio $c1 $c2)"
+	after="$(hit_ratio $c2 $c3)"
+	say "uploads: $(json_get "$out/hot-set.uploads.json" .write.ops "['write']['ops']") x 1 MiB at $(json_get "$out/hot-set.uploads.json" .write.mb_per_sec "['write']['mb_per_sec']" | xargs printf '%.0f') MB/s, errors $(json_get "$out/hot-set.uploads.json" .write.errors "['write']['errors']")"
+	say "hot set RAM hit ratio: before uploads $before, during $during, after $after"
+	say "write-through: $(grep -E "^strata_tier_(writethrough|fills)_total" "$out/hot-set.metrics" | tr '\n' ' ')"
+	say "hot-set-under-upload RAM hit ratio after uploads of 2x the RAM cache: $after (before: $before)"
+	rm -rf "$dir/hotset"
+}
