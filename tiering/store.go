@@ -155,7 +155,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	old, oldErr := s.backend.Stat(ctx, key)
 	var capture *captureReader
 	if s.ram != nil {
-		switch decideWriteThrough(s.writeThroughInput(key, size, old, oldErr == nil)) {
+		in := s.writeThroughInput(key, size, old, oldErr == nil)
+		// Concurrent Puts deciding at once must not all take the same free
+		// RAM: reserve this one's weight until it is in RAM (or not).
+		reserved := in.weight
+		in.free -= s.wt.reserved.Add(reserved) - reserved
+		defer s.wt.reserved.Add(-reserved)
+		switch decideWriteThrough(in) {
 		case writeSkipBig:
 			s.wt.skippedTooBig.Add(1)
 		case writeSkipFull:

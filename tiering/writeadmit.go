@@ -16,7 +16,8 @@ import (
 //     RAM now, or the admission sketch saw it read at least minFreq times
 //     recently (the sketch counts reads only with the SSD tier on); the
 //     new version takes the place of the old one, which Put invalidates; or
-//   - RAM has room for it without evicting anything: free RAM costs no hit.
+//   - RAM has room for it without evicting anything, counting the room
+//     that Puts still streaming have reserved: free RAM costs no hit.
 //
 // Otherwise the blob is not cached on write; its first read misses and the
 // read path's fill (fill.go) offers it to RAM, whose W-TinyLFU admission
@@ -26,6 +27,9 @@ import (
 // writeAdmitCounters count Put's write-through decisions.
 type writeAdmitCounters struct {
 	admitted, skippedFull, skippedTooBig, skippedRaced atomic.Uint64
+	// reserved is the RAM weight of Puts that decided to write through
+	// and are still streaming: taken from the free RAM the next decides on.
+	reserved atomic.Int64
 }
 
 func (c *writeAdmitCounters) snapshot() WriteThroughStats {

@@ -1,8 +1,13 @@
 package tiering
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"testing"
+
+	"strata/blockstore"
+	"strata/internal/poll"
 )
 
 func TestDecideWriteThrough(t *testing.T) {
@@ -90,5 +95,36 @@ func TestUploadsKeepHotSetInRAM(t *testing.T) {
 				t.Fatalf("no upload skipped RAM: %+v", st)
 			}
 		})
+	}
+}
+
+// Puts streaming at once do not each take the same free RAM: a Put that
+// decided to write through reserves its weight until it is in RAM.
+func TestWriteThroughReservesRoom(t *testing.T) {
+	fb := newFakeBackend(1 << 20)
+	o := smallOpts(t, fb)
+	o.SSDCacheBytes, o.RAMCacheBytes, o.RAMMaxItemBytes = 0, 1<<20, 1<<20
+	e := openEnv(t, o)
+	const size = 600 << 10 // one fits in the free RAM, two do not
+	pr, pw := io.Pipe()
+	done := make(chan error)
+	go func() {
+		_, err := e.s.Put(context.Background(), "a", pr, size, blockstore.PutOptions{})
+		done <- err
+	}()
+	poll.Until(t, "the first Put to reserve its room", func() bool { return e.s.wt.reserved.Load() > 0 })
+	e.put("b", randBytes(2, size)) // decides while "a" streams
+	if st := e.s.Stats().WriteThrough; st.SkippedFull != 1 || st.Admitted != 0 {
+		t.Fatalf("second Put while the first streams: %+v, want it skipped", st)
+	}
+	if _, err := pw.Write(randBytes(1, size)); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := e.s.Stats().WriteThrough; st.Admitted != 1 || e.s.wt.reserved.Load() != 0 {
+		t.Fatalf("after the first Put: %+v, reserved %d", st, e.s.wt.reserved.Load())
 	}
 }

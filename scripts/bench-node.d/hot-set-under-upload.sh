@@ -4,9 +4,10 @@
 # RAM-resident; then new 1 MiB blobs totalling twice the RAM cache are
 # uploaded (strata bench, 8 clients, fresh keys) while wrk keeps reading the
 # hot set; then the hot set is read alone. Figures: the RAM hit ratio of
-# the hot set's reads before, during and after the uploads, from
-# strata_tier_hits_total / strata_tier_misses_total{tier="ram"} deltas (a
-# 1 KiB blob is one item, so items are requests). The baseline is the
+# the hot set's reads during the uploads (strata_tier_hits_total /
+# strata_tier_misses_total{tier="ram"} deltas; a 1 KiB blob is one item),
+# and the share of the hot set a read serves from RAM before and after the
+# uploads (one read of every hot key, X-Strata-Tier). The baseline is the
 # before figure of the same run (1.0 when the set is resident).
 #   HOT_KEYS       hot blobs (default 2000)
 #   HOT_RAM_CACHE  ram_cache_size of the node (default: the node's default)
@@ -39,6 +40,30 @@ function request()
 	return wrk.format("GET", string.format("/blobs/hot%%2F%010d", math.random(0, keys - 1)))
 end
 LUA
+	cat >"$dir/census.lua" <<'LUA'
+-- One pass over every hot key, one request at a time (wrk -t1 -c1):
+-- counts the X-Strata-Tier of each answer, then stops.
+local keys = tonumber(os.getenv("WRK_KEYS"))
+local i, done_n, ram = 0, 0, 0
+function request()
+	local r = wrk.format("GET", string.format("/blobs/hot%%2F%010d", i % keys))
+	i = i + 1
+	return r
+end
+function response(status, headers, body)
+	done_n = done_n + 1
+	if headers["X-Strata-Tier"] == "ram" then ram = ram + 1 end
+	if done_n >= keys then
+		io.write(string.format("census: %d of %d from ram\n", ram, done_n))
+		wrk.thread:stop()
+	end
+end
+LUA
+	# census NAME: the share of the hot keys a read now serves from RAM.
+	census() {
+		WRK_KEYS=$keys wrk -t1 -c1 -d300s -s "$dir/census.lua" "$node_addr" >"$out/hot-set.census.$1.wrk"
+		awk '/^census:/ {if ($5 > 0) printf "%.4f", $2 / $5}' "$out/hot-set.census.$1.wrk"
+	}
 	# ram_counts: "hits misses" of the RAM tier now.
 	ram_counts() {
 		curl -fsS "$node_addr/metrics" | awk '
@@ -51,9 +76,8 @@ LUA
 	local hot_wrk=(wrk -t2 -c8 -s "$dir/hotset.lua" "$node_addr")
 	# Warm: every hot key read several times.
 	WRK_KEYS=$keys "${hot_wrk[@]}" -d5s >/dev/null
-	local c0 c1 c2 c3
-	c0="$(ram_counts)"
-	WRK_KEYS=$keys "${hot_wrk[@]}" -d"${duration}s" >"$out/hot-set.before.wrk"
+	local before after c1 c2
+	before="$(census before)"
 	c1="$(ram_counts)"
 	"$bin" bench --addr "$node_addr" --size 1MiB --read-ratio 0 --concurrency 8 --keys 1000000 --zipf 0 \
 		--key-prefix "upload/" --no-prefill --ops "$uploads" --duration 30m --json "$out/hot-set.uploads.json" >"$out/hot-set.uploads.txt" &
@@ -65,18 +89,15 @@ LUA
 	done
 	wait "$up_pid"
 	c2="$(ram_counts)"
-	WRK_KEYS=$keys "${hot_wrk[@]}" -d"${duration}s" >"$out/hot-set.after.wrk"
-	c3="$(ram_counts)"
+	after="$(census after)"
 	curl -fsS "$node_addr/metrics" >"$out/hot-set.metrics" || true
 	stop_node
+	local during
 	# shellcheck disable=SC2086
-	local before during after
-	before="$(hit_ratio $c0 $c1)"
 	during="$(hit_ratio $c1 $c2)"
-	after="$(hit_ratio $c2 $c3)"
 	say "uploads: $(json_get "$out/hot-set.uploads.json" .write.ops "['write']['ops']") x 1 MiB at $(json_get "$out/hot-set.uploads.json" .write.mb_per_sec "['write']['mb_per_sec']" | xargs printf '%.0f') MB/s, errors $(json_get "$out/hot-set.uploads.json" .write.errors "['write']['errors']")"
-	say "hot set RAM hit ratio: before uploads $before, during $during, after $after"
+	say "hot set RAM hit ratio: reads during the uploads $during (strata_tier_*_total{tier=\"ram\"})"
 	say "write-through: $(grep -E "^strata_tier_(writethrough|fills)_total" "$out/hot-set.metrics" | tr '\n' ' ')"
-	say "hot-set-under-upload RAM hit ratio after uploads of 2x the RAM cache: $after (before: $before)"
+	say "hot-set-under-upload: share of the hot set in RAM after uploads of 2x the RAM cache (one read of each key, X-Strata-Tier): $after (before the uploads: $before)"
 	rm -rf "$dir/hotset"
 }
