@@ -78,8 +78,8 @@
 // file shares a file system with a backend directory (SSDPacing auto; or
 // always), each piece written and each piece a reclaim reads yields to the
 // backend's reads: with no backend read since the last look it goes at
-// once, otherwise on credit of 1/8 of the bytes the backend read (at most
-// 2 MiB saved up), so the cache takes at most about a ninth of the disk
+// once, otherwise on credit of 1/32 of the bytes the backend read (at most
+// 2 MiB saved up), so the cache takes about 3% of the disk
 // from readers; while it waits the region buffers fill and admissions are
 // dropped (DroppedNoRegion), never queued behind reads (Stats.SSDCache
 // Paced, PacedWaits, PacedWait); an item takes

@@ -57,7 +57,7 @@ type Options struct {
 	// empty).
 	FillQueueBytes int64
 	// SSDPacing: when the SSD cache's writes and reclaim reads yield to
-	// the backend's reads (while reads run, they spend at most 1/8 of the
+	// the backend's reads (while reads run, they spend at most 1/32 of the
 	// bytes read; idle, full speed). Default SSDPaceAuto: when the cache
 	// file shares a file system with a backend directory.
 	SSDPacing SSDPacing

@@ -25,8 +25,10 @@ const (
 )
 
 // ssdPaceShareShift sets the share of foreground read bytes the SSD cache
-// may spend while reads are running: 1/8. Idle, it writes at full speed.
-const ssdPaceShareShift = 3
+// may spend while reads are running: 1/32. Idle, it writes at full speed.
+// A cache on the data disk saves no device time, so it gets little more
+// than the idle time the readers leave.
+const ssdPaceShareShift = 5
 
 // ssdPaceBurst caps the credit saved up while reads run, so a long read
 // burst cannot bank a write burst that then lands on the next reads.
@@ -58,7 +60,7 @@ func (f *foreground) end(n int) {
 
 // pacer makes the SSD cache's I/O yield to foreground reads: an n-byte
 // write or reclaim read goes at once when no foreground read ran since the
-// last look (the disk is idle), otherwise only on credit, 1/8 of the bytes
+// last look (the disk is idle), otherwise only on credit, 1/32 of the bytes
 // the foreground read meanwhile; until then it waits, and the region
 // buffers it holds fill, so admissions are dropped (counted as
 // DroppedNoRegion) rather than queued behind the reads.

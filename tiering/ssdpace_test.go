@@ -41,13 +41,13 @@ func TestSSDPacerReady(t *testing.T) {
 	}
 }
 
-// Foreground reads earn 1/8 of their bytes as SSD credit, capped.
+// Foreground reads earn 1/32 of their bytes as SSD credit, capped.
 func TestForegroundEarnsCredit(t *testing.T) {
 	var fg foreground
 	fg.begin()
 	fg.end(80 << 10)
-	if c := fg.credit.Load(); c != 10<<10 {
-		t.Fatalf("credit %d after 80 KiB read, want 10 KiB", c)
+	if c := fg.credit.Load(); c != 80<<10>>ssdPaceShareShift {
+		t.Fatalf("credit %d after 80 KiB read, want %d", c, 80<<10>>ssdPaceShareShift)
 	}
 	fg.begin()
 	fg.end(1 << 30)
@@ -88,7 +88,7 @@ func TestSSDWritesYieldToReads(t *testing.T) {
 		t.Fatalf("%d bytes written to the SSD while a read was in flight without credit", w)
 	}
 	e.s.fg.begin()
-	e.s.fg.end(8 << 20) // 1 MiB of credit; a read is still in flight
+	e.s.fg.end(64 << 20) // the most credit; a read is still in flight
 	poll.Until(t, "the region written on credit", func() bool { return ssd.c.regionsWritten.Load() == 1 })
 	if st := e.s.Stats().SSDCache; !st.Paced || st.PacedWaits == 0 {
 		t.Fatalf("stats %+v", st)
