@@ -7,10 +7,14 @@
 # thread walks its own stride of a permutation of COLD_KEYS keys, from an
 # offset that moves every run), so every read is a miss on a cache that
 # copies, admits and writes what it misses: the figure is what the caches
-# cost a reader that they cannot help.
-#   COLD_KEYS   keys x 64 KiB uploaded once (default 40000, 2.5 GiB: more than
-#               the default RAM + SSD caches, and more than one run reads)
-#   COLD_CONNS  wrk connections (default 16)
+# cost a reader that they cannot help. Each run first reads COLD_WARMUP
+# seconds of other cold keys, unmeasured, so the measured reads find the
+# RAM cache full and evicting (the steady state of a node, not its heap
+# growing from empty).
+#   COLD_KEYS    keys x 64 KiB uploaded once (default 40000, 2.5 GiB: more than
+#                the default RAM + SSD caches, and more than one run reads)
+#   COLD_CONNS   wrk connections (default 16)
+#   COLD_WARMUP  unmeasured seconds per run before the measured ones (default 6)
 # Figures: req/s ratio default/off (median of paired runs) and CPU
 # milliseconds per request of each side (user+sys of the node over requests).
 bench_cold_get() {
@@ -18,9 +22,9 @@ bench_cold_get() {
 		say "cold-get: SKIPPED (needs wrk: apt-get install wrk)"
 		return
 	fi
-	local keys="${COLD_KEYS:-40000}" conns="${COLD_CONNS:-16}"
+	local keys="${COLD_KEYS:-40000}" conns="${COLD_CONNS:-16}" warmup="${COLD_WARMUP:-6}"
 	say ""
-	say "== cold-get: $keys keys x 64 KiB, wrk -t2 -c$conns -d${duration}s, each key read at most once per run; default caches vs caches off"
+	say "== cold-get: $keys keys x 64 KiB, wrk -t2 -c$conns -d${duration}s after ${warmup}s of warm-up, each key read at most once per run; default caches vs caches off"
 	start_node cold 'ram_cache_size = 0
 ssd_cache_size = 0'
 	"$bin" bench --addr "$node_addr" --size 64KiB --keys "$keys" --key-prefix cold/ --read-ratio 1 --ops 1 \
@@ -31,6 +35,7 @@ ssd_cache_size = 0'
 -- in a run until the whole set has been read.
 local keys = tonumber(os.getenv("WRK_KEYS"))
 local offset = tonumber(os.getenv("WRK_OFFSET"))
+local slot0 = tonumber(os.getenv("WRK_SLOT0") or "0")
 local threads = 2
 local counter = 0
 function setup(thread)
@@ -41,7 +46,7 @@ function init(args)
 	n = 0
 end
 function request()
-	local slot = n * threads + tid
+	local slot = slot0 + n * threads + tid
 	n = n + 1
 	-- 40503 is prime, so slot -> slot * 40503 mod keys is a permutation
 	-- whenever keys is not a multiple of it.
@@ -68,8 +73,11 @@ ssd_cache_size = 0' ;;
 			esac
 			rm -rf "$cachefile" # empty SSD cache, no saved index: a cold start
 			start_node cold "$extra"
+			# Warm-up: slots from 0, the measured run from keys/2 on: no key
+			# twice while each reads fewer than keys/2.
+			WRK_KEYS=$keys WRK_OFFSET=$((r * 7919)) WRK_SLOT0=0 wrk -t2 -c"$conns" -d"${warmup}s" -s "$dir/cold.lua" "$node_addr" >/dev/null
 			ticks0="$(cpu_ticks "$node_pid")"
-			WRK_KEYS=$keys WRK_OFFSET=$((r * 7919)) wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$dir/cold.lua" "$node_addr" >"$out/cold-get.$side.$r.wrk"
+			WRK_KEYS=$keys WRK_OFFSET=$((r * 7919)) WRK_SLOT0=$((keys / 2)) wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$dir/cold.lua" "$node_addr" >"$out/cold-get.$side.$r.wrk"
 			ticks1="$(cpu_ticks "$node_pid")"
 			curl -fsS "$node_addr/metrics" >"$out/cold-get.$side.$r.metrics" || true
 			stop_node
