@@ -48,9 +48,9 @@ end
 function request()
 	local slot = slot0 + n * threads + tid
 	n = n + 1
-	-- 40503 is prime, so slot -> slot * 40503 mod keys is a permutation
+	-- 1000003 is prime, so slot -> slot * 1000003 mod keys is a permutation
 	-- whenever keys is not a multiple of it.
-	local k = (offset + slot * 40503) % keys
+	local k = (offset + slot * 1000003) % keys
 	return wrk.format("GET", string.format("/blobs/cold%%2F%010d", k))
 end
 LUA
