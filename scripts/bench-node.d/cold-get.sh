@@ -17,6 +17,17 @@
 #   COLD_WARMUP  unmeasured seconds per run before the measured ones (default 6)
 # Figures: req/s ratio default/off (median of paired runs) and CPU
 # milliseconds per request of each side (user+sys of the node over requests).
+# ssd_share METRICS: SSD cache bytes written and read over bytes read at the
+# read class from the data devices, from one /metrics scrape.
+ssd_share() {
+	awk '/^strata_device_bytes_total\{/ {
+			dev = $0; sub(/.*device="/, "", dev); sub(/".*/, "", dev)
+			if (dev == "ssd-cache") ssd += $2
+			else if ($0 ~ /class="read"/ && $0 ~ /direction="read"/) data += $2
+		}
+		END {if (data > 0) printf "%.3f", ssd / data; else print "n/a"}' "$1"
+}
+
 bench_cold_get() {
 	if ! have wrk; then
 		say "cold-get: SKIPPED (needs wrk: apt-get install wrk)"
@@ -99,6 +110,13 @@ ssd_cache_size = 0' ;;
 	done
 	grep -E 'Non-2xx|Socket errors' "$out"/cold-get.*.wrk | tee -a "$summary" || true
 	say "cold-get tiers (default side, last run): $(grep -E '^strata_tier_(hits|misses)_total' "$out/cold-get.default.$repeat.metrics" 2>/dev/null | tr '\n' ' ')"
+	# What the SSD cache took from the data disk: bytes it wrote and read
+	# per byte the backend read (warm-up included), per default run.
+	local sv=()
+	for ((r = 1; r <= repeat; r++)); do
+		sv+=("$(ssd_share "$out/cold-get.default.$r.metrics")")
+	done
+	say "cold-get SSD cache I/O per byte read from the data disk (default side, each run): ${sv[*]}"
 	say "cold-get median: default caches $(median "${dv[@]}") req/s (cpu $(median "${dc[@]}") ms/req), caches off $(median "${ov[@]}") req/s (cpu $(median "${oc[@]}") ms/req)"
 	say "cold-get ratio default/off (req/s), median of the paired runs: $(median "${rv[@]}")"
 	rm -rf "$dir/cold"
