@@ -15,6 +15,8 @@
 #                the default RAM + SSD caches, and more than one run reads)
 #   COLD_CONNS   wrk connections (default 16)
 #   COLD_WARMUP  unmeasured seconds per run before the measured ones (default 6)
+#   COLD_BASE_BIN  also run this (older) strata binary with default caches in
+#                every pair, for before/after in one run: ratio base/off too
 # Figures: req/s ratio default/off (median of paired runs) and CPU
 # milliseconds per request of each side (user+sys of the node over requests).
 # ssd_share METRICS: SSD cache bytes written and read over bytes read at the
@@ -67,7 +69,7 @@ end
 LUA
 	local cachefile="${SSD_DIR:+$SSD_DIR/cold/cache}"
 	cachefile="${cachefile:-$dir/cold/ssd}"
-	local r side extra rps ticks0 ticks1 dv=() ov=() rv=() dc=() oc=() line
+	local r side extra rps ticks0 ticks1 dv=() ov=() rv=() dc=() oc=() bv=() bc=() brv=() line
 	local hz
 	hz="$(getconf CLK_TCK)"
 	for ((r = 1; r <= repeat; r++)); do
@@ -76,14 +78,20 @@ LUA
 		# anything a first run leaves behind favours neither side.
 		local order="default off"
 		((r % 2 == 0)) && order="off default"
+		[[ -n "${COLD_BASE_BIN:-}" ]] && order="$order base"
 		for side in $order; do
+			local side_bin="$bin"
 			case "$side" in
 			default) extra="" ;;
+			base) extra="" side_bin="$COLD_BASE_BIN" ;;
 			off) extra='ram_cache_size = 0
 ssd_cache_size = 0' ;;
 			esac
 			rm -rf "$cachefile" # empty SSD cache, no saved index: a cold start
+			local own_bin="$bin"
+			bin="$side_bin"
 			start_node cold "$extra"
+			bin="$own_bin"
 			# Warm-up: slots from 0, the measured run from keys/2 on: no key
 			# twice while each reads fewer than keys/2.
 			WRK_KEYS=$keys WRK_OFFSET=$((r * 7919)) WRK_SLOT0=0 wrk -t2 -c"$conns" -d"${warmup}s" -s "$dir/cold.lua" "$node_addr" >/dev/null
@@ -96,7 +104,10 @@ ssd_cache_size = 0' ;;
 			local reqs cpu
 			reqs="$(awk '/requests in/ {print $1}' "$out/cold-get.$side.$r.wrk")"
 			cpu="$(awk -v t=$((ticks1 - ticks0)) -v n="$reqs" -v hz="$hz" 'BEGIN {if (n > 0) printf "%.3f", t * 1000 / hz / n; else print "n/a"}')"
-			if [[ $side == default ]]; then
+			if [[ $side == base ]]; then
+				bv+=("$rps")
+				bc+=("$cpu")
+			elif [[ $side == default ]]; then
 				dv+=("$rps")
 				dc+=("$cpu")
 			else
@@ -106,6 +117,10 @@ ssd_cache_size = 0' ;;
 			line+=" $side $rps req/s (cpu ${cpu} ms/req, latency $(awk '/^ +(50|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/cold-get.$side.$r.wrk"))"
 		done
 		rv+=("$(ratio "${dv[-1]}" "${ov[-1]}")")
+		if [[ -n "${COLD_BASE_BIN:-}" ]]; then
+			brv+=("$(ratio "${bv[-1]}" "${ov[-1]}")")
+			line+=" | base/off ${brv[-1]}"
+		fi
 		say "$line | ratio ${rv[-1]}"
 	done
 	grep -E 'Non-2xx|Socket errors' "$out"/cold-get.*.wrk | tee -a "$summary" || true
@@ -119,5 +134,13 @@ ssd_cache_size = 0' ;;
 	say "cold-get SSD cache I/O per byte read from the data disk (default side, each run): ${sv[*]}"
 	say "cold-get median: default caches $(median "${dv[@]}") req/s (cpu $(median "${dc[@]}") ms/req), caches off $(median "${ov[@]}") req/s (cpu $(median "${oc[@]}") ms/req)"
 	say "cold-get ratio default/off (req/s), median of the paired runs: $(median "${rv[@]}")"
+	if [[ -n "${COLD_BASE_BIN:-}" ]]; then
+		local bs=()
+		for ((r = 1; r <= repeat; r++)); do
+			bs+=("$(ssd_share "$out/cold-get.base.$r.metrics")")
+		done
+		say "cold-get base ($COLD_BASE_BIN): $(median "${bv[@]}") req/s (cpu $(median "${bc[@]}") ms/req), SSD I/O per data byte ${bs[*]}"
+		say "cold-get ratio base-default/off (req/s), median of the runs: $(median "${brv[@]}")"
+	fi
 	rm -rf "$dir/cold"
 }
