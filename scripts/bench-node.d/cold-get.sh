@@ -100,6 +100,10 @@ ssd_cache_size = 0' ;;
 			ticks1="$(cpu_ticks "$node_pid")"
 			curl -fsS "$node_addr/metrics" >"$out/cold-get.$side.$r.metrics" || true
 			stop_node
+			# The next side must not pay for this one's writeback (its SSD
+			# cache flushed at close, the cache file removed next).
+			rm -rf "$cachefile"
+			sync
 			rps="$(wrk_rps "$out/cold-get.$side.$r.wrk")"
 			local reqs cpu
 			reqs="$(awk '/requests in/ {print $1}' "$out/cold-get.$side.$r.wrk")"
