@@ -10,6 +10,7 @@ import (
 
 	"strata/node"
 	"strata/node/nodetest"
+	"strata/tiering"
 )
 
 // Tokens used by the auth tests (long enough to pass Validate).
@@ -23,6 +24,8 @@ type env struct {
 	cfg   node.Config
 	store *nodetest.MemStore
 	srv   *node.Server
+	// tiered is the real tiered store of newTieredEnv (nil otherwise).
+	tiered *tiering.Store
 }
 
 // newEnv builds a Server over a MemStore with the default config, as changed by mutate.

@@ -282,6 +282,14 @@ var (
 		"The SSD cache's configured write budget per second (0: none).", nil, nil)
 	ssdBudgetRejectedDesc = prometheus.NewDesc("strata_ssd_budget_rejections_total",
 		"Admissions to the SSD cache refused because its write budget was spent.", nil, nil)
+	fillsDesc = prometheus.NewDesc("strata_tier_fills_total",
+		"Missed reads' bytes copied into the caches off the request path, by outcome: applied, dropped_full (the fill queue was full), dropped_stale (a put or delete of the key came first).", []string{"outcome"}, nil)
+	writeThroughDesc = prometheus.NewDesc("strata_tier_writethrough_total",
+		"Put's write-through to RAM, by decision: admitted, skipped (RAM full and the key not being read), too_big.", []string{"decision"}, nil)
+	ssdPacedDesc = prometheus.NewDesc("strata_ssd_paced_waits_total",
+		"SSD cache writes and reclaim reads that waited for the backend's reads (cache and data on one device).", nil, nil)
+	ssdPacedSecondsDesc = prometheus.NewDesc("strata_ssd_paced_wait_seconds_total",
+		"Time SSD cache writes and reclaim reads waited for the backend's reads.", nil, nil)
 )
 
 // storeCollector exports StoreStats at scrape time, for stores that have them.
@@ -290,7 +298,7 @@ type storeCollector struct{ store func() Store }
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{storeCorruptDesc, storeWriteErrorsDesc, storeTornTailsDesc, indexErrorsDesc, indexPendingDesc, coalescedDesc, groupCommitsDesc, groupRecordsDesc,
 		diskLiveDesc, diskGarbageDesc, diskGarbageRatioDesc, compactPassesDesc, compactVolumesDesc, compactWrittenDesc, compactReclaimedDesc, compactTombstonesDesc,
-		ssdWrittenDesc, ssdBudgetDayDesc, ssdBudgetSecDesc, ssdBudgetRejectedDesc} {
+		ssdWrittenDesc, ssdBudgetDayDesc, ssdBudgetSecDesc, ssdBudgetRejectedDesc, fillsDesc, writeThroughDesc, ssdPacedDesc, ssdPacedSecondsDesc} {
 		ch <- d
 	}
 }
@@ -325,6 +333,15 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(ssdBudgetDayDesc, prometheus.GaugeValue, float64(ssd.BudgetBytesPerDay))
 		ch <- prometheus.MustNewConstMetric(ssdBudgetSecDesc, prometheus.GaugeValue, float64(ssd.BudgetBytesPerSec))
 		ch <- prometheus.MustNewConstMetric(ssdBudgetRejectedDesc, prometheus.CounterValue, float64(ssd.RejectedBudget))
+		ch <- prometheus.MustNewConstMetric(ssdPacedDesc, prometheus.CounterValue, float64(st.Fills.SSDPacedWaits))
+		ch <- prometheus.MustNewConstMetric(ssdPacedSecondsDesc, prometheus.CounterValue, st.Fills.SSDPacedWaitSeconds)
+	}
+	f := st.Fills
+	for outcome, v := range map[string]uint64{"applied": f.Applied, "dropped_full": f.DroppedFull, "dropped_stale": f.DroppedStale} {
+		ch <- prometheus.MustNewConstMetric(fillsDesc, prometheus.CounterValue, float64(v), outcome)
+	}
+	for decision, v := range map[string]uint64{"admitted": f.WriteThroughAdmitted, "skipped": f.WriteThroughSkipped, "too_big": f.WriteThroughBig} {
+		ch <- prometheus.MustNewConstMetric(writeThroughDesc, prometheus.CounterValue, float64(v), decision)
 	}
 }
 

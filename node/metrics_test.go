@@ -27,7 +27,8 @@ func TestMetricsStoreCounters(t *testing.T) {
 	)
 	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7, GroupCommits: 13, GroupRecords: 14,
 		Disks:      []node.DiskSpace{{Device: "hdd0", Dir: "/hdd0", Live: 600, Garbage: 400, GarbageRatio: 0.4}},
-		Compaction: node.CompactionStats{Passes: 8, Volumes: 9, TombstonesDropped: 10, BytesCopied: 11, BytesReclaimed: 12}})
+		Compaction: node.CompactionStats{Passes: 8, Volumes: 9, TombstonesDropped: 10, BytesCopied: 11, BytesReclaimed: 12},
+		Fills:      node.CacheFills{Applied: 13, DroppedFull: 14, DroppedStale: 15, WriteThroughAdmitted: 16, WriteThroughSkipped: 17, WriteThroughBig: 18}})
 	w := e.do(http.MethodGet, "/metrics", nil)
 	wantStatus(t, w, 200, "")
 	text := w.Body.String()
@@ -44,6 +45,12 @@ func TestMetricsStoreCounters(t *testing.T) {
 		`strata_disk_garbage_bytes{device="hdd0",dir="/hdd0"} 400`,
 		`strata_disk_garbage_ratio{device="hdd0",dir="/hdd0"} 0.4`,
 		`strata_compaction_passes_total 8`,
+		`strata_tier_fills_total{outcome="applied"} 13`,
+		`strata_tier_fills_total{outcome="dropped_full"} 14`,
+		`strata_tier_fills_total{outcome="dropped_stale"} 15`,
+		`strata_tier_writethrough_total{decision="admitted"} 16`,
+		`strata_tier_writethrough_total{decision="skipped"} 17`,
+		`strata_tier_writethrough_total{decision="too_big"} 18`,
 		`strata_compaction_volumes_total 9`,
 		`strata_compaction_tombstones_dropped_total 10`,
 		`strata_compaction_written_bytes_total 11`,

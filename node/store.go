@@ -126,6 +126,18 @@ type StoreStats struct {
 	Compaction CompactionStats
 	// SSD is the SSD cache's writes against its budget (zero when off).
 	SSD SSDWrites
+	// Fills is how the caches are filled off the request path.
+	Fills CacheFills
+}
+
+// CacheFills counts the tiered store's cache fills and write-through
+// decisions (tiering.FillStats, WriteThroughStats) and the SSD cache's
+// yielding to foreground reads.
+type CacheFills struct {
+	Applied, DroppedFull, DroppedStale                         uint64
+	WriteThroughAdmitted, WriteThroughSkipped, WriteThroughBig uint64
+	SSDPacedWaits                                              uint64
+	SSDPacedWaitSeconds                                        float64
 }
 
 // SSDWrites is what the SSD cache wrote and the budget it writes within.

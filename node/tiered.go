@@ -142,6 +142,12 @@ func (t tieredStore) StoreStats() StoreStats {
 			BudgetBytesPerSec: st.SSDCache.BudgetBytesPerSec,
 			RejectedBudget:    st.SSDCache.RejectedBudget,
 		},
+		Fills: CacheFills{
+			Applied: st.Fill.Applied, DroppedFull: st.Fill.DroppedFull, DroppedStale: st.Fill.DroppedStale,
+			WriteThroughAdmitted: st.WriteThrough.Admitted, WriteThroughBig: st.WriteThrough.SkippedTooBig,
+			WriteThroughSkipped: st.WriteThrough.SkippedFull + st.WriteThrough.SkippedRaced,
+			SSDPacedWaits:       st.SSDCache.PacedWaits, SSDPacedWaitSeconds: st.SSDCache.PacedWait.Seconds(),
+		},
 	}
 }
 

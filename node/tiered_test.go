@@ -51,7 +51,7 @@ func newTieredEnv(t *testing.T, mutate func(*node.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, cfg: cfg, srv: srv}
+	return &env{t: t, cfg: cfg, srv: srv, tiered: ts}
 }
 
 func TestTieredStack(t *testing.T) {
@@ -116,6 +116,9 @@ func TestTieredHeadTierMatchesGet(t *testing.T) {
 	tierOf := func(method string) string {
 		w := e.do(method, "/blobs/k", nil)
 		wantStatus(t, w, http.StatusOK, "")
+		if err := e.tiered.WaitFills(context.Background()); err != nil { // fills are applied off the request path
+			t.Fatal(err)
+		}
 		return w.Header().Get("X-Strata-Tier")
 	}
 	for i := 0; i < 3; i++ {

@@ -167,6 +167,28 @@ say "data: ${HDD_DIR:+HDD_DIR=$HDD_DIR SSD_DIR=$SSD_DIR }dir=$dir ($(df -T "$dir
 say "strata: $("$bin" version)"
 say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
+# random_key_lua FILE: a wrk script that GETs WRK_PREFIX followed by a key
+# number drawn at random below WRK_KEYS, zero-padded to WRK_WIDTH digits
+# (default 6).
+random_key_lua() {
+	cat >"$1" <<'LUA'
+local keys = tonumber(os.getenv("WRK_KEYS"))
+local prefix = os.getenv("WRK_PREFIX")
+local pattern = "%s%0" .. (os.getenv("WRK_WIDTH") or "6") .. "d"
+local counter = 0
+function setup(thread)
+	counter = counter + 1
+	thread:set("seed", counter)
+end
+function init(args)
+	math.randomseed(os.time() * 1000 + seed)
+end
+function request()
+	return wrk.format("GET", string.format(pattern, prefix, math.random(0, keys - 1)))
+end
+LUA
+}
+
 hot_get() {
 	if ! have wrk || ! have nginx; then
 		say "hot-get: SKIPPED (needs wrk and nginx: apt-get install wrk nginx-light)"
@@ -184,21 +206,7 @@ hot_get() {
 	done
 	# Load the same bytes into the node, 16 uploads at a time.
 	(cd "$www/hot" && ls | xargs -P 16 -I{} curl -fsS -o /dev/null -X PUT --data-binary @{} "$node_addr/blobs/hot%2F{}")
-	cat >"$dir/hot.lua" <<'LUA'
-local keys = tonumber(os.getenv("WRK_KEYS"))
-local prefix = os.getenv("WRK_PREFIX")
-local counter = 0
-function setup(thread)
-	counter = counter + 1
-	thread:set("seed", counter)
-end
-function init(args)
-	math.randomseed(os.time() * 1000 + seed)
-end
-function request()
-	return wrk.format("GET", string.format("%s%06d", prefix, math.random(0, keys - 1)))
-end
-LUA
+	random_key_lua "$dir/hot.lua"
 	local port
 	port="$(free_port)"
 	mkdir -p "$dir/nginx/logs"

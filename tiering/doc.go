@@ -23,6 +23,27 @@
 // previous one fetches whole segments as before, so a stream that starts
 // with a small read pays one small read more.
 //
+// A reader never copies what it missed into the caches: it queues the
+// bytes it got (the backend's chunk, or an item read from the SSD) on the
+// fill queue and returns; one filler goroutine cuts them into items, puts
+// them in RAM (or offers them to the SSD when they do not fit there) and
+// is the only writer of read fills. A segment that is a whole chunk is
+// cached as read, without a copy. The queue is bounded by bytes
+// (FillQueueBytes, 8 MiB, plus at most one chunk); a fill that does not
+// fit is dropped and counted (Stats.Fill), so the cost of caching never
+// reaches the reader. Invalidation (Put, Delete, Compose, Drop) bumps an
+// epoch of the key and a fill whose read began before the bump is dropped,
+// so a late fill cannot bring back the version an invalidation removed.
+// WaitFills waits for the fills queued so far (tests, benchmarks).
+//
+// Write-through to RAM is an admission decision (writeadmit.go): a blob
+// Put writes (one segment, at most RAMMaxItemBytes) enters RAM only when
+// its previous version was in RAM or read at least twice recently, or
+// when RAM has room for it without evicting anything (counting the room
+// that Puts still streaming reserved). Otherwise its first read fills it
+// and W-TinyLFU weighs it against its victim: a stream of uploads cannot
+// flush a hot read set (Stats.WriteThrough).
+//
 // Put passes PutOptions (Meta, WantMD5) to the backend and Stat returns
 // its Info (Meta, MD5) unchanged. Compose composes in the backend without
 // copying (blockstore.Store.Compose) and drops the cached items of the
@@ -53,7 +74,15 @@
 // manner of CacheLib's BlockCache: items are appended to a RAM region
 // buffer after a one-unit region header (fill sequence), a full buffer is
 // written with O_DIRECT in pieces of at most 1 MiB at background priority
-// and fdatasynced, and regions are reclaimed oldest first; an item takes
+// and fdatasynced, and regions are reclaimed oldest first. When the cache
+// file shares a file system with a backend directory (SSDPacing auto; or
+// always), each piece written and each piece a reclaim reads yields to the
+// backend's reads: with no backend read since the last look it goes at
+// once, otherwise on credit of 1/32 of the bytes the backend read (at most
+// 2 MiB saved up), so the cache takes about 3% of the disk
+// from readers; while it waits the region buffers fill and admissions are
+// dropped (DroppedNoRegion), never queued behind reads (Stats.SSDCache
+// Paced, PacedWaits, PacedWait); an item takes
 // its header, key and payload rounded up to 128 bytes (a 4 KiB object with
 // a 40-byte key, 4224 bytes), read back in one aligned read;
 // items read while resident whose object is still read twice in the
@@ -121,4 +150,13 @@
 //     real I/O benchmark measured about 2 reinsertions per admission): set
 //     SSDWriteBytesPerSec/PerDay on flash with limited endurance.
 //   - Store.Close closes the backend too.
+//   - Fills are applied after the read returns: a read right after a miss
+//     may miss again (and Locate, HEAD's tier, may say hdd) until the
+//     filler ran; a fill dropped because the queue was full leaves the
+//     item uncached until its next miss.
+//   - A fill's epoch is taken at the first cache miss of a segment, not at
+//     Open: an Object opened before a Put of its key and read after it
+//     can cache its (old) version's items. They carry that version and
+//     checksum in their key, so they are never served for the new version
+//     (only to readers of the old one) and age out as cold.
 package tiering

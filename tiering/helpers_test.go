@@ -92,7 +92,8 @@ func (e *testEnv) put(key string, data []byte) blockstore.Info {
 	return info
 }
 
-// get reads the whole blob and returns its bytes and the tier that served it.
+// get reads the whole blob and returns its bytes and the tier that served
+// it, once the fills its read queued are applied (the next read sees them).
 func (e *testEnv) get(key string) ([]byte, string, error) {
 	o, err := e.s.Open(context.Background(), key)
 	if err != nil {
@@ -100,7 +101,17 @@ func (e *testEnv) get(key string) ([]byte, string, error) {
 	}
 	defer o.Close()
 	b, err := io.ReadAll(o)
+	e.s.waitFilled(e.t)
 	return b, o.Tier(), err
+}
+
+// waitFilled waits until every queued cache fill is applied. It polls: no
+// timing is asserted.
+func (s *Store) waitFilled(t testing.TB) {
+	t.Helper()
+	if s.fills != nil {
+		poll.Until(t, "the fill queue to drain", s.fills.idle)
+	}
 }
 
 func (e *testEnv) mustGet(key string, want []byte) string {

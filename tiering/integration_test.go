@@ -64,6 +64,7 @@ func (e *realEnv) get(t *testing.T, key string, want []byte) string {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("read %q: %v (%d bytes, want %d, equal=%v)", key, err, len(got), len(want), bytes.Equal(got, want))
 	}
+	e.s.waitFilled(t)
 	return o.Tier()
 }
 

@@ -25,11 +25,15 @@ const (
 // with the SSD cache on, its region buffers, its admission queue, its index
 // (16 bytes per item at one item per 4 KiB of SSD, once: the index resizes
 // one shard at a time, so it needs only one shard, 48 KiB, more, never a
-// second copy of itself), its per-region metadata, and the admission
-// sketch as Open allocates it.
+// second copy of itself), its per-region metadata, the admission sketch
+// as Open allocates it, and the fill queue.
 func (o Options) MemoryBytes() int64 {
 	o = o.sizeDefaults()
 	total := max(o.RAMCacheBytes, 0)
+	if o.RAMCacheBytes > 0 || o.SSDCacheBytes > 0 {
+		// Missed bytes waiting for the filler (fill.go).
+		total += o.FillQueueBytes
+	}
 	if o.SSDCacheBytes > 0 {
 		total += int64(o.SSDRegionBuffers)*o.RegionSize + o.SSDAdmitQueueBytes
 		total += o.SSDCacheBytes/ssdIndexItemBytes*ssdIndexBytesPerItem + ssdIndexResizeBytes

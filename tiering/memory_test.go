@@ -22,7 +22,7 @@ func TestMemoryBytesCountsEachPartOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Options{RAMCacheBytes: tc.ram, SSDCacheBytes: tc.ssd}
 			so := o.sizeDefaults()
-			fixed := tc.ram + int64(so.SSDRegionBuffers)*so.RegionSize + so.SSDAdmitQueueBytes
+			fixed := tc.ram + int64(so.SSDRegionBuffers)*so.RegionSize + so.SSDAdmitQueueBytes + so.FillQueueBytes
 
 			adm := newAdmissionPolicy(admissionConfigFor(so))
 			sketch := adm.sketch.bytes()
@@ -38,7 +38,7 @@ func TestMemoryBytesCountsEachPartOnce(t *testing.T) {
 			// The index term covers the index once, plus one shard of room
 			// for a resize and the region metadata: not 20% more.
 			if rest < index || float64(rest) > 1.2*float64(index)+ssdIndexResizeBytes {
-				t.Errorf("MemoryBytes %d: %d left for the SSD index after RAM, buffers, queue and a %d-byte sketch; the index of %d items takes %d",
+				t.Errorf("MemoryBytes %d: %d left for the SSD index after RAM, buffers, queues and a %d-byte sketch; the index of %d items takes %d",
 					o.MemoryBytes(), rest, sketch, items, index)
 			}
 		})

@@ -50,6 +50,17 @@ type Options struct {
 	// SSDAdmitQueueBytes bounds items waiting to be copied to the SSD
 	// region buffer; beyond it offers are dropped. Default 2 regions.
 	SSDAdmitQueueBytes int64
+	// FillQueueBytes bounds the bytes of missed reads waiting to be copied
+	// into the caches by the background filler (a reader never copies);
+	// beyond it fills are dropped and counted. Default 8 MiB (plus at most
+	// one chunk: a chunk larger than the bound is taken when the queue is
+	// empty).
+	FillQueueBytes int64
+	// SSDPacing: when the SSD cache's writes and reclaim reads yield to
+	// the backend's reads (while reads run, they spend at most 1/32 of the
+	// bytes read; idle, full speed). Default SSDPaceAuto: when the cache
+	// file shares a file system with a backend directory.
+	SSDPacing SSDPacing
 	// SSDMaxInFlight bounds concurrent I/O on the cache device; default 32.
 	SSDMaxInFlight int
 	// AdmitWindow: the frequency sketch halves its counts at least this
@@ -72,6 +83,7 @@ const (
 	defaultSSDMaxItemBytes = 4 << 20
 	defaultRegionBuffers   = 4
 	defaultAdmitWindow     = time.Hour
+	defaultFillQueueBytes  = 8 << 20
 )
 
 // DefaultSSDRebuildTime is SSDRebuildTime's default.
@@ -82,7 +94,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, ErrNoBackend
 	}
 	if o.RAMCacheBytes < 0 || o.SSDCacheBytes < 0 || o.RegionSize < 0 || o.RAMMaxItemBytes < 0 ||
-		o.SSDMaxItemBytes < 0 || o.SSDWriteBytesPerDay < 0 || o.SSDWriteBytesPerSec < 0 {
+		o.SSDMaxItemBytes < 0 || o.SSDWriteBytesPerDay < 0 || o.SSDWriteBytesPerSec < 0 || o.FillQueueBytes < 0 {
 		return o, fmt.Errorf("%w: negative size", ErrBadOptions)
 	}
 	if o.FS == nil {
@@ -136,6 +148,9 @@ func (o Options) sizeDefaults() Options {
 	}
 	if o.SSDAdmitQueueBytes == 0 {
 		o.SSDAdmitQueueBytes = 2 * o.RegionSize
+	}
+	if o.FillQueueBytes == 0 {
+		o.FillQueueBytes = defaultFillQueueBytes
 	}
 	return o
 }

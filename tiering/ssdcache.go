@@ -38,6 +38,9 @@ type ssdConfig struct {
 	// inRAM reports whether the RAM tier holds an item (without counting an
 	// access); reclaim drops SSD copies RAM already has. May be nil.
 	inRAM func(ramKey) bool
+	// pacer, when set, makes region writes and reclaim reads yield to the
+	// backend's foreground reads (ssdpace.go).
+	pacer *ssdPacer
 }
 
 // ssdCache is the SSD tier: ssdCore plus the cache file, region buffers,
@@ -380,6 +383,7 @@ func (s *ssdCache) flushRegion(ctx context.Context, r uint32) {
 	var err error
 	for off := int64(0); off < n && err == nil; off += ssdWritePiece {
 		piece := min(n-off, ssdWritePiece)
+		s.cfg.pacer.wait(ctx, s.stopFlush, piece)
 		var w int
 		w, err = s.file.WriteAt(ctx, ioengine.ClassBackground, buf[off:off+piece], base+off)
 		s.c.bytesWritten.Add(uint64(max(w, 0)))
@@ -460,6 +464,7 @@ func (s *ssdCache) scanRegion(ctx context.Context, r uint32, buf []byte, end int
 	base := int64(r) * s.cfg.regionSize
 	for off := int64(0); off < int64(len(buf)); off += ssdWritePiece {
 		piece := min(int64(len(buf))-off, ssdWritePiece)
+		s.cfg.pacer.wait(ctx, s.stopFlush, piece)
 		if n, err := s.file.ReadAt(ctx, ioengine.ClassBackground, buf[off:off+piece], base+off); err != nil || int64(n) != piece {
 			s.c.readErrors.Add(1)
 			return nil
@@ -659,6 +664,10 @@ func (s *ssdCache) stats() (TierStats, SSDStats) {
 		RegionSize:         s.cfg.regionSize,
 		FreeRegions:        free,
 		Start:              s.start,
+	}
+	if p := s.cfg.pacer; p != nil {
+		d.Paced = true
+		d.PacedWaits, d.PacedWait = p.waits.Load(), time.Duration(p.waitNs.Load())
 	}
 	return t, d
 }

@@ -44,6 +44,28 @@ type Stats struct {
 	// Backend has the backend's own counters (zero when it reports none;
 	// *blockstore.Store does).
 	Backend blockstore.Stats
+	// Fill counts the cache fills queued off the request path.
+	Fill FillStats
+	// WriteThrough counts the write-through decisions of Put.
+	WriteThrough WriteThroughStats
+}
+
+// FillStats counts the fill queue: copies of missed bytes into the caches,
+// made by a background goroutine rather than the reader.
+type FillStats struct {
+	Queued, Applied uint64
+	DroppedFull     uint64 // the queue held Options.FillQueueBytes: not cached
+	DroppedStale    uint64 // the key was invalidated (Put, Delete) after the read began
+	QueuedBytes     int64
+	QueueLimitBytes int64
+}
+
+// WriteThroughStats counts Put's write-through to RAM (writeadmit.go).
+type WriteThroughStats struct {
+	Admitted      uint64 // written blobs put in RAM
+	SkippedFull   uint64 // RAM full and the key not read recently: not cached
+	SkippedTooBig uint64 // above the write-through size limit
+	SkippedRaced  uint64 // another Put or Delete of the key ran meanwhile
 }
 
 // TierStats counts one tier. A hit is one item (segment) served by the
@@ -88,6 +110,11 @@ type SSDStats struct {
 	RegionSize         int64
 	FreeRegions        int
 	Start              string // "warm", "cold" and why
+	// Paced: the cache's writes and reclaim reads yield to backend reads
+	// (Options.SSDPacing); PacedWaits of them waited, PacedWait in all.
+	Paced      bool
+	PacedWaits uint64
+	PacedWait  time.Duration
 
 	// BudgetBytesPerDay and BudgetBytesPerSec are the configured write
 	// budget (Options.SSDWriteBytesPerDay, SSDWriteBytesPerSec; 0: none).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,9 @@ type Store struct {
 	adm     *admissionPolicy
 	ram     *ramCache
 	ssd     *ssdCache
+	fills   *fillQueue // nil with both caches off
+	wt      writeAdmitCounters
+	fg      foreground // backend reads, which SSD cache I/O yields to
 	flights flightGroup
 
 	ramC, ssdC, hddC tierCounters
@@ -60,6 +64,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			adm:         s.adm,
 			logger:      opts.Logger,
 		}
+		if s.paceSSD(opts) {
+			cfg.pacer = &ssdPacer{fg: &s.fg}
+		}
 		if ram := s.ram; ram != nil {
 			cfg.inRAM = ram.containsQuietly
 		}
@@ -74,7 +81,36 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			s.ssd = nil
 		}
 	}
+	if s.ram != nil || s.ssd != nil {
+		s.fills = newFillQueue(opts.FillQueueBytes)
+		s.fills.start(s.applyFill)
+	}
 	return s, nil
+}
+
+// paceSSD decides whether the SSD cache's I/O yields to backend reads
+// (Options.SSDPacing): in auto, when the cache file shares a file system
+// with a backend directory.
+func (s *Store) paceSSD(opts Options) bool {
+	switch opts.SSDPacing {
+	case SSDPaceAlways:
+		return true
+	case SSDPaceNever:
+		return false
+	}
+	d, ok := s.backend.(deviceReporter)
+	if !ok {
+		return false
+	}
+	var dirs []string
+	for _, st := range d.Devices() {
+		dirs = append(dirs, st.Dir)
+	}
+	shared := sameDevice(filepath.Dir(opts.SSDPath), dirs)
+	if shared {
+		s.log.Info("ssd cache shares a device with the backend: its writes yield to reads", "path", opts.SSDPath)
+	}
+	return shared
 }
 
 // onRAMEvict offers an item leaving RAM to the SSD. Items already on the
@@ -92,6 +128,9 @@ func (s *Store) Close() error {
 		return ErrClosed
 	}
 	var err error
+	if s.fills != nil {
+		s.fills.close()
+	}
 	if s.ssd != nil {
 		if e := s.ssd.close(); e != nil {
 			err = fmt.Errorf("tiering: close ssd cache: %w", e)
@@ -105,21 +144,39 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Put stores a blob in the backend (durable on return). A small blob is
-// written through to the RAM cache; the previous version's cached items
-// are invalidated.
+// Put stores a blob in the backend (durable on return) and invalidates the
+// previous version's cached items. A small blob is written through to RAM
+// when the write-through admission (writeadmit.go) says it displaces
+// nothing being read.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts blockstore.PutOptions) (blockstore.Info, error) {
 	if s.closed.Load() {
 		return blockstore.Info{}, ErrClosed
 	}
 	old, oldErr := s.backend.Stat(ctx, key)
 	var capture *captureReader
-	if s.ram != nil && size <= s.opts.RAMMaxItemBytes {
-		capture = &captureReader{r: r, limit: s.opts.RAMMaxItemBytes}
-		if size >= 0 {
-			capture.buf = make([]byte, 0, size)
+	if s.ram != nil {
+		in := s.writeThroughInput(key, size, old, oldErr == nil)
+		// Concurrent Puts deciding at once must not all take the same free
+		// RAM: reserve this one's weight until it is in RAM (or not).
+		reserved := in.weight
+		in.free -= s.wt.reserved.Add(reserved) - reserved
+		defer s.wt.reserved.Add(-reserved)
+		switch decideWriteThrough(in) {
+		case writeSkipBig:
+			s.wt.skippedTooBig.Add(1)
+		case writeSkipFull:
+			s.wt.skippedFull.Add(1)
+		default:
+			capture = &captureReader{r: r, limit: s.opts.RAMMaxItemBytes}
+			if size >= 0 {
+				capture.buf = make([]byte, 0, size)
+			}
+			r = capture
 		}
-		r = capture
+	}
+	var epoch uint64
+	if s.fills != nil {
+		epoch = s.fills.epoch(key)
 	}
 	info, err := s.backend.Put(ctx, key, r, size, opts)
 	if err != nil {
@@ -127,15 +184,36 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	}
 	if oldErr == nil && (old.Version != info.Version || old.Checksum != info.Checksum) {
 		s.invalidate(old)
+		epoch++ // this Put's own invalidation
 	}
 	if capture != nil && !capture.over && int64(len(capture.buf)) == info.Size {
+		if size < 0 && decideWriteThrough(s.writeThroughInput(key, info.Size, old, oldErr == nil)) != writeAdmit {
+			// The size is known only now: decide again with it.
+			s.wt.skippedFull.Add(1)
+			return info, nil
+		}
 		if lay := s.layout(info); lay.nseg == 1 && info.Size > 0 {
-			k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum}
-			s.ram.set(k, ramValue{data: capture.buf, objSize: info.Size})
-			s.ramC.admissions.Add(1)
+			s.writeThrough(info, capture.buf, epoch)
 		}
 	}
 	return info, nil
+}
+
+// writeThrough puts a written blob in RAM unless another Put or Delete of
+// the key invalidated something meanwhile (the fill queue's epoch, taken
+// before the backend write, plus this Put's own invalidation): a slow Put
+// must not cache bytes a faster one replaced.
+func (s *Store) writeThrough(info blockstore.Info, data []byte, epoch uint64) {
+	k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum}
+	s.fills.mu.Lock()
+	defer s.fills.mu.Unlock()
+	if s.fills.epoch(info.Key) != epoch {
+		s.wt.skippedRaced.Add(1)
+		return
+	}
+	s.ram.set(k, ramValue{data: data, objSize: info.Size})
+	s.ramC.admissions.Add(1)
+	s.wt.admitted.Add(1)
 }
 
 // Compose makes key a blob of the parts' contents in the backend
@@ -290,10 +368,14 @@ func (s *Store) Devices() []ioengine.DeviceStats {
 // Stats is a snapshot of the per-tier counters.
 func (s *Store) Stats() Stats {
 	st := Stats{
-		RAM:       s.ramC.snapshot(TierRAM, s.ram != nil),
-		SSD:       s.ssdC.snapshot(TierSSD, s.ssd != nil),
-		HDD:       s.hddC.snapshot(TierHDD, true),
-		Coalesced: s.coalesced.Load(),
+		RAM:          s.ramC.snapshot(TierRAM, s.ram != nil),
+		SSD:          s.ssdC.snapshot(TierSSD, s.ssd != nil),
+		HDD:          s.hddC.snapshot(TierHDD, true),
+		Coalesced:    s.coalesced.Load(),
+		WriteThrough: s.wt.snapshot(),
+	}
+	if s.fills != nil {
+		st.Fill = s.fills.stats()
 	}
 	// The HDD tier's contents are the backend's: without this they read 0.
 	if b, ok := s.backend.(statsReporter); ok {
@@ -338,18 +420,24 @@ func (s *Store) layout(info blockstore.Info) layout {
 	return layout{seg: seg, chunk: chunk, nseg: max(n, 1)}
 }
 
-// invalidate drops every cached item of one blob version.
+// invalidate drops every cached item of one blob version, and every fill
+// of the key queued from a read that began before this call.
 func (s *Store) invalidate(info blockstore.Info) {
-	lay := s.layout(info)
-	for seg := range lay.nseg {
-		k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(seg)}
-		if s.ram != nil {
-			s.ram.invalidate(k)
-		}
-		if s.ssd != nil {
-			s.ssd.invalidate(k.hash())
-		}
+	if s.fills == nil {
+		return
 	}
+	s.fills.invalidate(info.Key, func() {
+		lay := s.layout(info)
+		for seg := range lay.nseg {
+			k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(seg)}
+			if s.ram != nil {
+				s.ram.invalidate(k)
+			}
+			if s.ssd != nil {
+				s.ssd.invalidate(k.hash())
+			}
+		}
+	})
 }
 
 // fetch returns bytes covering segment seg of the blob: the segment itself
@@ -369,12 +457,17 @@ func (s *Store) fetch(ctx context.Context, info blockstore.Info, lay layout, seg
 		}
 		s.ramC.misses.Add(1)
 	}
+	var epoch uint64
+	if s.fills != nil {
+		// Before any read of the bytes: an invalidation after this point
+		// drops the fill (fill.go).
+		epoch = s.fills.epoch(info.Key)
+	}
 	if s.ssd != nil {
 		if d, ok := s.ssd.get(ctx, k, h); ok && int64(len(d)) == segLen {
 			s.ssdC.hit(len(d), time.Since(start))
 			if s.ram != nil && segLen <= s.opts.RAMMaxItemBytes {
-				s.ram.set(k, ramValue{data: d, objSize: info.Size, fromSSD: true})
-				s.ramC.admissions.Add(1)
+				s.fills.enqueue(fillReq{info: info, lay: lay, off: segOff, data: d, epoch: epoch, promote: true})
 			}
 			return d, segOff, TierSSD, nil
 		}
@@ -386,7 +479,12 @@ func (s *Store) fetch(ctx context.Context, info blockstore.Info, lay layout, seg
 		cOff, cLen = 0, info.Size
 	}
 	data, leader, err := s.flights.do(ctx, flightKey{key: info.Key, version: info.Version, chunk: ci},
-		func(ctx context.Context) ([]byte, error) { return s.backend.ReadChunk(ctx, info, ci) })
+		func(ctx context.Context) ([]byte, error) {
+			s.fg.begin()
+			d, err := s.backend.ReadChunk(ctx, info, ci)
+			s.fg.end(len(d))
+			return d, err
+		})
 	if err != nil {
 		s.hddC.misses.Add(1)
 		return nil, 0, TierHDD, err
@@ -395,26 +493,33 @@ func (s *Store) fetch(ctx context.Context, info blockstore.Info, lay layout, seg
 		s.hddC.misses.Add(1)
 		return nil, 0, TierHDD, fmt.Errorf("tiering: chunk %d of %q: %d bytes, want %d: %w", ci, info.Key, len(data), cLen, blockstore.ErrCorrupt)
 	}
-	if leader {
-		s.fill(info, lay, cOff, data)
-	} else {
+	if leader && s.fills != nil && len(data) > 0 {
+		s.fills.enqueue(fillReq{info: info, lay: lay, off: cOff, data: data, epoch: epoch})
+	} else if !leader {
 		s.coalesced.Add(1)
 	}
 	s.hddC.hit(int(segLen), time.Since(start))
 	return data, cOff, TierHDD, nil
 }
 
-// fill offers the segments of a chunk read from the backend to the caches:
-// RAM when they fit there (the SSD sees them when RAM evicts them), else
-// the SSD directly.
-func (s *Store) fill(info blockstore.Info, lay layout, cOff int64, data []byte) {
-	for o := int64(0); o < int64(len(data)); o += lay.seg {
-		seg := (cOff + o) / lay.seg
-		part := data[o:min(o+lay.seg, int64(len(data)))]
+// applyFill runs on the filler goroutine (fill.go), under the fill
+// queue's lock: it offers the segments of bytes a reader got from the
+// backend to the caches, RAM when they fit there (the SSD sees them when
+// RAM evicts them), else the SSD directly; or it promotes an item read
+// from the SSD into RAM.
+func (s *Store) applyFill(r fillReq) {
+	info, lay := r.info, r.lay
+	if r.promote {
+		k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(r.off / lay.seg)}
+		s.ram.set(k, ramValue{data: r.data, objSize: info.Size, fromSSD: true})
+		s.ramC.admissions.Add(1)
+		return
+	}
+	for o := int64(0); o < int64(len(r.data)); o += lay.seg {
+		seg := (r.off + o) / lay.seg
+		part := r.data[o:min(o+lay.seg, int64(len(r.data)))]
 		k := ramKey{key: info.Key, version: info.Version, sum: info.Checksum, seg: uint32(seg)}
-		// Own copy: a slice of the chunk would pin the whole chunk in RAM.
-		own := make([]byte, len(part))
-		copy(own, part)
+		own := ownedSegment(r.data, part)
 		switch {
 		case s.ram != nil && int64(len(own)) <= s.opts.RAMMaxItemBytes:
 			s.ram.set(k, ramValue{data: own, objSize: info.Size})
@@ -423,6 +528,19 @@ func (s *Store) fill(info blockstore.Info, lay layout, cOff int64, data []byte) 
 			s.ssd.offer(k, k.hash(), info.Size, own)
 		}
 	}
+}
+
+// ownedSegment returns part of data (a chunk as read, never modified) as a
+// cache item: data itself when part is all of it and its allocation is not
+// much larger (no copy), else a copy, since a slice of the chunk would pin
+// the whole chunk in the cache.
+func ownedSegment(data, part []byte) []byte {
+	if len(part) == len(data) && cap(data)-len(data) <= len(data)/8 {
+		return data[:len(data):len(data)]
+	}
+	own := make([]byte, len(part))
+	copy(own, part)
+	return own
 }
 
 func (c *tierCounters) hit(n int, d time.Duration) {

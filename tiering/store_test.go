@@ -102,6 +102,7 @@ func TestRangeReadsTouchOnlyTheirChunks(t *testing.T) {
 		if !bytes.Equal(p, data[tc.off:tc.off+tc.n]) {
 			t.Fatalf("ReadAt(%d, %d): wrong bytes", tc.off, tc.n)
 		}
+		e.s.waitFilled(t)
 		if got := fb.reads.Load(); got != tc.wantReads {
 			t.Fatalf("after ReadAt(%d, %d): %d backend reads, want %d", tc.off, tc.n, got, tc.wantReads)
 		}
@@ -588,6 +589,7 @@ func TestReadChunkThroughTiers(t *testing.T) {
 				t.Errorf("chunk %d: tier %q, want %q", idx, tier, wantTier)
 			}
 		}
+		e.s.waitFilled(t)
 	}
 	if _, _, err := e.s.ReadChunk(context.Background(), info, 99); !errors.Is(err, ErrBadOptions) {
 		t.Fatalf("bad chunk index: %v", err)

@@ -38,7 +38,7 @@ type memoryResult struct {
 
 // run starts a node (RAM cache only, small admission limits so the cache
 // dominates the budget), PUTs blobs of 4 KiB to 128 KiB worth fillRatio
-// times the cache (each is written through into the RAM cache), GETs every
+// times the cache (written through into the RAM cache while it has room), GETs every
 // key once in random order (misses read from the HDD tier and refill the
 // cache), then reads VmHWM.
 func (m memoryRun) run(t testing.TB) memoryResult {
