@@ -206,17 +206,20 @@ func (b *blobWriter) write(p []byte) (int, error) {
 // bytes, written from start on.
 func (b *blobWriter) nextPiece(n int, start time.Time) {
 	if b.rc == nil || n < minWritePiece {
-		return // small writes say nothing about the client's rate
+		return // no deadlines; or a small write, which says nothing about the rate
 	}
-	took := time.Since(start)
-	budget := b.progress / 4
-	next := maxWritePiece
-	if took > 0 && budget > 0 {
-		if fit := int64(float64(n) * float64(budget) / float64(took)); fit < int64(next) {
-			next = int(fit)
-		}
+	b.piece = nextPieceSize(n, time.Since(start), b.progress)
+}
+
+// nextPieceSize is what a client that took n bytes in took accepts in a
+// quarter of the progress timeout, within [minWritePiece, maxWritePiece].
+func nextPieceSize(n int, took, progress time.Duration) int {
+	budget := progress / 4
+	if took <= 0 {
+		return maxWritePiece
 	}
-	b.piece = max(next, minWritePiece)
+	fit := float64(n) * float64(budget) / float64(took)
+	return int(min(max(fit, minWritePiece), maxWritePiece))
 }
 
 // extendDeadline moves the write deadline to now+progress, at most a few
