@@ -89,6 +89,8 @@ cleanup() {
 	stop_node
 	if declare -F stop_ceiling >/dev/null; then stop_ceiling; fi
 	if declare -F stop_nginx >/dev/null; then stop_nginx; fi
+	if declare -F stop_lean_ceiling >/dev/null; then stop_lean_ceiling; fi
+	if declare -F stop_base_node >/dev/null; then stop_base_node; fi
 	if [[ $keep -eq 0 ]]; then
 		# Keep the results, drop the bulk data.
 		find "$dir" -mindepth 1 -maxdepth 1 ! -path "$out" -exec rm -rf {} +
