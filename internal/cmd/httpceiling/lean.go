@@ -88,4 +88,3 @@ func leanRequest(br *bufio.Reader) (get, keep bool, err error) {
 		}
 	}
 }
-
