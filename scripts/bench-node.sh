@@ -247,13 +247,7 @@ NGINX
 	find "$www" -type f -exec cat {} + >/dev/null # page cache
 }
 
-stop_nginx() {
-	if [[ -n "$nginx_pid" ]]; then
-		kill "$nginx_pid" 2>/dev/null || true
-		wait "$nginx_pid" 2>/dev/null || true
-		nginx_pid=""
-	fi
-}
+stop_nginx() { stop_pid nginx_pid; }
 
 # nginx_ticks: user+sys clock ticks of nginx's master and workers so far.
 nginx_ticks() {
@@ -394,28 +388,38 @@ ssd_cache_size = "256MiB"'
 ceiling_bin="$dir/httpceiling"
 go build -o "$ceiling_bin" ./internal/cmd/httpceiling
 ceiling_pid=""
-# start_ceiling SIZE: the ceiling server answering GETs with SIZE bytes;
-# sets ceiling_addr. stop_ceiling ends it.
-start_ceiling() {
-	local port
+# run_ceiling PID_VAR ADDR_VAR SIZE [FLAG...]: the ceiling server answering
+# GETs with SIZE bytes (with FLAGs, e.g. -lean), its pid and URL in the
+# variables named.
+run_ceiling() {
+	local -n run_pid="$1" run_addr="$2"
+	local size="$3" port
+	shift 3
 	port="$(free_port)"
-	"$ceiling_bin" -listen "127.0.0.1:$port" -size "$1" &
-	ceiling_pid=$!
-	ceiling_addr="http://127.0.0.1:$port"
+	"$ceiling_bin" "$@" -listen "127.0.0.1:$port" -size "$size" &
+	run_pid=$!
+	run_addr="http://127.0.0.1:$port"
 	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "$ceiling_addr/x" 2>/dev/null && return 0
+		curl -fsS -o /dev/null "$run_addr/x" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "httpceiling did not start" >&2
+	echo "httpceiling $* did not start" >&2
 	return 1
 }
-stop_ceiling() {
-	if [[ -n "$ceiling_pid" ]]; then
-		kill "$ceiling_pid" 2>/dev/null || true
-		wait "$ceiling_pid" 2>/dev/null || true
-		ceiling_pid=""
+# stop_pid PID_VAR: end the process whose pid the variable holds, if any,
+# and clear it.
+stop_pid() {
+	local -n stop_ref="$1"
+	if [[ -n "$stop_ref" ]]; then
+		kill "$stop_ref" 2>/dev/null || true
+		wait "$stop_ref" 2>/dev/null || true
+		stop_ref=""
 	fi
 }
+# start_ceiling SIZE: the ceiling server answering GETs with SIZE bytes;
+# sets ceiling_addr. stop_ceiling ends it.
+start_ceiling() { run_ceiling ceiling_pid ceiling_addr "$1"; }
+stop_ceiling() { stop_pid ceiling_pid; }
 # cpu_ticks PID: user+sys clock ticks the process has used so far
 # (divide by $(getconf CLK_TCK) for seconds).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -32,55 +32,11 @@ start_base_node() {
 	base_pid=$!
 	wait_ready "$base_addr" 600 "$base_pid" "$out/hotbase.node.log" || exit 1
 }
-stop_base_node() {
-	if [[ -n "$base_pid" ]]; then
-		kill -TERM "$base_pid" 2>/dev/null || true
-		wait "$base_pid" 2>/dev/null || true
-		base_pid=""
-	fi
-}
+stop_base_node() { stop_pid base_pid; }
 # start_lean_ceiling SIZE: httpceiling -lean answering GETs with SIZE
 # bytes; sets lean_addr. stop_lean_ceiling ends it.
-start_lean_ceiling() {
-	local port
-	port="$(free_port)"
-	"$ceiling_bin" -lean -listen "127.0.0.1:$port" -size "$1" &
-	lean_pid=$!
-	lean_addr="http://127.0.0.1:$port"
-	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "$lean_addr/x" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "httpceiling -lean did not start" >&2
-	return 1
-}
-stop_lean_ceiling() {
-	if [[ -n "$lean_pid" ]]; then
-		kill "$lean_pid" 2>/dev/null || true
-		wait "$lean_pid" 2>/dev/null || true
-		lean_pid=""
-base_pid=""
-# start_base_node: a node of $HOT_BASE_BIN on its own data dir; sets
-# base_addr and base_pid. stop_base_node ends it.
-start_base_node() {
-	local port
-	port="$(free_port)"
-	base_addr="http://127.0.0.1:$port"
-	mkdir -p "$dir/hotbase"
-	printf 'listen = "127.0.0.1:%s"\nadmin_listen = "off"\ndata_dir = "%s"\nlog_level = "warn"\nram_cache_size = "512MiB"\n' "$port" "$dir/hotbase" >"$dir/hotbase.toml"
-	"$HOT_BASE_BIN" serve --config "$dir/hotbase.toml" >"$out/hotbase.node.log" 2>&1 &
-	base_pid=$!
-	wait_ready "$base_addr" 600 "$base_pid" "$out/hotbase.node.log" || exit 1
-}
-stop_base_node() {
-	if [[ -n "$base_pid" ]]; then
-		kill -TERM "$base_pid" 2>/dev/null || true
-		wait "$base_pid" 2>/dev/null || true
-		base_pid=""
-	fi
-}
-	fi
-}
+start_lean_ceiling() { run_ceiling lean_pid lean_addr "$1" -lean; }
+stop_lean_ceiling() { stop_pid lean_pid; }
 
 bench_hot_get_sizes() {
 	if ! have wrk || ! have nginx; then
