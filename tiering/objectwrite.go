@@ -25,7 +25,7 @@ func (o *Object) WriteRange(w io.Writer, off, n int64) (int64, error) {
 		if pos >= o.info.Size {
 			return written, io.EOF
 		}
-		b, bOff, err := o.bytesAt(pos)
+		b, bOff, err := o.bytesAt(pos, n-written)
 		if err != nil {
 			return written, err
 		}
