@@ -216,16 +216,8 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	defer obj.Close()
 	info := obj.Info()
 	h := w.Header()
-	h.Set("ETag", info.ETag())
-	contentType := info.ContentType
-	if contentType == "" {
-		contentType = defaultContentType
-	}
-	// Always set: otherwise ServeContent would read 512 bytes to sniff one.
-	h.Set("Content-Type", contentType)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Accept-Ranges", "bytes")
-	setStoredHeaders(h, info.Meta)
+	resp := &blobResponse{}
+	setBlobHeaders(h, &resp.vals, info)
 
 	if vs := r.Header.Values("Range"); len(vs) > 0 {
 		if rng := rangeForServeContent(vs, info.Size); rng != "" {
@@ -234,13 +226,23 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 			r.Header.Del("Range") // unknown unit or several Range fields: serve it all
 		}
 	}
-	content := newReadRecorder(obj)
+	content := &resp.content
+	content.init(obj)
 	if r.Method == http.MethodHead {
 		// HEAD reads nothing; ask the tiers where a GET's bytes would come from.
 		content.lastTier = obj.Locate()
 	}
-	bw := newBlobWriter(w, st.rc, content, st.http.ProgressTimeout, &s.copyBufs)
-	http.ServeContent(bw, r, "", info.ModTime, content)
+	bw := &resp.bw
+	bw.init(w, st.rc, content, st.http.ProgressTimeout, &s.copyBufs)
+	if plainGet(r, h) {
+		// What ServeContent answers when no precondition or Range applies,
+		// without its work: 200, Last-Modified, Content-Length, the bytes.
+		setPlainGetHeaders(h, &resp.vals, info)
+		bw.WriteHeader(http.StatusOK)
+		_, _ = content.copyTo(bw, info.Size)
+	} else {
+		http.ServeContent(bw, r, "", info.ModTime, content)
+	}
 
 	if status := bw.swallowedStatus(); status != 0 {
 		if status == http.StatusRequestedRangeNotSatisfiable {
@@ -270,6 +272,13 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	if err := bw.finish(); err != nil {
 		s.log.Debug("writing response failed", "key", key, "err", err)
 	}
+}
+
+// blobResponse is the per-request state of a GET or HEAD, allocated once.
+type blobResponse struct {
+	bw      blobWriter
+	content readRecorder
+	vals    headerValues
 }
 
 // serveContentError names the error status ServeContent chose.

@@ -29,8 +29,10 @@ func ConsistencyOne(ctx context.Context) bool {
 // other value is a bad request.
 func consistencyOne(r *http.Request) (bool, error) {
 	v := r.Header.Get("X-Strata-Consistency")
-	if q := r.URL.Query(); q.Has("consistency") {
-		v = q.Get("consistency")
+	if r.URL.RawQuery != "" { // parsing an empty query still costs a map
+		if q := r.URL.Query(); q.Has("consistency") {
+			v = q.Get("consistency")
+		}
 	}
 	switch v {
 	case "", "quorum":

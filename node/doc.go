@@ -12,7 +12,7 @@
 // tests and embedding.
 //
 //	PUT    /blobs/{key}   201 + ETag          stream the body into the store
-//	GET    /blobs/{key}   200/206/304/416     via http.ServeContent
+//	GET    /blobs/{key}   200/206/304/416     via http.ServeContent (see # GET)
 //	HEAD   /blobs/{key}   as GET, no body
 //	DELETE /blobs/{key}   204, 404 missing
 //	GET    /blobs?prefix=&start-after=&limit=   JSON page of keys in order
@@ -129,7 +129,12 @@
 //     slow connections cannot use up max_connections for everyone.
 //   - A request must keep making progress: an upload that sends nothing, or
 //     a download that accepts nothing, for http.progress_timeout is cut off.
-//     There is no cap on the total time of a request that keeps moving.
+//     There is no cap on the total time of a request that keeps moving. A
+//     download goes out in pieces, each under a fresh write deadline: the
+//     first 64 KiB, each later one what the client accepted in a quarter of
+//     the progress timeout at the rate it took the previous piece (64 KiB
+//     to 4 MiB), so a client is cut off only if it takes less than 64 KiB,
+//     or less than a quarter of its own recent rate, in a whole timeout.
 //   - Bytes that fail their checksum are never sent: a read failure before
 //     the first byte becomes an error answer; after it, the connection is
 //     aborted so the client sees a truncated response.
@@ -162,6 +167,19 @@
 // bounded by a deadline even when the store ignores its context) passes,
 // and never starts a second check while one hangs. Without NOTIFY_SOCKET
 // all of it does nothing.
+//
+// # GET
+//
+// A GET with no Range and no precondition header (If-Match, If-None-Match,
+// If-Modified-Since, If-Unmodified-Since) of a blob without a stored
+// Content-Encoding is answered without http.ServeContent, with the answer
+// it would give (200, the same headers; a test holds the two equal); every
+// other GET and HEAD goes through it. Either way the bytes go from the
+// object to the connection through Object.WriteRange when the object has
+// it (tiering's hands over its RAM items themselves, uncopied), else
+// through a pooled 64 KiB buffer. The headers are assigned under their
+// canonical keys with one allocation for all values, and the blob route's
+// metric series are resolved once, not looked up by label per request.
 //
 // # X-Strata-Tier
 //

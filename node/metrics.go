@@ -3,6 +3,7 @@ package node
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,51 @@ type metrics struct {
 	bytesIn  *prometheus.CounterVec
 	bytesOut *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+
+	// blob caches the children of the vectors for the blob route, resolved
+	// on first use (so no series appears before a request made it), since
+	// looking one up hashes its labels and formats the status every time.
+	blob blobMetrics
+}
+
+// blobMetrics are the blob route's resolved series, by blobMethodIndex.
+type blobMetrics struct {
+	methods [4]methodSeries
+	sent    atomic.Pointer[prometheus.Counter]
+	recv    atomic.Pointer[prometheus.Counter]
+}
+
+// methodSeries are one method's duration and its requests by status code.
+type methodSeries struct {
+	duration atomic.Pointer[prometheus.Observer]
+	codes    [600]atomic.Pointer[prometheus.Counter] // by status code
+}
+
+// blobMethodIndex numbers the methods the blob route serves; -1 for others.
+func blobMethodIndex(method string) int {
+	switch method {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPut:
+		return 2
+	case http.MethodDelete:
+		return 3
+	}
+	return -1
+}
+
+// resolved returns the child *p holds, storing resolve's on first use.
+// Racing first uses store the same child (the vector returns one per
+// label set), so either store is right.
+func resolved[T any](p *atomic.Pointer[T], resolve func() T) T {
+	if v := p.Load(); v != nil {
+		return *v
+	}
+	v := resolve()
+	p.Store(&v)
+	return v
 }
 
 func newMetrics(reg *prometheus.Registry, store func() Store, uploads, reads *semaphore, build Build) *metrics {
@@ -95,12 +141,32 @@ func methodLabel(method string) string {
 }
 
 func (m *metrics) observe(route, method string, status int, elapsed time.Duration, sent int64) {
+	if i := blobMethodIndex(method); route == routeBlob && i >= 0 && status >= 0 && status < len(m.blob.methods[i].codes) {
+		ms := &m.blob.methods[i]
+		resolved(&ms.codes[status], func() prometheus.Counter {
+			return m.requests.WithLabelValues(route, method, strconv.Itoa(status))
+		}).Inc()
+		resolved(&ms.duration, func() prometheus.Observer { return m.duration.WithLabelValues(route, method) }).Observe(elapsed.Seconds())
+		if sent > 0 {
+			resolved(&m.blob.sent, func() prometheus.Counter { return m.bytesOut.WithLabelValues(route) }).Add(float64(sent))
+		}
+		return
+	}
 	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 	if sent > 0 {
 		m.bytesOut.WithLabelValues(route).Add(float64(sent))
 	}
+}
+
+// received counts n request body bytes of route.
+func (m *metrics) received(route string, n int64) {
+	if route == routeBlob {
+		resolved(&m.blob.recv, func() prometheus.Counter { return m.bytesIn.WithLabelValues(route) }).Add(float64(n))
+		return
+	}
+	m.bytesIn.WithLabelValues(route).Add(float64(n))
 }
 
 // latencyHistogram turns a bucketed snapshot into a Prometheus histogram.

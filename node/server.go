@@ -271,6 +271,13 @@ type requestState struct {
 	token    string // name of the token used, for logs
 }
 
+// requestFrame holds what serveHTTP keeps per request, in one allocation.
+type requestFrame struct {
+	rec responseRecorder
+	st  requestState
+	rcv http.ResponseController
+}
+
 // serveHTTP is the root handler of both listeners: it routes on the
 // escaped path (never a cleaned one: keys are opaque, "a/../b" is a key),
 // records metrics, bounds the final flush with a write deadline. The admin
@@ -287,8 +294,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 		defer s.inflight.done()
 	}
 
-	rec := &responseRecorder{ResponseWriter: w}
-	st := &requestState{route: route, rc: http.NewResponseController(w), http: &s.listenerOf(r).http}
+	// One allocation for the request's own state.
+	f := &requestFrame{rec: responseRecorder{ResponseWriter: w}, rcv: *http.NewResponseController(w)}
+	rec, st := &f.rec, &f.st
+	st.route, st.rc, st.http = route, &f.rcv, &s.listenerOf(r).http
 	// A deadline left by the previous response on this connection must not
 	// cut this one short; each handler sets its own while it streams.
 	_ = st.rc.SetWriteDeadline(time.Time{})
@@ -305,7 +314,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 			s.pacing.observeRead(r.Method, status, elapsed, rec)
 		}
 		if n := st.received.Load(); n > 0 {
-			s.metrics.bytesIn.WithLabelValues(st.route).Add(float64(n))
+			s.metrics.received(st.route, n)
 		}
 		if s.log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost even when dropped
 			s.log.Debug("request", "method", r.Method, "path", r.URL.EscapedPath(), "status", status,

@@ -65,6 +65,8 @@ type blobWriter struct {
 	swallowed bool // ServeContent answered an error status; its body is dropped
 	pending   []byte
 	deadline  WriteDeadline
+	piece     int   // size of the next write to the connection (see write)
+	werr      error // the first failed write to the client
 }
 
 // fallbackTier is reported when a response carries no blob bytes (HEAD,
@@ -72,8 +74,10 @@ type blobWriter struct {
 // came from the blockstore's index, which is the HDD tier's.
 const fallbackTier = "hdd"
 
-func newBlobWriter(w http.ResponseWriter, rc *http.ResponseController, obj *readRecorder, progress time.Duration, pool *sync.Pool) *blobWriter {
-	return &blobWriter{w: w, rc: rc, obj: obj, progress: progress, pool: pool, deadline: WriteDeadline{RC: rc, Progress: progress}}
+// init sets up a zero blobWriter in place.
+func (b *blobWriter) init(w http.ResponseWriter, rc *http.ResponseController, obj *readRecorder, progress time.Duration, pool *sync.Pool) {
+	b.w, b.rc, b.obj, b.progress, b.pool = w, rc, obj, progress, pool
+	b.deadline = WriteDeadline{RC: rc, Progress: progress}
 }
 
 func (b *blobWriter) Header() http.Header { return b.w.Header() }
@@ -124,9 +128,22 @@ func (b *blobWriter) commit() error {
 	return nil
 }
 
-// ReadFrom copies the blob through a pooled buffer, so io.Copy (inside
-// ServeContent) does not allocate a fresh one per request.
+// ReadFrom sends what ServeContent copies. When that is the blob itself
+// (io.CopyN's LimitedReader over obj) it goes out through obj.copyTo,
+// which hands the writer the store's own bytes when it can; anything else
+// (a multipart body) is copied through a pooled buffer, so io.Copy does not
+// allocate a fresh one per request.
 func (b *blobWriter) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok && lr.R == io.Reader(b.obj) {
+		n, err := b.obj.copyTo(b, lr.N)
+		lr.N -= n
+		return n, err
+	}
+	return b.copyFrom(r)
+}
+
+// copyFrom copies r to the client through a pooled buffer.
+func (b *blobWriter) copyFrom(r io.Reader) (int64, error) {
 	bufp := b.pool.Get().(*[]byte)
 	defer b.pool.Put(bufp)
 	buf := *bufp
@@ -149,12 +166,66 @@ func (b *blobWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// Write sizes: a response body goes to the connection in pieces, each under
+// a write deadline renewed for it, so a client that stops reading is cut
+// off after the progress timeout. The first piece of a response is
+// minWritePiece (what any client that moves at all accepts in a progress
+// timeout: the bound of a copy through a 64 KiB buffer); later ones are
+// what the client took in a quarter of the progress timeout at the rate it
+// accepted the previous piece, within [minWritePiece, maxWritePiece]. A
+// fast reader thus gets a 1 MiB blob in two writes instead of sixteen, and a
+// slow one in pieces it drains well within its deadline.
+const (
+	minWritePiece = copyBufSize
+	maxWritePiece = 4 << 20
+)
+
 func (b *blobWriter) write(p []byte) (int, error) {
-	b.extendDeadline()
-	return b.w.Write(p)
+	total := 0
+	for len(p) > 0 {
+		piece := p
+		if b.piece == 0 {
+			b.piece = minWritePiece
+		}
+		if len(piece) > b.piece {
+			piece = piece[:b.piece]
+		}
+		start := b.extendDeadline()
+		n, err := b.w.Write(piece)
+		total += n
+		if err != nil {
+			b.werr = err
+			return total, err
+		}
+		p = p[n:]
+		b.nextPiece(n, start)
+	}
+	return total, nil
 }
 
-func (b *blobWriter) extendDeadline() { b.deadline.Extend() }
+// nextPiece sizes the next piece from how fast the client took the last n
+// bytes, written from start on.
+func (b *blobWriter) nextPiece(n int, start time.Time) {
+	if b.rc == nil || n < minWritePiece {
+		return // no deadlines; or a small write, which says nothing about the rate
+	}
+	b.piece = nextPieceSize(n, time.Since(start), b.progress)
+}
+
+// nextPieceSize is what a client that took n bytes in took accepts in a
+// quarter of the progress timeout, within [minWritePiece, maxWritePiece].
+func nextPieceSize(n int, took, progress time.Duration) int {
+	budget := progress / 4
+	if took <= 0 {
+		return maxWritePiece
+	}
+	fit := float64(n) * float64(budget) / float64(took)
+	return int(min(max(fit, minWritePiece), maxWritePiece))
+}
+
+// extendDeadline moves the write deadline ahead (WriteDeadline) and returns
+// now, the start of the write it is for.
+func (b *blobWriter) extendDeadline() time.Time { return b.deadline.Extend() }
 
 // WriteDeadline keeps a response's write deadline Progress ahead while
 // bytes go out, resetting it at most every Progress/8 (a timer reset per
@@ -167,17 +238,18 @@ type WriteDeadline struct {
 }
 
 // Extend moves the deadline Progress ahead of now, unless it was moved
-// less than Progress/8 ago.
-func (d *WriteDeadline) Extend() {
+// less than Progress/8 ago, and returns now (zero without deadlines).
+func (d *WriteDeadline) Extend() time.Time {
 	if d.RC == nil {
-		return
+		return time.Time{}
 	}
 	now := time.Now()
 	if !d.at.IsZero() && now.Sub(d.at) < d.Progress/8 {
-		return
+		return now
 	}
 	d.at = now
 	_ = d.RC.SetWriteDeadline(now.Add(d.Progress))
+	return now
 }
 
 // swallowedStatus returns the error status ServeContent answered, or 0.
@@ -212,10 +284,65 @@ type readRecorder struct {
 	mu       sync.Mutex
 	err      error
 	lastTier string
+	out      tierNotingWriter // copyTo's writer, kept here to save an allocation
 }
 
-func newReadRecorder(obj Object) *readRecorder {
-	return &readRecorder{Object: obj, lastTier: obj.Tier()}
+// rangeWriter is implemented by objects that can hand their bytes to a
+// writer without copying them through a buffer (tiering.Object: a RAM hit
+// is written straight from the cached item).
+type rangeWriter interface {
+	WriteRange(w io.Writer, off, n int64) (int64, error)
+}
+
+// copyTo sends the next n bytes from the read position to bw and moves
+// the position past them. It records a read failure (never a write
+// failure) as Read does, and the serving tier before bw sees a byte.
+// Like io.Copy it reports a short object as fewer bytes, not as io.EOF.
+func (r *readRecorder) copyTo(bw *blobWriter, n int64) (int64, error) {
+	rw, ok := r.Object.(rangeWriter)
+	if !ok {
+		return bw.copyFrom(io.LimitReader(r, n))
+	}
+	pos, err := r.Object.Seek(0, io.SeekCurrent)
+	if err != nil {
+		r.note(err)
+		return 0, err
+	}
+	r.out = tierNotingWriter{r: r, w: bw}
+	written, err := rw.WriteRange(&r.out, pos, n)
+	if _, serr := r.Object.Seek(pos+written, io.SeekStart); err == nil && serr != nil {
+		err = serr
+	}
+	switch {
+	case err == io.EOF:
+		err = nil
+	case err != nil && !r.out.failed:
+		r.note(err) // the object's failure, not the client's
+	}
+	return written, err
+}
+
+// tierNotingWriter updates the recorder's tier before every write, so the
+// status line, held back until the first body byte, names the tier that
+// served it.
+type tierNotingWriter struct {
+	r      *readRecorder
+	w      io.Writer
+	failed bool // a write failed: errors from WriteRange are then the writer's
+}
+
+func (t *tierNotingWriter) Write(p []byte) (int, error) {
+	t.r.note(nil)
+	n, err := t.w.Write(p)
+	if err != nil {
+		t.failed = true
+	}
+	return n, err
+}
+
+// init sets up a zero readRecorder in place.
+func (r *readRecorder) init(obj Object) {
+	r.Object, r.lastTier = obj, obj.Tier()
 }
 
 func (r *readRecorder) Read(p []byte) (int, error) {

@@ -90,10 +90,9 @@ nginx_pid=""
 cleanup() {
 	stop_node
 	if declare -F stop_ceiling >/dev/null; then stop_ceiling; fi
-	if [[ -n "$nginx_pid" ]]; then
-		kill "$nginx_pid" 2>/dev/null || true
-		wait "$nginx_pid" 2>/dev/null || true
-	fi
+	if declare -F stop_nginx >/dev/null; then stop_nginx; fi
+	if declare -F stop_lean_ceiling >/dev/null; then stop_lean_ceiling; fi
+	if declare -F stop_base_node >/dev/null; then stop_base_node; fi
 	if [[ $keep -eq 0 ]]; then
 		# Keep the results, drop the bulk data.
 		find "$dir" -mindepth 1 -maxdepth 1 ! -path "$out" -exec rm -rf {} +
@@ -189,25 +188,36 @@ end
 LUA
 }
 
-hot_get() {
-	if ! have wrk || ! have nginx; then
-		say "hot-get: SKIPPED (needs wrk and nginx: apt-get install wrk nginx-light)"
-		return
-	fi
-	local www="$dir/www"
-	mkdir -p "$www/hot"
-	say ""
-	say "== hot-get: $keys keys x 4 KiB, wrk -t2 -c64 -d${duration}s, random key per request"
-	start_node hot
-	local i name
-	for ((i = 0; i < keys; i++)); do
-		name="$(printf '%06d' "$i")"
-		head -c 4096 /dev/urandom >"$www/hot/$name"
+# wrk_requests FILE: requests a wrk run completed.
+wrk_requests() { awk '/ requests in / {print $1}' "$1"; }
+# wrk_latency FILE: "p50=.. p90=.. p99=.." of a wrk --latency run.
+wrk_latency() { awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$1"; }
+
+# make_hot_files DIR N SIZE: N files of SIZE random bytes named 000000...
+make_hot_files() {
+	local d="$1" n="$2" size="$3" i
+	mkdir -p "$d"
+	for ((i = 0; i < n; i++)); do
+		head -c "$size" /dev/urandom >"$d/$(printf '%06d' "$i")"
 	done
-	# Load the same bytes into the node, 16 uploads at a time.
-	(cd "$www/hot" && ls | xargs -P 16 -I{} curl -fsS -o /dev/null -X PUT --data-binary @{} "$node_addr/blobs/hot%2F{}")
-	random_key_lua "$dir/hot.lua"
-	local port
+}
+
+# load_hot_keys DIR KEY_PREFIX: PUT every file of DIR into the node under
+# KEY_PREFIX (escaped, e.g. hot%2F) + its name, 16 uploads at a time.
+load_hot_keys() {
+	(cd "$1" && ls | xargs -P 16 -I{} curl -fsS -o /dev/null -X PUT --data-binary @{} "$node_addr/blobs/$2{}")
+}
+
+# write_hot_lua: $dir/hot.lua, the wrk script asking for a random key of
+# WRK_KEYS under the path prefix WRK_PREFIX on every request.
+write_hot_lua() { random_key_lua "$dir/hot.lua"; }
+
+# start_nginx WWW PROBE: nginx serving WWW as static files (sendfile, open
+# file cache, no access log), the baseline of the hot GET rows; sets
+# nginx_addr and nginx_pid, waits until PROBE (a path under WWW) answers and
+# reads WWW once so it is in the page cache. stop_nginx ends it.
+start_nginx() {
+	local www="$1" probe="$2" port
 	port="$(free_port)"
 	mkdir -p "$dir/nginx/logs"
 	chmod -R a+rX "$www"
@@ -237,32 +247,57 @@ http {
 NGINX
 	nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' &
 	nginx_pid=$!
+	nginx_addr="http://127.0.0.1:$port"
 	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "http://127.0.0.1:$port/hot/000000" 2>/dev/null && break
+		curl -fsS -o /dev/null "$nginx_addr/$probe" 2>/dev/null && break
 		sleep 0.1
 	done
-	cat "$www"/hot/* >/dev/null # page cache
+	find "$www" -type f -exec cat {} + >/dev/null # page cache
+}
+
+stop_nginx() { stop_pid nginx_pid; }
+
+# nginx_ticks: user+sys clock ticks of nginx's master and workers so far.
+nginx_ticks() {
+	local p t=0
+	for p in "$nginx_pid" $(cat "/proc/$nginx_pid"/task/*/children 2>/dev/null); do
+		t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
+hot_get() {
+	if ! have wrk || ! have nginx; then
+		say "hot-get: SKIPPED (needs wrk and nginx: apt-get install wrk nginx-light)"
+		return
+	fi
+	local www="$dir/www"
+	say ""
+	say "== hot-get: $keys keys x 4 KiB, wrk -t2 -c64 -d${duration}s, random key per request"
+	start_node hot
+	make_hot_files "$www/hot" "$keys" 4096
+	load_hot_keys "$www/hot" "hot%2F"
+	write_hot_lua
+	start_nginx "$www" hot/000000
 
 	# Warm up both (fills the node's RAM cache), then alternate measured runs
 	# so drifting background load hits both sides alike.
 	WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "$node_addr" >/dev/null
-	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "http://127.0.0.1:$port" >/dev/null
+	WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d5s -s "$dir/hot.lua" "$nginx_addr" >/dev/null
 	local r sv=() nv=() rv=() s n
 	for ((r = 1; r <= repeat; r++)); do
 		WRK_KEYS=$keys WRK_PREFIX="/blobs/hot%2F" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "$node_addr" >"$out/hot-get.strata.$r.wrk"
-		WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "http://127.0.0.1:$port" >"$out/hot-get.nginx.$r.wrk"
+		WRK_KEYS=$keys WRK_PREFIX="/hot/" wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/hot.lua" "$nginx_addr" >"$out/hot-get.nginx.$r.wrk"
 		s="$(wrk_rps "$out/hot-get.strata.$r.wrk")"
 		n="$(wrk_rps "$out/hot-get.nginx.$r.wrk")"
 		sv+=("$s")
 		nv+=("$n")
 		rv+=("$(ratio "$s" "$n")")
-		say "run $r: strata $s req/s (latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.strata.$r.wrk")) | nginx $n req/s (latency $(awk '/^ +(50|90|99)%/ {sub("%", "", $1); printf "p%s=%s ", $1, $2}' "$out/hot-get.nginx.$r.wrk")) | ratio $(ratio "$s" "$n")"
+		say "run $r: strata $s req/s (latency $(wrk_latency "$out/hot-get.strata.$r.wrk")) | nginx $n req/s (latency $(wrk_latency "$out/hot-get.nginx.$r.wrk")) | ratio $(ratio "$s" "$n")"
 	done
 	curl -fsS -o /dev/null -D "$out/hot-get.strata.headers" "$node_addr/blobs/hot%2F000000"
 	curl -fsS "$node_addr/metrics" >"$out/hot-get.strata.metrics" || true
-	kill "$nginx_pid"
-	wait "$nginx_pid" 2>/dev/null || true
-	nginx_pid=""
+	stop_nginx
 	stop_node
 	grep -E 'Non-2xx|Socket errors' "$out"/hot-get.*.wrk | tee -a "$summary" || true
 	say "tier of a hot key: $(grep -i '^x-strata-tier' "$out/hot-get.strata.headers" | tr -d '\r')"
@@ -372,28 +407,38 @@ ssd_cache_size = "256MiB"'
 ceiling_bin="$dir/httpceiling"
 go build -o "$ceiling_bin" ./internal/cmd/httpceiling
 ceiling_pid=""
-# start_ceiling SIZE: the ceiling server answering GETs with SIZE bytes;
-# sets ceiling_addr. stop_ceiling ends it.
-start_ceiling() {
-	local port
+# run_ceiling PID_VAR ADDR_VAR SIZE [FLAG...]: the ceiling server answering
+# GETs with SIZE bytes (with FLAGs, e.g. -lean), its pid and URL in the
+# variables named.
+run_ceiling() {
+	local -n run_pid="$1" run_addr="$2"
+	local size="$3" port
+	shift 3
 	port="$(free_port)"
-	"$ceiling_bin" -listen "127.0.0.1:$port" -size "$1" &
-	ceiling_pid=$!
-	ceiling_addr="http://127.0.0.1:$port"
+	"$ceiling_bin" "$@" -listen "127.0.0.1:$port" -size "$size" &
+	run_pid=$!
+	run_addr="http://127.0.0.1:$port"
 	for _ in $(seq 1 100); do
-		curl -fsS -o /dev/null "$ceiling_addr/x" 2>/dev/null && return 0
+		curl -fsS -o /dev/null "$run_addr/x" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "httpceiling did not start" >&2
+	echo "httpceiling $* did not start" >&2
 	return 1
 }
-stop_ceiling() {
-	if [[ -n "$ceiling_pid" ]]; then
-		kill "$ceiling_pid" 2>/dev/null || true
-		wait "$ceiling_pid" 2>/dev/null || true
-		ceiling_pid=""
+# stop_pid PID_VAR: end the process whose pid the variable holds, if any,
+# and clear it.
+stop_pid() {
+	local -n stop_ref="$1"
+	if [[ -n "$stop_ref" ]]; then
+		kill "$stop_ref" 2>/dev/null || true
+		wait "$stop_ref" 2>/dev/null || true
+		stop_ref=""
 	fi
 }
+# start_ceiling SIZE: the ceiling server answering GETs with SIZE bytes;
+# sets ceiling_addr. stop_ceiling ends it.
+start_ceiling() { run_ceiling ceiling_pid ceiling_addr "$1"; }
+stop_ceiling() { stop_pid ceiling_pid; }
 # cpu_ticks PID: user+sys clock ticks the process has used so far
 # (divide by $(getconf CLK_TCK) for seconds).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

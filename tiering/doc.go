@@ -6,7 +6,9 @@
 //
 // Store.Open stats the blob in the backend, then each read of the returned
 // Object (or Store.ReadChunk) asks RAM, then the SSD, then the backend, one
-// segment at a time.
+// segment at a time. Object.WriteRange does the same but hands each
+// segment's bytes to a writer instead of copying them out: a RAM hit is
+// written from the cached item itself.
 // A segment is a whole blob up to RAMMaxItemBytes (1 MiB), otherwise a
 // RAMMaxItemBytes piece of a backend chunk. Cache keys are key + version +
 // checksum + segment, so an overwrite never serves old bytes; Put and

@@ -349,7 +349,7 @@ func (m *MemStore) Open(ctx context.Context, key string) (node.Object, error) {
 	if !ok {
 		return nil, fmt.Errorf("memstore: %q: %w", key, blockstore.ErrNotFound)
 	}
-	return &memObject{store: m, info: cloneInfo(b.info), r: bytes.NewReader(b.data), tierAfterRead: m.tier, readErr: m.readErr, readErrAt: m.readAt}, nil
+	return &memObject{store: m, info: cloneInfo(b.info), data: b.data, r: bytes.NewReader(b.data), tierAfterRead: m.tier, readErr: m.readErr, readErrAt: m.readAt}, nil
 }
 
 // Delete implements node.Store.
@@ -434,6 +434,7 @@ func (m *MemStore) Devices() []node.DeviceStats {
 type memObject struct {
 	store         *MemStore
 	info          blockstore.Info
+	data          []byte // never modified (a Put replaces the blob's slice)
 	r             *bytes.Reader
 	tierAfterRead string
 	readErr       error
@@ -473,6 +474,45 @@ func (o *memObject) ReadAt(p []byte, off int64) (int, error) {
 	}
 	o.read.Store(true)
 	return o.r.ReadAt(p, off)
+}
+
+// WriteRange hands w the stored bytes [off, off+n) themselves, as
+// tiering.Object does for RAM hits; a read fault (SetReadFault) stops it
+// where it starts, before w sees those bytes.
+func (o *memObject) WriteRange(w io.Writer, off, n int64) (int64, error) {
+	if off < 0 || n < 0 {
+		return 0, fmt.Errorf("memstore: WriteRange(%d, %d)", off, n)
+	}
+	end := min(off+n, int64(len(o.data)))
+	if off >= end {
+		if n == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	if err := o.store.fault(OpRead); err != nil {
+		return 0, err
+	}
+	o.read.Store(true)
+	stop := end
+	if o.readErr != nil && o.readErrAt < end {
+		stop = max(off, o.readErrAt)
+	}
+	var written int64
+	if stop > off {
+		m, err := w.Write(o.data[off:stop])
+		written = int64(m)
+		if err != nil {
+			return written, err
+		}
+	}
+	if stop < end {
+		return written, o.readErr
+	}
+	if end < off+n {
+		return written, io.EOF
+	}
+	return written, nil
 }
 
 func (o *memObject) check(off int64) error {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	size := flag.Int("size", 4096, "bytes a GET returns")
+	lean := flag.Bool("lean", false, "answer GET and HEAD from a minimal HTTP/1.1 loop instead of net/http (lean.go)")
 	flag.Parse()
 	if *size < 0 {
 		fmt.Fprintln(os.Stderr, "httpceiling: -size must be >= 0")
@@ -50,5 +52,12 @@ func main() {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		}
 	})
+	if *lean {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			log.Fatal(err)
+		}
+		log.Fatal(serveLean(ln, body))
+	}
 	log.Fatal(http.ListenAndServe(*listen, h))
 }
