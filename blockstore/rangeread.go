@@ -39,8 +39,14 @@ func (s *Store) ReadRange(ctx context.Context, info Info, off, n int64, dst []by
 	if err != nil || m.composed() {
 		return dst, err
 	}
+	if m.totalSize != info.Size || m.chunkSize <= 0 {
+		return nil, fmt.Errorf("%w: manifest of %q: %d bytes in chunks of %d, index says %d", ErrCorrupt, info.Key, m.totalSize, m.chunkSize, info.Size)
+	}
 	for end := off + n; off < end; {
 		idx := int(off / m.chunkSize)
+		if idx >= len(m.chunks) {
+			return nil, fmt.Errorf("%w: manifest of %q: offset %d past its %d chunks", ErrCorrupt, info.Key, off, len(m.chunks))
+		}
 		cOff := int64(idx) * m.chunkSize
 		lo, hi := off-cOff, min(end-cOff, m.chunkLen(idx))
 		if m.chunkSubs(idx) != nil {

@@ -54,7 +54,11 @@ func (s *Store) rangeOrFetch(ctx context.Context, info blockstore.Info, lay layo
 	if s.ssd != nil {
 		s.ssdC.misses.Add(1)
 	}
+	// A foreground read of the data disk like fetch's: the SSD pacer
+	// yields to it.
+	s.fg.begin()
 	data, err := rr.ReadRange(ctx, info, pos, want, make([]byte, 0, want))
+	s.fg.end(len(data))
 	if err == nil && int64(len(data)) != want {
 		err = fmt.Errorf("tiering: range [%d,+%d) of %q: %d bytes: %w", pos, want, info.Key, len(data), blockstore.ErrCorrupt)
 	}

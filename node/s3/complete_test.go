@@ -168,3 +168,22 @@ func TestCompleteRetriedAfterPartialCompose(t *testing.T) {
 	_, err = c.ListParts(context.Background(), &s3.ListPartsInput{Bucket: aws.String("bkt"), Key: aws.String("obj"), UploadId: aws.String(id)})
 	wantCode(t, err, "NoSuchUpload", 404)
 }
+
+// A part uploaded again after a Complete that reached fewer than W homes
+// fails the retried Complete (InvalidPart) instead of being composed on
+// the homes the first attempt missed, where the object's ETag would name
+// other bytes.
+func TestCompleteRetryRefusesReuploadedPart(t *testing.T) {
+	st := &partialComposeStore{MemStore: nodetest.NewMemStore(0)}
+	n := s3test.Start(t, s3test.Options{Store: st})
+	c := rwClient(t, n)
+	mustCreateBucket(t, c, "bkt")
+	id := createUpload(t, c, "bkt", "obj")
+	p1, p2 := randomBytes(5<<20, 1), randomBytes(100, 2)
+	parts := []types.CompletedPart{uploadPart(t, c, "bkt", "obj", id, 1, p1), uploadPart(t, c, "bkt", "obj", id, 2, p2)}
+	_, err := complete(c, "bkt", "obj", id, parts)
+	wantCode(t, err, "ServiceUnavailable", 503)
+	uploadPart(t, c, "bkt", "obj", id, 2, randomBytes(100, 3))
+	_, err = complete(c, "bkt", "obj", id, parts)
+	wantCode(t, err, "InvalidPart", 400)
+}

@@ -394,6 +394,22 @@ func (h *Handler) resumeComplete(ctx context.Context, q *request, composer node.
 	if err != nil {
 		return blockstore.Info{}, false, err
 	}
+	// The parts still live must be the ones the ETag names: a part uploaded
+	// again since the first attempt (other bytes) would otherwise be
+	// composed on the homes the first attempt missed, at the version the
+	// others hold with the old bytes.
+	for i, p := range req.Parts {
+		pi, err := q.store.Stat(ctx, keys[i])
+		if isNotFound(err) {
+			continue // consumed by the first attempt
+		}
+		if err != nil {
+			return blockstore.Info{}, false, err
+		}
+		if len(pi.MD5) == 0 || normalETag(p.ETag) != hex.EncodeToString(pi.MD5) {
+			return blockstore.Info{}, false, fmt.Errorf("%w: part %d has another ETag", ErrInvalidPart, p.PartNumber)
+		}
+	}
 	info, err = composer.Compose(ctx, dst, keys, blockstore.ComposeOptions{ContentType: rec.ContentType, Meta: cur.Meta, Version: cur.Version})
 	if isNotFound(err) {
 		return blockstore.Info{}, false, nil
