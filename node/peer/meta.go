@@ -110,7 +110,10 @@ func putMetaQuery(q url.Values, opts blockstore.PutOptions) error {
 
 // metaFromQuery reads them back on the replica: md5=1 asks the replica to
 // hash the content (WantMD5), md5=<32 hex> gives the MD5 the coordinator
-// knows (PutOptions.MD5; its body is verified against it there).
+// knows (PutOptions.MD5: the coordinator verified the body against it; the
+// replica keeps it without hashing again, the request's HMAC covering the
+// body on the way). A replica older than md5=<hex> refuses it (400): see
+// docs/cluster.md on upgrade order.
 func metaFromQuery(q url.Values) (meta map[string]string, wantMD5 bool, sum []byte, err error) {
 	if vs, ok := q[queryMeta]; ok {
 		if meta, err = decodeMetaJSON(vs[0]); err != nil {
