@@ -129,3 +129,62 @@ func TestDeleteBucketWaitsForPut(t *testing.T) {
 		t.Fatal("object damaged")
 	}
 }
+
+// gateOrder wraps the handler's Node and records, per upload, whether the
+// bucket's shared lock was held when the upload slot was asked for.
+type gateOrder struct {
+	s3h.Node
+	registry string
+
+	mu             sync.Mutex
+	shared         int
+	admitsUnlocked int // write admissions asked for without the bucket lock
+	admits         int
+}
+
+func (g *gateOrder) LockKeyShared(ctx context.Context, key string) (func(), error) {
+	unlock, err := g.Node.LockKeyShared(ctx, key)
+	if err != nil || key != g.registry {
+		return unlock, err
+	}
+	g.mu.Lock()
+	g.shared++
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		g.shared--
+		g.mu.Unlock()
+		unlock()
+	}, nil
+}
+
+func (g *gateOrder) Admit(ctx context.Context, write bool) (func(), error) {
+	if write {
+		g.mu.Lock()
+		g.admits++
+		if g.shared == 0 {
+			g.admitsUnlocked++
+		}
+		g.mu.Unlock()
+	}
+	return g.Node.Admit(ctx, write)
+}
+
+// TestObjectWritesLockBucketBeforeAdmission: a PutObject takes the
+// bucket's shared lock before an upload slot, so puts parked behind a
+// waiting DeleteBucket hold no slot the node's other writes need.
+func TestObjectWritesLockBucketBeforeAdmission(t *testing.T) {
+	g := &gateOrder{registry: ".s3/buckets/bkt"}
+	n := s3test.Start(t, s3test.Options{Handler: func(o *s3h.Options) { g.Node = o.Node; o.Node = g }})
+	c := rwClient(t, n)
+	mustCreateBucket(t, c, "bkt")
+	g.mu.Lock()
+	g.admits, g.admitsUnlocked = 0, 0
+	g.mu.Unlock()
+	mustPut(t, c, "bkt", "obj", randomBytes(1000, 1))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.admits == 0 || g.admitsUnlocked != 0 {
+		t.Fatalf("%d of %d write admissions asked for before the bucket's lock", g.admitsUnlocked, g.admits)
+	}
+}

@@ -200,25 +200,38 @@ func (h *Handler) headBucket(q *request) error {
 func (h *Handler) deleteBucket(q *request) error {
 	ctx := q.r.Context()
 	key := bucketRegistryKey(q.t.bucket)
+	// A bucket with objects is refused before the exclusive lock, which
+	// would hold the bucket's new writes back while it waits.
+	if err := h.bucketEmpty(q); err != nil {
+		return err
+	}
 	done, err := h.writeGate(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := h.bucketEmpty(q); err != nil {
+		return err
+	}
+	if err := q.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil && !isNotFound(err) {
+		return err
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// bucketEmpty is nil when the request's bucket exists and holds no object.
+func (h *Handler) bucketEmpty(q *request) error {
 	if err := h.needBucket(q); err != nil {
 		return err
 	}
-	objs, err := q.store.List(ctx, q.t.bucket+"/", "", 1)
+	objs, err := q.store.List(q.r.Context(), q.t.bucket+"/", "", 1)
 	if err != nil {
 		return err
 	}
 	if len(objs) > 0 {
 		return ErrBucketNotEmpty
 	}
-	if err := q.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil && !isNotFound(err) {
-		return err
-	}
-	q.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

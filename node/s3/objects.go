@@ -95,16 +95,18 @@ func (h *Handler) writeGate(ctx context.Context, key string) (done func(), err e
 // request's bucket: it takes the bucket's registry lock shared (DeleteBucket
 // takes it exclusive, so the bucket cannot go while the object is written,
 // and a bucket deleted meanwhile is seen here), checks the bucket exists,
-// then takes key's lock. done undoes all three.
+// then takes key's lock. done undoes all three. The bucket lock comes
+// before admission: writes parked behind a waiting DeleteBucket hold no
+// upload slot, which the node's other writes share.
 func (h *Handler) objectWriteGate(q *request, key string) (done func(), err error) {
 	ctx := q.r.Context()
-	release, err := h.opt.Node.Admit(ctx, true)
+	unlockBucket, err := h.opt.Node.LockKeyShared(ctx, bucketRegistryKey(q.t.bucket))
 	if err != nil {
 		return nil, err
 	}
-	unlockBucket, err := h.opt.Node.LockKeyShared(ctx, bucketRegistryKey(q.t.bucket))
+	release, err := h.opt.Node.Admit(ctx, true)
 	if err != nil {
-		release()
+		unlockBucket()
 		return nil, err
 	}
 	if err := h.needBucket(q); err != nil {
