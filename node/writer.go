@@ -287,10 +287,11 @@ type readRecorder struct {
 	out      tierNotingWriter // copyTo's writer, kept here to save an allocation
 }
 
-// rangeWriter is implemented by objects that can hand their bytes to a
+// RangeWriter is implemented by objects that can hand their bytes to a
 // writer without copying them through a buffer (tiering.Object: a RAM hit
-// is written straight from the cached item).
-type rangeWriter interface {
+// is written straight from the cached item). The blob API and the S3 API
+// send a GET through it when the object has it.
+type RangeWriter interface {
 	WriteRange(w io.Writer, off, n int64) (int64, error)
 }
 
@@ -299,7 +300,7 @@ type rangeWriter interface {
 // failure) as Read does, and the serving tier before bw sees a byte.
 // Like io.Copy it reports a short object as fewer bytes, not as io.EOF.
 func (r *readRecorder) copyTo(bw *blobWriter, n int64) (int64, error) {
-	rw, ok := r.Object.(rangeWriter)
+	rw, ok := r.Object.(RangeWriter)
 	if !ok {
 		return bw.copyFrom(io.LimitReader(r, n))
 	}

@@ -277,6 +277,9 @@ func contentReader(obj node.Object, off, n int64) (io.Reader, error) {
 // with the first bytes read, so a failure of the first read is still an
 // error answer.
 func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status int) error {
+	if rw, ok := obj.(node.RangeWriter); ok && n > 0 {
+		return h.sendRange(q, obj, rw, off, n, status)
+	}
 	src, err := contentReader(obj, off, n)
 	if err != nil {
 		return err
@@ -319,4 +322,67 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 		}
 	}
 	return nil
+}
+
+// sendRange is sendContent for an object that hands its bytes to a writer
+// (node.RangeWriter): a RAM hit goes out from the cached item, with no
+// copy through a buffer.
+func (h *Handler) sendRange(q *request, obj node.Object, rw node.RangeWriter, off, n int64, status int) error {
+	rc := http.NewResponseController(q.w)
+	bw := &rangeBodyWriter{q: q, obj: obj, status: status,
+		deadline: node.WriteDeadline{RC: rc, Progress: h.opt.Node.ProgressTimeout()}}
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+	written, err := rw.WriteRange(bw, off, n)
+	switch {
+	case bw.failed:
+		h.log.Debug("s3 response write failed", "request_id", q.id, "err", err)
+		return nil // the client went away; nothing to answer
+	case err == nil && written == n:
+		return nil
+	case err == nil || errors.Is(err, io.EOF):
+		err = fmt.Errorf("%w: object ended at %d of %d bytes", blockstore.ErrCorrupt, off+written, off+n)
+	}
+	if !bw.started {
+		return err
+	}
+	h.log.Warn("s3 read failed mid-response; aborting connection", "request_id", q.id, "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// rangeBodyWriter sends the status line (naming the tier that served the
+// first bytes) before the first body byte, and keeps the write deadline
+// ahead of each piece it writes.
+type rangeBodyWriter struct {
+	q        *request
+	obj      node.Object
+	status   int
+	deadline node.WriteDeadline
+	started  bool
+	failed   bool
+}
+
+// rangeWritePiece bounds one write under one deadline extension.
+const rangeWritePiece = 256 << 10
+
+func (b *rangeBodyWriter) Write(p []byte) (int, error) {
+	if !b.started {
+		b.started = true
+		if tier := b.obj.Tier(); tier != "" {
+			b.q.w.Header().Set("X-Strata-Tier", tier)
+		}
+		b.q.w.WriteHeader(b.status)
+	}
+	total := 0
+	for len(p) > 0 {
+		piece := p[:min(len(p), rangeWritePiece)]
+		b.deadline.Extend()
+		m, err := b.q.w.Write(piece)
+		total += m
+		if err != nil {
+			b.failed = true
+			return total, err
+		}
+		p = p[m:]
+	}
+	return total, nil
 }
