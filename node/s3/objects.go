@@ -298,10 +298,7 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 		m, rerr := io.ReadFull(src, buf[:min(int64(len(buf)), n-sent)])
 		if m > 0 {
 			if sent == 0 {
-				if tier := obj.Tier(); tier != "" {
-					q.w.Header().Set("X-Strata-Tier", tier)
-				}
-				q.w.WriteHeader(status)
+				startBody(q, obj, status)
 			}
 			deadline.Extend()
 			if _, err := q.w.Write(buf[:m]); err != nil {
@@ -361,16 +358,22 @@ type rangeBodyWriter struct {
 	failed   bool
 }
 
+// startBody sends the status line of a GET answer with the first body
+// bytes, naming the tier that served them.
+func startBody(q *request, obj node.Object, status int) {
+	if tier := obj.Tier(); tier != "" {
+		q.w.Header().Set("X-Strata-Tier", tier)
+	}
+	q.w.WriteHeader(status)
+}
+
 // rangeWritePiece bounds one write under one deadline extension.
 const rangeWritePiece = 256 << 10
 
 func (b *rangeBodyWriter) Write(p []byte) (int, error) {
 	if !b.started {
 		b.started = true
-		if tier := b.obj.Tier(); tier != "" {
-			b.q.w.Header().Set("X-Strata-Tier", tier)
-		}
-		b.q.w.WriteHeader(b.status)
+		startBody(b.q, b.obj, b.status)
 	}
 	total := 0
 	for len(p) > 0 {
