@@ -25,6 +25,8 @@ import (
 type pacing struct {
 	ctl   *pace.Controller
 	pacer *pace.Pacer
+	sched *schedLatency // added to each observed read (schedlatency.go)
+	now   func() time.Time
 }
 
 // maxObservedRead bounds the body of an observed read.
@@ -45,7 +47,13 @@ func newPacing(c PacingConfig, base pace.Options) (*pacing, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pacing{ctl: ctl, pacer: pace.NewPacer(ctl)}, nil
+	p := &pacing{ctl: ctl, pacer: pace.NewPacer(ctl), now: base.Now}
+	if p.now == nil {
+		// The scheduler's wait is real time: with an injected clock
+		// (tests) only the handler times count.
+		p.now, p.sched = time.Now, newSchedLatency()
+	}
+	return p, nil
 }
 
 // observeRead reports a finished blob request to the controller when it
@@ -57,7 +65,7 @@ func (p *pacing) observeRead(method string, status int, elapsed time.Duration, r
 	if rec.Header().Get("X-Strata-Tier") != "ram" {
 		return
 	}
-	p.ctl.Observe(elapsed)
+	p.ctl.Observe(elapsed + p.sched.estimate(p.now()))
 }
 
 // body paces an upload body; r itself when pacing is off.
