@@ -109,7 +109,8 @@
 //     answer is 503 with Retry-After at once (or after limits.admission_wait),
 //     so a flood of slow uploads cannot starve reads and queues stay bounded.
 //   - Uploads are paced for reads ([pacing], pacing.go over node/pace):
-//     while blob reads answered from RAM have a p99 over
+//     while blob reads answered from RAM have a p99 (handler time plus the
+//     runtime's p99 wait for a CPU, schedlatency.go) over
 //     pacing.read_latency_target, the bodies of all uploads together are
 //     held to a budget that backs off multiplicatively and recovers
 //     additively, never below min_upload_rate; with no such read for a
