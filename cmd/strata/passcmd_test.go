@@ -23,6 +23,10 @@ func passNode(t *testing.T) (admin string, cfg node.Config, put func(key string,
 	t.Helper()
 	cfg = node.DefaultConfig(t.TempDir())
 	cfg.RAMCacheSize, cfg.SSDCacheSize, cfg.VolumeSize = 0, 0, 32<<20
+	// No background scrub: its first pass on a fresh disk can start before
+	// the test's puts, and the commands would wait for it instead of
+	// starting their own.
+	cfg.ScrubInterval = 0
 	if err := createDataDirs(cfg); err != nil {
 		t.Fatal(err)
 	}
