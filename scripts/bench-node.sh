@@ -439,9 +439,6 @@ stop_pid() {
 # sets ceiling_addr. stop_ceiling ends it.
 start_ceiling() { run_ceiling ceiling_pid ceiling_addr "$1"; }
 stop_ceiling() { stop_pid ceiling_pid; }
-# cpu_ticks PID: user+sys clock ticks the process has used so far
-# (divide by $(getconf CLK_TCK) for seconds).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for f in scripts/bench-node.d/*.sh; do
 	[[ -e "$f" ]] || continue

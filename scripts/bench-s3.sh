@@ -157,8 +157,6 @@ bench_once() {
 	fi
 }
 
-# cpu_ticks PID: user+sys clock ticks the process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # bench NAME ARGS...: one strata bench run, its JSON in $out/NAME.json and
 # the node's CPU ticks during it in $out/NAME.cpu. A 1 s warm-up run goes

@@ -35,3 +35,7 @@ free_port_except() {
 	while [[ "$p" == "$1" ]]; do p="$(free_port)"; done
 	echo "$p"
 }
+
+# cpu_ticks PID: user+sys clock ticks the process has used so far
+# (divide by $(getconf CLK_TCK) for seconds).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
