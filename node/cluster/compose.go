@@ -35,7 +35,9 @@ import (
 // fewer than W homes (opts.Version: the composed blob's, which the S3 API
 // finds) counts a part consumed by that attempt as present (consumedPart),
 // so the homes that did not compose do, and the others answer from their
-// blob.
+// blob; when no live copy of a part is left and W homes or more hold the
+// composed blob at that version (every home composed, the answer was
+// lost), the retry answers that blob's Info (composedOnQuorum).
 //
 // Errors wrap those of Put, ErrNotFound for a missing part (the message
 // names it) and ErrInvalidArgument (no parts, a part twice, the key among
@@ -53,6 +55,16 @@ func (c *Cluster) Compose(ctx context.Context, key string, parts []string, opts 
 			// that reached fewer than W homes: a home that composed then
 			// consumed the part (its tombstone is at that version).
 			info, err = c.consumedPart(ctx, key, p, opts.Version)
+			if errors.Is(err, blockstore.ErrNotFound) {
+				// No live copy left anywhere: the earlier attempt may
+				// have composed on W homes or more, its answer lost.
+				if done, ok, cerr := c.composedOnQuorum(ctx, key, parts, opts.Version); cerr != nil || ok {
+					if cerr != nil {
+						return blockstore.Info{}, fmt.Errorf("cluster: compose %q: %w", key, cerr)
+					}
+					return done, nil
+				}
+			}
 		}
 		if err != nil {
 			return blockstore.Info{}, fmt.Errorf("cluster: compose %q: part %q: %w", key, p, err)
@@ -125,6 +137,41 @@ func (c *Cluster) consumedPart(ctx context.Context, key, part string, version ui
 		}
 	}
 	return blockstore.Info{}, fmt.Errorf("%w: %q (not consumed by a compose of %q at %d with a live copy left)", blockstore.ErrNotFound, part, key, version)
+}
+
+// composedOnQuorum reports whether a compose of key from parts at version
+// is already done: at least W homes hold key live at exactly version and
+// none of parts live (the compose consumed them there). That is a compose
+// whose every home composed but whose answer was lost (a Complete retried
+// after a timeout): the retry answers key's Info, changing nothing. A
+// home that does not answer counts as not holding it; a home still
+// behind gets the blob from repair or the hint the first attempt left.
+func (c *Cluster) composedOnQuorum(ctx context.Context, key string, parts []string, version uint64) (blockstore.Info, bool, error) {
+	v := c.currentView()
+	var held []blockstore.Entry
+homes:
+	for _, home := range v.homes(key, c.opts.Replicas) {
+		if home.ID != v.self.ID && !home.Reachable() {
+			continue
+		}
+		k, err := c.lookupOn(ctx, v.self.ID, home, key)
+		if err != nil || k.Deleted || k.Corrupt || k.Version != version {
+			continue
+		}
+		for _, p := range parts {
+			e, err := c.lookupOn(ctx, v.self.ID, home, p)
+			if err != nil || (e.Version != 0 && !e.Deleted) {
+				continue homes
+			}
+		}
+		held = append(held, k)
+	}
+	if len(held) < c.opts.WriteQuorum {
+		return blockstore.Info{}, false, nil
+	}
+	info := held[0].Info
+	info.Key = key
+	return info, true, nil
 }
 
 // checkCompose holds Compose's arguments to the single store's rules,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"testing"
 	"time"
 
@@ -307,5 +308,58 @@ func TestComposeColocatedRetryAfterPartialCompose(t *testing.T) {
 		if _, err := tc.node("n2").c.Stat(ctx, p); !errors.Is(err, blockstore.ErrNotFound) {
 			t.Fatalf("part %q after the retried compose: %v", p, err)
 		}
+	}
+}
+
+// A compose that reached every home but whose answer was lost (the
+// coordinator's reply to the client failed after the homes composed): the
+// parts are consumed everywhere, so a retry at the composed version (what
+// the S3 API does for a Complete retried after a timeout) answers the
+// composed blob's Info, changing nothing; a retry at another version is
+// still ErrNotFound (InvalidPart to an S3 client).
+func TestComposeColocatedRetryAfterLostAnswer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tc := newTestClusterOn(t, 4, nil, tieredLocalOnMemfs)
+	key := tc.keyWithHomes("bucket/lost", false, "n1", "n2", "n3")
+	parts, want := colocatedUpload(t, ctx, tc, "n1", key, 4000, 3000)
+	meta := map[string]string{"X-Strata-S3-Etag": "abc-2"}
+	first, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{Meta: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The answer is dropped here: the client knows nothing of first.
+	waitStragglers(t, tc)
+	wantComposedOnHomes(t, ctx, tc, key, want, first.Version)
+
+	for _, tcase := range []struct {
+		name    string
+		via     string
+		version uint64
+		wantErr error
+	}{
+		{"retry at the composed version", "n2", first.Version, nil},
+		{"retry via a non-home", "n4", first.Version, nil},
+		{"retry at another version", "n1", first.Version + 1, blockstore.ErrNotFound},
+	} {
+		info, err := tc.node(tcase.via).c.Compose(ctx, key, parts, blockstore.ComposeOptions{Meta: meta, Version: tcase.version})
+		if !errors.Is(err, tcase.wantErr) || (tcase.wantErr != nil) != (err != nil) {
+			t.Fatalf("%s: %v, want %v", tcase.name, err, tcase.wantErr)
+		}
+		if err == nil && (info.Version != first.Version || info.Size != int64(len(want)) || info.Key != key || !maps.Equal(info.Meta, meta)) {
+			t.Fatalf("%s answered %+v, want version %x, %d bytes, meta %v", tcase.name, info, first.Version, len(want), meta)
+		}
+	}
+	waitStragglers(t, tc)
+	wantComposedOnHomes(t, ctx, tc, key, want, first.Version)
+	// One home down: two of three still hold it, W=2, the retry succeeds.
+	tc.setDead("n3")
+	if _, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{Meta: meta, Version: first.Version}); err != nil {
+		t.Fatalf("retry with one home down: %v", err)
+	}
+	// Two down: fewer than W answer for the blob, nothing to compose: not found.
+	tc.setDead("n2")
+	if _, err := tc.node("n1").c.Compose(ctx, key, parts, blockstore.ComposeOptions{Meta: meta, Version: first.Version}); err == nil {
+		t.Fatal("retry with two homes down succeeded")
 	}
 }
