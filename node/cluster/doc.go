@@ -175,7 +175,12 @@
 // no_quorum otherwise) and then deletes the parts: the parts' homes are
 // not the key's, so a cluster copies the bytes once per home where a
 // single node composes without copying. A given MD5 is refused (the S3
-// API keeps its multipart ETag in Meta).
+// API keeps its multipart ETag in Meta). Co-located parts (the S3 API's)
+// are composed in place on each home instead. A compose retried at the
+// version of an earlier attempt (ComposeOptions.Version) finishes it: the
+// homes that still hold the parts compose them, and when none does but W
+// homes hold the blob at that version (every home composed, the answer
+// was lost), the retry answers that blob, changing nothing.
 //
 // # Conditional writes
 //
