@@ -444,6 +444,32 @@ func BenchmarkColdReads(b *testing.B) {
 			lat.report(b)
 		})
 	}
+	// STRATA_BENCH_SPIN_US=N adds raw-storepattern-handle-spin: the same
+	// reads with N µs of user CPU after each (a CRC32C over a buffer, no
+	// allocation), to show how per-op CPU outside the syscall moves the
+	// device's throughput on this host.
+	if us, _ := strconv.Atoi(os.Getenv("STRATA_BENCH_SPIN_US")); us > 0 {
+		b.Run("raw-storepattern-handle-spin", func(b *testing.B) {
+			v, _ := s.volume(1)
+			align := int64(v.h.Alignment())
+			bufs := make([][]byte, readers)
+			for i := range bufs {
+				bufs[i] = ioengine.AlignedBytes(64<<10, int(align))
+			}
+			spin := make([]byte, 4096)
+			b.SetBytes(size)
+			lat := runWriters(b, readers, func(w, i int) error {
+				l := locs[rand.IntN(blobs)]
+				start := alignDown(l.offset, align)
+				_, err := v.h.ReadAt(context.Background(), ioengine.ClassRead, bufs[w][:alignUp(l.offset+l.length, align)-start], start)
+				for t0 := time.Now(); time.Since(t0) < time.Duration(us)*time.Microsecond; {
+					crc32c(spin)
+				}
+				return err
+			})
+			lat.report(b)
+		})
+	}
 	rawReads("before")
 	patternReads("before")
 	b.Run("blockstore", func(b *testing.B) {
