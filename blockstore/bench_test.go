@@ -372,8 +372,11 @@ func BenchmarkColdReads(b *testing.B) {
 	rawReads := func(when string) {
 		for _, readSize := range []int{4096, 8192} {
 			b.Run(fmt.Sprintf("raw-odirect-%dk-%s", readSize/1024, when), func(b *testing.B) {
+				// A plain Go pread loop (os.File.ReadAt on an O_DIRECT
+				// descriptor), not ioengine's File, whose direct reads hand
+				// their P on before they block (ioengine/pread_linux.go).
 				v, _ := s.volume(1)
-				f, err := ioengine.OSFS().OpenFile(filepath.Join(v.dir.dev.Dir(), volumeFileName(1)), ioengine.FlagDirect|ioengine.FlagReadOnly)
+				f, err := os.OpenFile(filepath.Join(v.dir.dev.Dir(), volumeFileName(1)), os.O_RDONLY|syscall.O_DIRECT, 0)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -381,7 +384,7 @@ func BenchmarkColdReads(b *testing.B) {
 				span := (v.end.Load() - int64(readSize)) / 4096
 				bufs := make([][]byte, readers)
 				for i := range bufs {
-					bufs[i] = ioengine.AlignedBytes(readSize, f.Alignment())
+					bufs[i] = ioengine.AlignedBytes(readSize, v.h.Alignment())
 				}
 				b.SetBytes(size)
 				lat := runWriters(b, readers, func(w, i int) error {
@@ -440,6 +443,32 @@ func BenchmarkColdReads(b *testing.B) {
 					_, err := v.h.ReadAt(context.Background(), ioengine.ClassRead, bufs[w][:n], off)
 					return err
 				})
+			})
+			lat.report(b)
+		})
+	}
+	// STRATA_BENCH_SPIN_US=N adds raw-storepattern-handle-spin: the same
+	// reads with N µs of user CPU after each (a CRC32C over a buffer, no
+	// allocation), to show how per-op CPU outside the syscall moves the
+	// device's throughput on this host.
+	if us, _ := strconv.Atoi(os.Getenv("STRATA_BENCH_SPIN_US")); us > 0 {
+		b.Run("raw-storepattern-handle-spin", func(b *testing.B) {
+			v, _ := s.volume(1)
+			align := int64(v.h.Alignment())
+			bufs := make([][]byte, readers)
+			for i := range bufs {
+				bufs[i] = ioengine.AlignedBytes(64<<10, int(align))
+			}
+			spin := make([]byte, 4096)
+			b.SetBytes(size)
+			lat := runWriters(b, readers, func(w, i int) error {
+				l := locs[rand.IntN(blobs)]
+				start := alignDown(l.offset, align)
+				_, err := v.h.ReadAt(context.Background(), ioengine.ClassRead, bufs[w][:alignUp(l.offset+l.length, align)-start], start)
+				for t0 := time.Now(); time.Since(t0) < time.Duration(us)*time.Microsecond; {
+					crc32c(spin)
+				}
+				return err
 			})
 			lat.report(b)
 		})

@@ -50,6 +50,23 @@
 // drops FlagDirect from later Opens. Durability is unchanged: fdatasync is
 // what makes bytes durable in both modes.
 //
+// # Blocking reads
+//
+// A direct file's ReadAt (OSFS, Linux) tells the Go scheduler before the
+// pread that it will block (runtime.entersyscallblock, reached by linkname
+// as gVisor does), so the caller's P moves to another thread at once
+// instead of idling until sysmon retakes it 20 µs or more later. With
+// GOMAXPROCS near the number of cores and many reads in flight, that idle
+// time was what bounded a device's throughput: on 2 cores at 16 reads in
+// flight a plain os.File pread loop is P-bound, and every µs of CPU around
+// a read (an index lookup, a checksum) cost about a µs of device time
+// (docs/benchmarks.md, "Cold Get in the store"). The read keeps
+// os.File.ReadAt's contract: EINTR is retried, a short read continues, the
+// end of the file is io.EOF with the bytes before it, the descriptor is
+// held open for the call. Buffered files still use os.File.ReadAt. The
+// price is one thread handoff per direct read even when it is fast, which
+// a device read (tens of µs at least) always amortises.
+//
 // # Queue
 //
 // Each Device bounds the number of syscalls in flight (MaxInFlight, default

@@ -208,11 +208,36 @@ func statxDIOAlign(f *os.File) (dioAlign, error) {
 }
 
 func (o *osFile) ReadAt(p []byte, off int64) (int, error) {
+	if o.direct && len(p) > 0 && off >= 0 {
+		return o.readDirect(p, off)
+	}
 	n, err := o.f.ReadAt(p, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return n, fmt.Errorf("ioengine: read %s at %d: %w", o.name, off, err)
 	}
 	return n, err
+}
+
+// readDirect is ReadAt for a direct file: one blocking pread that hands
+// the caller's P on before it waits for the device (pread_linux.go).
+// Control keeps the descriptor open for the call, as os.File does.
+func (o *osFile) readDirect(p []byte, off int64) (int, error) {
+	var n int
+	var eof bool
+	var sysErr error
+	err := o.control("read", func(fd int) error {
+		n, eof, sysErr = blockingPread(fd, p, off)
+		return nil
+	})
+	switch {
+	case err != nil:
+		return n, err
+	case sysErr != nil:
+		return n, fmt.Errorf("ioengine: read %s at %d: %w", o.name, off, &os.PathError{Op: "read", Path: o.name, Err: sysErr})
+	case eof:
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func (o *osFile) WriteAt(p []byte, off int64) (int, error) {

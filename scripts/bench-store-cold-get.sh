@@ -4,18 +4,24 @@
 # and a base commit, alternating, then benchstat and the median of the
 # per-run ratios (raw pread time / Get time, and Get CPU / raw pread CPU).
 #
-# Usage: scripts/bench-store-cold-get.sh [--base COMMIT] [--pairs N] [--out DIR]
+# Usage: scripts/bench-store-cold-get.sh [--base COMMIT] [--pairs N] [--procs P] [--out DIR]
 #   --base   commit to compare with (default 8bed8bc), built from git archive
 #   --pairs  alternating runs per side (default 8)
+#   --procs  GOMAXPROCS for both sides (default: Go's, the number of CPUs).
+#            A blocking pread holds its P until sysmon retakes it (20 µs or
+#            more), so with few Ps every µs of CPU around the read also
+#            costs device throughput: compare --procs 16 with the default
+#            to see how much of a gap is the scheduler's (docs/benchmarks.md).
 #   --out    where base.txt, new.txt and summary.txt go (default a temp dir)
 # STRATA_BENCH_DIR (see blockstore/bench_test.go) puts the volumes elsewhere.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
-base=8bed8bc pairs=8 out=""
+base=8bed8bc pairs=8 procs="" out=""
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--base) base="$2"; shift 2 ;;
 	--pairs) pairs="$2"; shift 2 ;;
+	--procs) procs="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	*) echo "bench-store-cold-get: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -29,7 +35,7 @@ git archive "$base" | tar -x -C "$src"
 go test -c -o "$out/new.test" ./blockstore
 : >"$out/base.txt"
 : >"$out/new.txt"
-run() { (cd blockstore && "$out/$1.test" -test.run '^$' -test.bench 'BenchmarkColdReads/(raw-odirect|blockstore)' -test.benchtime 20000x >>"$out/$1.txt"); }
+run() { (cd blockstore && ${procs:+env GOMAXPROCS="$procs"} "$out/$1.test" -test.run '^$' -test.bench 'BenchmarkColdReads/(raw-odirect|blockstore)' -test.benchtime 20000x >>"$out/$1.txt"); }
 for i in $(seq 1 "$pairs"); do
 	if ((i % 2)); then run base; run new; else run new; run base; fi
 done
