@@ -4,44 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"strata/ioengine/errorfs"
 	"strata/ioengine/memfs"
 )
-
-// failingSyncGate holds the next fdatasync of a volume file while armed
-// and, once released, fails it with EIO. It counts volume writes and
-// syncs, so a test can tell a group written during the held sync.
-type failingSyncGate struct {
-	syncs   atomic.Int64
-	writes  atomic.Int64
-	armed   atomic.Bool
-	entered chan struct{} // closed when the held sync has begun
-	release chan struct{}
-}
-
-func (g *failingSyncGate) Inject(op errorfs.Op) errorfs.Fault {
-	if !strings.HasSuffix(op.Path, volumeSuffix) {
-		return errorfs.Fault{}
-	}
-	switch op.Kind {
-	case errorfs.OpWrite:
-		g.writes.Add(1)
-	case errorfs.OpSync:
-		g.syncs.Add(1)
-		if g.armed.CompareAndSwap(true, false) {
-			close(g.entered)
-			<-g.release
-			return errorfs.Fault{Err: errorfs.EIO}
-		}
-	}
-	return errorfs.Fault{}
-}
 
 // TestOverlappedGroupFailsWithTheSyncBeforeIt: a group whose write went to
 // the disk while the previous group's fdatasync ran is not covered by that
@@ -52,19 +20,14 @@ func (g *failingSyncGate) Inject(op errorfs.Op) errorfs.Fault {
 // Syncs and writes are counted through errorfs; nothing is timed.
 func TestOverlappedGroupFailsWithTheSyncBeforeIt(t *testing.T) {
 	ctx := context.Background()
-	gate := &failingSyncGate{entered: make(chan struct{}), release: make(chan struct{})}
+	gate := newSyncGate()
+	gate.failHeld = true
 	opts := testOptions(t, errorfs.Wrap(memfs.New(memfs.Options{}), gate))
 	opts.Compression = CodecNone
 	s := mustOpen(t, opts)
 	put(t, s, "before", []byte("durable"))
 
-	gate.armed.Store(true)
-	held := make(chan error, 1)
-	go func() {
-		_, err := s.Put(ctx, "held", bytes.NewReader(make([]byte, 1<<10)), 1<<10, PutOptions{})
-		held <- err
-	}()
-	<-gate.entered
+	held := gate.holdPut(s, "held")
 	writes, syncs := gate.writes.Load(), gate.syncs.Load()
 	// A quarter of the cap is cut at once and written while "held" syncs.
 	large := opts.MaxBatchBytes / 4
@@ -73,14 +36,7 @@ func TestOverlappedGroupFailsWithTheSyncBeforeIt(t *testing.T) {
 		_, err := s.Put(ctx, "overlapped", bytes.NewReader(bytes.Repeat([]byte{7}, large)), int64(large), PutOptions{})
 		done <- err
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for gate.writes.Load() == writes {
-		if time.Now().After(deadline) {
-			close(gate.release)
-			t.Fatal("the later group was not written while the earlier fdatasync ran")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	gate.awaitWrite(t, writes, "the later group was not written while the earlier fdatasync ran")
 	select {
 	case err := <-done:
 		close(gate.release)
@@ -88,7 +44,7 @@ func TestOverlappedGroupFailsWithTheSyncBeforeIt(t *testing.T) {
 	default:
 	}
 	close(gate.release)
-	for name, ch := range map[string]chan error{"held": held, "overlapped": done} {
+	for name, ch := range map[string]<-chan error{"held": held, "overlapped": done} {
 		err := <-ch
 		if !errors.Is(err, ErrReadOnly) || !errors.Is(err, syscall.EIO) {
 			t.Fatalf("%s: error %v, want ErrReadOnly wrapping EIO", name, err)
