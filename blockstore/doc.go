@@ -224,7 +224,12 @@
 // strata_store_group_records_total on /metrics, count them). Before
 // cutting a group the appender also yields once if the queue just grew
 // (runtime.Gosched), so writers acked a moment ago join it. So at most two
-// groups are ever unacknowledged, as before. The indexer goroutine commits the
+// groups are ever unacknowledged, as before: recovery's torn-record rule
+// relies on it (only the last two groups of a volume may be torn), so the
+// appender never writes further ahead. A group written while the previous
+// group's fdatasync runs is not covered by that fdatasync: it gets its own,
+// and when the earlier one fails it fails with it, unacknowledged and
+// without an fdatasync of its own (TestOverlappedGroupFailsWithTheSyncBeforeIt). The indexer goroutine commits the
 // pending entries to bbolt asynchronously, thousands of keys per
 // transaction (at 8192 queued, or 100 ms after its previous commit), and
 // stores in the same transaction how far every volume is indexed (its

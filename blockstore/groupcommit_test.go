@@ -15,13 +15,43 @@ import (
 )
 
 // syncGate counts the fdatasyncs of volume files and, while armed, holds
-// the next one until released.
+// the next one until released; with failHeld set, the held one then fails
+// with EIO.
 type syncGate struct {
-	syncs   atomic.Int64
-	writes  atomic.Int64 // volume writes
-	armed   atomic.Bool
-	entered chan struct{} // closed when the held sync has begun
-	release chan struct{}
+	syncs    atomic.Int64
+	writes   atomic.Int64 // volume writes
+	armed    atomic.Bool
+	failHeld bool
+	entered  chan struct{} // closed when the held sync has begun
+	release  chan struct{}
+}
+
+// holdPut arms the gate and puts 1 KiB at key; it returns once that Put's
+// fdatasync is held, with the channel its result will come on.
+func (g *syncGate) holdPut(s *Store, key string) <-chan error {
+	g.armed.Store(true)
+	held := make(chan error, 1)
+	go func() {
+		_, err := s.Put(context.Background(), key, bytes.NewReader(make([]byte, 1<<10)), 1<<10, PutOptions{})
+		held <- err
+	}()
+	<-g.entered
+	return held
+}
+
+// awaitWrite waits until a volume write beyond the first seen ones was
+// made (a condition, not a timed assertion: the deadline only ends a
+// hung test), releasing the held sync and failing the test otherwise.
+func (g *syncGate) awaitWrite(t *testing.T, seen int64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for g.writes.Load() == seen {
+		if time.Now().After(deadline) {
+			close(g.release)
+			t.Fatal(what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func newSyncGate() *syncGate {
@@ -37,6 +67,9 @@ func (g *syncGate) Inject(op errorfs.Op) errorfs.Fault {
 		if g.armed.CompareAndSwap(true, false) {
 			close(g.entered)
 			<-g.release
+			if g.failHeld {
+				return errorfs.Fault{Err: errorfs.EIO}
+			}
 		}
 	}
 	return errorfs.Fault{}
@@ -149,13 +182,7 @@ func TestGroupCommitOverlapsLargeWrites(t *testing.T) {
 	defer s.Close()
 	put(t, s, "warm", make([]byte, 1<<10))
 
-	gate.armed.Store(true)
-	held := make(chan error, 1)
-	go func() {
-		_, err := s.Put(ctx, "held", bytes.NewReader(make([]byte, 1<<10)), 1<<10, PutOptions{})
-		held <- err
-	}()
-	<-gate.entered
+	held := gate.holdPut(s, "held")
 	writes := gate.writes.Load()
 	large := opts.MaxBatchBytes / 4
 	done := make(chan error, 1)
@@ -163,14 +190,7 @@ func TestGroupCommitOverlapsLargeWrites(t *testing.T) {
 		_, err := s.Put(ctx, "large", bytes.NewReader(make([]byte, large)), int64(large), PutOptions{})
 		done <- err
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for gate.writes.Load() == writes {
-		if time.Now().After(deadline) {
-			close(gate.release)
-			t.Fatal("a group of a quarter of the cap waited for the previous fdatasync before its write")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	gate.awaitWrite(t, writes, "a group of a quarter of the cap waited for the previous fdatasync before its write")
 	close(gate.release)
 	if err := <-held; err != nil {
 		t.Fatal(err)

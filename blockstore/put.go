@@ -266,6 +266,11 @@ func (p *putter) encode(b []byte, h recordHeader, ct string, ext []byte) (rec []
 		}
 		s.putBuf(cb)
 	}
+	if h.flags&flagManifest == 0 {
+		// Uncompressed, the payload is the raw content: its CRC is the
+		// content CRC, so the body checksum needs no second pass.
+		return finishRecordPayloadCRC(b, h, p.key, ct, ext, h.contentCRC), nil, release
+	}
 	return finishRecord(b, h, p.key, ct, ext), nil, release
 }
 

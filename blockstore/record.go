@@ -147,18 +147,38 @@ func putHeader(b []byte, h *recordHeader) {
 // key, content type, extension block (none when ext is empty: a format 1
 // record) and trailer, and returns b[:h.recordLen()].
 func finishRecord(b []byte, h recordHeader, key, ct string, ext []byte) []byte {
+	n, _ := putRecordPrefix(b, &h, key, ct, ext)
+	binary.LittleEndian.PutUint32(b[n-recordTrailerLen:], crc32c(b[recordHeaderLen:n-recordTrailerLen]))
+	return b[:n]
+}
+
+// finishRecordPayloadCRC is finishRecord for a payload whose CRC32C the
+// caller already has (an uncompressed blob's or chunk's payload is its raw
+// content, whose CRC is the header's content CRC): the body checksum is
+// combined from the CRC of the key and attribute bytes and payloadCRC, so
+// the payload is not read a second time. The record is byte for byte the
+// one finishRecord writes when payloadCRC is right.
+func finishRecordPayloadCRC(b []byte, h recordHeader, key, ct string, ext []byte, payloadCRC uint32) []byte {
+	n, payloadAt := putRecordPrefix(b, &h, key, ct, ext)
+	crc := crc32cCombine(crc32c(b[recordHeaderLen:payloadAt]), payloadCRC, int64(h.payloadLen))
+	binary.LittleEndian.PutUint32(b[n-recordTrailerLen:], crc)
+	return b[:n]
+}
+
+// putRecordPrefix writes the header, key and attribute region before the
+// payload already in place; it returns the record's length and where the
+// payload starts.
+func putRecordPrefix(b []byte, h *recordHeader, key, ct string, ext []byte) (n, payloadAt int) {
 	h.keyLen, h.ctLen, h.extLen = len(key), len(ct), len(ext)
-	putHeader(b, &h)
+	putHeader(b, h)
 	p := recordHeaderLen + copy(b[recordHeaderLen:], key)
 	if len(ext) > 0 {
 		b[p] = byte(len(ct))
 		p++
 	}
 	p += copy(b[p:], ct)
-	copy(b[p:], ext)
-	n := h.recordLen()
-	binary.LittleEndian.PutUint32(b[n-recordTrailerLen:], crc32c(b[recordHeaderLen:n-recordTrailerLen]))
-	return b[:n]
+	p += copy(b[p:], ext)
+	return h.recordLen(), p
 }
 
 // payloadOffset is where the payload starts in a record with this key,
