@@ -128,13 +128,14 @@ func (ls *leanServer) forget(lc *leanConn) {
 	ls.mu.Unlock()
 }
 
-// Shutdown stops accepting, closes idle lean connections (and new ones
+// Shutdown closes idle lean connections (and new ones
 // silent for newConnIdleAfter), answers the requests in progress with
 // Connection: close, and returns once no lean connection is left or ctx
 // is done, as http.Server.Shutdown does for its own.
 func (ls *leanServer) Shutdown(ctx context.Context) error {
 	ls.shutting.Store(true)
-	ls.hand.Close()
+	// The listener is the http.Server's to close (its Shutdown does): closed
+	// here first, its Serve would return net.ErrClosed, not ErrServerClosed.
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -164,10 +165,10 @@ func (ls *leanServer) closeIdle() bool {
 	return len(ls.conns) == 0
 }
 
-// Close closes the listener and every lean connection at once.
+// Close closes every lean connection at once (the http.Server's Close
+// closes the listener).
 func (ls *leanServer) Close() error {
 	ls.shutting.Store(true)
-	err := ls.hand.Close()
 	ls.mu.Lock()
 	ls.closed = true
 	for lc := range ls.conns {
@@ -175,7 +176,7 @@ func (ls *leanServer) Close() error {
 		lc.c.Close()
 	}
 	ls.mu.Unlock()
-	return err
+	return nil
 }
 
 // serve reads and answers requests until the client closes, a timeout, a
