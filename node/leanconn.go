@@ -288,6 +288,9 @@ func (lc *leanConn) readHead() (int, leanResult) {
 func (lc *leanConn) handOff() bool {
 	lc.ls.forget(lc)
 	lc.bufArr = [2][]byte{}
+	// A write deadline left by a lean answer must not cut short an answer
+	// net/http writes before any handler clears it (a 400 for a bad head).
+	_ = lc.c.SetWriteDeadline(time.Time{})
 	return lc.ls.hand.give(&replayConn{Conn: lc.c, br: lc.br})
 }
 
