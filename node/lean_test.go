@@ -288,3 +288,64 @@ func TestLeanShutdownClosesIdle(t *testing.T) {
 		t.Fatalf("connection still open after shutdown: read %q", buf[:n])
 	}
 }
+
+// Over the real tiered store (RAM cache on), a lean GET after an
+// acknowledged PUT or DELETE never serves the bytes it replaced, while
+// other readers keep the old version hot in RAM the whole time.
+func TestLeanGetAfterPutServesNewBytes(t *testing.T) {
+	e := newTieredEnv(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	addr := ln.Addr().String()
+	get := "GET /blobs/k HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+	stop := make(chan struct{})
+	readers := make(chan struct{})
+	go func() { // keeps whatever version is current hot in RAM
+		defer close(readers)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if c, err := net.Dial("tcp", addr); err == nil {
+					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+					_, _ = io.WriteString(c, get)
+					_, _ = io.Copy(io.Discard, c)
+					c.Close()
+				}
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		body := strings.Repeat(string(rune('a'+i%26)), 1000+i)
+		wantStatus(t, e.put("k", body), 201, "")
+		for j := 0; j < 3; j++ {
+			out := exchange(t, addr, get)
+			if !strings.HasSuffix(out, "\r\n\r\n"+body) {
+				t.Fatalf("version %d: GET after the PUT was acknowledged answered %.200q", i, out)
+			}
+			if j > 0 && !strings.Contains(out, "X-Strata-Tier: ram") {
+				t.Logf("version %d read %d not from RAM: %.200q", i, j, out)
+			}
+		}
+	}
+	if w := e.do("DELETE", "/blobs/k", nil); w.Code != 204 {
+		t.Fatalf("DELETE %d", w.Code)
+	}
+	if out := exchange(t, addr, get); !strings.HasPrefix(out, "HTTP/1.1 404") {
+		t.Fatalf("GET after DELETE: %.200q", out)
+	}
+	close(stop)
+	<-readers
+}
