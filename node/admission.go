@@ -40,6 +40,17 @@ func (s *semaphore) acquire(ctx context.Context) error {
 	}
 }
 
+// tryAcquire takes a slot if one is free now; it never waits. On true
+// the caller must call release once.
+func (s *semaphore) tryAcquire() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *semaphore) release() { <-s.slots }
 
 // inUse reports how many slots are taken.

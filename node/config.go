@@ -168,6 +168,11 @@ type HTTPConfig struct {
 	// clients too (a local proxy in front of the node wants false).
 	// Default true.
 	LimitLoopbackClients bool `toml:"limit_loopback_clients"`
+	// LeanGet answers plain GET and HEAD requests of blobs on the blob
+	// listeners with the lean HTTP/1.1 path (lean*.go), which gives the
+	// same answer as net/http with less work; every other request goes to
+	// net/http. Default true.
+	LeanGet bool `toml:"lean_get"`
 
 	// Read and Write are the [http.read] and [http.write] tables: the
 	// bounds of listen_read and listen_write (ListenerHTTPConfig); a key
@@ -235,6 +240,7 @@ func DefaultConfig(dataRoot string) Config {
 			MaxConnections:          4096,
 			MaxConnectionsPerClient: 256,
 			LimitLoopbackClients:    true,
+			LeanGet:                 true,
 		},
 		Limits: LimitsConfig{
 			MaxUploads: 32,

@@ -182,6 +182,18 @@
 // canonical keys with one allocation for all values, and the blob route's
 // metric series are resolved once, not looked up by label per request.
 //
+// # Lean GET
+//
+// With http.lean_get (the default) each blob listener's connections are
+// read first by a lean HTTP/1.1 path (lean*.go, docs/lean-get.md): a plain
+// GET or HEAD of a blob (HTTP/1.1, no Range, precondition, query or other
+// header that could change the answer) whose checks pass and whose answer
+// is a 200 is answered there, head and first bytes in one writev, with the
+// bytes, headers (but Date), metrics, timeouts and shutdown of the
+// net/http path (a test sends both the same raw requests). Anything else
+// hands the connection, with the bytes read so far replayed, to the
+// listener's http.Server for good.
+//
 // # X-Strata-Tier
 //
 // GET answers carry the tier that served the blob's bytes. The status line

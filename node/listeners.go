@@ -135,6 +135,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners) error {
 	}
 
 	var servers []*http.Server
+	var drainers []drainer // servers and their lean paths, for shutdown
 	served := make(chan error, kindCount)
 	for kind, ln := range all {
 		if ln == nil {
@@ -150,8 +151,17 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners) error {
 		bl.lim.Store(lim)
 		addr := ln.Addr().String()
 		bl.addr.Store(&addr)
+		var serveLn net.Listener = lim
+		if bl.http.LeanGet {
+			// The lean path takes the connections; hs gets those it hands off.
+			lean := s.newLeanServer(ctx, bl, lim)
+			serveLn = lean.hand
+			drainers = append(drainers, lean)
+			go lean.acceptLoop()
+		}
 		servers = append(servers, hs)
-		go func() { served <- hs.Serve(lim) }()
+		drainers = append(drainers, hs)
+		go func() { served <- hs.Serve(serveLn) }()
 		if s.auth.enabled() {
 			s.log.Info("serving", "listener", bl.key, "addr", addr, "max_connections", bl.http.MaxConnections, "auth", "bearer tokens", "tokens", len(s.cfg.Auth.Tokens))
 		} else {
@@ -179,12 +189,12 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners) error {
 	s.SetReady(false)
 	if err != nil {
 		// One listener failed: the node stops serving on all of them.
-		for _, hs := range servers {
-			hs.Close()
+		for _, d := range drainers {
+			d.Close()
 		}
 	} else {
 		s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout)
-		err = s.shutdown(servers)
+		err = s.shutdown(drainers)
 	}
 	for ; pending > 0; pending-- {
 		if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
@@ -195,9 +205,16 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners) error {
 	return err
 }
 
+// drainer is what shutdown drains: an *http.Server, or a listener's lean
+// path (leanServer).
+type drainer interface {
+	Shutdown(ctx context.Context) error
+	Close() error
+}
+
 // shutdown drains servers together within Config.ShutdownTimeout, then
 // closes what is left and waits briefly for its handlers.
-func (s *Server) shutdown(servers []*http.Server) error {
+func (s *Server) shutdown(servers []drainer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	errs := make([]error, len(servers))

@@ -59,10 +59,19 @@ func newPacing(c PacingConfig, base pace.Options) (*pacing, error) {
 // observeRead reports a finished blob request to the controller when it
 // is a read it watches. It does not allocate.
 func (p *pacing) observeRead(method string, status int, elapsed time.Duration, rec *responseRecorder) {
-	if p == nil || (method != http.MethodGet && method != http.MethodHead) || status >= 400 || rec.written > maxObservedRead {
+	if p == nil {
 		return
 	}
-	if rec.Header().Get("X-Strata-Tier") != "ram" {
+	p.observeReadTier(method, status, elapsed, rec.written, rec.Header().Get("X-Strata-Tier"))
+}
+
+// observeReadTier is observeRead for an answer of sent body bytes served
+// from tier (the lean path has no responseRecorder).
+func (p *pacing) observeReadTier(method string, status int, elapsed time.Duration, sent int64, tier string) {
+	if p == nil || (method != http.MethodGet && method != http.MethodHead) || status >= 400 || sent > maxObservedRead {
+		return
+	}
+	if tier != "ram" {
 		return
 	}
 	p.ctl.Observe(elapsed + p.sched.estimate(p.now()))

@@ -204,7 +204,7 @@ func (s *Server) ServeExtra(ctx context.Context, ln net.Listener, h http.Handler
 		return fmt.Errorf("node: serve %s: %w", name, err)
 	case <-ctx.Done():
 	}
-	err := s.shutdown([]*http.Server{hs})
+	err := s.shutdown([]drainer{hs})
 	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("node: serve %s: %w", name, serr))
 	}
