@@ -21,6 +21,10 @@ type S3Config struct {
 	// MultipartExpiry is how long an unfinished multipart upload is kept
 	// before a background sweep aborts it. Default 168h.
 	MultipartExpiry time.Duration `toml:"multipart_expiry"`
+	// ETag is S3ETagMD5 (default: a single PUT's ETag is its content's MD5,
+	// as S3 makes it) or S3ETagVersion (the blob API's version ETag; the
+	// node computes no MD5 for single PUTs and copies). See docs/s3.md.
+	ETag string `toml:"etag"`
 	// Keys are the access keys; at least one when Listen is set.
 	Keys []S3Key `toml:"keys"`
 }
@@ -39,13 +43,15 @@ type S3Key struct {
 // S3 defaults.
 const (
 	DefaultS3Region          = "us-east-1"
+	S3ETagMD5                = "md5"
+	S3ETagVersion            = "version"
 	DefaultS3MultipartExpiry = 7 * 24 * time.Hour
 	// minS3SecretLen keeps guessable secrets out of configs.
 	minS3SecretLen = 16
 )
 
 func defaultS3Config() S3Config {
-	return S3Config{Region: DefaultS3Region, MultipartExpiry: DefaultS3MultipartExpiry}
+	return S3Config{Region: DefaultS3Region, MultipartExpiry: DefaultS3MultipartExpiry, ETag: S3ETagMD5}
 }
 
 // Enabled reports whether the S3 listener is on.
@@ -64,6 +70,9 @@ func (c Config) validateS3(bad func(format string, args ...any)) {
 	}
 	if s.Region == "" || strings.ContainsAny(s.Region, " /\t") {
 		bad("s3.region %q: want a region name such as us-east-1", s.Region)
+	}
+	if s.ETag != S3ETagMD5 && s.ETag != S3ETagVersion {
+		bad("s3.etag %q: want %q or %q", s.ETag, S3ETagMD5, S3ETagVersion)
 	}
 	if s.Domain != "" && (strings.ContainsAny(s.Domain, "/: ") || strings.HasPrefix(s.Domain, ".")) {
 		bad("s3.domain %q: want a host name such as s3.example.com, without port or scheme", s.Domain)

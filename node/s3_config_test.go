@@ -66,6 +66,8 @@ func TestS3ConfigValidate(t *testing.T) {
 		}, "access_key must be"},
 		{"bad expiry", func(s *S3Config) { s.MultipartExpiry = 0 }, "multipart_expiry"},
 		{"bad domain", func(s *S3Config) { s.Domain = "http://x" }, "s3.domain"},
+		{"bad etag", func(s *S3Config) { s.ETag = "sha1" }, `s3.etag "sha1"`},
+		{"version etag", func(s *S3Config) { s.ETag = S3ETagVersion }, ""},
 	} {
 		c := DefaultConfig(t.TempDir())
 		tc.mutate(&c.S3)

@@ -32,6 +32,8 @@
 #   --repeat   pairs per size and operation (default 3)
 #   --signed   also run S3 with --s3-payload signed (the body's SHA-256,
 #              computed by the client and verified by the node)
+#   --etag M   the node's [s3] etag: md5 (default; the S3 rule, an MD5 of
+#              every single PUT) or version (no MD5 hashed)
 #   --out      raw JSON results and summary.txt (default DIR/results)
 #   --keep     keep DIR afterwards
 #
@@ -50,6 +52,7 @@ repeat=3
 signed=0
 out=""
 keep=0
+etag=md5
 sizes=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
@@ -59,6 +62,7 @@ while [[ $# -gt 0 ]]; do
 	--signed) signed=1; shift ;;
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--etag) etag="$2"; shift 2 ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; exit 0 ;;
 	4KiB | 1MiB | 64MiB) sizes+=("$1"); shift ;;
 	*) echo "bench-s3: unknown argument $1" >&2; exit 2 ;;
@@ -118,6 +122,7 @@ mkdir -p "$dir/data"
 	echo ""
 	echo "[s3]"
 	echo "listen = \"127.0.0.1:$s3port\""
+	echo "etag = \"$etag\""
 	echo ""
 	echo "[[s3.keys]]"
 	echo "access_key = \"$AWS_ACCESS_KEY_ID\""
@@ -130,7 +135,7 @@ wait_ready "$native" 600 "$node_pid" "$out/node.log" || exit 1
 
 say "strata S3 vs native benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
 say "data: ${HDD_DIR:+HDD_DIR=$HDD_DIR SSD_DIR=$SSD_DIR }dir=$dir ($(df -T "$dir" | awk 'NR==2 {print $2}'))"
-say "strata: $("$bin" version)"
+say "strata: $("$bin" version), [s3] etag = $etag"
 say "duration ${duration}s per run, $repeat pairs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
 conc_of() { case "$1" in 64MiB) echo 4 ;; *) echo 16 ;; esac; }

@@ -23,6 +23,7 @@ func startS3(ctx context.Context, cfg node.Config, srv *node.Server, store node.
 		Region:          cfg.S3.Region,
 		MaxObjectSize:   int64(cfg.MaxBlobSize),
 		MultipartExpiry: cfg.S3.MultipartExpiry,
+		ETag:            cfg.S3.ETag,
 		Registerer:      srv.Registry(),
 		Logger:          slog,
 	})

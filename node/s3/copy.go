@@ -116,7 +116,12 @@ func (h *Handler) copyObject(q *request) error {
 	if info.Size > h.opt.MaxObjectSize {
 		return fmt.Errorf("%w: the copy source is larger than %d bytes; copy it with UploadPartCopy", ErrInvalidRequest, h.opt.MaxObjectSize)
 	}
-	opts := blockstore.PutOptions{ContentType: info.ContentType, Meta: copyMeta(info.Meta), WantMD5: true}
+	opts := blockstore.PutOptions{ContentType: info.ContentType, Meta: copyMeta(info.Meta), WantMD5: h.opt.ETag == ETagMD5}
+	if len(info.MD5) > 0 {
+		// The copy is the source's content byte for byte: its MD5 is
+		// known, and hashing it again would only cost CPU.
+		opts.MD5 = info.MD5
+	}
 	if directive == "REPLACE" {
 		if opts.Meta, opts.ContentType, err = metaFromHeaders(q.r.Header); err != nil {
 			return err

@@ -184,7 +184,7 @@ func (h *Handler) uploadPart(q *request) error {
 			return err
 		}
 		defer done()
-		info, err := h.storeBody(q, key, blockstore.PutOptions{})
+		info, err := h.storeBody(q, key, blockstore.PutOptions{}, true)
 		if err != nil {
 			return err
 		}

@@ -37,8 +37,9 @@ func (h *Handler) uploadBody(q *request, limit int64) node.UploadBody {
 
 // storeBody puts the request body under key and returns its Info; a body
 // failure (bad signature or digest, short, stalled, too large) wins over
-// whatever the store made of it, and leaves nothing stored.
-func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) (blockstore.Info, error) {
+// whatever the store made of it, and leaves nothing stored. hashMD5 asks
+// the store for the content's MD5 when the client sent no Content-MD5.
+func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions, hashMD5 bool) (blockstore.Info, error) {
 	size := objectSize(q)
 	if size > h.opt.MaxObjectSize {
 		return blockstore.Info{}, fmt.Errorf("%w: %d bytes", ErrEntityTooLarge, size)
@@ -50,7 +51,7 @@ func (h *Handler) storeBody(q *request, key string, opts blockstore.PutOptions) 
 		// instead of hashing the content a second time.
 		opts.MD5 = sum
 	} else {
-		opts.WantMD5 = true
+		opts.WantMD5 = hashMD5
 	}
 	info, err := q.store.Put(q.r.Context(), key, h.opt.Node.PaceUpload(q.r.Context(), body), size, opts)
 	if err != nil {
@@ -182,7 +183,7 @@ func (h *Handler) putObject(q *request) error {
 	if err := checkWriteConditions(ctx, q, key); err != nil {
 		return err
 	}
-	info, err := h.storeBody(q, key, blockstore.PutOptions{ContentType: contentType, Meta: meta})
+	info, err := h.storeBody(q, key, blockstore.PutOptions{ContentType: contentType, Meta: meta}, h.opt.ETag == ETagMD5)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"strata/blockstore"
+	"strata/node"
 	"strata/node/nodetest"
+	s3h "strata/node/s3"
 	"strata/node/s3/s3test"
+	"strata/node/s3/sigv4"
 )
 
 func TestPutGetMetadata(t *testing.T) {
@@ -323,5 +327,78 @@ func TestContentMD5IsTheETagHashedOnce(t *testing.T) {
 	wantCode(t, err, "BadDigest", 400)
 	if _, err := st.Stat(context.Background(), "bkt/wrong"); err == nil {
 		t.Fatal("a body failing its Content-MD5 was stored")
+	}
+}
+
+// [s3] etag: under "md5" a single PUT's ETag is its content's MD5; under
+// "version" the store hashes nothing (unless the client sent Content-MD5,
+// which is verified and kept) and the ETag is the blob API's version ETag.
+// Either ETag is what HEAD shows and what conditional GETs match. A copy
+// of an object with a known MD5 keeps it without hashing again.
+func TestETagModes(t *testing.T) {
+	ctx := context.Background()
+	body := randomBytes(200<<10, 9)
+	sum := md5.Sum(body)
+	for _, tc := range []struct {
+		mode, contentMD5 string
+		wantHash, isMD5  bool
+	}{
+		{s3h.ETagMD5, "", true, true},
+		{s3h.ETagMD5, base64.StdEncoding.EncodeToString(sum[:]), false, true},
+		{s3h.ETagVersion, "", false, false},
+		{s3h.ETagVersion, base64.StdEncoding.EncodeToString(sum[:]), false, true},
+	} {
+		name := fmt.Sprintf("%s/content-md5=%v", tc.mode, tc.contentMD5 != "")
+		st := &optsStore{MemStore: nodetest.NewMemStore(0), opts: map[string]blockstore.PutOptions{}}
+		n := s3test.Start(t, s3test.Options{Store: st, Handler: func(o *s3h.Options) { o.ETag = tc.mode }})
+		c := rwClient(t, n)
+		mustCreateBucket(t, c, "bkt")
+		in := &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k"), Body: bytes.NewReader(body)}
+		if tc.contentMD5 != "" {
+			in.ContentMD5 = aws.String(tc.contentMD5)
+		}
+		out, err := c.PutObject(ctx, in)
+		if err != nil {
+			t.Fatalf("%s: PutObject: %v", name, err)
+		}
+		etag := aws.ToString(out.ETag)
+		if isMD5 := etag == `"`+md5Hex(body)+`"`; isMD5 != tc.isMD5 {
+			t.Fatalf("%s: ETag %s, want the content MD5: %v", name, etag, tc.isMD5)
+		}
+		st.mu.Lock()
+		opts := st.opts["bkt/k"]
+		st.mu.Unlock()
+		if opts.WantMD5 != tc.wantHash {
+			t.Fatalf("%s: store asked to hash: %v, want %v", name, opts.WantMD5, tc.wantHash)
+		}
+		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k")})
+		if err != nil || aws.ToString(head.ETag) != etag {
+			t.Fatalf("%s: HEAD ETag %s (%v), PUT answered %s", name, aws.ToString(head.ETag), err, etag)
+		}
+		got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k"), IfMatch: aws.String(etag)})
+		if err != nil {
+			t.Fatalf("%s: GET If-Match its ETag: %v", name, err)
+		}
+		got.Body.Close()
+		_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k"), IfNoneMatch: aws.String(etag)})
+		if httpStatus(err) != http.StatusNotModified {
+			t.Fatalf("%s: GET If-None-Match its ETag: %v, want 304", name, err)
+		}
+		cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("bkt"), Key: aws.String("copy"), CopySource: aws.String("bkt/k")})
+		if err != nil {
+			t.Fatalf("%s: CopyObject: %v", name, err)
+		}
+		st.mu.Lock()
+		copyOpts := st.opts["bkt/copy"]
+		st.mu.Unlock()
+		if tc.isMD5 && (aws.ToString(cp.CopyObjectResult.ETag) != `"`+md5Hex(body)+`"` || !bytes.Equal(copyOpts.MD5, sum[:])) {
+			t.Fatalf("%s: copy of an object with an MD5: ETag %s, store given MD5 %x", name, aws.ToString(cp.CopyObjectResult.ETag), copyOpts.MD5)
+		}
+		if !tc.isMD5 && (copyOpts.WantMD5 || copyOpts.MD5 != nil) {
+			t.Fatalf("%s: copy of an object without an MD5 hashed it", name)
+		}
+	}
+	if _, err := s3h.New(s3h.Options{Store: nodetest.NewMemStore(0), Verifier: &sigv4.Verifier{}, Node: &node.Server{}, ETag: "sha1"}); err == nil {
+		t.Fatal("s3.New accepted ETag \"sha1\"")
 	}
 }
