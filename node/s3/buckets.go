@@ -179,8 +179,7 @@ func (h *Handler) createBucket(q *request) error {
 	} else if !isNotFound(err) {
 		return err
 	}
-	rec, _ := json.Marshal(bucketRecord{Created: h.opt.Now().UTC(), Owner: q.auth.Key.AccessKey})
-	if _, err := q.store.Put(ctx, key, bytes.NewReader(rec), int64(len(rec)), blockstore.PutOptions{ContentType: "application/json"}); err != nil {
+	if err := h.putRegistry(ctx, q.store, key, bucketRecord{Created: h.opt.Now().UTC(), Owner: q.auth.Key.AccessKey}); err != nil {
 		return err
 	}
 	q.w.Header().Set("Location", "/"+q.t.bucket)
@@ -213,11 +212,69 @@ func (h *Handler) deleteBucket(q *request) error {
 	if err := h.bucketEmpty(q); err != nil {
 		return err
 	}
+	rec, err := h.bucket(ctx, q.store, q.t.bucket)
+	if err != nil {
+		return err
+	}
 	if err := q.store.Delete(ctx, key, blockstore.DeleteOptions{}); err != nil && !isNotFound(err) {
+		return err
+	}
+	// The locks above are this node's: in a cluster a write on another
+	// node may have found the bucket before the delete and stored its
+	// object after the emptiness check. Such a write checks the bucket
+	// again once it is durable (confirmBucket) and withdraws itself if the
+	// bucket is gone; if it checked first, it is listed now and the bucket
+	// is put back. Either way no acknowledged object outlives its bucket.
+	switch err := h.bucketEmptyAfterDelete(q); {
+	case errors.Is(err, ErrBucketNotEmpty):
+		if rerr := h.putRegistry(ctx, q.store, key, rec); rerr != nil {
+			return fmt.Errorf("%w; restoring the bucket that an object was written into failed: %v", err, rerr)
+		}
+		return err
+	case err != nil:
 		return err
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// bucketEmptyAfterDelete lists the bucket whose registry entry is gone:
+// ErrBucketNotEmpty when an object was written into it meanwhile.
+func (h *Handler) bucketEmptyAfterDelete(q *request) error {
+	objs, err := q.store.List(q.r.Context(), q.t.bucket+"/", "", 1)
+	if err != nil {
+		return err
+	}
+	if len(objs) > 0 {
+		return ErrBucketNotEmpty
+	}
+	return nil
+}
+
+// putRegistry writes bucket registry entry rec under key.
+func (h *Handler) putRegistry(ctx context.Context, store node.Store, key string, rec bucketRecord) error {
+	raw, _ := json.Marshal(rec)
+	_, err := store.Put(ctx, key, bytes.NewReader(raw), int64(len(raw)), blockstore.PutOptions{ContentType: "application/json"})
+	return err
+}
+
+// confirmBucket runs after an object write into the request's bucket is
+// durable: if the bucket was deleted meanwhile (by a DeleteBucket on
+// another node, which this node's bucket lock does not hold back), the
+// object is withdrawn and the write answered NoSuchBucket. The tombstone
+// is stamped just after the written version, so a newer write of the key
+// survives it.
+func (h *Handler) confirmBucket(q *request, key string, written blockstore.Info) error {
+	err := h.needBucket(q)
+	if !errors.Is(err, ErrNoSuchBucket) {
+		return err
+	}
+	derr := q.store.Delete(q.r.Context(), key, blockstore.DeleteOptions{Version: written.Version + 1})
+	if derr != nil && !isNotFound(derr) {
+		return fmt.Errorf("%w; withdrawing the object written meanwhile failed: %v", err, derr)
+	}
+	h.log.Warn("s3: a write found its bucket deleted after it was stored; withdrawn", "key", key, "version", written.Version)
+	return err
 }
 
 // bucketEmpty is nil when the request's bucket exists and holds no object.

@@ -135,6 +135,9 @@ func (h *Handler) copyObject(q *request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.confirmBucket(q, dst, out); err != nil {
+		return err
+	}
 	writeXML(q.w, http.StatusOK, copyObjectResult{LastModified: s3Time(out.ModTime), ETag: etagOf(out)})
 	return nil
 }

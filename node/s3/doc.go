@@ -81,10 +81,16 @@
 //   - DeleteBucket holds the bucket's registry key exclusive while it
 //     checks emptiness and deletes the entry; PutObject, CopyObject and
 //     CompleteMultipartUpload hold it shared while they write into the
-//     bucket, so one node never leaves an object in a deleted bucket. The
-//     locks are the node's: two nodes of a cluster racing a DeleteBucket
-//     and a PUT can still leave the object (listed again if the bucket is
-//     re-created).
+//     bucket, so on one node they wait for each other. The locks are the
+//     node's, so across a cluster two more checks close the race: a write
+//     checks its bucket again once its object is durable and, finding it
+//     deleted, withdraws the object (a tombstone just after its version)
+//     and answers NoSuchBucket; DeleteBucket lists the bucket again after
+//     deleting the entry and, finding an object, puts the entry back and
+//     answers BucketNotEmpty. Whichever check runs last sees the other's
+//     effect, so no acknowledged object outlives its bucket (both may
+//     fail, leaving the bucket in place; the clients retry). This holds
+//     as far as the cluster's Stat and List see every durable write.
 //   - A Range of several ranges is answered with the whole object (as S3
 //     does); GetObject with partNumber is NotImplemented.
 //   - Objects written through the blob API have no MD5: their S3 ETag is

@@ -362,6 +362,9 @@ func (h *Handler) completeMultipart(q *request) error {
 // the upload goes (a failure here leaves garbage the expiry sweep removes,
 // never a wrong object), and the answer names the object's ETag.
 func (h *Handler) completed(ctx context.Context, q *request, id string, rec uploadRecord, info blockstore.Info) error {
+	if err := h.confirmBucket(q, blobKey(q.t.bucket, q.t.key), info); err != nil {
+		return err // the upload's records stay for the expiry sweep
+	}
 	if err := h.dropUpload(ctx, q.store, id, rec); err != nil {
 		h.log.Warn("s3 completed upload not cleaned up; the expiry sweep will", "upload", id, "err", err)
 	}

@@ -188,6 +188,9 @@ func (h *Handler) putObject(q *request) error {
 		return err
 	}
 	// The store returned: the object is durable (on W replicas in a cluster).
+	if err := h.confirmBucket(q, key, info); err != nil {
+		return err
+	}
 	q.w.Header().Set("ETag", etagOf(info))
 	q.w.WriteHeader(http.StatusOK)
 	return nil
