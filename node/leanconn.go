@@ -68,6 +68,11 @@ type leanConn struct {
 	br      *bufio.Reader
 	state   atomic.Int32
 	created time.Time
+	// answered is when the last lean answer ended: the idle deadline's
+	// start.
+	answered time.Time
+	// The deadlines as set (leandeadline.go).
+	readDL, writeDL leanDeadline
 
 	// Per-request scratch, reused.
 	head   []byte
@@ -193,18 +198,22 @@ func (lc *leanConn) serve() {
 	hc := &lc.ls.bl.http
 	for first := true; ; first = false {
 		// As net/http: the idle timeout runs until the next request's first
-		// bytes, then the read header timeout until its end.
+		// bytes, then the read header timeout until its end. The clock is
+		// read once as a request starts (its deadlines, Date and duration)
+		// and once as it ends (the idle deadline): reading it costs.
+		var now time.Time
 		if first {
-			lc.setReadDeadline(hc.ReadHeaderTimeout)
+			lc.setReadDeadline(time.Now(), hc.ReadHeaderTimeout)
 			if _, err := lc.br.Peek(1); err != nil {
 				return
 			}
 			if !lc.state.CompareAndSwap(leanNew, leanActive) {
 				return
 			}
+			now = time.Now()
 		} else {
 			if lc.br.Buffered() < 4 {
-				lc.setReadDeadline(hc.IdleTimeout)
+				lc.setReadDeadline(lc.answered, hc.IdleTimeout)
 				if _, err := lc.br.Peek(4); err != nil {
 					return
 				}
@@ -212,14 +221,19 @@ func (lc *leanConn) serve() {
 			if !lc.state.CompareAndSwap(leanIdle, leanActive) {
 				return
 			}
-			lc.setReadDeadline(hc.ReadHeaderTimeout)
+			now = time.Now()
+			if buf, _ := lc.br.Peek(lc.br.Buffered()); leanHeadEnd(buf) == 0 {
+				// Only a head still to be read needs its deadline; a
+				// complete one (the usual case) is not read again.
+				lc.setReadDeadline(now, hc.ReadHeaderTimeout)
+			}
 		}
 		n, next := lc.readHead()
 		var res leanResult = next
 		if next == leanKeep {
 			head, _ := lc.br.Peek(n)
 			if req, ok := parseLeanHead(head); ok {
-				res = lc.answer(&req)
+				res = lc.answer(&req, now)
 			} else {
 				res = leanHandOff
 			}
@@ -247,13 +261,23 @@ const (
 	leanHandOff                   // give the connection, request unread, to net/http
 )
 
-// setReadDeadline sets the read deadline d from now (none when d is 0).
-func (lc *leanConn) setReadDeadline(d time.Duration) {
-	var t time.Time
-	if d > 0 {
-		t = time.Now().Add(d)
+// setReadDeadline makes the read deadline at least d after from (none
+// when d is 0; from zero: now), through lc.readDL.
+func (lc *leanConn) setReadDeadline(from time.Time, d time.Duration) {
+	if from.IsZero() {
+		from = time.Now()
 	}
-	_ = lc.c.SetReadDeadline(t)
+	if t, set := lc.readDL.renew(from, d); set {
+		_ = lc.c.SetReadDeadline(t)
+	}
+}
+
+// setWriteDeadline makes the write deadline at least d after from,
+// through lc.writeDL.
+func (lc *leanConn) setWriteDeadline(from time.Time, d time.Duration) {
+	if t, set := lc.writeDL.renew(from, d); set {
+		_ = lc.c.SetWriteDeadline(t)
+	}
 }
 
 // readHead reads until the buffer holds a complete request head and
@@ -291,6 +315,7 @@ func (lc *leanConn) handOff() bool {
 	// A write deadline left by a lean answer must not cut short an answer
 	// net/http writes before any handler clears it (a 400 for a bad head).
 	_ = lc.c.SetWriteDeadline(time.Time{})
+	lc.writeDL.forget()
 	return lc.ls.hand.give(&replayConn{Conn: lc.c, br: lc.br})
 }
 

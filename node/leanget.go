@@ -18,13 +18,14 @@ import (
 // failure before the first byte all leave the request to net/http, which
 // reads it again from the replayed bytes. Debug logging (one line per
 // request) hands every request off, so the log stays net/http's.
-func (lc *leanConn) answer(req *leanRequest) leanResult {
+// now is when the request's head arrived.
+func (lc *leanConn) answer(req *leanRequest, now time.Time) leanResult {
 	ls := lc.ls
 	s := ls.s
 	if s.log.Enabled(ls.ctx, slog.LevelDebug) {
 		return leanHandOff
 	}
-	start := time.Now()
+	start := now
 	s.inflight.add()
 	defer s.inflight.done()
 	if !s.auth.enabled() && !lc.loopbackHost(req.host) {
@@ -72,10 +73,11 @@ func (lc *leanConn) answer(req *leanRequest) leanResult {
 		if tier == "" {
 			tier = fallbackTier
 		}
-		lc.head = appendLeanHead(lc.head[:0], info, contentType, tier, closeConn)
-		_ = lc.c.SetWriteDeadline(time.Now().Add(progress))
+		lc.head = appendLeanHead(lc.head[:0], info, contentType, tier, closeConn, start)
+		lc.setWriteDeadline(start, progress)
 		_, werr := lc.raw.Write(lc.head)
-		elapsed := time.Since(start)
+		lc.answered = time.Now()
+		elapsed := lc.answered.Sub(start)
 		s.metrics.observe(routeBlob, method, http.StatusOK, elapsed, 0)
 		s.pacing.observeReadTier(method, http.StatusOK, elapsed, 0, tier)
 		if werr != nil || closeConn {
@@ -89,14 +91,15 @@ func (lc *leanConn) answer(req *leanRequest) leanResult {
 		return leanHandOff // an empty blob's tier is the open's: net/http's answer
 	}
 	b := &lc.body
-	*b = leanBody{lc: lc, obj: obj, info: info, contentType: contentType, closeConn: closeConn, progress: progress}
+	*b = leanBody{lc: lc, obj: obj, info: info, contentType: contentType, closeConn: closeConn, progress: progress, start: start}
 	_, rerr := rw.WriteRange(b, 0, info.Size)
 	lc.bufArr = [2][]byte{} // do not hold the cached item
 	if !b.committed {
 		// Nothing sent: net/http answers it (the read failure, typically).
 		return leanHandOff
 	}
-	elapsed := time.Since(start)
+	lc.answered = time.Now()
+	elapsed := lc.answered.Sub(start)
 	s.metrics.observe(routeBlob, method, http.StatusOK, elapsed, b.sent)
 	s.pacing.observeReadTier(method, http.StatusOK, elapsed, b.sent, b.tier)
 	switch {
@@ -150,7 +153,8 @@ func plainHeaderValue(v string) bool {
 // appendLeanHead appends the head of a plain 200 blob answer, byte for
 // byte what net/http writes for getBlob's: the status line, the handler's
 // headers in net/http's sorted order, then Date and Connection: close.
-func appendLeanHead(b []byte, info blockstore.Info, contentType, tier string, closeConn bool) []byte {
+// now is the request's time, for the Date header.
+func appendLeanHead(b []byte, info blockstore.Info, contentType, tier string, closeConn bool, now time.Time) []byte {
 	b = append(b, "HTTP/1.1 200 OK\r\nAccept-Ranges: bytes\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, info.Size, 10)
 	b = append(b, "\r\nContent-Type: "...)
@@ -159,12 +163,12 @@ func appendLeanHead(b []byte, info blockstore.Info, contentType, tier string, cl
 	b = append(b, info.ETag()...)
 	if t := info.ModTime; !t.IsZero() && !t.Equal(time.Unix(0, 0)) {
 		b = append(b, "\r\nLast-Modified: "...)
-		b = t.UTC().AppendFormat(b, http.TimeFormat)
+		b = appendHTTPDate(b, t)
 	}
 	b = append(b, "\r\nX-Content-Type-Options: nosniff\r\nX-Strata-Tier: "...)
 	b = append(b, tier...)
 	b = append(b, "\r\nDate: "...)
-	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+	b = appendHTTPDate(b, now)
 	if closeConn {
 		b = append(b, "\r\nConnection: close"...)
 	}
@@ -184,6 +188,7 @@ type leanBody struct {
 	contentType string
 	closeConn   bool
 	progress    time.Duration
+	start       time.Time // the request's: its Date, and the first write's deadline
 
 	committed bool
 	tier      string
@@ -204,10 +209,16 @@ func (b *leanBody) Write(p []byte) (int, error) {
 		if b.tier == "" {
 			b.tier = fallbackTier
 		}
-		lc.head = appendLeanHead(lc.head[:0], b.info, b.contentType, b.tier, b.closeConn)
+		lc.head = appendLeanHead(lc.head[:0], b.info, b.contentType, b.tier, b.closeConn, b.start)
 		first := min(len(p), minWritePiece)
-		start := time.Now()
-		_ = lc.c.SetWriteDeadline(start.Add(b.progress))
+		start := b.start
+		if first >= minWritePiece {
+			// nextPiece times this write: from now, not from a request
+			// start that may be a disk read ago. A short answer's is not
+			// timed, and the request's time does for its deadline.
+			start = time.Now()
+		}
+		lc.setWriteDeadline(start, b.progress)
 		lc.bufArr = [2][]byte{lc.head, p[:first]}
 		lc.bufs = lc.bufArr[:]
 		n, err := lc.bufs.WriteTo(lc.raw)
@@ -224,7 +235,7 @@ func (b *leanBody) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		piece := min(len(p), b.piece)
 		start := time.Now()
-		_ = lc.c.SetWriteDeadline(start.Add(b.progress))
+		lc.setWriteDeadline(start, b.progress)
 		n, err := lc.raw.Write(p[:piece])
 		b.sent += int64(n)
 		total += n

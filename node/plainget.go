@@ -80,7 +80,7 @@ func plainGet(r *http.Request, resp http.Header) bool {
 func setPlainGetHeaders(h http.Header, v *headerValues, info blockstore.Info) {
 	if t := info.ModTime; !t.IsZero() && !t.Equal(time.Unix(0, 0)) {
 		var buf [len(http.TimeFormat) + 4]byte
-		v.set(h, hdrLastMod, valLastModified, string(t.UTC().AppendFormat(buf[:0], http.TimeFormat)))
+		v.set(h, hdrLastMod, valLastModified, string(appendHTTPDate(buf[:0], t)))
 	}
 	v.set(h, hdrLength, valLength, strconv.FormatInt(info.Size, 10))
 }

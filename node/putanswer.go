@@ -25,7 +25,7 @@ func writePutAnswer(w http.ResponseWriter, info blockstore.Info) {
 	v := appendETag(vb[:0], info.Version)
 	etagEnd := len(v)
 	if !info.ModTime.IsZero() {
-		v = info.ModTime.UTC().AppendFormat(v, http.TimeFormat)
+		v = appendHTTPDate(v, info.ModTime)
 	}
 	modEnd := len(v)
 	v = strconv.AppendInt(v, int64(len(b)), 10)
