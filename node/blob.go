@@ -99,7 +99,7 @@ func (s *Server) putBlob(w http.ResponseWriter, r *http.Request, st *requestStat
 	defer done()
 
 	ctx := r.Context()
-	body := newUploadBody(r.Body, st.rc, st.http.ProgressTimeout, maxSize, func(n int) { st.received.Add(int64(n)) })
+	body := newUploadBody(r.Body, controllerDeadliner(st.rc), st.http.ProgressTimeout, maxSize, func(n int) { st.received.Add(int64(n)) })
 	// The read deadline stays armed after Put: if the store stopped early,
 	// the server's discard of the unread body is bounded by it too. (At the
 	// body's EOF uploadBody disarms it.)

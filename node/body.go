@@ -21,7 +21,7 @@ import (
 //     for whatever the store made of it.
 type uploadBody struct {
 	body     io.Reader
-	rc       *http.ResponseController
+	rc       readDeadliner // nil: no deadlines
 	progress time.Duration
 	limit    int64
 	onRead   func(n int)
@@ -31,8 +31,25 @@ type uploadBody struct {
 	extendedAt time.Time
 }
 
-func newUploadBody(body io.Reader, rc *http.ResponseController, progress time.Duration, limit int64, onRead func(int)) *uploadBody {
+// readDeadliner sets the read deadline of the connection a body arrives
+// on: *http.ResponseController on the net/http path, the lean
+// connection's setter on the lean PUT path (leanput.go).
+type readDeadliner interface {
+	SetReadDeadline(t time.Time) error
+}
+
+// newUploadBody wraps body; a nil rc sets no deadlines.
+func newUploadBody(body io.Reader, rc readDeadliner, progress time.Duration, limit int64, onRead func(int)) *uploadBody {
 	return &uploadBody{body: body, rc: rc, progress: progress, limit: limit, onRead: onRead}
+}
+
+// controllerDeadliner is rc as a readDeadliner: nil when rc is nil, so a
+// nil controller sets no deadline rather than panicking.
+func controllerDeadliner(rc *http.ResponseController) readDeadliner {
+	if rc == nil {
+		return nil
+	}
+	return rc
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {

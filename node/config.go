@@ -173,6 +173,10 @@ type HTTPConfig struct {
 	// same answer as net/http with less work; every other request goes to
 	// net/http. Default true.
 	LeanGet bool `toml:"lean_get"`
+	// LeanPut answers PUTs of blobs with a Content-Length body on the lean
+	// path too (leanput.go; only where LeanGet serves the listener);
+	// anything unusual goes to net/http. Default true.
+	LeanPut bool `toml:"lean_put"`
 
 	// Read and Write are the [http.read] and [http.write] tables: the
 	// bounds of listen_read and listen_write (ListenerHTTPConfig); a key
@@ -241,6 +245,7 @@ func DefaultConfig(dataRoot string) Config {
 			MaxConnectionsPerClient: 256,
 			LimitLoopbackClients:    true,
 			LeanGet:                 true,
+			LeanPut:                 true,
 		},
 		Limits: LimitsConfig{
 			MaxUploads: 32,

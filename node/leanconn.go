@@ -82,6 +82,9 @@ type leanConn struct {
 	// The last Host value checked and whether it is a loopback name.
 	host   []byte
 	hostOK bool
+	// headRead: the answer consumed the request's head itself (a lean
+	// PUT, before reading its body).
+	headRead bool
 }
 
 // acceptLoop accepts connections until the listener is closed and serves
@@ -232,7 +235,15 @@ func (lc *leanConn) serve() {
 		var res leanResult = next
 		if next == leanKeep {
 			head, _ := lc.br.Peek(n)
-			if req, ok := parseLeanHead(head); ok {
+			if req, ok := parseLeanHead(head); !ok {
+				res = leanHandOff
+			} else if req.put {
+				res = leanHandOff
+				if lc.ls.s.cfg.HTTP.LeanPut {
+					lc.headRead = false
+					res = lc.answerPut(&req, now, n)
+				}
+			} else if ok {
 				res = lc.answer(&req, now)
 			} else {
 				res = leanHandOff
@@ -245,7 +256,10 @@ func (lc *leanConn) serve() {
 		case leanEnd:
 			return
 		}
-		_, _ = lc.br.Discard(n)
+		if !lc.headRead {
+			_, _ = lc.br.Discard(n)
+		}
+		lc.headRead = false
 		if lc.ls.shutting.Load() || !lc.state.CompareAndSwap(leanActive, leanIdle) {
 			return
 		}

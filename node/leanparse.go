@@ -11,11 +11,19 @@ type leanRequest struct {
 	host   []byte // the one Host header's value
 	auth   []byte // the Authorization header's value, trimmed; nil: none
 	close  bool   // Connection: close
+
+	// PUT only (leanput.go): a request with a Content-Length body.
+	put           bool
+	contentLength int64  // -1: no Content-Length
+	contentType   []byte // the one Content-Type's value, trimmed; nil: none
 }
 
 // method is the request's method name.
 func (r *leanRequest) method() string {
-	if r.head {
+	switch {
+	case r.put:
+		return "PUT"
+	case r.head:
 		return "HEAD"
 	}
 	return "GET"
@@ -57,7 +65,7 @@ func leanHeadEnd(buf []byte) int {
 // and any malformed line (net/http then answers 400). The request's
 // slices point into head.
 func parseLeanHead(head []byte) (leanRequest, bool) {
-	var req leanRequest
+	req := leanRequest{contentLength: -1}
 	line, rest, ok := cutLine(head)
 	if !ok {
 		return req, false
@@ -68,6 +76,9 @@ func parseLeanHead(head []byte) (leanRequest, bool) {
 	case bytes.HasPrefix(line, []byte("HEAD ")):
 		req.head = true
 		line = line[len("HEAD "):]
+	case bytes.HasPrefix(line, []byte("PUT ")):
+		req.put = true
+		line = line[len("PUT "):]
 	default:
 		return req, false
 	}
@@ -76,7 +87,7 @@ func parseLeanHead(head []byte) (leanRequest, bool) {
 		return req, false
 	}
 	req.target = target
-	hosts, auths := 0, 0
+	hosts, auths, lengths, types := 0, 0, 0, 0
 	for {
 		line, rest, ok = cutLine(rest)
 		if !ok {
@@ -108,12 +119,28 @@ func parseLeanHead(head []byte) (leanRequest, bool) {
 			default:
 				return req, false
 			}
+		case leanHdrContentLength:
+			lengths++
+			n, ok := leanContentLength(value)
+			if !req.put || !ok {
+				return req, false
+			}
+			req.contentLength = n
+		case leanHdrContentType:
+			types++
+			if !req.put {
+				return req, false
+			}
+			req.contentType = value
 		case leanHdrHarmless:
 		default:
 			return req, false
 		}
 	}
-	if hosts != 1 || auths > 1 || len(rest) != 0 {
+	if hosts != 1 || auths > 1 || lengths > 1 || types > 1 || len(rest) != 0 {
+		return req, false
+	}
+	if req.put && req.contentLength < 0 {
 		return req, false
 	}
 	return req, true
@@ -125,7 +152,9 @@ const (
 	leanHdrHost
 	leanHdrAuthorization
 	leanHdrConnection
-	leanHdrHarmless // read by neither net/http nor the GET handler
+	leanHdrContentLength // PUT only
+	leanHdrContentType   // PUT only
+	leanHdrHarmless      // read by neither net/http nor the GET handler
 )
 
 // leanHeaders are the headers of a lean request besides Host,
@@ -141,6 +170,10 @@ func leanHeader(name []byte) int {
 		return leanHdrAuthorization
 	case asciiEqualFold(name, "Connection"):
 		return leanHdrConnection
+	case asciiEqualFold(name, "Content-Length"):
+		return leanHdrContentLength
+	case asciiEqualFold(name, "Content-Type"):
+		return leanHdrContentType
 	}
 	for _, h := range leanHeaders {
 		if asciiEqualFold(name, h) {
@@ -148,6 +181,22 @@ func leanHeader(name []byte) int {
 		}
 	}
 	return leanHdrUnknown
+}
+
+// leanContentLength parses a Content-Length value of 1 to 18 decimal
+// digits (net/http reads others, and answers 400 for the bad ones).
+func leanContentLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // cutLine splits b at its first CRLF.

@@ -87,7 +87,7 @@ type UploadBody struct{ b *uploadBody }
 
 // NewUploadBody wraps body; rc may be nil (no deadlines), onRead may be nil.
 func NewUploadBody(body io.Reader, rc *http.ResponseController, progress time.Duration, limit int64, onRead func(n int)) UploadBody {
-	return UploadBody{newUploadBody(body, rc, progress, limit, onRead)}
+	return UploadBody{newUploadBody(body, controllerDeadliner(rc), progress, limit, onRead)}
 }
 
 func (u UploadBody) Read(p []byte) (int, error) { return u.b.Read(p) }
