@@ -79,6 +79,8 @@ type leanConn struct {
 	bufArr [2][]byte
 	bufs   net.Buffers // over bufArr: a field, so WriteTo does not allocate it
 	body   leanBody
+	// putBody is a lean PUT's body reader (leanput.go).
+	putBody leanPutBody
 	// The last Host value checked and whether it is a loopback name.
 	host   []byte
 	hostOK bool

@@ -73,12 +73,13 @@ func (lc *leanConn) answerPut(req *leanRequest, now time.Time, headLen int) lean
 	lc.headRead = true
 
 	var received int64
-	lr := io.LimitedReader{R: lc.br, N: req.contentLength}
-	body := newUploadBody(&lr, leanReadDeadliner{lc}, hc.ProgressTimeout, maxSize, func(n int) { received += int64(n) })
+	lr := &lc.putBody
+	*lr = leanPutBody{br: lc.br, n: req.contentLength}
+	body := newUploadBody(lr, leanReadDeadliner{lc}, hc.ProgressTimeout, maxSize, func(n int) { received += int64(n) })
 	info, err := store.Put(ls.ctx, key, s.pacing.body(ls.ctx, body), req.contentLength, blockstore.PutOptions{ContentType: contentType})
 	unlock()
 	s.uploads.release()
-	if err == nil && lr.N > 0 {
+	if err == nil && lr.n > 0 {
 		err = body.err // a store that stopped short of the length it was given
 	}
 	closeConn = closeConn || ls.shutting.Load()
@@ -191,6 +192,31 @@ func (w *leanErrorWriter) Write(p []byte) (int, error) {
 // SetReadDeadline is for http.ResponseController (writeError's).
 func (w *leanErrorWriter) SetReadDeadline(t time.Time) error {
 	return leanReadDeadliner{w.lc}.SetReadDeadline(t)
+}
+
+// leanPutBody is a lean PUT's body: the next n bytes of br. Its end
+// before n bytes is io.ErrUnexpectedEOF, as net/http's body reader says.
+type leanPutBody struct {
+	br interface{ Read([]byte) (int, error) }
+	n  int64
+}
+
+func (b *leanPutBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.br.Read(p)
+	b.n -= int64(n)
+	switch {
+	case err == io.EOF && b.n > 0:
+		err = io.ErrUnexpectedEOF
+	case err == nil && b.n == 0:
+		err = io.EOF
+	}
+	return n, err
 }
 
 // leanReadDeadliner sets a lean connection's read deadline directly (an

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,5 +42,24 @@ func TestLeanPutMatchesNetHTTP(t *testing.T) {
 				t.Errorf("no 201: %q", got)
 			}
 		})
+	}
+}
+
+// TestLeanPutShortBodyMatchesNetHTTP: a client that sends less than its
+// Content-Length and goes away gets net/http's answer, and nothing is
+// stored.
+func TestLeanPutShortBodyMatchesNetHTTP(t *testing.T) {
+	p := newLeanPair(t, nil)
+	for _, raw := range []string{
+		"PUT /blobs/short HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\nhello",
+		"PUT /blobs/short HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n",
+	} {
+		got, want := halfClose(t, p.lean, raw), halfClose(t, p.http, raw)
+		if got != want {
+			t.Errorf("lean answer differs:\n got %q\nwant %q", got, want)
+		}
+		if _, err := p.store.Stat(context.Background(), "short"); err == nil {
+			t.Errorf("a short body was stored")
+		}
 	}
 }

@@ -37,6 +37,8 @@
 #   --out     directory for raw outputs and summary.txt (default DIR/results)
 #   --keep    keep DIR afterwards
 # STRATA_BIN=PATH runs a prebuilt strata binary instead of building this tree.
+# NODE_EXTRA_TOML=TEXT is appended to every node's config (start it with a
+# table header, e.g. NODE_EXTRA_TOML=$'[http]\nlean_put = false').
 # Needs wrk, nginx and fio for the baselines (apt-get install wrk nginx-light fio);
 # a test whose tool is missing is skipped with a message.
 set -euo pipefail
@@ -132,6 +134,7 @@ start_node() {
 		fi
 		echo "log_level = \"warn\""
 		echo "$extra"
+		echo "${NODE_EXTRA_TOML:-}"
 	} >"$dir/$name.toml"
 	"$bin" serve --config "$dir/$name.toml" >"$out/$name.node.log" 2>&1 &
 	node_pid=$!
