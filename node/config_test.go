@@ -24,11 +24,13 @@ func TestDefaultConfig(t *testing.T) {
 		"index": filepath.Join(DefaultDataDir, "index"), "ram": ByteSize(256 << 20), "ssdcache": ByteSize(1 << 30),
 		"max": ByteSize(5 << 30), "shutdown": 30 * time.Second,
 		"admin": "127.0.0.1:7071", "perclient": 256, "loopback": true,
+		"leanget": true, "leanput": true,
 	}
 	got := map[string]any{
 		"listen": c.Listen, "data": c.DataDir, "hdd": c.HDDDirs, "ssd": c.SSDDir, "index": c.IndexDir,
 		"ram": c.RAMCacheSize, "ssdcache": c.SSDCacheSize, "max": c.MaxBlobSize, "shutdown": c.ShutdownTimeout,
 		"admin": c.AdminListen, "perclient": c.HTTP.MaxConnectionsPerClient, "loopback": c.HTTP.LimitLoopbackClients,
+		"leanget": c.HTTP.LeanGet, "leanput": c.HTTP.LeanPut,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("defaults %v, want %v", got, want)
@@ -139,7 +141,8 @@ func TestLoadConfig(t *testing.T) {
 			if c.Listen != "10.0.0.5:7070" || len(c.HDDDirs) != 2 || c.RAMCacheSize != 512<<20 || c.SSDCacheSize != 0 ||
 				c.MaxBlobSize != 1<<30 || c.HTTP.ProgressTimeout != time.Minute || c.HTTP.MaxHeaderBytes != 32768 ||
 				c.Limits.MaxUploads != 4 || len(c.Auth.Tokens) != 1 || c.Auth.Tokens[0].Scope != ScopeRead || c.Auth.PublicMetrics ||
-				c.AdminEnabled() || c.HTTP.MaxConnectionsPerClient != 16 || c.HTTP.LimitLoopbackClients {
+				c.AdminEnabled() || c.HTTP.MaxConnectionsPerClient != 16 || c.HTTP.LimitLoopbackClients ||
+				c.HTTP.LeanPut || !c.HTTP.LeanGet {
 				t.Fatalf("full config %+v", c)
 			}
 		}, ""},
