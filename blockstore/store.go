@@ -226,7 +226,7 @@ func (s *Store) lookupLive(key string) (indexEntry, error) {
 	}
 	switch {
 	case !ok || e.tombstone():
-		return e, fmt.Errorf("%w: %q", ErrNotFound, key)
+		return e, errNotFoundKey(key)
 	case e.corrupt():
 		return e, fmt.Errorf("%w: %q: version %d at %s failed its checksum (found by recovery or scrub)", ErrCorrupt, key, e.version, e.loc)
 	}
@@ -349,11 +349,11 @@ func (s *Store) Delete(ctx context.Context, key string, opts DeleteOptions) erro
 			if hadBlob {
 				return nil
 			}
-			return fmt.Errorf("%w: %q", ErrNotFound, key)
+			return errNotFoundKey(key)
 		}
 	} else {
 		if !hadBlob {
-			return fmt.Errorf("%w: %q", ErrNotFound, key)
+			return errNotFoundKey(key)
 		}
 		version = s.clock.next()
 	}
