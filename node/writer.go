@@ -55,18 +55,15 @@ const maxPendingBody = 4 << 10
 // timeout, however long the download takes overall.
 type blobWriter struct {
 	w        http.ResponseWriter
-	rc       *http.ResponseController
 	obj      *readRecorder
-	progress time.Duration
 	pool     *sync.Pool // of *[]byte copy buffers
 
 	status    int // status ServeContent asked for; 0 = none yet
 	committed bool
 	swallowed bool // ServeContent answered an error status; its body is dropped
 	pending   []byte
-	deadline  WriteDeadline
-	piece     int   // size of the next write to the connection (see write)
-	werr      error // the first failed write to the client
+	out       PieceWriter // the body's writes to the connection
+	werr      error       // the first failed write to the client
 }
 
 // fallbackTier is reported when a response carries no blob bytes (HEAD,
@@ -76,8 +73,8 @@ const fallbackTier = "hdd"
 
 // init sets up a zero blobWriter in place.
 func (b *blobWriter) init(w http.ResponseWriter, rc *http.ResponseController, obj *readRecorder, progress time.Duration, pool *sync.Pool) {
-	b.w, b.rc, b.obj, b.progress, b.pool = w, rc, obj, progress, pool
-	b.deadline = WriteDeadline{RC: rc, Progress: progress}
+	b.w, b.obj, b.pool = w, obj, pool
+	b.out = PieceWriter{W: w, Deadline: WriteDeadline{RC: rc, Progress: progress}}
 }
 
 func (b *blobWriter) Header() http.Header { return b.w.Header() }
@@ -181,35 +178,44 @@ const (
 )
 
 func (b *blobWriter) write(p []byte) (int, error) {
+	n, err := b.out.Write(p)
+	if err != nil {
+		b.werr = err
+	}
+	return n, err
+}
+
+// PieceWriter writes a response body to W in pieces sized as above, each
+// under the write deadline Deadline keeps ahead. The blob API's GET and
+// the S3 API's GetObject send their bodies through it (the lean GET path
+// sizes its own writes with the same nextPieceSize).
+type PieceWriter struct {
+	W        io.Writer
+	Deadline WriteDeadline
+	piece    int // size of the next write; 0 = minWritePiece
+}
+
+func (pw *PieceWriter) Write(p []byte) (int, error) {
 	total := 0
 	for len(p) > 0 {
-		piece := p
-		if b.piece == 0 {
-			b.piece = minWritePiece
+		if pw.piece == 0 {
+			pw.piece = minWritePiece
 		}
-		if len(piece) > b.piece {
-			piece = piece[:b.piece]
-		}
-		start := b.extendDeadline()
-		n, err := b.w.Write(piece)
+		piece := p[:min(len(p), pw.piece)]
+		start := pw.Deadline.Extend()
+		n, err := pw.W.Write(piece)
 		total += n
 		if err != nil {
-			b.werr = err
 			return total, err
 		}
 		p = p[n:]
-		b.nextPiece(n, start)
+		// Without deadlines, or after a small write that says nothing
+		// about the client's rate, the size stays.
+		if pw.Deadline.RC != nil && n >= minWritePiece {
+			pw.piece = nextPieceSize(n, time.Since(start), pw.Deadline.Progress)
+		}
 	}
 	return total, nil
-}
-
-// nextPiece sizes the next piece from how fast the client took the last n
-// bytes, written from start on.
-func (b *blobWriter) nextPiece(n int, start time.Time) {
-	if b.rc == nil || n < minWritePiece {
-		return // no deadlines; or a small write, which says nothing about the rate
-	}
-	b.piece = nextPieceSize(n, time.Since(start), b.progress)
 }
 
 // nextPieceSize is what a client that took n bytes in took accepts in a
@@ -222,10 +228,6 @@ func nextPieceSize(n int, took, progress time.Duration) int {
 	fit := float64(n) * float64(budget) / float64(took)
 	return int(min(max(fit, minWritePiece), maxWritePiece))
 }
-
-// extendDeadline moves the write deadline ahead (WriteDeadline) and returns
-// now, the start of the write it is for.
-func (b *blobWriter) extendDeadline() time.Time { return b.deadline.Extend() }
 
 // WriteDeadline keeps a response's write deadline Progress ahead while
 // bytes go out, resetting it at most every Progress/8 (a timer reset per
