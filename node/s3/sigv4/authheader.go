@@ -166,9 +166,11 @@ func (v *Verifier) verifyHeader(r *http.Request, q query, h string) (*Auth, erro
 // matchesAnyPath reports whether sig signs r under one of its candidate
 // canonical paths.
 func matchesAnyPath(r *http.Request, cq string, signed []string, payload, iso string, s scope, key []byte, sig string) bool {
+	var crBuf [1024]byte
+	var stsBuf [256]byte
 	for _, p := range canonicalPaths(r.URL) {
-		cr := canonicalRequest(r, p, cq, signed, payload)
-		if sigEqual(signature(key, stringToSign(iso, s, cr)), sig) {
+		cr := appendCanonicalRequest(crBuf[:0], r, p, cq, signed, payload)
+		if signatureMatches(key, appendStringToSign(stsBuf[:0], iso, s, cr), sig) {
 			return true
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
@@ -177,33 +176,66 @@ func validHeaderName(n string) bool {
 	return true
 }
 
-// headerValue is the canonical value of one signed header: its values
-// trimmed, inner runs of spaces collapsed, joined by ','.
-func headerValue(r *http.Request, name string) string {
-	switch name {
-	case "host":
-		return trimAll(r.Host)
+// appendHeaderValue appends the canonical value of one signed header to
+// b: its values trimmed, inner runs of spaces collapsed, joined by ','.
+func appendHeaderValue(b []byte, r *http.Request, name string) []byte {
+	if name == "host" {
+		return append(b, trimAll(r.Host)...)
 	}
-	vals := r.Header[textproto.CanonicalMIMEHeaderKey(name)]
+	var keyBuf [64]byte
+	vals := r.Header[string(appendCanonicalHeaderKey(keyBuf[:0], name))]
 	if len(vals) == 0 {
 		switch name {
 		case "content-length":
 			if r.ContentLength >= 0 {
-				return strconv.FormatInt(r.ContentLength, 10)
+				return strconv.AppendInt(b, r.ContentLength, 10)
 			}
 		case "transfer-encoding":
-			return strings.Join(r.TransferEncoding, ",")
+			return append(b, strings.Join(r.TransferEncoding, ",")...)
 		}
-		return ""
+		return b
 	}
-	if len(vals) == 1 {
-		return trimAll(vals[0])
-	}
-	out := make([]string, len(vals))
 	for i, v := range vals {
-		out[i] = trimAll(v)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, trimAll(v)...)
 	}
-	return strings.Join(out, ",")
+	return b
+}
+
+// appendCanonicalHeaderKey appends textproto.CanonicalMIMEHeaderKey(name)
+// to b without building a string (every signed header name is lower case,
+// so that function allocates for each): a name with a byte outside
+// RFC 7230's token is kept as is, as there.
+func appendCanonicalHeaderKey(b []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		if !isTokenByte(name[i]) {
+			return append(b, name...)
+		}
+	}
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+		upper = c == '-'
+	}
+	return b
+}
+
+// isTokenByte reports whether c may appear in an RFC 7230 token.
+func isTokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // trimAll trims s and collapses each inner run of spaces and tabs to one
@@ -234,39 +266,62 @@ func trimAll(s string) string {
 // or "" when there is none. except lists names allowed unsigned.
 func unsignedAmzHeader(r *http.Request, signed []string, except ...string) string {
 	for name := range r.Header {
-		l := strings.ToLower(name)
-		if !strings.HasPrefix(l, "x-amz-") || slices.Contains(signed, l) || slices.Contains(except, l) {
+		if !hasPrefixFold(name, "x-amz-") || containsFold(signed, name) || containsFold(except, name) {
 			continue
 		}
-		return l
+		return strings.ToLower(name)
 	}
 	return ""
 }
 
-// canonicalRequest builds the canonical request of r.
-func canonicalRequest(r *http.Request, path, query string, signed []string, payloadHash string) string {
-	var b strings.Builder
-	b.WriteString(r.Method)
-	b.WriteByte('\n')
-	b.WriteString(path)
-	b.WriteByte('\n')
-	b.WriteString(query)
-	b.WriteByte('\n')
-	for _, h := range signed {
-		b.WriteString(h)
-		b.WriteByte(':')
-		b.WriteString(headerValue(r, h))
-		b.WriteByte('\n')
-	}
-	b.WriteByte('\n')
-	b.WriteString(strings.Join(signed, ";"))
-	b.WriteByte('\n')
-	b.WriteString(payloadHash)
-	return b.String()
+// hasPrefixFold reports whether s begins with prefix (lower case), in any
+// case, without a lower-case copy of s.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-// stringToSign is the string to sign of a canonical request.
-func stringToSign(amzDate string, s scope, canonical string) string {
-	sum := sha256.Sum256([]byte(canonical))
-	return algorithm + "\n" + amzDate + "\n" + s.String() + "\n" + hex.EncodeToString(sum[:])
+// containsFold reports whether names (lower case) holds name in any case.
+func containsFold(names []string, name string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendCanonicalRequest appends the canonical request of r to b.
+func appendCanonicalRequest(b []byte, r *http.Request, path, query string, signed []string, payloadHash string) []byte {
+	b = append(b, r.Method...)
+	b = append(b, '\n')
+	b = append(b, path...)
+	b = append(b, '\n')
+	b = append(b, query...)
+	b = append(b, '\n')
+	for _, h := range signed {
+		b = append(b, h...)
+		b = append(b, ':')
+		b = appendHeaderValue(b, r, h)
+		b = append(b, '\n')
+	}
+	b = append(b, '\n')
+	for i, h := range signed {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, h...)
+	}
+	b = append(b, '\n')
+	return append(b, payloadHash...)
+}
+
+// appendStringToSign appends the string to sign of a canonical request to b.
+func appendStringToSign(b []byte, amzDate string, s scope, canonical []byte) []byte {
+	sum := sha256.Sum256(canonical)
+	b = append(b, algorithm+"\n"...)
+	b = append(b, amzDate...)
+	b = append(b, '\n')
+	b = s.appendTo(b)
+	b = append(b, '\n')
+	return hex.AppendEncode(b, sum[:])
 }

@@ -150,8 +150,17 @@ type scope struct {
 	accessKey, date, region, service string
 }
 
-func (s scope) String() string {
-	return s.date + "/" + s.region + "/" + s.service + "/" + terminal
+func (s scope) String() string { return string(s.appendTo(nil)) }
+
+// appendTo appends the scope string ("20130524/us-east-1/s3/aws4_request") to b.
+func (s scope) appendTo(b []byte) []byte {
+	b = append(b, s.date...)
+	b = append(b, '/')
+	b = append(b, s.region...)
+	b = append(b, '/')
+	b = append(b, s.service...)
+	b = append(b, '/')
+	return append(b, terminal...)
 }
 
 // parseCredential splits "AKID/20130524/us-east-1/s3/aws4_request". The
