@@ -54,9 +54,9 @@ const maxPendingBody = 4 << 10
 // bytes, so a reader that stops reading is cut off after the progress
 // timeout, however long the download takes overall.
 type blobWriter struct {
-	w        http.ResponseWriter
-	obj      *readRecorder
-	pool     *sync.Pool // of *[]byte copy buffers
+	w    http.ResponseWriter
+	obj  *readRecorder
+	pool *sync.Pool // of *[]byte copy buffers
 
 	status    int // status ServeContent asked for; 0 = none yet
 	committed bool
