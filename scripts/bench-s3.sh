@@ -34,6 +34,10 @@
 #              computed by the client and verified by the node)
 #   --etag M   the node's [s3] etag: md5 (default; the S3 rule, an MD5 of
 #              every single PUT) or version (no MD5 hashed)
+#   --native-http M  the native side's HTTP stack: lean (default; [http]
+#              lean_get and lean_put on, as a node runs) or net-http (both
+#              off, so native and S3 go through the same net/http server and
+#              the ratio is the cost of S3 alone: signatures, XML, buckets)
 #   --out      raw JSON results and summary.txt (default DIR/results)
 #   --keep     keep DIR afterwards
 #
@@ -53,6 +57,7 @@ signed=0
 out=""
 keep=0
 etag=md5
+native_http=lean
 sizes=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
@@ -63,12 +68,17 @@ while [[ $# -gt 0 ]]; do
 	--out) out="$2"; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--etag) etag="$2"; shift 2 ;;
+	--native-http) native_http="$2"; shift 2 ;;
 	-h | --help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$self"; exit 0 ;;
 	4KiB | 1MiB | 64MiB) sizes+=("$1"); shift ;;
 	*) echo "bench-s3: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(4KiB 1MiB 64MiB)
+case "$native_http" in
+lean | net-http) ;;
+*) echo "bench-s3: --native-http is lean or net-http, not $native_http" >&2; exit 2 ;;
+esac
 if [[ -z "$dir" ]]; then
 	dir="$(mktemp -d /var/tmp/strata-bench-s3.XXXXXX)"
 else
@@ -119,6 +129,12 @@ mkdir -p "$dir/data"
 		echo "index_dir = \"$SSD_DIR/bench-s3/index\""
 	fi
 	echo "log_level = \"warn\""
+	if [[ $native_http == net-http ]]; then
+		echo ""
+		echo "[http]"
+		echo "lean_get = false"
+		echo "lean_put = false"
+	fi
 	echo ""
 	echo "[s3]"
 	echo "listen = \"127.0.0.1:$s3port\""
@@ -135,7 +151,7 @@ wait_ready "$native" 600 "$node_pid" "$out/node.log" || exit 1
 
 say "strata S3 vs native benchmarks, $(date -u +%FT%TZ), $(nproc) cores, $(uname -r)"
 say "data: ${HDD_DIR:+HDD_DIR=$HDD_DIR SSD_DIR=$SSD_DIR }dir=$dir ($(df -T "$dir" | awk 'NR==2 {print $2}'))"
-say "strata: $("$bin" version), [s3] etag = $etag"
+say "strata: $("$bin" version), [s3] etag = $etag, native HTTP stack: $native_http"
 say "duration ${duration}s per run, $repeat pairs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every figure)"
 
 conc_of() { case "$1" in 64MiB) echo 4 ;; *) echo 16 ;; esac; }
