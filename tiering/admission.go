@@ -41,6 +41,11 @@ const (
 //     forgets sooner. It follows the workload rather than a tuned
 //     constant: a fixed window that did well at one cache size did badly
 //     at another (docs/sim.md).
+//   - The sketch's width follows the traffic: it starts at about one
+//     counter per 32 KiB of cache and doubles (up to 8 times that) when a
+//     window brings more distinct objects than an eighth of its width, so
+//     a window of many turnovers does not let one-hit objects pass the
+//     second-read rule by colliding (sketch.go).
 //   - Reinsertion: an item found in a region being reclaimed is rewritten
 //     only if it was read while resident and is still as frequent as
 //     admission asks (minFreq): a single hit long ago does not buy another
@@ -70,18 +75,19 @@ type admissionPolicy struct {
 }
 
 type admissionConfig struct {
-	sketchWidth  int           // counters per row; about the number of items the caches hold
-	sketchWindow int64         // bytes of traffic between halvings (0: 10 x width x 64 KiB)
-	sketchPeriod time.Duration // halve at least this often (0: never by time)
-	ssdBytes     int64         // the SSD cache's bytes, for its eviction age
-	cacheBytes   int64         // RAM and SSD cache bytes together
-	maxObject    int64
-	minFreq      uint8
-	bytesPerSec  int64
-	bytesPerDay  int64
-	maxItem      int64
-	admitAll     bool
-	now          func() time.Time
+	sketchWidth    int           // counters per row to start with; about the number of items the caches hold
+	sketchMaxWidth int           // grow up to this many counters per row (0: never grow)
+	sketchWindow   int64         // bytes of traffic between halvings (0: 10 x width x 64 KiB)
+	sketchPeriod   time.Duration // halve at least this often (0: never by time)
+	ssdBytes       int64         // the SSD cache's bytes, for its eviction age
+	cacheBytes     int64         // RAM and SSD cache bytes together
+	maxObject      int64
+	minFreq        uint8
+	bytesPerSec    int64
+	bytesPerDay    int64
+	maxItem        int64
+	admitAll       bool
+	now            func() time.Time
 }
 
 // sketchWindowTurnovers is the admission sketch's window in turnovers of
@@ -105,16 +111,17 @@ const (
 // defaults applied), and so the one the simulator replays.
 func admissionConfigFor(o Options) admissionConfig {
 	return admissionConfig{
-		sketchWidth:  sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes),
-		sketchWindow: sketchWindowTurnovers * (max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0)),
-		sketchPeriod: o.AdmitWindow,
-		ssdBytes:     max(o.SSDCacheBytes, 0),
-		cacheBytes:   max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0),
-		maxObject:    o.SSDMaxItemBytes,
-		bytesPerSec:  o.SSDWriteBytesPerSec,
-		bytesPerDay:  o.SSDWriteBytesPerDay,
-		maxItem:      max(o.RAMMaxItemBytes, o.SSDMaxItemBytes) + itemHeaderSize + 1024,
-		now:          o.Now,
+		sketchWidth:    sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes),
+		sketchMaxWidth: sketchMaxWidthFor(o.RAMCacheBytes, o.SSDCacheBytes),
+		sketchWindow:   sketchWindowTurnovers * (max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0)),
+		sketchPeriod:   o.AdmitWindow,
+		ssdBytes:       max(o.SSDCacheBytes, 0),
+		cacheBytes:     max(o.RAMCacheBytes, 0) + max(o.SSDCacheBytes, 0),
+		maxObject:      o.SSDMaxItemBytes,
+		bytesPerSec:    o.SSDWriteBytesPerSec,
+		bytesPerDay:    o.SSDWriteBytesPerDay,
+		maxItem:        max(o.RAMMaxItemBytes, o.SSDMaxItemBytes) + itemHeaderSize + 1024,
+		now:            o.Now,
 	}
 }
 
@@ -127,7 +134,7 @@ func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
 	}
 	now := c.now()
 	return &admissionPolicy{
-		sketch:    newFreqSketch(c.sketchWidth, c.sketchWindow, c.sketchPeriod, now),
+		sketch:    newFreqSketch(c.sketchWidth, c.sketchMaxWidth, c.sketchWindow, c.sketchPeriod, now),
 		budget:    newWriteBudget(c.bytesPerSec, c.bytesPerDay, c.maxItem, now),
 		maxObject: c.maxObject,
 		minFreq:   c.minFreq,

@@ -26,7 +26,7 @@ const (
 // (16 bytes per item at one item per 4 KiB of SSD, once: the index resizes
 // one shard at a time, so it needs only one shard, 48 KiB, more, never a
 // second copy of itself), its per-region metadata, the admission sketch
-// as Open allocates it, and the fill queue.
+// at the widest it grows to, and the fill queue.
 func (o Options) MemoryBytes() int64 {
 	o = o.sizeDefaults()
 	total := max(o.RAMCacheBytes, 0)
@@ -39,11 +39,19 @@ func (o Options) MemoryBytes() int64 {
 		total += o.SSDCacheBytes/ssdIndexItemBytes*ssdIndexBytesPerItem + ssdIndexResizeBytes
 		total += o.SSDCacheBytes / o.RegionSize * ssdRegionMetaBytes
 	}
-	total += sketchBytes(sketchWidthFor(o.RAMCacheBytes, o.SSDCacheBytes))
+	total += sketchBytes(sketchMaxWidthFor(o.RAMCacheBytes, o.SSDCacheBytes))
 	return total
 }
 
-// sketchWidthFor is the admission sketch's width for these cache sizes.
+// sketchMaxWidthFor is the widest the admission sketch grows to for these
+// cache sizes (sketch.go): 8 times its starting width, at most 2^24
+// counters per row (64 MiB), which caches of 64 GiB and more reach.
+func sketchMaxWidthFor(ramBytes, ssdBytes int64) int {
+	return min(8*sketchRowWidth(sketchWidthFor(ramBytes, ssdBytes)), 1<<24)
+}
+
+// sketchWidthFor is the admission sketch's starting width for these cache
+// sizes.
 func sketchWidthFor(ramBytes, ssdBytes int64) int {
 	return int(min(max((ramBytes+ssdBytes)/(32<<10), 1<<16), 1<<22))
 }

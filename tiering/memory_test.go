@@ -7,7 +7,8 @@ import (
 )
 
 // TestMemoryBytesCountsEachPartOnce builds the parts MemoryBytes estimates
-// (the SSD index of a cache full of 4 KiB items, the admission sketch) and
+// (the SSD index of a cache full of 4 KiB items, the admission sketch
+// grown to its widest) and
 // checks the estimate holds each of them once: at least what the part
 // really takes, and not a second copy of it.
 func TestMemoryBytesCountsEachPartOnce(t *testing.T) {
@@ -25,6 +26,9 @@ func TestMemoryBytesCountsEachPartOnce(t *testing.T) {
 			fixed := tc.ram + int64(so.SSDRegionBuffers)*so.RegionSize + so.SSDAdmitQueueBytes + so.FillQueueBytes
 
 			adm := newAdmissionPolicy(admissionConfigFor(so))
+			for 2*len(adm.sketch.rows[0]) <= adm.sketch.maxWidth {
+				adm.sketch.grow() // the widest it gets
+			}
 			sketch := adm.sketch.bytes()
 
 			idx := newItemIndex()
