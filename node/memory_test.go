@@ -22,13 +22,15 @@ func TestMemoryBudget(t *testing.T) {
 		wantLimit  int64
 		wantSource string
 	}{
-		// 364.3 MiB caches (256 RAM + 8 fill queue + 64 region buffers + 32
+		// 366.1 MiB caches (256 RAM + 8 fill queue + 64 region buffers + 32
 		// queue + 4.05 SSD index, counted once since it resizes a shard at a
-		// time, and 0.25 sketch) + 2560 requests + 128 connections + 12 disks
-		// + 64 base, plus 1/10. It was 3437 MiB while the index was counted twice.
+		// time, and 2 sketch at the widest it grows to) + 2560 requests + 128
+		// connections + 12 disks + 64 base, plus 1/10. It was 3437 MiB while
+		// the index was counted twice, 3442 MiB before the sketch could grow.
 		{"defaults", def, "", 3444 * mib, 3444 * mib, MemoryLimitFromComputed},
-		// 264.25 (8 of them the fill queue) + 16 + 2 + 12 + 64 MiB, plus 1/10.
-		{"cache-dominated", small, "", 412 * mib, 412 * mib, MemoryLimitFromComputed},
+		// 266 (8 of them the fill queue, 2 the widest sketch) + 16 + 2 + 12 +
+		// 64 MiB, plus 1/10.
+		{"cache-dominated", small, "", 414 * mib, 414 * mib, MemoryLimitFromComputed},
 		{"memory_limit", limited, "", 3444 * mib, 2 << 30, MemoryLimitFromConfig},
 		{"GOMEMLIMIT wins", limited, "1GiB", 3444 * mib, 0, MemoryLimitFromEnv},
 	} {
