@@ -112,9 +112,11 @@
 //     while blob reads answered from RAM have a p99 (handler time plus the
 //     runtime's p99 wait for a CPU, schedlatency.go) over
 //     pacing.read_latency_target, the bodies of all uploads together are
-//     held to a budget that backs off multiplicatively and recovers
-//     additively, never below min_upload_rate; with no such read for a
-//     second, uploads run at full speed.
+//     held to a budget that backs off and recovers in proportion to how
+//     far reads are from the target (multiplicative both ways, so it
+//     climbs back within about a second), never below min_upload_rate,
+//     and upload goroutines yield the processor after each body read;
+//     with no such read for a second, uploads run at full speed.
 //   - Range follows RFC 9110 section 14 (parseByteRanges; ServeContent
 //     still applies preconditions and If-Range first): a last position
 //     past the end is clipped, a first position past the end (however

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,14 +94,23 @@ type pacedBody struct {
 	pacer *pace.Pacer
 }
 
+// Read reads at most paceQuantum while uploads are limited, then waits for
+// the pacer. While uploads are limited it also yields the processor after each read
+// (runtime.Gosched): a body read from a full socket buffer never blocks,
+// so without it an upload's goroutine runs from one read to the next while
+// a read's goroutine, made runnable by the network, waits its turn.
 func (b *pacedBody) Read(p []byte) (int, error) {
-	if len(p) > paceQuantum && b.pacer.Limited() {
+	limited := b.pacer.Limited()
+	if len(p) > paceQuantum && limited {
 		p = p[:paceQuantum]
 	}
 	n, err := b.r.Read(p)
 	if n > 0 {
 		if werr := b.pacer.Wait(b.ctx, n); werr != nil && err == nil {
 			err = werr
+		}
+		if limited {
+			runtime.Gosched()
 		}
 	}
 	return n, err

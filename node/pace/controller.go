@@ -210,20 +210,53 @@ func (c *Controller) evaluate(cur int64) {
 			}
 			base = uploadRate
 		}
-		next := max(c.o.MinRate, base*c.o.Decrease)
+		next := max(c.o.MinRate, base*c.o.cut(q, target))
 		if old == 0 || next < old {
 			c.backoffs.Add(1)
 			c.setLimit(next, cur)
+		} else {
+			// At the floor: these slow reads are acted on. Later decisions
+			// start afresh, so the limit climbs as soon as reads are fast,
+			// not once the slow ones left the window.
+			c.changed = cur - 1
 		}
 	case old != 0 && float64(q) <= float64(target)*c.o.Headroom:
 		// A limit well above what uploads use is not what holds them:
-		// stop it growing there.
-		ceiling := 2*uploadRate + c.o.Increase
-		next := min(old+c.o.Increase, max(old, ceiling))
+		// stop it growing there (at most Growth, or 1.25 when Growth is
+		// lower, times their rate, plus Increase), so that it binds again
+		// after about one cut when reads slow down. What they use is measured
+		// since the last change (the window's average lags a limit that
+		// climbs fast).
+		from := max(first, c.changed+1)
+		freshRate := float64(fresh.bytes) / (float64(cur-from) * c.o.Interval.Seconds())
+		ceiling := max(1.25, c.o.Growth)*freshRate + c.o.Increase
+		next := min(old*c.o.growth(q, target)+c.o.Increase, max(old, ceiling))
 		if next != old {
 			c.setLimit(next, cur)
 		}
 	}
+}
+
+// maxCut is the gentlest back-off: reads just over the target still cut
+// the limit by a tenth.
+const maxCut = 0.9
+
+// cut is the factor a back-off multiplies the limit by for reads at q over
+// target: target/q (proportional to the excess), at least Decrease and at
+// most maxCut.
+func (o *Options) cut(q, target time.Duration) float64 {
+	return max(o.Decrease, min(maxCut, float64(target)/float64(q)))
+}
+
+// growth is the factor a calm interval multiplies the limit by for reads
+// at q (at most Target*Headroom): the room left, Target*Headroom/q, at
+// least 1 and at most Growth. Reads far under the target let the limit
+// climb by Growth per interval; reads close under it, barely.
+func (o *Options) growth(q, target time.Duration) float64 {
+	if q <= 0 {
+		return o.Growth
+	}
+	return max(1, min(o.Growth, float64(target)*o.Headroom/float64(q)))
 }
 
 // targetAt is the target in force at interval cur: Options.Target, or

@@ -85,12 +85,12 @@ func TestOneBurstOneBackoff(t *testing.T) {
 	}
 }
 
-// Fast reads under a limit: it grows by Increase per interval, and stops
-// at twice the measured upload rate plus Increase (it is not binding
-// there); reads between Target*Headroom and Target hold it.
+// Fast reads under a limit, with Growth 1: it grows by Increase per
+// interval, and stops at 1.25 times the measured upload rate plus Increase (it
+// is not binding there); reads between Target*Headroom and Target hold it.
 func TestRecoveryAdditiveHoldAndCeiling(t *testing.T) {
 	clk := newFakeClock()
-	c := newTestController(t, clk, nil)
+	c := newTestController(t, clk, func(o *Options) { o.Growth = 1 })
 	for range 10 {
 		interval(c, nil, clk, 50, fast, mbPerInterval)
 	}
@@ -110,16 +110,82 @@ func TestRecoveryAdditiveHoldAndCeiling(t *testing.T) {
 		}
 	}
 	// Uploads drop to 1 MB per interval (10 MB/s): the limit stops at
-	// 2*10 + 10 MB/s at most, or stays where it was when above that.
+	// 1.25*10 + 10 MB/s at most, or stays where it was when above that.
 	for range 40 {
 		l = interval(c, nil, clk, 50, fast, 1e6)
 	}
-	if l != 80e6 { // 50 + 3*10 reached before; 2*10+10 = 30 is below: no growth, no cut
+	if l != 80e6 { // 50 + 3*10 reached before; 1.25*10+10 = 22.5 is below: no growth, no cut
 		t.Fatalf("limit %v with uploads at 10 MB/s, want it held at 80e6", l)
 	}
 	if c.Limit() == 0 {
 		t.Fatal("limit lifted while reads continue")
 	}
+}
+
+// Under a limit that uploads use in full, each calm interval multiplies it
+// by the room the reads leave (Target*Headroom over their quantile), at
+// most Growth, then adds Increase; each slow one cuts it by Target over
+// their quantile, at least Decrease and at most 0.9.
+func TestProportionalSteps(t *testing.T) {
+	const (
+		limit = 50e6 // after the first back-off from 100 MB/s
+		// Latencies and the upper bounds of their buckets.
+		veryFast  = 100 * time.Microsecond  // bucket upper bound 112µs
+		nearUnder = 700 * time.Microsecond  // 768µs
+		justOver  = 1100 * time.Microsecond // 1280µs
+		farOver   = 5 * time.Millisecond
+	)
+	for _, tc := range []struct {
+		name string
+		lat  time.Duration
+		want float64
+	}{
+		{"far under: Growth", veryFast, limit*1.5 + 10e6},
+		{"close under: the room left", nearUnder, limit*(800.0/768) + 10e6},
+		{"just over: proportional cut", justOver, limit * (1000.0 / 1280)},
+		{"far over: Decrease", farOver, limit * 0.5},
+		{"barely over: at most 0.9", 1001 * time.Microsecond, limit * 0.9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			c := newTestController(t, clk, func(o *Options) { o.Growth = 1.5 })
+			for range 10 {
+				interval(c, nil, clk, 50, fast, mbPerInterval)
+			}
+			if l := interval(c, nil, clk, 50, slow, mbPerInterval); math.Abs(l-limit) > 1 {
+				t.Fatalf("first back-off: limit %v, want %v", l, limit)
+			}
+			got := interval(c, nil, clk, 50, tc.lat, int(limit/10))
+			if math.Abs(got-tc.want) > 1 {
+				t.Fatalf("reads at %v: limit %v, want %v", tc.lat, got, tc.want)
+			}
+		})
+	}
+}
+
+// From MinRate, reads far under the target bring the limit back to what
+// uploads ran at (100 MB/s) within a second.
+func TestGrowthRecoversWithinASecond(t *testing.T) {
+	clk := newFakeClock()
+	c := newTestController(t, clk, func(o *Options) { o.Growth = 1.5 })
+	for range 10 {
+		interval(c, nil, clk, 50, fast, mbPerInterval)
+	}
+	l := 0.0
+	for range 10 { // down to the 5 MB/s floor
+		l = interval(c, nil, clk, 50, slow, int(max(l, 50e6)/10))
+	}
+	if l != 5e6 {
+		t.Fatalf("limit %v, want the floor", l)
+	}
+	for i := range 10 {
+		l = interval(c, nil, clk, 50, fast, int(l/10))
+		if l >= 100e6 {
+			t.Logf("back to 100 MB/s after %d intervals", i+1)
+			return
+		}
+	}
+	t.Fatalf("limit %v after a second of fast reads, want at least 100e6", l)
 }
 
 // Reads stop: once none is left in the window, the limit is lifted.
@@ -203,6 +269,9 @@ func TestOptionsValidation(t *testing.T) {
 		{"decrease negative", func(o *Options) { o.Decrease = -0.5 }, false},
 		{"headroom above 1", func(o *Options) { o.Headroom = 1.5 }, false},
 		{"increase negative", func(o *Options) { o.Increase = -1 }, false},
+		{"growth under 1", func(o *Options) { o.Growth = 0.9 }, false},
+		{"growth 1", func(o *Options) { o.Growth = 1 }, true},
+		{"growth NaN", func(o *Options) { o.Growth = math.NaN() }, false},
 		{"min rate NaN", func(o *Options) { o.MinRate = math.NaN() }, false},
 		{"burst negative", func(o *Options) { o.Burst = -time.Second }, false},
 		{"relative under 1", func(o *Options) { o.Relative = 0.5 }, false},

@@ -18,14 +18,18 @@
 //
 //   - no read in the last Window: the budget is lifted (Limit reports 0,
 //     uploads run at full speed), whatever happened before;
-//   - the Quantile (p99 by default) of the reads observed since the last
-//     change is above Target: back off multiplicatively, Limit = Limit *
-//     Decrease, or, from unlimited, the upload rate measured in the window
-//     (since uploads began, if that was later) times Decrease; never below
-//     MinRate;
-//   - it is at most Target * Headroom: recover additively, Limit +=
-//     Increase; a limit that reaches twice the measured upload rate plus
-//     Increase is not binding and stops growing there;
+//   - the Quantile q (p99 by default) of the reads observed since the
+//     last change is above Target: back off in proportion, Limit = Limit *
+//     Target/q (at least Decrease, at most 0.9), or, from unlimited, the
+//     upload rate measured in the window (since uploads began, if that was
+//     later) times that; never below MinRate (at the floor the slow reads
+//     count as acted on, so the next decision starts afresh);
+//   - q is at most Target * Headroom: recover in proportion to the room
+//     left, Limit = Limit * min(Growth, Target*Headroom/q) + Increase, so
+//     reads far under the target bring the limit back from MinRate within
+//     about a second; a limit that reaches max(Growth, 1.25) times the upload
+//     rate measured since the last change, plus Increase, is not binding
+//     and stops growing there;
 //   - in between: hold.
 //
 // With Options.Relative the target in force is the higher of Target and

@@ -30,10 +30,19 @@ type Options struct {
 	// in it lifts the limit; the reported quantile and the measured upload
 	// rate cover it. Rounded up to whole Intervals. Default 1s.
 	Window time.Duration
-	// Decrease multiplies the limit on a back-off, in (0, 1). Default 0.7.
+	// Decrease is the deepest cut of a back-off, in (0, 1): the limit is
+	// multiplied by Target over the reads' quantile, but by no less than
+	// Decrease and no more than 0.9. Default 0.7.
 	Decrease float64
+	// Growth is the steepest rise of the limit per Interval whose reads
+	// met Target*Headroom, at least 1: the limit is multiplied by
+	// Target*Headroom over the reads' quantile, at most Growth, so it
+	// climbs back from MinRate to hundreds of MB/s in about a second when
+	// reads are far under the target. 1 turns multiplicative growth off.
+	// Default 1.25.
+	Growth float64
 	// Increase is added to the limit, in bytes/s, at each Interval whose
-	// reads met Target*Headroom. Default 4 MiB/s.
+	// reads met Target*Headroom (after Growth). Default 4 MiB/s.
 	Increase float64
 	// Headroom: reads must be at most Target*Headroom for the limit to
 	// grow (between that and Target it holds), in (0, 1]. Default 0.8.
@@ -56,6 +65,7 @@ const (
 	DefaultInterval = 100 * time.Millisecond
 	DefaultWindow   = time.Second
 	DefaultDecrease = 0.7
+	DefaultGrowth   = 1.25
 	DefaultIncrease = 4 << 20
 	DefaultHeadroom = 0.8
 	DefaultMinRate  = 4 << 20
@@ -79,6 +89,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Decrease == 0 {
 		o.Decrease = DefaultDecrease
+	}
+	if o.Growth == 0 {
+		o.Growth = DefaultGrowth
 	}
 	if o.Increase == 0 {
 		o.Increase = DefaultIncrease
@@ -116,6 +129,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: Decrease %v outside (0, 1)", ErrOptions, o.Decrease)
 	case !(o.Headroom > 0 && o.Headroom <= 1):
 		return o, fmt.Errorf("%w: Headroom %v outside (0, 1]", ErrOptions, o.Headroom)
+	case !(o.Growth >= 1 && o.Growth <= 16):
+		return o, fmt.Errorf("%w: Growth %v outside [1, 16]", ErrOptions, o.Growth)
 	case !(o.Increase > 0):
 		return o, fmt.Errorf("%w: Increase %v is not positive", ErrOptions, o.Increase)
 	case !(o.MinRate > 0):
