@@ -25,6 +25,10 @@ type ramValue struct {
 	size    int64 // bytes charged for data (cap(data); the simulator sets it without data)
 	objSize int64 // size of the whole blob, for the SSD per-object cutoff
 	fromSSD bool  // promoted from the SSD: a clean copy is there already
+	// unread marks a blob written through by a Put and not read since:
+	// replacing it is no reason to write the next version through
+	// (writeadmit.go). The first RAM hit clears it (markRead).
+	unread bool
 }
 
 // ramEntryOverhead approximates what otter and Go spend per entry besides
@@ -92,6 +96,29 @@ func (r *ramCache) get(k ramKey) (ramValue, bool) { return r.c.GetIfPresent(k) }
 func (r *ramCache) containsQuietly(k ramKey) bool {
 	_, ok := r.c.GetEntryQuietly(k)
 	return ok
+}
+
+// containsRead reports whether k is cached and has been read since it
+// entered RAM (a fill from a read, or a write-through hit since), without
+// counting an access.
+func (r *ramCache) containsRead(k ramKey) bool {
+	e, ok := r.c.GetEntryQuietly(k)
+	return ok && !e.Value.unread
+}
+
+// markRead clears v.unread of k after a hit on it. Only the first hit of
+// a written-through item writes to the cache.
+func (r *ramCache) markRead(k ramKey, v ramValue) {
+	if !v.unread {
+		return
+	}
+	r.c.ComputeIfPresent(k, func(old ramValue) (ramValue, otter.ComputeOp) {
+		if !old.unread {
+			return old, otter.CancelOp
+		}
+		old.unread = false
+		return old, otter.WriteOp
+	})
 }
 
 func (r *ramCache) set(k ramKey, v ramValue) {

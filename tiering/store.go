@@ -211,7 +211,7 @@ func (s *Store) writeThrough(info blockstore.Info, data []byte, epoch uint64) {
 		s.wt.skippedRaced.Add(1)
 		return
 	}
-	s.ram.set(k, ramValue{data: data, objSize: info.Size})
+	s.ram.set(k, ramValue{data: data, objSize: info.Size, unread: true})
 	s.ramC.admissions.Add(1)
 	s.wt.admitted.Add(1)
 }
@@ -452,6 +452,7 @@ func (s *Store) fetch(ctx context.Context, info blockstore.Info, lay layout, seg
 	start := time.Now()
 	if s.ram != nil {
 		if v, ok := s.ram.get(k); ok && int64(len(v.data)) == segLen {
+			s.ram.markRead(k, v)
 			s.ramC.hit(len(v.data), time.Since(start))
 			return v.data, segOff, TierRAM, nil
 		}

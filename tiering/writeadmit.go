@@ -13,9 +13,12 @@ import (
 // segment is put in RAM when
 //
 //   - it replaces a version readers were using: the previous version is in
-//     RAM now, or the admission sketch saw it read at least minFreq times
-//     recently (the sketch counts reads only with the SSD tier on); the
-//     new version takes the place of the old one, which Put invalidates; or
+//     RAM now and was read there (a version that is in RAM only because a
+//     Put wrote it through and nobody read it does not count: a stream of
+//     overwrites of unread keys would otherwise copy every body into RAM),
+//     or the admission sketch saw it read at least minFreq times recently
+//     (the sketch counts reads only with the SSD tier on); the new version
+//     takes the place of the old one, which Put invalidates; or
 //   - RAM has room for it without evicting anything, counting the room
 //     that Puts still streaming have reserved: free RAM costs no hit.
 //
@@ -56,7 +59,7 @@ type writeThroughInput struct {
 	maxItem  int64 // RAMMaxItemBytes
 	weight   int64 // RAM weight the item would take (size known)
 	free     int64 // RAM capacity minus its weighted size now
-	oldInRAM bool  // the previous version's first segment is in RAM
+	oldInRAM bool  // the previous version's first segment is in RAM and was read there
 	oldReads uint8 // sketch estimate of the previous version's recent reads
 	minFreq  uint8
 }
@@ -85,7 +88,7 @@ func (s *Store) writeThroughInput(key string, size int64, old blockstore.Info, h
 		in.free = s.ram.capacity - s.ram.weightedSize()
 	}
 	if hadOld {
-		in.oldInRAM = s.ram.containsQuietly(ramKey{key: old.Key, version: old.Version, sum: old.Checksum})
+		in.oldInRAM = s.ram.containsRead(ramKey{key: old.Key, version: old.Version, sum: old.Checksum})
 		if s.ssd != nil {
 			in.oldReads = s.adm.recentReads(objectHash(old.Key, old.Version, old.Checksum))
 		}

@@ -128,3 +128,37 @@ func TestWriteThroughReservesRoom(t *testing.T) {
 		t.Fatalf("after the first Put: %+v, reserved %d", st, e.s.wt.reserved.Load())
 	}
 }
+
+// TestOverwriteOfUnreadWriteThroughIsNoReason: a version in RAM only
+// because a Put wrote it through, and not read since, is no reason to
+// write the next version through when RAM is full; one read makes it one.
+func TestOverwriteOfUnreadWriteThroughIsNoReason(t *testing.T) {
+	fb := newFakeBackend(1 << 20)
+	o := smallOpts(t, fb)
+	o.SSDCacheBytes, o.RAMCacheBytes, o.RAMMaxItemBytes = 0, 1<<20, 256<<10
+	e := openEnv(t, o)
+	const size = 230 << 10 // four fit in RAM, a fifth does not
+	for i := range 4 {
+		e.put(fmt.Sprintf("k%d", i), randBytes(uint64(i), size))
+	}
+	if st := e.s.Stats().WriteThrough; st.Admitted != 4 {
+		t.Fatalf("filling RAM: %+v, want 4 admitted", st)
+	}
+	e.put("new", randBytes(9, size)) // RAM full: skipped
+	e.put("k0", randBytes(10, size)) // replaces an unread write-through: skipped
+	if st := e.s.Stats().WriteThrough; st.Admitted != 4 || st.SkippedFull != 2 {
+		t.Fatalf("RAM full, overwrite of an unread key: %+v, want 4 admitted, 2 skipped", st)
+	}
+	e.put("new2", randBytes(12, size)) // takes the room k0's old version left
+	if st := e.s.Stats().WriteThrough; st.Admitted != 5 {
+		t.Fatalf("Put into the room an invalidation left: %+v, want 5 admitted", st)
+	}
+	v1 := randBytes(1, size)
+	if tier := e.mustGet("k1", v1); tier != string(TierRAM) {
+		t.Fatalf("k1 read from %s, want ram", tier)
+	}
+	e.put("k1", randBytes(11, size)) // RAM full, but replaces a version read in RAM: admitted
+	if st := e.s.Stats().WriteThrough; st.Admitted != 6 {
+		t.Fatalf("overwrite of a key read from RAM: %+v, want 6 admitted", st)
+	}
+}
