@@ -43,7 +43,10 @@ func colocated(key string, parts []string) bool {
 // cluster (versioned tombstones on every home, dead ones hinted).
 func (c *Cluster) composeInPlace(ctx context.Context, key string, parts []string, total int64, opts blockstore.ComposeOptions) (blockstore.Info, error) {
 	v := c.currentView()
-	opts.Version = c.writeVersion(opts.Version)
+	var err error
+	if opts.Version, err = c.writeVersion(ctx, opts.Version); err != nil {
+		return blockstore.Info{}, err
+	}
 	op, send := c.newWriteOp(v, "compose", key, opts.Version, false, v.homes(key, c.opts.Replicas))
 	if !op.possible() {
 		return blockstore.Info{}, op.noQuorum()

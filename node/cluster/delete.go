@@ -20,7 +20,10 @@ func (c *Cluster) Delete(ctx context.Context, key string, opts blockstore.Delete
 		return err
 	}
 	v := c.currentView()
-	version := c.writeVersion(opts.Version)
+	version, err := c.writeVersion(ctx, opts.Version)
+	if err != nil {
+		return err
+	}
 	op, send := c.newWriteOp(v, "delete", key, version, true, v.homes(key, c.opts.Replicas))
 	if !op.possible() {
 		return op.noQuorum()

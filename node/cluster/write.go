@@ -36,7 +36,10 @@ func (c *Cluster) Put(ctx context.Context, key string, r io.Reader, size int64, 
 		return blockstore.Info{}, fmt.Errorf("%w: size %d", blockstore.ErrInvalidArgument, size)
 	}
 	v := c.currentView()
-	opts.Version = c.writeVersion(opts.Version)
+	var err error
+	if opts.Version, err = c.writeVersion(ctx, opts.Version); err != nil {
+		return blockstore.Info{}, err
+	}
 	op, send := c.newWriteOp(v, "put", key, opts.Version, false, v.homes(key, c.opts.Replicas))
 	if !op.possible() {
 		return blockstore.Info{}, op.noQuorum()

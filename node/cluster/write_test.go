@@ -453,7 +453,10 @@ func TestWriteVersionTagged(t *testing.T) {
 	for _, n := range tc.nodes {
 		var last uint64
 		for range 300 {
-			v := n.c.writeVersion(0)
+			v, err := n.c.writeVersion(context.Background(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if v <= last {
 				t.Fatalf("%s: version %#x after %#x", n.id, v, last)
 			}
@@ -466,5 +469,53 @@ func TestWriteVersionTagged(t *testing.T) {
 			seen[v] = n.id
 			last = v
 		}
+	}
+}
+
+// TestWriteAfterAheadCoordinatorWins: a coordinator whose clock runs ahead
+// of the wall clock (as after a restart, which starts it at the persisted
+// ceiling) holds its write until the wall clock passes the version, so a
+// later write through a coordinator that never saw it (n4 is no home of
+// the key) stamps a higher version and wins, as a linearizable register
+// must. Without the wait the earlier write would win for the lead's time.
+func TestWriteAfterAheadCoordinatorWins(t *testing.T) {
+	tc := newTestCluster(t, 4, nil)
+	ctx := context.Background()
+	key := tc.keyWithHomes("ahead/", true, "n1", "n2", "n3")
+	ahead := uint64(time.Now().Add(300*time.Millisecond).UnixMilli()) << 16
+	tc.node("n1").store.ObserveVersion(ahead)
+	first, err := tc.put(ctx, "n1", key, []byte("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Version < ahead {
+		t.Fatalf("version %#x below the clock's %#x", first.Version, ahead)
+	}
+	second, err := tc.put(ctx, "n4", key, []byte("second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Version <= first.Version {
+		t.Fatalf("the later write got version %#x, not above the earlier %#x", second.Version, first.Version)
+	}
+	for _, id := range []string{"n1", "n4"} {
+		if got, _, err := tc.readAll(ctx, id, key); err != nil || string(got) != "second" {
+			t.Fatalf("read through %s = %q, %v; want the later write", id, got, err)
+		}
+	}
+}
+
+// A lead past maxVersionLead (a wall clock set back) is not waited out,
+// and a cancelled context ends the wait.
+func TestWaitVersionTimeBounds(t *testing.T) {
+	far := uint64(time.Now().Add(time.Hour).UnixMilli()) << 16
+	if err := waitVersionTime(context.Background(), far); err != nil {
+		t.Fatalf("far ahead: %v, want no wait", err)
+	}
+	near := uint64(time.Now().Add(2*time.Second).UnixMilli()) << 16
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := waitVersionTime(ctx, near); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v, want context.Canceled", err)
 	}
 }

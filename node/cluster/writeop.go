@@ -206,14 +206,48 @@ const versionTagBits = 8
 // never notice). The tagged version is the smallest one at or above the
 // tick with those low bits, and the clock is moved past it, so this node's
 // versions still increase strictly.
-func (c *Cluster) writeVersion(v uint64) uint64 {
+//
+// A fresh version ahead of the wall clock is held until the wall clock
+// has passed it (commit wait), so a write that starts on another
+// coordinator after this one is acknowledged stamps a higher version even
+// if that coordinator never saw this one's: otherwise last-writer-wins
+// would let the earlier write win. A clock runs ahead after a restart
+// (blockstore starts it at its persisted ceiling, up to 2 s ahead of the
+// wall clock) or after observing a peer whose clock runs ahead; a lead
+// beyond maxVersionLead (a wall clock set back) is not waited out.
+func (c *Cluster) writeVersion(ctx context.Context, v uint64) (uint64, error) {
 	if v != 0 {
 		c.opts.Local.ObserveVersion(v)
-		return v
+		return v, nil
 	}
 	v = tagVersion(c.opts.Local.NextVersion(), c.versionTag)
 	c.opts.Local.ObserveVersion(v)
-	return v
+	if err := waitVersionTime(ctx, v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// maxVersionLead is the longest commit wait writeVersion takes: above the
+// 2 s lead a restart can give the clock.
+const maxVersionLead = 3 * time.Second
+
+// waitVersionTime returns once the wall clock is past the millisecond of
+// version (at once when it already is, or when the lead is beyond
+// maxVersionLead), or with ctx's error.
+func waitVersionTime(ctx context.Context, version uint64) error {
+	lead := time.Until(versionTime(version).Add(time.Millisecond))
+	if lead <= 0 || lead > maxVersionLead {
+		return nil
+	}
+	t := time.NewTimer(lead)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: waiting for the wall clock to pass version %d: %w", version, ctx.Err())
+	}
 }
 
 // tagVersion returns the smallest version >= tick whose low versionTagBits
