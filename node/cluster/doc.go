@@ -41,7 +41,10 @@
 //   - Every write carries a version from this node's hybrid logical clock,
 //     its low 8 bits set to a tag derived from the node ID, so two
 //     coordinators ticking in the same millisecond do not stamp one
-//     version on two different writes. Every replica keeps the newest
+//     version on two different writes. A fresh version ahead of the wall clock
+//     (after a restart, the clock starts at its persisted ceiling) is held
+//     until the wall clock passes it (commit wait, at most 3 s), so a
+//     later write through another coordinator stamps higher. Every replica keeps the newest
 //     version (last writer wins, tombstone > blob > corrupt at equal
 //     versions), in every order of arrival.
 //   - A GET or HEAD asks R homes for the key's entry (index only, this
