@@ -295,7 +295,7 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 	defer h.bufs.Put(bufp)
 	buf := bufp[:min(int64(copyBufSize), n)]
 	rc := http.NewResponseController(q.w)
-	deadline := node.WriteDeadline{RC: rc, Progress: h.opt.Node.ProgressTimeout()}
+	out := node.PieceWriter{W: q.w, Deadline: node.WriteDeadline{RC: rc, Progress: h.opt.Node.ProgressTimeout()}}
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	var sent int64
 	for sent < n {
@@ -304,8 +304,7 @@ func (h *Handler) sendContent(q *request, obj node.Object, off, n int64, status 
 			if sent == 0 {
 				startBody(q, obj, status)
 			}
-			deadline.Extend()
-			if _, err := q.w.Write(buf[:m]); err != nil {
+			if _, err := out.Write(buf[:m]); err != nil {
 				h.log.Debug("s3 response write failed", "request_id", q.id, "err", err)
 				return nil // the client went away; nothing to answer
 			}
