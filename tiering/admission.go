@@ -25,9 +25,10 @@ const (
 //   - Reject first: an item is admitted only if the frequency sketch has
 //     seen its object at least minFreq times recently, and at least as
 //     often as the median item the SSD evicts (TinyLFU-style admission
-//     against victims). One-hit wonders never cost an SSD write once the
-//     SSD is full; until it first evicts (victims == 0), every offer is
-//     admitted, since free flash displaces nothing.
+//     against victims). One-hit wonders cost no SSD write once the SSD is
+//     full, but for the cold share below; until it first evicts
+//     (victims == 0), every offer is admitted, since free flash displaces
+//     nothing.
 //   - Aging by the SSD's eviction age: the sketch halves after a window of
 //     bytes read. Until the SSD first evicts it is sketchWindowTurnovers
 //     times the cache bytes; from then on it is the SSD's eviction age,
@@ -46,6 +47,12 @@ const (
 //     window brings more distinct objects than an eighth of its width, so
 //     a window of many turnovers does not let one-hit objects pass the
 //     second-read rule by colliding (sketch.go).
+//   - Cold share: a cold candidate (refused by the rule above) is admitted
+//     anyway if its object's hash falls in a share chosen by miniature
+//     simulations of the SSD at each candidate share, while a write
+//     allowance of half the bytes offered covers it (coldshare.go): where
+//     the hot set moves, the second-read rule costs every new object a
+//     second miss.
 //   - Reinsertion: an item found in a region being reclaimed is rewritten
 //     only if it was read while resident and is still as frequent as
 //     admission asks (minFreq): a single hit long ago does not buy another
@@ -72,6 +79,12 @@ type admissionPolicy struct {
 	ssdBytes, cacheBytes    int64
 	epochRead, epochWritten int64   // bytes read and written to the SSD in this epoch
 	writeRate               float64 // moving average of bytes written per byte read (0: none yet)
+
+	// Cold admission (coldshare.go): the share of cold candidates admitted,
+	// chosen by miniature simulation, within the write allowance. nil with
+	// no SSD, and for admit-all.
+	cold      *coldChooser
+	allowance writeAllowance
 }
 
 type admissionConfig struct {
@@ -133,7 +146,7 @@ func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
 		c.minFreq = 2
 	}
 	now := c.now()
-	return &admissionPolicy{
+	a := &admissionPolicy{
 		sketch:    newFreqSketch(c.sketchWidth, c.sketchMaxWidth, c.sketchWindow, c.sketchPeriod, now),
 		budget:    newWriteBudget(c.bytesPerSec, c.bytesPerDay, c.maxItem, now),
 		maxObject: c.maxObject,
@@ -141,14 +154,22 @@ func newAdmissionPolicy(c admissionConfig) *admissionPolicy {
 		admitAll:  c.admitAll,
 		now:       c.now,
 		ssdBytes:  c.ssdBytes, cacheBytes: c.cacheBytes,
+		allowance: writeAllowance{bound: c.ssdBytes / 8},
 	}
+	if c.ssdBytes > 0 && !c.admitAll {
+		a.cold = newColdChooser(c.cacheBytes)
+	}
+	return a
 }
 
 // recordAccess notes one read of n bytes of the object whose objectHash is
 // h (hit or miss, any tier).
 func (a *admissionPolicy) recordAccess(h uint64, n int64) {
 	a.mu.Lock()
-	a.sketch.add(h, n, a.now())
+	est := a.sketch.add(h, n, a.now())
+	if a.cold != nil {
+		a.cold.record(h, n, a.minFreq, est, a.sketch)
+	}
 	a.epochRead += max(n, 1)
 	if a.cacheBytes > 0 && a.epochRead >= max(a.cacheBytes/4, 1) {
 		a.endEpoch()
@@ -188,9 +209,10 @@ func (a *admissionPolicy) decide(obj uint64, objSize, footprint int64) admitVerd
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	a.allowance.offered(footprint)
 	if !a.admitAll && a.victims > 0 {
 		a.syncHalvings()
-		if est := a.sketch.estimate(obj); est < a.minFreq || float64(est) < a.victimFreq {
+		if est := a.sketch.estimate(obj); (est < a.minFreq || float64(est) < a.victimFreq) && !a.admitCold(obj, footprint) {
 			return rejectCold
 		}
 	}
@@ -199,7 +221,14 @@ func (a *admissionPolicy) decide(obj uint64, objSize, footprint int64) admitVerd
 	}
 	a.budget.take(footprint)
 	a.epochWritten += footprint
+	a.allowance.wrote(footprint)
 	return admitYes
+}
+
+// admitCold reports whether a cold candidate is admitted anyway: its
+// object is in the chosen share and the write allowance covers it.
+func (a *admissionPolicy) admitCold(obj uint64, footprint int64) bool {
+	return a.cold != nil && inColdShare(obj, a.cold.share) && a.allowance.covers(footprint)
 }
 
 // keepOnReclaim decides whether an item of object obj, found in a region
@@ -243,6 +272,7 @@ func (a *admissionPolicy) allowRewrite(footprint int64) bool {
 	}
 	a.budget.take(footprint)
 	a.epochWritten += footprint
+	a.allowance.wrote(footprint)
 	return true
 }
 

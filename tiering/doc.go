@@ -68,7 +68,12 @@
 // SSD for (SSD bytes over bytes written per byte read, a moving average;
 // 1 to 32 times the RAM and SSD cache bytes; 4 times until the SSD first
 // evicts), so "read twice recently" means "reused within the time the SSD
-// would keep it", at any cache size and write budget. Until the SSD first
+// would keep it", at any cache size and write budget. Where the hot set
+// moves, that rule costs each new object a second miss, so a share of the
+// cold candidates (by object hash) is admitted too; the share (0, 1/8, 1/2
+// or 1) is chosen by miniature simulations of the SSD at each share on a
+// hash sample of the objects, and bounded by a write allowance of half the
+// bytes offered (coldshare.go). Until the SSD first
 // evicts, every offer is admitted: free flash costs no hit. Offers are queued without blocking and dropped
 // when the SSD writer lags: a GET or PUT never waits for the SSD.
 //

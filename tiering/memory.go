@@ -26,7 +26,8 @@ const (
 // (16 bytes per item at one item per 4 KiB of SSD, once: the index resizes
 // one shard at a time, so it needs only one shard, 48 KiB, more, never a
 // second copy of itself), its per-region metadata, the admission sketch
-// at the widest it grows to, and the fill queue.
+// at the widest it grows to, the cold-share models (coldshare.go), and
+// the fill queue.
 func (o Options) MemoryBytes() int64 {
 	o = o.sizeDefaults()
 	total := max(o.RAMCacheBytes, 0)
@@ -38,6 +39,7 @@ func (o Options) MemoryBytes() int64 {
 		total += int64(o.SSDRegionBuffers)*o.RegionSize + o.SSDAdmitQueueBytes
 		total += o.SSDCacheBytes/ssdIndexItemBytes*ssdIndexBytesPerItem + ssdIndexResizeBytes
 		total += o.SSDCacheBytes / o.RegionSize * ssdRegionMetaBytes
+		total += coldChooserBytes
 	}
 	total += sketchBytes(sketchMaxWidthFor(o.RAMCacheBytes, o.SSDCacheBytes))
 	return total

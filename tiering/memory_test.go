@@ -23,7 +23,7 @@ func TestMemoryBytesCountsEachPartOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Options{RAMCacheBytes: tc.ram, SSDCacheBytes: tc.ssd}
 			so := o.sizeDefaults()
-			fixed := tc.ram + int64(so.SSDRegionBuffers)*so.RegionSize + so.SSDAdmitQueueBytes + so.FillQueueBytes
+			fixed := tc.ram + int64(so.SSDRegionBuffers)*so.RegionSize + so.SSDAdmitQueueBytes + so.FillQueueBytes + coldChooserBytes
 
 			adm := newAdmissionPolicy(admissionConfigFor(so))
 			for 2*len(adm.sketch.rows[0]) <= adm.sketch.maxWidth {

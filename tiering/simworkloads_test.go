@@ -89,9 +89,10 @@ func ratioOr0(a, b int64) float64 {
 
 // TestSimSyntheticWorkloads replays the synthetic workloads (shortened) at
 // one size and wants Strata's policy within 15% of the best of LRU, S3-FIFO
-// and W-TinyLFU (a hot set that moves costs it 14% against LRU here, as it
-// costs W-TinyLFU 16%: frequency-based admission is slow to let a new hot
-// set in), and its SSD writes within the flash budget (half of admit-all's).
+// and W-TinyLFU (a hot set that moves costs it 10% against LRU here, with
+// the cold share admitting half the first reads, and costs W-TinyLFU 16%:
+// frequency-based admission is slow to let a new hot set in), and its SSD
+// writes within the flash budget (half of admit-all's).
 func TestSimSyntheticWorkloads(t *testing.T) {
 	table, worst := simWorkloadTable(t, []float64{0.1}, [][2]int64{{1, 10}}, 0.3)
 	t.Logf("byte miss ratios\n%s", table)
