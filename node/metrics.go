@@ -351,7 +351,7 @@ var (
 	fillsDesc = prometheus.NewDesc("strata_tier_fills_total",
 		"Missed reads' bytes copied into the caches off the request path, by outcome: applied, dropped_full (the fill queue was full), dropped_stale (a put or delete of the key came first).", []string{"outcome"}, nil)
 	writeThroughDesc = prometheus.NewDesc("strata_tier_writethrough_total",
-		"Put's write-through to RAM, by decision: admitted, skipped (RAM full and the key not being read), too_big.", []string{"decision"}, nil)
+		"Put's write-through to RAM, by decision: admitted, skipped (RAM full and the key not being read), too_big, paced (RAM had room but uploads were being backed off for read latency).", []string{"decision"}, nil)
 	ssdPacedDesc = prometheus.NewDesc("strata_ssd_paced_waits_total",
 		"SSD cache writes and reclaim reads that waited for the backend's reads (cache and data on one device).", nil, nil)
 	ssdPacedSecondsDesc = prometheus.NewDesc("strata_ssd_paced_wait_seconds_total",
@@ -406,7 +406,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for outcome, v := range map[string]uint64{"applied": f.Applied, "dropped_full": f.DroppedFull, "dropped_stale": f.DroppedStale} {
 		ch <- prometheus.MustNewConstMetric(fillsDesc, prometheus.CounterValue, float64(v), outcome)
 	}
-	for decision, v := range map[string]uint64{"admitted": f.WriteThroughAdmitted, "skipped": f.WriteThroughSkipped, "too_big": f.WriteThroughBig} {
+	for decision, v := range map[string]uint64{"admitted": f.WriteThroughAdmitted, "skipped": f.WriteThroughSkipped, "too_big": f.WriteThroughBig, "paced": f.WriteThroughPaced} {
 		ch <- prometheus.MustNewConstMetric(writeThroughDesc, prometheus.CounterValue, float64(v), decision)
 	}
 }

@@ -28,7 +28,7 @@ func TestMetricsStoreCounters(t *testing.T) {
 	e.store.SetStoreStats(node.StoreStats{CorruptRecords: 2, WriteErrors: 3, PendingIndexEntries: 4, CoalescedReads: 5, TornTails: 6, IndexErrors: 7, GroupCommits: 13, GroupRecords: 14,
 		Disks:      []node.DiskSpace{{Device: "hdd0", Dir: "/hdd0", Live: 600, Garbage: 400, GarbageRatio: 0.4}},
 		Compaction: node.CompactionStats{Passes: 8, Volumes: 9, TombstonesDropped: 10, BytesCopied: 11, BytesReclaimed: 12},
-		Fills:      node.CacheFills{Applied: 13, DroppedFull: 14, DroppedStale: 15, WriteThroughAdmitted: 16, WriteThroughSkipped: 17, WriteThroughBig: 18}})
+		Fills:      node.CacheFills{Applied: 13, DroppedFull: 14, DroppedStale: 15, WriteThroughAdmitted: 16, WriteThroughSkipped: 17, WriteThroughBig: 18, WriteThroughPaced: 19}})
 	w := e.do(http.MethodGet, "/metrics", nil)
 	wantStatus(t, w, 200, "")
 	text := w.Body.String()
@@ -51,6 +51,7 @@ func TestMetricsStoreCounters(t *testing.T) {
 		`strata_tier_writethrough_total{decision="admitted"} 16`,
 		`strata_tier_writethrough_total{decision="skipped"} 17`,
 		`strata_tier_writethrough_total{decision="too_big"} 18`,
+		`strata_tier_writethrough_total{decision="paced"} 19`,
 		`strata_compaction_volumes_total 9`,
 		`strata_compaction_tombstones_dropped_total 10`,
 		`strata_compaction_written_bytes_total 11`,

@@ -78,6 +78,14 @@ func (p *pacing) observeReadTier(method string, status int, elapsed time.Duratio
 	p.ctl.Observe(elapsed + p.sched.estimate(p.now()))
 }
 
+// UploadsBackedOff reports whether pacing holds uploads back now for the
+// sake of read latency: false with pacing off. The tiered store asks it
+// (tiering.Options.UploadsBackedOff) so that, meanwhile, uploads are not
+// copied into RAM just because it has room.
+func (s *Server) UploadsBackedOff() bool {
+	return s.pacing != nil && s.pacing.pacer.Limited()
+}
+
 // body paces an upload body; r itself when pacing is off.
 func (p *pacing) body(ctx context.Context, r io.Reader) io.Reader {
 	if p == nil {

@@ -136,6 +136,7 @@ type StoreStats struct {
 type CacheFills struct {
 	Applied, DroppedFull, DroppedStale                         uint64
 	WriteThroughAdmitted, WriteThroughSkipped, WriteThroughBig uint64
+	WriteThroughPaced                                          uint64 // RAM had room, but uploads were being backed off
 	SSDPacedWaits                                              uint64
 	SSDPacedWaitSeconds                                        float64
 }

@@ -146,6 +146,7 @@ func (t tieredStore) StoreStats() StoreStats {
 			Applied: st.Fill.Applied, DroppedFull: st.Fill.DroppedFull, DroppedStale: st.Fill.DroppedStale,
 			WriteThroughAdmitted: st.WriteThrough.Admitted, WriteThroughBig: st.WriteThrough.SkippedTooBig,
 			WriteThroughSkipped: st.WriteThrough.SkippedFull + st.WriteThrough.SkippedRaced,
+			WriteThroughPaced:   st.WriteThrough.SkippedPaced,
 			SSDPacedWaits:       st.SSDCache.PacedWaits, SSDPacedWaitSeconds: st.SSDCache.PacedWait.Seconds(),
 		},
 	}

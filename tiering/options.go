@@ -72,6 +72,14 @@ type Options struct {
 	// ones free. Default 30 s; negative: no rebuild, a crash starts cold.
 	SSDRebuildTime time.Duration
 
+	// UploadsBackedOff, when set, is asked at each Put: true while
+	// uploads are being held back so that reads stay fast (the node: its
+	// pacing controller is limiting them). Then a Put writes through to
+	// RAM only a version that replaces one being read, not one that
+	// merely finds free room (writeadmit.go): the copy costs the CPU the
+	// reads are short of, and RAM is for what is read.
+	UploadsBackedOff func() bool
+
 	Logger *slog.Logger
 	// Now is the clock for the write budget and sketch; nil means time.Now.
 	Now func() time.Time

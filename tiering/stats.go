@@ -66,6 +66,7 @@ type WriteThroughStats struct {
 	SkippedFull   uint64 // RAM full and the key not read recently: not cached
 	SkippedTooBig uint64 // above the write-through size limit
 	SkippedRaced  uint64 // another Put or Delete of the key ran meanwhile
+	SkippedPaced  uint64 // RAM had room, but uploads were being backed off (Options.UploadsBackedOff)
 }
 
 // TierStats counts one tier. A hit is one item (segment) served by the

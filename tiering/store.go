@@ -161,12 +161,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		reserved := in.weight
 		in.free -= s.wt.reserved.Add(reserved) - reserved
 		defer s.wt.reserved.Add(-reserved)
-		switch decideWriteThrough(in) {
-		case writeSkipBig:
-			s.wt.skippedTooBig.Add(1)
-		case writeSkipFull:
-			s.wt.skippedFull.Add(1)
-		default:
+		if v := decideWriteThrough(in); v != writeAdmit {
+			s.wt.count(v)
+		} else {
 			capture = &captureReader{r: r, limit: s.opts.RAMMaxItemBytes}
 			if size >= 0 {
 				capture.buf = make([]byte, 0, size)
@@ -187,10 +184,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		epoch++ // this Put's own invalidation
 	}
 	if capture != nil && !capture.over && int64(len(capture.buf)) == info.Size {
-		if size < 0 && decideWriteThrough(s.writeThroughInput(key, info.Size, old, oldErr == nil)) != writeAdmit {
+		if size < 0 {
 			// The size is known only now: decide again with it.
-			s.wt.skippedFull.Add(1)
-			return info, nil
+			if v := decideWriteThrough(s.writeThroughInput(key, info.Size, old, oldErr == nil)); v != writeAdmit {
+				s.wt.count(v)
+				return info, nil
+			}
 		}
 		if lay := s.layout(info); lay.nseg == 1 && info.Size > 0 {
 			s.writeThrough(info, capture.buf, epoch)

@@ -20,7 +20,10 @@ import (
 //     (the sketch counts reads only with the SSD tier on); the new version
 //     takes the place of the old one, which Put invalidates; or
 //   - RAM has room for it without evicting anything, counting the room
-//     that Puts still streaming have reserved: free RAM costs no hit.
+//     that Puts still streaming have reserved: free RAM costs no hit;
+//     but not while uploads are being backed off for read latency
+//     (Options.UploadsBackedOff): the copy is CPU the reads are short of,
+//     spent on a blob nobody has read.
 //
 // Otherwise the blob is not cached on write; its first read misses and the
 // read path's fill (fill.go) offers it to RAM, whose W-TinyLFU admission
@@ -29,7 +32,7 @@ import (
 
 // writeAdmitCounters count Put's write-through decisions.
 type writeAdmitCounters struct {
-	admitted, skippedFull, skippedTooBig, skippedRaced atomic.Uint64
+	admitted, skippedFull, skippedTooBig, skippedRaced, skippedBackedOff atomic.Uint64
 	// reserved is the RAM weight of Puts that decided to write through
 	// and are still streaming: taken from the free RAM the next decides on.
 	reserved atomic.Int64
@@ -41,6 +44,19 @@ func (c *writeAdmitCounters) snapshot() WriteThroughStats {
 		SkippedFull:   c.skippedFull.Load(),
 		SkippedTooBig: c.skippedTooBig.Load(),
 		SkippedRaced:  c.skippedRaced.Load(),
+		SkippedPaced:  c.skippedBackedOff.Load(),
+	}
+}
+
+// count counts a decision not to write through.
+func (c *writeAdmitCounters) count(v writeVerdict) {
+	switch v {
+	case writeSkipBig:
+		c.skippedTooBig.Add(1)
+	case writeSkipFull:
+		c.skippedFull.Add(1)
+	case writeSkipPaced:
+		c.skippedBackedOff.Add(1)
 	}
 }
 
@@ -48,9 +64,10 @@ func (c *writeAdmitCounters) snapshot() WriteThroughStats {
 type writeVerdict uint8
 
 const (
-	writeAdmit    writeVerdict = iota
-	writeSkipFull              // RAM is full and the key was not being read
-	writeSkipBig               // larger than one RAM item
+	writeAdmit     writeVerdict = iota
+	writeSkipFull               // RAM is full and the key was not being read
+	writeSkipBig                // larger than one RAM item
+	writeSkipPaced              // RAM has room, but uploads are being backed off
 )
 
 // writeThroughInput is what the decision looks at, gathered by the Store.
@@ -62,6 +79,9 @@ type writeThroughInput struct {
 	oldInRAM bool  // the previous version's first segment is in RAM and was read there
 	oldReads uint8 // sketch estimate of the previous version's recent reads
 	minFreq  uint8
+	// backedOff: uploads are being held back for read latency now
+	// (Options.UploadsBackedOff).
+	backedOff bool
 }
 
 // decideWriteThrough is the write-through policy, without I/O or state.
@@ -73,6 +93,9 @@ func decideWriteThrough(in writeThroughInput) writeVerdict {
 		return writeAdmit
 	}
 	if in.size >= 0 && in.weight <= in.free {
+		if in.backedOff {
+			return writeSkipPaced
+		}
 		return writeAdmit
 	}
 	return writeSkipFull
@@ -83,6 +106,9 @@ func decideWriteThrough(in writeThroughInput) writeVerdict {
 // none).
 func (s *Store) writeThroughInput(key string, size int64, old blockstore.Info, hadOld bool) writeThroughInput {
 	in := writeThroughInput{size: size, maxItem: s.opts.RAMMaxItemBytes, minFreq: s.adm.minFreq}
+	if s.opts.UploadsBackedOff != nil {
+		in.backedOff = s.opts.UploadsBackedOff()
+	}
 	if size >= 0 {
 		in.weight = int64(ramWeight(ramKey{key: key}, ramValue{size: size}))
 		in.free = s.ram.capacity - s.ram.weightedSize()

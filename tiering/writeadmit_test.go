@@ -27,6 +27,10 @@ func TestDecideWriteThrough(t *testing.T) {
 		{"too big even if hot", func(in *writeThroughInput) { in.size, in.oldInRAM = 2<<20, true }, writeSkipBig},
 		{"size unknown, not hot", func(in *writeThroughInput) { in.size, in.weight = -1, 0 }, writeSkipFull},
 		{"size unknown, hot", func(in *writeThroughInput) { in.size, in.weight, in.oldInRAM = -1, 0, true }, writeAdmit},
+		{"room in RAM, uploads backed off", func(in *writeThroughInput) { in.backedOff = true }, writeSkipPaced},
+		{"uploads backed off, previous version in RAM", func(in *writeThroughInput) { in.backedOff, in.oldInRAM = true, true }, writeAdmit},
+		{"uploads backed off, previous version read twice", func(in *writeThroughInput) { in.backedOff, in.oldReads = true, 2 }, writeAdmit},
+		{"uploads backed off, RAM full", func(in *writeThroughInput) { in.backedOff, in.free = true, 0 }, writeSkipFull},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := base
@@ -160,5 +164,42 @@ func TestOverwriteOfUnreadWriteThroughIsNoReason(t *testing.T) {
 	e.put("k1", randBytes(11, size)) // RAM full, but replaces a version read in RAM: admitted
 	if st := e.s.Stats().WriteThrough; st.Admitted != 6 {
 		t.Fatalf("overwrite of a key read from RAM: %+v, want 6 admitted", st)
+	}
+}
+
+// TestWriteThroughWhileUploadsBackedOff: while Options.UploadsBackedOff
+// says uploads are held back, a Put that would only fill free RAM is not
+// written through (and counted as paced), one replacing a version read in
+// RAM still is, and once uploads run freely free RAM takes Puts again.
+func TestWriteThroughWhileUploadsBackedOff(t *testing.T) {
+	fb := newFakeBackend(1 << 20)
+	o := smallOpts(t, fb)
+	backedOff := false
+	o.SSDCacheBytes, o.RAMCacheBytes, o.RAMMaxItemBytes = 0, 1<<20, 256<<10
+	o.UploadsBackedOff = func() bool { return backedOff }
+	e := openEnv(t, o)
+	const size = 4 << 10
+	hot := randBytes(1, size)
+	e.put("hot", hot)
+	if tier := e.mustGet("hot", hot); tier != string(TierRAM) {
+		t.Fatalf("hot read from %s, want ram", tier)
+	}
+	backedOff = true
+	e.put("new", randBytes(2, size))
+	if st := e.s.Stats().WriteThrough; st.Admitted != 1 || st.SkippedPaced != 1 {
+		t.Fatalf("a new key while uploads are backed off: %+v, want 1 admitted, 1 paced", st)
+	}
+	hot = randBytes(3, size)
+	e.put("hot", hot)
+	if st := e.s.Stats().WriteThrough; st.Admitted != 2 {
+		t.Fatalf("an overwrite of a key read in RAM while uploads are backed off: %+v, want 2 admitted", st)
+	}
+	if tier := e.mustGet("hot", hot); tier != string(TierRAM) {
+		t.Fatalf("hot's new version read from %s, want ram", tier)
+	}
+	backedOff = false
+	e.put("new2", randBytes(4, size))
+	if st := e.s.Stats().WriteThrough; st.Admitted != 3 || st.SkippedPaced != 1 {
+		t.Fatalf("a new key once uploads run freely: %+v, want 3 admitted, 1 paced", st)
 	}
 }

@@ -362,7 +362,7 @@ func serve(ctx context.Context, cfg node.Config, embedded bool, log *slog.Logger
 	relay := &corruptRelay{log: log}
 	notify := startServiceNotify(ctx, log)
 	defer notify.stop()
-	store, backend, err := openStoreProgress(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress)
+	store, backend, err := openStoreProgress(ctx, cfg, log, nil, relay.onCorrupt, tombstones, notify.recoveryProgress, srv.UploadsBackedOff)
 	if err != nil {
 		return failStart(err)
 	}
@@ -544,12 +544,14 @@ func createDataDirs(cfg node.Config) error {
 // tombstones is the cluster's late-bound tombstone hook, used in cluster
 // mode (nil: compaction keeps every tombstone there; see applyCompaction).
 func openStore(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook) (*tiering.Store, *blockstore.Store, error) {
-	return openStoreProgress(ctx, cfg, log, dataFS, onCorrupt, tombstones, nil)
+	return openStoreProgress(ctx, cfg, log, dataFS, onCorrupt, tombstones, nil, nil)
 }
 
 // openStoreProgress is openStore telling progress, when set, of the
-// recovery scan's reads (serve extends systemd's start timeout with it).
-func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64)) (*tiering.Store, *blockstore.Store, error) {
+// recovery scan's reads (serve extends systemd's start timeout with it),
+// and with uploadsBackedOff, when set, as the tiered store's
+// Options.UploadsBackedOff (serve: the node's pacing).
+func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, dataFS ioengine.FS, onCorrupt func(key string, version uint64), tombstones *tombstoneHook, progress func(bytes int64), uploadsBackedOff func() bool) (*tiering.Store, *blockstore.Store, error) {
 	fileMode, _ := cfg.FileModeBits() // checked by Validate
 	opts := blockstoreOptions(cfg, log, dataFS, onCorrupt, tombstones)
 	opts.RecoveryProgress = progress
@@ -562,6 +564,8 @@ func openStoreProgress(ctx context.Context, cfg node.Config, log *slog.Logger, d
 		SSDPath:  filepath.Join(cfg.SSDDir, ssdCacheFile),
 		FileMode: fileMode,
 		Logger:   log.With("component", "tiering"),
+
+		UploadsBackedOff: uploadsBackedOff,
 	}
 	cfg.ApplyCacheOptions(&topts)
 	store, err := tiering.Open(ctx, topts)

@@ -45,7 +45,7 @@ func TestOpenStoreReportsRecoveryProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var scanned atomic.Int64
-	store, _, err = openStoreProgress(context.Background(), cfg, log, nil, nil, nil, func(n int64) { scanned.Add(n) })
+	store, _, err = openStoreProgress(context.Background(), cfg, log, nil, nil, nil, func(n int64) { scanned.Add(n) }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
