@@ -79,7 +79,7 @@ func (lc *leanConn) answer(req *leanRequest, now time.Time) leanResult {
 		lc.answered = time.Now()
 		elapsed := lc.answered.Sub(start)
 		s.metrics.observe(routeBlob, method, http.StatusOK, elapsed, 0)
-		s.pacing.observeReadTier(method, http.StatusOK, elapsed, 0, tier)
+		s.pacing.observeReadTier(method, http.StatusOK, lc.answered, elapsed, 0, tier)
 		if werr != nil || closeConn {
 			return leanEnd
 		}
@@ -101,7 +101,7 @@ func (lc *leanConn) answer(req *leanRequest, now time.Time) leanResult {
 	lc.answered = time.Now()
 	elapsed := lc.answered.Sub(start)
 	s.metrics.observe(routeBlob, method, http.StatusOK, elapsed, b.sent)
-	s.pacing.observeReadTier(method, http.StatusOK, elapsed, b.sent, b.tier)
+	s.pacing.observeReadTier(method, http.StatusOK, lc.answered, elapsed, b.sent, b.tier)
 	switch {
 	case rerr != nil && b.werr == nil:
 		// Bytes went out under a 200: cut the connection so the client

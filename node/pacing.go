@@ -28,6 +28,9 @@ type pacing struct {
 	pacer *pace.Pacer
 	sched *schedLatency // added to each observed read (schedlatency.go)
 	now   func() time.Time
+	// injected: the controller runs on a clock of its own (tests), not
+	// the handlers' time.Now, so their end times are not used for it.
+	injected bool
 }
 
 // maxObservedRead bounds the body of an observed read.
@@ -48,7 +51,7 @@ func newPacing(c PacingConfig, base pace.Options) (*pacing, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pacing{ctl: ctl, pacer: pace.NewPacer(ctl), now: base.Now}
+	p := &pacing{ctl: ctl, pacer: pace.NewPacer(ctl), now: base.Now, injected: base.Now != nil}
 	if p.now == nil {
 		// The scheduler's wait is real time: with an injected clock
 		// (tests) only the handler times count.
@@ -57,25 +60,29 @@ func newPacing(c PacingConfig, base pace.Options) (*pacing, error) {
 	return p, nil
 }
 
-// observeRead reports a finished blob request to the controller when it
-// is a read it watches. It does not allocate.
-func (p *pacing) observeRead(method string, status int, elapsed time.Duration, rec *responseRecorder) {
+// observeRead reports a blob request that ended at end (time.Now's, read
+// by the handler for its duration: observing reads no clock of its own)
+// to the controller when it is a read it watches. It does not allocate.
+func (p *pacing) observeRead(method string, status int, end time.Time, elapsed time.Duration, rec *responseRecorder) {
 	if p == nil {
 		return
 	}
-	p.observeReadTier(method, status, elapsed, rec.written, rec.Header().Get("X-Strata-Tier"))
+	p.observeReadTier(method, status, end, elapsed, rec.written, rec.Header().Get("X-Strata-Tier"))
 }
 
 // observeReadTier is observeRead for an answer of sent body bytes served
 // from tier (the lean path has no responseRecorder).
-func (p *pacing) observeReadTier(method string, status int, elapsed time.Duration, sent int64, tier string) {
+func (p *pacing) observeReadTier(method string, status int, end time.Time, elapsed time.Duration, sent int64, tier string) {
 	if p == nil || (method != http.MethodGet && method != http.MethodHead) || status >= 400 || sent > maxObservedRead {
 		return
 	}
 	if tier != "ram" {
 		return
 	}
-	p.ctl.Observe(elapsed + p.sched.estimate(p.now()))
+	if p.injected {
+		end = p.now()
+	}
+	p.ctl.ObserveAt(end, elapsed+p.sched.estimate(end))
 }
 
 // UploadsBackedOff reports whether pacing holds uploads back now for the

@@ -303,15 +303,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, admin bool) {
 	_ = st.rc.SetWriteDeadline(time.Time{})
 	defer func() {
 		// Bound the flush of whatever is still buffered after the handler.
-		_ = st.rc.SetWriteDeadline(time.Now().Add(st.http.ProgressTimeout))
+		// One clock read serves that deadline, the duration and pacing.
+		end := time.Now()
+		_ = st.rc.SetWriteDeadline(end.Add(st.http.ProgressTimeout))
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		elapsed := time.Since(start)
+		elapsed := end.Sub(start)
 		s.metrics.observe(st.route, r.Method, status, elapsed, rec.written)
 		if st.route == routeBlob {
-			s.pacing.observeRead(r.Method, status, elapsed, rec)
+			s.pacing.observeRead(r.Method, status, end, elapsed, rec)
 		}
 		if n := st.received.Load(); n > 0 {
 			s.metrics.received(st.route, n)

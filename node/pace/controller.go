@@ -97,8 +97,13 @@ func (c *Controller) slotFor(e int64) *slot {
 }
 
 // Observe records the latency of one read. It does not allocate.
-func (c *Controller) Observe(d time.Duration) {
-	e := c.epoch(c.o.Now())
+func (c *Controller) Observe(d time.Duration) { c.ObserveAt(c.o.Now(), d) }
+
+// ObserveAt is Observe of a read that ended at now, a time of the
+// Options.Now clock the caller read anyway (a handler's end), so that
+// observing costs no clock read of its own.
+func (c *Controller) ObserveAt(now time.Time, d time.Duration) {
+	e := c.epoch(now)
 	if s := c.slotFor(e); s != nil {
 		s.counts[bucketOf(d)].Add(1)
 	}

@@ -397,3 +397,32 @@ func TestRelativeTarget(t *testing.T) {
 		})
 	}
 }
+
+// ObserveAt with the time the caller read counts the read in that time's
+// interval, as Observe does with its own clock read: slow reads observed
+// at a time in the current interval back uploads off; the same reads
+// given a time a whole window ago are dropped.
+func TestObserveAtUsesTheGivenTime(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		at      func(now time.Time) time.Time
+		backoff bool
+	}{
+		{"now", func(now time.Time) time.Time { return now }, true},
+		{"a window ago", func(now time.Time) time.Time { return now.Add(-3 * time.Second) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			c := newTestController(t, clk, nil)
+			for range 10 {
+				interval(c, nil, clk, 0, 0, mbPerInterval)
+			}
+			for range 10 {
+				c.ObserveAt(tc.at(clk.Now()), slow)
+			}
+			if l := interval(c, nil, clk, 0, 0, mbPerInterval); (l != 0) != tc.backoff {
+				t.Fatalf("limit %v, want back-off %v", l, tc.backoff)
+			}
+		})
+	}
+}
