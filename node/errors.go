@@ -35,6 +35,9 @@ var (
 	errBusy = errors.New("node: too many concurrent requests")
 	// errNoRoute: no such endpoint.
 	errNoRoute = errors.New("node: no such endpoint")
+	// errWouldBlock: a lean connection's raw read found the socket empty
+	// (leanSource); the request loop waits for it and reads again.
+	errWouldBlock = errors.New("node: socket has no bytes to read yet")
 	// errMethod: the endpoint does not take this method.
 	errMethod = errors.New("node: method not allowed")
 	// errRangeNotSatisfiable: the Range header does not overlap the blob.

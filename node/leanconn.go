@@ -87,6 +87,17 @@ type leanConn struct {
 	// headRead: the answer consumed the request's head itself (a lean
 	// PUT, before reading its body).
 	headRead bool
+
+	// The request loop (step), kept across waits for the socket.
+	src     leanSource         // what br reads
+	rawStep func(uintptr) bool // step inside syscall.RawConn.Read, built once
+	first   bool               // no request read yet
+	inHead  bool               // a request's first bytes arrived
+	now     time.Time          // when the request being read began
+	next    leanResult         // why step left
+	// A lean PUT step left to answer, and its head's length.
+	put        leanRequest
+	putHeadLen int
 }
 
 // acceptLoop accepts connections until the listener is closed and serves
@@ -191,6 +202,12 @@ func (ls *leanServer) Close() error {
 
 // serve reads and answers requests until the client closes, a timeout, a
 // Connection: close, a shutdown, or a request for net/http (hand-off).
+//
+// Over a TCP connection the requests are read and answered inside one
+// syscall.RawConn.Read, which waits for the socket only when a read left
+// it empty (leanSource). A net.Conn Read would try the socket once more
+// after each answer, before the client could have sent the next request:
+// a syscall per request that only learns it has to wait.
 func (lc *leanConn) serve() {
 	handed := false
 	defer func() {
@@ -199,73 +216,146 @@ func (lc *leanConn) serve() {
 			lc.c.Close()
 		}
 	}()
-	lc.br = bufio.NewReaderSize(lc.c, leanBufSize)
-	hc := &lc.ls.bl.http
-	for first := true; ; first = false {
-		// As net/http: the idle timeout runs until the next request's first
-		// bytes, then the read header timeout until its end. The clock is
-		// read once as a request starts (its deadlines, Date and duration)
-		// and once as it ends (the idle deadline): reading it costs.
-		var now time.Time
-		if first {
-			lc.setReadDeadline(time.Now(), hc.ReadHeaderTimeout)
-			if _, err := lc.br.Peek(1); err != nil {
-				return
-			}
-			if !lc.state.CompareAndSwap(leanNew, leanActive) {
-				return
-			}
-			now = time.Now()
-		} else {
-			if lc.br.Buffered() < 4 {
-				lc.setReadDeadline(lc.answered, hc.IdleTimeout)
-				if _, err := lc.br.Peek(4); err != nil {
-					return
-				}
-			}
-			if !lc.state.CompareAndSwap(leanIdle, leanActive) {
-				return
-			}
-			now = time.Now()
-			if buf, _ := lc.br.Peek(lc.br.Buffered()); leanHeadEnd(buf) == 0 {
-				// Only a head still to be read needs its deadline; a
-				// complete one (the usual case) is not read again.
-				lc.setReadDeadline(now, hc.ReadHeaderTimeout)
-			}
-		}
-		n, next := lc.readHead()
-		var res leanResult = next
-		if next == leanKeep {
-			head, _ := lc.br.Peek(n)
-			if req, ok := parseLeanHead(head); !ok {
-				res = leanHandOff
-			} else if req.put {
-				res = leanHandOff
-				if lc.ls.s.cfg.HTTP.LeanPut {
-					lc.headRead = false
-					res = lc.answerPut(&req, now, n)
-				}
-			} else if ok {
-				res = lc.answer(&req, now)
-			} else {
-				res = leanHandOff
-			}
-		}
-		switch res {
-		case leanHandOff:
-			handed = lc.handOff()
-			return
-		case leanEnd:
-			return
-		}
-		if !lc.headRead {
-			_, _ = lc.br.Discard(n)
-		}
-		lc.headRead = false
-		if lc.ls.shutting.Load() || !lc.state.CompareAndSwap(leanActive, leanIdle) {
-			return
+	lc.src.c = lc.c
+	lc.br = bufio.NewReaderSize(&lc.src, leanBufSize)
+	// As net/http: the first request's head is read under the read
+	// header timeout from the accept.
+	lc.setReadDeadline(time.Now(), lc.ls.bl.http.ReadHeaderTimeout)
+	lc.first = true
+	rc := rawLeanConn(lc.raw)
+	if rc != nil {
+		lc.rawStep = func(fd uintptr) bool {
+			lc.src.enter(fd)
+			done := lc.step()
+			lc.src.leave()
+			return done
 		}
 	}
+	for {
+		if rc != nil {
+			if err := rc.Read(lc.rawStep); err != nil {
+				// A deadline or a close while waiting for the socket.
+				return
+			}
+		} else {
+			lc.step()
+		}
+		if lc.next == leanKeep {
+			// A lean PUT: its body is read with waiting reads, outside
+			// rc.Read.
+			lc.headRead = false
+			if lc.finishRequest(lc.answerPut(&lc.put, lc.now, lc.putHeadLen), lc.putHeadLen) {
+				continue
+			}
+		}
+		if lc.next == leanHandOff {
+			handed = lc.handOff()
+		}
+		return
+	}
+}
+
+// step reads and answers requests until it needs to wait for the socket
+// (it reports false: only with raw reads, which never wait) or the loop
+// has to leave rc.Read (true, with lc.next saying why: leanEnd,
+// leanHandOff, or leanKeep for a lean PUT to answer). Where it stands in
+// a request is kept in lc (first, inHead, now), so after a wait it goes on
+// where it stopped.
+func (lc *leanConn) step() bool {
+	hc := &lc.ls.bl.http
+	for {
+		if !lc.inHead {
+			// As net/http: the idle timeout runs until the next request's
+			// first bytes, then the read header timeout until its end. The
+			// clock is read once as a request starts (its deadlines, Date
+			// and duration) and once as it ends (the idle deadline):
+			// reading it costs.
+			if lc.first {
+				if lc.br.Buffered() < 1 {
+					if _, err := lc.br.Peek(1); err != nil {
+						return lc.stopRead(err)
+					}
+				}
+				if !lc.state.CompareAndSwap(leanNew, leanActive) {
+					return lc.leave(leanEnd)
+				}
+				lc.now = time.Now()
+			} else {
+				if lc.br.Buffered() < 4 {
+					lc.setReadDeadline(lc.answered, hc.IdleTimeout)
+					if _, err := lc.br.Peek(4); err != nil {
+						return lc.stopRead(err)
+					}
+				}
+				if !lc.state.CompareAndSwap(leanIdle, leanActive) {
+					return lc.leave(leanEnd)
+				}
+				lc.now = time.Now()
+				if buf, _ := lc.br.Peek(lc.br.Buffered()); leanHeadEnd(buf) == 0 {
+					// Only a head still to be read needs its deadline; a
+					// complete one (the usual case) is not read again.
+					lc.setReadDeadline(lc.now, hc.ReadHeaderTimeout)
+				}
+			}
+			lc.inHead = true
+		}
+		n, res := lc.readHead()
+		if res == leanWait {
+			return false
+		}
+		lc.inHead, lc.first = false, false
+		if res == leanKeep {
+			head, _ := lc.br.Peek(n)
+			req, ok := parseLeanHead(head)
+			switch {
+			case !ok:
+				res = leanHandOff
+			case req.put && lc.ls.s.cfg.HTTP.LeanPut:
+				lc.put, lc.putHeadLen = req, n
+				return lc.leave(leanKeep)
+			case req.put:
+				res = leanHandOff
+			default:
+				res = lc.answer(&req, lc.now)
+			}
+		}
+		if !lc.finishRequest(res, n) {
+			return true // lc.next says why
+		}
+	}
+}
+
+// finishRequest ends a request answered with res, whose head was n bytes:
+// false (lc.next set) when the connection goes no further on the lean path.
+func (lc *leanConn) finishRequest(res leanResult, n int) bool {
+	if res != leanKeep {
+		lc.next = res
+		return false
+	}
+	if !lc.headRead {
+		_, _ = lc.br.Discard(n)
+	}
+	lc.headRead = false
+	if lc.ls.shutting.Load() || !lc.state.CompareAndSwap(leanActive, leanIdle) {
+		lc.next = leanEnd
+		return false
+	}
+	return true
+}
+
+// leave ends step with next.
+func (lc *leanConn) leave(next leanResult) bool {
+	lc.next = next
+	return true
+}
+
+// stopRead is step's answer to a failed read between requests: wait when
+// the socket is empty, else close.
+func (lc *leanConn) stopRead(err error) bool {
+	if err == errWouldBlock {
+		return false
+	}
+	return lc.leave(leanEnd)
 }
 
 // leanResult is what a lean connection does after a request.
@@ -275,6 +365,7 @@ const (
 	leanKeep    leanResult = iota // answered: read the next request
 	leanEnd                       // close the connection
 	leanHandOff                   // give the connection, request unread, to net/http
+	leanWait                      // readHead: the socket is empty, wait for it (raw reads)
 )
 
 // setReadDeadline makes the read deadline at least d after from (none
@@ -315,6 +406,9 @@ func (lc *leanConn) readHead() (int, leanResult) {
 			return 0, leanHandOff
 		}
 		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			if err == errWouldBlock {
+				return 0, leanWait
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) || br.Buffered() == 0 {
 				return 0, leanEnd
 			}
