@@ -1,9 +1,12 @@
 package node_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -53,12 +56,96 @@ type connWriter struct{ discardWriter }
 func (c *connWriter) SetReadDeadline(time.Time) error  { return nil }
 func (c *connWriter) SetWriteDeadline(time.Time) error { return nil }
 
+// BenchmarkLeanGetRAM measures a keep-alive GET on the lean path (lean_get)
+// over loopback TCP, served from the real tiered store's RAM cache, one
+// request at a time on one connection: ns/op is a round trip (client and
+// kernel included), allocs/op the node's allocations per request (the
+// client allocates nothing).
+func BenchmarkLeanGetRAM(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
+			srv := benchTieredServer(b, func(c *node.Config) { c.HTTP.LeanGet = true })
+			h := srv.Handler()
+			put := newRequest(http.MethodPut, "/blobs/bench/key", bytes.NewReader(make([]byte, size)))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, put)
+			if rec.Code != http.StatusCreated {
+				b.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ctx, ln) }()
+			b.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					b.Errorf("Serve: %v", err)
+				}
+			})
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := []byte("GET /blobs/bench%2Fkey HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+			// The first answer fills the RAM cache if the PUT did not and
+			// gives the answer's length: the head's is the same every time
+			// (Date is of fixed width).
+			var answer int
+			for range 2 {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || n != int64(size) || br.Buffered() != 0 {
+					b.Fatalf("GET: %d, %d bytes, %d left over", resp.StatusCode, n, br.Buffered())
+				}
+				var head bytes.Buffer
+				_ = resp.Header.Write(&head)
+				answer = len("HTTP/1.1 200 OK\r\n") + head.Len() + len("\r\n") + size
+				if tier := resp.Header.Get("X-Strata-Tier"); tier != "ram" {
+					b.Logf("X-Strata-Tier %q", tier)
+				}
+			}
+			buf := make([]byte, answer)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // benchTieredHandler is a node over tiering (64 MiB RAM cache, no SSD)
 // over blockstore on the benchmark's temp dir.
 func benchTieredHandler(b *testing.B) http.Handler {
+	return benchTieredServer(b, nil).Handler()
+}
+
+// benchTieredServer is benchTieredHandler's Server, with mutate applied
+// to its config.
+func benchTieredServer(b *testing.B, mutate func(*node.Config)) *node.Server {
 	b.Helper()
 	dir := b.TempDir()
 	cfg := node.DefaultConfig(dir)
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	cfg.VolumeSize = 64 << 20
 	cfg.RAMCacheSize, cfg.SSDCacheSize = 64<<20, 0
 	ctx := context.Background()
@@ -81,5 +168,5 @@ func benchTieredHandler(b *testing.B) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return srv.Handler()
+	return srv
 }

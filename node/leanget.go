@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"strata/blockstore"
+	"strata/tiering"
 )
 
 // answer answers a lean request as serveHTTP, handleBlob and getBlob would,
@@ -98,7 +99,11 @@ func (lc *leanConn) answer(req *leanRequest, now time.Time) leanResult {
 		// Nothing sent: net/http answers it (the read failure, typically).
 		return leanHandOff
 	}
-	lc.answered = time.Now()
+	if lc.answered = b.wrote; rerr != nil || lc.answered.IsZero() {
+		// The clock as the last write ended is the answer's end, unless
+		// a read failed after it.
+		lc.answered = time.Now()
+	}
 	elapsed := lc.answered.Sub(start)
 	s.metrics.observe(routeBlob, method, http.StatusOK, elapsed, b.sent)
 	s.pacing.observeReadTier(method, http.StatusOK, lc.answered, elapsed, b.sent, b.tier)
@@ -195,6 +200,9 @@ type leanBody struct {
 	piece     int
 	sent      int64
 	werr      error
+	// wrote is when the last Write's last timed write ended; zero when
+	// it timed none.
+	wrote time.Time
 }
 
 func (b *leanBody) Write(p []byte) (int, error) {
@@ -203,6 +211,11 @@ func (b *leanBody) Write(p []byte) (int, error) {
 	}
 	lc := b.lc
 	total := 0
+	// last is when this call's previous write ended: the next one's
+	// start, so a run of writes reads the clock once per write. Not
+	// across calls: a disk read may come between them.
+	var last time.Time
+	defer func() { b.wrote = last }()
 	if !b.committed {
 		b.committed = true
 		b.tier = b.obj.Tier()
@@ -212,10 +225,13 @@ func (b *leanBody) Write(p []byte) (int, error) {
 		lc.head = appendLeanHead(lc.head[:0], b.info, b.contentType, b.tier, b.closeConn, b.start)
 		first := min(len(p), minWritePiece)
 		start := b.start
-		if first >= minWritePiece {
+		if first >= minWritePiece && b.tier != string(tiering.TierRAM) {
 			// nextPiece times this write: from now, not from a request
-			// start that may be a disk read ago. A short answer's is not
-			// timed, and the request's time does for its deadline.
+			// start that may be a disk read ago. From RAM the request
+			// began microseconds ago, which does for a rate measured
+			// against a quarter of the progress timeout; a short answer's
+			// write is not timed, and the request's time does for its
+			// deadline.
 			start = time.Now()
 		}
 		lc.setWriteDeadline(start, b.progress)
@@ -229,12 +245,15 @@ func (b *leanBody) Write(p []byte) (int, error) {
 			b.werr = err
 			return total, err
 		}
-		b.nextPiece(first, start)
+		last = b.nextPiece(first, start)
 		p = p[first:]
 	}
 	for len(p) > 0 {
 		piece := min(len(p), b.piece)
-		start := time.Now()
+		start := last
+		if start.IsZero() {
+			start = time.Now()
+		}
 		lc.setWriteDeadline(start, b.progress)
 		n, err := lc.raw.Write(p[:piece])
 		b.sent += int64(n)
@@ -243,19 +262,23 @@ func (b *leanBody) Write(p []byte) (int, error) {
 			b.werr = err
 			return total, err
 		}
-		b.nextPiece(n, start)
+		last = b.nextPiece(n, start)
 		p = p[n:]
 	}
 	return total, nil
 }
 
-// nextPiece sizes the next write as blobWriter.nextPiece does.
-func (b *leanBody) nextPiece(n int, start time.Time) {
+// nextPiece sizes the next write as blobWriter.nextPiece does, after a
+// write of n bytes that began at start. It returns when that write ended,
+// zero when it was too short to time.
+func (b *leanBody) nextPiece(n int, start time.Time) time.Time {
 	if b.piece == 0 {
 		b.piece = minWritePiece
 	}
 	if n < minWritePiece {
-		return
+		return time.Time{}
 	}
-	b.piece = nextPieceSize(n, time.Since(start), b.progress)
+	end := time.Now()
+	b.piece = nextPieceSize(n, end.Sub(start), b.progress)
+	return end
 }
