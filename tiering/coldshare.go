@@ -53,8 +53,9 @@ const (
 	coldMiniMaxItems = 2048
 	// coldMiniItemBytes is what one model item costs at most: its 16-byte
 	// FIFO entry three times (the FIFO compacts when a quarter of it is
-	// evicted, and append leaves up to as much again spare), and its map
-	// entry (16 bytes and a control byte, in a table at least 7/16 full).
+	// evicted, and append leaves up to as much again spare), and a map
+	// entry (16 bytes and a control byte, in a table at least 7/16 full;
+	// the models share one map, an entry per object in any of them).
 	coldMiniItemBytes = 3*16 + 48
 	// coldChooserBytes is the most RAM the models take.
 	coldChooserBytes = numColdShares * coldMiniMaxItems * coldMiniItemBytes
@@ -91,14 +92,28 @@ func (w *writeAllowance) offered(n int64) {
 func (w *writeAllowance) wrote(n int64)       { w.bytes = max(w.bytes-n, -8*w.bound) }
 func (w *writeAllowance) covers(n int64) bool { return w.bytes >= n }
 
+// coldSlots is where one object sits in each model's log: its index plus
+// one, 0 where the model does not hold it. A log holds at most about
+// 4/3 x coldMiniMaxItems entries (it compacts when a quarter is evicted),
+// far below what 16 bits count.
+type coldSlots [numColdShares]uint16
+
 // coldChooser runs the models and holds the chosen share.
 // Not safe for concurrent use: admissionPolicy holds its lock.
 type coldChooser struct {
-	share  float64
-	minis  [numColdShares]coldMini
-	shift  uint // sampled: the low shift bits of the sample hash are zero
-	period int64
-	served int64
+	share float64
+	minis [numColdShares]coldMini
+	// where indexes every model's log at once, so a read looks its object
+	// up once, not once per model (recordAccess runs under the admission
+	// lock). The object being replayed is held out of the map, in cur,
+	// while the models take it.
+	where    map[uint64]coldSlots
+	cur      uint64
+	curSlots coldSlots
+	replay   bool // cur is being replayed
+	shift    uint // sampled: the low shift bits of the sample hash are zero
+	period   int64
+	served   int64
 	// Bytes read since every model was full, and since the counts last
 	// halved.
 	sinceFull, sinceDecay int64
@@ -107,9 +122,8 @@ type coldChooser struct {
 type coldMini struct {
 	share           float64
 	capacity, used  int64
-	fifo            []coldMiniItem
+	fifo            []coldMiniItem // fifo[head:] is what the model holds
 	head            int
-	where           map[uint64]int32
 	allowance       writeAllowance
 	full            bool
 	hitBytes, reads int64 // bytes read while full, and those that hit
@@ -122,10 +136,10 @@ type coldMiniItem struct {
 }
 
 func newColdChooser(cacheBytes int64) *coldChooser {
-	c := &coldChooser{shift: coldSampleShift, period: max(cacheBytes/2, 1)}
+	c := &coldChooser{shift: coldSampleShift, period: max(cacheBytes/2, 1), where: map[uint64]coldSlots{}}
 	for i, s := range coldShares() {
 		capacity := cacheBytes >> coldSampleShift
-		c.minis[i] = coldMini{share: s, capacity: capacity, where: map[uint64]int32{}, allowance: writeAllowance{bound: capacity / 8}}
+		c.minis[i] = coldMini{share: s, capacity: capacity, allowance: writeAllowance{bound: capacity / 8}}
 	}
 	return c
 }
@@ -140,11 +154,21 @@ func (c *coldChooser) sampled(h uint64) bool {
 // age in bytes read.
 func (c *coldChooser) record(h uint64, n int64, minFreq, est uint8, sk *freqSketch) {
 	if c.sampled(h) {
+		slots := c.where[h]
+		c.cur, c.curSlots, c.replay = h, slots, true
 		for i := range c.minis {
-			c.minis[i].access(h, n, minFreq, est, sk)
+			c.access(i, h, n, minFreq, est, sk)
+		}
+		c.replay = false
+		switch {
+		case c.curSlots == slots:
+		case c.curSlots == coldSlots{}:
+			delete(c.where, h)
+		default:
+			c.where[h] = c.curSlots
 		}
 		for i := range c.minis {
-			if len(c.minis[i].where) > coldMiniMaxItems {
+			if c.minis[i].items() > coldMiniMaxItems {
 				c.subsample()
 				break
 			}
@@ -194,25 +218,26 @@ func (c *coldChooser) subsample() {
 	c.shift++
 	for i := range c.minis {
 		m := &c.minis[i]
-		m.compact(c.sampled)
+		c.compact(i, c.sampled)
 		m.capacity /= 2
 		m.allowance.bound /= 2
 		m.allowance.bytes /= 2
 	}
 }
 
-// access replays one read through the model: a hit, or a miss that is
+// access replays one read through model i: a hit, or a miss that is
 // offered at once (the model has no RAM tier) and admitted as the real
 // SSD admits: anything until it first evicts, then an object read twice
 // in the window, or a cold one in the share while the write allowance
 // covers it. A full log evicts its oldest item,
 // reinserting it if it was hit and is still frequent.
-func (m *coldMini) access(h uint64, n int64, minFreq, est uint8, sk *freqSketch) {
+func (c *coldChooser) access(i int, h uint64, n int64, minFreq, est uint8, sk *freqSketch) {
+	m := &c.minis[i]
 	if m.full {
 		m.reads += n
 	}
-	if j, ok := m.where[h]; ok {
-		m.fifo[j].hit = true
+	if j := c.curSlots[i]; j != 0 {
+		m.fifo[j-1].hit = true
 		if m.full {
 			m.hitBytes += n
 		}
@@ -225,39 +250,65 @@ func (m *coldMini) access(h uint64, n int64, minFreq, est uint8, sk *freqSketch)
 	if m.full && est < minFreq && !(inColdShare(h, m.share) && m.allowance.covers(n)) {
 		return
 	}
-	m.push(h, n)
+	c.push(i, h, n)
 	for m.used > m.capacity && m.head < len(m.fifo) {
 		m.full = true
 		it := m.fifo[m.head]
 		m.head++
-		delete(m.where, it.h)
+		c.setSlot(i, it.h, -1)
 		m.used -= int64(it.size)
 		if it.hit && sk.estimate(it.h) >= minFreq {
-			m.push(it.h, int64(it.size))
+			c.push(i, it.h, int64(it.size))
 		}
 	}
 	if m.head > 256 && 4*m.head > len(m.fifo) {
-		m.compact(func(uint64) bool { return true })
+		c.compact(i, func(uint64) bool { return true })
 	}
 }
 
-func (m *coldMini) push(h uint64, n int64) {
-	m.where[h] = int32(len(m.fifo))
+// items is the number of items the model holds.
+func (m *coldMini) items() int { return len(m.fifo) - m.head }
+
+// setSlot records that model i holds object h at index j of its log (-1:
+// no longer holds it).
+func (c *coldChooser) setSlot(i int, h uint64, j int) {
+	var s coldSlots
+	if c.replay && h == c.cur {
+		s = c.curSlots
+	} else {
+		s = c.where[h]
+	}
+	s[i] = uint16(j + 1)
+	switch {
+	case c.replay && h == c.cur:
+		c.curSlots = s
+	case s == coldSlots{}:
+		delete(c.where, h)
+	default:
+		c.where[h] = s
+	}
+}
+
+func (c *coldChooser) push(i int, h uint64, n int64) {
+	m := &c.minis[i]
+	c.setSlot(i, h, len(m.fifo))
 	m.fifo = append(m.fifo, coldMiniItem{h: h, size: uint32(n)})
 	m.used += n
 	m.allowance.wrote(n)
 }
 
-// compact drops the evicted head of the FIFO and the items keep refuses.
-func (m *coldMini) compact(keep func(uint64) bool) {
+// compact drops the evicted head of model i's log and the items keep
+// refuses.
+func (c *coldChooser) compact(i int, keep func(uint64) bool) {
+	m := &c.minis[i]
 	live := m.fifo[:0]
 	m.used = 0
 	for _, it := range m.fifo[m.head:] {
 		if !keep(it.h) {
-			delete(m.where, it.h)
+			c.setSlot(i, it.h, -1)
 			continue
 		}
-		m.where[it.h] = int32(len(live))
+		c.setSlot(i, it.h, len(live))
 		live = append(live, it)
 		m.used += int64(it.size)
 	}

@@ -81,10 +81,31 @@ func TestColdShareModelsStayBounded(t *testing.T) {
 		t.Errorf("sample shift %d, want it above %d after 1Mi objects", c.shift, coldSampleShift)
 	}
 	for i, m := range c.minis {
-		if len(m.where) > coldMiniMaxItems || len(m.fifo)-m.head != len(m.where) {
-			t.Errorf("model %d: %d items indexed, %d in its log, want equal and at most %d", i, len(m.where), len(m.fifo)-m.head, coldMiniMaxItems)
+		if n := coldIndexed(t, c, i); n > coldMiniMaxItems || m.items() != n {
+			t.Errorf("model %d: %d items indexed, %d in its log, want equal and at most %d", i, n, m.items(), coldMiniMaxItems)
 		}
 	}
+}
+
+// coldIndexed counts the objects the shared index places in model i, and
+// fails t for any it places where the model's log does not hold it.
+func coldIndexed(t *testing.T, c *coldChooser, i int) int {
+	t.Helper()
+	n := 0
+	for h, s := range c.where {
+		if s == (coldSlots{}) {
+			t.Fatalf("object %x indexed in no model", h)
+		}
+		if s[i] == 0 {
+			continue
+		}
+		m := &c.minis[i]
+		if j := int(s[i]) - 1; j < m.head || j >= len(m.fifo) || m.fifo[j].h != h {
+			t.Fatalf("model %d: object %x indexed at %d, not in the log [%d, %d) there", i, h, j, m.head, len(m.fifo))
+		}
+		n++
+	}
+	return n
 }
 
 // TestColdAdmissionKeepsTheWriteAllowance admits every cold candidate (share
@@ -143,8 +164,8 @@ func TestColdShareModelsFitTheirMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	for i, m := range c.minis {
-		if len(m.where) < coldMiniMaxItems/2 {
-			t.Fatalf("model %d holds %d items, want it near its bound %d", i, len(m.where), coldMiniMaxItems)
+		if m.items() < coldMiniMaxItems/2 {
+			t.Fatalf("model %d holds %d items, want it near its bound %d", i, m.items(), coldMiniMaxItems)
 		}
 	}
 	if held := int64(after.HeapAlloc) - int64(before.HeapAlloc); held > coldChooserBytes {
