@@ -8,7 +8,7 @@ type PacingConfig struct {
 	// Enabled turns pacing on. Default true.
 	Enabled bool `toml:"enabled"`
 	// ReadLatencyTarget is the p99 of reads answered from memory that the
-	// node defends: above it uploads are backed off. Default 1.5ms.
+	// node defends: above it uploads are backed off. Default 1ms.
 	ReadLatencyTarget time.Duration `toml:"read_latency_target"`
 	// ReadLatencyRatio raises the target to this many times the p99 the
 	// same reads had while no upload ran (over the last minute), when that
@@ -23,7 +23,7 @@ type PacingConfig struct {
 
 // Pacing defaults.
 const (
-	DefaultReadLatencyTarget = 1500 * time.Microsecond
+	DefaultReadLatencyTarget = time.Millisecond
 	DefaultMinUploadRate     = 8 << 20
 	DefaultReadLatencyRatio  = 1.25
 )
