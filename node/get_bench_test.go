@@ -72,20 +72,7 @@ func BenchmarkLeanGetRAM(b *testing.B) {
 			if rec.Code != http.StatusCreated {
 				b.Fatalf("PUT: %d %s", rec.Code, rec.Body)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, ln) }()
-			b.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
-					b.Errorf("Serve: %v", err)
-				}
-			})
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", serveLoopback(b, srv))
 			if err != nil {
 				b.Fatal(err)
 			}

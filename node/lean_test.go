@@ -39,23 +39,11 @@ func newLeanPair(t *testing.T, mutate func(*node.Config)) *leanPair {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve (lean %v): %v", lean, err)
-			}
-		})
+		addr := serveLoopback(t, srv)
 		if lean {
-			p.lean, p.srvLean = ln.Addr().String(), srv
+			p.lean, p.srvLean = addr, srv
 		} else {
-			p.http, p.srvHTTP = ln.Addr().String(), srv
+			p.http, p.srvHTTP = addr, srv
 		}
 	}
 	return p
@@ -348,4 +336,24 @@ func TestLeanGetAfterPutServesNewBytes(t *testing.T) {
 	}
 	close(stop)
 	<-readers
+}
+
+// serveLoopback serves srv on a loopback port until the test ends and
+// returns its address; the test fails if Serve returns an error.
+func serveLoopback(tb testing.TB, srv *node.Server) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("Serve on %s: %v", ln.Addr(), err)
+		}
+	})
+	return ln.Addr().String()
 }
